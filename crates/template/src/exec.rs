@@ -1,0 +1,604 @@
+//! Execution, following `text/template/exec.go` with `missingkey=error`.
+
+use crate::ast::*;
+use crate::error::{Error, ErrorKind};
+use crate::funcs::{self, Func, FuncError, Host, Ty};
+use crate::gofmt;
+use crate::value::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Maximum nesting of `template`/`include` calls before giving up on runaway recursion.
+const MAX_DEPTH: usize = 10_000;
+
+pub(crate) type Trees = HashMap<String, Rc<Tree>>;
+
+enum Ctl {
+    Break,
+    Continue,
+    Err(Box<Error>),
+}
+
+impl From<Box<Error>> for Ctl {
+    fn from(e: Box<Error>) -> Ctl {
+        Ctl::Err(e)
+    }
+}
+
+type EResult<T> = Result<T, Box<Error>>;
+
+pub(crate) struct Exec<'s> {
+    trees: &'s Trees,
+    vars: Vec<(String, Value)>,
+    depth: usize,
+    tree: &'s Tree,
+    at_pos: usize,
+    at_ctx: String,
+    out: String,
+}
+
+/// Runs the named template of `trees` on `data`.
+pub(crate) fn execute(trees: &Trees, name: &str, data: &Value, depth: usize) -> EResult<String> {
+    let tree = trees.get(name).ok_or_else(|| {
+        Box::new(Error {
+            kind: ErrorKind::Exec,
+            file: name.to_string(),
+            line: 0,
+            col: 0,
+            template: name.to_string(),
+            context: String::new(),
+            message: format!("no such template {}", gofmt::quote(name)),
+            hint: None,
+            called_from: vec![],
+        })
+    })?;
+    let mut ex = Exec {
+        trees,
+        vars: vec![("$".into(), data.clone())],
+        depth,
+        tree,
+        at_pos: 0,
+        at_ctx: String::new(),
+        out: String::new(),
+    };
+    match ex.walk_list(data, &tree.root) {
+        Ok(()) => Ok(ex.out),
+        Err(Ctl::Err(e)) => Err(e),
+        Err(_) => Ok(ex.out),
+    }
+}
+
+fn value_of_number(n: &Number) -> Result<Value, String> {
+    let t = &n.text;
+    let is_hex_int = t.to_ascii_lowercase().contains("0x") && !t.contains(['p', 'P']);
+    if n.is_char {
+        return Ok(Value::Int(n.int.unwrap_or(0)));
+    }
+    if n.float.is_some() && !is_hex_int && t.contains(['.', 'e', 'E', 'p', 'P']) {
+        return Ok(Value::Float(n.float.unwrap()));
+    }
+    if let Some(i) = n.int {
+        return Ok(Value::Int(i));
+    }
+    if n.is_uint {
+        return Err(format!("{t} overflows int"));
+    }
+    Ok(Value::Nil)
+}
+
+/// Levenshtein distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest key to `want`, if one is close enough to be a likely typo.
+pub fn closest<'k>(want: &str, keys: impl Iterator<Item = &'k String>) -> Option<&'k String> {
+    let lw = want.to_lowercase();
+    keys.map(|k| (distance(&lw, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= (want.len().max(k.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+impl<'s> Exec<'s> {
+    fn at(&mut self, pos: usize, ctx: impl FnOnce() -> String) {
+        self.at_pos = pos;
+        self.at_ctx = ctx();
+    }
+
+    fn error(&self, message: impl Into<String>) -> Box<Error> {
+        self.error_hint(message, None)
+    }
+
+    fn error_hint(&self, message: impl Into<String>, hint: Option<String>) -> Box<Error> {
+        let (line, col) = self.tree.source.line_col(self.at_pos);
+        Box::new(Error {
+            kind: ErrorKind::Exec,
+            file: self.tree.source.name.clone(),
+            line,
+            col,
+            template: self.tree.name.clone(),
+            context: self.at_ctx.clone(),
+            message: message.into(),
+            hint,
+            called_from: vec![],
+        })
+    }
+
+    fn walk_list(&mut self, dot: &Value, nodes: &'s [Node]) -> Result<(), Ctl> {
+        for n in nodes {
+            self.walk(dot, n)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Value, node: &'s Node) -> Result<(), Ctl> {
+        match node {
+            Node::Text(t) => {
+                self.out.push_str(t);
+                Ok(())
+            }
+            Node::Action(pipe) => {
+                let v = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    self.at(pipe.pos, || pipe.to_string());
+                    match v {
+                        Value::Nil => self.out.push_str("<no value>"),
+                        v => gofmt::write_v(&mut self.out, &v, false),
+                    }
+                }
+                Ok(())
+            }
+            Node::If(b) | Node::With(b) => {
+                let mark = self.vars.len();
+                let r = self.walk_if_with(dot, b, matches!(node, Node::With(_)));
+                self.vars.truncate(mark);
+                r
+            }
+            Node::Range(b) => {
+                let mark = self.vars.len();
+                let r = self.walk_range(dot, b);
+                self.vars.truncate(mark);
+                match r {
+                    Err(Ctl::Break) => Ok(()),
+                    other => other,
+                }
+            }
+            Node::Template { pos, name, pipe } => {
+                self.at(*pos, || format!("{{{{template {}}}}}", gofmt::quote(name)));
+                let Some(tree) = self.trees.get(name) else {
+                    return Err(self.error(format!("template {} not defined", gofmt::quote(name))).into());
+                };
+                if self.depth >= MAX_DEPTH {
+                    return Err(self.error(format!("exceeded maximum template depth ({MAX_DEPTH})")).into());
+                }
+                let new_dot = match pipe {
+                    Some(p) => self.eval_pipeline(dot, p)?,
+                    None => Value::Nil,
+                };
+                let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+                let saved_tree = std::mem::replace(&mut self.tree, tree);
+                self.depth += 1;
+                let r = stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.walk_list(&new_dot, &tree.root));
+                self.depth -= 1;
+                self.tree = saved_tree;
+                self.vars = saved_vars;
+                match r {
+                    Err(Ctl::Err(e)) => Err(Ctl::Err(e)),
+                    _ => Ok(()),
+                }
+            }
+            Node::Break(_) => Err(Ctl::Break),
+            Node::Continue(_) => Err(Ctl::Continue),
+        }
+    }
+
+    fn walk_if_with(&mut self, dot: &Value, b: &'s Branch, with: bool) -> Result<(), Ctl> {
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        if val.truthy() {
+            if with {
+                self.walk_list(&val, &b.list)
+            } else {
+                self.walk_list(dot, &b.list)
+            }
+        } else if let Some(el) = &b.else_list {
+            self.walk_list(dot, el)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn set_var(&mut self, name: &str, v: Value) -> EResult<()> {
+        for (n, val) in self.vars.iter_mut().rev() {
+            if n == name {
+                *val = v;
+                return Ok(());
+            }
+        }
+        Err(self.error(format!("undefined variable: {name}")))
+    }
+
+    fn set_top_var(&mut self, n: usize, v: Value) {
+        let len = self.vars.len();
+        self.vars[len - n].1 = v;
+    }
+
+    fn range_iteration(&mut self, b: &'s Branch, index: Value, elem: Value, mark: usize) -> Result<(), Ctl> {
+        let decl = &b.pipe.decl;
+        if !decl.is_empty() {
+            if b.pipe.is_assign {
+                if decl.len() > 1 {
+                    self.set_var(&decl[0], index.clone())?;
+                } else {
+                    self.set_var(&decl[0], elem.clone())?;
+                }
+            } else {
+                self.set_top_var(1, elem.clone());
+            }
+        }
+        if decl.len() > 1 {
+            if b.pipe.is_assign {
+                self.set_var(&decl[1], elem.clone())?;
+            } else {
+                self.set_top_var(2, index);
+            }
+        }
+        let r = self.walk_list(&elem, &b.list);
+        self.vars.truncate(mark);
+        match r {
+            Err(Ctl::Continue) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn walk_range(&mut self, dot: &Value, b: &'s Branch) -> Result<(), Ctl> {
+        self.at(b.pos, || format!("{{{{range {}}}}}", b.pipe));
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let mark = self.vars.len();
+        let mut ran = false;
+        match &val {
+            Value::List(l) => {
+                for (i, e) in l.iter().enumerate() {
+                    ran = true;
+                    self.range_iteration(b, Value::Int(i as i64), e.clone(), mark)?;
+                }
+            }
+            Value::Map(m) => {
+                let entries: Vec<(String, Value)> = m.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                for (k, e) in entries {
+                    ran = true;
+                    self.range_iteration(b, Value::str(k), e, mark)?;
+                }
+            }
+            Value::Int(n) => {
+                if b.pipe.decl.len() > 1 {
+                    return Err(self.error(format!("can't use {n} to iterate over more than one variable")).into());
+                }
+                for i in 0..*n {
+                    ran = true;
+                    self.range_iteration(b, Value::Int(i), Value::Int(i), mark)?;
+                }
+            }
+            Value::Uint(n) => {
+                if b.pipe.decl.len() > 1 {
+                    return Err(self.error(format!("can't use {n} to iterate over more than one variable")).into());
+                }
+                for i in 0..*n {
+                    ran = true;
+                    self.range_iteration(b, Value::Uint(i), Value::Uint(i), mark)?;
+                }
+            }
+            Value::Nil => {}
+            other => {
+                return Err(self.error(format!("range can't iterate over {}", gofmt::to_v(other))).into());
+            }
+        }
+        if !ran {
+            if let Some(el) = &b.else_list {
+                return self.walk_list(dot, el);
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_pipeline(&mut self, dot: &Value, pipe: &'s Pipe) -> EResult<Value> {
+        let mut value: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            value = Some(self.eval_command(dot, cmd, value)?);
+        }
+        let value = value.unwrap_or_default();
+        for v in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(v, value.clone())?;
+            } else {
+                self.vars.push((v.clone(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&mut self, args: &[Arg], fin: &Option<Value>) -> EResult<()> {
+        if args.len() > 1 || fin.is_some() {
+            return Err(self.error(format!("can't give argument to non-function {}", args[0])));
+        }
+        Ok(())
+    }
+
+    fn eval_command(&mut self, dot: &Value, cmd: &'s Command, fin: Option<Value>) -> EResult<Value> {
+        let first = &cmd.args[0];
+        match first {
+            Arg::Field { pos, idents } => {
+                self.at(*pos, || first.to_string());
+                self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin)
+            }
+            Arg::Chain { .. } => self.eval_chain(dot, first, &cmd.args, fin),
+            Arg::Identifier { pos, name } => self.eval_function(dot, *pos, name, &cmd.args, fin),
+            Arg::Pipe(p) => {
+                self.not_a_function(&cmd.args, &fin)?;
+                self.eval_pipeline(dot, p)
+            }
+            Arg::Variable { .. } => self.eval_variable(dot, first, &cmd.args, fin),
+            _ => {
+                self.at(first.pos(), || first.to_string());
+                self.not_a_function(&cmd.args, &fin)?;
+                match first {
+                    Arg::Bool(_, b) => Ok(Value::Bool(*b)),
+                    Arg::Dot(_) => Ok(dot.clone()),
+                    Arg::Nil(_) => Err(self.error("nil is not a command")),
+                    Arg::Number(_, n) => value_of_number(n).map_err(|e| self.error(e)),
+                    Arg::String { text, .. } => Ok(Value::str(text.as_str())),
+                    _ => unreachable!(),
+                }
+            }
+        }
+    }
+
+    fn eval_chain(&mut self, dot: &Value, chain: &'s Arg, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
+        let Arg::Chain { node, fields, .. } = chain else { unreachable!() };
+        self.at(chain.pos(), || chain.to_string());
+        if matches!(**node, Arg::Nil(_)) {
+            return Err(self.error(format!("indirection through explicit nil in {chain}")));
+        }
+        let recv = self.eval_arg(dot, Ty::Any, node)?;
+        self.eval_field_chain(dot, recv, chain, fields, args, fin)
+    }
+
+    fn eval_variable(&mut self, dot: &Value, var: &'s Arg, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
+        let Arg::Variable { idents, .. } = var else { unreachable!() };
+        self.at(var.pos(), || var.to_string());
+        let value = self.var_value(&idents[0])?;
+        if idents.len() == 1 {
+            self.not_a_function(args, &fin)?;
+            return Ok(value);
+        }
+        self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
+    }
+
+    fn var_value(&self, name: &str) -> EResult<Value> {
+        for (n, v) in self.vars.iter().rev() {
+            if n == name {
+                return Ok(v.clone());
+            }
+        }
+        Err(self.error(format!("undefined variable: {name}")))
+    }
+
+    fn eval_field_chain(
+        &mut self,
+        _dot: &Value,
+        mut recv: Value,
+        node: &'s Arg,
+        idents: &'s [String],
+        args: &'s [Arg],
+        fin: Option<Value>,
+    ) -> EResult<Value> {
+        let n = idents.len();
+        for (i, id) in idents.iter().enumerate() {
+            let last = i == n - 1;
+            let has_args = last && (args.len() > 1 || fin.is_some());
+            recv = self.eval_field(id, node, has_args, recv, i > 0 || !matches!(node, Arg::Field { .. }))?;
+        }
+        Ok(recv)
+    }
+
+    fn eval_field(&mut self, name: &str, node: &Arg, has_args: bool, recv: Value, nested: bool) -> EResult<Value> {
+        match &recv {
+            Value::Map(m) => {
+                if has_args {
+                    return Err(self.error(format!("{name} is not a method but has arguments")));
+                }
+                let m = m.borrow();
+                match m.get(name) {
+                    Some(v) => Ok(v.clone()),
+                    None => {
+                        let hint = match closest(name, m.keys()) {
+                            Some(k) => Some(format!("did you mean `{k}`?")),
+                            None if m.is_empty() => Some("the map is empty".to_string()),
+                            None => {
+                                let keys: Vec<&str> = m.keys().take(8).map(|s| s.as_str()).collect();
+                                Some(format!(
+                                    "existing keys: {}{}",
+                                    keys.join(", "),
+                                    if m.len() > 8 { ", ..." } else { "" }
+                                ))
+                            }
+                        };
+                        let _ = node;
+                        Err(self.error_hint(format!("map has no entry for key {}", gofmt::quote(name)), hint))
+                    }
+                }
+            }
+            Value::Nil if nested => Err(self.error_hint(
+                format!("nil pointer evaluating interface {{}}.{name}"),
+                Some("the value before this field is null; check it with `if` or give it a value".into()),
+            )),
+            Value::Nil => Err(self.error(format!("nil data; no entry for key {}", gofmt::quote(name)))),
+            other => Err(self.error(format!("can't evaluate field {name} in type {}", other.type_name()))),
+        }
+    }
+
+    fn eval_function(&mut self, dot: &Value, pos: usize, name: &'s str, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
+        self.at(pos, || name.to_string());
+        let Some(f) = funcs::lookup(name) else {
+            return Err(self.error(format!("{} is not a defined function", gofmt::quote(name))));
+        };
+        self.eval_call(dot, pos, f, name, args, fin)
+    }
+
+    fn eval_call(&mut self, dot: &Value, pos: usize, f: &'static Func, name: &'s str, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
+        let args = if args.is_empty() { args } else { &args[1..] };
+        let num_in = args.len() + usize::from(fin.is_some());
+        let nfixed = f.params.len();
+        if f.variadic.is_some() {
+            if num_in < nfixed {
+                return Err(self.error(format!("wrong number of args for {name}: want at least {nfixed} got {}", args.len())));
+            }
+        } else if num_in != nfixed {
+            return Err(self.error(format!("wrong number of args for {name}: want {nfixed} got {num_in}")));
+        }
+        if name == "and" || name == "or" {
+            let mut v = Value::Nil;
+            for a in args {
+                v = self.eval_arg(dot, Ty::Any, a)?;
+                if v.truthy() == (name == "or") {
+                    return Ok(v);
+                }
+            }
+            if let Some(fv) = fin {
+                v = fv;
+            }
+            return Ok(v);
+        }
+        let mut argv = Vec::with_capacity(num_in);
+        for (i, a) in args.iter().enumerate() {
+            let ty = f.params.get(i).copied().or(f.variadic).unwrap_or(Ty::Any);
+            argv.push(self.eval_arg(dot, ty, a)?);
+        }
+        if let Some(fv) = fin {
+            let ty = f.params.get(num_in - 1).copied().or(f.variadic).unwrap_or(Ty::Any);
+            let v = self.validate(fv, ty)?;
+            argv.push(v);
+        }
+        self.at(pos, || name.to_string());
+        let mut host = ExecHost { trees: self.trees, depth: self.depth };
+        match (f.imp)(&mut host, argv) {
+            Ok(v) => Ok(v),
+            Err(FuncError::Msg(m)) => Err(self.error(format!("error calling {name}: {m}"))),
+            Err(FuncError::Hint(m, h)) => Err(self.error_hint(format!("error calling {name}: {m}"), Some(h))),
+            Err(FuncError::User(m)) => Err(self.error_hint(m, None)),
+            Err(FuncError::Nested(mut e)) => {
+                let (line, col) = self.tree.source.line_col(pos);
+                e.called_from.push((self.tree.source.name.clone(), line, col));
+                Err(e)
+            }
+        }
+    }
+
+    fn validate(&mut self, v: Value, ty: Ty) -> EResult<Value> {
+        let ok = match (&v, ty) {
+            (_, Ty::Any) => true,
+            (Value::String(_), Ty::Str) => true,
+            (Value::Int(_), Ty::Int) => true,
+            (Value::Float(_), Ty::Float) => true,
+            (Value::Bool(_), Ty::Bool) => true,
+            (Value::Map(_) | Value::Nil, Ty::Map) => true,
+            (Value::List(_) | Value::Nil, Ty::List) => true,
+            _ => false,
+        };
+        if ok {
+            return Ok(v);
+        }
+        if let Value::Nil = v {
+            return Err(self.error(format!("invalid value; expected {}", ty.go_name())));
+        }
+        Err(self.error(format!("wrong type for value; expected {}; got {}", ty.go_name(), v.type_name())))
+    }
+
+    fn eval_arg(&mut self, dot: &Value, ty: Ty, a: &'s Arg) -> EResult<Value> {
+        self.at(a.pos(), || a.to_string());
+        let v = match a {
+            Arg::Dot(_) => dot.clone(),
+            Arg::Nil(_) => {
+                return match ty {
+                    Ty::Any | Ty::List | Ty::Map => Ok(Value::Nil),
+                    _ => Err(self.error(format!("cannot assign nil to {}", ty.go_name()))),
+                };
+            }
+            Arg::Field { idents, .. } => self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?,
+            Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
+            Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
+            Arg::Identifier { pos, name } => {
+                let Some(f) = funcs::lookup(name) else {
+                    return Err(self.error(format!("{} is not a defined function", gofmt::quote(name))));
+                };
+                self.eval_call(dot, *pos, f, name, &[], None)?
+            }
+            Arg::Chain { .. } => self.eval_chain(dot, a, &[], None)?,
+            Arg::Bool(_, b) => {
+                return match ty {
+                    Ty::Bool | Ty::Any => Ok(Value::Bool(*b)),
+                    _ => Err(self.error(format!("expected {}; found {a}", ty.expect_name()))),
+                };
+            }
+            Arg::String { text, .. } => {
+                return match ty {
+                    Ty::Str | Ty::Any => Ok(Value::str(text.as_str())),
+                    _ => Err(self.error(format!("expected {}; found {a}", ty.expect_name()))),
+                };
+            }
+            Arg::Number(_, n) => {
+                return match ty {
+                    Ty::Any => value_of_number(n).map_err(|e| self.error(e)),
+                    Ty::Int if n.int.is_some() => Ok(Value::Int(n.int.unwrap())),
+                    Ty::Float if n.float.is_some() => Ok(Value::Float(n.float.unwrap())),
+                    _ => Err(self.error(format!("expected {}; found {a}", ty.expect_name()))),
+                };
+            }
+        };
+        self.validate(v, ty)
+    }
+}
+
+/// What functions may ask of the running template: rendering other templates.
+struct ExecHost<'s> {
+    trees: &'s Trees,
+    depth: usize,
+}
+
+impl Host for ExecHost<'_> {
+    fn include(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
+        if !self.trees.contains_key(name) {
+            return Err(FuncError::Hint(
+                format!("template {} not defined", gofmt::quote(name)),
+                "define it with {{ define \"...\" }} in a template of this folder".into(),
+            ));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(FuncError::Msg(format!("exceeded maximum template depth ({MAX_DEPTH})")));
+        }
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || execute(self.trees, name, data, self.depth + 1))
+            .map_err(FuncError::Nested)
+    }
+
+    fn tpl(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
+        let mut trees = self.trees.clone();
+        let parsed = crate::parse::parse("tpl", text, &|n| funcs::lookup(n).is_some()).map_err(|e| {
+            FuncError::Msg(format!("parsing the tpl text failed at line {}: {}", e.line, e.message))
+        })?;
+        let name = parsed[0].name.clone();
+        for t in parsed {
+            trees.insert(t.name.clone(), Rc::new(t));
+        }
+        execute(&trees, &name, data, self.depth + 1).map_err(FuncError::Nested)
+    }
+}

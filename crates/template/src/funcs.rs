@@ -1,0 +1,736 @@
+//! The function table: Go's built-ins, a Sprig subset, and berth's own (`include`, `tpl`, `ismode`).
+//! Each entry carries the Go signature, so argument errors match Go's.
+
+use crate::gofmt;
+use crate::value::Value;
+use base64::Engine;
+use sha2::Digest;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+/// A parameter type, as far as Go's argument checking distinguishes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Any,
+    Str,
+    Int,
+    Float,
+    Bool,
+    List,
+    Map,
+}
+
+impl Ty {
+    pub(crate) fn go_name(self) -> &'static str {
+        match self {
+            Ty::Any => "interface {}",
+            Ty::Str => "string",
+            Ty::Int => "int",
+            Ty::Float => "float64",
+            Ty::Bool => "bool",
+            Ty::List => "[]interface {}",
+            Ty::Map => "map[string]interface {}",
+        }
+    }
+
+    pub(crate) fn expect_name(self) -> &'static str {
+        match self {
+            Ty::Int => "integer",
+            Ty::Float => "float",
+            other => other.go_name(),
+        }
+    }
+}
+
+/// Why a function failed.
+pub enum FuncError {
+    /// Reported as `error calling NAME: MSG`.
+    Msg(String),
+    /// Like `Msg`, with a hint.
+    Hint(String, String),
+    /// The user's own message (`required`, `fail`), reported as is.
+    User(String),
+    /// An error inside a template the function rendered (`include`, `tpl`).
+    Nested(Box<crate::Error>),
+}
+
+type FResult = Result<Value, FuncError>;
+
+/// What a function may ask of the running template.
+pub trait Host {
+    fn include(&mut self, name: &str, data: &Value) -> Result<String, FuncError>;
+    fn tpl(&mut self, text: &str, data: &Value) -> Result<String, FuncError>;
+}
+
+/// One function: Go signature and implementation.
+pub struct Func {
+    pub params: &'static [Ty],
+    pub variadic: Option<Ty>,
+    pub imp: fn(&mut dyn Host, Vec<Value>) -> FResult,
+}
+
+/// Looks up a function by name.
+pub fn lookup(name: &str) -> Option<&'static Func> {
+    table().get(name)
+}
+
+/// Every function name, sorted (for documentation and tests).
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&str> = table().keys().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+fn msg<T>(m: impl Into<String>) -> Result<T, FuncError> {
+    Err(FuncError::Msg(m.into()))
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        _ => 0,
+    }
+}
+
+fn table() -> &'static HashMap<&'static str, Func> {
+    static T: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
+    T.get_or_init(|| {
+        use Ty::*;
+        let mut m: HashMap<&'static str, Func> = HashMap::new();
+        let mut f = |name: &'static str, params: &'static [Ty], variadic: Option<Ty>, imp: fn(&mut dyn Host, Vec<Value>) -> FResult| {
+            m.insert(name, Func { params, variadic, imp });
+        };
+        // Go built-ins.
+        f("and", &[Any], Some(Any), |_, _| unreachable!());
+        f("or", &[Any], Some(Any), |_, _| unreachable!());
+        f("not", &[Any], None, |_, a| Ok(Value::Bool(!a[0].truthy())));
+        f("len", &[Any], None, |_, a| length(&a[0]));
+        f("index", &[Any], Some(Any), |_, a| index(&a[0], &a[1..]));
+        f("slice", &[Any], Some(Any), |_, a| slice(&a[0], &a[1..]));
+        f("print", &[], Some(Any), |_, a| Ok(Value::from(gofmt::sprint(&a))));
+        f("println", &[], Some(Any), |_, a| Ok(Value::from(gofmt::sprintln(&a))));
+        f("printf", &[Str], Some(Any), |_, a| Ok(Value::from(gofmt::sprintf(s(&a[0]), &a[1..]))));
+        f("html", &[], Some(Any), |_, a| Ok(Value::from(html_escape(&eval_args(&a)))));
+        f("js", &[], Some(Any), |_, a| Ok(Value::from(js_escape(&eval_args(&a)))));
+        f("urlquery", &[], Some(Any), |_, a| Ok(Value::from(query_escape(&eval_args(&a)))));
+        f("call", &[Any], Some(Any), |_, a| match &a[0] {
+            Value::Nil => msg("call of nil"),
+            v => msg(format!("non-function of type {}", v.type_name())),
+        });
+        f("eq", &[Any], Some(Any), |_, a| eq(&a[0], &a[1..]).map(Value::Bool));
+        f("ne", &[Any, Any], None, |_, a| eq(&a[0], &a[1..]).map(|b| Value::Bool(!b)));
+        f("lt", &[Any, Any], None, |_, a| lt(&a[0], &a[1]).map(Value::Bool));
+        f("le", &[Any, Any], None, |_, a| le(&a[0], &a[1]).map(Value::Bool));
+        f("gt", &[Any, Any], None, |_, a| le(&a[0], &a[1]).map(|b| Value::Bool(!b)));
+        f("ge", &[Any, Any], None, |_, a| lt(&a[0], &a[1]).map(|b| Value::Bool(!b)));
+        // Helm / berth.
+        f("include", &[Str, Any], None, |h, a| h.include(s(&a[0]), &a[1]).map(Value::from));
+        f("tpl", &[Str, Any], None, |h, a| h.tpl(s(&a[0]), &a[1]).map(Value::from));
+        f("required", &[Str, Any], None, |_, a| match &a[1] {
+            Value::Nil => Err(FuncError::User(s(&a[0]).to_string())),
+            Value::String(x) if x.is_empty() => Err(FuncError::User(s(&a[0]).to_string())),
+            v => Ok(v.clone()),
+        });
+        f("fail", &[Str], None, |_, a| Err(FuncError::User(s(&a[0]).to_string())));
+        f("ismode", &[Any, Str, Str, Str], None, |_, a| Ok(Value::Bool(ismode(&a[0], s(&a[1]), s(&a[2])) == s(&a[3]))));
+        // Sprig: defaults and logic.
+        f("default", &[Any], Some(Any), |_, a| {
+            Ok(if a.len() < 2 || empty(&a[1]) { a[0].clone() } else { a[1].clone() })
+        });
+        f("empty", &[Any], None, |_, a| Ok(Value::Bool(empty(&a[0]))));
+        f("coalesce", &[], Some(Any), |_, a| Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil)));
+        f("ternary", &[Any, Any, Bool], None, |_, a| Ok(if a[2].truthy() { a[0].clone() } else { a[1].clone() }));
+        // Sprig: strings.
+        f("quote", &[], Some(Any), |_, a| {
+            let v: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| gofmt::quote(&strval(v))).collect();
+            Ok(Value::from(v.join(" ")))
+        });
+        f("squote", &[], Some(Any), |_, a| {
+            let v: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| format!("'{}'", strval(v))).collect();
+            Ok(Value::from(v.join(" ")))
+        });
+        f("cat", &[], Some(Any), |_, a| {
+            let v: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(strval).collect();
+            Ok(Value::from(v.join(" ")))
+        });
+        f("upper", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).to_uppercase())));
+        f("lower", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).to_lowercase())));
+        f("title", &[Str], None, |_, a| Ok(Value::from(title(s(&a[0])))));
+        f("trim", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).trim_matches(go_space))));
+        f("trimAll", &[Str, Str], None, |_, a| {
+            let cut: Vec<char> = s(&a[0]).chars().collect();
+            Ok(Value::from(s(&a[1]).trim_matches(cut.as_slice())))
+        });
+        f("trimPrefix", &[Str, Str], None, |_, a| Ok(Value::from(s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])))));
+        f("trimSuffix", &[Str, Str], None, |_, a| Ok(Value::from(s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])))));
+        f("replace", &[Str, Str, Str], None, |_, a| Ok(Value::from(go_replace(s(&a[2]), s(&a[0]), s(&a[1])))));
+        f("contains", &[Str, Str], None, |_, a| Ok(Value::Bool(s(&a[1]).contains(s(&a[0])))));
+        f("hasPrefix", &[Str, Str], None, |_, a| Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0])))));
+        f("hasSuffix", &[Str, Str], None, |_, a| Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0])))));
+        f("split", &[Str, Str], None, |_, a| {
+            let m: BTreeMap<String, Value> =
+                go_split(s(&a[1]), s(&a[0])).into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::from(p))).collect();
+            Ok(Value::map(m))
+        });
+        f("splitList", &[Str, Str], None, |_, a| {
+            Ok(Value::list(go_split(s(&a[1]), s(&a[0])).into_iter().map(Value::from).collect()))
+        });
+        f("join", &[Str, Any], None, |_, a| Ok(Value::from(strslice(&a[1]).join(s(&a[0])))));
+        f("indent", &[Int, Str], None, |_, a| Ok(Value::from(indent(int(&a[0]), s(&a[1])))));
+        f("nindent", &[Int, Str], None, |_, a| Ok(Value::from(format!("\n{}", indent(int(&a[0]), s(&a[1]))))));
+        f("repeat", &[Int, Str], None, |_, a| Ok(Value::from(s(&a[1]).repeat(int(&a[0]).max(0) as usize))));
+        f("trunc", &[Int, Str], None, |_, a| {
+            let (c, st) = (int(&a[0]), s(&a[1]));
+            let n = st.len() as i64;
+            Ok(Value::from(if c < 0 && -c < n {
+                st.get((n + c) as usize..).unwrap_or(st).to_string()
+            } else if c >= 0 && n > c {
+                st.get(..c as usize).unwrap_or(st).to_string()
+            } else {
+                st.to_string()
+            }))
+        });
+        f("nospace", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).chars().filter(|c| !c.is_whitespace()).collect::<String>())));
+        f("b64enc", &[Str], None, |_, a| Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(s(&a[0])))));
+        f("b64dec", &[Str], None, |_, a| {
+            Ok(Value::from(match base64::engine::general_purpose::STANDARD.decode(s(&a[0])) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => e.to_string(),
+            }))
+        });
+        f("sha256sum", &[Str], None, |_, a| {
+            let d = sha2::Sha256::digest(s(&a[0]).as_bytes());
+            Ok(Value::from(d.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        });
+        f("toString", &[Any], None, |_, a| Ok(Value::from(strval(&a[0]))));
+        f("toStrings", &[Any], None, |_, a| Ok(Value::list(strslice(&a[0]).into_iter().map(Value::from).collect())));
+        // Sprig: numbers.
+        f("int", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]))));
+        f("int64", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]))));
+        f("float64", &[Any], None, |_, a| Ok(Value::Float(to_float64(&a[0]))));
+        f("add", &[], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).fold(0i64, i64::wrapping_add))));
+        f("add1", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]).wrapping_add(1))));
+        f("sub", &[Any, Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1])))));
+        f("mul", &[Any], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).fold(1i64, i64::wrapping_mul))));
+        f("div", &[Any, Any], None, |_, a| match to_int64(&a[1]) {
+            0 => msg("runtime error: integer divide by zero"),
+            d => Ok(Value::Int(to_int64(&a[0]).wrapping_div(d))),
+        });
+        f("mod", &[Any, Any], None, |_, a| match to_int64(&a[1]) {
+            0 => msg("runtime error: integer divide by zero"),
+            d => Ok(Value::Int(to_int64(&a[0]).wrapping_rem(d))),
+        });
+        f("max", &[Any], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0))));
+        f("min", &[Any], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0))));
+        f("until", &[Int], None, |_, a| {
+            let n = int(&a[0]);
+            let r: Vec<Value> = if n >= 0 { (0..n).map(Value::Int).collect() } else { (n + 1..=0).rev().map(Value::Int).collect() };
+            Ok(Value::list(r))
+        });
+        // Sprig: lists.
+        f("list", &[], Some(Any), |_, a| Ok(Value::list(a)));
+        f("first", &[Any], None, |_, a| Ok(as_list(&a[0]).and_then(|l| l.first().cloned()).unwrap_or_default()));
+        f("last", &[Any], None, |_, a| Ok(as_list(&a[0]).and_then(|l| l.last().cloned()).unwrap_or_default()));
+        f("rest", &[Any], None, |_, a| Ok(as_list(&a[0]).map(|l| Value::list(l.iter().skip(1).cloned().collect())).unwrap_or_default()));
+        f("append", &[Any, Any], None, |_, a| {
+            let mut l = as_list(&a[0]).unwrap_or_default();
+            l.push(a[1].clone());
+            Ok(Value::list(l))
+        });
+        f("concat", &[], Some(Any), |_, a| Ok(Value::list(a.iter().flat_map(|v| as_list(v).unwrap_or_default()).collect())));
+        f("has", &[Any, Any], None, |_, a| {
+            Ok(Value::Bool(as_list(&a[1]).map(|l| l.iter().any(|x| eq(x, std::slice::from_ref(&a[0])).unwrap_or(false))).unwrap_or(false)))
+        });
+        f("uniq", &[Any], None, |_, a| {
+            let mut out: Vec<Value> = Vec::new();
+            for v in as_list(&a[0]).unwrap_or_default() {
+                if !out.iter().any(|x| eq(x, std::slice::from_ref(&v)).unwrap_or(false)) {
+                    out.push(v);
+                }
+            }
+            Ok(Value::list(out))
+        });
+        f("compact", &[Any], None, |_, a| Ok(Value::list(as_list(&a[0]).unwrap_or_default().into_iter().filter(|v| !empty(v)).collect())));
+        f("sortAlpha", &[Any], None, |_, a| {
+            let mut v = strslice(&a[0]);
+            v.sort();
+            Ok(Value::list(v.into_iter().map(Value::from).collect()))
+        });
+        // Sprig: dictionaries.
+        f("dict", &[], Some(Any), |_, a| {
+            let mut m = BTreeMap::new();
+            for pair in a.chunks(2) {
+                m.insert(strval(&pair[0]), pair.get(1).cloned().unwrap_or_else(|| Value::from("")));
+            }
+            Ok(Value::map(m))
+        });
+        f("get", &[Map, Str], None, |_, a| {
+            Ok(match &a[0] {
+                Value::Map(m) => m.borrow().get(s(&a[1])).cloned().unwrap_or_else(|| Value::from("")),
+                _ => Value::from(""),
+            })
+        });
+        f("set", &[Map, Str, Any], None, |_, a| match &a[0] {
+            Value::Map(m) => {
+                m.borrow_mut().insert(s(&a[1]).to_string(), a[2].clone());
+                Ok(a[0].clone())
+            }
+            _ => msg("assignment to entry in nil map"),
+        });
+        f("unset", &[Map, Str], None, |_, a| {
+            if let Value::Map(m) = &a[0] {
+                m.borrow_mut().remove(s(&a[1]));
+            }
+            Ok(a[0].clone())
+        });
+        f("hasKey", &[Map, Str], None, |_, a| {
+            Ok(Value::Bool(matches!(&a[0], Value::Map(m) if m.borrow().contains_key(s(&a[1])))))
+        });
+        f("keys", &[], Some(Map), |_, a| {
+            let mut k: Vec<String> = Vec::new();
+            for d in &a {
+                if let Value::Map(m) = d {
+                    k.extend(m.borrow().keys().cloned());
+                }
+            }
+            k.sort();
+            Ok(Value::list(k.into_iter().map(Value::from).collect()))
+        });
+        f("merge", &[Map], Some(Map), |_, a| {
+            let Value::Map(dst) = &a[0] else { return msg("merge into nil map") };
+            for src in &a[1..] {
+                if let Value::Map(src) = src {
+                    merge_into(&mut dst.borrow_mut(), &src.borrow());
+                }
+            }
+            Ok(a[0].clone())
+        });
+        // Sprig: encoding.
+        f("toYaml", &[Any], None, |_, a| Ok(Value::from(crate::yaml::to_yaml(&a[0]).trim_end_matches('\n').to_string())));
+        f("toJson", &[Any], None, |_, a| Ok(Value::from(crate::yaml::to_json(&a[0]))));
+        f("fromYaml", &[Str], None, |_, a| {
+            Ok(match crate::yaml::from_yaml(s(&a[0])) {
+                Ok(v @ Value::Map(_)) => v,
+                Ok(_) => Value::map(BTreeMap::new()),
+                Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e))])),
+            })
+        });
+        f("fromJson", &[Str], None, |_, a| {
+            Ok(match serde_json::from_str::<serde_json::Value>(s(&a[0])) {
+                Ok(v) => Value::from_json(&v),
+                Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e.to_string()))])),
+            })
+        });
+        f("typeOf", &[Any], None, |_, a| Ok(Value::from(a[0].type_name())));
+        m
+    })
+}
+
+fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>) {
+    for (k, v) in src {
+        match (dst.get(k), v) {
+            (None, _) => {
+                dst.insert(k.clone(), v.clone());
+            }
+            (Some(Value::Map(d)), Value::Map(s)) if !std::rc::Rc::ptr_eq(d, s) => {
+                merge_into(&mut d.borrow_mut(), &s.borrow());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn as_list(v: &Value) -> Option<Vec<Value>> {
+    match v {
+        Value::List(l) => Some(l.as_ref().clone()),
+        _ => None,
+    }
+}
+
+fn go_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// The Modes map: deployment -> container -> mode; `image` when unset.
+pub(crate) fn ismode(root: &Value, deployment: &str, container: &str) -> String {
+    let Value::Map(m) = root else { return "image".into() };
+    let m = m.borrow();
+    let Some(Value::Map(modes)) = m.get("Modes") else { return "image".into() };
+    let modes = modes.borrow();
+    match modes.get(deployment) {
+        Some(Value::Map(c)) => match c.borrow().get(container) {
+            Some(Value::String(s)) => s.to_string(),
+            _ => "image".into(),
+        },
+        Some(Value::String(s)) => s.to_string(),
+        _ => "image".into(),
+    }
+}
+
+/// Sprig's `empty`.
+pub(crate) fn empty(v: &Value) -> bool {
+    !v.truthy()
+}
+
+/// Sprig's `strval`: strings as they are, everything else through `%v`.
+pub(crate) fn strval(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        other => gofmt::to_v(other),
+    }
+}
+
+fn strslice(v: &Value) -> Vec<String> {
+    match v {
+        Value::List(l) => l.iter().filter(|x| !matches!(x, Value::Nil)).map(strval).collect(),
+        Value::Nil => vec![],
+        other => vec![strval(other)],
+    }
+}
+
+fn to_int64(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        Value::Uint(u) => *u as i64,
+        Value::Float(f) => *f as i64,
+        Value::Bool(b) => i64::from(*b),
+        Value::String(s) => {
+            let t = s.trim();
+            let t = match t.split_once('.') {
+                Some((a, b)) if b.chars().all(|c| c == '0') => a,
+                _ => t,
+            };
+            parse_int_base0(t).unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+fn parse_int_base0(t: &str) -> Option<i64> {
+    let (neg, r) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let l = r.to_ascii_lowercase();
+    let v = if let Some(h) = l.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()?
+    } else if let Some(o) = l.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()?
+    } else if let Some(b) = l.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()?
+    } else if l.len() > 1 && l.starts_with('0') {
+        i64::from_str_radix(&l[1..], 8).ok()?
+    } else {
+        l.parse().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+fn to_float64(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Uint(u) => *u as f64,
+        Value::Float(f) => *f,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::String(s) => s.trim().parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn indent(n: i64, s: &str) -> String {
+    let pad = " ".repeat(n.max(0) as usize);
+    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+}
+
+/// Go's `strings.Replace(s, old, new, -1)` (an empty `old` inserts between every rune).
+fn go_replace(s: &str, old: &str, new: &str) -> String {
+    if old.is_empty() {
+        let mut out = String::from(new);
+        for c in s.chars() {
+            out.push(c);
+            out.push_str(new);
+        }
+        return out;
+    }
+    s.replace(old, new)
+}
+
+/// Go's `strings.Split` (an empty separator splits into runes).
+fn go_split(s: &str, sep: &str) -> Vec<String> {
+    if sep.is_empty() {
+        return s.chars().map(|c| c.to_string()).collect();
+    }
+    s.split(sep).map(String::from).collect()
+}
+
+/// Go's deprecated `strings.Title`.
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev = ' ';
+    for c in s.chars() {
+        let sep = if prev.is_ascii() {
+            !(prev.is_ascii_alphanumeric() || prev == '_')
+        } else {
+            prev.is_whitespace()
+        };
+        if sep {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out
+}
+
+fn eval_args(a: &[Value]) -> String {
+    if let [Value::String(s)] = a {
+        return s.to_string();
+    }
+    let mapped: Vec<Value> = a
+        .iter()
+        .map(|v| if matches!(v, Value::Nil) { Value::from("<no value>") } else { v.clone() })
+        .collect();
+    gofmt::sprint(&mapped)
+}
+
+/// Go's `template.HTMLEscapeString`.
+pub fn html_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("&#34;"),
+            '\'' => o.push_str("&#39;"),
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '\0' => o.push('\u{FFFD}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Go's `template.JSEscapeString`.
+pub fn js_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\'' => o.push_str("\\'"),
+            '"' => o.push_str("\\\""),
+            '<' => o.push_str("\\u003C"),
+            '>' => o.push_str("\\u003E"),
+            '&' => o.push_str("\\u0026"),
+            '=' => o.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u00{:02X}", c as u32)),
+            c if (c as u32) < 0x80 => o.push(c),
+            c if gofmt::is_print(c) => o.push(c),
+            c => o.push_str(&format!("\\u{:04X}", c as u32)),
+        }
+    }
+    o
+}
+
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b' ' => o.push('+'),
+            b => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+fn length(v: &Value) -> FResult {
+    Ok(Value::Int(match v {
+        Value::String(s) => s.len() as i64,
+        Value::List(l) => l.len() as i64,
+        Value::Map(m) => m.borrow().len() as i64,
+        Value::Nil => return msg("len of nil pointer"),
+        other => return msg(format!("len of type {}", other.type_name())),
+    }))
+}
+
+fn index_arg(i: &Value, len: usize) -> Result<usize, FuncError> {
+    let x = match i {
+        Value::Int(x) => *x,
+        Value::Uint(u) => *u as i64,
+        Value::Nil => return msg("cannot index slice/array with nil"),
+        other => return msg(format!("cannot index slice/array with type {}", other.type_name())),
+    };
+    if x < 0 || x as usize > len {
+        return msg(format!("index out of range: {x}"));
+    }
+    Ok(x as usize)
+}
+
+fn index(item: &Value, idx: &[Value]) -> FResult {
+    let mut item = item.clone();
+    for i in idx {
+        item = match &item {
+            Value::List(l) => {
+                let x = index_arg(i, l.len())?;
+                if x == l.len() {
+                    return msg(format!("index out of range: {x}"));
+                }
+                l[x].clone()
+            }
+            Value::String(s) => {
+                let x = index_arg(i, s.len())?;
+                if x == s.len() {
+                    return msg(format!("index out of range: {x}"));
+                }
+                Value::Uint(u64::from(s.as_bytes()[x]))
+            }
+            Value::Map(m) => match i {
+                Value::String(k) => m.borrow().get(&**k).cloned().unwrap_or(Value::Nil),
+                Value::Nil => return msg("value is nil; should be of type string"),
+                other => return msg(format!("value has type {}; should be string", other.type_name())),
+            },
+            Value::Nil => return msg("index of untyped nil"),
+            other => return msg(format!("can't index item of type {}", other.type_name())),
+        };
+    }
+    Ok(item)
+}
+
+fn slice(item: &Value, idx: &[Value]) -> FResult {
+    if idx.len() > 3 {
+        return msg(format!("too many slice indexes: {}", idx.len()));
+    }
+    let len = match item {
+        Value::String(s) => {
+            if idx.len() == 3 {
+                return msg("cannot 3-index slice a string");
+            }
+            s.len()
+        }
+        Value::List(l) => l.len(),
+        Value::Nil => return msg("slice of untyped nil"),
+        other => return msg(format!("can't slice item of type {}", other.type_name())),
+    };
+    let mut ix = [0usize, len, len];
+    for (k, i) in idx.iter().enumerate() {
+        ix[k] = index_arg(i, len)?;
+    }
+    if ix[0] > ix[1] {
+        return msg(format!("invalid slice index: {} > {}", ix[0], ix[1]));
+    }
+    if idx.len() == 3 && ix[1] > ix[2] {
+        return msg(format!("invalid slice index: {} > {}", ix[1], ix[2]));
+    }
+    Ok(match item {
+        Value::String(s) => match s.get(ix[0]..ix[1]) {
+            Some(t) => Value::from(t),
+            None => Value::from(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned()),
+        },
+        Value::List(l) => Value::list(l[ix[0]..ix[1]].to_vec()),
+        _ => unreachable!(),
+    })
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Kind {
+    Bool,
+    Int,
+    Uint,
+    Float,
+    Str,
+    Invalid,
+    Other,
+}
+
+fn kind(v: &Value) -> Kind {
+    match v {
+        Value::Bool(_) => Kind::Bool,
+        Value::Int(_) => Kind::Int,
+        Value::Uint(_) => Kind::Uint,
+        Value::Float(_) => Kind::Float,
+        Value::String(_) => Kind::Str,
+        Value::Nil => Kind::Invalid,
+        _ => Kind::Other,
+    }
+}
+
+const BAD_CMP: &str = "incompatible types for comparison";
+const BAD_CMP_TYPE: &str = "invalid type for comparison";
+
+fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
+    if rest.is_empty() {
+        return msg("missing argument for comparison");
+    }
+    let k1 = kind(a1);
+    for a in rest {
+        let k2 = kind(a);
+        let truth = if k1 != k2 {
+            match (a1, a) {
+                (Value::Int(i), Value::Uint(u)) | (Value::Uint(u), Value::Int(i)) => *i >= 0 && *i as u64 == *u,
+                _ if k1 == Kind::Invalid || k2 == Kind::Invalid => false,
+                (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
+                    if k1 == Kind::Other && k2 == Kind::Other {
+                        return msg(format!("non-comparable types {}: {}, {}: {}", gofmt::to_v(a1), a1.type_name(), a.type_name(), gofmt::to_v(a)));
+                    }
+                    return msg(BAD_CMP);
+                }
+                _ => return msg(BAD_CMP),
+            }
+        } else {
+            match (a1, a) {
+                (Value::Bool(x), Value::Bool(y)) => x == y,
+                (Value::Int(x), Value::Int(y)) => x == y,
+                (Value::Uint(x), Value::Uint(y)) => x == y,
+                (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::String(x), Value::String(y)) => x == y,
+                (Value::Nil, Value::Nil) => true,
+                (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+                    return msg(format!("non-comparable type {}: {}", gofmt::to_v(a), a.type_name()));
+                }
+                _ => {
+                    return msg(format!("non-comparable types {}: {}, {}: {}", gofmt::to_v(a1), a1.type_name(), a.type_name(), gofmt::to_v(a)));
+                }
+            }
+        };
+        if truth {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    let (k1, k2) = (kind(a), kind(b));
+    for k in [k1, k2] {
+        if matches!(k, Kind::Bool | Kind::Invalid | Kind::Other) {
+            return msg(BAD_CMP_TYPE);
+        }
+    }
+    if k1 != k2 {
+        return match (a, b) {
+            (Value::Int(i), Value::Uint(u)) => Ok(*i < 0 || (*i as u64) < *u),
+            (Value::Uint(u), Value::Int(i)) => Ok(*i >= 0 && *u < *i as u64),
+            _ => msg(BAD_CMP),
+        };
+    }
+    Ok(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x < y,
+        (Value::Uint(x), Value::Uint(y)) => x < y,
+        (Value::Float(x), Value::Float(y)) => x < y,
+        (Value::String(x), Value::String(y)) => x.as_bytes() < y.as_bytes(),
+        _ => unreachable!(),
+    })
+}
+
+fn le(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    if lt(a, b)? {
+        return Ok(true);
+    }
+    eq(a, std::slice::from_ref(b))
+}

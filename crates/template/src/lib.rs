@@ -1,0 +1,78 @@
+//! A Go `text/template` engine that renders exactly as Go does, with errors that say where and why.
+//!
+//! Parse any number of named sources into one [`Templates`] set (so `define`s are shared across
+//! files, as in Helm), then [`Templates::execute`] one by name. Missing map keys are errors
+//! (Go's `missingkey=error`). No I/O happens here.
+
+mod ast;
+mod error;
+mod exec;
+mod funcs;
+pub mod gofmt;
+mod lex;
+mod parse;
+mod value;
+mod yaml;
+
+pub use error::{Error, ErrorKind};
+pub use funcs::names as function_names;
+pub use value::{MapRef, Value};
+pub use yaml::{from_yaml, to_json, to_yaml};
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A set of named templates that can call each other.
+#[derive(Default, Clone)]
+pub struct Templates {
+    trees: HashMap<String, Rc<ast::Tree>>,
+}
+
+impl Templates {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses `text` as the template `name` and adds it and its `define`s to the set.
+    /// A later definition replaces an earlier one unless it is empty (Go's `AddParseTree`).
+    pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        let trees = parse::parse(name, text, &|f| funcs::lookup(f).is_some()).map_err(|e| Error {
+            kind: ErrorKind::Parse,
+            file: name.to_string(),
+            line: e.line,
+            col: 0,
+            template: name.to_string(),
+            context: String::new(),
+            message: e.message,
+            hint: None,
+            called_from: vec![],
+        })?;
+        for t in trees {
+            if let Some(old) = self.trees.get(&t.name) {
+                if parse::is_empty_tree(&t.root) && !parse::is_empty_tree(&old.root) {
+                    continue;
+                }
+            }
+            self.trees.insert(t.name.clone(), Rc::new(t));
+        }
+        Ok(())
+    }
+
+    /// Whether a template of that name exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.trees.contains_key(name)
+    }
+
+    /// Renders the template `name` with `data` as dot.
+    pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        exec::execute(&self.trees, name, data, 0).map_err(|e| *e)
+    }
+}
+
+/// Parses and renders one template in one call.
+pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
+    let mut t = Templates::new();
+    t.parse(name, text)?;
+    t.execute(name, data)
+}

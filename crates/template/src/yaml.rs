@@ -1,0 +1,493 @@
+//! `toYaml`, `toJson` and `fromYaml` with Helm's exact output style (sigs.k8s.io/yaml over
+//! go-yaml v2: sorted keys, YAML 1.1 quoting, literal blocks for multi-line strings, folding
+//! of long plain scalars at 80 columns).
+
+use crate::gofmt;
+use crate::value::Value;
+use std::fmt::Write;
+
+const BEST_WIDTH: usize = 80;
+
+/// Serializes like Helm's `toYaml` (before its trailing-newline trim).
+pub fn to_yaml(v: &Value) -> String {
+    let mut e = Emitter { out: String::new() };
+    match v {
+        Value::Map(m) if !m.borrow().is_empty() => e.map(v, 0),
+        Value::List(l) if !l.is_empty() => e.list(v, 0),
+        other => {
+            e.scalar(other, 0, 0);
+            e.out.push('\n');
+        }
+    }
+    e.out
+}
+
+struct Emitter {
+    out: String,
+}
+
+#[derive(PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+fn column(out: &str) -> usize {
+    out.len() - out.rfind('\n').map(|i| i + 1).unwrap_or(0)
+}
+
+impl Emitter {
+    fn map(&mut self, v: &Value, indent: usize) {
+        let Value::Map(m) = v else { return };
+        let m = m.borrow();
+        let mut first = true;
+        for (k, val) in m.iter() {
+            if !first || !self.out.ends_with("- ") {
+                if !first || !self.out.is_empty() && !self.out.ends_with('\n') {
+                    self.out.push('\n');
+                }
+                self.out.extend(std::iter::repeat_n(' ', indent));
+            }
+            first = false;
+            self.scalar(&Value::str(k.as_str()), indent, indent);
+            self.out.push(':');
+            match val {
+                Value::Map(mm) if !mm.borrow().is_empty() => {
+                    self.out.push('\n');
+                    self.map_body(val, indent + 2);
+                }
+                Value::List(l) if !l.is_empty() => {
+                    self.out.push('\n');
+                    self.list_body(val, indent);
+                }
+                _ => {
+                    self.out.push(' ');
+                    self.scalar(val, indent + 2, indent);
+                }
+            }
+        }
+        if !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+    }
+
+    fn map_body(&mut self, v: &Value, indent: usize) {
+        self.out.extend(std::iter::repeat_n(' ', indent));
+        self.map_inline(v, indent);
+    }
+
+    /// A mapping whose first key goes where the cursor is (after indentation or "- ").
+    fn map_inline(&mut self, v: &Value, indent: usize) {
+        let Value::Map(m) = v else { return };
+        let m = m.borrow();
+        for (i, (k, val)) in m.iter().enumerate() {
+            if i > 0 {
+                self.out.extend(std::iter::repeat_n(' ', indent));
+            }
+            self.scalar(&Value::str(k.as_str()), indent, indent);
+            self.out.push(':');
+            match val {
+                Value::Map(mm) if !mm.borrow().is_empty() => {
+                    self.out.push('\n');
+                    self.map_body(val, indent + 2);
+                }
+                Value::List(l) if !l.is_empty() => {
+                    self.out.push('\n');
+                    self.list_body(val, indent);
+                }
+                _ => {
+                    self.out.push(' ');
+                    self.scalar(val, indent + 2, indent);
+                    self.out.push('\n');
+                }
+            }
+        }
+    }
+
+    fn list(&mut self, v: &Value, indent: usize) {
+        self.list_body(v, indent);
+    }
+
+    fn list_body(&mut self, v: &Value, indent: usize) {
+        self.out.extend(std::iter::repeat_n(' ', indent));
+        self.list_inline(v, indent);
+    }
+
+    fn list_inline(&mut self, v: &Value, indent: usize) {
+        let Value::List(l) = v else { return };
+        for (i, item) in l.iter().enumerate() {
+            if i > 0 {
+                self.out.extend(std::iter::repeat_n(' ', indent));
+            }
+            self.out.push_str("- ");
+            match item {
+                Value::Map(mm) if !mm.borrow().is_empty() => self.map_inline(item, indent + 2),
+                Value::List(ll) if !ll.is_empty() => self.list_inline(item, indent + 2),
+                _ => {
+                    self.scalar(item, indent + 2, indent);
+                    self.out.push('\n');
+                }
+            }
+        }
+    }
+
+    /// Writes a scalar; `indent` is where continuation lines go, `block_indent` the parent's.
+    fn scalar(&mut self, v: &Value, indent: usize, block_indent: usize) {
+        match v {
+            Value::Nil => self.out.push_str("null"),
+            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(self.out, "{i}");
+            }
+            Value::Uint(u) => {
+                let _ = write!(self.out, "{u}");
+            }
+            Value::Float(f) => self.out.push_str(&yaml_float(*f)),
+            Value::Map(_) => self.out.push_str("{}"),
+            Value::List(_) => self.out.push_str("[]"),
+            Value::String(s) => self.string(s, indent, block_indent),
+        }
+    }
+
+    fn string(&mut self, s: &str, indent: usize, block_indent: usize) {
+        match style(s) {
+            Style::Plain => self.folded(s, indent, false),
+            Style::Single => {
+                self.out.push('\'');
+                self.folded(&s.replace('\'', "''"), indent, true);
+                self.out.push('\'');
+            }
+            Style::Double => self.out.push_str(&double_quote(s)),
+            Style::Literal => {
+                self.out.push('|');
+                let trailing = s.len() - s.trim_end_matches('\n').len();
+                if s.starts_with(' ') {
+                    self.out.push('2');
+                }
+                match trailing {
+                    0 => self.out.push('-'),
+                    1 => {}
+                    _ => self.out.push('+'),
+                }
+                let body = if trailing == 1 { &s[..s.len() - 1] } else { s };
+                let pad = " ".repeat(block_indent + 2);
+                for line in body.split('\n') {
+                    self.out.push('\n');
+                    if !line.is_empty() {
+                        self.out.push_str(&pad);
+                        self.out.push_str(line);
+                    }
+                }
+                if trailing > 1 {
+                    // `|+` keeps the trailing empty lines; the final newline is the caller's.
+                }
+            }
+        }
+    }
+
+    /// Writes words, breaking at a space once past the best width (libyaml's rule).
+    fn folded(&mut self, s: &str, indent: usize, quoted: bool) {
+        let bytes = s.as_bytes();
+        let mut prev_space = false;
+        for (i, c) in s.char_indices() {
+            if c == ' ' {
+                let next_space = bytes.get(i + 1) == Some(&b' ');
+                let allow = !quoted || (i != 0 && i != s.len() - 1);
+                if allow && !prev_space && column(&self.out) > BEST_WIDTH && !next_space {
+                    self.out.push('\n');
+                    self.out.extend(std::iter::repeat_n(' ', indent));
+                } else {
+                    self.out.push(' ');
+                }
+                prev_space = true;
+            } else {
+                self.out.push(c);
+                prev_space = false;
+            }
+        }
+    }
+}
+
+fn yaml_float(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+    }
+    let j = json_float(f);
+    if j.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return j;
+    }
+    gofmt::format_float(f, 'g', None)
+}
+
+/// Whether a plain scalar would read back as something other than a string (YAML 1.1).
+fn resolves_non_string(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+        "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", ".inf", ".Inf", ".INF", "+.inf", "+.Inf",
+        "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",
+    ];
+    if s.is_empty() || WORDS.contains(&s) {
+        return true;
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
+        return false;
+    }
+    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    if go_parse_int(&plain) || go_parse_float(&plain) {
+        return true;
+    }
+    if plain.starts_with("0b") || plain.starts_with("-0b") || plain.starts_with("+0b") {
+        let d = plain.trim_start_matches(['+', '-']).trim_start_matches("0b");
+        if !d.is_empty() && d.bytes().all(|b| b == b'0' || b == b'1') {
+            return true;
+        }
+    }
+    if is_base60(s) || is_timestamp(s) {
+        return true;
+    }
+    false
+}
+
+fn go_parse_int(s: &str) -> bool {
+    let t = s.trim_start_matches(['+', '-']);
+    if t.len() + 1 < s.len() || t.is_empty() {
+        return false;
+    }
+    let l = t.to_ascii_lowercase();
+    if let Some(h) = l.strip_prefix("0x") {
+        return !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if let Some(o) = l.strip_prefix("0o") {
+        return !o.is_empty() && o.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    }
+    if let Some(b) = l.strip_prefix("0b") {
+        return !b.is_empty() && b.bytes().all(|c| c == b'0' || c == b'1');
+    }
+    if l.len() > 1 && l.starts_with('0') {
+        return l.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    }
+    l.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn go_parse_float(s: &str) -> bool {
+    let t = s.trim_start_matches(['+', '-']);
+    if t.len() + 1 < s.len() || t.is_empty() {
+        return false;
+    }
+    let l = t.to_ascii_lowercase();
+    if l.starts_with("0x") || l.contains("inf") || l.contains("nan") {
+        return l.starts_with("0x") && l.contains('p');
+    }
+    let valid = l.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
+    valid && l.parse::<f64>().is_ok()
+}
+
+fn is_base60(s: &str) -> bool {
+    let t = s.trim_start_matches(['+', '-']);
+    if !t.contains(':') {
+        return false;
+    }
+    let mut parts = t.split(':');
+    let first = parts.next().unwrap_or("");
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit() || b == b'_') || first.starts_with('0') && first.len() > 1 {
+        return false;
+    }
+    let rest: Vec<&str> = parts.collect();
+    for (i, p) in rest.iter().enumerate() {
+        let p = if i == rest.len() - 1 { p.split('.').next().unwrap_or("") } else { p };
+        let ok = !p.is_empty()
+            && p.len() <= 2
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() == 1 || p.as_bytes()[0] <= b'5');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && {
+        let rest = &s[5..];
+        let mut it = rest.splitn(2, '-');
+        let m = it.next().unwrap_or("");
+        let d = it.next().unwrap_or("");
+        let dd: String = d.chars().take_while(|c| c.is_ascii_digit()).collect();
+        (1..=2).contains(&m.len()) && m.bytes().all(|c| c.is_ascii_digit()) && (1..=2).contains(&dd.len())
+            && (d.len() == dd.len() || matches!(d.as_bytes()[dd.len()], b'T' | b't' | b' ' | b'\t'))
+    }
+}
+
+fn is_printable(c: char) -> bool {
+    let u = c as u32;
+    u == 0x0A || (0x20..=0x7E).contains(&u) || u == 0x85 || (0xA0..=0xD7FF).contains(&u) || (0xE000..=0xFFFD).contains(&u) && u != 0xFEFF || (0x10000..=0x10FFFF).contains(&u)
+}
+
+fn style(s: &str) -> Style {
+    if s.chars().any(|c| !is_printable(c)) {
+        return Style::Double;
+    }
+    let multiline = s.contains('\n');
+    let space_break = s.contains(" \n");
+    let break_space = s.contains("\n ");
+    if multiline {
+        if space_break || s.ends_with(' ') {
+            return Style::Double;
+        }
+        return Style::Literal;
+    }
+    if resolves_non_string(s) {
+        return Style::Double;
+    }
+    let b = s.as_bytes();
+    let mut plain = true;
+    if s.starts_with("---") || s.starts_with("...") {
+        plain = false;
+    }
+    let first = b[0];
+    if b"#,[]{}&*!|>'\"%@`".contains(&first) {
+        plain = false;
+    }
+    if matches!(first, b'-' | b'?' | b':') && (b.len() == 1 || b[1] == b' ') {
+        plain = false;
+    }
+    if s.starts_with(' ') || s.ends_with(' ') {
+        plain = false;
+    }
+    if s.contains(": ") || s.ends_with(':') || s.contains(" #") {
+        plain = false;
+    }
+    let _ = break_space;
+    if plain { Style::Plain } else { Style::Single }
+}
+
+fn double_quote(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\0' => o.push_str("\\0"),
+            '\x07' => o.push_str("\\a"),
+            '\x08' => o.push_str("\\b"),
+            '\t' => o.push_str("\\t"),
+            '\n' => o.push_str("\\n"),
+            '\x0b' => o.push_str("\\v"),
+            '\x0c' => o.push_str("\\f"),
+            '\r' => o.push_str("\\r"),
+            '\x1b' => o.push_str("\\e"),
+            '\u{85}' => o.push_str("\\N"),
+            '\u{a0}' => o.push_str("\\_"),
+            '\u{2028}' => o.push_str("\\L"),
+            '\u{2029}' => o.push_str("\\P"),
+            c if !is_printable(c) => {
+                let u = c as u32;
+                if u <= 0xFF {
+                    let _ = write!(o, "\\x{u:02X}");
+                } else if u <= 0xFFFF {
+                    let _ = write!(o, "\\u{u:04X}");
+                } else {
+                    let _ = write!(o, "\\U{u:08X}");
+                }
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// Go's `encoding/json` float format.
+fn json_float(f: f64) -> String {
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = gofmt::format_float(f, 'e', None);
+        // Go trims "e-07" to "e-7".
+        if let Some((m, e)) = s.split_once('e') {
+            let (sign, digits) = e.split_at(1);
+            return format!("{m}e{sign}{}", digits.trim_start_matches('0'));
+        }
+        return s;
+    }
+    gofmt::format_float(f, 'f', None)
+}
+
+/// Serializes like Go's `json.Marshal`: sorted keys, HTML-safe escaping.
+pub fn to_json(v: &Value) -> String {
+    let mut o = String::new();
+    json(&mut o, v);
+    o
+}
+
+fn json(o: &mut String, v: &Value) {
+    match v {
+        Value::Nil => o.push_str("null"),
+        Value::Bool(b) => o.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(o, "{i}");
+        }
+        Value::Uint(u) => {
+            let _ = write!(o, "{u}");
+        }
+        Value::Float(f) => o.push_str(&json_float(*f)),
+        Value::String(s) => json_str(o, s),
+        Value::List(l) => {
+            o.push('[');
+            for (i, e) in l.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                json(o, e);
+            }
+            o.push(']');
+        }
+        Value::Map(m) => {
+            o.push('{');
+            for (i, (k, e)) in m.borrow().iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                json_str(o, k);
+                o.push(':');
+                json(o, e);
+            }
+            o.push('}');
+        }
+    }
+}
+
+fn json_str(o: &mut String, s: &str) {
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            '<' => o.push_str("\\u003c"),
+            '>' => o.push_str("\\u003e"),
+            '&' => o.push_str("\\u0026"),
+            '\u{2028}' => o.push_str("\\u2028"),
+            '\u{2029}' => o.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+}
+
+/// Parses YAML text into a value (the first document).
+pub fn from_yaml(s: &str) -> Result<Value, String> {
+    let j: serde_json::Value = serde_saphyr::from_str(s).map_err(|e| e.to_string())?;
+    Ok(Value::from_json(&j))
+}

@@ -1,0 +1,150 @@
+//! Differential test: every corpus case is rendered by Go's own text/template (tools/gorender)
+//! and by berth; outputs must be byte-identical, and errors must agree on kind and line.
+//!
+//! Needs the Go reference renderer: `BERTH_GORENDER=/path/to/gorender`, or `go` on PATH (it is
+//! then built into target/). The README test command provides both. Without either the test
+//! says it skipped, except under CI, where it fails.
+
+use berth_template::{ErrorKind, Templates, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+/// Loads `name<TAB>template` cases.
+fn load_cases() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(corpus_dir().join("language.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (name, tmpl) = l.split_once('\t').unwrap_or((l, ""));
+            (name.to_string(), unescape(tmpl))
+        })
+        .collect()
+}
+
+/// Finds or builds the Go reference renderer.
+pub fn gorender() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("BERTH_GORENDER") {
+        return Some(PathBuf::from(p));
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/gorender");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/gorender");
+    let ok = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(src)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then_some(out)
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct GoResult {
+    name: String,
+    ok: bool,
+    out: String,
+    err: String,
+    phase: String,
+}
+
+/// The line number in a Go error ("template: NAME:LINE:..." ).
+fn go_line(err: &str) -> Option<usize> {
+    let rest = err.strip_prefix("template: ")?;
+    let mut parts = rest.split(':');
+    parts.next()?;
+    parts.next()?.trim().parse().ok()
+}
+
+#[test]
+fn corpus_matches_go() {
+    let Some(bin) = gorender() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("Go reference renderer not available under CI: set BERTH_GORENDER or put go on PATH");
+        }
+        eprintln!("skipped: Go reference renderer not available (run the README test command)");
+        return;
+    };
+    let cases = load_cases();
+    assert!(cases.len() >= 300, "corpus must hold at least 300 cases, has {}", cases.len());
+    let data_text = std::fs::read_to_string(corpus_dir().join("data.json")).unwrap();
+    let data_json: serde_json::Value = serde_json::from_str(&data_text).unwrap();
+    let go_cases: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(n, t)| serde_json::json!({"name": n, "main": n, "templates": {n: t}, "data": data_json}))
+        .collect();
+    let tmp = std::env::temp_dir().join(format!("berth-corpus-{}.json", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_string(&go_cases).unwrap()).unwrap();
+    let out = Command::new(&bin).arg("cases").arg(&tmp).output().expect("run gorender");
+    let _ = std::fs::remove_file(&tmp);
+    assert!(out.status.success(), "gorender failed: {}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<GoResult> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results.len(), cases.len());
+
+    let data = Value::from_json(&data_json);
+    let mut failures = Vec::new();
+    let (mut ok_cases, mut err_cases) = (0, 0);
+    for ((name, tmpl), go) in cases.iter().zip(&results) {
+        assert_eq!(name, &go.name);
+        if std::env::var_os("BERTH_CORPUS_TRACE").is_some() {
+            eprintln!("case {name}");
+        }
+        let mut set = Templates::new();
+        let berth = set.parse(name, tmpl).and_then(|_| set.execute(name, &data));
+        match (&berth, go.ok) {
+            (Ok(out), true) => {
+                ok_cases += 1;
+                if *out != go.out {
+                    failures.push(format!("{name}: output differs\n  go:    {:?}\n  berth: {:?}", go.out, out));
+                }
+            }
+            (Err(e), false) => {
+                err_cases += 1;
+                let want_kind = if go.phase == "parse" { ErrorKind::Parse } else { ErrorKind::Exec };
+                let line = go_line(&go.err);
+                if e.kind != want_kind || line != Some(e.line) {
+                    failures.push(format!(
+                        "{name}: error differs\n  go:    [{}] {}\n  berth: [{:?}] {}",
+                        go.phase,
+                        go.err,
+                        e.kind,
+                        e.go_message()
+                    ));
+                }
+            }
+            (Ok(out), false) => failures.push(format!("{name}: go failed but berth rendered\n  go:    {}\n  berth: {:?}", go.err, out)),
+            (Err(e), true) => failures.push(format!("{name}: berth failed but go rendered\n  go:    {:?}\n  berth: {}", go.out, e.go_message())),
+        }
+    }
+    eprintln!("go differential: {} cases ({ok_cases} rendered, {err_cases} errors), {} mismatches", cases.len(), failures.len());
+    assert!(failures.is_empty(), "{} of {} cases differ from Go:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}

@@ -1,0 +1,3 @@
+module berth.dev/gorender
+
+go 1.22
