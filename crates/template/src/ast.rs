@@ -30,14 +30,15 @@ pub struct Tree {
 
 #[derive(Debug)]
 pub enum Node {
-    Text(String),
+    /// Literal text and its byte offset.
+    Text(usize, String),
     Action(Pipe),
     If(Branch),
     With(Branch),
     Range(Branch),
     Template { pos: usize, name: String, pipe: Option<Pipe> },
-    Break(usize),
-    Continue(usize),
+    Break,
+    Continue,
 }
 
 /// The shared shape of if/with/range.
@@ -59,7 +60,6 @@ pub struct Pipe {
 
 #[derive(Debug)]
 pub struct Command {
-    pub pos: usize,
     pub args: Vec<Arg>,
 }
 

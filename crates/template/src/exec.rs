@@ -35,10 +35,31 @@ pub(crate) struct Exec<'s> {
     at_pos: usize,
     at_ctx: String,
     out: String,
+    map: Option<Vec<MapEntry>>,
+}
+
+/// One output position and the source position that produced it.
+#[derive(Clone, Debug)]
+pub(crate) struct MapEntry {
+    pub out: usize,
+    pub source: Rc<Source>,
+    pub pos: usize,
+    pub text: bool,
 }
 
 /// Runs the named template of `trees` on `data`.
 pub(crate) fn execute(trees: &Trees, name: &str, data: &Value, depth: usize) -> EResult<String> {
+    execute_mapped(trees, name, data, depth, false).map(|(s, _)| s)
+}
+
+/// Like [`execute`], optionally recording which source position produced each output offset.
+pub(crate) fn execute_mapped(
+    trees: &Trees,
+    name: &str,
+    data: &Value,
+    depth: usize,
+    want_map: bool,
+) -> EResult<(String, Vec<MapEntry>)> {
     let tree = trees.get(name).ok_or_else(|| {
         Box::new(Error {
             kind: ErrorKind::Exec,
@@ -60,11 +81,11 @@ pub(crate) fn execute(trees: &Trees, name: &str, data: &Value, depth: usize) -> 
         at_pos: 0,
         at_ctx: String::new(),
         out: String::new(),
+        map: want_map.then(Vec::new),
     };
     match ex.walk_list(data, &tree.root) {
-        Ok(()) => Ok(ex.out),
         Err(Ctl::Err(e)) => Err(e),
-        Err(_) => Ok(ex.out),
+        _ => Ok((ex.out, ex.map.unwrap_or_default())),
     }
 }
 
@@ -144,7 +165,10 @@ impl<'s> Exec<'s> {
 
     fn walk(&mut self, dot: &Value, node: &'s Node) -> Result<(), Ctl> {
         match node {
-            Node::Text(t) => {
+            Node::Text(pos, t) => {
+                if let Some(m) = &mut self.map {
+                    m.push(MapEntry { out: self.out.len(), source: self.tree.source.clone(), pos: *pos, text: true });
+                }
                 self.out.push_str(t);
                 Ok(())
             }
@@ -152,6 +176,9 @@ impl<'s> Exec<'s> {
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.at(pipe.pos, || pipe.to_string());
+                    if let Some(m) = &mut self.map {
+                        m.push(MapEntry { out: self.out.len(), source: self.tree.source.clone(), pos: pipe.pos, text: false });
+                    }
                     match v {
                         Value::Nil => self.out.push_str("<no value>"),
                         v => gofmt::write_v(&mut self.out, &v, false),
@@ -198,8 +225,8 @@ impl<'s> Exec<'s> {
                     _ => Ok(()),
                 }
             }
-            Node::Break(_) => Err(Ctl::Break),
-            Node::Continue(_) => Err(Ctl::Continue),
+            Node::Break => Err(Ctl::Break),
+            Node::Continue => Err(Ctl::Continue),
         }
     }
 
@@ -509,10 +536,8 @@ impl<'s> Exec<'s> {
             (_, Ty::Any) => true,
             (Value::String(_), Ty::Str) => true,
             (Value::Int(_), Ty::Int) => true,
-            (Value::Float(_), Ty::Float) => true,
             (Value::Bool(_), Ty::Bool) => true,
             (Value::Map(_) | Value::Nil, Ty::Map) => true,
-            (Value::List(_) | Value::Nil, Ty::List) => true,
             _ => false,
         };
         if ok {
@@ -530,7 +555,7 @@ impl<'s> Exec<'s> {
             Arg::Dot(_) => dot.clone(),
             Arg::Nil(_) => {
                 return match ty {
-                    Ty::Any | Ty::List | Ty::Map => Ok(Value::Nil),
+                    Ty::Any | Ty::Map => Ok(Value::Nil),
                     _ => Err(self.error(format!("cannot assign nil to {}", ty.go_name()))),
                 };
             }
@@ -560,7 +585,6 @@ impl<'s> Exec<'s> {
                 return match ty {
                     Ty::Any => value_of_number(n).map_err(|e| self.error(e)),
                     Ty::Int if n.int.is_some() => Ok(Value::Int(n.int.unwrap())),
-                    Ty::Float if n.float.is_some() => Ok(Value::Float(n.float.unwrap())),
                     _ => Err(self.error(format!("expected {}; found {a}", ty.expect_name()))),
                 };
             }

@@ -14,9 +14,7 @@ pub enum Ty {
     Any,
     Str,
     Int,
-    Float,
     Bool,
-    List,
     Map,
 }
 
@@ -26,9 +24,7 @@ impl Ty {
             Ty::Any => "interface {}",
             Ty::Str => "string",
             Ty::Int => "int",
-            Ty::Float => "float64",
             Ty::Bool => "bool",
-            Ty::List => "[]interface {}",
             Ty::Map => "map[string]interface {}",
         }
     }
@@ -36,7 +32,6 @@ impl Ty {
     pub(crate) fn expect_name(self) -> &'static str {
         match self {
             Ty::Int => "integer",
-            Ty::Float => "float",
             other => other.go_name(),
         }
     }

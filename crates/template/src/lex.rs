@@ -6,7 +6,6 @@ pub enum ItemKind {
     Bool,
     Char,
     CharConstant,
-    Comment,
     Assign,
     Declare,
     Eof,

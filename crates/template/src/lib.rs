@@ -68,6 +68,30 @@ impl Templates {
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
         exec::execute(&self.trees, name, data, 0).map_err(|e| *e)
     }
+
+    /// Renders like [`Templates::execute`] and also returns a map from output back to source.
+    pub fn execute_mapped(&self, name: &str, data: &Value) -> Result<(String, SourceMap), Error> {
+        let (out, entries) = exec::execute_mapped(&self.trees, name, data, 0, true).map_err(|e| *e)?;
+        Ok((out, SourceMap { entries }))
+    }
+}
+
+/// Which template source produced each part of a rendered output.
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    entries: Vec<exec::MapEntry>,
+}
+
+impl SourceMap {
+    /// The source file, 1-based line and column that produced output byte `offset`.
+    /// Inside literal text this is exact; inside an action's output it is the action.
+    pub fn locate(&self, offset: usize) -> Option<(&str, usize, usize)> {
+        let i = self.entries.partition_point(|e| e.out <= offset);
+        let e = self.entries.get(i.checked_sub(1)?)?;
+        let pos = if e.text { e.pos + (offset - e.out) } else { e.pos };
+        let (line, col) = e.source.line_col(pos);
+        Some((e.source.name.as_str(), line, col))
+    }
 }
 
 /// Parses and renders one template in one call.

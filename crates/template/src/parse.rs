@@ -38,7 +38,7 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> PResult
 /// Whether a tree would render nothing but whitespace (Go's `IsEmptyTree`).
 pub fn is_empty_tree(nodes: &[Node]) -> bool {
     nodes.iter().all(|n| match n {
-        Node::Text(t) => t.trim().is_empty(),
+        Node::Text(_, t) => t.trim().is_empty(),
         _ => false,
     })
 }
@@ -135,7 +135,7 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Parsed::Node(n) => root.push(n),
-                Parsed::End(_) => return self.err("unexpected {{end}}"),
+                Parsed::End => return self.err("unexpected {{end}}"),
                 Parsed::Else(_) => return self.err("unexpected {{else}}"),
             }
         }
@@ -160,7 +160,7 @@ impl Parser<'_> {
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
-        if !matches!(end, Parsed::End(_)) {
+        if !matches!(end, Parsed::End) {
             return self.err(format!("unexpected {} in {context}", end.describe()));
         }
         self.add(name, list)
@@ -195,7 +195,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let it = self.next_non_space();
         match it.kind {
-            ItemKind::Text => Ok(Parsed::Node(Node::Text(it.val))),
+            ItemKind::Text => Ok(Parsed::Node(Node::Text(it.pos, it.val))),
             ItemKind::LeftDelim => {
                 self.action_line = it.line;
                 let r = self.action();
@@ -210,12 +210,12 @@ impl Parser<'_> {
         let it = self.next_non_space();
         match it.kind {
             ItemKind::Block => return self.block_control(),
-            ItemKind::Break => return self.break_control(it.pos, "break"),
-            ItemKind::Continue => return self.break_control(it.pos, "continue"),
+            ItemKind::Break => return self.break_control("break"),
+            ItemKind::Continue => return self.break_control("continue"),
             ItemKind::Else => return self.else_control(),
             ItemKind::End => {
-                let t = self.expect(ItemKind::RightDelim, "end")?;
-                return Ok(Parsed::End(t.pos));
+                self.expect(ItemKind::RightDelim, "end")?;
+                return Ok(Parsed::End);
             }
             ItemKind::If => return Ok(Parsed::Node(Node::If(self.parse_control("if")?))),
             ItemKind::Range => return Ok(Parsed::Node(Node::Range(self.parse_control("range")?))),
@@ -228,7 +228,7 @@ impl Parser<'_> {
         Ok(Parsed::Node(Node::Action(pipe)))
     }
 
-    fn break_control(&mut self, pos: usize, word: &str) -> PResult<Parsed> {
+    fn break_control(&mut self, word: &str) -> PResult<Parsed> {
         let it = self.next_non_space();
         if it.kind != ItemKind::RightDelim {
             return self.unexpected(&it, &format!("{{{{{word}}}}}"));
@@ -236,7 +236,7 @@ impl Parser<'_> {
         if self.range_depth == 0 {
             return self.err(format!("{{{{{word}}}}} outside {{{{range}}}}"));
         }
-        Ok(Parsed::Node(if word == "break" { Node::Break(pos) } else { Node::Continue(pos) }))
+        Ok(Parsed::Node(if word == "break" { Node::Break } else { Node::Continue }))
     }
 
     fn else_control(&mut self) -> PResult<Parsed> {
@@ -267,7 +267,7 @@ impl Parser<'_> {
         let (list, next) = r?;
         let mut else_list = None;
         match next {
-            Parsed::End(_) => {}
+            Parsed::End => {}
             Parsed::Else(kind) => {
                 let chain = (context == "if" && kind == ItemKind::If) || (context == "with" && kind == ItemKind::With);
                 if chain && self.peek_non_space().kind == kind {
@@ -282,7 +282,7 @@ impl Parser<'_> {
                         return self.unexpected(&it, "input");
                     }
                     let (el, next) = self.item_list()?;
-                    if !matches!(next, Parsed::End(_)) {
+                    if !matches!(next, Parsed::End) {
                         return self.err(format!("expected end; found {}", next.describe()));
                     }
                     else_list = Some(el);
@@ -304,7 +304,7 @@ impl Parser<'_> {
         self.vars = saved_vars;
         self.range_depth = saved_depth;
         let (list, end) = r?;
-        if !matches!(end, Parsed::End(_)) {
+        if !matches!(end, Parsed::End) {
             return self.err(format!("unexpected {} in {context}", end.describe()));
         }
         self.add(name.clone(), list)?;
@@ -398,8 +398,8 @@ impl Parser<'_> {
     }
 
     fn command(&mut self) -> PResult<Command> {
-        let pos = self.peek_non_space().pos;
-        let mut cmd = Command { pos, args: Vec::new() };
+        self.peek_non_space();
+        let mut cmd = Command { args: Vec::new() };
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
@@ -423,25 +423,26 @@ impl Parser<'_> {
     fn operand(&mut self) -> PResult<Option<Arg>> {
         let Some(node) = self.term()? else { return Ok(None) };
         if self.peek().kind == ItemKind::Field {
-            let pos = self.peek().pos;
             let mut fields = Vec::new();
             while self.peek().kind == ItemKind::Field {
                 let f = self.next();
                 fields.push(f.val[1..].to_string());
             }
+            // Go positions a merged chain at its second segment; berth keeps the start, which
+            // only changes the column in messages.
             return Ok(Some(match node {
-                Arg::Field { pos: _, mut idents } => {
+                Arg::Field { pos, mut idents } => {
                     idents.extend(fields);
                     Arg::Field { pos, idents }
                 }
-                Arg::Variable { pos: _, mut idents } => {
+                Arg::Variable { pos, mut idents } => {
                     idents.extend(fields);
                     Arg::Variable { pos, idents }
                 }
                 Arg::Bool(..) | Arg::String { .. } | Arg::Number(..) | Arg::Nil(_) | Arg::Dot(_) => {
                     return self.err(format!("unexpected . after term {}", crate::gofmt::quote(&node.to_string())));
                 }
-                other => Arg::Chain { pos, node: Box::new(other), fields },
+                other => Arg::Chain { pos: other.pos(), node: Box::new(other), fields },
             }));
         }
         Ok(Some(node))
@@ -486,14 +487,14 @@ impl Parser<'_> {
 
 enum Parsed {
     Node(Node),
-    End(usize),
+    End,
     Else(ItemKind),
 }
 
 impl Parsed {
     fn describe(&self) -> &'static str {
         match self {
-            Parsed::End(_) => "{{end}}",
+            Parsed::End => "{{end}}",
             Parsed::Else(_) => "{{else}}",
             Parsed::Node(_) => "node",
         }

@@ -1,0 +1,46 @@
+//! The `berth` command line.
+
+mod render;
+
+use clap::{Parser, Subcommand};
+use owo_colors::OwoColorize;
+use std::process::ExitCode;
+
+/// Run a whole platform from one folder of templated Kubernetes manifests.
+#[derive(Parser)]
+#[command(name = "berth", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a deploy folder and print the objects in apply order.
+    Render(render::RenderArgs),
+}
+
+/// Prints an error the way cargo does, and gives the exit code for it.
+fn report(err: &dyn std::fmt::Display) -> ExitCode {
+    let mut stderr = anstream::stderr();
+    let text = err.to_string();
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    use std::io::Write;
+    let _ = writeln!(stderr, "{}{} {}", "error".red().bold(), ":".bold(), first.bold());
+    if !rest.trim().is_empty() {
+        let _ = write!(stderr, "{}", rest.trim_end_matches('\n'));
+        let _ = writeln!(stderr);
+    }
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}

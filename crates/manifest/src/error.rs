@@ -1,0 +1,111 @@
+//! Errors that point at a file and line, say what is wrong, and what to do.
+
+use std::fmt;
+
+/// A position in a file of the deploy folder (or a command-line argument).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    /// 1-based; 0 when unknown.
+    pub line: usize,
+    /// 1-based; 0 when unknown.
+    pub col: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.col) {
+            (0, _) => write!(f, "{}", self.file),
+            (l, 0) => write!(f, "{}:{l}", self.file),
+            (l, c) => write!(f, "{}:{l}:{c}", self.file),
+        }
+    }
+}
+
+/// What went wrong, for callers that branch on it (and tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The folder or a file could not be read.
+    Io,
+    /// A variables file (`variables*.yaml`, `-f`) is not valid YAML or not a map.
+    Variables,
+    /// A `-v KEY=VALUE` argument is malformed.
+    SetArgument,
+    /// Template syntax.
+    TemplateParse,
+    /// Template execution (missing variable, bad function call, ...).
+    TemplateExec,
+    /// The rendered text is not valid YAML.
+    Yaml,
+    /// A document is not a valid Kubernetes object (not a map, no kind, no name, ...).
+    Object,
+    /// Two documents describe the same object.
+    Duplicate,
+}
+
+/// A diagnostic in the style of cargo and ripgrep.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub location: Option<Location>,
+    /// The source line at `location`, for a snippet.
+    pub snippet: Option<String>,
+    /// Further facts ("rendered line 12", "first defined at ...").
+    pub notes: Vec<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), location: None, snippet: None, notes: vec![], hint: None }
+    }
+
+    pub(crate) fn at(mut self, file: &str, line: usize, col: usize) -> Self {
+        self.location = Some(Location { file: file.to_string(), line, col });
+        self
+    }
+
+    pub(crate) fn snippet(mut self, line: Option<&str>) -> Self {
+        self.snippet = line.map(|l| l.trim_end().to_string());
+        self
+    }
+
+    pub(crate) fn note(mut self, n: impl Into<String>) -> Self {
+        self.notes.push(n.into());
+        self
+    }
+
+    pub(crate) fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.message)?;
+        if let Some(loc) = &self.location {
+            let gutter = if loc.line > 0 { loc.line.to_string().len() } else { 1 };
+            let pad = " ".repeat(gutter);
+            writeln!(f, "{pad}--> {loc}")?;
+            if let (Some(s), true) = (&self.snippet, loc.line > 0) {
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{} | {}", loc.line, s)?;
+                if loc.col > 0 {
+                    let caret_pad: String =
+                        s.chars().take(loc.col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                    writeln!(f, "{pad} | {caret_pad}^")?;
+                }
+            }
+        }
+        for n in &self.notes {
+            writeln!(f, "  = note: {n}")?;
+        }
+        if let Some(h) = &self.hint {
+            writeln!(f, "  = help: {h}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,418 @@
+//! The deploy folder: one directory of Go-templated Kubernetes manifests plus variables files.
+//!
+//! [`DeployFolder::load`] reads it, [`DeployFolder::render`] turns it into validated
+//! [`Object`]s in apply order. Usable as a library, as kube-appdeploy was.
+//!
+//! ```text
+//! deploy/
+//!   variables.yaml          shared variables
+//!   variables.<env>.yaml    per environment, merged over variables.yaml
+//!   *.yaml, *.yml           templates of Kubernetes manifests (multi-document)
+//!   *.tpl                   helper templates: `define`s only, never rendered themselves
+//! ```
+
+mod error;
+mod variables;
+
+pub use error::{Error, ErrorKind, Location};
+pub use variables::parse_set;
+
+use berth_core::{ApplyPhase, GroupKind, ObjectRef};
+use berth_template::{Templates, Value};
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One template file of the folder.
+#[derive(Clone, Debug)]
+pub struct TemplateFile {
+    /// File name inside the folder (`web.yaml`).
+    pub name: String,
+    pub text: String,
+    /// Helper templates (`*.tpl`) provide `define`s and render nothing.
+    pub helper: bool,
+}
+
+/// A loaded deploy folder.
+#[derive(Clone, Debug)]
+pub struct DeployFolder {
+    /// The folder as the user named it, used in messages.
+    pub dir: PathBuf,
+    pub templates: Vec<TemplateFile>,
+}
+
+/// How to render: the flags of `berth render`.
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    /// `-e`: selects `variables.<env>.yaml` and sets `.Environment`.
+    pub environment: Option<String>,
+    /// `-n`: sets `.Namespace` (else `.Variables.namespace`, else `default`).
+    pub namespace: Option<String>,
+    /// `-f`: extra variables files, in order.
+    pub value_files: Vec<PathBuf>,
+    /// `-v`: `KEY=VALUE` overrides, in order.
+    pub set: Vec<String>,
+    /// Which containers run in source mode: deployment -> container -> mode.
+    pub modes: Map<String, Json>,
+}
+
+/// Where a rendered object came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// Template file name.
+    pub file: String,
+    /// Line in the template where the document starts.
+    pub line: usize,
+}
+
+/// A rendered Kubernetes object.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub origin: Origin,
+    pub api_version: String,
+    pub oref: ObjectRef,
+    /// The object as written (keys in document order).
+    pub body: Json,
+    /// The document's rendered YAML text.
+    pub text: String,
+}
+
+/// The result of rendering a folder.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// In apply order.
+    pub objects: Vec<Object>,
+    /// The merged variables the templates saw.
+    pub variables: Map<String, Json>,
+    pub namespace: String,
+}
+
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+    "CSIDriver",
+    "RuntimeClass",
+    "Node",
+];
+
+impl DeployFolder {
+    /// Reads the templates of `dir` (not recursive), sorted by name.
+    pub fn load(dir: impl AsRef<Path>) -> Result<DeployFolder, Error> {
+        let dir = dir.as_ref().to_path_buf();
+        let shown = dir.display().to_string();
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            Error::new(ErrorKind::Io, format!("cannot read deploy folder: {e}"))
+                .at(&shown, 0, 0)
+                .hint("pass the folder that holds your templates and variables.yaml")
+        })?;
+        let mut templates = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::new(ErrorKind::Io, format!("cannot list deploy folder: {e}")).at(&shown, 0, 0))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if !path.is_file() || name.starts_with('.') {
+                continue;
+            }
+            let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+            let helper = name.ends_with(".tpl");
+            if !(is_yaml || helper) || is_variables_file(&name) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::new(ErrorKind::Io, format!("cannot read template: {e}")).at(&path.display().to_string(), 0, 0)
+            })?;
+            templates.push(TemplateFile { name, text, helper });
+        }
+        templates.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(DeployFolder { dir, templates })
+    }
+
+    fn display(&self, file: &str) -> String {
+        self.dir.join(file).display().to_string()
+    }
+
+    fn line_of(&self, file: &str, line: usize) -> Option<&str> {
+        let t = self.templates.iter().find(|t| t.name == file)?;
+        t.text.lines().nth(line.checked_sub(1)?)
+    }
+
+    /// Merges the variables in precedence order: `variables.yaml`, `variables.<env>.yaml`,
+    /// each `-f`, each `-v`.
+    pub fn variables(&self, opts: &RenderOptions) -> Result<Map<String, Json>, Error> {
+        let mut vars = Map::new();
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let base = self.dir.join("variables.yaml");
+        if base.exists() {
+            files.push((base, self.display("variables.yaml")));
+        }
+        if let Some(env) = &opts.environment {
+            let name = format!("variables.{env}.yaml");
+            let p = self.dir.join(&name);
+            if p.exists() {
+                files.push((p, self.display(&name)));
+            }
+        }
+        for f in &opts.value_files {
+            files.push((f.clone(), f.display().to_string()));
+        }
+        for (path, shown) in files {
+            let m = variables::load_file(&path, &shown)?;
+            variables::merge(&mut vars, m);
+        }
+        for (i, arg) in opts.set.iter().enumerate() {
+            let (path, v) = parse_set(arg, i)?;
+            variables::set_path(&mut vars, &path, v);
+        }
+        Ok(vars)
+    }
+
+    /// Renders every template and returns the validated objects in apply order.
+    pub fn render(&self, opts: &RenderOptions) -> Result<Rendered, Error> {
+        let vars = self.variables(opts)?;
+        let namespace = opts
+            .namespace
+            .clone()
+            .or_else(|| vars.get("namespace").and_then(Json::as_str).map(str::to_string))
+            .unwrap_or_else(|| "default".to_string());
+        let vars_value = Value::from_json(&Json::Object(vars.clone()));
+        let mut root = std::collections::BTreeMap::new();
+        root.insert("Variables".to_string(), vars_value.clone());
+        root.insert("Values".to_string(), vars_value);
+        root.insert("Namespace".to_string(), Value::from(namespace.as_str()));
+        root.insert("Environment".to_string(), Value::from(opts.environment.clone().unwrap_or_default()));
+        root.insert("Modes".to_string(), Value::from_json(&Json::Object(opts.modes.clone())));
+        let data = Value::map(root);
+
+        let mut set = Templates::new();
+        for t in &self.templates {
+            set.parse(&t.name, &t.text).map_err(|e| self.template_error(e))?;
+        }
+        let mut objects = Vec::new();
+        let mut seen: HashMap<ObjectRef, Origin> = HashMap::new();
+        for t in self.templates.iter().filter(|t| !t.helper) {
+            let (out, map) = set.execute_mapped(&t.name, &data).map_err(|e| self.template_error(e))?;
+            for doc in split_documents(&out) {
+                let Some(obj) = self.to_object(t, &out, &doc, &map, &namespace)? else { continue };
+                if let Some(first) = seen.get(&obj.oref) {
+                    return Err(Error::new(ErrorKind::Duplicate, format!("{} is defined twice", obj.oref))
+                        .at(&self.display(&obj.origin.file), obj.origin.line, 0)
+                        .snippet(self.line_of(&obj.origin.file, obj.origin.line))
+                        .note(format!("first defined at {}:{}", self.display(&first.file), first.line))
+                        .hint("remove one of them, or give them different names or namespaces"));
+                }
+                seen.insert(obj.oref.clone(), obj.origin.clone());
+                objects.push(obj);
+            }
+        }
+        objects.sort_by_key(|o| (ApplyPhase::of(&o.oref.group_kind), ApplyPhase::rank(&o.oref.group_kind)));
+        Ok(Rendered { objects, variables: vars, namespace })
+    }
+
+    fn template_error(&self, e: berth_template::Error) -> Error {
+        let kind = match e.kind {
+            berth_template::ErrorKind::Parse => ErrorKind::TemplateParse,
+            berth_template::ErrorKind::Exec => ErrorKind::TemplateExec,
+        };
+        let mut err = Error::new(kind, e.to_string())
+            .at(&self.display(&e.file), e.line, e.col)
+            .snippet(self.line_of(&e.file, e.line));
+        for (file, line, col) in &e.called_from {
+            err = err.note(format!("called from {}:{line}:{col}", self.display(file)));
+        }
+        let hint = e.hint.clone().or_else(|| match kind {
+            ErrorKind::TemplateParse => Some("see the Go text/template syntax: actions are {{ ... }}, blocks end with {{ end }}".into()),
+            _ if e.message.starts_with("map has no entry") => {
+                Some("define it in variables.yaml, or pass it with -v NAME=VALUE".into())
+            }
+            _ => None,
+        });
+        if let Some(h) = hint {
+            let h = if e.message.starts_with("map has no entry") && h.starts_with("did you mean") {
+                format!("{h} Or define it in variables.yaml, or pass -v NAME=VALUE")
+            } else {
+                h
+            };
+            err = err.hint(h);
+        }
+        err
+    }
+
+    fn locate(&self, map: &berth_template::SourceMap, offset: usize) -> (String, usize, usize) {
+        match map.locate(offset) {
+            Some((f, l, c)) => (f.to_string(), l, c),
+            None => (String::new(), 0, 0),
+        }
+    }
+
+    fn to_object(
+        &self,
+        t: &TemplateFile,
+        out: &str,
+        doc: &Document,
+        map: &berth_template::SourceMap,
+        namespace: &str,
+    ) -> Result<Option<Object>, Error> {
+        let text = &out[doc.start..doc.end];
+        let parsed = match variables::parse_yaml(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let (line, col) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((1, 1));
+                let rendered_line = doc.first_line + line.saturating_sub(1);
+                let off = line_offset(out, rendered_line) + col.saturating_sub(1);
+                let (file, tl, _) = self.locate(map, off.min(out.len().saturating_sub(1)));
+                let file = if file.is_empty() { t.name.clone() } else { file };
+                let rendered_text = out.lines().nth(rendered_line - 1).unwrap_or("");
+                return Err(Error::new(
+                    ErrorKind::Yaml,
+                    format!("invalid YAML in the output of {}: {}", t.name, variables::first_line(&e.to_string())),
+                )
+                .at(&self.display(&file), tl, 0)
+                .snippet(self.line_of(&file, tl))
+                .note(format!("rendered line {rendered_line}: {rendered_text}"))
+                .hint("check indentation around this line; `berth render` shows the rendered text with -o yaml once it parses, and `nindent`/`toYaml` help build nested YAML"));
+            }
+        };
+        if parsed.is_null() {
+            return Ok(None);
+        }
+        let (file, line, _) = self.locate(map, doc.content_start);
+        let file = if file.is_empty() { t.name.clone() } else { file };
+        let origin = Origin { file: file.clone(), line };
+        let obj_err = |msg: String, hint: &str| {
+            Error::new(ErrorKind::Object, msg)
+                .at(&self.display(&file), line, 0)
+                .snippet(self.line_of(&file, line))
+                .note(format!("document {} of the output of {}", doc.index + 1, t.name))
+                .hint(hint.to_string())
+        };
+        let Json::Object(m) = &parsed else {
+            return Err(obj_err(
+                format!("a document must be a Kubernetes object (a map), found {}", variables::json_type(&parsed)),
+                "each document between `---` lines must be one object with apiVersion, kind and metadata",
+            ));
+        };
+        let api_version = match m.get("apiVersion") {
+            Some(Json::String(s)) if !s.is_empty() => s.clone(),
+            Some(_) => return Err(obj_err("apiVersion must be a non-empty string".into(), "for example `apiVersion: apps/v1`")),
+            None => return Err(obj_err("object has no apiVersion".into(), "add `apiVersion:` (for example `apps/v1` for a Deployment)")),
+        };
+        let kind = match m.get("kind") {
+            Some(Json::String(s)) if !s.is_empty() => s.clone(),
+            Some(_) => return Err(obj_err("kind must be a non-empty string".into(), "for example `kind: Deployment`")),
+            None => return Err(obj_err("object has no kind".into(), "add `kind:` (for example `kind: Deployment`)")),
+        };
+        let meta = match m.get("metadata") {
+            Some(Json::Object(meta)) => meta,
+            _ => return Err(obj_err(format!("{kind} has no metadata"), "add `metadata:` with a `name:`")),
+        };
+        let name = match meta.get("name") {
+            Some(Json::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(obj_err(format!("{kind} has no metadata.name"), "give every object a `metadata.name`")),
+        };
+        let gk = GroupKind::from_api_version(&api_version, &kind);
+        let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
+            None
+        } else {
+            Some(meta.get("namespace").and_then(Json::as_str).unwrap_or(namespace).to_string())
+        };
+        Ok(Some(Object {
+            origin,
+            api_version,
+            oref: ObjectRef { group_kind: gk, namespace: ns, name },
+            body: parsed.clone(),
+            text: text.trim_matches('\n').to_string(),
+        }))
+    }
+}
+
+fn is_variables_file(name: &str) -> bool {
+    name == "variables.yaml" || name == "variables.yml" || (name.starts_with("variables.") && (name.ends_with(".yaml") || name.ends_with(".yml")))
+}
+
+fn line_offset(text: &str, line: usize) -> usize {
+    if line <= 1 {
+        return 0;
+    }
+    text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1).unwrap_or(text.len())
+}
+
+/// One YAML document of a rendered file.
+#[derive(Debug)]
+struct Document {
+    index: usize,
+    start: usize,
+    end: usize,
+    /// Offset of the first line that is not blank or a comment.
+    content_start: usize,
+    /// 1-based line of `start` in the rendered output.
+    first_line: usize,
+}
+
+/// Splits rendered text at `---` separator lines.
+fn split_documents(out: &str) -> Vec<Document> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut line_no = 1;
+    let mut first_line = 1;
+    let mut off = 0;
+    for line in out.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t == "---" || t.starts_with("--- ") || t.starts_with("---\t") {
+            docs.push((start, off, first_line));
+            start = off + line.len();
+            first_line = line_no + 1;
+        }
+        off += line.len();
+        line_no += 1;
+    }
+    docs.push((start, out.len(), first_line));
+    let mut result = Vec::new();
+    for (start, end, first_line) in docs {
+        let text = &out[start..end];
+        let mut content_start = None;
+        let mut o = start;
+        for l in text.split_inclusive('\n') {
+            let t = l.trim();
+            if !t.is_empty() && !t.starts_with('#') {
+                content_start = Some(o + (l.len() - l.trim_start().len()));
+                break;
+            }
+            o += l.len();
+        }
+        let Some(content_start) = content_start else { continue };
+        result.push(Document { index: result.len(), start, end, content_start, first_line });
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_skips_empty_documents() {
+        let docs = split_documents("---\n# only a comment\n---\na: 1\n---\n\n---\nb: 2\n");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].first_line, 4);
+        assert_eq!(docs[1].first_line, 8);
+    }
+
+    #[test]
+    fn set_parses_both_forms_and_types() {
+        assert_eq!(parse_set("a.b=3", 0).unwrap(), (vec!["a".into(), "b".into()], Json::from(3)));
+        assert_eq!(parse_set("tag:4f2a", 0).unwrap(), (vec!["tag".into()], Json::from("4f2a")));
+        assert_eq!(parse_set("img=reg/x:1", 0).unwrap(), (vec!["img".into()], Json::from("reg/x:1")));
+        assert_eq!(parse_set("z=007", 0).unwrap().1, Json::from("007"));
+        assert!(parse_set("novalue", 0).is_err());
+        assert!(parse_set("a..b=1", 0).is_err());
+    }
+}
