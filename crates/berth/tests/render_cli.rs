@@ -1,0 +1,265 @@
+//! `berth render` as a user runs it: real folders, real process, stdout/stderr/exit code.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn berth() -> Command {
+    Command::cargo_bin("berth").unwrap()
+}
+
+/// Runs `berth` in `dir` and returns (stdout, stderr, exit code).
+fn run_in(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = berth().current_dir(dir).args(args).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// A copy of a folder in a temp dir, so tests can break it.
+fn scratch(from: &Path) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), t.path().join(e.file_name())).unwrap();
+        }
+    }
+    t
+}
+
+fn kinds_and_names(yaml: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut kind = String::new();
+    for l in yaml.lines() {
+        if let Some(k) = l.strip_prefix("kind: ") {
+            kind = k.to_string();
+        }
+        if let Some(n) = l.strip_prefix("  name: ") {
+            if !kind.is_empty() {
+                v.push(format!("{kind}/{n}"));
+                kind.clear();
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn renders_the_example_in_apply_order() {
+    let (out, err, code) = run_in(&repo(), &["render", "examples/ticketing"]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("ticketing_yaml", out);
+    let order = kinds_and_names(&out);
+    let pos = |s: &str| order.iter().position(|x| x == s).unwrap_or_else(|| panic!("{s} missing in {order:?}"));
+    assert!(pos("ConfigMap/platform") < pos("Secret/database"));
+    assert!(pos("Secret/database") < pos("Service/web"));
+    assert!(pos("Service/web") < pos("Deployment/web"));
+    assert!(pos("Deployment/web") < pos("Job/seed"));
+    assert!(pos("Job/seed") < pos("Ingress/ticketing"));
+    assert!(out.lines().filter(|l| l.starts_with("# Source: ")).count() == order.len());
+}
+
+#[test]
+fn environment_file_switches_services_off() {
+    let (out, _, code) = run_in(&repo(), &["render", "examples/ticketing", "-e", "production"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("testdbserver"), "dev-only database rendered in production");
+    assert!(!out.contains("name: mailtool"));
+    assert!(out.contains("replicas: 3"));
+    assert!(out.contains("host: tickets.example.com"));
+    assert!(out.contains("value: \"production\""));
+}
+
+#[test]
+fn json_output_is_one_array_in_apply_order() {
+    let (out, _, code) = run_in(&repo(), &["render", "examples/ticketing", "-o", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 17);
+    assert_eq!(arr[0]["kind"], "ConfigMap");
+    assert_eq!(arr.last().unwrap()["kind"], "Ingress");
+    let web = arr.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web").unwrap();
+    assert_eq!(web["spec"]["replicas"], 1);
+    let keys: Vec<&String> = web.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"], "document key order is kept");
+}
+
+#[test]
+fn variable_precedence_files_then_flags() {
+    let dir = repo().join("crates/berth/tests/fixtures/appdeploy");
+    let extra = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(extra.path(), "tag: from-file\nservices:\n  api:\n    replicas: 5\n").unwrap();
+    let (out, err, code) = run_in(&dir, &["render", ".", "-e", "qa", "-f", extra.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("image: registry.example.com/worker:from-file"), "{out}");
+    assert!(out.contains("replicas: 5"));
+    let (out, _, _) = run_in(
+        &dir,
+        &["render", ".", "-e", "qa", "-f", extra.path().to_str().unwrap(), "-v", "tag=cli", "-v", "services.api.replicas:7"],
+    );
+    assert!(out.contains("registry.example.com/api:cli"));
+    assert!(out.contains("replicas: 7"));
+    assert!(out.contains("environment: qa"));
+}
+
+#[test]
+fn namespace_flag_beats_variables() {
+    let dir = repo().join("crates/berth/tests/fixtures/appdeploy");
+    let (out, _, _) = run_in(&dir, &["render", "."]);
+    assert!(out.contains("  name: shop\n"));
+    assert!(out.contains("namespace: shop"));
+    let (out, _, _) = run_in(&dir, &["render", ".", "-n", "other"]);
+    assert!(out.contains("namespace: other"));
+    let order = kinds_and_names(&out);
+    assert_eq!(order[0], "Namespace/other");
+}
+
+#[test]
+fn output_dir_writes_one_file_per_object_and_removes_stale_ones() {
+    let dir = repo().join("crates/berth/tests/fixtures/appdeploy");
+    let out_dir = tempfile::tempdir().unwrap();
+    std::fs::write(out_dir.path().join("mine.yaml"), "not berth's").unwrap();
+    let od = out_dir.path().to_str().unwrap();
+    let (stdout, _, code) = run_in(&dir, &["render", ".", "-e", "qa", "--output-dir", od]);
+    assert_eq!(code, 0);
+    assert!(stdout.is_empty());
+    let files = |p: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files(out_dir.path()), [".berth-rendered", "deployment--api.yaml", "deployment--worker.yaml", "mine.yaml", "namespace--shop.yaml"]);
+    let api = std::fs::read_to_string(out_dir.path().join("deployment--api.yaml")).unwrap();
+    assert!(api.starts_with("# Source: services.yml\napiVersion: apps/v1"));
+    run_in(&dir, &["render", ".", "--output-dir", od]);
+    assert_eq!(files(out_dir.path()), [".berth-rendered", "deployment--api.yaml", "mine.yaml", "namespace--shop.yaml"]);
+}
+
+/// Runs a broken copy of the example and returns stderr; asserts exit 1 and empty stdout.
+fn broken(edit: impl FnOnce(&Path), args: &[&str]) -> String {
+    let t = scratch(&repo().join("examples/ticketing"));
+    edit(t.path());
+    let mut full = vec!["render", "."];
+    full.extend_from_slice(args);
+    let (out, err, code) = run_in(t.path(), &full);
+    assert_eq!(code, 1, "expected failure, got stdout:\n{out}");
+    assert!(out.is_empty(), "nothing on stdout on error, got:\n{out}");
+    err
+}
+
+fn replace_in(p: &Path, file: &str, from: &str, to: &str) {
+    let f = p.join(file);
+    let s = std::fs::read_to_string(&f).unwrap();
+    assert!(s.contains(from), "{from} not in {file}");
+    std::fs::write(f, s.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn missing_variable_names_it_with_file_line_col_and_suggestion() {
+    let err = broken(|p| replace_in(p, "web.yaml", ".Variables.images.web }}", ".Variables.images.wbe }}"), &[]);
+    insta::assert_snapshot!("err_missing_variable", err);
+    assert!(err.contains("--> ./web.yaml:21:21"));
+    assert!(err.contains("did you mean `web`?"));
+}
+
+#[test]
+fn template_syntax_error_names_file_and_line() {
+    let err = broken(|p| replace_in(p, "queue.yaml", "{{ .Variables.queue.rate_per_second | quote }}", "{{ .Variables.queue.rate_per_second | quote }"), &[]);
+    insta::assert_snapshot!("err_parse", err);
+}
+
+#[test]
+fn unknown_function_is_a_parse_error() {
+    let err = broken(|p| replace_in(p, "ingress.yaml", "{{ .Variables.domain }}", "{{ .Variables.domain | upcase }}"), &[]);
+    assert!(err.contains("function \"upcase\" not defined"), "{err}");
+    assert!(err.contains("--> ./ingress.yaml:9"), "{err}");
+}
+
+#[test]
+fn execution_error_inside_include_says_where_it_was_called() {
+    let err = broken(|p| replace_in(p, "_helpers.tpl", "{{ .Environment | default", "{{ .Environmnt | default"), &[]);
+    assert!(err.contains("--> ./_helpers.tpl:9:13"), "{err}");
+    assert!(err.contains("note: called from ./"), "{err}");
+    assert!(err.contains("did you mean `Environment`?"), "{err}");
+}
+
+#[test]
+fn yaml_error_points_at_the_template_line_that_produced_it() {
+    let err = broken(|p| replace_in(p, "queue.yaml", "          ports:", "        ports:"), &[]);
+    insta::assert_snapshot!("err_yaml", err);
+    assert!(err.contains("--> ./queue.yaml:22"), "{err}");
+}
+
+#[test]
+fn non_map_document_is_rejected() {
+    let err = broken(|p| std::fs::write(p.join("list.yaml"), "- a\n- b\n").unwrap(), &[]);
+    assert!(err.contains("must be a Kubernetes object (a map), found a list"), "{err}");
+    assert!(err.contains("--> ./list.yaml:1"), "{err}");
+}
+
+#[test]
+fn missing_kind_and_name_are_rejected() {
+    let err = broken(|p| std::fs::write(p.join("x.yaml"), "apiVersion: v1\nmetadata:\n  name: a\n").unwrap(), &[]);
+    assert!(err.contains("object has no kind") && err.contains("./x.yaml:1"), "{err}");
+    let err = broken(|p| std::fs::write(p.join("x.yaml"), "# header\n\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n").unwrap(), &[]);
+    assert!(err.contains("ConfigMap has no metadata.name") && err.contains("./x.yaml:3"), "{err}");
+    let err = broken(|p| std::fs::write(p.join("x.yaml"), "kind: ConfigMap\nmetadata:\n  name: a\n").unwrap(), &[]);
+    assert!(err.contains("object has no apiVersion"), "{err}");
+}
+
+#[test]
+fn duplicates_name_both_files() {
+    let err = broken(|p| std::fs::write(p.join("zz.yaml"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n").unwrap(), &[]);
+    insta::assert_snapshot!("err_duplicate", err);
+    assert!(err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:34"), "{err}");
+}
+
+#[test]
+fn same_name_in_other_namespace_is_not_a_duplicate() {
+    let t = scratch(&repo().join("examples/ticketing"));
+    std::fs::write(t.path().join("zz.yaml"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: other\n").unwrap();
+    let (_, err, code) = run_in(t.path(), &["render", "."]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn invalid_variables_file_names_file_and_line() {
+    let err = broken(|p| std::fs::write(p.join("variables.yaml"), "namespace: x\nimages: [1\n").unwrap(), &[]);
+    assert!(err.contains("invalid YAML in variables file"), "{err}");
+    assert!(err.contains("./variables.yaml:2"), "{err}");
+    let err = broken(|p| std::fs::write(p.join("variables.yaml"), "# vars\n- a\n").unwrap(), &[]);
+    assert!(err.contains("must be a map") && err.contains("./variables.yaml:2:1"), "{err}");
+}
+
+#[test]
+fn unreadable_values_file_and_malformed_flag() {
+    let err = broken(|_| {}, &["-f", "nope.yaml"]);
+    assert!(err.contains("cannot read variables file") && err.contains("nope.yaml"), "{err}");
+    let err = broken(|_| {}, &["-v", "justakey"]);
+    assert!(err.contains("malformed variable \"justakey\": expected KEY=VALUE"), "{err}");
+    assert!(err.contains("-v argument #1"), "{err}");
+}
+
+#[test]
+fn missing_folder() {
+    let (out, err, code) = run_in(&repo(), &["render", "does/not/exist"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.contains("cannot read deploy folder") && err.contains("does/not/exist"), "{err}");
+}
+
+#[test]
+fn required_and_fail_report_the_users_message() {
+    let err = broken(|p| std::fs::write(p.join("x.yaml"), "a: {{ required \"set images.extra with -v\" .Variables.images.extra }}\n").unwrap(), &[]);
+    assert!(err.contains("map has no entry for key \"extra\""), "{err}");
+    let err = broken(|p| std::fs::write(p.join("x.yaml"), "{{ fail \"production needs a database host\" }}\n").unwrap(), &[]);
+    assert!(err.contains("error: production needs a database host"), "{err}");
+    assert!(err.contains("./x.yaml:1:4"), "{err}");
+}
