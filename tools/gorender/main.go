@@ -2,7 +2,8 @@
 // standard library only.
 //
 //	gorender cases FILE.json   run a corpus of cases, print one JSON result per case
-//	gorender dir DIR DATA.json render every *.yaml in DIR (sorted), like `berth render`
+//	gorender dir DIR DATA.json render every *.yaml in DIR (sorted), like `berth render`,
+//	                           with include, dict and nindent as in Sprig/Helm
 package main
 
 import (
@@ -136,6 +137,17 @@ func renderDir(dir, dataFile string) error {
 			err := root.ExecuteTemplate(&b, name, data)
 			return b.String(), err
 		},
+		"dict": func(kv ...interface{}) map[string]interface{} {
+			m := map[string]interface{}{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		},
+		"nindent": func(n int, s string) string {
+			pad := strings.Repeat(" ", n)
+			return "\n" + pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+		},
 	})
 	for _, f := range files {
 		text, err := os.ReadFile(filepath.Join(dir, f))
@@ -148,7 +160,7 @@ func renderDir(dir, dataFile string) error {
 	}
 	out := bytes.Buffer{}
 	for _, f := range files {
-		fmt.Fprintf(&out, "# Source: %s\n", f)
+		fmt.Fprintf(&out, "---\n# Source: %s\n", f)
 		if err := root.ExecuteTemplate(&out, f, data); err != nil {
 			return err
 		}

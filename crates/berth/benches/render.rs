@@ -1,1 +1,297 @@
-fn main() {}
+//! Benchmark: `berth render` against Go's text/template (tools/gorender) on the same generated
+//! folder of 1,000 documents (100 services x 10 manifests with loops, conditionals, includes).
+//! Both run as processes, startup included. Run with `cargo bench -p berth --bench render`;
+//! needs `go` on PATH or BERTH_GORENDER (the README test command installs Go).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SERVICES: usize = 100;
+const RUNS: usize = 30;
+
+fn helpers() -> &'static str {
+    r#"{{- define "labels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/part-of: {{ .platform }}
+app.kubernetes.io/version: {{ .version | printf "%q" }}
+{{- end -}}
+{{- define "env" -}}
+{{- range $k, $v := .env }}
+- name: {{ $k }}
+  value: {{ printf "%q" (print $v) }}
+{{- end }}
+{{- end -}}
+"#
+}
+
+/// One service file: ten documents.
+fn service(i: usize) -> String {
+    format!(
+        r#"{{{{- $svc := index .Variables.services "svc{i:03}" }}}}
+{{{{- $ctx := dict "name" "svc{i:03}" "platform" .Variables.platform "version" $svc.version "env" $svc.env }}}}
+{{{{- if $svc.enabled }}}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: svc{i:03}
+  labels:
+    {{{{- include "labels" $ctx | nindent 4 }}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: svc{i:03}
+rules:
+{{{{- range $svc.resources }}}}
+  - apiGroups: [""]
+    resources: [{{{{ printf "%q" . }}}}]
+    verbs: ["get", "list", "watch"]
+{{{{- end }}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: svc{i:03}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: svc{i:03}
+subjects:
+  - kind: ServiceAccount
+    name: svc{i:03}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: svc{i:03}
+  labels:
+    {{{{- include "labels" $ctx | nindent 4 }}}}
+data:
+{{{{- range $k, $v := $svc.config }}}}
+  {{{{ $k }}}}: {{{{ printf "%q" (print $v) }}}}
+{{{{- end }}}}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: svc{i:03}
+type: Opaque
+stringData:
+  password: {{{{ printf "%q" $svc.password }}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: svc{i:03}
+  labels:
+    {{{{- include "labels" $ctx | nindent 4 }}}}
+spec:
+  replicas: {{{{ if eq $.Environment "production" }}}}{{{{ $svc.replicas }}}}{{{{ else }}}}1{{{{ end }}}}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: svc{i:03}
+  template:
+    metadata:
+      labels:
+        {{{{- include "labels" $ctx | nindent 8 }}}}
+    spec:
+      serviceAccountName: svc{i:03}
+      containers:
+        - name: main
+          image: {{{{ $.Variables.registry }}}}/svc{i:03}:{{{{ $svc.version }}}}
+          env:
+            {{{{- include "env" $ctx | nindent 12 }}}}
+          ports:
+{{{{- range $svc.ports }}}}
+            - name: {{{{ .name }}}}
+              containerPort: {{{{ .port }}}}
+{{{{- end }}}}
+          {{{{- with $svc.probe }}}}
+          readinessProbe:
+            httpGet:
+              path: {{{{ .path }}}}
+              port: {{{{ .port }}}}
+          {{{{- end }}}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc{i:03}
+spec:
+  selector:
+    app.kubernetes.io/name: svc{i:03}
+  ports:
+{{{{- range $svc.ports }}}}
+    - name: {{{{ .name }}}}
+      port: {{{{ .port }}}}
+      targetPort: {{{{ .name }}}}
+{{{{- end }}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: svc{i:03}
+spec:
+  minAvailable: {{{{ if gt $svc.replicas 1 }}}}1{{{{ else }}}}0{{{{ end }}}}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: svc{i:03}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: svc{i:03}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: svc{i:03}
+  minReplicas: {{{{ $svc.replicas }}}}
+  maxReplicas: {{{{ len $svc.resources | printf "%d" }}}}0
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: svc{i:03}
+spec:
+  rules:
+    - host: svc{i:03}.{{{{ $.Variables.domain }}}}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: svc{i:03}
+                port:
+                  name: {{{{ (index $svc.ports 0).name }}}}
+{{{{- end }}}}
+"#
+    )
+}
+
+fn variables() -> serde_json::Value {
+    let mut services = serde_json::Map::new();
+    for i in 0..SERVICES {
+        let env: serde_json::Map<String, serde_json::Value> =
+            (0..8).map(|k| (format!("VAR_{k}"), serde_json::json!(format!("value-{i}-{k}")))).collect();
+        let config: serde_json::Map<String, serde_json::Value> =
+            (0..6).map(|k| (format!("key{k}"), serde_json::json!(k * i))).collect();
+        services.insert(
+            format!("svc{i:03}"),
+            serde_json::json!({
+                "enabled": true, "replicas": 1 + i % 3, "version": format!("1.{i}.0"), "password": format!("pw{i}"),
+                "env": env, "config": config, "resources": ["pods", "configmaps", "secrets"],
+                "ports": [{"name": "http", "port": 8000 + i}, {"name": "metrics", "port": 9000 + i}],
+                "probe": if i % 2 == 0 { serde_json::json!({"path": "/healthz", "port": 8000 + i}) } else { serde_json::Value::Null },
+            }),
+        );
+    }
+    serde_json::json!({"platform": "bench", "registry": "registry.example.com", "domain": "example.com", "services": services})
+}
+
+fn generate(dir: &Path) {
+    std::fs::write(dir.join("_helpers.yaml"), helpers()).unwrap();
+    for i in 0..SERVICES {
+        std::fs::write(dir.join(format!("svc{i:03}.yaml")), service(i)).unwrap();
+    }
+    let vars = variables();
+    // berth reads YAML; JSON is YAML. Go's stdlib has no YAML, so it gets the template data as JSON.
+    std::fs::write(dir.join("variables.yaml"), serde_json::to_string_pretty(&vars).unwrap()).unwrap();
+    let data = serde_json::json!({"Variables": vars, "Values": vars, "Namespace": "default", "Environment": "production", "Modes": {}});
+    std::fs::write(dir.join("data.json.txt"), serde_json::to_string(&data).unwrap()).unwrap();
+}
+
+fn gorender(repo: &Path) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("BERTH_GORENDER") {
+        return Some(PathBuf::from(p));
+    }
+    let out = repo.join("target/gorender");
+    let ok = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(repo.join("tools/gorender"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then_some(out)
+}
+
+fn time(cmd: &mut Command) -> (Duration, Vec<u8>) {
+    let t = Instant::now();
+    let out = cmd.output().unwrap();
+    let d = t.elapsed();
+    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    (d, out.stdout)
+}
+
+/// Documents as a sorted list of trimmed texts, to check both produced the same objects.
+fn documents(out: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(out);
+    let mut docs: Vec<String> = text
+        .split("\n---")
+        .flat_map(|d| d.split("---\n"))
+        .map(|d| d.lines().filter(|l| !l.starts_with("# Source:") && !l.trim().is_empty()).collect::<Vec<_>>().join("\n"))
+        .filter(|d| !d.trim().is_empty())
+        .collect();
+    docs.sort();
+    docs
+}
+
+fn stats(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    (v[v.len() / 2], v[0])
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let berth = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
+    let dir = tempfile::tempdir().unwrap();
+    if let Ok(keep) = std::env::var("BERTH_BENCH_KEEP") {
+        generate(Path::new(&keep));
+    }
+    generate(dir.path());
+    let Some(go) = gorender(&repo) else {
+        eprintln!("render bench skipped: Go reference renderer not available (set BERTH_GORENDER or put go on PATH)");
+        return;
+    };
+    let data = dir.path().join("data.json.txt");
+    let berth_cmd = || {
+        let mut c = Command::new(&berth);
+        c.arg("render").arg(dir.path()).args(["-e", "production"]);
+        c
+    };
+    let go_cmd = || {
+        let mut c = Command::new(&go);
+        c.arg("dir").arg(dir.path()).arg(&data);
+        c
+    };
+    let (_, b_out) = time(&mut berth_cmd());
+    let (_, g_out) = time(&mut go_cmd());
+    let (bd, gd) = (documents(&b_out), documents(&g_out));
+    assert_eq!(bd.len(), SERVICES * 10, "berth rendered {} documents", bd.len());
+    if bd != gd {
+        let first = bd.iter().zip(&gd).find(|(a, b)| a != b);
+        panic!("berth and Go rendered different documents: {first:#?}");
+    }
+    let (mut bt, mut gt) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        bt.push(time(&mut berth_cmd()).0);
+        gt.push(time(&mut go_cmd()).0);
+    }
+    let ((bm, bmin), (gm, gmin)) = (stats(bt), stats(gt));
+    let mut report = String::new();
+    let _ = writeln!(report, "render bench: {} documents in {} files, {} runs each, process startup included", bd.len(), SERVICES + 1, RUNS);
+    let _ = writeln!(report, "  berth render (parse, render, YAML-validate, order): median {:>8.2?}  min {:>8.2?}", bm, bmin);
+    let _ = writeln!(report, "  go text/template (parse, render only):             median {:>8.2?}  min {:>8.2?}", gm, gmin);
+    let _ = writeln!(report, "  ratio go/berth (median): {:.2}x", gm.as_secs_f64() / bm.as_secs_f64());
+    print!("{report}");
+}

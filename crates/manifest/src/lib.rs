@@ -12,6 +12,7 @@
 //! ```
 
 mod error;
+mod fastyaml;
 mod variables;
 
 pub use error::{Error, ErrorKind, Location};

@@ -6,6 +6,14 @@ use std::path::Path;
 
 /// Parses YAML into JSON with Kubernetes' (YAML 1.1) reading of octal numbers and booleans.
 pub(crate) fn parse_yaml(text: &str) -> Result<Json, serde_saphyr::Error> {
+    if let Some(v) = crate::fastyaml::parse(text) {
+        return Ok(v);
+    }
+    full_parse(text)
+}
+
+/// The complete YAML parser; also the source of every YAML error message.
+pub(crate) fn full_parse(text: &str) -> Result<Json, serde_saphyr::Error> {
     let opts = serde_saphyr::options! { legacy_octal_numbers: true };
     serde_saphyr::from_str_with_options(text, opts)
 }

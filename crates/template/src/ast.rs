@@ -81,7 +81,8 @@ pub enum Arg {
     Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
     /// `$x.A.B`; `idents[0]` is the variable name.
     Variable { pos: usize, idents: Vec<String> },
-    Identifier { pos: usize, name: String },
+    /// A function, resolved when parsed.
+    Identifier { pos: usize, name: String, func: &'static crate::funcs::Func },
     Dot(usize),
     Nil(usize),
     Bool(usize, bool),

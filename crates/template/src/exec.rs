@@ -27,13 +27,37 @@ impl From<Box<Error>> for Ctl {
 
 type EResult<T> = Result<T, Box<Error>>;
 
+/// The expression being evaluated, kept as a reference and printed only for an error.
+#[derive(Clone, Copy)]
+enum At<'s> {
+    Nothing,
+    Arg(&'s Arg),
+    Pipe(&'s Pipe),
+    Range(&'s Pipe),
+    Name(&'s str),
+    Template(&'s str),
+}
+
+impl At<'_> {
+    fn describe(self) -> String {
+        match self {
+            At::Nothing => String::new(),
+            At::Arg(a) => a.to_string(),
+            At::Pipe(p) => p.to_string(),
+            At::Range(p) => format!("{{{{range {p}}}}}"),
+            At::Name(n) => n.to_string(),
+            At::Template(n) => format!("{{{{template {}}}}}", gofmt::quote(n)),
+        }
+    }
+}
+
 pub(crate) struct Exec<'s> {
     trees: &'s Trees,
     vars: Vec<(String, Value)>,
     depth: usize,
     tree: &'s Tree,
     at_pos: usize,
-    at_ctx: String,
+    at_ctx: At<'s>,
     out: String,
     map: Option<Vec<MapEntry>>,
 }
@@ -79,7 +103,7 @@ pub(crate) fn execute_mapped(
         depth,
         tree,
         at_pos: 0,
-        at_ctx: String::new(),
+        at_ctx: At::Nothing,
         out: String::new(),
         map: want_map.then(Vec::new),
     };
@@ -141,9 +165,9 @@ pub fn closest<'k>(want: &str, keys: impl Iterator<Item = &'k String>) -> Option
 }
 
 impl<'s> Exec<'s> {
-    fn at(&mut self, pos: usize, ctx: impl FnOnce() -> String) {
+    fn at(&mut self, pos: usize, ctx: At<'s>) {
         self.at_pos = pos;
-        self.at_ctx = ctx();
+        self.at_ctx = ctx;
     }
 
     fn error(&self, message: impl Into<String>) -> Box<Error> {
@@ -158,7 +182,7 @@ impl<'s> Exec<'s> {
             line,
             col,
             template: self.tree.name.clone(),
-            context: self.at_ctx.clone(),
+            context: self.at_ctx.describe(),
             message: message.into(),
             hint,
             called_from: vec![],
@@ -184,7 +208,7 @@ impl<'s> Exec<'s> {
             Node::Action(pipe) => {
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    self.at(pipe.pos, || pipe.to_string());
+                    self.at(pipe.pos, At::Pipe(pipe));
                     if let Some(m) = &mut self.map {
                         m.push(MapEntry { out: self.out.len(), source: self.tree.source.clone(), pos: pipe.pos, text: false });
                     }
@@ -211,7 +235,7 @@ impl<'s> Exec<'s> {
                 }
             }
             Node::Template { pos, name, pipe } => {
-                self.at(*pos, || format!("{{{{template {}}}}}", gofmt::quote(name)));
+                self.at(*pos, At::Template(name));
                 let Some(tree) = self.trees.get(name) else {
                     return Err(self.error(format!("template {} not defined", gofmt::quote(name))).into());
                 };
@@ -298,7 +322,7 @@ impl<'s> Exec<'s> {
     }
 
     fn walk_range(&mut self, dot: &Value, b: &'s Branch) -> Result<(), Ctl> {
-        self.at(b.pos, || format!("{{{{range {}}}}}", b.pipe));
+        self.at(b.pos, At::Range(&b.pipe));
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let mark = self.vars.len();
         let mut ran = false;
@@ -374,18 +398,21 @@ impl<'s> Exec<'s> {
         let first = &cmd.args[0];
         match first {
             Arg::Field { pos, idents } => {
-                self.at(*pos, || first.to_string());
+                self.at(*pos, At::Arg(first));
                 self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin)
             }
             Arg::Chain { .. } => self.eval_chain(dot, first, &cmd.args, fin),
-            Arg::Identifier { pos, name } => self.eval_function(dot, *pos, name, &cmd.args, fin),
+            Arg::Identifier { pos, name, func } => {
+                self.at(*pos, At::Name(name));
+                self.eval_call(dot, *pos, func, name, &cmd.args, fin)
+            }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &fin)?;
                 self.eval_pipeline(dot, p)
             }
             Arg::Variable { .. } => self.eval_variable(dot, first, &cmd.args, fin),
             _ => {
-                self.at(first.pos(), || first.to_string());
+                self.at(first.pos(), At::Arg(first));
                 self.not_a_function(&cmd.args, &fin)?;
                 match first {
                     Arg::Bool(_, b) => Ok(Value::Bool(*b)),
@@ -401,7 +428,7 @@ impl<'s> Exec<'s> {
 
     fn eval_chain(&mut self, dot: &Value, chain: &'s Arg, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
         let Arg::Chain { node, fields, .. } = chain else { unreachable!() };
-        self.at(chain.pos(), || chain.to_string());
+        self.at(chain.pos(), At::Arg(chain));
         if matches!(**node, Arg::Nil(_)) {
             return Err(self.error(format!("indirection through explicit nil in {chain}")));
         }
@@ -411,7 +438,7 @@ impl<'s> Exec<'s> {
 
     fn eval_variable(&mut self, dot: &Value, var: &'s Arg, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
         let Arg::Variable { idents, .. } = var else { unreachable!() };
-        self.at(var.pos(), || var.to_string());
+        self.at(var.pos(), At::Arg(var));
         let value = self.var_value(&idents[0])?;
         if idents.len() == 1 {
             self.not_a_function(args, &fin)?;
@@ -483,14 +510,6 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn eval_function(&mut self, dot: &Value, pos: usize, name: &'s str, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
-        self.at(pos, || name.to_string());
-        let Some(f) = funcs::lookup(name) else {
-            return Err(self.error(format!("{} is not a defined function", gofmt::quote(name))));
-        };
-        self.eval_call(dot, pos, f, name, args, fin)
-    }
-
     fn eval_call(&mut self, dot: &Value, pos: usize, f: &'static Func, name: &'s str, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
         let args = if args.is_empty() { args } else { &args[1..] };
         let num_in = args.len() + usize::from(fin.is_some());
@@ -525,7 +544,7 @@ impl<'s> Exec<'s> {
             let v = self.validate(fv, ty)?;
             argv.push(v);
         }
-        self.at(pos, || name.to_string());
+        self.at(pos, At::Name(name));
         let mut host = ExecHost { trees: self.trees, depth: self.depth };
         match (f.imp)(&mut host, argv) {
             Ok(v) => Ok(v),
@@ -559,7 +578,7 @@ impl<'s> Exec<'s> {
     }
 
     fn eval_arg(&mut self, dot: &Value, ty: Ty, a: &'s Arg) -> EResult<Value> {
-        self.at(a.pos(), || a.to_string());
+        self.at(a.pos(), At::Arg(a));
         let v = match a {
             Arg::Dot(_) => dot.clone(),
             Arg::Nil(_) => {
@@ -571,12 +590,7 @@ impl<'s> Exec<'s> {
             Arg::Field { idents, .. } => self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?,
             Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
-            Arg::Identifier { pos, name } => {
-                let Some(f) = funcs::lookup(name) else {
-                    return Err(self.error(format!("{} is not a defined function", gofmt::quote(name))));
-                };
-                self.eval_call(dot, *pos, f, name, &[], None)?
-            }
+            Arg::Identifier { pos, name, func } => self.eval_call(dot, *pos, func, name, &[], None)?,
             Arg::Chain { .. } => self.eval_chain(dot, a, &[], None)?,
             Arg::Bool(_, b) => {
                 return match ty {
@@ -625,7 +639,7 @@ impl Host for ExecHost<'_> {
 
     fn tpl(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
         let mut trees = self.trees.clone();
-        let parsed = crate::parse::parse("tpl", text, &|n| funcs::lookup(n).is_some()).map_err(|e| {
+        let parsed = crate::parse::parse("tpl", text, &funcs::lookup).map_err(|e| {
             FuncError::Msg(format!("parsing the tpl text failed at line {}: {}", e.line, e.message))
         })?;
         let name = parsed[0].name.clone();

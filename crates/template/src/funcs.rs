@@ -58,6 +58,7 @@ pub trait Host {
 }
 
 /// One function: Go signature and implementation.
+#[derive(Debug)]
 pub struct Func {
     pub params: &'static [Ty],
     pub variadic: Option<Ty>,

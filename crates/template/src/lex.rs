@@ -37,16 +37,17 @@ pub enum ItemKind {
     With,
 }
 
-/// One lexical item: its kind, text, byte offset and 1-based line.
+/// One lexical item: its kind, text (borrowed from the source, or an error message), byte
+/// offset and 1-based line.
 #[derive(Clone, Debug)]
-pub struct Item {
+pub struct Item<'a> {
     pub kind: ItemKind,
-    pub val: String,
+    pub val: std::borrow::Cow<'a, str>,
     pub pos: usize,
     pub line: usize,
 }
 
-impl std::fmt::Display for Item {
+impl std::fmt::Display for Item<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use ItemKind::*;
         match self.kind {
@@ -75,7 +76,7 @@ fn is_alnum(c: char) -> bool {
 }
 
 /// Lexes the whole input up front; an error item ends the stream.
-pub fn lex(input: &str) -> Vec<Item> {
+pub fn lex(input: &str) -> Vec<Item<'_>> {
     let mut l = Lexer { input, pos: 0, start: 0, line: 1, start_line: 1, items: Vec::new(), paren_depth: 0 };
     l.run();
     l.items
@@ -87,7 +88,7 @@ struct Lexer<'a> {
     start: usize,
     line: usize,
     start_line: usize,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     paren_depth: i32,
 }
 
@@ -119,12 +120,8 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, kind: ItemKind) {
-        let val = self.input[self.start..self.pos].to_string();
-        self.emit_val(kind, val);
-    }
-
-    fn emit_val(&mut self, kind: ItemKind, val: String) {
-        self.items.push(Item { kind, val, pos: self.start, line: self.start_line });
+        let val = &self.input[self.start..self.pos];
+        self.items.push(Item { kind, val: val.into(), pos: self.start, line: self.start_line });
         self.start = self.pos;
         self.start_line = self.line;
     }
@@ -136,7 +133,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn error(&mut self, msg: String) -> bool {
-        self.items.push(Item { kind: ItemKind::Error, val: msg, pos: self.start, line: self.start_line });
+        self.items.push(Item { kind: ItemKind::Error, val: msg.into(), pos: self.start, line: self.start_line });
         false
     }
 
@@ -170,10 +167,10 @@ impl<'a> Lexer<'a> {
                 if after.len() >= 2 && after.as_bytes()[0] == b'-' && is_space(after.as_bytes()[1]) {
                     trim = self.start + self.input[self.start..self.pos].trim_end_matches([' ', '\t', '\r', '\n']).len();
                 }
-                let text = self.input[self.start..trim].to_string();
+                let text = &self.input[self.start..trim];
                 self.line += self.input[self.start..self.pos].matches('\n').count();
                 if !text.is_empty() {
-                    self.items.push(Item { kind: ItemKind::Text, val: text, pos: self.start, line: self.start_line });
+                    self.items.push(Item { kind: ItemKind::Text, val: text.into(), pos: self.start, line: self.start_line });
                 }
                 self.start = self.pos;
                 self.start_line = self.line;
@@ -183,8 +180,8 @@ impl<'a> Lexer<'a> {
         self.pos = self.input.len();
         if self.pos > self.start {
             self.line += self.input[self.start..self.pos].matches('\n').count();
-            let text = self.input[self.start..self.pos].to_string();
-            self.items.push(Item { kind: ItemKind::Text, val: text, pos: self.start, line: self.start_line });
+            let text = &self.input[self.start..self.pos];
+            self.items.push(Item { kind: ItemKind::Text, val: text.into(), pos: self.start, line: self.start_line });
             self.start = self.pos;
             self.start_line = self.line;
         }

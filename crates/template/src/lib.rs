@@ -37,7 +37,7 @@ impl Templates {
     /// Parses `text` as the template `name` and adds it and its `define`s to the set.
     /// A later definition replaces an earlier one unless it is empty (Go's `AddParseTree`).
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
-        let trees = parse::parse(name, text, &|f| funcs::lookup(f).is_some()).map_err(|e| Error {
+        let trees = parse::parse(name, text, &funcs::lookup).map_err(|e| Error {
             kind: ErrorKind::Parse,
             file: name.to_string(),
             line: e.line,

@@ -1,6 +1,7 @@
 //! Parser following `text/template/parse/parse.go`: the same grammar, checks and error lines.
 
 use crate::ast::*;
+use crate::funcs::Func;
 use crate::lex::{lex, Item, ItemKind};
 use std::rc::Rc;
 
@@ -15,7 +16,7 @@ type PResult<T> = Result<T, ParseError>;
 
 /// Parses `text` (named `name`) into its own tree plus every `define`/`block` it contains.
 /// `has_func` says whether a function name exists (Go checks this at parse time).
-pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> PResult<Vec<Tree>> {
+pub fn parse(name: &str, text: &str, find_func: &dyn Fn(&str) -> Option<&'static Func>) -> PResult<Vec<Tree>> {
     let source = Rc::new(Source { name: name.to_string(), text: text.to_string() });
     let items = lex(text);
     let mut p = Parser {
@@ -24,7 +25,7 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> PResult
         max_read: 0,
         vars: vec!["$".into()],
         range_depth: 0,
-        has_func,
+        find_func,
         defs: Vec::new(),
         action_line: 0,
         source: source.clone(),
@@ -44,23 +45,23 @@ pub fn is_empty_tree(nodes: &[Node]) -> bool {
 }
 
 struct Parser<'a> {
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     idx: usize,
     max_read: usize,
     vars: Vec<String>,
     range_depth: usize,
-    has_func: &'a dyn Fn(&str) -> bool,
+    find_func: &'a dyn Fn(&str) -> Option<&'static Func>,
     defs: Vec<Tree>,
     action_line: usize,
     source: Rc<Source>,
 }
 
-impl Parser<'_> {
-    fn item(&self, i: usize) -> &Item {
+impl<'a> Parser<'a> {
+    fn item(&self, i: usize) -> &Item<'a> {
         &self.items[i.min(self.items.len() - 1)]
     }
 
-    fn next(&mut self) -> Item {
+    fn next(&mut self) -> Item<'a> {
         let it = self.item(self.idx).clone();
         if self.idx < self.items.len() {
             self.idx += 1;
@@ -73,13 +74,13 @@ impl Parser<'_> {
         self.idx -= 1;
     }
 
-    fn peek(&mut self) -> Item {
+    fn peek(&mut self) -> Item<'a> {
         let it = self.item(self.idx).clone();
         self.max_read = self.max_read.max(self.idx + 1);
         it
     }
 
-    fn next_non_space(&mut self) -> Item {
+    fn next_non_space(&mut self) -> Item<'a> {
         loop {
             let it = self.next();
             if it.kind != ItemKind::Space {
@@ -88,7 +89,7 @@ impl Parser<'_> {
         }
     }
 
-    fn peek_non_space(&mut self) -> Item {
+    fn peek_non_space(&mut self) -> Item<'a> {
         let it = self.next_non_space();
         self.backup();
         it
@@ -113,7 +114,7 @@ impl Parser<'_> {
         self.err(format!("unexpected {it} in {context}"))
     }
 
-    fn expect(&mut self, kind: ItemKind, context: &str) -> PResult<Item> {
+    fn expect(&mut self, kind: ItemKind, context: &str) -> PResult<Item<'a>> {
         let it = self.next_non_space();
         if it.kind != kind {
             return self.unexpected(&it, context);
@@ -195,7 +196,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let it = self.next_non_space();
         match it.kind {
-            ItemKind::Text => Ok(Parsed::Node(Node::Text(it.pos, it.val))),
+            ItemKind::Text => Ok(Parsed::Node(Node::Text(it.pos, it.val.into_owned()))),
             ItemKind::LeftDelim => {
                 self.action_line = it.line;
                 let r = self.action();
@@ -338,12 +339,12 @@ impl Parser<'_> {
             if next.kind == ItemKind::Assign || next.kind == ItemKind::Declare {
                 pipe.is_assign = next.kind == ItemKind::Assign;
                 self.next_non_space();
-                pipe.decl.push(v.val.clone());
-                self.vars.push(v.val);
+                pipe.decl.push(v.val.to_string());
+                self.vars.push(v.val.into_owned());
             } else if next.kind == ItemKind::Char && next.val == "," {
                 self.next_non_space();
-                pipe.decl.push(v.val.clone());
-                self.vars.push(v.val);
+                pipe.decl.push(v.val.to_string());
+                self.vars.push(v.val.into_owned());
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().kind {
                         ItemKind::Variable | ItemKind::RightDelim | ItemKind::RightParen => continue 'decls,
@@ -451,12 +452,10 @@ impl Parser<'_> {
     fn term(&mut self) -> PResult<Option<Arg>> {
         let it = self.next_non_space();
         Ok(Some(match it.kind {
-            ItemKind::Identifier => {
-                if !(self.has_func)(&it.val) {
-                    return self.err(format!("function {} not defined", crate::gofmt::quote(&it.val)));
-                }
-                Arg::Identifier { pos: it.pos, name: it.val }
-            }
+            ItemKind::Identifier => match (self.find_func)(&it.val) {
+                Some(func) => Arg::Identifier { pos: it.pos, name: it.val.into_owned(), func },
+                None => return self.err(format!("function {} not defined", crate::gofmt::quote(&it.val))),
+            },
             ItemKind::Dot => Arg::Dot(it.pos),
             ItemKind::Nil => Arg::Nil(it.pos),
             ItemKind::Variable => {
@@ -474,7 +473,7 @@ impl Parser<'_> {
             },
             ItemKind::LeftParen => Arg::Pipe(Box::new(self.pipeline("parenthesized pipeline", ItemKind::RightParen)?)),
             ItemKind::String | ItemKind::RawString => match unquote(&it.val) {
-                Some(text) => Arg::String { pos: it.pos, quoted: it.val, text },
+                Some(text) => Arg::String { pos: it.pos, quoted: it.val.into_owned(), text },
                 None => return self.err("invalid syntax"),
             },
             _ => {
