@@ -198,8 +198,9 @@ fn generate(dir: &Path) {
         std::fs::write(dir.join(format!("svc{i:03}.yaml")), service(i)).unwrap();
     }
     let vars = variables();
-    // berth reads YAML; JSON is YAML. Go's stdlib has no YAML, so it gets the template data as JSON.
-    std::fs::write(dir.join("variables.yaml"), serde_json::to_string_pretty(&vars).unwrap()).unwrap();
+    // berth reads block YAML as users write it; Go's stdlib has no YAML, so it gets the same data as JSON.
+    let yaml = berth_template::to_yaml(&berth_template::Value::from_json(&vars));
+    std::fs::write(dir.join("variables.yaml"), yaml).unwrap();
     let data = serde_json::json!({"Variables": vars, "Values": vars, "Namespace": "default", "Environment": "production", "Modes": {}});
     std::fs::write(dir.join("data.json.txt"), serde_json::to_string(&data).unwrap()).unwrap();
 }

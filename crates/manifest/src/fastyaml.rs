@@ -103,8 +103,12 @@ impl<'a> P<'a> {
             if li < ind {
                 break;
             }
-            if li > ind || !(text == "-" || text.starts_with("- ")) {
+            if li > ind {
                 return None;
+            }
+            if !(text == "-" || text.starts_with("- ")) {
+                // The parent mapping continues; it checks this line.
+                break;
             }
             let rest = text[1..].trim_start_matches(' ');
             if rest.starts_with("- ") || rest == "-" {
@@ -240,7 +244,7 @@ fn split_key(text: &str) -> Option<(String, &str)> {
     } else {
         let i = text.find(": ").or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
         let k = &text[..i];
-        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || k.contains(" #") || resolve_plain(k)? != Json::String(k.to_string()) {
+        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || k.contains(" #") || !surely_string(k) {
             return None;
         }
         (k.to_string(), &text[i..])
@@ -405,11 +409,6 @@ fn resolve_plain(s: &str) -> Option<Json> {
         "false" | "False" | "FALSE" => return Some(Json::Bool(false)),
         _ => {}
     }
-    const SPECIAL: &[&str] = &["y", "yes", "n", "no", "on", "off", "true", "false", "null", ".inf", ".nan"];
-    let lower = s.to_ascii_lowercase();
-    if SPECIAL.contains(&lower.as_str()) || SPECIAL.iter().any(|w| lower.trim_start_matches(['+', '-']) == *w) {
-        return None;
-    }
     let b = s.as_bytes();
     if b[0].is_ascii_digit() || matches!(b[0], b'+' | b'-' | b'.') {
         let digits = s.strip_prefix('-').unwrap_or(s);
@@ -423,13 +422,25 @@ fn resolve_plain(s: &str) -> Option<Json> {
                 return Number::from_f64(v).map(Json::Number);
             }
         }
-        let wordlike = s.bytes().any(|c| c.is_ascii_alphabetic() && !matches!(c, b'e' | b'E' | b'x' | b'X' | b'o' | b'O' | b'b' | b'B' | b'a'..=b'f' | b'A'..=b'F'));
-        let has_sep = s.contains([':', '/', ' ']);
-        if !wordlike && !has_sep {
-            return None;
-        }
     }
-    Some(Json::String(s.to_string()))
+    surely_string(s).then(|| Json::String(s.to_string()))
+}
+
+/// Whether a plain scalar certainly reads as a string (no YAML 1.1 boolean, null or number form).
+fn surely_string(s: &str) -> bool {
+    const SPECIAL: &[&str] = &["y", "yes", "n", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan"];
+    let unsigned = s.trim_start_matches(['+', '-']);
+    if SPECIAL.iter().any(|w| s.eq_ignore_ascii_case(w) || unsigned.eq_ignore_ascii_case(w)) {
+        return false;
+    }
+    let b = s.as_bytes();
+    if !(b[0].is_ascii_digit() || matches!(b[0], b'+' | b'-' | b'.')) {
+        return true;
+    }
+    // Numbers have at most one dot and no letters beyond hex digits, exponents and radix marks.
+    let wordlike = s.bytes().any(|c| c.is_ascii_alphabetic() && !c.is_ascii_hexdigit() && !matches!(c, b'x' | b'X' | b'o' | b'O'));
+    let two_dots = s.bytes().filter(|c| *c == b'.').count() > 1;
+    wordlike || two_dots || s.contains([':', '/', ' '])
 }
 
 fn unescape_double(s: &str) -> Option<String> {
@@ -499,7 +510,7 @@ mod tests {
         "80: x\n",
         "k: yes\nl: on\nm: y\nn: NO\n",
         "k: 0x1F\nl: 017\nm: 08\nn: 1_000\no: +1\np: .5\nq: 1.\nr: 1e3\n",
-        "k: 2001-12-14\nl: 1:20\nm: 10Gi\nn: 100m\no: 8080/TCP\np: 1.2.3\n",
+        "k: 2001-12-14\nl: 1:20\nm: 10Gi\nn: 100m\no: 8080/TCP\np: 1.2.3\nq: 1.0.0\nr: 1.2.3.4\ns: 1..2\nt: .1.\n",
         "k: a: b\n",
         "k: &anchor x\nl: *anchor\n",
         "k: !!str 1\n",
@@ -557,7 +568,7 @@ mod tests {
     const SCALARS: &[&str] = &[
         "", "x", "hello world", "1", "-2", "0", "007", "1.5", "0.0", "1e3", "true", "True", "yes", "null", "~",
         "'q'", "'it''s'", "\"d\\n\"", "\"\"", "[]", "[a, 1, \"b\"]", "{}", "|", "|-", "|+", "a # c", "a#b",
-        "http://x:80/y", "10Gi", "-x", "8080/TCP", "a: b", "é", "x ", "'a' # c",
+        "http://x:80/y", "10Gi", "-x", "8080/TCP", "a: b", "é", "x ", "'a' # c", "1.0.0", "1..2", ".1.", "-.5.", "1e3.",
     ];
     const KEYS: &[&str] = &["a", "b", "name", "app.kubernetes.io/name", "\"q k\"", "'s'", "1", "true", "x y"];
 

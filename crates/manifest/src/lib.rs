@@ -178,7 +178,17 @@ impl DeployFolder {
 
     /// Renders every template and returns the validated objects in apply order.
     pub fn render(&self, opts: &RenderOptions) -> Result<Rendered, Error> {
-        let vars = self.variables(opts)?;
+        // Templates do not depend on variables: parse them while the variables load.
+        let sources: Vec<(&str, &str)> = self.templates.iter().map(|t| (t.name.as_str(), t.text.as_str())).collect();
+        let (vars, parsed) = std::thread::scope(|s| {
+            let parsing = s.spawn(|| {
+                let mut set = Templates::new();
+                set.parse_all(&sources).map(|_| set)
+            });
+            (self.variables(opts), parsing.join().expect("template parser"))
+        });
+        let vars = vars?;
+        let set = parsed.map_err(|e| self.template_error(e))?;
         let namespace = opts
             .namespace
             .clone()
@@ -193,25 +203,71 @@ impl DeployFolder {
         root.insert("Modes".to_string(), Value::from_json(&Json::Object(opts.modes.clone())));
         let data = Value::map(root);
 
-        let mut set = Templates::new();
-        for t in &self.templates {
-            set.parse(&t.name, &t.text).map_err(|e| self.template_error(e))?;
-        }
-        let mut objects = Vec::new();
-        let mut seen: HashMap<ObjectRef, Origin> = HashMap::new();
-        for t in self.templates.iter().filter(|t| !t.helper) {
-            let (out, map) = set.execute_mapped(&t.name, &data).map_err(|e| self.template_error(e))?;
-            for doc in split_documents(&out) {
-                let Some(obj) = self.to_object(t, &out, &doc, &map, &namespace)? else { continue };
-                if let Some(first) = seen.get(&obj.oref) {
-                    return Err(Error::new(ErrorKind::Duplicate, format!("{} is defined twice", obj.oref))
-                        .at(&self.display(&obj.origin.file), obj.origin.line, 0)
-                        .snippet(self.line_of(&obj.origin.file, obj.origin.line))
-                        .note(format!("first defined at {}:{}", self.display(&first.file), first.line))
-                        .hint("remove one of them, or give them different names or namespaces"));
+
+        // Templates execute on this thread while another parses and checks the YAML they
+        // produce; once done executing, this thread helps with the YAML. Errors are still
+        // reported in file order, as a sequential render would.
+        type Outcome = (usize, Result<Vec<Object>, Error>);
+        let renderable: Vec<usize> = (0..self.templates.len()).filter(|&i| !self.templates[i].helper).collect();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, String, berth_template::SourceMap)>();
+        let rx = std::sync::Mutex::new(rx);
+        let done: std::sync::Mutex<Vec<Outcome>> = std::sync::Mutex::new(Vec::new());
+        let check = || loop {
+            let Ok((i, out, map)) = rx.lock().expect("queue").recv() else { break };
+            let t = &self.templates[i];
+            let objs: Result<Vec<Object>, Error> = split_documents(&out)
+                .iter()
+                .filter_map(|doc| self.to_object(t, &out, doc, &map, &namespace).transpose())
+                .collect();
+            let failed = objs.is_err();
+            done.lock().expect("results").push((i, objs));
+            if failed {
+                break;
+            }
+        };
+        let exec_error = std::thread::scope(|s| {
+            let helper = s.spawn(check);
+            let mut exec_error = None;
+            for &i in &renderable {
+                match set.execute_mapped(&self.templates[i].name, &data) {
+                    Ok((out, map)) => {
+                        if tx.send((i, out, map)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        exec_error = Some((i, self.template_error(e)));
+                        break;
+                    }
                 }
-                seen.insert(obj.oref.clone(), obj.origin.clone());
-                objects.push(obj);
+            }
+            drop(tx);
+            check();
+            helper.join().expect("YAML worker");
+            exec_error
+        });
+        let mut per_file = done.into_inner().expect("results");
+        per_file.sort_by_key(|(i, _)| *i);
+        let mut objects = Vec::new();
+        for (i, result) in per_file {
+            if let Some((ei, e)) = &exec_error {
+                if *ei < i {
+                    return Err(e.clone());
+                }
+            }
+            objects.extend(result?);
+        }
+        if let Some((_, e)) = exec_error {
+            return Err(e);
+        }
+        let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
+        for obj in &objects {
+            if let Some(first) = seen.insert(&obj.oref, &obj.origin) {
+                return Err(Error::new(ErrorKind::Duplicate, format!("{} is defined twice", obj.oref))
+                    .at(&self.display(&obj.origin.file), obj.origin.line, 0)
+                    .snippet(self.line_of(&obj.origin.file, obj.origin.line))
+                    .note(format!("first defined at {}:{}", self.display(&first.file), first.line))
+                    .hint("remove one of them, or give them different names or namespaces"));
             }
         }
         objects.sort_by_key(|o| (ApplyPhase::of(&o.oref.group_kind), ApplyPhase::rank(&o.oref.group_kind)));
@@ -325,13 +381,8 @@ impl DeployFolder {
         } else {
             Some(meta.get("namespace").and_then(Json::as_str).unwrap_or(namespace).to_string())
         };
-        Ok(Some(Object {
-            origin,
-            api_version,
-            oref: ObjectRef { group_kind: gk, namespace: ns, name },
-            body: parsed.clone(),
-            text: text.trim_matches('\n').to_string(),
-        }))
+        let oref = ObjectRef { group_kind: gk, namespace: ns, name };
+        Ok(Some(Object { origin, api_version, oref, body: parsed, text: text.trim_matches('\n').to_string() }))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The parse tree. Positions are byte offsets into the source the tree was parsed from.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A parsed source file: its name (for errors) and text (for line/column).
 #[derive(Debug)]
@@ -24,7 +24,7 @@ impl Source {
 #[derive(Debug)]
 pub struct Tree {
     pub name: String,
-    pub source: Rc<Source>,
+    pub source: Arc<Source>,
     pub root: Vec<Node>,
 }
 

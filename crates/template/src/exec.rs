@@ -6,12 +6,12 @@ use crate::funcs::{self, Func, FuncError, Host, Ty};
 use crate::gofmt;
 use crate::value::Value;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Maximum nesting of `template`/`include` calls before giving up on runaway recursion.
 const MAX_DEPTH: usize = 10_000;
 
-pub(crate) type Trees = HashMap<String, Rc<Tree>>;
+pub(crate) type Trees = HashMap<String, Arc<Tree>>;
 
 enum Ctl {
     Break,
@@ -66,7 +66,7 @@ pub(crate) struct Exec<'s> {
 #[derive(Clone, Debug)]
 pub(crate) struct MapEntry {
     pub out: usize,
-    pub source: Rc<Source>,
+    pub source: Arc<Source>,
     pub pos: usize,
     pub text: bool,
 }
@@ -644,7 +644,7 @@ impl Host for ExecHost<'_> {
         })?;
         let name = parsed[0].name.clone();
         for t in parsed {
-            trees.insert(t.name.clone(), Rc::new(t));
+            trees.insert(t.name.clone(), Arc::new(t));
         }
         execute(&trees, &name, data, self.depth + 1).map_err(FuncError::Nested)
     }

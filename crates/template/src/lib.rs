@@ -20,12 +20,12 @@ pub use value::{MapRef, Value};
 pub use yaml::{from_yaml, to_json, to_yaml};
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A set of named templates that can call each other.
 #[derive(Default, Clone)]
 pub struct Templates {
-    trees: HashMap<String, Rc<ast::Tree>>,
+    trees: HashMap<String, Arc<ast::Tree>>,
 }
 
 impl Templates {
@@ -37,26 +37,38 @@ impl Templates {
     /// Parses `text` as the template `name` and adds it and its `define`s to the set.
     /// A later definition replaces an earlier one unless it is empty (Go's `AddParseTree`).
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
-        let trees = parse::parse(name, text, &funcs::lookup).map_err(|e| Error {
-            kind: ErrorKind::Parse,
-            file: name.to_string(),
-            line: e.line,
-            col: 0,
-            template: name.to_string(),
-            context: String::new(),
-            message: e.message,
-            hint: None,
-            called_from: vec![],
-        })?;
+        let trees = parse_one(name, text)?;
+        self.add(trees);
+        Ok(())
+    }
+
+    /// Parses many sources, using every core, and adds them in the order given, exactly as
+    /// calling [`Templates::parse`] on each in turn would (including which error is reported).
+    pub fn parse_all(&mut self, sources: &[(&str, &str)]) -> Result<(), Error> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(sources.len().max(1));
+        let chunk = sources.len().div_ceil(threads.max(1)).max(1);
+        let parsed: Vec<Result<Vec<ast::Tree>, Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = sources
+                .chunks(chunk)
+                .map(|part| s.spawn(move || part.iter().map(|(n, t)| parse_one(n, t)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("parser thread")).collect()
+        });
+        for trees in parsed {
+            self.add(trees?);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, trees: Vec<ast::Tree>) {
         for t in trees {
             if let Some(old) = self.trees.get(&t.name) {
                 if parse::is_empty_tree(&t.root) && !parse::is_empty_tree(&old.root) {
                     continue;
                 }
             }
-            self.trees.insert(t.name.clone(), Rc::new(t));
+            self.trees.insert(t.name.clone(), Arc::new(t));
         }
-        Ok(())
     }
 
     /// Whether a template of that name exists.
@@ -92,6 +104,20 @@ impl SourceMap {
         let (line, col) = e.source.line_col(pos);
         Some((e.source.name.as_str(), line, col))
     }
+}
+
+fn parse_one(name: &str, text: &str) -> Result<Vec<ast::Tree>, Error> {
+    parse::parse(name, text, &funcs::lookup).map_err(|e| Error {
+        kind: ErrorKind::Parse,
+        file: name.to_string(),
+        line: e.line,
+        col: 0,
+        template: name.to_string(),
+        context: String::new(),
+        message: e.message,
+        hint: None,
+        called_from: vec![],
+    })
 }
 
 /// Parses and renders one template in one call.

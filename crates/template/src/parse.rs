@@ -3,7 +3,7 @@
 use crate::ast::*;
 use crate::funcs::Func;
 use crate::lex::{lex, Item, ItemKind};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A parse failure: the 1-based line Go would report and Go's message.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ type PResult<T> = Result<T, ParseError>;
 /// Parses `text` (named `name`) into its own tree plus every `define`/`block` it contains.
 /// `has_func` says whether a function name exists (Go checks this at parse time).
 pub fn parse(name: &str, text: &str, find_func: &dyn Fn(&str) -> Option<&'static Func>) -> PResult<Vec<Tree>> {
-    let source = Rc::new(Source { name: name.to_string(), text: text.to_string() });
+    let source = Arc::new(Source { name: name.to_string(), text: text.to_string() });
     let items = lex(text);
     let mut p = Parser {
         items,
@@ -53,7 +53,7 @@ struct Parser<'a> {
     find_func: &'a dyn Fn(&str) -> Option<&'static Func>,
     defs: Vec<Tree>,
     action_line: usize,
-    source: Rc<Source>,
+    source: Arc<Source>,
 }
 
 impl<'a> Parser<'a> {
