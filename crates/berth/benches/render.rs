@@ -244,6 +244,33 @@ fn documents(out: &[u8]) -> Vec<String> {
     docs
 }
 
+fn engine_inputs(dir: &Path) -> (Vec<(String, String)>, serde_json::Value) {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && !p.ends_with("variables.yaml"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    files.sort();
+    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("data.json.txt")).unwrap()).unwrap();
+    (files, data)
+}
+
+fn engine_once(files: &[(String, String)], data: &serde_json::Value) -> Duration {
+    let t = Instant::now();
+    let data = berth_template::Value::from_json(data);
+    let mut set = berth_template::Templates::new();
+    for (name, text) in files {
+        set.parse(name, text).unwrap();
+    }
+    let mut total = 0;
+    for (name, _) in files {
+        total += set.execute(name, &data).unwrap().len();
+    }
+    assert!(total > 0);
+    t.elapsed()
+}
+
 fn stats(mut v: Vec<Duration>) -> (Duration, Duration) {
     v.sort();
     (v[v.len() / 2], v[0])
@@ -289,10 +316,26 @@ fn main() {
         gt.push(time(&mut go_cmd()).0);
     }
     let ((bm, bmin), (gm, gmin)) = (stats(bt), stats(gt));
+
+    // The engine alone: berth's template parse + execute in-process on one thread, against Go's
+    // run minus the cost of starting its process (Go does no YAML work, berth's full render does).
+    let mut go_start = Vec::new();
+    let mut engine = Vec::new();
+    let (files, data_value) = engine_inputs(dir.path());
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let _ = Command::new(&go).output();
+        go_start.push(t.elapsed());
+        engine.push(engine_once(&files, &data_value));
+    }
+    let ((em, _), (gs, _)) = (stats(engine), stats(go_start));
     let mut report = String::new();
     let _ = writeln!(report, "render bench: {} documents in {} files, {} runs each, process startup included", bd.len(), SERVICES + 1, RUNS);
     let _ = writeln!(report, "  berth render (parse, render, YAML-validate, order): median {:>8.2?}  min {:>8.2?}", bm, bmin);
     let _ = writeln!(report, "  go text/template (parse, render only):             median {:>8.2?}  min {:>8.2?}", gm, gmin);
     let _ = writeln!(report, "  ratio go/berth (median): {:.2}x", gm.as_secs_f64() / bm.as_secs_f64());
+    let go_engine = gm.saturating_sub(gs);
+    let _ = writeln!(report, "  engine only: berth parse+execute in-process {:>8.2?}, go minus its {:.2?} process start {:>8.2?}, ratio {:.2}x",
+        em, gs, go_engine, go_engine.as_secs_f64() / em.as_secs_f64());
     print!("{report}");
 }

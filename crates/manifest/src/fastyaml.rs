@@ -18,7 +18,7 @@ struct Line<'a> {
 
 /// Parses one document, or `None` when the input is outside the fast subset.
 pub fn parse(doc: &str) -> Option<Json> {
-    let mut lines = Vec::new();
+    let mut lines = Vec::with_capacity(doc.len() / 24 + 4);
     for raw in doc.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if raw.ends_with('\t') {

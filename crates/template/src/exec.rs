@@ -104,7 +104,7 @@ pub(crate) fn execute_mapped(
         tree,
         at_pos: 0,
         at_ctx: At::Nothing,
-        out: String::new(),
+        out: String::with_capacity(tree.source.text.len() + 1024),
         map: want_map.then(Vec::new),
     };
     match ex.walk_list(data, &tree.root) {

@@ -77,7 +77,9 @@ fn is_alnum(c: char) -> bool {
 
 /// Lexes the whole input up front; an error item ends the stream.
 pub fn lex(input: &str) -> Vec<Item<'_>> {
-    let mut l = Lexer { input, pos: 0, start: 0, line: 1, start_line: 1, items: Vec::new(), paren_depth: 0 };
+    // Roughly one item per eight bytes of template; sizing up front avoids regrowing a large vector.
+    let items = Vec::with_capacity(input.len() / 8 + 16);
+    let mut l = Lexer { input, pos: 0, start: 0, line: 1, start_line: 1, items, paren_depth: 0 };
     l.run();
     l.items
 }
