@@ -175,10 +175,17 @@ spec:
 fn variables() -> serde_json::Value {
     let mut services = serde_json::Map::new();
     for i in 0..SERVICES {
-        let env: serde_json::Map<String, serde_json::Value> =
-            (0..8).map(|k| (format!("VAR_{k}"), serde_json::json!(format!("value-{i}-{k}")))).collect();
-        let config: serde_json::Map<String, serde_json::Value> =
-            (0..6).map(|k| (format!("key{k}"), serde_json::json!(k * i))).collect();
+        let env: serde_json::Map<String, serde_json::Value> = (0..8)
+            .map(|k| {
+                (
+                    format!("VAR_{k}"),
+                    serde_json::json!(format!("value-{i}-{k}")),
+                )
+            })
+            .collect();
+        let config: serde_json::Map<String, serde_json::Value> = (0..6)
+            .map(|k| (format!("key{k}"), serde_json::json!(k * i)))
+            .collect();
         services.insert(
             format!("svc{i:03}"),
             serde_json::json!({
@@ -202,7 +209,11 @@ fn generate(dir: &Path) {
     let yaml = berth_template::to_yaml(&berth_template::Value::from_json(&vars));
     std::fs::write(dir.join("variables.yaml"), yaml).unwrap();
     let data = serde_json::json!({"Variables": vars, "Values": vars, "Namespace": "default", "Environment": "production", "Modes": {}});
-    std::fs::write(dir.join("data.json.txt"), serde_json::to_string(&data).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("data.json.txt"),
+        serde_json::to_string(&data).unwrap(),
+    )
+    .unwrap();
 }
 
 fn gorender(repo: &Path) -> Option<PathBuf> {
@@ -227,7 +238,12 @@ fn time(cmd: &mut Command) -> (Duration, Vec<u8>) {
     let t = Instant::now();
     let out = cmd.output().unwrap();
     let d = t.elapsed();
-    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
     (d, out.stdout)
 }
 
@@ -237,7 +253,12 @@ fn documents(out: &[u8]) -> Vec<String> {
     let mut docs: Vec<String> = text
         .split("\n---")
         .flat_map(|d| d.split("---\n"))
-        .map(|d| d.lines().filter(|l| !l.starts_with("# Source:") && !l.trim().is_empty()).collect::<Vec<_>>().join("\n"))
+        .map(|d| {
+            d.lines()
+                .filter(|l| !l.starts_with("# Source:") && !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .filter(|d| !d.trim().is_empty())
         .collect();
     docs.sort();
@@ -249,10 +270,16 @@ fn engine_inputs(dir: &Path) -> (Vec<(String, String)>, serde_json::Value) {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml") && !p.ends_with("variables.yaml"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect();
     files.sort();
-    let data: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("data.json.txt")).unwrap()).unwrap();
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("data.json.txt")).unwrap()).unwrap();
     (files, data)
 }
 
@@ -305,7 +332,12 @@ fn main() {
     let (_, b_out) = time(&mut berth_cmd());
     let (_, g_out) = time(&mut go_cmd());
     let (bd, gd) = (documents(&b_out), documents(&g_out));
-    assert_eq!(bd.len(), SERVICES * 10, "berth rendered {} documents", bd.len());
+    assert_eq!(
+        bd.len(),
+        SERVICES * 10,
+        "berth rendered {} documents",
+        bd.len()
+    );
     if bd != gd {
         let first = bd.iter().zip(&gd).find(|(a, b)| a != b);
         panic!("berth and Go rendered different documents: {first:#?}");
@@ -330,10 +362,28 @@ fn main() {
     }
     let ((em, _), (gs, _)) = (stats(engine), stats(go_start));
     let mut report = String::new();
-    let _ = writeln!(report, "render bench: {} documents in {} files, {} runs each, process startup included", bd.len(), SERVICES + 1, RUNS);
-    let _ = writeln!(report, "  berth render (parse, render, YAML-validate, order): median {:>8.2?}  min {:>8.2?}", bm, bmin);
-    let _ = writeln!(report, "  go text/template (parse, render only):             median {:>8.2?}  min {:>8.2?}", gm, gmin);
-    let _ = writeln!(report, "  ratio go/berth (median): {:.2}x", gm.as_secs_f64() / bm.as_secs_f64());
+    let _ = writeln!(
+        report,
+        "render bench: {} documents in {} files, {} runs each, process startup included",
+        bd.len(),
+        SERVICES + 1,
+        RUNS
+    );
+    let _ = writeln!(
+        report,
+        "  berth render (parse, render, YAML-validate, order): median {:>8.2?}  min {:>8.2?}",
+        bm, bmin
+    );
+    let _ = writeln!(
+        report,
+        "  go text/template (parse, render only):             median {:>8.2?}  min {:>8.2?}",
+        gm, gmin
+    );
+    let _ = writeln!(
+        report,
+        "  ratio go/berth (median): {:.2}x",
+        gm.as_secs_f64() / bm.as_secs_f64()
+    );
     let go_engine = gm.saturating_sub(gs);
     let _ = writeln!(report, "  engine only: berth parse+execute in-process {:>8.2?}, go minus its {:.2?} process start {:>8.2?}, ratio {:.2}x",
         em, gs, go_engine, go_engine.as_secs_f64() / em.as_secs_f64());

@@ -1,5 +1,8 @@
 //! The `berth` command line.
 
+// A command ends at its first error, so errors are returned once and may carry detail.
+#![allow(clippy::result_large_err)]
+
 mod render;
 
 /// Rendering makes many small allocations; mimalloc makes them (and the page faults) cheaper.
@@ -30,7 +33,13 @@ fn report(err: &dyn std::fmt::Display) -> ExitCode {
     let text = err.to_string();
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
     use std::io::Write;
-    let _ = writeln!(stderr, "{}{} {}", "error".red().bold(), ":".bold(), first.bold());
+    let _ = writeln!(
+        stderr,
+        "{}{} {}",
+        "error".red().bold(),
+        ":".bold(),
+        first.bold()
+    );
     if !rest.trim().is_empty() {
         let _ = write!(stderr, "{}", rest.trim_end_matches('\n'));
         let _ = writeln!(stderr);

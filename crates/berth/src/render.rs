@@ -79,7 +79,8 @@ const WRITTEN_LIST: &str = ".berth-rendered";
 pub fn run(args: RenderArgs) -> Result<(), RenderError> {
     let rendered = args.flags.render().map_err(RenderError::Manifest)?;
     if let Some(dir) = &args.output_dir {
-        return write_dir(dir, &rendered).map_err(|e| RenderError::Output(format!("cannot write to {}: {e}", dir.display())));
+        return write_dir(dir, &rendered)
+            .map_err(|e| RenderError::Output(format!("cannot write to {}: {e}", dir.display())));
     }
     let text = match args.output {
         Format::Yaml => to_yaml_stream(&rendered),
@@ -130,7 +131,10 @@ fn write_dir(dir: &Path, r: &Rendered) -> std::io::Result<()> {
     let mut written = Vec::new();
     for o in &r.objects {
         let name = file_name(o, counts[&file_name(o, false)] > 1);
-        std::fs::write(dir.join(&name), format!("# Source: {}\n{}\n", o.origin.file, o.text))?;
+        std::fs::write(
+            dir.join(&name),
+            format!("# Source: {}\n{}\n", o.origin.file, o.text),
+        )?;
         written.push(name);
     }
     let list = dir.join(WRITTEN_LIST);

@@ -56,7 +56,12 @@ fn renders_the_example_in_apply_order() {
     assert_eq!(code, 0, "{err}");
     insta::assert_snapshot!("ticketing_yaml", out);
     let order = kinds_and_names(&out);
-    let pos = |s: &str| order.iter().position(|x| x == s).unwrap_or_else(|| panic!("{s} missing in {order:?}"));
+    let pos = |s: &str| {
+        order
+            .iter()
+            .position(|x| x == s)
+            .unwrap_or_else(|| panic!("{s} missing in {order:?}"))
+    };
     assert!(pos("ConfigMap/platform") < pos("Secret/database"));
     assert!(pos("Secret/database") < pos("Service/web"));
     assert!(pos("Service/web") < pos("Deployment/web"));
@@ -67,9 +72,15 @@ fn renders_the_example_in_apply_order() {
 
 #[test]
 fn environment_file_switches_services_off() {
-    let (out, _, code) = run_in(&repo(), &["render", "examples/ticketing", "-e", "production"]);
+    let (out, _, code) = run_in(
+        &repo(),
+        &["render", "examples/ticketing", "-e", "production"],
+    );
     assert_eq!(code, 0);
-    assert!(!out.contains("testdbserver"), "dev-only database rendered in production");
+    assert!(
+        !out.contains("testdbserver"),
+        "dev-only database rendered in production"
+    );
     assert!(!out.contains("name: mailtool"));
     assert!(out.contains("replicas: 3"));
     assert!(out.contains("host: tickets.example.com"));
@@ -85,24 +96,59 @@ fn json_output_is_one_array_in_apply_order() {
     assert_eq!(arr.len(), 17);
     assert_eq!(arr[0]["kind"], "ConfigMap");
     assert_eq!(arr.last().unwrap()["kind"], "Ingress");
-    let web = arr.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web").unwrap();
+    let web = arr
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web")
+        .unwrap();
     assert_eq!(web["spec"]["replicas"], 1);
     let keys: Vec<&String> = web.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"], "document key order is kept");
+    assert_eq!(
+        keys,
+        ["apiVersion", "kind", "metadata", "spec"],
+        "document key order is kept"
+    );
 }
 
 #[test]
 fn variable_precedence_files_then_flags() {
     let dir = repo().join("crates/berth/tests/fixtures/appdeploy");
     let extra = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(extra.path(), "tag: from-file\nservices:\n  api:\n    replicas: 5\n").unwrap();
-    let (out, err, code) = run_in(&dir, &["render", ".", "-e", "qa", "-f", extra.path().to_str().unwrap()]);
+    std::fs::write(
+        extra.path(),
+        "tag: from-file\nservices:\n  api:\n    replicas: 5\n",
+    )
+    .unwrap();
+    let (out, err, code) = run_in(
+        &dir,
+        &[
+            "render",
+            ".",
+            "-e",
+            "qa",
+            "-f",
+            extra.path().to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("image: registry.example.com/worker:from-file"), "{out}");
+    assert!(
+        out.contains("image: registry.example.com/worker:from-file"),
+        "{out}"
+    );
     assert!(out.contains("replicas: 5"));
     let (out, _, _) = run_in(
         &dir,
-        &["render", ".", "-e", "qa", "-f", extra.path().to_str().unwrap(), "-v", "tag=cli", "-v", "services.api.replicas:7"],
+        &[
+            "render",
+            ".",
+            "-e",
+            "qa",
+            "-f",
+            extra.path().to_str().unwrap(),
+            "-v",
+            "tag=cli",
+            "-v",
+            "services.api.replicas:7",
+        ],
     );
     assert!(out.contains("registry.example.com/api:cli"));
     assert!(out.contains("replicas: 7"));
@@ -131,15 +177,35 @@ fn output_dir_writes_one_file_per_object_and_removes_stale_ones() {
     assert_eq!(code, 0);
     assert!(stdout.is_empty());
     let files = |p: &Path| {
-        let mut v: Vec<String> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         v.sort();
         v
     };
-    assert_eq!(files(out_dir.path()), [".berth-rendered", "deployment--api.yaml", "deployment--worker.yaml", "mine.yaml", "namespace--shop.yaml"]);
+    assert_eq!(
+        files(out_dir.path()),
+        [
+            ".berth-rendered",
+            "deployment--api.yaml",
+            "deployment--worker.yaml",
+            "mine.yaml",
+            "namespace--shop.yaml"
+        ]
+    );
     let api = std::fs::read_to_string(out_dir.path().join("deployment--api.yaml")).unwrap();
     assert!(api.starts_with("# Source: services.yml\napiVersion: apps/v1"));
     run_in(&dir, &["render", ".", "--output-dir", od]);
-    assert_eq!(files(out_dir.path()), [".berth-rendered", "deployment--api.yaml", "mine.yaml", "namespace--shop.yaml"]);
+    assert_eq!(
+        files(out_dir.path()),
+        [
+            ".berth-rendered",
+            "deployment--api.yaml",
+            "mine.yaml",
+            "namespace--shop.yaml"
+        ]
+    );
 }
 
 /// Runs a broken copy of the example and returns stderr; asserts exit 1 and empty stdout.
@@ -163,7 +229,17 @@ fn replace_in(p: &Path, file: &str, from: &str, to: &str) {
 
 #[test]
 fn missing_variable_names_it_with_file_line_col_and_suggestion() {
-    let err = broken(|p| replace_in(p, "web.yaml", ".Variables.images.web }}", ".Variables.images.wbe }}"), &[]);
+    let err = broken(
+        |p| {
+            replace_in(
+                p,
+                "web.yaml",
+                ".Variables.images.web }}",
+                ".Variables.images.wbe }}",
+            )
+        },
+        &[],
+    );
     insta::assert_snapshot!("err_missing_variable", err);
     assert!(err.contains("--> ./web.yaml:21:21"));
     assert!(err.contains("did you mean `web`?"));
@@ -171,20 +247,50 @@ fn missing_variable_names_it_with_file_line_col_and_suggestion() {
 
 #[test]
 fn template_syntax_error_names_file_and_line() {
-    let err = broken(|p| replace_in(p, "queue.yaml", "{{ .Variables.queue.rate_per_second | quote }}", "{{ .Variables.queue.rate_per_second | quote }"), &[]);
+    let err = broken(
+        |p| {
+            replace_in(
+                p,
+                "queue.yaml",
+                "{{ .Variables.queue.rate_per_second | quote }}",
+                "{{ .Variables.queue.rate_per_second | quote }",
+            )
+        },
+        &[],
+    );
     insta::assert_snapshot!("err_parse", err);
 }
 
 #[test]
 fn unknown_function_is_a_parse_error() {
-    let err = broken(|p| replace_in(p, "ingress.yaml", "{{ .Variables.domain }}", "{{ .Variables.domain | upcase }}"), &[]);
+    let err = broken(
+        |p| {
+            replace_in(
+                p,
+                "ingress.yaml",
+                "{{ .Variables.domain }}",
+                "{{ .Variables.domain | upcase }}",
+            )
+        },
+        &[],
+    );
     assert!(err.contains("function \"upcase\" not defined"), "{err}");
     assert!(err.contains("--> ./ingress.yaml:9"), "{err}");
 }
 
 #[test]
 fn execution_error_inside_include_says_where_it_was_called() {
-    let err = broken(|p| replace_in(p, "_helpers.tpl", "{{ .Environment | default", "{{ .Environmnt | default"), &[]);
+    let err = broken(
+        |p| {
+            replace_in(
+                p,
+                "_helpers.tpl",
+                "{{ .Environment | default",
+                "{{ .Environmnt | default",
+            )
+        },
+        &[],
+    );
     assert!(err.contains("--> ./_helpers.tpl:9:13"), "{err}");
     assert!(err.contains("note: called from ./"), "{err}");
     assert!(err.contains("did you mean `Environment`?"), "{err}");
@@ -192,58 +298,119 @@ fn execution_error_inside_include_says_where_it_was_called() {
 
 #[test]
 fn yaml_error_points_at_the_template_line_that_produced_it() {
-    let err = broken(|p| replace_in(p, "queue.yaml", "          ports:", "        ports:"), &[]);
+    let err = broken(
+        |p| replace_in(p, "queue.yaml", "          ports:", "        ports:"),
+        &[],
+    );
     insta::assert_snapshot!("err_yaml", err);
     assert!(err.contains("--> ./queue.yaml:22"), "{err}");
 }
 
 #[test]
 fn non_map_document_is_rejected() {
-    let err = broken(|p| std::fs::write(p.join("list.yaml"), "- a\n- b\n").unwrap(), &[]);
-    assert!(err.contains("must be a Kubernetes object (a map), found a list"), "{err}");
+    let err = broken(
+        |p| std::fs::write(p.join("list.yaml"), "- a\n- b\n").unwrap(),
+        &[],
+    );
+    assert!(
+        err.contains("must be a Kubernetes object (a map), found a list"),
+        "{err}"
+    );
     assert!(err.contains("--> ./list.yaml:1"), "{err}");
 }
 
 #[test]
 fn missing_kind_and_name_are_rejected() {
-    let err = broken(|p| std::fs::write(p.join("x.yaml"), "apiVersion: v1\nmetadata:\n  name: a\n").unwrap(), &[]);
-    assert!(err.contains("object has no kind") && err.contains("./x.yaml:1"), "{err}");
-    let err = broken(|p| std::fs::write(p.join("x.yaml"), "# header\n\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n").unwrap(), &[]);
-    assert!(err.contains("ConfigMap has no metadata.name") && err.contains("./x.yaml:3"), "{err}");
-    let err = broken(|p| std::fs::write(p.join("x.yaml"), "kind: ConfigMap\nmetadata:\n  name: a\n").unwrap(), &[]);
+    let err = broken(
+        |p| std::fs::write(p.join("x.yaml"), "apiVersion: v1\nmetadata:\n  name: a\n").unwrap(),
+        &[],
+    );
+    assert!(
+        err.contains("object has no kind") && err.contains("./x.yaml:1"),
+        "{err}"
+    );
+    let err = broken(
+        |p| {
+            std::fs::write(
+                p.join("x.yaml"),
+                "# header\n\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+            )
+            .unwrap()
+        },
+        &[],
+    );
+    assert!(
+        err.contains("ConfigMap has no metadata.name") && err.contains("./x.yaml:3"),
+        "{err}"
+    );
+    let err = broken(
+        |p| std::fs::write(p.join("x.yaml"), "kind: ConfigMap\nmetadata:\n  name: a\n").unwrap(),
+        &[],
+    );
     assert!(err.contains("object has no apiVersion"), "{err}");
 }
 
 #[test]
 fn duplicates_name_both_files() {
-    let err = broken(|p| std::fs::write(p.join("zz.yaml"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n").unwrap(), &[]);
+    let err = broken(
+        |p| {
+            std::fs::write(
+                p.join("zz.yaml"),
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
+            )
+            .unwrap()
+        },
+        &[],
+    );
     insta::assert_snapshot!("err_duplicate", err);
-    assert!(err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:34"), "{err}");
+    assert!(
+        err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:34"),
+        "{err}"
+    );
 }
 
 #[test]
 fn same_name_in_other_namespace_is_not_a_duplicate() {
     let t = scratch(&repo().join("examples/ticketing"));
-    std::fs::write(t.path().join("zz.yaml"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: other\n").unwrap();
+    std::fs::write(
+        t.path().join("zz.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: other\n",
+    )
+    .unwrap();
     let (_, err, code) = run_in(t.path(), &["render", "."]);
     assert_eq!(code, 0, "{err}");
 }
 
 #[test]
 fn invalid_variables_file_names_file_and_line() {
-    let err = broken(|p| std::fs::write(p.join("variables.yaml"), "namespace: x\nimages: [1\n").unwrap(), &[]);
+    let err = broken(
+        |p| std::fs::write(p.join("variables.yaml"), "namespace: x\nimages: [1\n").unwrap(),
+        &[],
+    );
     assert!(err.contains("invalid YAML in variables file"), "{err}");
     assert!(err.contains("./variables.yaml:2"), "{err}");
-    let err = broken(|p| std::fs::write(p.join("variables.yaml"), "# vars\n- a\n").unwrap(), &[]);
-    assert!(err.contains("must be a map") && err.contains("./variables.yaml:2:1"), "{err}");
+    let err = broken(
+        |p| std::fs::write(p.join("variables.yaml"), "# vars\n- a\n").unwrap(),
+        &[],
+    );
+    assert!(
+        err.contains("must be a map") && err.contains("./variables.yaml:2:1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unreadable_values_file_and_malformed_flag() {
     let err = broken(|_| {}, &["-f", "nope.yaml"]);
-    assert!(err.contains("cannot read variables file") && err.contains("nope.yaml"), "{err}");
+    assert!(
+        err.contains("cannot read variables file") && err.contains("nope.yaml"),
+        "{err}"
+    );
     let err = broken(|_| {}, &["-v", "justakey"]);
-    assert!(err.contains("malformed variable \"justakey\": expected KEY=VALUE"), "{err}");
+    assert!(
+        err.contains("malformed variable \"justakey\": expected KEY=VALUE"),
+        "{err}"
+    );
     assert!(err.contains("-v argument #1"), "{err}");
 }
 
@@ -252,14 +419,38 @@ fn missing_folder() {
     let (out, err, code) = run_in(&repo(), &["render", "does/not/exist"]);
     assert_eq!(code, 1);
     assert!(out.is_empty());
-    assert!(err.contains("cannot read deploy folder") && err.contains("does/not/exist"), "{err}");
+    assert!(
+        err.contains("cannot read deploy folder") && err.contains("does/not/exist"),
+        "{err}"
+    );
 }
 
 #[test]
 fn required_and_fail_report_the_users_message() {
-    let err = broken(|p| std::fs::write(p.join("x.yaml"), "a: {{ required \"set images.extra with -v\" .Variables.images.extra }}\n").unwrap(), &[]);
+    let err = broken(
+        |p| {
+            std::fs::write(
+                p.join("x.yaml"),
+                "a: {{ required \"set images.extra with -v\" .Variables.images.extra }}\n",
+            )
+            .unwrap()
+        },
+        &[],
+    );
     assert!(err.contains("map has no entry for key \"extra\""), "{err}");
-    let err = broken(|p| std::fs::write(p.join("x.yaml"), "{{ fail \"production needs a database host\" }}\n").unwrap(), &[]);
-    assert!(err.contains("error: production needs a database host"), "{err}");
+    let err = broken(
+        |p| {
+            std::fs::write(
+                p.join("x.yaml"),
+                "{{ fail \"production needs a database host\" }}\n",
+            )
+            .unwrap()
+        },
+        &[],
+    );
+    assert!(
+        err.contains("error: production needs a database host"),
+        "{err}"
+    );
     assert!(err.contains("./x.yaml:1:4"), "{err}");
 }

@@ -18,7 +18,10 @@ impl GroupKind {
             Some((g, _)) => g.to_string(),
             None => String::new(),
         };
-        GroupKind { group, kind: kind.to_string() }
+        GroupKind {
+            group,
+            kind: kind.to_string(),
+        }
     }
 }
 
@@ -71,11 +74,14 @@ impl ApplyPhase {
         match gk.kind.as_str() {
             "Namespace" => ApplyPhase::Namespaces,
             "CustomResourceDefinition" => ApplyPhase::CustomResourceDefinitions,
-            "ServiceAccount" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => ApplyPhase::Rbac,
+            "ServiceAccount" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => {
+                ApplyPhase::Rbac
+            }
             "ConfigMap" | "Secret" => ApplyPhase::Config,
             "PersistentVolume" | "PersistentVolumeClaim" | "StorageClass" => ApplyPhase::Storage,
             "Service" => ApplyPhase::Services,
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" | "Pod" => ApplyPhase::Workloads,
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob"
+            | "Pod" => ApplyPhase::Workloads,
             "Ingress" => ApplyPhase::Ingress,
             _ => ApplyPhase::Rest,
         }

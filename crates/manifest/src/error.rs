@@ -59,11 +59,22 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), location: None, snippet: None, notes: vec![], hint: None }
+        Error {
+            kind,
+            message: message.into(),
+            location: None,
+            snippet: None,
+            notes: vec![],
+            hint: None,
+        }
     }
 
     pub(crate) fn at(mut self, file: &str, line: usize, col: usize) -> Self {
-        self.location = Some(Location { file: file.to_string(), line, col });
+        self.location = Some(Location {
+            file: file.to_string(),
+            line,
+            col,
+        });
         self
     }
 
@@ -87,15 +98,22 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.message)?;
         if let Some(loc) = &self.location {
-            let gutter = if loc.line > 0 { loc.line.to_string().len() } else { 1 };
+            let gutter = if loc.line > 0 {
+                loc.line.to_string().len()
+            } else {
+                1
+            };
             let pad = " ".repeat(gutter);
             writeln!(f, "{pad}--> {loc}")?;
             if let (Some(s), true) = (&self.snippet, loc.line > 0) {
                 writeln!(f, "{pad} |")?;
                 writeln!(f, "{} | {}", loc.line, s)?;
                 if loc.col > 0 {
-                    let caret_pad: String =
-                        s.chars().take(loc.col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                    let caret_pad: String = s
+                        .chars()
+                        .take(loc.col - 1)
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
                     writeln!(f, "{pad} | {caret_pad}^")?;
                 }
             }

@@ -27,12 +27,20 @@ pub fn parse(doc: &str) -> Option<Json> {
         let trimmed = raw.trim_start_matches(' ');
         if trimmed.starts_with('\t') {
             if trimmed.trim().is_empty() {
-                lines.push(Line { indent: raw.len(), text: "", raw: "" });
+                lines.push(Line {
+                    indent: raw.len(),
+                    text: "",
+                    raw: "",
+                });
                 continue;
             }
             return None;
         }
-        lines.push(Line { indent: raw.len() - trimmed.len(), text: trimmed.trim_end_matches([' ', '\t']), raw: trimmed });
+        lines.push(Line {
+            indent: raw.len() - trimmed.len(),
+            text: trimmed.trim_end_matches([' ', '\t']),
+            raw: trimmed,
+        });
     }
     let mut p = P { lines, i: 0 };
     p.skip_blank();
@@ -117,7 +125,11 @@ impl<'a> P<'a> {
             if !rest.is_empty() && !rest.starts_with('#') && split_key(rest).is_some() {
                 // "- key: value": a mapping whose column is where the key starts.
                 let col = li + (text.len() - rest.len());
-                self.lines[self.i] = Line { indent: col, text: rest, raw: rest };
+                self.lines[self.i] = Line {
+                    indent: col,
+                    text: rest,
+                    raw: rest,
+                };
                 v.push(self.mapping(col)?);
                 continue;
             }
@@ -132,7 +144,9 @@ impl<'a> P<'a> {
         if rest.is_empty() || rest.starts_with('#') {
             return match self.peek() {
                 Some((li, _)) if li > ind => self.block(li),
-                Some((li, t)) if in_map && li == ind && (t == "-" || t.starts_with("- ")) => self.sequence(ind),
+                Some((li, t)) if in_map && li == ind && (t == "-" || t.starts_with("- ")) => {
+                    self.sequence(ind)
+                }
                 _ => Some(Json::Null),
             };
         }
@@ -177,7 +191,7 @@ impl<'a> P<'a> {
             }
             end = start + k + 1;
         }
-        let Some(b) = block_ind else { return None };
+        let b = block_ind?;
         let mut s = String::new();
         let mut j = start;
         while j < self.lines.len() {
@@ -212,7 +226,11 @@ impl<'a> P<'a> {
             's' => kept.trim_end_matches('\n').to_string(),
             'c' => {
                 let t = kept.trim_end_matches('\n');
-                if t.is_empty() { String::new() } else { format!("{t}\n") }
+                if t.is_empty() {
+                    String::new()
+                } else {
+                    format!("{t}\n")
+                }
             }
             _ => {
                 let mut t = kept;
@@ -242,9 +260,12 @@ fn split_key(text: &str) -> Option<(String, &str)> {
         }
         (q[..end].to_string(), &q[end + 1..])
     } else {
-        let i = text.find(": ").or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
+        let i = text
+            .find(": ")
+            .or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
         let k = &text[..i];
-        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || k.contains(" #") || !surely_string(k) {
+        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || k.contains(" #") || !surely_string(k)
+        {
             return None;
         }
         (k.to_string(), &text[i..])
@@ -281,7 +302,8 @@ fn strip_comment(s: &str) -> &str {
 
 /// What may follow a closed quoted scalar or flow collection: nothing, or ` # comment`.
 fn tail_ok(tail: &str) -> bool {
-    tail.is_empty() || (tail.starts_with(' ') && (tail.trim().is_empty() || tail.trim_start().starts_with('#')))
+    tail.is_empty()
+        || (tail.starts_with(' ') && (tail.trim().is_empty() || tail.trim_start().starts_with('#')))
 }
 
 fn inline(rest: &str) -> Option<Json> {
@@ -326,7 +348,8 @@ fn inline(rest: &str) -> Option<Json> {
         b'[' => flow_seq(rest),
         b'{' => {
             let t = strip_comment(rest);
-            (t.strip_prefix('{')?.strip_suffix('}')?.trim().is_empty()).then(|| Json::Object(Map::new()))
+            (t.strip_prefix('{')?.strip_suffix('}')?.trim().is_empty())
+                .then(|| Json::Object(Map::new()))
         }
         _ => {
             let s = strip_comment(rest);
@@ -412,11 +435,17 @@ fn resolve_plain(s: &str) -> Option<Json> {
     let b = s.as_bytes();
     if b[0].is_ascii_digit() || matches!(b[0], b'+' | b'-' | b'.') {
         let digits = s.strip_prefix('-').unwrap_or(s);
-        if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0')) {
+        if !digits.is_empty()
+            && digits.bytes().all(|c| c.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'))
+        {
             return s.parse::<i64>().ok().map(|i| Json::Number(i.into()));
         }
         if let Some((a, f)) = digits.split_once('.') {
-            let simple = !a.is_empty() && !f.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && f.bytes().all(|c| c.is_ascii_digit());
+            let simple = !a.is_empty()
+                && !f.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && f.bytes().all(|c| c.is_ascii_digit());
             if simple && (a == "0" || !a.starts_with('0')) {
                 let v: f64 = s.parse().ok()?;
                 return Number::from_f64(v).map(Json::Number);
@@ -428,9 +457,14 @@ fn resolve_plain(s: &str) -> Option<Json> {
 
 /// Whether a plain scalar certainly reads as a string (no YAML 1.1 boolean, null or number form).
 fn surely_string(s: &str) -> bool {
-    const SPECIAL: &[&str] = &["y", "yes", "n", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan"];
+    const SPECIAL: &[&str] = &[
+        "y", "yes", "n", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan",
+    ];
     let unsigned = s.trim_start_matches(['+', '-']);
-    if SPECIAL.iter().any(|w| s.eq_ignore_ascii_case(w) || unsigned.eq_ignore_ascii_case(w)) {
+    if SPECIAL
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w) || unsigned.eq_ignore_ascii_case(w))
+    {
         return false;
     }
     let b = s.as_bytes();
@@ -438,7 +472,9 @@ fn surely_string(s: &str) -> bool {
         return true;
     }
     // Numbers have at most one dot and no letters beyond hex digits, exponents and radix marks.
-    let wordlike = s.bytes().any(|c| c.is_ascii_alphabetic() && !c.is_ascii_hexdigit() && !matches!(c, b'x' | b'X' | b'o' | b'O'));
+    let wordlike = s.bytes().any(|c| {
+        c.is_ascii_alphabetic() && !c.is_ascii_hexdigit() && !matches!(c, b'x' | b'X' | b'o' | b'O')
+    });
     let two_dots = s.bytes().filter(|c| *c == b'.').count() > 1;
     wordlike || two_dots || s.contains([':', '/', ' '])
 }
@@ -485,7 +521,11 @@ mod tests {
     /// Whatever the fast path accepts must equal the full parser's reading.
     fn agree(doc: &str) {
         if let Some(fast) = parse(doc) {
-            assert_eq!(Some(&fast), full(doc).as_ref(), "fast path disagrees on:\n{doc}");
+            assert_eq!(
+                Some(&fast),
+                full(doc).as_ref(),
+                "fast path disagrees on:\n{doc}"
+            );
         }
     }
 
@@ -541,7 +581,10 @@ mod tests {
         for d in DOCS {
             agree(d);
         }
-        assert!(parse(DOCS[0]).is_some(), "the common case takes the fast path");
+        assert!(
+            parse(DOCS[0]).is_some(),
+            "the common case takes the fast path"
+        );
         assert!(parse(DOCS[2]).is_some());
         assert!(parse(DOCS[30]).is_some());
     }
@@ -556,24 +599,81 @@ mod tests {
             agree(&o.text);
             fast += usize::from(parse(&o.text).is_some());
         }
-        assert_eq!(fast, r.objects.len(), "every example document takes the fast path");
+        assert_eq!(
+            fast,
+            r.objects.len(),
+            "every example document takes the fast path"
+        );
     }
 
     const PIECES: &[&str] = &[
-        "a", "b", "key", "- ", "-", ": ", ":", " ", "  ", "\n", "\n  ", "\n    ", "\n- ", "|", "|-", "|+", ">", "#",
-        " # c", "'", "''", "\"", "\\n", "[", "]", "{", "}", ",", "1", "-2", "0.5", "1e3", "0x1", "07", "true", "yes",
-        "null", "~", "&a", "*a", "!t", "?", "é", "\t", "http://x", "10Gi",
+        "a", "b", "key", "- ", "-", ": ", ":", " ", "  ", "\n", "\n  ", "\n    ", "\n- ", "|",
+        "|-", "|+", ">", "#", " # c", "'", "''", "\"", "\\n", "[", "]", "{", "}", ",", "1", "-2",
+        "0.5", "1e3", "0x1", "07", "true", "yes", "null", "~", "&a", "*a", "!t", "?", "é", "\t",
+        "http://x", "10Gi",
     ];
 
     const SCALARS: &[&str] = &[
-        "", "x", "hello world", "1", "-2", "0", "007", "1.5", "0.0", "1e3", "true", "True", "yes", "null", "~",
-        "'q'", "'it''s'", "\"d\\n\"", "\"\"", "[]", "[a, 1, \"b\"]", "{}", "|", "|-", "|+", "a # c", "a#b",
-        "http://x:80/y", "10Gi", "-x", "8080/TCP", "a: b", "é", "x ", "'a' # c", "1.0.0", "1..2", ".1.", "-.5.", "1e3.",
+        "",
+        "x",
+        "hello world",
+        "1",
+        "-2",
+        "0",
+        "007",
+        "1.5",
+        "0.0",
+        "1e3",
+        "true",
+        "True",
+        "yes",
+        "null",
+        "~",
+        "'q'",
+        "'it''s'",
+        "\"d\\n\"",
+        "\"\"",
+        "[]",
+        "[a, 1, \"b\"]",
+        "{}",
+        "|",
+        "|-",
+        "|+",
+        "a # c",
+        "a#b",
+        "http://x:80/y",
+        "10Gi",
+        "-x",
+        "8080/TCP",
+        "a: b",
+        "é",
+        "x ",
+        "'a' # c",
+        "1.0.0",
+        "1..2",
+        ".1.",
+        "-.5.",
+        "1e3.",
     ];
-    const KEYS: &[&str] = &["a", "b", "name", "app.kubernetes.io/name", "\"q k\"", "'s'", "1", "true", "x y"];
+    const KEYS: &[&str] = &[
+        "a",
+        "b",
+        "name",
+        "app.kubernetes.io/name",
+        "\"q k\"",
+        "'s'",
+        "1",
+        "true",
+        "x y",
+    ];
 
     fn structured() -> impl Strategy<Value = String> {
-        let line = (0usize..4, 0u8..4, proptest::sample::select(KEYS), proptest::sample::select(SCALARS));
+        let line = (
+            0usize..4,
+            0u8..4,
+            proptest::sample::select(KEYS),
+            proptest::sample::select(SCALARS),
+        );
         proptest::collection::vec(line, 1..12).prop_map(|lines| {
             let mut s = String::new();
             for (depth, shape, key, val) in lines {

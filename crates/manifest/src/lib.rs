@@ -11,6 +11,9 @@
 //!   *.tpl                   helper templates: `define`s only, never rendered themselves
 //! ```
 
+// A render ends at its first error, so errors are returned once and may carry detail.
+#![allow(clippy::result_large_err)]
+
 mod error;
 mod fastyaml;
 mod variables;
@@ -117,7 +120,10 @@ impl DeployFolder {
         })?;
         let mut templates = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| Error::new(ErrorKind::Io, format!("cannot list deploy folder: {e}")).at(&shown, 0, 0))?;
+            let entry = entry.map_err(|e| {
+                Error::new(ErrorKind::Io, format!("cannot list deploy folder: {e}"))
+                    .at(&shown, 0, 0)
+            })?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             if !path.is_file() || name.starts_with('.') {
@@ -129,7 +135,11 @@ impl DeployFolder {
                 continue;
             }
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::new(ErrorKind::Io, format!("cannot read template: {e}")).at(&path.display().to_string(), 0, 0)
+                Error::new(ErrorKind::Io, format!("cannot read template: {e}")).at(
+                    &path.display().to_string(),
+                    0,
+                    0,
+                )
             })?;
             templates.push(TemplateFile { name, text, helper });
         }
@@ -179,41 +189,61 @@ impl DeployFolder {
     /// Renders every template and returns the validated objects in apply order.
     pub fn render(&self, opts: &RenderOptions) -> Result<Rendered, Error> {
         // Templates do not depend on variables: parse them while the variables load.
-        let sources: Vec<(&str, &str)> = self.templates.iter().map(|t| (t.name.as_str(), t.text.as_str())).collect();
+        let sources: Vec<(&str, &str)> = self
+            .templates
+            .iter()
+            .map(|t| (t.name.as_str(), t.text.as_str()))
+            .collect();
         let (vars, parsed) = std::thread::scope(|s| {
             let parsing = s.spawn(|| {
                 let mut set = Templates::new();
                 set.parse_all(&sources).map(|_| set)
             });
-            (self.variables(opts), parsing.join().expect("template parser"))
+            (
+                self.variables(opts),
+                parsing.join().expect("template parser"),
+            )
         });
         let vars = vars?;
         let set = parsed.map_err(|e| self.template_error(e))?;
         let namespace = opts
             .namespace
             .clone()
-            .or_else(|| vars.get("namespace").and_then(Json::as_str).map(str::to_string))
+            .or_else(|| {
+                vars.get("namespace")
+                    .and_then(Json::as_str)
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| "default".to_string());
         let vars_value = Value::from_json(&Json::Object(vars.clone()));
         let mut root = std::collections::BTreeMap::new();
         root.insert("Variables".to_string(), vars_value.clone());
         root.insert("Values".to_string(), vars_value);
         root.insert("Namespace".to_string(), Value::from(namespace.as_str()));
-        root.insert("Environment".to_string(), Value::from(opts.environment.clone().unwrap_or_default()));
-        root.insert("Modes".to_string(), Value::from_json(&Json::Object(opts.modes.clone())));
+        root.insert(
+            "Environment".to_string(),
+            Value::from(opts.environment.clone().unwrap_or_default()),
+        );
+        root.insert(
+            "Modes".to_string(),
+            Value::from_json(&Json::Object(opts.modes.clone())),
+        );
         let data = Value::map(root);
-
 
         // Templates execute on this thread while another parses and checks the YAML they
         // produce; once done executing, this thread helps with the YAML. Errors are still
         // reported in file order, as a sequential render would.
         type Outcome = (usize, Result<Vec<Object>, Error>);
-        let renderable: Vec<usize> = (0..self.templates.len()).filter(|&i| !self.templates[i].helper).collect();
+        let renderable: Vec<usize> = (0..self.templates.len())
+            .filter(|&i| !self.templates[i].helper)
+            .collect();
         let (tx, rx) = std::sync::mpsc::channel::<(usize, String, berth_template::SourceMap)>();
         let rx = std::sync::Mutex::new(rx);
         let done: std::sync::Mutex<Vec<Outcome>> = std::sync::Mutex::new(Vec::new());
         let check = || loop {
-            let Ok((i, out, map)) = rx.lock().expect("queue").recv() else { break };
+            let Ok((i, out, map)) = rx.lock().expect("queue").recv() else {
+                break;
+            };
             let t = &self.templates[i];
             let objs: Result<Vec<Object>, Error> = split_documents(&out)
                 .iter()
@@ -263,15 +293,31 @@ impl DeployFolder {
         let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
         for obj in &objects {
             if let Some(first) = seen.insert(&obj.oref, &obj.origin) {
-                return Err(Error::new(ErrorKind::Duplicate, format!("{} is defined twice", obj.oref))
-                    .at(&self.display(&obj.origin.file), obj.origin.line, 0)
-                    .snippet(self.line_of(&obj.origin.file, obj.origin.line))
-                    .note(format!("first defined at {}:{}", self.display(&first.file), first.line))
-                    .hint("remove one of them, or give them different names or namespaces"));
+                return Err(Error::new(
+                    ErrorKind::Duplicate,
+                    format!("{} is defined twice", obj.oref),
+                )
+                .at(&self.display(&obj.origin.file), obj.origin.line, 0)
+                .snippet(self.line_of(&obj.origin.file, obj.origin.line))
+                .note(format!(
+                    "first defined at {}:{}",
+                    self.display(&first.file),
+                    first.line
+                ))
+                .hint("remove one of them, or give them different names or namespaces"));
             }
         }
-        objects.sort_by_key(|o| (ApplyPhase::of(&o.oref.group_kind), ApplyPhase::rank(&o.oref.group_kind)));
-        Ok(Rendered { objects, variables: vars, namespace })
+        objects.sort_by_key(|o| {
+            (
+                ApplyPhase::of(&o.oref.group_kind),
+                ApplyPhase::rank(&o.oref.group_kind),
+            )
+        });
+        Ok(Rendered {
+            objects,
+            variables: vars,
+            namespace,
+        })
     }
 
     fn template_error(&self, e: berth_template::Error) -> Error {
@@ -286,7 +332,10 @@ impl DeployFolder {
             err = err.note(format!("called from {}:{line}:{col}", self.display(file)));
         }
         let hint = e.hint.clone().or_else(|| match kind {
-            ErrorKind::TemplateParse => Some("see the Go text/template syntax: actions are {{ ... }}, blocks end with {{ end }}".into()),
+            ErrorKind::TemplateParse => Some(
+                "see the Go text/template syntax: actions are {{ ... }}, blocks end with {{ end }}"
+                    .into(),
+            ),
             _ if e.message.starts_with("map has no entry") => {
                 Some("define it in variables.yaml, or pass it with -v NAME=VALUE".into())
             }
@@ -322,11 +371,18 @@ impl DeployFolder {
         let parsed = match variables::parse_yaml(text) {
             Ok(v) => v,
             Err(e) => {
-                let (line, col) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((1, 1));
+                let (line, col) = e
+                    .location()
+                    .map(|l| (l.line() as usize, l.column() as usize))
+                    .unwrap_or((1, 1));
                 let rendered_line = doc.first_line + line.saturating_sub(1);
                 let off = line_offset(out, rendered_line) + col.saturating_sub(1);
                 let (file, tl, _) = self.locate(map, off.min(out.len().saturating_sub(1)));
-                let file = if file.is_empty() { t.name.clone() } else { file };
+                let file = if file.is_empty() {
+                    t.name.clone()
+                } else {
+                    file
+                };
                 let rendered_text = out.lines().nth(rendered_line - 1).unwrap_or("");
                 return Err(Error::new(
                     ErrorKind::Yaml,
@@ -342,13 +398,24 @@ impl DeployFolder {
             return Ok(None);
         }
         let (file, line, _) = self.locate(map, doc.content_start);
-        let file = if file.is_empty() { t.name.clone() } else { file };
-        let origin = Origin { file: file.clone(), line };
+        let file = if file.is_empty() {
+            t.name.clone()
+        } else {
+            file
+        };
+        let origin = Origin {
+            file: file.clone(),
+            line,
+        };
         let obj_err = |msg: String, hint: &str| {
             Error::new(ErrorKind::Object, msg)
                 .at(&self.display(&file), line, 0)
                 .snippet(self.line_of(&file, line))
-                .note(format!("document {} of the output of {}", doc.index + 1, t.name))
+                .note(format!(
+                    "document {} of the output of {}",
+                    doc.index + 1,
+                    t.name
+                ))
                 .hint(hint.to_string())
         };
         let Json::Object(m) = &parsed else {
@@ -359,42 +426,92 @@ impl DeployFolder {
         };
         let api_version = match m.get("apiVersion") {
             Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            Some(_) => return Err(obj_err("apiVersion must be a non-empty string".into(), "for example `apiVersion: apps/v1`")),
-            None => return Err(obj_err("object has no apiVersion".into(), "add `apiVersion:` (for example `apps/v1` for a Deployment)")),
+            Some(_) => {
+                return Err(obj_err(
+                    "apiVersion must be a non-empty string".into(),
+                    "for example `apiVersion: apps/v1`",
+                ))
+            }
+            None => {
+                return Err(obj_err(
+                    "object has no apiVersion".into(),
+                    "add `apiVersion:` (for example `apps/v1` for a Deployment)",
+                ))
+            }
         };
         let kind = match m.get("kind") {
             Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            Some(_) => return Err(obj_err("kind must be a non-empty string".into(), "for example `kind: Deployment`")),
-            None => return Err(obj_err("object has no kind".into(), "add `kind:` (for example `kind: Deployment`)")),
+            Some(_) => {
+                return Err(obj_err(
+                    "kind must be a non-empty string".into(),
+                    "for example `kind: Deployment`",
+                ))
+            }
+            None => {
+                return Err(obj_err(
+                    "object has no kind".into(),
+                    "add `kind:` (for example `kind: Deployment`)",
+                ))
+            }
         };
         let meta = match m.get("metadata") {
             Some(Json::Object(meta)) => meta,
-            _ => return Err(obj_err(format!("{kind} has no metadata"), "add `metadata:` with a `name:`")),
+            _ => {
+                return Err(obj_err(
+                    format!("{kind} has no metadata"),
+                    "add `metadata:` with a `name:`",
+                ))
+            }
         };
         let name = match meta.get("name") {
             Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(obj_err(format!("{kind} has no metadata.name"), "give every object a `metadata.name`")),
+            _ => {
+                return Err(obj_err(
+                    format!("{kind} has no metadata.name"),
+                    "give every object a `metadata.name`",
+                ))
+            }
         };
         let gk = GroupKind::from_api_version(&api_version, &kind);
         let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
             None
         } else {
-            Some(meta.get("namespace").and_then(Json::as_str).unwrap_or(namespace).to_string())
+            Some(
+                meta.get("namespace")
+                    .and_then(Json::as_str)
+                    .unwrap_or(namespace)
+                    .to_string(),
+            )
         };
-        let oref = ObjectRef { group_kind: gk, namespace: ns, name };
-        Ok(Some(Object { origin, api_version, oref, body: parsed, text: text.trim_matches('\n').to_string() }))
+        let oref = ObjectRef {
+            group_kind: gk,
+            namespace: ns,
+            name,
+        };
+        Ok(Some(Object {
+            origin,
+            api_version,
+            oref,
+            body: parsed,
+            text: text.trim_matches('\n').to_string(),
+        }))
     }
 }
 
 fn is_variables_file(name: &str) -> bool {
-    name == "variables.yaml" || name == "variables.yml" || (name.starts_with("variables.") && (name.ends_with(".yaml") || name.ends_with(".yml")))
+    name == "variables.yaml"
+        || name == "variables.yml"
+        || (name.starts_with("variables.") && (name.ends_with(".yaml") || name.ends_with(".yml")))
 }
 
 fn line_offset(text: &str, line: usize) -> usize {
     if line <= 1 {
         return 0;
     }
-    text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1).unwrap_or(text.len())
+    text.match_indices('\n')
+        .nth(line - 2)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(text.len())
 }
 
 /// One YAML document of a rendered file.
@@ -413,10 +530,9 @@ struct Document {
 fn split_documents(out: &str) -> Vec<Document> {
     let mut docs = Vec::new();
     let mut start = 0;
-    let mut line_no = 1;
     let mut first_line = 1;
     let mut off = 0;
-    for line in out.split_inclusive('\n') {
+    for (line_no, line) in (1..).zip(out.split_inclusive('\n')) {
         let t = line.trim_end();
         if t == "---" || t.starts_with("--- ") || t.starts_with("---\t") {
             docs.push((start, off, first_line));
@@ -424,7 +540,6 @@ fn split_documents(out: &str) -> Vec<Document> {
             first_line = line_no + 1;
         }
         off += line.len();
-        line_no += 1;
     }
     docs.push((start, out.len(), first_line));
     let mut result = Vec::new();
@@ -440,8 +555,16 @@ fn split_documents(out: &str) -> Vec<Document> {
             }
             o += l.len();
         }
-        let Some(content_start) = content_start else { continue };
-        result.push(Document { index: result.len(), start, end, content_start, first_line });
+        let Some(content_start) = content_start else {
+            continue;
+        };
+        result.push(Document {
+            index: result.len(),
+            start,
+            end,
+            content_start,
+            first_line,
+        });
     }
     result
 }
@@ -460,9 +583,18 @@ mod tests {
 
     #[test]
     fn set_parses_both_forms_and_types() {
-        assert_eq!(parse_set("a.b=3", 0).unwrap(), (vec!["a".into(), "b".into()], Json::from(3)));
-        assert_eq!(parse_set("tag:4f2a", 0).unwrap(), (vec!["tag".into()], Json::from("4f2a")));
-        assert_eq!(parse_set("img=reg/x:1", 0).unwrap(), (vec!["img".into()], Json::from("reg/x:1")));
+        assert_eq!(
+            parse_set("a.b=3", 0).unwrap(),
+            (vec!["a".into(), "b".into()], Json::from(3))
+        );
+        assert_eq!(
+            parse_set("tag:4f2a", 0).unwrap(),
+            (vec!["tag".into()], Json::from("4f2a"))
+        );
+        assert_eq!(
+            parse_set("img=reg/x:1", 0).unwrap(),
+            (vec!["img".into()], Json::from("reg/x:1"))
+        );
         assert_eq!(parse_set("z=007", 0).unwrap().1, Json::from("007"));
         assert!(parse_set("novalue", 0).is_err());
         assert!(parse_set("a..b=1", 0).is_err());

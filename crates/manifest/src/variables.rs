@@ -19,8 +19,17 @@ pub(crate) fn full_parse(text: &str) -> Result<Json, serde_saphyr::Error> {
 }
 
 /// Converts a YAML parse error into a located diagnostic.
-pub(crate) fn yaml_error(kind: ErrorKind, file: &str, text: &str, e: &serde_saphyr::Error, what: &str) -> Error {
-    let (line, col) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((0, 0));
+pub(crate) fn yaml_error(
+    kind: ErrorKind,
+    file: &str,
+    text: &str,
+    e: &serde_saphyr::Error,
+    what: &str,
+) -> Error {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((0, 0));
     let msg = first_line(&e.to_string());
     Error::new(kind, format!("{what}: {msg}"))
         .at(file, line, col)
@@ -58,17 +67,30 @@ pub(crate) fn parse_variables(text: &str, display: &str) -> Result<Map<String, J
         return Ok(Map::new());
     }
     let v = parse_yaml(text).map_err(|e| {
-        yaml_error(ErrorKind::Variables, display, text, &e, "invalid YAML in variables file")
-            .hint("variables files are YAML maps of names to values")
+        yaml_error(
+            ErrorKind::Variables,
+            display,
+            text,
+            &e,
+            "invalid YAML in variables file",
+        )
+        .hint("variables files are YAML maps of names to values")
     })?;
     match v {
         Json::Object(m) => Ok(m),
         Json::Null => Ok(Map::new()),
         other => {
-            let line = text.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or(0) + 1;
+            let line = text
+                .lines()
+                .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .unwrap_or(0)
+                + 1;
             Err(Error::new(
                 ErrorKind::Variables,
-                format!("variables file must be a map of names to values, found {}", json_type(&other)),
+                format!(
+                    "variables file must be a map of names to values, found {}",
+                    json_type(&other)
+                ),
             )
             .at(display, line, 1)
             .snippet(text.lines().nth(line - 1))
@@ -117,17 +139,29 @@ pub fn parse_set(arg: &str, index: usize) -> Result<(Vec<String>, Json), Error> 
     };
     let (key, value) = (&arg[..i], &arg[i + 1..]);
     let path: Vec<String> = key.split('.').map(str::to_string).collect();
-    if key.is_empty() || path.iter().any(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
-        return Err(Error::new(ErrorKind::SetArgument, format!("malformed variable name {key:?} in {arg:?}"))
-            .at(&where_, 0, 0)
-            .hint("names are dot-separated words without spaces, like images.web"));
+    if key.is_empty()
+        || path
+            .iter()
+            .any(|p| p.is_empty() || p.chars().any(char::is_whitespace))
+    {
+        return Err(Error::new(
+            ErrorKind::SetArgument,
+            format!("malformed variable name {key:?} in {arg:?}"),
+        )
+        .at(&where_, 0, 0)
+        .hint("names are dot-separated words without spaces, like images.web"));
     }
     let v = match value {
         "true" => Json::Bool(true),
         "false" => Json::Bool(false),
         "null" => Json::Null,
         s => match s.parse::<i64>() {
-            Ok(i) if !(s.len() > 1 && (s.starts_with('0') || s.starts_with("-0") || s.starts_with('+'))) => Json::from(i),
+            Ok(i)
+                if !(s.len() > 1
+                    && (s.starts_with('0') || s.starts_with("-0") || s.starts_with('+'))) =>
+            {
+                Json::from(i)
+            }
             _ => Json::String(s.to_string()),
         },
     };
@@ -139,7 +173,9 @@ pub(crate) fn set_path(root: &mut Map<String, Json>, path: &[String], value: Jso
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut cur = root;
     for p in parents {
-        let entry = cur.entry(p.clone()).or_insert_with(|| Json::Object(Map::new()));
+        let entry = cur
+            .entry(p.clone())
+            .or_insert_with(|| Json::Object(Map::new()));
         if !entry.is_object() {
             *entry = Json::Object(Map::new());
         }

@@ -36,7 +36,11 @@ pub enum Node {
     If(Branch),
     With(Branch),
     Range(Branch),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
     Break,
     Continue,
 }
@@ -76,18 +80,36 @@ pub struct Number {
 #[derive(Debug)]
 pub enum Arg {
     /// `.A.B`
-    Field { pos: usize, idents: Vec<String> },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// `(pipe).A.B` or `fn.A`
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
     /// `$x.A.B`; `idents[0]` is the variable name.
-    Variable { pos: usize, idents: Vec<String> },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// A function, resolved when parsed.
-    Identifier { pos: usize, name: String, func: &'static crate::funcs::Func },
+    Identifier {
+        pos: usize,
+        name: String,
+        func: &'static crate::funcs::Func,
+    },
     Dot(usize),
     Nil(usize),
     Bool(usize, bool),
     Number(usize, Number),
-    String { pos: usize, quoted: String, text: String },
+    String {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -143,7 +165,12 @@ impl std::fmt::Display for Arg {
 impl std::fmt::Display for Pipe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.decl.is_empty() {
-            write!(f, "{} {} ", self.decl.join(", "), if self.is_assign { "=" } else { ":=" })?;
+            write!(
+                f,
+                "{} {} ",
+                self.decl.join(", "),
+                if self.is_assign { "=" } else { ":=" }
+            )?;
         }
         for (i, c) in self.cmds.iter().enumerate() {
             if i > 0 {

@@ -119,8 +119,11 @@ fn value_of_number(n: &Number) -> Result<Value, String> {
     if n.is_char {
         return Ok(Value::Int(n.int.unwrap_or(0)));
     }
-    if n.float.is_some() && !is_hex_int && t.contains(['.', 'e', 'E', 'p', 'P']) {
-        return Ok(Value::Float(n.float.unwrap()));
+    if let Some(f) = n
+        .float
+        .filter(|_| !is_hex_int && t.contains(['.', 'e', 'E', 'p', 'P']))
+    {
+        return Ok(Value::Float(f));
     }
     if let Some(i) = n.int {
         return Ok(Value::Int(i));
@@ -139,13 +142,15 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -200,7 +205,12 @@ impl<'s> Exec<'s> {
         match node {
             Node::Text(pos, t) => {
                 if let Some(m) = &mut self.map {
-                    m.push(MapEntry { out: self.out.len(), source: self.tree.source.clone(), pos: *pos, text: true });
+                    m.push(MapEntry {
+                        out: self.out.len(),
+                        source: self.tree.source.clone(),
+                        pos: *pos,
+                        text: true,
+                    });
                 }
                 self.out.push_str(t);
                 Ok(())
@@ -210,7 +220,12 @@ impl<'s> Exec<'s> {
                 if pipe.decl.is_empty() {
                     self.at(pipe.pos, At::Pipe(pipe));
                     if let Some(m) = &mut self.map {
-                        m.push(MapEntry { out: self.out.len(), source: self.tree.source.clone(), pos: pipe.pos, text: false });
+                        m.push(MapEntry {
+                            out: self.out.len(),
+                            source: self.tree.source.clone(),
+                            pos: pipe.pos,
+                            text: false,
+                        });
                     }
                     match v {
                         Value::Nil => self.out.push_str("<no value>"),
@@ -237,19 +252,26 @@ impl<'s> Exec<'s> {
             Node::Template { pos, name, pipe } => {
                 self.at(*pos, At::Template(name));
                 let Some(tree) = self.trees.get(name) else {
-                    return Err(self.error(format!("template {} not defined", gofmt::quote(name))).into());
+                    return Err(self
+                        .error(format!("template {} not defined", gofmt::quote(name)))
+                        .into());
                 };
                 if self.depth >= MAX_DEPTH {
-                    return Err(self.error(format!("exceeded maximum template depth ({MAX_DEPTH})")).into());
+                    return Err(self
+                        .error(format!("exceeded maximum template depth ({MAX_DEPTH})"))
+                        .into());
                 }
                 let new_dot = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
                     None => Value::Nil,
                 };
-                let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+                let saved_vars =
+                    std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
                 let saved_tree = std::mem::replace(&mut self.tree, tree);
                 self.depth += 1;
-                let r = stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.walk_list(&new_dot, &tree.root));
+                let r = stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+                    self.walk_list(&new_dot, &tree.root)
+                });
                 self.depth -= 1;
                 self.tree = saved_tree;
                 self.vars = saved_vars;
@@ -293,7 +315,13 @@ impl<'s> Exec<'s> {
         self.vars[len - n].1 = v;
     }
 
-    fn range_iteration(&mut self, b: &'s Branch, index: Value, elem: Value, mark: usize) -> Result<(), Ctl> {
+    fn range_iteration(
+        &mut self,
+        b: &'s Branch,
+        index: Value,
+        elem: Value,
+        mark: usize,
+    ) -> Result<(), Ctl> {
         let decl = &b.pipe.decl;
         if !decl.is_empty() {
             if b.pipe.is_assign {
@@ -334,7 +362,11 @@ impl<'s> Exec<'s> {
                 }
             }
             Value::Map(m) => {
-                let entries: Vec<(String, Value)> = m.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let entries: Vec<(String, Value)> = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 for (k, e) in entries {
                     ran = true;
                     self.range_iteration(b, Value::str(k), e, mark)?;
@@ -342,7 +374,11 @@ impl<'s> Exec<'s> {
             }
             Value::Int(n) => {
                 if b.pipe.decl.len() > 1 {
-                    return Err(self.error(format!("can't use {n} to iterate over more than one variable")).into());
+                    return Err(self
+                        .error(format!(
+                            "can't use {n} to iterate over more than one variable"
+                        ))
+                        .into());
                 }
                 for i in 0..*n {
                     ran = true;
@@ -351,7 +387,11 @@ impl<'s> Exec<'s> {
             }
             Value::Uint(n) => {
                 if b.pipe.decl.len() > 1 {
-                    return Err(self.error(format!("can't use {n} to iterate over more than one variable")).into());
+                    return Err(self
+                        .error(format!(
+                            "can't use {n} to iterate over more than one variable"
+                        ))
+                        .into());
                 }
                 for i in 0..*n {
                     ran = true;
@@ -360,7 +400,9 @@ impl<'s> Exec<'s> {
             }
             Value::Nil => {}
             other => {
-                return Err(self.error(format!("range can't iterate over {}", gofmt::to_v(other))).into());
+                return Err(self
+                    .error(format!("range can't iterate over {}", gofmt::to_v(other)))
+                    .into());
             }
         }
         if !ran {
@@ -394,7 +436,12 @@ impl<'s> Exec<'s> {
         Ok(())
     }
 
-    fn eval_command(&mut self, dot: &Value, cmd: &'s Command, fin: Option<Value>) -> EResult<Value> {
+    fn eval_command(
+        &mut self,
+        dot: &Value,
+        cmd: &'s Command,
+        fin: Option<Value>,
+    ) -> EResult<Value> {
         let first = &cmd.args[0];
         match first {
             Arg::Field { pos, idents } => {
@@ -426,8 +473,16 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn eval_chain(&mut self, dot: &Value, chain: &'s Arg, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
-        let Arg::Chain { node, fields, .. } = chain else { unreachable!() };
+    fn eval_chain(
+        &mut self,
+        dot: &Value,
+        chain: &'s Arg,
+        args: &'s [Arg],
+        fin: Option<Value>,
+    ) -> EResult<Value> {
+        let Arg::Chain { node, fields, .. } = chain else {
+            unreachable!()
+        };
         self.at(chain.pos(), At::Arg(chain));
         if matches!(**node, Arg::Nil(_)) {
             return Err(self.error(format!("indirection through explicit nil in {chain}")));
@@ -436,8 +491,16 @@ impl<'s> Exec<'s> {
         self.eval_field_chain(dot, recv, chain, fields, args, fin)
     }
 
-    fn eval_variable(&mut self, dot: &Value, var: &'s Arg, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
-        let Arg::Variable { idents, .. } = var else { unreachable!() };
+    fn eval_variable(
+        &mut self,
+        dot: &Value,
+        var: &'s Arg,
+        args: &'s [Arg],
+        fin: Option<Value>,
+    ) -> EResult<Value> {
+        let Arg::Variable { idents, .. } = var else {
+            unreachable!()
+        };
         self.at(var.pos(), At::Arg(var));
         let value = self.var_value(&idents[0])?;
         if idents.len() == 1 {
@@ -469,12 +532,25 @@ impl<'s> Exec<'s> {
         for (i, id) in idents.iter().enumerate() {
             let last = i == n - 1;
             let has_args = last && (args.len() > 1 || fin.is_some());
-            recv = self.eval_field(id, node, has_args, recv, i > 0 || !matches!(node, Arg::Field { .. }))?;
+            recv = self.eval_field(
+                id,
+                node,
+                has_args,
+                recv,
+                i > 0 || !matches!(node, Arg::Field { .. }),
+            )?;
         }
         Ok(recv)
     }
 
-    fn eval_field(&mut self, name: &str, node: &Arg, has_args: bool, recv: Value, nested: bool) -> EResult<Value> {
+    fn eval_field(
+        &mut self,
+        name: &str,
+        node: &Arg,
+        has_args: bool,
+        recv: Value,
+        nested: bool,
+    ) -> EResult<Value> {
         match &recv {
             Value::Map(m) => {
                 if has_args {
@@ -488,7 +564,8 @@ impl<'s> Exec<'s> {
                             Some(k) => Some(format!("did you mean `{k}`?")),
                             None if m.is_empty() => Some("the map is empty".to_string()),
                             None => {
-                                let keys: Vec<&str> = m.keys().take(8).map(|s| s.as_str()).collect();
+                                let keys: Vec<&str> =
+                                    m.keys().take(8).map(|s| s.as_str()).collect();
                                 Some(format!(
                                     "existing keys: {}{}",
                                     keys.join(", "),
@@ -497,29 +574,53 @@ impl<'s> Exec<'s> {
                             }
                         };
                         let _ = node;
-                        Err(self.error_hint(format!("map has no entry for key {}", gofmt::quote(name)), hint))
+                        Err(self.error_hint(
+                            format!("map has no entry for key {}", gofmt::quote(name)),
+                            hint,
+                        ))
                     }
                 }
             }
             Value::Nil if nested => Err(self.error_hint(
                 format!("nil pointer evaluating interface {{}}.{name}"),
-                Some("the value before this field is null; check it with `if` or give it a value".into()),
+                Some(
+                    "the value before this field is null; check it with `if` or give it a value"
+                        .into(),
+                ),
             )),
-            Value::Nil => Err(self.error(format!("nil data; no entry for key {}", gofmt::quote(name)))),
-            other => Err(self.error(format!("can't evaluate field {name} in type {}", other.type_name()))),
+            Value::Nil => {
+                Err(self.error(format!("nil data; no entry for key {}", gofmt::quote(name))))
+            }
+            other => Err(self.error(format!(
+                "can't evaluate field {name} in type {}",
+                other.type_name()
+            ))),
         }
     }
 
-    fn eval_call(&mut self, dot: &Value, pos: usize, f: &'static Func, name: &'s str, args: &'s [Arg], fin: Option<Value>) -> EResult<Value> {
+    fn eval_call(
+        &mut self,
+        dot: &Value,
+        pos: usize,
+        f: &'static Func,
+        name: &'s str,
+        args: &'s [Arg],
+        fin: Option<Value>,
+    ) -> EResult<Value> {
         let args = if args.is_empty() { args } else { &args[1..] };
         let num_in = args.len() + usize::from(fin.is_some());
         let nfixed = f.params.len();
         if f.variadic.is_some() {
             if num_in < nfixed {
-                return Err(self.error(format!("wrong number of args for {name}: want at least {nfixed} got {}", args.len())));
+                return Err(self.error(format!(
+                    "wrong number of args for {name}: want at least {nfixed} got {}",
+                    args.len()
+                )));
             }
         } else if num_in != nfixed {
-            return Err(self.error(format!("wrong number of args for {name}: want {nfixed} got {num_in}")));
+            return Err(self.error(format!(
+                "wrong number of args for {name}: want {nfixed} got {num_in}"
+            )));
         }
         if name == "and" || name == "or" {
             let mut v = Value::Nil;
@@ -540,41 +641,56 @@ impl<'s> Exec<'s> {
             argv.push(self.eval_arg(dot, ty, a)?);
         }
         if let Some(fv) = fin {
-            let ty = f.params.get(num_in - 1).copied().or(f.variadic).unwrap_or(Ty::Any);
+            let ty = f
+                .params
+                .get(num_in - 1)
+                .copied()
+                .or(f.variadic)
+                .unwrap_or(Ty::Any);
             let v = self.validate(fv, ty)?;
             argv.push(v);
         }
         self.at(pos, At::Name(name));
-        let mut host = ExecHost { trees: self.trees, depth: self.depth };
+        let mut host = ExecHost {
+            trees: self.trees,
+            depth: self.depth,
+        };
         match (f.imp)(&mut host, argv) {
             Ok(v) => Ok(v),
             Err(FuncError::Msg(m)) => Err(self.error(format!("error calling {name}: {m}"))),
-            Err(FuncError::Hint(m, h)) => Err(self.error_hint(format!("error calling {name}: {m}"), Some(h))),
+            Err(FuncError::Hint(m, h)) => {
+                Err(self.error_hint(format!("error calling {name}: {m}"), Some(h)))
+            }
             Err(FuncError::User(m)) => Err(self.error_hint(m, None)),
             Err(FuncError::Nested(mut e)) => {
                 let (line, col) = self.tree.source.line_col(pos);
-                e.called_from.push((self.tree.source.name.clone(), line, col));
+                e.called_from
+                    .push((self.tree.source.name.clone(), line, col));
                 Err(e)
             }
         }
     }
 
     fn validate(&mut self, v: Value, ty: Ty) -> EResult<Value> {
-        let ok = match (&v, ty) {
-            (_, Ty::Any) => true,
-            (Value::String(_), Ty::Str) => true,
-            (Value::Int(_), Ty::Int) => true,
-            (Value::Bool(_), Ty::Bool) => true,
-            (Value::Map(_) | Value::Nil, Ty::Map) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (&v, ty),
+            (_, Ty::Any)
+                | (Value::String(_), Ty::Str)
+                | (Value::Int(_), Ty::Int)
+                | (Value::Bool(_), Ty::Bool)
+                | (Value::Map(_) | Value::Nil, Ty::Map)
+        );
         if ok {
             return Ok(v);
         }
         if let Value::Nil = v {
             return Err(self.error(format!("invalid value; expected {}", ty.go_name())));
         }
-        Err(self.error(format!("wrong type for value; expected {}; got {}", ty.go_name(), v.type_name())))
+        Err(self.error(format!(
+            "wrong type for value; expected {}; got {}",
+            ty.go_name(),
+            v.type_name()
+        )))
     }
 
     fn eval_arg(&mut self, dot: &Value, ty: Ty, a: &'s Arg) -> EResult<Value> {
@@ -587,10 +703,14 @@ impl<'s> Exec<'s> {
                     _ => Err(self.error(format!("cannot assign nil to {}", ty.go_name()))),
                 };
             }
-            Arg::Field { idents, .. } => self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?,
+            Arg::Field { idents, .. } => {
+                self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?
+            }
             Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
-            Arg::Identifier { pos, name, func } => self.eval_call(dot, *pos, func, name, &[], None)?,
+            Arg::Identifier { pos, name, func } => {
+                self.eval_call(dot, *pos, func, name, &[], None)?
+            }
             Arg::Chain { .. } => self.eval_chain(dot, a, &[], None)?,
             Arg::Bool(_, b) => {
                 return match ty {
@@ -631,16 +751,23 @@ impl Host for ExecHost<'_> {
             ));
         }
         if self.depth >= MAX_DEPTH {
-            return Err(FuncError::Msg(format!("exceeded maximum template depth ({MAX_DEPTH})")));
+            return Err(FuncError::Msg(format!(
+                "exceeded maximum template depth ({MAX_DEPTH})"
+            )));
         }
-        stacker::maybe_grow(64 * 1024, 1024 * 1024, || execute(self.trees, name, data, self.depth + 1))
-            .map_err(FuncError::Nested)
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+            execute(self.trees, name, data, self.depth + 1)
+        })
+        .map_err(FuncError::Nested)
     }
 
     fn tpl(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
         let mut trees = self.trees.clone();
         let parsed = crate::parse::parse("tpl", text, &funcs::lookup).map_err(|e| {
-            FuncError::Msg(format!("parsing the tpl text failed at line {}: {}", e.line, e.message))
+            FuncError::Msg(format!(
+                "parsing the tpl text failed at line {}: {}",
+                e.line, e.message
+            ))
         })?;
         let name = parsed[0].name.clone();
         for t in parsed {

@@ -97,8 +97,18 @@ fn table() -> &'static HashMap<&'static str, Func> {
     T.get_or_init(|| {
         use Ty::*;
         let mut m: HashMap<&'static str, Func> = HashMap::new();
-        let mut f = |name: &'static str, params: &'static [Ty], variadic: Option<Ty>, imp: fn(&mut dyn Host, Vec<Value>) -> FResult| {
-            m.insert(name, Func { params, variadic, imp });
+        let mut f = |name: &'static str,
+                     params: &'static [Ty],
+                     variadic: Option<Ty>,
+                     imp: fn(&mut dyn Host, Vec<Value>) -> FResult| {
+            m.insert(
+                name,
+                Func {
+                    params,
+                    variadic,
+                    imp,
+                },
+            );
         };
         // Go built-ins.
         f("and", &[Any], Some(Any), |_, _| unreachable!());
@@ -107,78 +117,174 @@ fn table() -> &'static HashMap<&'static str, Func> {
         f("len", &[Any], None, |_, a| length(&a[0]));
         f("index", &[Any], Some(Any), |_, a| index(&a[0], &a[1..]));
         f("slice", &[Any], Some(Any), |_, a| slice(&a[0], &a[1..]));
-        f("print", &[], Some(Any), |_, a| Ok(Value::from(gofmt::sprint(&a))));
-        f("println", &[], Some(Any), |_, a| Ok(Value::from(gofmt::sprintln(&a))));
-        f("printf", &[Str], Some(Any), |_, a| Ok(Value::from(gofmt::sprintf(s(&a[0]), &a[1..]))));
-        f("html", &[], Some(Any), |_, a| Ok(Value::from(html_escape(&eval_args(&a)))));
-        f("js", &[], Some(Any), |_, a| Ok(Value::from(js_escape(&eval_args(&a)))));
-        f("urlquery", &[], Some(Any), |_, a| Ok(Value::from(query_escape(&eval_args(&a)))));
+        f("print", &[], Some(Any), |_, a| {
+            Ok(Value::from(gofmt::sprint(&a)))
+        });
+        f("println", &[], Some(Any), |_, a| {
+            Ok(Value::from(gofmt::sprintln(&a)))
+        });
+        f("printf", &[Str], Some(Any), |_, a| {
+            Ok(Value::from(gofmt::sprintf(s(&a[0]), &a[1..])))
+        });
+        f("html", &[], Some(Any), |_, a| {
+            Ok(Value::from(html_escape(&eval_args(&a))))
+        });
+        f("js", &[], Some(Any), |_, a| {
+            Ok(Value::from(js_escape(&eval_args(&a))))
+        });
+        f("urlquery", &[], Some(Any), |_, a| {
+            Ok(Value::from(query_escape(&eval_args(&a))))
+        });
         f("call", &[Any], Some(Any), |_, a| match &a[0] {
             Value::Nil => msg("call of nil"),
             v => msg(format!("non-function of type {}", v.type_name())),
         });
-        f("eq", &[Any], Some(Any), |_, a| eq(&a[0], &a[1..]).map(Value::Bool));
-        f("ne", &[Any, Any], None, |_, a| eq(&a[0], &a[1..]).map(|b| Value::Bool(!b)));
-        f("lt", &[Any, Any], None, |_, a| lt(&a[0], &a[1]).map(Value::Bool));
-        f("le", &[Any, Any], None, |_, a| le(&a[0], &a[1]).map(Value::Bool));
-        f("gt", &[Any, Any], None, |_, a| le(&a[0], &a[1]).map(|b| Value::Bool(!b)));
-        f("ge", &[Any, Any], None, |_, a| lt(&a[0], &a[1]).map(|b| Value::Bool(!b)));
+        f("eq", &[Any], Some(Any), |_, a| {
+            eq(&a[0], &a[1..]).map(Value::Bool)
+        });
+        f("ne", &[Any, Any], None, |_, a| {
+            eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))
+        });
+        f("lt", &[Any, Any], None, |_, a| {
+            lt(&a[0], &a[1]).map(Value::Bool)
+        });
+        f("le", &[Any, Any], None, |_, a| {
+            le(&a[0], &a[1]).map(Value::Bool)
+        });
+        f("gt", &[Any, Any], None, |_, a| {
+            le(&a[0], &a[1]).map(|b| Value::Bool(!b))
+        });
+        f("ge", &[Any, Any], None, |_, a| {
+            lt(&a[0], &a[1]).map(|b| Value::Bool(!b))
+        });
         // Helm / berth.
-        f("include", &[Str, Any], None, |h, a| h.include(s(&a[0]), &a[1]).map(Value::from));
-        f("tpl", &[Str, Any], None, |h, a| h.tpl(s(&a[0]), &a[1]).map(Value::from));
+        f("include", &[Str, Any], None, |h, a| {
+            h.include(s(&a[0]), &a[1]).map(Value::from)
+        });
+        f("tpl", &[Str, Any], None, |h, a| {
+            h.tpl(s(&a[0]), &a[1]).map(Value::from)
+        });
         f("required", &[Str, Any], None, |_, a| match &a[1] {
             Value::Nil => Err(FuncError::User(s(&a[0]).to_string())),
             Value::String(x) if x.is_empty() => Err(FuncError::User(s(&a[0]).to_string())),
             v => Ok(v.clone()),
         });
-        f("fail", &[Str], None, |_, a| Err(FuncError::User(s(&a[0]).to_string())));
-        f("ismode", &[Any, Str, Str, Str], None, |_, a| Ok(Value::Bool(ismode(&a[0], s(&a[1]), s(&a[2])) == s(&a[3]))));
+        f("fail", &[Str], None, |_, a| {
+            Err(FuncError::User(s(&a[0]).to_string()))
+        });
+        f("ismode", &[Any, Str, Str, Str], None, |_, a| {
+            Ok(Value::Bool(ismode(&a[0], s(&a[1]), s(&a[2])) == s(&a[3])))
+        });
         // Sprig: defaults and logic.
         f("default", &[Any], Some(Any), |_, a| {
-            Ok(if a.len() < 2 || empty(&a[1]) { a[0].clone() } else { a[1].clone() })
+            Ok(if a.len() < 2 || empty(&a[1]) {
+                a[0].clone()
+            } else {
+                a[1].clone()
+            })
         });
         f("empty", &[Any], None, |_, a| Ok(Value::Bool(empty(&a[0]))));
-        f("coalesce", &[], Some(Any), |_, a| Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil)));
-        f("ternary", &[Any, Any, Bool], None, |_, a| Ok(if a[2].truthy() { a[0].clone() } else { a[1].clone() }));
+        f("coalesce", &[], Some(Any), |_, a| {
+            Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
+        });
+        f("ternary", &[Any, Any, Bool], None, |_, a| {
+            Ok(if a[2].truthy() {
+                a[0].clone()
+            } else {
+                a[1].clone()
+            })
+        });
         // Sprig: strings.
         f("quote", &[], Some(Any), |_, a| {
-            let v: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| gofmt::quote(&strval(v))).collect();
+            let v: Vec<String> = a
+                .iter()
+                .filter(|v| !matches!(v, Value::Nil))
+                .map(|v| gofmt::quote(&strval(v)))
+                .collect();
             Ok(Value::from(v.join(" ")))
         });
         f("squote", &[], Some(Any), |_, a| {
-            let v: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| format!("'{}'", strval(v))).collect();
+            let v: Vec<String> = a
+                .iter()
+                .filter(|v| !matches!(v, Value::Nil))
+                .map(|v| format!("'{}'", strval(v)))
+                .collect();
             Ok(Value::from(v.join(" ")))
         });
         f("cat", &[], Some(Any), |_, a| {
-            let v: Vec<String> = a.iter().filter(|v| !matches!(v, Value::Nil)).map(strval).collect();
+            let v: Vec<String> = a
+                .iter()
+                .filter(|v| !matches!(v, Value::Nil))
+                .map(strval)
+                .collect();
             Ok(Value::from(v.join(" ")))
         });
-        f("upper", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).to_uppercase())));
-        f("lower", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).to_lowercase())));
-        f("title", &[Str], None, |_, a| Ok(Value::from(title(s(&a[0])))));
-        f("trim", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).trim_matches(go_space))));
+        f("upper", &[Str], None, |_, a| {
+            Ok(Value::from(s(&a[0]).to_uppercase()))
+        });
+        f("lower", &[Str], None, |_, a| {
+            Ok(Value::from(s(&a[0]).to_lowercase()))
+        });
+        f("title", &[Str], None, |_, a| {
+            Ok(Value::from(title(s(&a[0]))))
+        });
+        f("trim", &[Str], None, |_, a| {
+            Ok(Value::from(s(&a[0]).trim_matches(go_space)))
+        });
         f("trimAll", &[Str, Str], None, |_, a| {
             let cut: Vec<char> = s(&a[0]).chars().collect();
             Ok(Value::from(s(&a[1]).trim_matches(cut.as_slice())))
         });
-        f("trimPrefix", &[Str, Str], None, |_, a| Ok(Value::from(s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])))));
-        f("trimSuffix", &[Str, Str], None, |_, a| Ok(Value::from(s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])))));
-        f("replace", &[Str, Str, Str], None, |_, a| Ok(Value::from(go_replace(s(&a[2]), s(&a[0]), s(&a[1])))));
-        f("contains", &[Str, Str], None, |_, a| Ok(Value::Bool(s(&a[1]).contains(s(&a[0])))));
-        f("hasPrefix", &[Str, Str], None, |_, a| Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0])))));
-        f("hasSuffix", &[Str, Str], None, |_, a| Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0])))));
+        f("trimPrefix", &[Str, Str], None, |_, a| {
+            Ok(Value::from(
+                s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])),
+            ))
+        });
+        f("trimSuffix", &[Str, Str], None, |_, a| {
+            Ok(Value::from(
+                s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])),
+            ))
+        });
+        f("replace", &[Str, Str, Str], None, |_, a| {
+            Ok(Value::from(go_replace(s(&a[2]), s(&a[0]), s(&a[1]))))
+        });
+        f("contains", &[Str, Str], None, |_, a| {
+            Ok(Value::Bool(s(&a[1]).contains(s(&a[0]))))
+        });
+        f("hasPrefix", &[Str, Str], None, |_, a| {
+            Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0]))))
+        });
+        f("hasSuffix", &[Str, Str], None, |_, a| {
+            Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]))))
+        });
         f("split", &[Str, Str], None, |_, a| {
-            let m: BTreeMap<String, Value> =
-                go_split(s(&a[1]), s(&a[0])).into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::from(p))).collect();
+            let m: BTreeMap<String, Value> = go_split(s(&a[1]), s(&a[0]))
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (format!("_{i}"), Value::from(p)))
+                .collect();
             Ok(Value::map(m))
         });
         f("splitList", &[Str, Str], None, |_, a| {
-            Ok(Value::list(go_split(s(&a[1]), s(&a[0])).into_iter().map(Value::from).collect()))
+            Ok(Value::list(
+                go_split(s(&a[1]), s(&a[0]))
+                    .into_iter()
+                    .map(Value::from)
+                    .collect(),
+            ))
         });
-        f("join", &[Str, Any], None, |_, a| Ok(Value::from(strslice(&a[1]).join(s(&a[0])))));
-        f("indent", &[Int, Str], None, |_, a| Ok(Value::from(indent(int(&a[0]), s(&a[1])))));
-        f("nindent", &[Int, Str], None, |_, a| Ok(Value::from(format!("\n{}", indent(int(&a[0]), s(&a[1]))))));
-        f("repeat", &[Int, Str], None, |_, a| Ok(Value::from(s(&a[1]).repeat(int(&a[0]).max(0) as usize))));
+        f("join", &[Str, Any], None, |_, a| {
+            Ok(Value::from(strslice(&a[1]).join(s(&a[0]))))
+        });
+        f("indent", &[Int, Str], None, |_, a| {
+            Ok(Value::from(indent(int(&a[0]), s(&a[1]))))
+        });
+        f("nindent", &[Int, Str], None, |_, a| {
+            Ok(Value::from(format!("\n{}", indent(int(&a[0]), s(&a[1])))))
+        });
+        f("repeat", &[Int, Str], None, |_, a| {
+            Ok(Value::from(s(&a[1]).repeat(int(&a[0]).max(0) as usize)))
+        });
         f("trunc", &[Int, Str], None, |_, a| {
             let (c, st) = (int(&a[0]), s(&a[1]));
             let n = st.len() as i64;
@@ -190,28 +296,65 @@ fn table() -> &'static HashMap<&'static str, Func> {
                 st.to_string()
             }))
         });
-        f("nospace", &[Str], None, |_, a| Ok(Value::from(s(&a[0]).chars().filter(|c| !c.is_whitespace()).collect::<String>())));
-        f("b64enc", &[Str], None, |_, a| Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(s(&a[0])))));
+        f("nospace", &[Str], None, |_, a| {
+            Ok(Value::from(
+                s(&a[0])
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>(),
+            ))
+        });
+        f("b64enc", &[Str], None, |_, a| {
+            Ok(Value::from(
+                base64::engine::general_purpose::STANDARD.encode(s(&a[0])),
+            ))
+        });
         f("b64dec", &[Str], None, |_, a| {
-            Ok(Value::from(match base64::engine::general_purpose::STANDARD.decode(s(&a[0])) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(e) => e.to_string(),
-            }))
+            Ok(Value::from(
+                match base64::engine::general_purpose::STANDARD.decode(s(&a[0])) {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(e) => e.to_string(),
+                },
+            ))
         });
         f("sha256sum", &[Str], None, |_, a| {
             let d = sha2::Sha256::digest(s(&a[0]).as_bytes());
-            Ok(Value::from(d.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+            Ok(Value::from(
+                d.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            ))
         });
-        f("toString", &[Any], None, |_, a| Ok(Value::from(strval(&a[0]))));
-        f("toStrings", &[Any], None, |_, a| Ok(Value::list(strslice(&a[0]).into_iter().map(Value::from).collect())));
+        f("toString", &[Any], None, |_, a| {
+            Ok(Value::from(strval(&a[0])))
+        });
+        f("toStrings", &[Any], None, |_, a| {
+            Ok(Value::list(
+                strslice(&a[0]).into_iter().map(Value::from).collect(),
+            ))
+        });
         // Sprig: numbers.
         f("int", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]))));
-        f("int64", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]))));
-        f("float64", &[Any], None, |_, a| Ok(Value::Float(to_float64(&a[0]))));
-        f("add", &[], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).fold(0i64, i64::wrapping_add))));
-        f("add1", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]).wrapping_add(1))));
-        f("sub", &[Any, Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1])))));
-        f("mul", &[Any], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).fold(1i64, i64::wrapping_mul))));
+        f("int64", &[Any], None, |_, a| {
+            Ok(Value::Int(to_int64(&a[0])))
+        });
+        f("float64", &[Any], None, |_, a| {
+            Ok(Value::Float(to_float64(&a[0])))
+        });
+        f("add", &[], Some(Any), |_, a| {
+            Ok(Value::Int(
+                a.iter().map(to_int64).fold(0i64, i64::wrapping_add),
+            ))
+        });
+        f("add1", &[Any], None, |_, a| {
+            Ok(Value::Int(to_int64(&a[0]).wrapping_add(1)))
+        });
+        f("sub", &[Any, Any], None, |_, a| {
+            Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
+        });
+        f("mul", &[Any], Some(Any), |_, a| {
+            Ok(Value::Int(
+                a.iter().map(to_int64).fold(1i64, i64::wrapping_mul),
+            ))
+        });
         f("div", &[Any, Any], None, |_, a| match to_int64(&a[1]) {
             0 => msg("runtime error: integer divide by zero"),
             d => Ok(Value::Int(to_int64(&a[0]).wrapping_div(d))),
@@ -220,37 +363,81 @@ fn table() -> &'static HashMap<&'static str, Func> {
             0 => msg("runtime error: integer divide by zero"),
             d => Ok(Value::Int(to_int64(&a[0]).wrapping_rem(d))),
         });
-        f("max", &[Any], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0))));
-        f("min", &[Any], Some(Any), |_, a| Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0))));
+        f("max", &[Any], Some(Any), |_, a| {
+            Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0)))
+        });
+        f("min", &[Any], Some(Any), |_, a| {
+            Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0)))
+        });
         f("until", &[Int], None, |_, a| {
             let n = int(&a[0]);
-            let r: Vec<Value> = if n >= 0 { (0..n).map(Value::Int).collect() } else { (n + 1..=0).rev().map(Value::Int).collect() };
+            let r: Vec<Value> = if n >= 0 {
+                (0..n).map(Value::Int).collect()
+            } else {
+                (n + 1..=0).rev().map(Value::Int).collect()
+            };
             Ok(Value::list(r))
         });
         // Sprig: lists.
         f("list", &[], Some(Any), |_, a| Ok(Value::list(a)));
-        f("first", &[Any], None, |_, a| Ok(as_list(&a[0]).and_then(|l| l.first().cloned()).unwrap_or_default()));
-        f("last", &[Any], None, |_, a| Ok(as_list(&a[0]).and_then(|l| l.last().cloned()).unwrap_or_default()));
-        f("rest", &[Any], None, |_, a| Ok(as_list(&a[0]).map(|l| Value::list(l.iter().skip(1).cloned().collect())).unwrap_or_default()));
+        f("first", &[Any], None, |_, a| {
+            Ok(as_list(&a[0])
+                .and_then(|l| l.first().cloned())
+                .unwrap_or_default())
+        });
+        f("last", &[Any], None, |_, a| {
+            Ok(as_list(&a[0])
+                .and_then(|l| l.last().cloned())
+                .unwrap_or_default())
+        });
+        f("rest", &[Any], None, |_, a| {
+            Ok(as_list(&a[0])
+                .map(|l| Value::list(l.iter().skip(1).cloned().collect()))
+                .unwrap_or_default())
+        });
         f("append", &[Any, Any], None, |_, a| {
             let mut l = as_list(&a[0]).unwrap_or_default();
             l.push(a[1].clone());
             Ok(Value::list(l))
         });
-        f("concat", &[], Some(Any), |_, a| Ok(Value::list(a.iter().flat_map(|v| as_list(v).unwrap_or_default()).collect())));
+        f("concat", &[], Some(Any), |_, a| {
+            Ok(Value::list(
+                a.iter()
+                    .flat_map(|v| as_list(v).unwrap_or_default())
+                    .collect(),
+            ))
+        });
         f("has", &[Any, Any], None, |_, a| {
-            Ok(Value::Bool(as_list(&a[1]).map(|l| l.iter().any(|x| eq(x, std::slice::from_ref(&a[0])).unwrap_or(false))).unwrap_or(false)))
+            Ok(Value::Bool(
+                as_list(&a[1])
+                    .map(|l| {
+                        l.iter()
+                            .any(|x| eq(x, std::slice::from_ref(&a[0])).unwrap_or(false))
+                    })
+                    .unwrap_or(false),
+            ))
         });
         f("uniq", &[Any], None, |_, a| {
             let mut out: Vec<Value> = Vec::new();
             for v in as_list(&a[0]).unwrap_or_default() {
-                if !out.iter().any(|x| eq(x, std::slice::from_ref(&v)).unwrap_or(false)) {
+                if !out
+                    .iter()
+                    .any(|x| eq(x, std::slice::from_ref(&v)).unwrap_or(false))
+                {
                     out.push(v);
                 }
             }
             Ok(Value::list(out))
         });
-        f("compact", &[Any], None, |_, a| Ok(Value::list(as_list(&a[0]).unwrap_or_default().into_iter().filter(|v| !empty(v)).collect())));
+        f("compact", &[Any], None, |_, a| {
+            Ok(Value::list(
+                as_list(&a[0])
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|v| !empty(v))
+                    .collect(),
+            ))
+        });
         f("sortAlpha", &[Any], None, |_, a| {
             let mut v = strslice(&a[0]);
             v.sort();
@@ -260,13 +447,20 @@ fn table() -> &'static HashMap<&'static str, Func> {
         f("dict", &[], Some(Any), |_, a| {
             let mut m = BTreeMap::new();
             for pair in a.chunks(2) {
-                m.insert(strval(&pair[0]), pair.get(1).cloned().unwrap_or_else(|| Value::from("")));
+                m.insert(
+                    strval(&pair[0]),
+                    pair.get(1).cloned().unwrap_or_else(|| Value::from("")),
+                );
             }
             Ok(Value::map(m))
         });
         f("get", &[Map, Str], None, |_, a| {
             Ok(match &a[0] {
-                Value::Map(m) => m.borrow().get(s(&a[1])).cloned().unwrap_or_else(|| Value::from("")),
+                Value::Map(m) => m
+                    .borrow()
+                    .get(s(&a[1]))
+                    .cloned()
+                    .unwrap_or_else(|| Value::from("")),
                 _ => Value::from(""),
             })
         });
@@ -284,7 +478,9 @@ fn table() -> &'static HashMap<&'static str, Func> {
             Ok(a[0].clone())
         });
         f("hasKey", &[Map, Str], None, |_, a| {
-            Ok(Value::Bool(matches!(&a[0], Value::Map(m) if m.borrow().contains_key(s(&a[1])))))
+            Ok(Value::Bool(
+                matches!(&a[0], Value::Map(m) if m.borrow().contains_key(s(&a[1]))),
+            ))
         });
         f("keys", &[], Some(Map), |_, a| {
             let mut k: Vec<String> = Vec::new();
@@ -297,7 +493,9 @@ fn table() -> &'static HashMap<&'static str, Func> {
             Ok(Value::list(k.into_iter().map(Value::from).collect()))
         });
         f("merge", &[Map], Some(Map), |_, a| {
-            let Value::Map(dst) = &a[0] else { return msg("merge into nil map") };
+            let Value::Map(dst) = &a[0] else {
+                return msg("merge into nil map");
+            };
             for src in &a[1..] {
                 if let Value::Map(src) = src {
                     merge_into(&mut dst.borrow_mut(), &src.borrow());
@@ -306,8 +504,16 @@ fn table() -> &'static HashMap<&'static str, Func> {
             Ok(a[0].clone())
         });
         // Sprig: encoding.
-        f("toYaml", &[Any], None, |_, a| Ok(Value::from(crate::yaml::to_yaml(&a[0]).trim_end_matches('\n').to_string())));
-        f("toJson", &[Any], None, |_, a| Ok(Value::from(crate::yaml::to_json(&a[0]))));
+        f("toYaml", &[Any], None, |_, a| {
+            Ok(Value::from(
+                crate::yaml::to_yaml(&a[0])
+                    .trim_end_matches('\n')
+                    .to_string(),
+            ))
+        });
+        f("toJson", &[Any], None, |_, a| {
+            Ok(Value::from(crate::yaml::to_json(&a[0])))
+        });
         f("fromYaml", &[Str], None, |_, a| {
             Ok(match crate::yaml::from_yaml(s(&a[0])) {
                 Ok(v @ Value::Map(_)) => v,
@@ -318,10 +524,15 @@ fn table() -> &'static HashMap<&'static str, Func> {
         f("fromJson", &[Str], None, |_, a| {
             Ok(match serde_json::from_str::<serde_json::Value>(s(&a[0])) {
                 Ok(v) => Value::from_json(&v),
-                Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e.to_string()))])),
+                Err(e) => Value::map(BTreeMap::from([(
+                    "Error".to_string(),
+                    Value::from(e.to_string()),
+                )])),
             })
         });
-        f("typeOf", &[Any], None, |_, a| Ok(Value::from(a[0].type_name())));
+        f("typeOf", &[Any], None, |_, a| {
+            Ok(Value::from(a[0].type_name()))
+        });
         m
     })
 }
@@ -353,9 +564,13 @@ fn go_space(c: char) -> bool {
 
 /// The Modes map: deployment -> container -> mode; `image` when unset.
 pub(crate) fn ismode(root: &Value, deployment: &str, container: &str) -> String {
-    let Value::Map(m) = root else { return "image".into() };
+    let Value::Map(m) = root else {
+        return "image".into();
+    };
     let m = m.borrow();
-    let Some(Value::Map(modes)) = m.get("Modes") else { return "image".into() };
+    let Some(Value::Map(modes)) = m.get("Modes") else {
+        return "image".into();
+    };
     let modes = modes.borrow();
     match modes.get(deployment) {
         Some(Value::Map(c)) => match c.borrow().get(container) {
@@ -382,7 +597,11 @@ pub(crate) fn strval(v: &Value) -> String {
 
 fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l) => l.iter().filter(|x| !matches!(x, Value::Nil)).map(strval).collect(),
+        Value::List(l) => l
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(strval)
+            .collect(),
         Value::Nil => vec![],
         other => vec![strval(other)],
     }
@@ -489,7 +708,13 @@ fn eval_args(a: &[Value]) -> String {
     }
     let mapped: Vec<Value> = a
         .iter()
-        .map(|v| if matches!(v, Value::Nil) { Value::from("<no value>") } else { v.clone() })
+        .map(|v| {
+            if matches!(v, Value::Nil) {
+                Value::from("<no value>")
+            } else {
+                v.clone()
+            }
+        })
         .collect();
     gofmt::sprint(&mapped)
 }
@@ -537,7 +762,9 @@ pub fn query_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b' ' => o.push('+'),
             b => o.push_str(&format!("%{b:02X}")),
         }
@@ -560,7 +787,12 @@ fn index_arg(i: &Value, len: usize) -> Result<usize, FuncError> {
         Value::Int(x) => *x,
         Value::Uint(u) => *u as i64,
         Value::Nil => return msg("cannot index slice/array with nil"),
-        other => return msg(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return msg(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ))
+        }
     };
     if x < 0 || x as usize > len {
         return msg(format!("index out of range: {x}"));
@@ -589,7 +821,12 @@ fn index(item: &Value, idx: &[Value]) -> FResult {
             Value::Map(m) => match i {
                 Value::String(k) => m.borrow().get(&**k).cloned().unwrap_or(Value::Nil),
                 Value::Nil => return msg("value is nil; should be of type string"),
-                other => return msg(format!("value has type {}; should be string", other.type_name())),
+                other => {
+                    return msg(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ))
+                }
             },
             Value::Nil => return msg("index of untyped nil"),
             other => return msg(format!("can't index item of type {}", other.type_name())),
@@ -668,11 +905,19 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
         let k2 = kind(a);
         let truth = if k1 != k2 {
             match (a1, a) {
-                (Value::Int(i), Value::Uint(u)) | (Value::Uint(u), Value::Int(i)) => *i >= 0 && *i as u64 == *u,
+                (Value::Int(i), Value::Uint(u)) | (Value::Uint(u), Value::Int(i)) => {
+                    *i >= 0 && *i as u64 == *u
+                }
                 _ if k1 == Kind::Invalid || k2 == Kind::Invalid => false,
                 (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
                     if k1 == Kind::Other && k2 == Kind::Other {
-                        return msg(format!("non-comparable types {}: {}, {}: {}", gofmt::to_v(a1), a1.type_name(), a.type_name(), gofmt::to_v(a)));
+                        return msg(format!(
+                            "non-comparable types {}: {}, {}: {}",
+                            gofmt::to_v(a1),
+                            a1.type_name(),
+                            a.type_name(),
+                            gofmt::to_v(a)
+                        ));
                     }
                     return msg(BAD_CMP);
                 }
@@ -687,10 +932,20 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 (Value::String(x), Value::String(y)) => x == y,
                 (Value::Nil, Value::Nil) => true,
                 (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
-                    return msg(format!("non-comparable type {}: {}", gofmt::to_v(a), a.type_name()));
+                    return msg(format!(
+                        "non-comparable type {}: {}",
+                        gofmt::to_v(a),
+                        a.type_name()
+                    ));
                 }
                 _ => {
-                    return msg(format!("non-comparable types {}: {}, {}: {}", gofmt::to_v(a1), a1.type_name(), a.type_name(), gofmt::to_v(a)));
+                    return msg(format!(
+                        "non-comparable types {}: {}, {}: {}",
+                        gofmt::to_v(a1),
+                        a1.type_name(),
+                        a.type_name(),
+                        gofmt::to_v(a)
+                    ));
                 }
             }
         };
@@ -729,4 +984,18 @@ fn le(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return Ok(true);
     }
     eq(a, std::slice::from_ref(b))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_function_is_documented() {
+        let doc = include_str!("../../../docs/functions.md");
+        for name in super::names() {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/functions.md does not document `{name}`"
+            );
+        }
+    }
 }

@@ -146,7 +146,11 @@ fn fmt_f(neg: bool, digits: &[u8], dp: i32, prec: usize) -> String {
         s.push('.');
         for i in 0..prec as i32 {
             let j = dp + i;
-            let c = if j < 0 { b'0' } else { digits.get(j as usize).copied().unwrap_or(b'0') };
+            let c = if j < 0 {
+                b'0'
+            } else {
+                digits.get(j as usize).copied().unwrap_or(b'0')
+            };
             s.push(c as char);
         }
     }
@@ -159,20 +163,36 @@ pub fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative();
     match verb {
         'e' | 'E' => {
             let p = prec.unwrap_or(usize::MAX);
-            let (d, dp) = if p == usize::MAX { shortest_digits(f) } else { rounded_digits(f, p + 1) };
-            let p = if p == usize::MAX { d.len().saturating_sub(1) } else { p };
+            let (d, dp) = if p == usize::MAX {
+                shortest_digits(f)
+            } else {
+                rounded_digits(f, p + 1)
+            };
+            let p = if p == usize::MAX {
+                d.len().saturating_sub(1)
+            } else {
+                p
+            };
             fmt_e(neg, &d, dp, p, verb == 'E')
         }
         'f' | 'F' => match prec {
             Some(p) => {
                 let s = format!("{:.*}", p, f.abs());
-                if neg { format!("-{s}") } else { s }
+                if neg {
+                    format!("-{s}")
+                } else {
+                    s
+                }
             }
             None => {
                 let (d, dp) = shortest_digits(f);
@@ -415,12 +435,22 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
             };
             match verb {
                 'v' | 'd' | 'b' | 'o' | 'O' | 'x' | 'X' => fmt_int(out, neg, mag, verb, sp),
-                'c' => pad(out, &char::from_u32(mag as u32).unwrap_or('\u{FFFD}').to_string(), sp),
+                'c' => pad(
+                    out,
+                    &char::from_u32(mag as u32).unwrap_or('\u{FFFD}').to_string(),
+                    sp,
+                ),
                 'q' => {
                     let c = char::from_u32(mag as u32).unwrap_or('\u{FFFD}');
                     let q = quote(&c.to_string());
                     let inner = &q[1..q.len() - 1];
-                    let inner = if c == '"' { "\"".to_string() } else if c == '\'' { "\\'".to_string() } else { inner.to_string() };
+                    let inner = if c == '"' {
+                        "\"".to_string()
+                    } else if c == '\'' {
+                        "\\'".to_string()
+                    } else {
+                        inner.to_string()
+                    };
                     pad(out, &format!("'{inner}'"), sp);
                 }
                 'U' => pad(out, &format!("U+{mag:04X}"), sp),
@@ -609,18 +639,18 @@ fn go_syntax(v: &Value) -> String {
     match v {
         Value::Nil => "<nil>".into(),
         Value::String(s) => quote(s),
-        Value::Float(f) => {
-            let s = format_float(*f, 'g', None);
-            if s.contains(['.', 'e', 'N', 'I']) { s } else { format!("{s}") }
-        }
+        Value::Float(f) => format_float(*f, 'g', None),
         Value::Uint(u) => format!("0x{u:x}"),
         Value::List(l) => {
             let inner: Vec<String> = l.iter().map(go_syntax).collect();
             format!("[]interface {{}}{{{}}}", inner.join(", "))
         }
         Value::Map(m) => {
-            let inner: Vec<String> =
-                m.borrow().iter().map(|(k, v)| format!("{}:{}", quote(k), go_syntax(v))).collect();
+            let inner: Vec<String> = m
+                .borrow()
+                .iter()
+                .map(|(k, v)| format!("{}:{}", quote(k), go_syntax(v)))
+                .collect();
             format!("map[string]interface {{}}{{{}}}", inner.join(", "))
         }
         other => to_v(other),
@@ -651,7 +681,10 @@ mod tests {
         assert_eq!(sprintf("%03d|%-3s|", &a), "005|x  |");
         assert_eq!(sprintf("%d", &[Value::str("hi")]), "%!d(string=hi)");
         assert_eq!(sprintf("%d %d", &[Value::Int(1)]), "1 %!d(MISSING)");
-        assert_eq!(sprintf("%d", &[Value::Int(1), Value::str("a")]), "1%!(EXTRA string=a)");
+        assert_eq!(
+            sprintf("%d", &[Value::Int(1), Value::str("a")]),
+            "1%!(EXTRA string=a)"
+        );
         assert_eq!(sprintf("%q", &[Value::str("a\"b")]), "\"a\\\"b\"");
     }
 }

@@ -79,7 +79,15 @@ fn is_alnum(c: char) -> bool {
 pub fn lex(input: &str) -> Vec<Item<'_>> {
     // Roughly one item per eight bytes of template; sizing up front avoids regrowing a large vector.
     let items = Vec::with_capacity(input.len() / 8 + 16);
-    let mut l = Lexer { input, pos: 0, start: 0, line: 1, start_line: 1, items, paren_depth: 0 };
+    let mut l = Lexer {
+        input,
+        pos: 0,
+        start: 0,
+        line: 1,
+        start_line: 1,
+        items,
+        paren_depth: 0,
+    };
     l.run();
     l.items
 }
@@ -123,7 +131,12 @@ impl<'a> Lexer<'a> {
 
     fn emit(&mut self, kind: ItemKind) {
         let val = &self.input[self.start..self.pos];
-        self.items.push(Item { kind, val: val.into(), pos: self.start, line: self.start_line });
+        self.items.push(Item {
+            kind,
+            val: val.into(),
+            pos: self.start,
+            line: self.start_line,
+        });
         self.start = self.pos;
         self.start_line = self.line;
     }
@@ -135,7 +148,12 @@ impl<'a> Lexer<'a> {
     }
 
     fn error(&mut self, msg: String) -> bool {
-        self.items.push(Item { kind: ItemKind::Error, val: msg.into(), pos: self.start, line: self.start_line });
+        self.items.push(Item {
+            kind: ItemKind::Error,
+            val: msg.into(),
+            pos: self.start,
+            line: self.start_line,
+        });
         false
     }
 
@@ -166,13 +184,22 @@ impl<'a> Lexer<'a> {
                 self.pos += x;
                 let mut trim = self.pos;
                 let after = &self.input[self.pos + LEFT.len()..];
-                if after.len() >= 2 && after.as_bytes()[0] == b'-' && is_space(after.as_bytes()[1]) {
-                    trim = self.start + self.input[self.start..self.pos].trim_end_matches([' ', '\t', '\r', '\n']).len();
+                if after.len() >= 2 && after.as_bytes()[0] == b'-' && is_space(after.as_bytes()[1])
+                {
+                    trim = self.start
+                        + self.input[self.start..self.pos]
+                            .trim_end_matches([' ', '\t', '\r', '\n'])
+                            .len();
                 }
                 let text = &self.input[self.start..trim];
                 self.line += self.input[self.start..self.pos].matches('\n').count();
                 if !text.is_empty() {
-                    self.items.push(Item { kind: ItemKind::Text, val: text.into(), pos: self.start, line: self.start_line });
+                    self.items.push(Item {
+                        kind: ItemKind::Text,
+                        val: text.into(),
+                        pos: self.start,
+                        line: self.start_line,
+                    });
                 }
                 self.start = self.pos;
                 self.start_line = self.line;
@@ -183,7 +210,12 @@ impl<'a> Lexer<'a> {
         if self.pos > self.start {
             self.line += self.input[self.start..self.pos].matches('\n').count();
             let text = &self.input[self.start..self.pos];
-            self.items.push(Item { kind: ItemKind::Text, val: text.into(), pos: self.start, line: self.start_line });
+            self.items.push(Item {
+                kind: ItemKind::Text,
+                val: text.into(),
+                pos: self.start,
+                line: self.start_line,
+            });
             self.start = self.pos;
             self.start_line = self.line;
         }
@@ -199,7 +231,11 @@ impl<'a> Lexer<'a> {
         if self.rest()[after_marker..].starts_with("/*") {
             self.pos += after_marker;
             self.ignore();
-            return if self.lex_comment() { Delim::Comment } else { Delim::Stop };
+            return if self.lex_comment() {
+                Delim::Comment
+            } else {
+                Delim::Stop
+            };
         }
         self.emit(ItemKind::LeftDelim);
         self.pos += after_marker;
@@ -234,7 +270,11 @@ impl<'a> Lexer<'a> {
         }
         self.pos += RIGHT.len();
         if trim {
-            let skip = self.rest().len() - self.rest().trim_start_matches([' ', '\t', '\r', '\n']).len();
+            let skip = self.rest().len()
+                - self
+                    .rest()
+                    .trim_start_matches([' ', '\t', '\r', '\n'])
+                    .len();
             self.pos += skip;
         }
         self.ignore();
@@ -250,7 +290,11 @@ impl<'a> Lexer<'a> {
         self.pos += RIGHT.len();
         self.emit(ItemKind::RightDelim);
         if trim {
-            let skip = self.rest().len() - self.rest().trim_start_matches([' ', '\t', '\r', '\n']).len();
+            let skip = self.rest().len()
+                - self
+                    .rest()
+                    .trim_start_matches([' ', '\t', '\r', '\n'])
+                    .len();
             self.pos += skip;
             self.ignore();
         }
@@ -333,7 +377,11 @@ impl<'a> Lexer<'a> {
             }
             Some(c) => self.error(format!("unrecognized character in action: {}", go_u(c))),
         };
-        if ok { Step::Continue } else { Step::Stop }
+        if ok {
+            Step::Continue
+        } else {
+            Step::Stop
+        }
     }
 
     fn lex_space(&mut self) -> bool {

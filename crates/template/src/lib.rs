@@ -4,6 +4,9 @@
 //! files, as in Helm), then [`Templates::execute`] one by name. Missing map keys are errors
 //! (Go's `missingkey=error`). No I/O happens here.
 
+// A render ends at its first error, so errors are returned once and may carry detail.
+#![allow(clippy::result_large_err)]
+
 mod ast;
 mod error;
 mod exec;
@@ -45,14 +48,25 @@ impl Templates {
     /// Parses many sources, using every core, and adds them in the order given, exactly as
     /// calling [`Templates::parse`] on each in turn would (including which error is reported).
     pub fn parse_all(&mut self, sources: &[(&str, &str)]) -> Result<(), Error> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(sources.len().max(1));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(sources.len().max(1));
         let chunk = sources.len().div_ceil(threads.max(1)).max(1);
         let parsed: Vec<Result<Vec<ast::Tree>, Error>> = std::thread::scope(|s| {
             let handles: Vec<_> = sources
                 .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(|(n, t)| parse_one(n, t)).collect::<Vec<_>>()))
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(n, t)| parse_one(n, t))
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("parser thread")).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("parser thread"))
+                .collect()
         });
         for trees in parsed {
             self.add(trees?);
@@ -83,7 +97,8 @@ impl Templates {
 
     /// Renders like [`Templates::execute`] and also returns a map from output back to source.
     pub fn execute_mapped(&self, name: &str, data: &Value) -> Result<(String, SourceMap), Error> {
-        let (out, entries) = exec::execute_mapped(&self.trees, name, data, 0, true).map_err(|e| *e)?;
+        let (out, entries) =
+            exec::execute_mapped(&self.trees, name, data, 0, true).map_err(|e| *e)?;
         Ok((out, SourceMap { entries }))
     }
 }
@@ -100,7 +115,11 @@ impl SourceMap {
     pub fn locate(&self, offset: usize) -> Option<(&str, usize, usize)> {
         let i = self.entries.partition_point(|e| e.out <= offset);
         let e = self.entries.get(i.checked_sub(1)?)?;
-        let pos = if e.text { e.pos + (offset - e.out) } else { e.pos };
+        let pos = if e.text {
+            e.pos + (offset - e.out)
+        } else {
+            e.pos
+        };
         let (line, col) = e.source.line_col(pos);
         Some((e.source.name.as_str(), line, col))
     }

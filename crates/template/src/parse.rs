@@ -16,8 +16,15 @@ type PResult<T> = Result<T, ParseError>;
 
 /// Parses `text` (named `name`) into its own tree plus every `define`/`block` it contains.
 /// `has_func` says whether a function name exists (Go checks this at parse time).
-pub fn parse(name: &str, text: &str, find_func: &dyn Fn(&str) -> Option<&'static Func>) -> PResult<Vec<Tree>> {
-    let source = Arc::new(Source { name: name.to_string(), text: text.to_string() });
+pub fn parse(
+    name: &str,
+    text: &str,
+    find_func: &dyn Fn(&str) -> Option<&'static Func>,
+) -> PResult<Vec<Tree>> {
+    let source = Arc::new(Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    });
     let items = lex(text);
     let mut p = Parser {
         items,
@@ -31,7 +38,11 @@ pub fn parse(name: &str, text: &str, find_func: &dyn Fn(&str) -> Option<&'static
         source: source.clone(),
     };
     let root = p.parse_top()?;
-    let mut trees = vec![Tree { name: name.to_string(), source, root }];
+    let mut trees = vec![Tree {
+        name: name.to_string(),
+        source,
+        root,
+    }];
     trees.append(&mut p.defs);
     Ok(trees)
 }
@@ -97,14 +108,20 @@ impl<'a> Parser<'a> {
 
     fn err<T>(&self, msg: impl Into<String>) -> PResult<T> {
         let line = self.item(self.max_read.saturating_sub(1)).line;
-        Err(ParseError { line, message: msg.into() })
+        Err(ParseError {
+            line,
+            message: msg.into(),
+        })
     }
 
     fn unexpected<T>(&self, it: &Item, context: &str) -> PResult<T> {
         if it.kind == ItemKind::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != it.line {
-                extra = format!(" in action started at {}:{}", self.source.name, self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.source.name, self.action_line
+                );
                 if it.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -174,11 +191,18 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
             if !is_empty_tree(&root) {
-                return self.err(format!("template: multiple definition of template {}", crate::gofmt::quote(&name)));
+                return self.err(format!(
+                    "template: multiple definition of template {}",
+                    crate::gofmt::quote(&name)
+                ));
             }
             return Ok(());
         }
-        self.defs.push(Tree { name, source: self.source.clone(), root });
+        self.defs.push(Tree {
+            name,
+            source: self.source.clone(),
+            root,
+        });
         Ok(())
     }
 
@@ -237,7 +261,11 @@ impl<'a> Parser<'a> {
         if self.range_depth == 0 {
             return self.err(format!("{{{{{word}}}}} outside {{{{range}}}}"));
         }
-        Ok(Parsed::Node(if word == "break" { Node::Break } else { Node::Continue }))
+        Ok(Parsed::Node(if word == "break" {
+            Node::Break
+        } else {
+            Node::Continue
+        }))
     }
 
     fn else_control(&mut self) -> PResult<Parsed> {
@@ -270,11 +298,16 @@ impl<'a> Parser<'a> {
         match next {
             Parsed::End => {}
             Parsed::Else(kind) => {
-                let chain = (context == "if" && kind == ItemKind::If) || (context == "with" && kind == ItemKind::With);
+                let chain = (context == "if" && kind == ItemKind::If)
+                    || (context == "with" && kind == ItemKind::With);
                 if chain && self.peek_non_space().kind == kind {
                     self.next_non_space();
                     let inner = self.parse_control(context)?;
-                    let n = if context == "if" { Node::If(inner) } else { Node::With(inner) };
+                    let n = if context == "if" {
+                        Node::If(inner)
+                    } else {
+                        Node::With(inner)
+                    };
                     else_list = Some(vec![n]);
                 } else {
                     if kind != ItemKind::Else {
@@ -291,7 +324,12 @@ impl<'a> Parser<'a> {
             }
             Parsed::Node(_) => unreachable!(),
         }
-        Ok(Branch { pos: pipe.pos, pipe, list, else_list })
+        Ok(Branch {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn block_control(&mut self) -> PResult<Parsed> {
@@ -309,7 +347,11 @@ impl<'a> Parser<'a> {
             return self.err(format!("unexpected {} in {context}", end.describe()));
         }
         self.add(name.clone(), list)?;
-        Ok(Parsed::Node(Node::Template { pos: it.pos, name, pipe: Some(pipe) }))
+        Ok(Parsed::Node(Node::Template {
+            pos: it.pos,
+            name,
+            pipe: Some(pipe),
+        }))
     }
 
     fn template_control(&mut self) -> PResult<Parsed> {
@@ -321,12 +363,21 @@ impl<'a> Parser<'a> {
             self.backup();
             pipe = Some(self.pipeline(context, ItemKind::RightDelim)?);
         }
-        Ok(Parsed::Node(Node::Template { pos: it.pos, name, pipe }))
+        Ok(Parsed::Node(Node::Template {
+            pos: it.pos,
+            name,
+            pipe,
+        }))
     }
 
     fn pipeline(&mut self, context: &str, end: ItemKind) -> PResult<Pipe> {
         let tok = self.peek_non_space();
-        let mut pipe = Pipe { pos: tok.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: tok.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         'decls: loop {
             let v = self.peek_non_space();
             if v.kind != ItemKind::Variable {
@@ -334,7 +385,6 @@ impl<'a> Parser<'a> {
             }
             let save = self.idx;
             self.next_non_space();
-            let after = self.peek();
             let next = self.peek_non_space();
             if next.kind == ItemKind::Assign || next.kind == ItemKind::Declare {
                 pipe.is_assign = next.kind == ItemKind::Assign;
@@ -347,13 +397,13 @@ impl<'a> Parser<'a> {
                 self.vars.push(v.val.into_owned());
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().kind {
-                        ItemKind::Variable | ItemKind::RightDelim | ItemKind::RightParen => continue 'decls,
+                        ItemKind::Variable | ItemKind::RightDelim | ItemKind::RightParen => {
+                            continue 'decls
+                        }
                         _ => return self.err("range can only initialize variables"),
                     }
                 }
                 return self.err(format!("too many declarations in {context}"));
-            } else if after.kind == ItemKind::Space {
-                self.idx = save;
             } else {
                 self.idx = save;
             }
@@ -391,8 +441,14 @@ impl<'a> Parser<'a> {
             return self.err(format!("missing value for {context}"));
         }
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
-            if matches!(c.args[0], Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::String { .. }) {
-                return self.err(format!("non executable command in pipeline stage {}", i + 1));
+            if matches!(
+                c.args[0],
+                Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::String { .. }
+            ) {
+                return self.err(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                ));
             }
         }
         Ok(())
@@ -422,7 +478,9 @@ impl<'a> Parser<'a> {
     }
 
     fn operand(&mut self) -> PResult<Option<Arg>> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
         if self.peek().kind == ItemKind::Field {
             let mut fields = Vec::new();
             while self.peek().kind == ItemKind::Field {
@@ -440,10 +498,21 @@ impl<'a> Parser<'a> {
                     idents.extend(fields);
                     Arg::Variable { pos, idents }
                 }
-                Arg::Bool(..) | Arg::String { .. } | Arg::Number(..) | Arg::Nil(_) | Arg::Dot(_) => {
-                    return self.err(format!("unexpected . after term {}", crate::gofmt::quote(&node.to_string())));
+                Arg::Bool(..)
+                | Arg::String { .. }
+                | Arg::Number(..)
+                | Arg::Nil(_)
+                | Arg::Dot(_) => {
+                    return self.err(format!(
+                        "unexpected . after term {}",
+                        crate::gofmt::quote(&node.to_string())
+                    ));
                 }
-                other => Arg::Chain { pos: other.pos(), node: Box::new(other), fields },
+                other => Arg::Chain {
+                    pos: other.pos(),
+                    node: Box::new(other),
+                    fields,
+                },
             }));
         }
         Ok(Some(node))
@@ -453,27 +522,53 @@ impl<'a> Parser<'a> {
         let it = self.next_non_space();
         Ok(Some(match it.kind {
             ItemKind::Identifier => match (self.find_func)(&it.val) {
-                Some(func) => Arg::Identifier { pos: it.pos, name: it.val.into_owned(), func },
-                None => return self.err(format!("function {} not defined", crate::gofmt::quote(&it.val))),
+                Some(func) => Arg::Identifier {
+                    pos: it.pos,
+                    name: it.val.into_owned(),
+                    func,
+                },
+                None => {
+                    return self.err(format!(
+                        "function {} not defined",
+                        crate::gofmt::quote(&it.val)
+                    ))
+                }
             },
             ItemKind::Dot => Arg::Dot(it.pos),
             ItemKind::Nil => Arg::Nil(it.pos),
             ItemKind::Variable => {
                 let idents: Vec<String> = it.val.split('.').map(String::from).collect();
                 if !self.vars.iter().any(|v| *v == idents[0]) {
-                    return self.err(format!("undefined variable {}", crate::gofmt::quote(&idents[0])));
+                    return self.err(format!(
+                        "undefined variable {}",
+                        crate::gofmt::quote(&idents[0])
+                    ));
                 }
-                Arg::Variable { pos: it.pos, idents }
+                Arg::Variable {
+                    pos: it.pos,
+                    idents,
+                }
             }
-            ItemKind::Field => Arg::Field { pos: it.pos, idents: it.val[1..].split('.').map(String::from).collect() },
-            ItemKind::Bool => Arg::Bool(it.pos, it.val == "true"),
-            ItemKind::CharConstant | ItemKind::Number => match parse_number(&it.val, it.kind == ItemKind::CharConstant) {
-                Ok(n) => Arg::Number(it.pos, n),
-                Err(e) => return self.err(e),
+            ItemKind::Field => Arg::Field {
+                pos: it.pos,
+                idents: it.val[1..].split('.').map(String::from).collect(),
             },
-            ItemKind::LeftParen => Arg::Pipe(Box::new(self.pipeline("parenthesized pipeline", ItemKind::RightParen)?)),
+            ItemKind::Bool => Arg::Bool(it.pos, it.val == "true"),
+            ItemKind::CharConstant | ItemKind::Number => {
+                match parse_number(&it.val, it.kind == ItemKind::CharConstant) {
+                    Ok(n) => Arg::Number(it.pos, n),
+                    Err(e) => return self.err(e),
+                }
+            }
+            ItemKind::LeftParen => Arg::Pipe(Box::new(
+                self.pipeline("parenthesized pipeline", ItemKind::RightParen)?,
+            )),
             ItemKind::String | ItemKind::RawString => match unquote(&it.val) {
-                Some(text) => Arg::String { pos: it.pos, quoted: it.val.into_owned(), text },
+                Some(text) => Arg::String {
+                    pos: it.pos,
+                    quoted: it.val.into_owned(),
+                    text,
+                },
                 None => return self.err("invalid syntax"),
             },
             _ => {
@@ -589,7 +684,11 @@ fn parse_go_int(text: &str) -> Option<i128> {
     } else {
         (10, lower.as_str())
     };
-    if digits.is_empty() || digits.starts_with('_') && radix == 10 || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_') && radix == 10
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -603,7 +702,10 @@ fn parse_go_int(text: &str) -> Option<i128> {
 fn parse_go_float(text: &str) -> Option<f64> {
     let t = text.trim_start_matches('+');
     let lower = t.to_ascii_lowercase();
-    if let Some(h) = lower.strip_prefix("0x").or_else(|| lower.strip_prefix("-0x")) {
+    if let Some(h) = lower
+        .strip_prefix("0x")
+        .or_else(|| lower.strip_prefix("-0x"))
+    {
         let neg = lower.starts_with('-');
         let (mant, exp) = h.split_once('p')?;
         let exp: i32 = exp.replace('_', "").parse().ok()?;
@@ -639,19 +741,36 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
             c
         } else {
             let mut cs = inner.chars();
-            let c = cs.next().ok_or_else(|| format!("malformed character constant: {text}"))?;
+            let c = cs
+                .next()
+                .ok_or_else(|| format!("malformed character constant: {text}"))?;
             if cs.next().is_some() {
                 return Err(format!("malformed character constant: {text}"));
             }
             c
         };
         let v = c as i64;
-        return Ok(Number { text: text.into(), int: Some(v), float: Some(v as f64), is_uint: true, is_char: true });
+        return Ok(Number {
+            text: text.into(),
+            int: Some(v),
+            float: Some(v as f64),
+            is_uint: true,
+            is_char: true,
+        });
     }
     if text.ends_with('i') {
-        return Err(format!("complex constants are not supported: {}", crate::gofmt::quote(text)));
+        return Err(format!(
+            "complex constants are not supported: {}",
+            crate::gofmt::quote(text)
+        ));
     }
-    let mut n = Number { text: text.into(), int: None, float: None, is_uint: false, is_char: false };
+    let mut n = Number {
+        text: text.into(),
+        int: None,
+        float: None,
+        is_uint: false,
+        is_char: false,
+    };
     let iv = parse_go_int(text);
     if let Some(v) = iv {
         if v >= 0 && v <= u64::MAX as i128 {
@@ -675,7 +794,10 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         }
     }
     if n.int.is_none() && !n.is_uint && n.float.is_none() {
-        return Err(format!("illegal number syntax: {}", crate::gofmt::quote(text)));
+        return Err(format!(
+            "illegal number syntax: {}",
+            crate::gofmt::quote(text)
+        ));
     }
     Ok(n)
 }

@@ -215,7 +215,11 @@ fn yaml_float(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     let j = json_float(f);
     if j.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
@@ -227,9 +231,10 @@ fn yaml_float(f: f64) -> String {
 /// Whether a plain scalar would read back as something other than a string (YAML 1.1).
 fn resolves_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
-        "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", ".inf", ".Inf", ".INF", "+.inf", "+.Inf",
-        "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
     ];
     if s.is_empty() || WORDS.contains(&s) {
         return true;
@@ -243,7 +248,9 @@ fn resolves_non_string(s: &str) -> bool {
         return true;
     }
     if plain.starts_with("0b") || plain.starts_with("-0b") || plain.starts_with("+0b") {
-        let d = plain.trim_start_matches(['+', '-']).trim_start_matches("0b");
+        let d = plain
+            .trim_start_matches(['+', '-'])
+            .trim_start_matches("0b");
         if !d.is_empty() && d.bytes().all(|b| b == b'0' || b == b'1') {
             return true;
         }
@@ -284,7 +291,9 @@ fn go_parse_float(s: &str) -> bool {
     if l.starts_with("0x") || l.contains("inf") || l.contains("nan") {
         return l.starts_with("0x") && l.contains('p');
     }
-    let valid = l.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
+    let valid = l
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'));
     valid && l.parse::<f64>().is_ok()
 }
 
@@ -295,12 +304,19 @@ fn is_base60(s: &str) -> bool {
     }
     let mut parts = t.split(':');
     let first = parts.next().unwrap_or("");
-    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit() || b == b'_') || first.starts_with('0') && first.len() > 1 {
+    if first.is_empty()
+        || !first.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        || first.starts_with('0') && first.len() > 1
+    {
         return false;
     }
     let rest: Vec<&str> = parts.collect();
     for (i, p) in rest.iter().enumerate() {
-        let p = if i == rest.len() - 1 { p.split('.').next().unwrap_or("") } else { p };
+        let p = if i == rest.len() - 1 {
+            p.split('.').next().unwrap_or("")
+        } else {
+            p
+        };
         let ok = !p.is_empty()
             && p.len() <= 2
             && p.bytes().all(|b| b.is_ascii_digit())
@@ -320,14 +336,21 @@ fn is_timestamp(s: &str) -> bool {
         let m = it.next().unwrap_or("");
         let d = it.next().unwrap_or("");
         let dd: String = d.chars().take_while(|c| c.is_ascii_digit()).collect();
-        (1..=2).contains(&m.len()) && m.bytes().all(|c| c.is_ascii_digit()) && (1..=2).contains(&dd.len())
+        (1..=2).contains(&m.len())
+            && m.bytes().all(|c| c.is_ascii_digit())
+            && (1..=2).contains(&dd.len())
             && (d.len() == dd.len() || matches!(d.as_bytes()[dd.len()], b'T' | b't' | b' ' | b'\t'))
     }
 }
 
 fn is_printable(c: char) -> bool {
     let u = c as u32;
-    u == 0x0A || (0x20..=0x7E).contains(&u) || u == 0x85 || (0xA0..=0xD7FF).contains(&u) || (0xE000..=0xFFFD).contains(&u) && u != 0xFEFF || (0x10000..=0x10FFFF).contains(&u)
+    u == 0x0A
+        || (0x20..=0x7E).contains(&u)
+        || u == 0x85
+        || (0xA0..=0xD7FF).contains(&u)
+        || (0xE000..=0xFFFD).contains(&u) && u != 0xFEFF
+        || (0x10000..=0x10FFFF).contains(&u)
 }
 
 fn style(s: &str) -> Style {
@@ -365,7 +388,11 @@ fn style(s: &str) -> Style {
         plain = false;
     }
     let _ = break_space;
-    if plain { Style::Plain } else { Style::Single }
+    if plain {
+        Style::Plain
+    } else {
+        Style::Single
+    }
 }
 
 fn double_quote(s: &str) -> String {

@@ -95,7 +95,11 @@ fn corpus_matches_go() {
         return;
     };
     let cases = load_cases();
-    assert!(cases.len() >= 300, "corpus must hold at least 300 cases, has {}", cases.len());
+    assert!(
+        cases.len() >= 300,
+        "corpus must hold at least 300 cases, has {}",
+        cases.len()
+    );
     let data_text = std::fs::read_to_string(corpus_dir().join("data.json")).unwrap();
     let data_json: serde_json::Value = serde_json::from_str(&data_text).unwrap();
     let go_cases: Vec<serde_json::Value> = cases
@@ -104,9 +108,17 @@ fn corpus_matches_go() {
         .collect();
     let tmp = std::env::temp_dir().join(format!("berth-corpus-{}.json", std::process::id()));
     std::fs::write(&tmp, serde_json::to_string(&go_cases).unwrap()).unwrap();
-    let out = Command::new(&bin).arg("cases").arg(&tmp).output().expect("run gorender");
+    let out = Command::new(&bin)
+        .arg("cases")
+        .arg(&tmp)
+        .output()
+        .expect("run gorender");
     let _ = std::fs::remove_file(&tmp);
-    assert!(out.status.success(), "gorender failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gorender failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results: Vec<GoResult> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(results.len(), cases.len());
 
@@ -119,17 +131,27 @@ fn corpus_matches_go() {
             eprintln!("case {name}");
         }
         let mut set = Templates::new();
-        let berth = set.parse(name, tmpl).and_then(|_| set.execute(name, &data));
+        let berth = match set.parse(name, tmpl) {
+            Ok(()) => set.execute(name, &data),
+            Err(e) => Err(e),
+        };
         match (&berth, go.ok) {
             (Ok(out), true) => {
                 ok_cases += 1;
                 if *out != go.out {
-                    failures.push(format!("{name}: output differs\n  go:    {:?}\n  berth: {:?}", go.out, out));
+                    failures.push(format!(
+                        "{name}: output differs\n  go:    {:?}\n  berth: {:?}",
+                        go.out, out
+                    ));
                 }
             }
             (Err(e), false) => {
                 err_cases += 1;
-                let want_kind = if go.phase == "parse" { ErrorKind::Parse } else { ErrorKind::Exec };
+                let want_kind = if go.phase == "parse" {
+                    ErrorKind::Parse
+                } else {
+                    ErrorKind::Exec
+                };
                 let line = go_line(&go.err);
                 if e.kind != want_kind || line != Some(e.line) {
                     failures.push(format!(
@@ -141,10 +163,27 @@ fn corpus_matches_go() {
                     ));
                 }
             }
-            (Ok(out), false) => failures.push(format!("{name}: go failed but berth rendered\n  go:    {}\n  berth: {:?}", go.err, out)),
-            (Err(e), true) => failures.push(format!("{name}: berth failed but go rendered\n  go:    {:?}\n  berth: {}", go.out, e.go_message())),
+            (Ok(out), false) => failures.push(format!(
+                "{name}: go failed but berth rendered\n  go:    {}\n  berth: {:?}",
+                go.err, out
+            )),
+            (Err(e), true) => failures.push(format!(
+                "{name}: berth failed but go rendered\n  go:    {:?}\n  berth: {}",
+                go.out,
+                e.go_message()
+            )),
         }
     }
-    eprintln!("go differential: {} cases ({ok_cases} rendered, {err_cases} errors), {} mismatches", cases.len(), failures.len());
-    assert!(failures.is_empty(), "{} of {} cases differ from Go:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    eprintln!(
+        "go differential: {} cases ({ok_cases} rendered, {err_cases} errors), {} mismatches",
+        cases.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from Go:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

