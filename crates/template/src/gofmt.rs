@@ -668,7 +668,7 @@ mod tests {
         assert_eq!(format_float(1.5e-5, 'g', None), "1.5e-05");
         assert_eq!(format_float(0.0001, 'g', None), "0.0001");
         assert_eq!(format_float(3.0, 'g', None), "3");
-        assert_eq!(format_float(3.14159, 'f', Some(2)), "3.14");
+        assert_eq!(format_float(1.23456, 'f', Some(2)), "1.23");
         assert_eq!(format_float(1234.5678, 'e', Some(3)), "1.235e+03");
         assert_eq!(format_float(100.0, 'g', Some(3)), "100");
         assert_eq!(format_float(1.5, 'g', Some(3)), "1.5");
