@@ -3,6 +3,9 @@
 //! Both run as processes, startup included. Run with `cargo bench -p berth --bench render`;
 //! needs `go` on PATH or BERTH_GORENDER (the README test command installs Go).
 
+#[path = "../../template/tests/support/mod.rs"]
+mod support;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -216,24 +219,6 @@ fn generate(dir: &Path) {
     .unwrap();
 }
 
-fn gorender(repo: &Path) -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BERTH_GORENDER") {
-        return Some(PathBuf::from(p));
-    }
-    let out = repo.join("target/gorender");
-    let ok = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(repo.join("tools/gorender"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    ok.then_some(out)
-}
-
 fn time(cmd: &mut Command) -> (Duration, Vec<u8>) {
     let t = Instant::now();
     let out = cmd.output().unwrap();
@@ -307,14 +292,13 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let berth = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
     let dir = tempfile::tempdir().unwrap();
     if let Ok(keep) = std::env::var("BERTH_BENCH_KEEP") {
         generate(Path::new(&keep));
     }
     generate(dir.path());
-    let Some(go) = gorender(&repo) else {
+    let Some(go) = support::gorender() else {
         eprintln!("render bench skipped: Go reference renderer not available (set BERTH_GORENDER or put go on PATH)");
         return;
     };

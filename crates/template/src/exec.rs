@@ -372,30 +372,29 @@ impl<'s> Exec<'s> {
                     self.range_iteration(b, Value::str(k), e, mark)?;
                 }
             }
-            Value::Int(n) => {
+            Value::Int(_) | Value::Uint(_) => {
                 if b.pipe.decl.len() > 1 {
                     return Err(self
                         .error(format!(
-                            "can't use {n} to iterate over more than one variable"
+                            "can't use {} to iterate over more than one variable",
+                            gofmt::to_v(&val)
                         ))
                         .into());
                 }
-                for i in 0..*n {
+                // Go ranges over an integer n as 0..n, in n's own type.
+                let (n, as_uint) = match val {
+                    Value::Uint(u) => (i64::try_from(u).unwrap_or(i64::MAX), true),
+                    Value::Int(i) => (i, false),
+                    _ => unreachable!(),
+                };
+                for i in 0..n {
                     ran = true;
-                    self.range_iteration(b, Value::Int(i), Value::Int(i), mark)?;
-                }
-            }
-            Value::Uint(n) => {
-                if b.pipe.decl.len() > 1 {
-                    return Err(self
-                        .error(format!(
-                            "can't use {n} to iterate over more than one variable"
-                        ))
-                        .into());
-                }
-                for i in 0..*n {
-                    ran = true;
-                    self.range_iteration(b, Value::Uint(i), Value::Uint(i), mark)?;
+                    let v = if as_uint {
+                        Value::Uint(i as u64)
+                    } else {
+                        Value::Int(i)
+                    };
+                    self.range_iteration(b, v.clone(), v, mark)?;
                 }
             }
             Value::Nil => {}

@@ -196,29 +196,12 @@ fn table() -> &'static HashMap<&'static str, Func> {
         });
         // Sprig: strings.
         f("quote", &[], Some(Any), |_, a| {
-            let v: Vec<String> = a
-                .iter()
-                .filter(|v| !matches!(v, Value::Nil))
-                .map(|v| gofmt::quote(&strval(v)))
-                .collect();
-            Ok(Value::from(v.join(" ")))
+            Ok(join_non_nil(&a, |s| gofmt::quote(&s)))
         });
         f("squote", &[], Some(Any), |_, a| {
-            let v: Vec<String> = a
-                .iter()
-                .filter(|v| !matches!(v, Value::Nil))
-                .map(|v| format!("'{}'", strval(v)))
-                .collect();
-            Ok(Value::from(v.join(" ")))
+            Ok(join_non_nil(&a, |s| format!("'{s}'")))
         });
-        f("cat", &[], Some(Any), |_, a| {
-            let v: Vec<String> = a
-                .iter()
-                .filter(|v| !matches!(v, Value::Nil))
-                .map(strval)
-                .collect();
-            Ok(Value::from(v.join(" ")))
-        });
+        f("cat", &[], Some(Any), |_, a| Ok(join_non_nil(&a, |s| s)));
         f("upper", &[Str], None, |_, a| {
             Ok(Value::from(s(&a[0]).to_uppercase()))
         });
@@ -535,6 +518,17 @@ fn table() -> &'static HashMap<&'static str, Func> {
         });
         m
     })
+}
+
+/// Sprig's pattern for `quote`, `squote` and `cat`: each non-nil argument as a string,
+/// transformed, joined with spaces.
+fn join_non_nil(args: &[Value], each: impl Fn(String) -> String) -> Value {
+    let parts: Vec<String> = args
+        .iter()
+        .filter(|v| !matches!(v, Value::Nil))
+        .map(|v| each(strval(v)))
+        .collect();
+    Value::from(parts.join(" "))
 }
 
 fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>) {

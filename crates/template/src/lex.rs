@@ -177,6 +177,22 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Emits the text from `start` to `end` (less than `pos` when trimmed) and moves past `pos`.
+    fn text_until(&mut self, end: usize) {
+        let text = &self.input[self.start..end];
+        if !text.is_empty() {
+            self.items.push(Item {
+                kind: ItemKind::Text,
+                val: text.into(),
+                pos: self.start,
+                line: self.start_line,
+            });
+        }
+        self.line += self.input[self.start..self.pos].matches('\n').count();
+        self.start = self.pos;
+        self.start_line = self.line;
+    }
+
     /// Scans text up to the next left delimiter; false at EOF (after emitting EOF).
     fn lex_text(&mut self) -> bool {
         if let Some(x) = self.rest().find(LEFT) {
@@ -191,34 +207,12 @@ impl<'a> Lexer<'a> {
                             .trim_end_matches([' ', '\t', '\r', '\n'])
                             .len();
                 }
-                let text = &self.input[self.start..trim];
-                self.line += self.input[self.start..self.pos].matches('\n').count();
-                if !text.is_empty() {
-                    self.items.push(Item {
-                        kind: ItemKind::Text,
-                        val: text.into(),
-                        pos: self.start,
-                        line: self.start_line,
-                    });
-                }
-                self.start = self.pos;
-                self.start_line = self.line;
+                self.text_until(trim);
             }
             return true;
         }
         self.pos = self.input.len();
-        if self.pos > self.start {
-            self.line += self.input[self.start..self.pos].matches('\n').count();
-            let text = &self.input[self.start..self.pos];
-            self.items.push(Item {
-                kind: ItemKind::Text,
-                val: text.into(),
-                pos: self.start,
-                line: self.start_line,
-            });
-            self.start = self.pos;
-            self.start_line = self.line;
-        }
+        self.text_until(self.pos);
         self.emit(ItemKind::Eof);
         false
     }
@@ -336,10 +330,14 @@ impl<'a> Lexer<'a> {
                 self.emit(ItemKind::Pipe);
                 true
             }
-            Some('"') => self.lex_quote(),
+            Some('"') => self.lex_escaped('"', ItemKind::String, "unterminated quoted string"),
             Some('`') => self.lex_raw_quote(),
             Some('$') => self.lex_field_or_variable(ItemKind::Variable),
-            Some('\'') => self.lex_char(),
+            Some('\'') => self.lex_escaped(
+                '\'',
+                ItemKind::CharConstant,
+                "unterminated character constant",
+            ),
             Some('.') => {
                 let nd = self.peek().map(|c| !c.is_ascii_digit()).unwrap_or(true);
                 if self.pos < self.input.len() && nd {
@@ -478,7 +476,8 @@ impl<'a> Lexer<'a> {
         true
     }
 
-    fn lex_char(&mut self) -> bool {
+    /// Scans a '...' or "..." constant up to `close`; backslash escapes, no newlines.
+    fn lex_escaped(&mut self, close: char, kind: ItemKind, unterminated: &str) -> bool {
         loop {
             match self.next() {
                 Some('\\') => {
@@ -486,14 +485,14 @@ impl<'a> Lexer<'a> {
                     if c.is_some() && c != Some('\n') {
                         continue;
                     }
-                    return self.error("unterminated character constant".into());
+                    return self.error(unterminated.into());
                 }
-                None | Some('\n') => return self.error("unterminated character constant".into()),
-                Some('\'') => break,
+                None | Some('\n') => return self.error(unterminated.into()),
+                Some(c) if c == close => break,
                 _ => {}
             }
         }
-        self.emit(ItemKind::CharConstant);
+        self.emit(kind);
         true
     }
 
@@ -560,25 +559,6 @@ impl<'a> Lexer<'a> {
                 return false;
             }
         }
-        true
-    }
-
-    fn lex_quote(&mut self) -> bool {
-        loop {
-            match self.next() {
-                Some('\\') => {
-                    let c = self.next();
-                    if c.is_some() && c != Some('\n') {
-                        continue;
-                    }
-                    return self.error("unterminated quoted string".into());
-                }
-                None | Some('\n') => return self.error("unterminated quoted string".into()),
-                Some('"') => break,
-                _ => {}
-            }
-        }
-        self.emit(ItemKind::String);
         true
     }
 

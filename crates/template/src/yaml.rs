@@ -12,8 +12,8 @@ const BEST_WIDTH: usize = 80;
 pub fn to_yaml(v: &Value) -> String {
     let mut e = Emitter { out: String::new() };
     match v {
-        Value::Map(m) if !m.borrow().is_empty() => e.map(v, 0),
-        Value::List(l) if !l.is_empty() => e.list(v, 0),
+        Value::Map(m) if !m.borrow().is_empty() => e.map_body(v, 0),
+        Value::List(l) if !l.is_empty() => e.list_body(v, 0),
         other => {
             e.scalar(other, 0, 0);
             e.out.push('\n');
@@ -39,40 +39,6 @@ fn column(out: &str) -> usize {
 }
 
 impl Emitter {
-    fn map(&mut self, v: &Value, indent: usize) {
-        let Value::Map(m) = v else { return };
-        let m = m.borrow();
-        let mut first = true;
-        for (k, val) in m.iter() {
-            if !first || !self.out.ends_with("- ") {
-                if !first || !self.out.is_empty() && !self.out.ends_with('\n') {
-                    self.out.push('\n');
-                }
-                self.out.extend(std::iter::repeat_n(' ', indent));
-            }
-            first = false;
-            self.scalar(&Value::str(k.as_str()), indent, indent);
-            self.out.push(':');
-            match val {
-                Value::Map(mm) if !mm.borrow().is_empty() => {
-                    self.out.push('\n');
-                    self.map_body(val, indent + 2);
-                }
-                Value::List(l) if !l.is_empty() => {
-                    self.out.push('\n');
-                    self.list_body(val, indent);
-                }
-                _ => {
-                    self.out.push(' ');
-                    self.scalar(val, indent + 2, indent);
-                }
-            }
-        }
-        if !self.out.ends_with('\n') {
-            self.out.push('\n');
-        }
-    }
-
     fn map_body(&mut self, v: &Value, indent: usize) {
         self.out.extend(std::iter::repeat_n(' ', indent));
         self.map_inline(v, indent);
@@ -104,10 +70,6 @@ impl Emitter {
                 }
             }
         }
-    }
-
-    fn list(&mut self, v: &Value, indent: usize) {
-        self.list_body(v, indent);
     }
 
     fn list_body(&mut self, v: &Value, indent: usize) {

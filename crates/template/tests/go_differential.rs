@@ -6,31 +6,11 @@
 //! says it skipped, except under CI, where it fails.
 
 use berth_template::{ErrorKind, Templates, Value};
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
+use support::{gorender, unescape};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -46,26 +26,6 @@ fn load_cases() -> Vec<(String, String)> {
             (name.to_string(), unescape(tmpl))
         })
         .collect()
-}
-
-/// Finds or builds the Go reference renderer.
-pub fn gorender() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BERTH_GORENDER") {
-        return Some(PathBuf::from(p));
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/gorender");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/gorender");
-    let ok = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(src)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    ok.then_some(out)
 }
 
 #[derive(serde::Deserialize, Debug)]

@@ -9,28 +9,9 @@ use berth_template::{Templates, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::unescape;
 
-/// `\n`, `\t` and `\\` as in the language corpus.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        match (c, c == '\\') {
-            (_, false) => out.push(c),
-            (_, true) => match it.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('\\') => out.push('\\'),
-                Some(o) => {
-                    out.push('\\');
-                    out.push(o);
-                }
-                None => out.push('\\'),
-            },
-        }
-    }
-    out
-}
+mod support;
 
 fn helm() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("BERTH_HELM") {
