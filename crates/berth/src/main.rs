@@ -4,6 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 mod render;
+mod up;
 
 /// Rendering makes many small allocations; mimalloc makes them (and the page faults) cheaper.
 #[global_allocator]
@@ -25,6 +26,10 @@ struct Cli {
 enum Command {
     /// Render a deploy folder and print the objects in apply order.
     Render(render::RenderArgs),
+    /// Run the deploy folder as local processes (no cluster, no containers); Ctrl-C stops all.
+    Up(up::UpArgs),
+    /// Stop the `berth up` running for a folder.
+    Down(up::DownArgs),
 }
 
 /// Prints an error the way cargo does, and gives the exit code for it.
@@ -50,7 +55,9 @@ fn report(err: &dyn std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render(args) => render::run(args),
+        Command::Render(args) => render::run(args).map_err(|e| e.to_string()),
+        Command::Up(args) => up::up(args),
+        Command::Down(args) => up::down(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,9 @@
 //! The model shared by berth's renderer, backends and server.
 
+mod workload;
+
+pub use workload::*;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -1,0 +1,270 @@
+//! `berth up` with real processes: the example platform on this machine, no cluster.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == ".berth" || name == "__pycache__" {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(&name));
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// A private copy of the example, so tests can run side by side.
+fn example() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/ticketing"), t.path());
+    t
+}
+
+fn berth(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+    c.args(args);
+    c
+}
+
+fn up(dir: &Path) -> Child {
+    berth(&["up", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn status(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(".berth/up.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Waits for a condition on the published status; the state file is the event source.
+fn wait_for(dir: &Path, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = status(dir) {
+            if f(&s) {
+                return s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last status: {:#?}",
+            status(dir)
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn all_ready(s: &serde_json::Value) -> bool {
+    let r = s["replicas"].as_array().unwrap();
+    !r.is_empty() && r.iter().all(|r| r["ready"] == true)
+}
+
+fn address(s: &serde_json::Value, service: &str) -> String {
+    s["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == service)
+        .unwrap()["addresses"][0]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A one-shot HTTP/1.1 request; returns status and body.
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn pids(s: &serde_json::Value) -> Vec<i32> {
+    s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["pid"].as_i64())
+        .map(|p| p as i32)
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    berth_local::pid_alive(pid as u32)
+}
+
+fn wait_gone(pids: &[i32]) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "processes still alive: {:?}",
+            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn example_runs_serves_restarts_and_stops_cleanly() {
+    let t = example();
+    let dir = t.path();
+    let mut child = up(dir);
+    let s = wait_for(dir, "every replica ready", all_ready);
+    assert_eq!(s["replicas"].as_array().unwrap().len(), 6);
+    let seed = s["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "seed")
+        .unwrap();
+    assert!(
+        seed["notRunnable"].as_str().unwrap().contains("Jobs"),
+        "{seed}"
+    );
+
+    // A reservation through the Service; the same seat cannot be sold twice.
+    let engine = address(&s, "reservationengine");
+    let (code, body) = http(
+        &engine,
+        "POST",
+        "/api/reservations",
+        Some(r#"{"event":1,"seat":7,"customer":"ann"}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, _) = http(
+        &engine,
+        "POST",
+        "/api/reservations",
+        Some(r#"{"event":1,"seat":7,"customer":"bob"}"#),
+    );
+    assert_eq!(code, 409);
+    // queue -> web -> reservationengine, through service variables injected into each process.
+    let (code, page) = http(&address(&s, "queue"), "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("Opening night: 19 of 20 seats left"),
+        "{page}"
+    );
+
+    // A second `up` of the same folder is refused and starts nothing.
+    let out = berth(&["up", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+
+    // Killing a replica restarts it.
+    let web = s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "web")
+        .unwrap()["pid"]
+        .as_i64()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(web as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let s = wait_for(dir, "web restarted and ready", |s| {
+        s["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["workload"] == "web" && r["restarts"] == 1 && r["ready"] == true)
+    });
+
+    // `berth down` from another terminal: everything stops, nothing is left behind.
+    let before = pids(&s);
+    assert_eq!(before.len(), 6);
+    let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(child.wait().unwrap().success());
+    wait_gone(&before);
+    assert!(!dir.join(".berth/up.json").exists());
+    let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no berth up is running"));
+}
+
+#[test]
+fn a_killed_berth_leaves_no_orphans() {
+    let t = example();
+    let dir = t.path();
+    let mut child = up(dir);
+    let s = wait_for(dir, "every replica ready", all_ready);
+    let before = pids(&s);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_gone(&before);
+}
+
+#[test]
+fn an_unresolved_reference_fails_that_service_only() {
+    let t = example();
+    let dir = t.path();
+    let q = dir.join("queue.yaml");
+    let text = std::fs::read_to_string(&q)
+        .unwrap()
+        .replace("key: rate_per_second", "key: rate_per_minute");
+    std::fs::write(&q, text).unwrap();
+    let mut child = up(dir);
+    let s = wait_for(dir, "queue failed and the rest ready", |s| {
+        let r = s["replicas"].as_array().unwrap();
+        r.iter()
+            .any(|r| r["workload"] == "queue" && r["phase"] == "failed")
+            && r.iter()
+                .filter(|r| r["workload"] != "queue")
+                .all(|r| r["ready"] == true)
+    });
+    let queue = s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "queue")
+        .unwrap();
+    assert_eq!(
+        queue["message"],
+        "env RATE_PER_SECOND: ConfigMap \"queue\" has no key \"rate_per_minute\""
+    );
+    let before = pids(&s);
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
+    wait_gone(&before);
+}

@@ -1,0 +1,521 @@
+//! Workloads and Services as the backends run them, read from rendered Kubernetes objects.
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Why an object cannot be turned into something runnable; names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{object}: {message}")]
+pub struct SpecError {
+    /// `Deployment/web`
+    pub object: String,
+    pub message: String,
+}
+
+/// The kinds of workload berth runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    Job,
+}
+
+/// A port given by number or by the name of a container port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRef {
+    Number(u16),
+    Name(String),
+}
+
+impl PortRef {
+    fn from_json(v: &Json) -> Option<PortRef> {
+        match v {
+            Json::Number(n) => n
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .map(PortRef::Number),
+            Json::String(s) => Some(
+                s.parse()
+                    .map(PortRef::Number)
+                    .unwrap_or_else(|_| PortRef::Name(s.clone())),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Where an environment variable's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvSource {
+    Value(String),
+    ConfigMapKey {
+        name: String,
+        key: String,
+        optional: bool,
+    },
+    SecretKey {
+        name: String,
+        key: String,
+        optional: bool,
+    },
+    /// `fieldRef` (e.g. `metadata.name`), answered by the backend.
+    Field(String),
+}
+
+/// One `env` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub source: EnvSource,
+}
+
+/// One `envFrom` entry: every key of a ConfigMap or Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFrom {
+    pub secret: bool,
+    pub name: String,
+    pub prefix: String,
+    pub optional: bool,
+}
+
+/// What a probe does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeAction {
+    HttpGet { path: String, port: PortRef },
+    TcpSocket { port: PortRef },
+    Exec { command: Vec<String> },
+}
+
+/// A readiness or liveness probe with Kubernetes' timing fields and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub action: ProbeAction,
+    pub initial_delay: Duration,
+    pub period: Duration,
+    pub timeout: Duration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+/// How to run a container without a container runtime (`berth.dev/run`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// argv.
+    pub command: Vec<String>,
+    /// Relative to the deploy folder.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Source mode: build argv.
+    #[serde(default)]
+    pub build: Option<Vec<String>>,
+    /// Source mode: globs to watch.
+    #[serde(default)]
+    pub watch: Vec<String>,
+    /// Shown in Configure.
+    #[serde(default)]
+    pub help: Option<String>,
+    /// Kubernetes source mode: runner image.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Kubernetes source mode: host path to mount.
+    #[serde(default, rename = "sourcePath")]
+    pub source_path: Option<String>,
+}
+
+/// A named container port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: u16,
+}
+
+/// One container of a workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    pub name: String,
+    pub image: Option<String>,
+    pub env: Vec<EnvVar>,
+    pub env_from: Vec<EnvFrom>,
+    pub ports: Vec<ContainerPort>,
+    pub readiness: Option<Probe>,
+    pub liveness: Option<Probe>,
+    /// `None`: not runnable locally.
+    pub run: Option<RunSpec>,
+}
+
+/// A Deployment, StatefulSet or Job, as berth runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub name: String,
+    pub description: Option<String>,
+    pub replicas: u32,
+    /// Pod template labels, which Services select on.
+    pub labels: BTreeMap<String, String>,
+    pub containers: Vec<Container>,
+    pub termination_grace: Duration,
+    /// `berth.dev/depends-on`: services that must be ready first.
+    pub depends_on: Vec<String>,
+}
+
+/// A Service port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub target: PortRef,
+}
+
+/// A Service: a stable address in front of the replicas it selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub selector: BTreeMap<String, String>,
+    pub ports: Vec<ServicePort>,
+}
+
+impl Service {
+    /// Reads a rendered Service object.
+    pub fn from_object(o: &Json) -> Result<Service, SpecError> {
+        let name = str_at(o, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
+        let err = |m: String| SpecError {
+            object: format!("Service/{name}"),
+            message: m,
+        };
+        let selector = string_map(o.pointer("/spec/selector"));
+        let mut ports = Vec::new();
+        for (i, p) in o
+            .pointer("/spec/ports")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let port = p
+                .get("port")
+                .and_then(Json::as_u64)
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or_else(|| err(format!("spec.ports[{i}].port must be a port number")))?;
+            let target = match p.get("targetPort") {
+                None => PortRef::Number(port),
+                Some(t) => PortRef::from_json(t).ok_or_else(|| {
+                    err(format!(
+                        "spec.ports[{i}].targetPort must be a number or a name"
+                    ))
+                })?,
+            };
+            ports.push(ServicePort {
+                name: p.get("name").and_then(Json::as_str).map(String::from),
+                port,
+                target,
+            });
+        }
+        Ok(Service {
+            name,
+            selector,
+            ports,
+        })
+    }
+
+    /// Whether the Service selects a workload's pods.
+    pub fn selects(&self, w: &Workload) -> bool {
+        !self.selector.is_empty()
+            && self
+                .selector
+                .iter()
+                .all(|(k, v)| w.labels.get(k) == Some(v))
+    }
+}
+
+fn str_at<'a>(o: &'a Json, path: &[&str]) -> Option<&'a str> {
+    let mut cur = o;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+fn string_map(v: Option<&Json>) -> BTreeMap<String, String> {
+    v.and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn secs(v: Option<&Json>, default: u64) -> Duration {
+    Duration::from_secs(v.and_then(Json::as_u64).unwrap_or(default))
+}
+
+fn probe(
+    v: Option<&Json>,
+    field: &str,
+    err: &dyn Fn(String) -> SpecError,
+) -> Result<Option<Probe>, SpecError> {
+    let Some(p) = v else { return Ok(None) };
+    let action = if let Some(h) = p.get("httpGet") {
+        let port = h
+            .get("port")
+            .and_then(PortRef::from_json)
+            .ok_or_else(|| err(format!("{field}.httpGet.port is missing")))?;
+        ProbeAction::HttpGet {
+            path: h
+                .get("path")
+                .and_then(Json::as_str)
+                .unwrap_or("/")
+                .to_string(),
+            port,
+        }
+    } else if let Some(t) = p.get("tcpSocket") {
+        let port = t
+            .get("port")
+            .and_then(PortRef::from_json)
+            .ok_or_else(|| err(format!("{field}.tcpSocket.port is missing")))?;
+        ProbeAction::TcpSocket { port }
+    } else if let Some(e) = p.get("exec") {
+        let command: Vec<String> = e
+            .get("command")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect();
+        if command.is_empty() {
+            return Err(err(format!("{field}.exec.command is empty")));
+        }
+        ProbeAction::Exec { command }
+    } else {
+        return Err(err(format!("{field} needs httpGet, tcpSocket or exec")));
+    };
+    Ok(Some(Probe {
+        action,
+        initial_delay: secs(p.get("initialDelaySeconds"), 0),
+        period: secs(p.get("periodSeconds"), 10),
+        timeout: secs(p.get("timeoutSeconds"), 1),
+        success_threshold: p
+            .get("successThreshold")
+            .and_then(Json::as_u64)
+            .unwrap_or(1) as u32,
+        failure_threshold: p
+            .get("failureThreshold")
+            .and_then(Json::as_u64)
+            .unwrap_or(3) as u32,
+    }))
+}
+
+fn key_ref(v: &Json) -> (String, String, bool) {
+    (
+        v.get("name")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        v.get("key")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        v.get("optional").and_then(Json::as_bool).unwrap_or(false),
+    )
+}
+
+impl Workload {
+    /// Reads a rendered Deployment, StatefulSet or Job; `None` for other kinds.
+    pub fn from_object(o: &Json) -> Option<Result<Workload, SpecError>> {
+        let kind = match o.get("kind")?.as_str()? {
+            "Deployment" => WorkloadKind::Deployment,
+            "StatefulSet" => WorkloadKind::StatefulSet,
+            "Job" => WorkloadKind::Job,
+            _ => return None,
+        };
+        Some(Self::parse(kind, o))
+    }
+
+    fn parse(kind: WorkloadKind, o: &Json) -> Result<Workload, SpecError> {
+        let name = str_at(o, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
+        let object = format!("{kind:?}/{name}");
+        let err = |m: String| SpecError {
+            object: object.clone(),
+            message: m,
+        };
+        let annotations = o.pointer("/metadata/annotations");
+        let annotation = |k: &str| annotations.and_then(|a| a.get(k)).and_then(Json::as_str);
+        let description = annotation("berth.dev/description")
+            .or_else(|| annotation("description"))
+            .map(String::from);
+        let runs: BTreeMap<String, RunSpec> = match annotation("berth.dev/run") {
+            None => BTreeMap::new(),
+            Some(text) => serde_saphyr::from_str(text).map_err(|e| {
+                err(format!(
+                    "annotation berth.dev/run is not a map of container name to run spec: {e}"
+                ))
+            })?,
+        };
+        let pod = o
+            .pointer("/spec/template")
+            .ok_or_else(|| err("spec.template is missing".into()))?;
+        let replicas = match kind {
+            WorkloadKind::Job => 1,
+            _ => o
+                .pointer("/spec/replicas")
+                .and_then(Json::as_u64)
+                .unwrap_or(1) as u32,
+        };
+        let mut containers = Vec::new();
+        for (i, c) in pod
+            .pointer("/spec/containers")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let cname = c
+                .get("name")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let field = |f: &str| format!("spec.template.spec.containers[{i}].{f}");
+            let mut env = Vec::new();
+            for e in c.get("env").and_then(Json::as_array).into_iter().flatten() {
+                let ename = e
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let source = if let Some(v) = e.get("value") {
+                    EnvSource::Value(match v {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                } else if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
+                    let (name, key, optional) = key_ref(r);
+                    EnvSource::ConfigMapKey {
+                        name,
+                        key,
+                        optional,
+                    }
+                } else if let Some(r) = e.pointer("/valueFrom/secretKeyRef") {
+                    let (name, key, optional) = key_ref(r);
+                    EnvSource::SecretKey {
+                        name,
+                        key,
+                        optional,
+                    }
+                } else if let Some(f) = e
+                    .pointer("/valueFrom/fieldRef/fieldPath")
+                    .and_then(Json::as_str)
+                {
+                    EnvSource::Field(f.to_string())
+                } else {
+                    EnvSource::Value(String::new())
+                };
+                env.push(EnvVar {
+                    name: ename,
+                    source,
+                });
+            }
+            let mut env_from = Vec::new();
+            for e in c
+                .get("envFrom")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let prefix = e
+                    .get("prefix")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                for (key, secret) in [("configMapRef", false), ("secretRef", true)] {
+                    if let Some(r) = e.get(key) {
+                        let (name, _, optional) = key_ref(r);
+                        env_from.push(EnvFrom {
+                            secret,
+                            name,
+                            prefix: prefix.clone(),
+                            optional,
+                        });
+                    }
+                }
+            }
+            let ports = c
+                .get("ports")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let port = u16::try_from(p.get("containerPort")?.as_u64()?).ok()?;
+                    Some(ContainerPort {
+                        name: p.get("name").and_then(Json::as_str).map(String::from),
+                        port,
+                    })
+                })
+                .collect();
+            containers.push(Container {
+                readiness: probe(c.get("readinessProbe"), &field("readinessProbe"), &err)?,
+                liveness: probe(c.get("livenessProbe"), &field("livenessProbe"), &err)?,
+                image: c.get("image").and_then(Json::as_str).map(String::from),
+                run: runs.get(&cname).cloned(),
+                name: cname,
+                env,
+                env_from,
+                ports,
+            });
+        }
+        if let Some(unknown) = runs
+            .keys()
+            .find(|k| !containers.iter().any(|c| &c.name == *k))
+        {
+            return Err(err(format!(
+                "berth.dev/run names container {unknown:?}, which the pod template does not have"
+            )));
+        }
+        Ok(Workload {
+            kind,
+            description,
+            replicas,
+            labels: string_map(pod.pointer("/metadata/labels")),
+            containers,
+            termination_grace: secs(pod.pointer("/spec/terminationGracePeriodSeconds"), 30),
+            depends_on: annotation("berth.dev/depends-on")
+                .map(|s| {
+                    s.split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            name,
+        })
+    }
+
+    /// Why this workload cannot run locally, if it cannot.
+    pub fn not_runnable_reason(&self) -> Option<String> {
+        let missing: Vec<&str> = self
+            .containers
+            .iter()
+            .filter(|c| c.run.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if self.containers.is_empty() {
+            return Some("the pod template has no containers".into());
+        }
+        if missing.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "no berth.dev/run entry for container{} {}: add one saying how to run it without a container runtime",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        ))
+    }
+}

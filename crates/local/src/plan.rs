@@ -1,0 +1,185 @@
+//! What to run: the rendered objects turned into workloads, services and resolvable config.
+
+use berth_core::{Container, EnvSource, Service, SpecError, Workload, WorkloadKind};
+use berth_manifest::Rendered;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// A workload and whether it can run here.
+#[derive(Debug, Clone)]
+pub struct PlannedWorkload {
+    pub workload: Workload,
+    /// `Some(reason)` when it is listed but not run.
+    pub not_runnable: Option<String>,
+}
+
+/// Everything `up` runs, in apply order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub workloads: Vec<PlannedWorkload>,
+    pub services: Vec<Service>,
+    /// ConfigMap name -> key -> value.
+    pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
+    /// Secret name -> key -> value (decoded).
+    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+fn data_map(o: &Json, field: &str, base64: bool) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (k, v) in o.get(field).and_then(Json::as_object).into_iter().flatten() {
+        let s = match v {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let s = if base64 {
+            decode_base64(&s).unwrap_or(s)
+        } else {
+            s
+        };
+        m.insert(k.clone(), s);
+    }
+    m
+}
+
+fn decode_base64(s: &str) -> Option<String> {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+        let v = T.iter().position(|t| *t == c)? as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl Plan {
+    /// Builds the plan; a workload whose spec is invalid is an error naming it.
+    pub fn from_rendered(r: &Rendered) -> Result<Plan, SpecError> {
+        let mut plan = Plan::default();
+        for o in &r.objects {
+            let kind = o.oref.group_kind.kind.as_str();
+            match kind {
+                "ConfigMap" => {
+                    plan.config_maps
+                        .insert(o.oref.name.clone(), data_map(&o.body, "data", false));
+                }
+                "Secret" => {
+                    let mut m = data_map(&o.body, "data", true);
+                    m.extend(data_map(&o.body, "stringData", false));
+                    plan.secrets.insert(o.oref.name.clone(), m);
+                }
+                "Service" => plan.services.push(Service::from_object(&o.body)?),
+                _ => {
+                    if let Some(w) = Workload::from_object(&o.body) {
+                        let workload = w?;
+                        let not_runnable = match workload.kind {
+                            WorkloadKind::Job => {
+                                Some("Jobs run locally in a later version of berth".to_string())
+                            }
+                            _ => workload.not_runnable_reason(),
+                        };
+                        plan.workloads.push(PlannedWorkload {
+                            workload,
+                            not_runnable,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Resolves a container's `env` and `envFrom` against the rendered ConfigMaps and Secrets.
+    pub fn resolve_env(
+        &self,
+        w: &Workload,
+        c: &Container,
+        replica: u32,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut env = Vec::new();
+        for f in &c.env_from {
+            let source = if f.secret {
+                &self.secrets
+            } else {
+                &self.config_maps
+            };
+            match source.get(&f.name) {
+                Some(m) => env.extend(
+                    m.iter()
+                        .map(|(k, v)| (format!("{}{k}", f.prefix), v.clone())),
+                ),
+                None if f.optional => {}
+                None => {
+                    return Err(format!(
+                        "envFrom: {} {:?} is not in the deploy folder",
+                        kind_name(f.secret),
+                        f.name
+                    ))
+                }
+            }
+        }
+        for e in &c.env {
+            let value = match &e.source {
+                EnvSource::Value(v) => Some(v.clone()),
+                EnvSource::ConfigMapKey {
+                    name,
+                    key,
+                    optional,
+                } => lookup(&self.config_maps, false, name, key, *optional, &e.name)?,
+                EnvSource::SecretKey {
+                    name,
+                    key,
+                    optional,
+                } => lookup(&self.secrets, true, name, key, *optional, &e.name)?,
+                EnvSource::Field(path) => Some(match path.as_str() {
+                    "metadata.name" => format!("{}-{replica}", w.name),
+                    "status.podIP" | "status.hostIP" => "127.0.0.1".into(),
+                    _ => String::new(),
+                }),
+            };
+            if let Some(v) = value {
+                env.retain(|(k, _)| k != &e.name);
+                env.push((e.name.clone(), v));
+            }
+        }
+        Ok(env)
+    }
+}
+
+fn kind_name(secret: bool) -> &'static str {
+    if secret {
+        "Secret"
+    } else {
+        "ConfigMap"
+    }
+}
+
+fn lookup(
+    source: &BTreeMap<String, BTreeMap<String, String>>,
+    secret: bool,
+    name: &str,
+    key: &str,
+    optional: bool,
+    var: &str,
+) -> Result<Option<String>, String> {
+    match source.get(name).and_then(|m| m.get(key)) {
+        Some(v) => Ok(Some(v.clone())),
+        None if optional => Ok(None),
+        None => Err(match source.get(name) {
+            None => format!(
+                "env {var}: {} {name:?} is not in the deploy folder",
+                kind_name(secret)
+            ),
+            Some(_) => format!(
+                "env {var}: {} {name:?} has no key {key:?}",
+                kind_name(secret)
+            ),
+        }),
+    }
+}

@@ -1,0 +1,69 @@
+//! Service listeners: one loopback port per Service port, round-robin to ready replicas.
+
+use crate::state::Shared;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Where a Service port sends traffic: (replica id, local port) candidates are read per connection.
+pub struct Route {
+    pub service: String,
+    pub port_index: usize,
+    pub listener: TcpListener,
+}
+
+/// Accepts connections until the task is aborted.
+pub async fn serve(route: Route, shared: Arc<Shared>) {
+    let next = AtomicUsize::new(0);
+    let route = Arc::new(route);
+    loop {
+        let Ok((client, _)) = route.listener.accept().await else {
+            continue;
+        };
+        let start = next.fetch_add(1, Ordering::Relaxed);
+        let (route, shared) = (route.clone(), shared.clone());
+        tokio::spawn(async move {
+            let mut client = client;
+            let Some(backends) = ready_backends(&route, &shared).await else {
+                return;
+            };
+            // Try each ready replica once, starting with this connection's turn.
+            for k in 0..backends.len() {
+                let port = backends[(start + k) % backends.len()];
+                if let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", port)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// How long a connection waits for a ready replica (during a start or restart) before it is closed.
+const WAIT_FOR_READY: Duration = Duration::from_secs(10);
+
+async fn ready_backends(route: &Route, shared: &Shared) -> Option<Vec<u16>> {
+    let mut changes = shared.subscribe();
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
+    loop {
+        let b = shared.backends(&route.service, route.port_index);
+        if !b.is_empty() {
+            return Some(b);
+        }
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .is_err()
+        {
+            return None;
+        }
+    }
+}
+
+/// Binds the Service's own port when free, else any free loopback port.
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => Ok(l),
+        Err(_) => TcpListener::bind(("127.0.0.1", 0)).await,
+    }
+}

@@ -1,0 +1,141 @@
+//! The live state of a local environment, shared by supervisors, proxies and the status view.
+
+use berth_core::{PortRef, ServicePort};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+/// Where a replica is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "camelCase")]
+pub enum Phase {
+    Starting,
+    Running,
+    /// Exited; restarts after a back-off.
+    CrashLoop {
+        retry_in_ms: u64,
+    },
+    /// Cannot start until the folder changes (bad reference, missing workdir, ...).
+    Failed,
+    Stopped,
+}
+
+/// One process: a container of one replica.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaStatus {
+    pub workload: String,
+    pub index: u32,
+    pub container: String,
+    pub pid: Option<u32>,
+    /// containerPort -> local port.
+    pub ports: BTreeMap<u16, u16>,
+    /// Port name -> containerPort.
+    #[serde(skip)]
+    pub port_names: BTreeMap<String, u16>,
+    #[serde(flatten)]
+    pub phase: Phase,
+    pub ready: bool,
+    pub restarts: u32,
+    /// The latest problem, with the OS error where there is one.
+    pub message: Option<String>,
+}
+
+impl ReplicaStatus {
+    /// The local port behind a container port reference.
+    pub fn local_port(&self, target: &PortRef) -> Option<u16> {
+        let container_port = match target {
+            PortRef::Number(n) => *n,
+            PortRef::Name(name) => *self.port_names.get(name)?,
+        };
+        self.ports.get(&container_port).copied()
+    }
+}
+
+/// A workload row.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadStatus {
+    pub name: String,
+    pub kind: String,
+    pub description: Option<String>,
+    pub desired: u32,
+    pub not_runnable: Option<String>,
+}
+
+/// A Service and where it listens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    pub name: String,
+    /// One address per Service port, `127.0.0.1:PORT`.
+    pub addresses: Vec<String>,
+    #[serde(skip)]
+    pub ports: Vec<ServicePort>,
+    /// The workloads it selects.
+    pub workloads: Vec<String>,
+}
+
+/// Everything there is to know about a running environment.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub pid: u32,
+    pub workloads: Vec<WorkloadStatus>,
+    pub services: Vec<ServiceStatus>,
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// The status behind a lock, with a change counter to wait on.
+pub struct Shared {
+    status: Mutex<Status>,
+    changed: watch::Sender<u64>,
+}
+
+impl Shared {
+    pub fn new(status: Status) -> Self {
+        Shared {
+            status: Mutex::new(status),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    /// A copy of the current status.
+    pub fn snapshot(&self) -> Status {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    /// Changes the status and wakes everyone watching.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
+        let r = f(&mut self.status.lock().expect("status lock"));
+        self.changed.send_modify(|v| *v += 1);
+        r
+    }
+
+    /// Changes one replica.
+    pub fn replica(&self, id: usize, f: impl FnOnce(&mut ReplicaStatus)) {
+        self.update(|s| f(&mut s.replicas[id]));
+    }
+
+    /// Resolves on every change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Local ports of the ready replicas behind a Service port.
+    pub fn backends(&self, service: &str, port_index: usize) -> Vec<u16> {
+        let s = self.status.lock().expect("status lock");
+        let Some(svc) = s.services.iter().find(|x| x.name == service) else {
+            return vec![];
+        };
+        let Some(sp) = svc.ports.get(port_index) else {
+            return vec![];
+        };
+        s.replicas
+            .iter()
+            .filter(|r| r.ready && svc.workloads.contains(&r.workload))
+            .filter_map(|r| r.local_port(&sp.target))
+            .collect()
+    }
+}

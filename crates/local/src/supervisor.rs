@@ -1,0 +1,382 @@
+//! One supervised process: start, log, probe, restart with back-off, stop gracefully.
+
+use crate::plan::Plan;
+use crate::state::{Phase, Shared};
+use berth_core::{Container, Probe, Workload};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// Restart back-off: doubles from the first delay up to the cap; reset after a long enough run.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+const HEALTHY_RUN: Duration = Duration::from_secs(10);
+/// Readiness retry before the first success (Kubernetes would wait a whole period).
+const FIRST_PROBE_RETRY: Duration = Duration::from_millis(100);
+
+/// Host variables a process needs to find its interpreter and home; the rest is the spec's.
+const PASS_THROUGH: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+];
+
+/// What a supervisor needs to know.
+pub struct Job {
+    pub id: usize,
+    pub workload: Arc<Workload>,
+    pub container: usize,
+    pub index: u32,
+    pub dir: PathBuf,
+    pub log_file: PathBuf,
+    pub plan: Arc<Plan>,
+    /// Service variables (`<NAME>_SERVICE_HOST`, ...) for every process.
+    pub service_env: Vec<(String, String)>,
+    pub shared: Arc<Shared>,
+}
+
+impl Job {
+    fn container(&self) -> &Container {
+        &self.workload.containers[self.container]
+    }
+
+    /// The full environment of this replica, or why it cannot be built.
+    fn env(&self) -> Result<Vec<(String, String)>, String> {
+        let mut env: Vec<(String, String)> = PASS_THROUGH
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect();
+        env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        env.push((
+            "HOSTNAME".into(),
+            format!("{}-{}", self.workload.name, self.index),
+        ));
+        env.extend(self.service_env.iter().cloned());
+        let ports = self.shared.snapshot().replicas[self.id].ports.clone();
+        let c = self.container();
+        for (i, p) in c.ports.iter().enumerate() {
+            let local = ports.get(&p.port).copied().unwrap_or(p.port).to_string();
+            if i == 0 {
+                env.push(("PORT".into(), local.clone()));
+            }
+            if let Some(name) = &p.name {
+                env.push((
+                    format!("PORT_{}", name.to_uppercase().replace('-', "_")),
+                    local,
+                ));
+            }
+        }
+        env.extend(self.plan.resolve_env(&self.workload, c, self.index)?);
+        // The spec's own PORT would point at the container port; locally the replica's port wins.
+        if let Some(local) = ports.values().next() {
+            env.retain(|(k, _)| k != "PORT");
+            env.push(("PORT".into(), local.to_string()));
+        }
+        if let Some(run) = &c.run {
+            env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        Ok(env)
+    }
+
+    fn workdir(&self) -> PathBuf {
+        match self
+            .container()
+            .run
+            .as_ref()
+            .and_then(|r| r.workdir.as_deref())
+        {
+            Some(w) => self.dir.join(w),
+            None => self.dir.clone(),
+        }
+    }
+
+    fn spawn(&self, env: &[(String, String)]) -> Result<Child, String> {
+        let run = self
+            .container()
+            .run
+            .as_ref()
+            .expect("only runnable containers are supervised");
+        let workdir = self.workdir();
+        if !workdir.is_dir() {
+            return Err(format!("workdir {} does not exist", workdir.display()));
+        }
+        let mut cmd = Command::new(&run.command[0]);
+        cmd.args(&run.command[1..])
+            .current_dir(&workdir)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                // Die with berth, even when berth is SIGKILLed: no orphans.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        cmd.spawn().map_err(|e| {
+            format!(
+                "cannot start {:?} in {}: {e}",
+                run.command.join(" "),
+                workdir.display()
+            )
+        })
+    }
+
+    fn log_streams(&self, child: &mut Child) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        let prefix = format!("{}-{}", self.workload.name, self.index);
+        let streams: Vec<(Box<dyn tokio::io::AsyncRead + Unpin + Send>, &str)> = [
+            child.stdout.take().map(|s| {
+                (
+                    Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                    "stdout",
+                )
+            }),
+            child.stderr.take().map(|s| {
+                (
+                    Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                    "stderr",
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for (stream, name) in streams {
+            let path = self.log_file.clone();
+            let prefix = prefix.clone();
+            let name = name.to_string();
+            tasks.push(tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                let mut file = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .await
+                    .ok();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(f) = file.as_mut() {
+                        let ts = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default();
+                        let entry = format!(
+                            "{}.{:03} {prefix} {name} {line}\n",
+                            ts.as_secs(),
+                            ts.subsec_millis()
+                        );
+                        let _ = f.write_all(entry.as_bytes()).await;
+                    }
+                }
+            }));
+        }
+        tasks
+    }
+
+    fn probe_task(
+        &self,
+        probe: Probe,
+        liveness: bool,
+        env: Vec<(String, String)>,
+        pid: u32,
+    ) -> tokio::task::JoinHandle<()> {
+        let shared = self.shared.clone();
+        let id = self.id;
+        let workdir = self.workdir();
+        tokio::spawn(async move {
+            tokio::time::sleep(probe.initial_delay).await;
+            let (mut ok, mut bad) = (0u32, 0u32);
+            loop {
+                let port = match &probe.action {
+                    berth_core::ProbeAction::HttpGet { port, .. }
+                    | berth_core::ProbeAction::TcpSocket { port } => {
+                        shared.snapshot().replicas[id].local_port(port)
+                    }
+                    berth_core::ProbeAction::Exec { .. } => None,
+                };
+                match crate::probe::check(&probe.action, port, probe.timeout, &workdir, &env).await
+                {
+                    Ok(()) => {
+                        ok += 1;
+                        bad = 0;
+                        if !liveness && ok >= probe.success_threshold {
+                            shared.replica(id, |r| {
+                                r.ready = true;
+                                r.message = None;
+                            });
+                        }
+                    }
+                    Err(why) => {
+                        bad += 1;
+                        ok = 0;
+                        if bad >= probe.failure_threshold {
+                            let kind = if liveness { "liveness" } else { "readiness" };
+                            shared.replica(id, |r| {
+                                r.ready = r.ready && liveness;
+                                r.message = Some(format!("{kind} probe failed: {why}"));
+                            });
+                            if liveness {
+                                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                                return;
+                            }
+                        }
+                    }
+                }
+                // Until the first success, probe quickly so a fresh replica takes traffic as soon
+                // as it can; after that, Kubernetes' period.
+                let started = liveness || shared.snapshot().replicas[id].ready;
+                tokio::time::sleep(if started {
+                    probe.period
+                } else {
+                    probe.period.min(FIRST_PROBE_RETRY)
+                })
+                .await;
+            }
+        })
+    }
+
+    /// Stops the process group: SIGTERM, then SIGKILL after the grace period.
+    async fn stop(&self, child: &mut Child) {
+        if let Some(pid) = child.id() {
+            let pg = Pid::from_raw(pid as i32);
+            let _ = killpg(pg, Signal::SIGTERM);
+            if tokio::time::timeout(self.workload.termination_grace, child.wait())
+                .await
+                .is_err()
+            {
+                let _ = killpg(pg, Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+            // Anything the process left in its group goes too.
+            let _ = killpg(pg, Signal::SIGKILL);
+        }
+    }
+
+    /// Runs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = BACKOFF_FIRST;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let env = match self.env() {
+                Ok(env) => env,
+                Err(why) => {
+                    self.shared.replica(self.id, |r| {
+                        r.phase = Phase::Failed;
+                        r.message = Some(why);
+                    });
+                    let _ = stop.wait_for(|s| *s).await;
+                    break;
+                }
+            };
+            self.shared.replica(self.id, |r| r.phase = Phase::Starting);
+            let started = Instant::now();
+            let mut child = match self.spawn(&env) {
+                Ok(c) => c,
+                Err(why) => {
+                    let failed = why.contains("workdir");
+                    self.shared.replica(self.id, |r| {
+                        r.phase = if failed {
+                            Phase::Failed
+                        } else {
+                            Phase::CrashLoop {
+                                retry_in_ms: backoff.as_millis() as u64,
+                            }
+                        };
+                        r.message = Some(why);
+                    });
+                    if failed
+                        || tokio::time::timeout(backoff, stop.wait_for(|s| *s))
+                            .await
+                            .is_ok()
+                    {
+                        let _ = stop.wait_for(|s| *s).await;
+                        break;
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_CAP);
+                    continue;
+                }
+            };
+            let pid = child.id().unwrap_or(0);
+            let c = self.container();
+            let has_readiness = c.readiness.is_some();
+            self.shared.replica(self.id, |r| {
+                r.pid = Some(pid);
+                r.phase = Phase::Running;
+                r.ready = !has_readiness;
+                r.message = None;
+            });
+            let mut tasks = self.log_streams(&mut child);
+            if let Some(p) = c.readiness.clone() {
+                tasks.push(self.probe_task(p, false, env.clone(), pid));
+            }
+            if let Some(p) = c.liveness.clone() {
+                tasks.push(self.probe_task(p, true, env.clone(), pid));
+            }
+            let exit = tokio::select! {
+                status = child.wait() => Some(status),
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            let Some(status) = exit else {
+                self.shared.replica(self.id, |r| r.ready = false);
+                self.stop(&mut child).await;
+                for t in tasks {
+                    t.abort();
+                }
+                break;
+            };
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            for t in tasks {
+                t.abort();
+            }
+            if started.elapsed() >= HEALTHY_RUN {
+                backoff = BACKOFF_FIRST;
+            }
+            let why = match status {
+                Ok(s) => format!("exited with {s}"),
+                Err(e) => format!("lost the process: {e}"),
+            };
+            self.shared.replica(self.id, |r| {
+                r.pid = None;
+                r.ready = false;
+                r.restarts += 1;
+                r.phase = Phase::CrashLoop {
+                    retry_in_ms: backoff.as_millis() as u64,
+                };
+                if !r
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("liveness"))
+                {
+                    r.message = Some(why);
+                }
+            });
+            if tokio::time::timeout(backoff, stop.wait_for(|s| *s))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            backoff = (backoff * 2).min(BACKOFF_CAP);
+        }
+        self.shared.replica(self.id, |r| {
+            r.phase = Phase::Stopped;
+            r.ready = false;
+            r.pid = None;
+        });
+    }
+}
