@@ -12,6 +12,9 @@ use std::time::Duration;
 pub struct UpArgs {
     #[command(flatten)]
     flags: RenderFlags,
+    /// Where the Ingress (the single HTTP entry point) listens; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    ingress: std::net::SocketAddr,
 }
 
 #[derive(Args, Debug)]
@@ -83,10 +86,10 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(run(&dir, plan))
+    runtime.block_on(run(&dir, plan, args.ingress))
 }
 
-async fn run(dir: &Path, plan: Plan) -> Result<(), String> {
+async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<(), String> {
     for pw in &plan.workloads {
         if let Some(why) = &pw.not_runnable {
             say(&format!(
@@ -95,7 +98,7 @@ async fn run(dir: &Path, plan: Plan) -> Result<(), String> {
             ));
         }
     }
-    let running = Running::start(dir, plan)
+    let running = Running::start(dir, plan, ingress)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     let status = running.shared.snapshot();
@@ -105,6 +108,9 @@ async fn run(dir: &Path, plan: Plan) -> Result<(), String> {
             s.name,
             s.addresses.join(", ")
         ));
+    }
+    if let Some(url) = &status.ingress {
+        say(&format!("ingress {url}"));
     }
     say(&format!(
         "berth up: {} processes; Ctrl-C stops them all",

@@ -40,7 +40,7 @@ fn berth(args: &[&str]) -> Command {
 }
 
 fn up(dir: &Path) -> Child {
-    berth(&["up", dir.to_str().unwrap()])
+    berth(&["up", dir.to_str().unwrap(), "--ingress", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -89,12 +89,22 @@ fn address(s: &serde_json::Value, service: &str) -> String {
 
 /// A one-shot HTTP/1.1 request; returns status and body.
 fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_host(addr, addr, method, path, body)
+}
+
+fn http_host(
+    addr: &str,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = body.unwrap_or("");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -180,6 +190,42 @@ fn example_runs_serves_restarts_and_stops_cleanly() {
         "{page}"
     );
 
+    // The Ingress is the single entry point: host and path pick the Service.
+    let ingress = s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let (code, page) = http_host(&ingress, "ticketing.localhost", "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("<h1>Tickets</h1>"));
+    let (code, body) = http_host(
+        &ingress,
+        "ticketing.localhost",
+        "POST",
+        "/api/reservations",
+        Some(r#"{"event":2,"seat":1,"customer":"cy"}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, _) = http_host(&ingress, "elsewhere.localhost", "GET", "/", None);
+    assert_eq!(code, 404);
+    // Server-sent events stream through as they are sent.
+    let mut sse = TcpStream::connect(&ingress).unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        sse,
+        "GET /live HTTP/1.1\r\nHost: ticketing.localhost\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("\"customer\": \"cy\"") {
+        let n = sse.read(&mut buf).unwrap();
+        assert!(n > 0, "stream ended: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(sse);
+
     // A second `up` of the same folder is refused and starts nothing.
     let out = berth(&["up", dir.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -263,6 +309,26 @@ fn an_unresolved_reference_fails_that_service_only() {
         queue["message"],
         "env RATE_PER_SECOND: ConfigMap \"queue\" has no key \"rate_per_minute\""
     );
+    // The ingress says which Service has no ready replica; the rest keeps serving.
+    let ingress = s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let (code, page) = http_host(&ingress, "ticketing.localhost", "GET", "/", None);
+    assert_eq!(code, 503);
+    assert!(
+        page.contains("Service <b>queue</b> has no ready replica"),
+        "{page}"
+    );
+    let (code, _) = http_host(
+        &ingress,
+        "ticketing.localhost",
+        "GET",
+        "/api/reservations",
+        None,
+    );
+    assert_eq!(code, 200);
     let before = pids(&s);
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();

@@ -5,13 +5,14 @@
 //! Every Service port becomes a loopback listener that spreads connections over the ready
 //! replicas. The live [`Status`] is also written to `.berth/up.json` beside the folder.
 
+mod ingress;
 mod plan;
 mod probe;
 mod proxy;
 mod state;
 mod supervisor;
 
-pub use plan::{Plan, PlannedWorkload};
+pub use plan::{IngressRule, Plan, PlannedWorkload};
 pub use state::{Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus};
 
 use std::collections::BTreeMap;
@@ -76,8 +77,13 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Running {
-    /// Binds every Service and starts every runnable workload, in apply order.
-    pub async fn start(dir: &Path, plan: Plan) -> std::io::Result<Running> {
+    /// Binds every Service (and the ingress at `ingress`, when the folder has Ingress rules)
+    /// and starts every runnable workload, in apply order.
+    pub async fn start(
+        dir: &Path,
+        plan: Plan,
+        ingress: std::net::SocketAddr,
+    ) -> std::io::Result<Running> {
         let plan = Arc::new(plan);
         let logs = state_dir(dir).join("logs");
         std::fs::create_dir_all(&logs)?;
@@ -170,11 +176,27 @@ impl Running {
                 }
             }
         }
+        let ingress_listener = if plan.ingress.is_empty() {
+            None
+        } else {
+            let l = tokio::net::TcpListener::bind(ingress).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("ingress address {ingress}: {e}"))
+            })?;
+            status.ingress = Some(format!("http://{}", l.local_addr()?));
+            Some(l)
+        };
         let shared = Arc::new(Shared::new(status));
         let (stop, stop_rx) = watch::channel(false);
         let mut background = JoinSet::new();
         for r in routes {
             background.spawn(proxy::serve(r, shared.clone()));
+        }
+        if let Some(l) = ingress_listener {
+            background.spawn(ingress::serve(
+                l,
+                Arc::new(plan.ingress.clone()),
+                shared.clone(),
+            ));
         }
         let state_file = state_file(dir);
         background.spawn(write_state(shared.clone(), state_file.clone()));

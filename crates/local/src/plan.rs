@@ -1,6 +1,6 @@
 //! What to run: the rendered objects turned into workloads, services and resolvable config.
 
-use berth_core::{Container, EnvSource, Service, SpecError, Workload, WorkloadKind};
+use berth_core::{Container, EnvSource, PortRef, Service, SpecError, Workload, WorkloadKind};
 use berth_manifest::Rendered;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -13,11 +13,55 @@ pub struct PlannedWorkload {
     pub not_runnable: Option<String>,
 }
 
+/// One Ingress path rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressRule {
+    /// `None` matches every host.
+    pub host: Option<String>,
+    pub path: String,
+    pub exact: bool,
+    pub service: String,
+    pub port: PortRef,
+}
+
+impl IngressRule {
+    /// Whether a request for `host` and `path` matches, as Kubernetes matches paths
+    /// (Prefix compares whole path segments).
+    pub fn matches(&self, host: &str, path: &str) -> bool {
+        if let Some(h) = &self.host {
+            let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+                if p.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            });
+            let ok = match h.strip_prefix("*.") {
+                Some(suffix) => host
+                    .strip_suffix(suffix)
+                    .is_some_and(|pre| pre.ends_with('.') && !pre[..pre.len() - 1].contains('.')),
+                None => host.eq_ignore_ascii_case(h),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        let path = path.split(['?', '#']).next().unwrap_or("/");
+        if self.exact {
+            return path == self.path;
+        }
+        let prefix = self.path.trim_end_matches('/');
+        prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
+    }
+}
+
 /// Everything `up` runs, in apply order.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub workloads: Vec<PlannedWorkload>,
     pub services: Vec<Service>,
+    /// Most specific first: exact paths, then longer prefixes.
+    pub ingress: Vec<IngressRule>,
     /// ConfigMap name -> key -> value.
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     /// Secret name -> key -> value (decoded).
@@ -75,6 +119,7 @@ impl Plan {
                     plan.secrets.insert(o.oref.name.clone(), m);
                 }
                 "Service" => plan.services.push(Service::from_object(&o.body)?),
+                "Ingress" => plan.ingress.extend(ingress_rules(&o.body)),
                 _ => {
                     if let Some(w) = Workload::from_object(&o.body) {
                         let workload = w?;
@@ -92,6 +137,8 @@ impl Plan {
                 }
             }
         }
+        plan.ingress
+            .sort_by_key(|r| (r.host.is_none(), !r.exact, std::cmp::Reverse(r.path.len())));
         Ok(plan)
     }
 
@@ -181,5 +228,90 @@ fn lookup(
                 kind_name(secret)
             ),
         }),
+    }
+}
+
+fn ingress_rules(o: &Json) -> Vec<IngressRule> {
+    let mut rules = Vec::new();
+    for rule in o
+        .pointer("/spec/rules")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let host = rule.get("host").and_then(Json::as_str).map(String::from);
+        for p in rule
+            .pointer("/http/paths")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(svc) = p.pointer("/backend/service") else {
+                continue;
+            };
+            let port = match (
+                svc.pointer("/port/number").and_then(Json::as_u64),
+                svc.pointer("/port/name").and_then(Json::as_str),
+            ) {
+                (Some(n), _) => PortRef::Number(n as u16),
+                (None, Some(name)) => PortRef::Name(name.to_string()),
+                _ => continue,
+            };
+            rules.push(IngressRule {
+                host: host.clone(),
+                path: p
+                    .get("path")
+                    .and_then(Json::as_str)
+                    .unwrap_or("/")
+                    .to_string(),
+                exact: p.get("pathType").and_then(Json::as_str) == Some("Exact"),
+                service: svc
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                port,
+            });
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(host: Option<&str>, path: &str, exact: bool) -> IngressRule {
+        IngressRule {
+            host: host.map(String::from),
+            path: path.into(),
+            exact,
+            service: "s".into(),
+            port: PortRef::Number(80),
+        }
+    }
+
+    #[test]
+    fn paths_match_like_kubernetes() {
+        let r = rule(None, "/api", false);
+        assert!(r.matches("x", "/api") && r.matches("x", "/api/") && r.matches("x", "/api/v1?q=1"));
+        assert!(!r.matches("x", "/apis"));
+        assert!(rule(None, "/", false).matches("x", "/anything"));
+        assert!(
+            rule(None, "/a", true).matches("x", "/a")
+                && !rule(None, "/a", true).matches("x", "/a/")
+        );
+        let h = rule(Some("shop.localhost"), "/", false);
+        assert!(
+            h.matches("shop.localhost:8080", "/")
+                && h.matches("SHOP.localhost", "/")
+                && !h.matches("other", "/")
+        );
+        let w = rule(Some("*.example.com"), "/", false);
+        assert!(
+            w.matches("a.example.com", "/")
+                && !w.matches("a.b.example.com", "/")
+                && !w.matches("example.com", "/")
+        );
     }
 }

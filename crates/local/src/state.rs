@@ -82,6 +82,8 @@ pub struct ServiceStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub pid: u32,
+    /// `http://127.0.0.1:8080` when the folder has Ingress rules.
+    pub ingress: Option<String>,
     pub workloads: Vec<WorkloadStatus>,
     pub services: Vec<ServiceStatus>,
     pub replicas: Vec<ReplicaStatus>,
@@ -91,6 +93,8 @@ pub struct Status {
 pub struct Shared {
     status: Mutex<Status>,
     changed: watch::Sender<u64>,
+    /// Round-robin position per Service, for the ingress.
+    turns: Mutex<BTreeMap<String, usize>>,
 }
 
 impl Shared {
@@ -98,6 +102,7 @@ impl Shared {
         Shared {
             status: Mutex::new(status),
             changed: watch::channel(0).0,
+            turns: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -125,11 +130,41 @@ impl Shared {
 
     /// Local ports of the ready replicas behind a Service port.
     pub fn backends(&self, service: &str, port_index: usize) -> Vec<u16> {
+        self.backends_where(service, |i, _| i == port_index)
+    }
+
+    /// Like [`Shared::backends`], for a Service port given by number or name (as Ingress does).
+    pub fn backends_by_port(&self, service: &str, port: &PortRef) -> Vec<u16> {
+        self.backends_where(service, |_, sp| match port {
+            PortRef::Number(n) => sp.port == *n,
+            PortRef::Name(name) => sp.name.as_deref() == Some(name.as_str()),
+        })
+    }
+
+    /// The next round-robin turn for a Service with `n` backends.
+    pub fn next_backend(&self, service: &str, n: usize) -> usize {
+        let mut t = self.turns.lock().expect("turns lock");
+        let turn = t.entry(service.to_string()).or_insert(0);
+        *turn = turn.wrapping_add(1);
+        *turn % n.max(1)
+    }
+
+    fn backends_where(
+        &self,
+        service: &str,
+        pick: impl Fn(usize, &ServicePort) -> bool,
+    ) -> Vec<u16> {
         let s = self.status.lock().expect("status lock");
         let Some(svc) = s.services.iter().find(|x| x.name == service) else {
             return vec![];
         };
-        let Some(sp) = svc.ports.get(port_index) else {
+        let Some(sp) = svc
+            .ports
+            .iter()
+            .enumerate()
+            .find(|(i, sp)| pick(*i, sp))
+            .map(|(_, sp)| sp)
+        else {
             return vec![];
         };
         s.replicas
