@@ -49,6 +49,8 @@ fn replica_lines(s: &Status) -> BTreeMap<String, String> {
                     *retry_in_ms as f64 / 1000.0
                 ),
                 (Phase::Failed, _) => "failed".to_string(),
+                (Phase::Waiting, _) => "waiting".to_string(),
+                (Phase::Succeeded, _) => "completed".to_string(),
                 (Phase::Stopped, _) => "stopped".to_string(),
             };
             let why = r

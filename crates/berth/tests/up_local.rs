@@ -70,9 +70,12 @@ fn wait_for(dir: &Path, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> s
     }
 }
 
+/// Every long-running replica ready and every Job completed.
 fn all_ready(s: &serde_json::Value) -> bool {
     let r = s["replicas"].as_array().unwrap();
-    !r.is_empty() && r.iter().all(|r| r["ready"] == true)
+    !r.is_empty()
+        && r.iter()
+            .all(|r| r["ready"] == true || r["phase"] == "succeeded")
 }
 
 fn address(s: &serde_json::Value, service: &str) -> String {
@@ -154,17 +157,11 @@ fn example_runs_serves_restarts_and_stops_cleanly() {
     let dir = t.path();
     let mut child = up(dir);
     let s = wait_for(dir, "every replica ready", all_ready);
-    assert_eq!(s["replicas"].as_array().unwrap().len(), 6);
-    let seed = s["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "seed")
-        .unwrap();
-    assert!(
-        seed["notRunnable"].as_str().unwrap().contains("Jobs"),
-        "{seed}"
-    );
+    assert_eq!(s["replicas"].as_array().unwrap().len(), 7);
+    // The seed Job waited for the database, ran once and filled it.
+    let (code, event) = http(&address(&s, "testdbserver"), "GET", "/kv/event-1", None);
+    assert_eq!(code, 200, "{event}");
+    assert!(event.contains("Opening night"));
 
     // A reservation through the Service; the same seat cannot be sold twice.
     let engine = address(&s, "reservationengine");
@@ -255,7 +252,7 @@ fn example_runs_serves_restarts_and_stops_cleanly() {
 
     // `berth down` from another terminal: everything stops, nothing is left behind.
     let before = pids(&s);
-    assert_eq!(before.len(), 6);
+    assert_eq!(before.len(), 6, "six services run; the Job has finished");
     let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     assert!(
         out.status.success(),
@@ -297,7 +294,7 @@ fn an_unresolved_reference_fails_that_service_only() {
             .any(|r| r["workload"] == "queue" && r["phase"] == "failed")
             && r.iter()
                 .filter(|r| r["workload"] != "queue")
-                .all(|r| r["ready"] == true)
+                .all(|r| r["ready"] == true || r["phase"] == "succeeded")
     });
     let queue = s["replicas"]
         .as_array()
@@ -333,4 +330,76 @@ fn an_unresolved_reference_fails_that_service_only() {
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();
     wait_gone(&before);
+}
+
+#[test]
+fn a_failing_job_is_reported_and_blocks_what_depends_on_it() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::write(
+        dir.join("jobs.yaml"),
+        r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    berth.dev/run: |
+      migrate:
+        command: [python3, -c, "import sys; print('migration 3 failed'); sys.exit(3)"]
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+        - name: migrate
+          image: example/migrate
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    berth.dev/depends-on: migrate
+    berth.dev/run: |
+      api:
+        command: [python3, -c, "import time; time.sleep(60)"]
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: example/api
+"#,
+    )
+    .unwrap();
+    let mut child = up(dir);
+    let s = wait_for(dir, "the Job failed and its dependent gave up", |s| {
+        let r = s["replicas"].as_array().unwrap();
+        r.iter().all(|r| r["phase"] == "failed")
+    });
+    let r = s["replicas"].as_array().unwrap();
+    let migrate = r.iter().find(|r| r["workload"] == "migrate").unwrap();
+    assert_eq!(
+        migrate["restarts"], 1,
+        "retried backoffLimit times: {migrate}"
+    );
+    assert!(
+        migrate["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("exited with exit status: 3; see "),
+        "{migrate}"
+    );
+    let log = std::fs::read_to_string(dir.join(".berth/logs/migrate.log")).unwrap();
+    assert!(log.contains("migrate-0 stdout migration 3 failed"), "{log}");
+    let api = r.iter().find(|r| r["workload"] == "api").unwrap();
+    assert_eq!(api["message"], "depends on Job \"migrate\", which failed");
+    assert!(api["pid"].is_null(), "never started");
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
 }

@@ -148,6 +148,14 @@ pub struct Container {
     pub run: Option<RunSpec>,
 }
 
+/// When a finished process is started again (the pod's `restartPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
 /// A Deployment, StatefulSet or Job, as berth runs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
@@ -159,8 +167,11 @@ pub struct Workload {
     pub labels: BTreeMap<String, String>,
     pub containers: Vec<Container>,
     pub termination_grace: Duration,
-    /// `berth.dev/depends-on`: services that must be ready first.
+    /// `berth.dev/depends-on`: services that must be ready (Jobs: complete) first.
     pub depends_on: Vec<String>,
+    pub restart: RestartPolicy,
+    /// Jobs: retries before the Job counts as failed (Kubernetes' default is 6).
+    pub backoff_limit: u32,
 }
 
 /// A Service port.
@@ -486,6 +497,16 @@ impl Workload {
             labels: string_map(pod.pointer("/metadata/labels")),
             containers,
             termination_grace: secs(pod.pointer("/spec/terminationGracePeriodSeconds"), 30),
+            restart: match pod.pointer("/spec/restartPolicy").and_then(Json::as_str) {
+                Some("Never") => RestartPolicy::Never,
+                Some("OnFailure") => RestartPolicy::OnFailure,
+                _ if kind == WorkloadKind::Job => RestartPolicy::OnFailure,
+                _ => RestartPolicy::Always,
+            },
+            backoff_limit: o
+                .pointer("/spec/backoffLimit")
+                .and_then(Json::as_u64)
+                .unwrap_or(6) as u32,
             depends_on: annotation("berth.dev/depends-on")
                 .map(|s| {
                     s.split(',')

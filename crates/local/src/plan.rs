@@ -1,6 +1,6 @@
 //! What to run: the rendered objects turned into workloads, services and resolvable config.
 
-use berth_core::{Container, EnvSource, PortRef, Service, SpecError, Workload, WorkloadKind};
+use berth_core::{Container, EnvSource, PortRef, Service, SpecError, Workload};
 use berth_manifest::Rendered;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -123,12 +123,7 @@ impl Plan {
                 _ => {
                     if let Some(w) = Workload::from_object(&o.body) {
                         let workload = w?;
-                        let not_runnable = match workload.kind {
-                            WorkloadKind::Job => {
-                                Some("Jobs run locally in a later version of berth".to_string())
-                            }
-                            _ => workload.not_runnable_reason(),
-                        };
+                        let not_runnable = workload.not_runnable_reason();
                         plan.workloads.push(PlannedWorkload {
                             workload,
                             not_runnable,

@@ -10,6 +10,8 @@ use tokio::sync::watch;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "phase", rename_all = "camelCase")]
 pub enum Phase {
+    /// Waiting for the services or Jobs named in `berth.dev/depends-on`.
+    Waiting,
     Starting,
     Running,
     /// Exited; restarts after a back-off.
@@ -18,6 +20,8 @@ pub enum Phase {
     },
     /// Cannot start until the folder changes (bad reference, missing workdir, ...).
     Failed,
+    /// A Job's process finished successfully.
+    Succeeded,
     Stopped,
 }
 
@@ -126,6 +130,50 @@ impl Shared {
     /// Resolves on every change.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// Whether a `depends-on` name is satisfied: a Job that succeeded, or a Service or workload
+    /// with a ready replica. `Err` when it can never be (unknown name, failed Job).
+    pub fn dependency_met(&self, name: &str) -> Result<bool, String> {
+        let s = self.status.lock().expect("status lock");
+        let workloads: Vec<&str> =
+            match s.services.iter().find(|x| x.name == name) {
+                Some(svc) => svc.workloads.iter().map(String::as_str).collect(),
+                None if s.workloads.iter().any(|w| w.name == name) => vec![name],
+                None => return Err(format!(
+                    "depends on {name:?}, which is neither a Service nor a workload of this folder"
+                )),
+            };
+        let mut met = false;
+        for r in s
+            .replicas
+            .iter()
+            .filter(|r| workloads.contains(&r.workload.as_str()))
+        {
+            let job = s
+                .workloads
+                .iter()
+                .any(|w| w.name == r.workload && w.kind == "Job");
+            match (&r.phase, job) {
+                (Phase::Succeeded, true) => met = true,
+                (Phase::Failed, true) => {
+                    return Err(format!("depends on Job {:?}, which failed", r.workload))
+                }
+                (_, false) if r.ready => met = true,
+                _ => {}
+            }
+        }
+        if let Some(w) = s
+            .workloads
+            .iter()
+            .find(|w| workloads.contains(&w.name.as_str()) && w.not_runnable.is_some())
+        {
+            return Err(format!(
+                "depends on {:?}, which is not runnable locally",
+                w.name
+            ));
+        }
+        Ok(met)
     }
 
     /// Local ports of the ready replicas behind a Service port.

@@ -2,7 +2,7 @@
 
 use crate::plan::Plan;
 use crate::state::{Phase, Shared};
-use berth_core::{Container, Probe, Workload};
+use berth_core::{Container, Probe, RestartPolicy, Workload, WorkloadKind};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::path::PathBuf;
@@ -267,6 +267,9 @@ impl Job {
 
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        if !self.wait_for_dependencies(&mut stop).await {
+            return self.finish();
+        }
         let mut backoff = BACKOFF_FIRST;
         loop {
             if *stop.borrow() {
@@ -313,11 +316,12 @@ impl Job {
             };
             let pid = child.id().unwrap_or(0);
             let c = self.container();
-            let has_readiness = c.readiness.is_some();
+            // Jobs do not serve; long-running replicas without a probe are ready once running.
+            let ready_now = c.readiness.is_none() && self.workload.kind != WorkloadKind::Job;
             self.shared.replica(self.id, |r| {
                 r.pid = Some(pid);
                 r.phase = Phase::Running;
-                r.ready = !has_readiness;
+                r.ready = ready_now;
                 r.message = None;
             });
             let mut tasks = self.log_streams(&mut child);
@@ -346,10 +350,34 @@ impl Job {
             if started.elapsed() >= HEALTHY_RUN {
                 backoff = BACKOFF_FIRST;
             }
+            let succeeded = status.as_ref().is_ok_and(|s| s.success());
             let why = match status {
                 Ok(s) => format!("exited with {s}"),
                 Err(e) => format!("lost the process: {e}"),
             };
+            let restarts = self.shared.snapshot().replicas[self.id].restarts;
+            let done = match self.workload.restart {
+                RestartPolicy::Always => None,
+                RestartPolicy::OnFailure | RestartPolicy::Never if succeeded => {
+                    Some(Phase::Succeeded)
+                }
+                RestartPolicy::Never => Some(Phase::Failed),
+                RestartPolicy::OnFailure if restarts >= self.workload.backoff_limit => {
+                    Some(Phase::Failed)
+                }
+                RestartPolicy::OnFailure => None,
+            };
+            if let Some(phase) = done {
+                let failed = phase == Phase::Failed;
+                self.shared.replica(self.id, |r| {
+                    r.pid = None;
+                    r.ready = false;
+                    r.phase = phase;
+                    r.message = failed.then(|| format!("{why}; see {}", self.log_file.display()));
+                });
+                let _ = stop.wait_for(|s| *s).await;
+                return;
+            }
             self.shared.replica(self.id, |r| {
                 r.pid = None;
                 r.ready = false;
@@ -373,10 +401,57 @@ impl Job {
             }
             backoff = (backoff * 2).min(BACKOFF_CAP);
         }
+        self.finish();
+    }
+
+    fn finish(&self) {
         self.shared.replica(self.id, |r| {
-            r.phase = Phase::Stopped;
+            if r.phase != Phase::Failed {
+                r.phase = Phase::Stopped;
+            }
             r.ready = false;
             r.pid = None;
         });
+    }
+
+    /// Waits for `berth.dev/depends-on`; false when stopped first or when it can never be met.
+    async fn wait_for_dependencies(&self, stop: &mut watch::Receiver<bool>) -> bool {
+        let deps = &self.workload.depends_on;
+        if deps.is_empty() {
+            return true;
+        }
+        let mut changes = self.shared.subscribe();
+        loop {
+            let mut waiting = Vec::new();
+            for d in deps {
+                match self.shared.dependency_met(d) {
+                    Ok(true) => {}
+                    Ok(false) => waiting.push(d.as_str()),
+                    Err(why) => {
+                        self.shared.replica(self.id, |r| {
+                            r.phase = Phase::Failed;
+                            r.message = Some(why);
+                        });
+                        let _ = stop.wait_for(|s| *s).await;
+                        return false;
+                    }
+                }
+            }
+            if waiting.is_empty() {
+                return true;
+            }
+            let message = format!("waiting for {}", waiting.join(", "));
+            if self.shared.snapshot().replicas[self.id].message.as_deref() != Some(message.as_str())
+            {
+                self.shared.replica(self.id, |r| {
+                    r.phase = Phase::Waiting;
+                    r.message = Some(message);
+                });
+            }
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = stop.wait_for(|s| *s) => return false,
+            }
+        }
     }
 }
