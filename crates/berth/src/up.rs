@@ -68,22 +68,55 @@ fn replica_lines(s: &Status) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// What a second `berth up` asks of the running one: render with these options and apply.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Reload {
+    environment: Option<String>,
+    namespace: Option<String>,
+    set: Vec<String>,
+    value_files: Vec<PathBuf>,
+}
+
+fn reload_file(dir: &Path) -> PathBuf {
+    berth_local::state_dir(dir).join("reload.json")
+}
+
+fn applied_summary(a: &berth_local::Applied) -> String {
+    let part = |what: &str, v: &[String]| {
+        if v.is_empty() {
+            None
+        } else {
+            Some(format!("{what} {}", v.join(", ")))
+        }
+    };
+    let parts: Vec<String> = [
+        part("started", &a.started),
+        part("restarted", &a.restarted),
+        part("stopped", &a.stopped),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let unchanged = format!("{} unchanged", a.unchanged.len());
+    if parts.is_empty() {
+        format!("no changes ({unchanged})")
+    } else {
+        format!("{}; {unchanged}", parts.join("; "))
+    }
+}
+
 pub fn up(mut args: UpArgs) -> Result<(), String> {
     args.flags
         .environment
         .get_or_insert_with(|| "local".to_string());
     let dir = args.flags.dir.clone();
-    if let Some(running) = berth_local::running_status(&dir) {
-        return Err(format!(
-            "berth up is already running for {} (pid {})\n  = help: stop it with `berth down {}`",
-            dir.display(),
-            running.pid,
-            dir.display()
-        ));
-    }
+    // Validate everything before changing anything, also when handing over to a running `up`.
     let rendered = args.flags.render().map_err(|e| e.to_string())?;
     let plan = Plan::from_rendered(&rendered)
         .map_err(|e| format!("{e}\n  = help: fix the object in the deploy folder"))?;
+    if let Some(running) = berth_local::running_status(&dir) {
+        return hand_over(&dir, &args.flags, running.pid);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,7 +124,103 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
     runtime.block_on(run(&dir, plan, args.ingress))
 }
 
+/// Asks the running `up` to apply this invocation's render, and reports what changed.
+fn hand_over(dir: &Path, flags: &RenderFlags, pid: u32) -> Result<(), String> {
+    let before = read_status(dir).map(|s| s.0).unwrap_or(0);
+    let req = Reload {
+        environment: flags.environment.clone(),
+        namespace: flags.namespace.clone(),
+        set: flags.set.clone(),
+        value_files: flags
+            .value_files
+            .iter()
+            .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
+            .collect(),
+    };
+    let text = serde_json::to_string(&req).map_err(|e| e.to_string())?;
+    std::fs::write(reload_file(dir), text)
+        .map_err(|e| format!("cannot write {}: {e}", reload_file(dir).display()))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .map_err(|e| format!("cannot signal the running berth up (pid {pid}): {e}"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some((generation, summary)) = read_status(dir) {
+            if generation > before {
+                say(&format!(
+                    "berth up (pid {pid}) applied the changes: {summary}"
+                ));
+                return Ok(());
+            }
+        }
+        if !berth_local::pid_alive(pid) || std::time::Instant::now() > deadline {
+            return Err(format!(
+                "the running berth up (pid {pid}) did not apply the changes"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The running `up`'s generation and a summary of its latest apply.
+fn read_status(dir: &Path) -> Option<(u64, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(berth_local::state_file(dir)).ok()?).ok()?;
+    let generation = v.get("generation")?.as_u64()?;
+    let summary = match v.get("lastApply") {
+        Some(a) => serde_json::from_value::<serde_json::Value>(a.clone())
+            .ok()
+            .map(|a| {
+                let list = |k: &str| {
+                    a[k].as_array()
+                        .map(|x| {
+                            x.iter()
+                                .filter_map(|s| s.as_str().map(String::from))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                };
+                applied_summary(&berth_local::Applied {
+                    started: list("started"),
+                    restarted: list("restarted"),
+                    stopped: list("stopped"),
+                    unchanged: list("unchanged"),
+                })
+            }),
+        None => None,
+    };
+    Some((generation, summary.unwrap_or_default()))
+}
+
+/// Re-renders with a second `up`'s options and applies the difference.
+async fn reload(dir: &Path, running: &mut Running) -> Result<berth_local::Applied, String> {
+    let text =
+        std::fs::read_to_string(reload_file(dir)).map_err(|e| format!("no reload request: {e}"))?;
+    let req: Reload =
+        serde_json::from_str(&text).map_err(|e| format!("bad reload request: {e}"))?;
+    let flags = RenderFlags {
+        dir: dir.to_path_buf(),
+        environment: req.environment,
+        namespace: req.namespace,
+        set: req.set,
+        value_files: req.value_files,
+    };
+    let rendered = flags.render().map_err(|e| e.to_string())?;
+    let plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
+    running
+        .apply(plan)
+        .await
+        .map_err(|e| format!("cannot apply: {e}"))
+}
+
 async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<(), String> {
+    // Before anything advertises this process: SIGHUP's default would end it.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     for pw in &plan.workloads {
         if let Some(why) = &pw.not_runnable {
             say(&format!(
@@ -100,7 +229,7 @@ async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<()
             ));
         }
     }
-    let running = Running::start(dir, plan, ingress)
+    let mut running = Running::start(dir, plan, ingress)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     let status = running.shared.snapshot();
@@ -120,8 +249,6 @@ async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<()
     ));
     let mut changes = running.shared.subscribe();
     let mut shown: BTreeMap<String, String> = BTreeMap::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     loop {
         for (name, line) in replica_lines(&running.shared.snapshot()) {
             if shown.get(&name) != Some(&line) {
@@ -132,6 +259,10 @@ async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<()
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
+            _ = hup.recv() => match reload(dir, &mut running).await {
+                Ok(applied) => say(&format!("berth up: applied: {}", applied_summary(&applied))),
+                Err(e) => say(&format!("berth up: reload failed, nothing changed: {e}")),
+            },
             _ = changes.changed() => tokio::time::sleep(Duration::from_millis(30)).await,
         }
     }

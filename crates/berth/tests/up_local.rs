@@ -223,10 +223,57 @@ fn example_runs_serves_restarts_and_stops_cleanly() {
     }
     drop(sse);
 
-    // A second `up` of the same folder is refused and starts nothing.
+    // A second `up` with the same folder and flags changes nothing.
+    let pids_before = pids(&s);
+    let out = berth(&["up", dir.to_str().unwrap()]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no changes (7 unchanged)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(pids(&status(dir).unwrap()), pids_before);
+
+    // A changed variable restarts only the service it reaches (queue reads it from a ConfigMap).
+    let out = berth(&[
+        "up",
+        dir.to_str().unwrap(),
+        "-v",
+        "queue.rate_per_second=50",
+    ])
+    .output()
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("restarted queue-0; 6 unchanged"), "{said}");
+    let s = wait_for(dir, "queue ready again", all_ready);
+    let queue_pid = |s: &serde_json::Value| {
+        s["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["workload"] == "queue")
+            .unwrap()["pid"]
+            .as_i64()
+            .unwrap() as i32
+    };
+    let after = pids(&s);
+    let changed: Vec<&i32> = after.iter().filter(|p| !pids_before.contains(p)).collect();
+    assert_eq!(
+        changed,
+        vec![&queue_pid(&s)],
+        "only queue has a new process"
+    );
+    // A broken folder is refused before anything changes.
+    std::fs::write(dir.join("broken.yaml"), "{{ .Variables.nope }}").unwrap();
     let out = berth(&["up", dir.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("map has no entry for key \"nope\""));
+    std::fs::remove_file(dir.join("broken.yaml")).unwrap();
+    assert_eq!(pids(&status(dir).unwrap()), after);
 
     // Killing a replica restarts it.
     let web = s["replicas"]

@@ -4,7 +4,6 @@
 //! responses likewise; a response without framing (SSE, `Connection: close`) streams until the
 //! upstream closes. `Upgrade` (WebSocket) requests are spliced both ways after the 101.
 
-use crate::plan::IngressRule;
 use crate::state::Shared;
 use std::sync::Arc;
 use tokio::io::{
@@ -144,18 +143,18 @@ fn page(status: &str, title: &str, text: &str) -> Vec<u8> {
 }
 
 /// Serves the ingress until the task is aborted.
-pub async fn serve(listener: TcpListener, rules: Arc<Vec<IngressRule>>, shared: Arc<Shared>) {
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
             continue;
         };
         let _ = client.set_nodelay(true);
-        tokio::spawn(connection(client, rules.clone(), shared.clone()));
+        tokio::spawn(connection(client, shared.clone()));
     }
 }
 
 /// One client connection: requests in order (HTTP/1.1 keep-alive).
-async fn connection(client: TcpStream, rules: Arc<Vec<IngressRule>>, shared: Arc<Shared>) {
+async fn connection(client: TcpStream, shared: Arc<Shared>) {
     let (r, mut w) = client.into_split();
     let mut r = BufReader::new(r);
     while let Ok(Some(req)) = read_head(&mut r).await {
@@ -163,7 +162,7 @@ async fn connection(client: TcpStream, rules: Arc<Vec<IngressRule>>, shared: Arc
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("/").to_string();
         let host = req.header("host").unwrap_or("").to_string();
-        let Some(rule) = rules.iter().find(|rule| rule.matches(&host, &target)) else {
+        let Some(rule) = shared.ingress_route(&host, &target) else {
             let _ = w
                 .write_all(&page(
                     "404 Not Found",

@@ -60,10 +60,36 @@ pub fn pid_alive(pid: u32) -> bool {
 /// A running local environment.
 pub struct Running {
     pub shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    supervisors: JoinSet<()>,
+    dir: PathBuf,
+    ingress_addr: std::net::SocketAddr,
+    ingress: Option<tokio::task::AbortHandle>,
+    services: BTreeMap<String, ServiceRun>,
+    replicas: BTreeMap<usize, ReplicaRun>,
+    next_id: usize,
     background: JoinSet<()>,
     state_file: PathBuf,
+}
+
+struct ServiceRun {
+    spec: berth_core::Service,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+struct ReplicaRun {
+    key: (String, u32, String),
+    fingerprint: String,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What one apply changed, by replica (`web-0`).
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub started: Vec<String>,
+    pub restarted: Vec<String>,
+    pub stopped: Vec<String>,
+    pub unchanged: Vec<String>,
 }
 
 fn env_name(s: &str) -> String {
@@ -84,26 +110,199 @@ impl Running {
         plan: Plan,
         ingress: std::net::SocketAddr,
     ) -> std::io::Result<Running> {
-        let plan = Arc::new(plan);
-        let logs = state_dir(dir).join("logs");
-        std::fs::create_dir_all(&logs)?;
-
-        let mut status = Status {
+        std::fs::create_dir_all(state_dir(dir).join("logs"))?;
+        let shared = Arc::new(Shared::new(Status {
             pid: std::process::id(),
             ..Status::default()
+        }));
+        let state_file = state_file(dir);
+        let mut background = JoinSet::new();
+        background.spawn(write_state(shared.clone(), state_file.clone()));
+        let mut running = Running {
+            shared,
+            dir: dir.to_path_buf(),
+            ingress_addr: ingress,
+            ingress: None,
+            services: BTreeMap::new(),
+            replicas: BTreeMap::new(),
+            next_id: 0,
+            background,
+            state_file,
         };
-        for pw in &plan.workloads {
-            let w = &pw.workload;
-            status.workloads.push(WorkloadStatus {
-                name: w.name.clone(),
-                kind: format!("{:?}", w.kind),
-                description: w.description.clone(),
-                desired: w.replicas,
+        running.apply(plan).await?;
+        Ok(running)
+    }
+
+    /// Brings the environment to `plan`: unchanged replicas keep running; changed ones restart;
+    /// new ones start and removed ones stop.
+    pub async fn apply(&mut self, plan: Plan) -> std::io::Result<Applied> {
+        let plan = Arc::new(plan);
+        let workloads: Vec<WorkloadStatus> = plan
+            .workloads
+            .iter()
+            .map(|pw| WorkloadStatus {
+                name: pw.workload.name.clone(),
+                kind: format!("{:?}", pw.workload.kind),
+                description: pw.workload.description.clone(),
+                desired: pw.workload.replicas,
                 not_runnable: pw.not_runnable.clone(),
-            });
+            })
+            .collect();
+        self.shared.update(|s| s.workloads = workloads);
+        self.apply_services(&plan).await?;
+        self.apply_ingress(&plan).await?;
+
+        // Replicas: compare fingerprints of what each would run.
+        let mut desired = Vec::new();
+        for pw in plan.workloads.iter().filter(|pw| pw.not_runnable.is_none()) {
+            let w = Arc::new(pw.workload.clone());
+            for index in 0..w.replicas {
+                for (ci, c) in w.containers.iter().enumerate() {
+                    let env = plan.resolve_env(&w, c, index);
+                    let fingerprint = format!("{:?}|{:?}|{:?}|{:?}", w.kind, w.restart, c, env);
+                    desired.push((
+                        (w.name.clone(), index, c.name.clone()),
+                        fingerprint,
+                        w.clone(),
+                        ci,
+                    ));
+                }
+            }
         }
-        let mut routes = Vec::new();
-        let mut service_env = Vec::new();
+        let mut applied = Applied::default();
+        let name = |k: &(String, u32, String)| format!("{}-{}", k.0, k.1);
+        let keep: Vec<usize> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| {
+                desired
+                    .iter()
+                    .any(|(k, f, _, _)| *k == r.key && *f == r.fingerprint)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let going: Vec<usize> = self
+            .replicas
+            .keys()
+            .filter(|id| !keep.contains(id))
+            .copied()
+            .collect();
+        for id in going {
+            let r = self.replicas.remove(&id).expect("listed above");
+            let _ = r.stop.send(true);
+            let _ = r.task.await;
+            self.shared.update(|s| s.replicas.retain(|x| x.id != id));
+            if desired.iter().any(|(k, _, _, _)| *k == r.key) {
+                applied.restarted.push(name(&r.key));
+            } else {
+                applied.stopped.push(name(&r.key));
+            }
+        }
+        let service_env = self.service_env();
+        for (key, fingerprint, w, ci) in desired {
+            if self.replicas.values().any(|r| r.key == key) {
+                applied.unchanged.push(name(&key));
+                continue;
+            }
+            if !applied.restarted.contains(&name(&key)) {
+                applied.started.push(name(&key));
+            }
+            let c = &w.containers[ci];
+            let mut ports = BTreeMap::new();
+            for p in &c.ports {
+                ports.insert(p.port, free_port()?);
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            self.shared.update(|s| {
+                s.replicas.push(ReplicaStatus {
+                    id,
+                    workload: w.name.clone(),
+                    index: key.1,
+                    container: c.name.clone(),
+                    pid: None,
+                    ports,
+                    port_names: c
+                        .ports
+                        .iter()
+                        .filter_map(|p| Some((p.name.clone()?, p.port)))
+                        .collect(),
+                    phase: Phase::Starting,
+                    ready: false,
+                    restarts: 0,
+                    message: None,
+                })
+            });
+            let job = supervisor::Job {
+                id,
+                workload: w.clone(),
+                container: ci,
+                index: key.1,
+                dir: self.dir.clone(),
+                log_file: state_dir(&self.dir)
+                    .join("logs")
+                    .join(format!("{}.log", w.name)),
+                plan: plan.clone(),
+                service_env: service_env.clone(),
+                shared: self.shared.clone(),
+            };
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(job.run(stop_rx));
+            self.replicas.insert(
+                id,
+                ReplicaRun {
+                    key,
+                    fingerprint,
+                    stop,
+                    task,
+                },
+            );
+        }
+        self.shared.update(|s| {
+            s.generation += 1;
+            s.last_apply = Some(applied.clone());
+        });
+        Ok(applied)
+    }
+
+    /// `<NAME>_SERVICE_HOST` and friends, as Kubernetes injects them.
+    fn service_env(&self) -> Vec<(String, String)> {
+        let status = self.shared.snapshot();
+        let mut env = Vec::new();
+        for svc in &status.services {
+            let prefix = env_name(&svc.name);
+            for (i, (sp, addr)) in svc.ports.iter().zip(&svc.addresses).enumerate() {
+                let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+                if i == 0 {
+                    env.push((format!("{prefix}_SERVICE_HOST"), "127.0.0.1".to_string()));
+                    env.push((format!("{prefix}_SERVICE_PORT"), port.clone()));
+                }
+                if let Some(n) = &sp.name {
+                    env.push((format!("{prefix}_SERVICE_PORT_{}", env_name(n)), port));
+                }
+            }
+        }
+        env
+    }
+
+    async fn apply_services(&mut self, plan: &Plan) -> std::io::Result<()> {
+        let gone: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(name, run)| {
+                !plan
+                    .services
+                    .iter()
+                    .any(|s| &s.name == *name && *s == run.spec)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in gone {
+            if let Some(run) = self.services.remove(&name) {
+                run.tasks.iter().for_each(|t| t.abort());
+            }
+        }
+        let mut statuses = Vec::new();
         for svc in &plan.services {
             let selected: Vec<String> = plan
                 .workloads
@@ -111,123 +310,79 @@ impl Running {
                 .filter(|pw| svc.selects(&pw.workload))
                 .map(|pw| pw.workload.name.clone())
                 .collect();
-            let mut addresses = Vec::new();
-            for (i, sp) in svc.ports.iter().enumerate() {
-                let listener = proxy::bind(sp.port).await?;
-                let port = listener.local_addr()?.port();
-                addresses.push(format!("127.0.0.1:{port}"));
-                let prefix = env_name(&svc.name);
-                if i == 0 {
-                    service_env.push((format!("{prefix}_SERVICE_HOST"), "127.0.0.1".to_string()));
-                    service_env.push((format!("{prefix}_SERVICE_PORT"), port.to_string()));
+            let old = self
+                .shared
+                .snapshot()
+                .services
+                .into_iter()
+                .find(|s| s.name == svc.name);
+            let addresses = match (self.services.contains_key(&svc.name), old) {
+                (true, Some(old)) => old.addresses,
+                _ => {
+                    let mut addresses = Vec::new();
+                    let mut tasks = Vec::new();
+                    for (i, sp) in svc.ports.iter().enumerate() {
+                        let listener = proxy::bind(sp.port).await?;
+                        addresses.push(format!("127.0.0.1:{}", listener.local_addr()?.port()));
+                        let route = proxy::Route {
+                            service: svc.name.clone(),
+                            port_index: i,
+                            listener,
+                        };
+                        tasks.push(
+                            tokio::spawn(proxy::serve(route, self.shared.clone())).abort_handle(),
+                        );
+                    }
+                    self.services.insert(
+                        svc.name.clone(),
+                        ServiceRun {
+                            spec: svc.clone(),
+                            tasks,
+                        },
+                    );
+                    addresses
                 }
-                if let Some(n) = &sp.name {
-                    service_env.push((
-                        format!("{prefix}_SERVICE_PORT_{}", env_name(n)),
-                        port.to_string(),
-                    ));
-                }
-                routes.push(proxy::Route {
-                    service: svc.name.clone(),
-                    port_index: i,
-                    listener,
-                });
-            }
-            status.services.push(ServiceStatus {
+            };
+            statuses.push(ServiceStatus {
                 name: svc.name.clone(),
                 addresses,
                 ports: svc.ports.clone(),
                 workloads: selected,
             });
         }
-        let mut jobs = Vec::new();
-        for pw in plan.workloads.iter().filter(|pw| pw.not_runnable.is_none()) {
-            let w = Arc::new(pw.workload.clone());
-            for index in 0..w.replicas {
-                for (ci, c) in w.containers.iter().enumerate() {
-                    let mut ports = BTreeMap::new();
-                    for p in &c.ports {
-                        ports.insert(p.port, free_port()?);
-                    }
-                    let id = status.replicas.len();
-                    status.replicas.push(ReplicaStatus {
-                        workload: w.name.clone(),
-                        index,
-                        container: c.name.clone(),
-                        pid: None,
-                        ports,
-                        port_names: c
-                            .ports
-                            .iter()
-                            .filter_map(|p| Some((p.name.clone()?, p.port)))
-                            .collect(),
-                        phase: Phase::Starting,
-                        ready: false,
-                        restarts: 0,
-                        message: None,
-                    });
-                    jobs.push((
-                        id,
-                        w.clone(),
-                        ci,
-                        index,
-                        logs.join(format!("{}.log", w.name)),
-                    ));
-                }
-            }
-        }
-        let ingress_listener = if plan.ingress.is_empty() {
-            None
-        } else {
-            let l = tokio::net::TcpListener::bind(ingress).await.map_err(|e| {
-                std::io::Error::new(e.kind(), format!("ingress address {ingress}: {e}"))
+        self.shared.update(|s| s.services = statuses);
+        Ok(())
+    }
+
+    async fn apply_ingress(&mut self, plan: &Plan) -> std::io::Result<()> {
+        self.shared.set_ingress_rules(plan.ingress.clone());
+        if self.ingress.is_none() && !plan.ingress.is_empty() {
+            let addr = self.ingress_addr;
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("ingress address {addr}: {e}"))
             })?;
-            status.ingress = Some(format!("http://{}", l.local_addr()?));
-            Some(l)
-        };
-        let shared = Arc::new(Shared::new(status));
-        let (stop, stop_rx) = watch::channel(false);
-        let mut background = JoinSet::new();
-        for r in routes {
-            background.spawn(proxy::serve(r, shared.clone()));
+            let url = format!("http://{}", l.local_addr()?);
+            self.shared.update(|s| s.ingress = Some(url));
+            self.ingress =
+                Some(tokio::spawn(ingress::serve(l, self.shared.clone())).abort_handle());
         }
-        if let Some(l) = ingress_listener {
-            background.spawn(ingress::serve(
-                l,
-                Arc::new(plan.ingress.clone()),
-                shared.clone(),
-            ));
-        }
-        let state_file = state_file(dir);
-        background.spawn(write_state(shared.clone(), state_file.clone()));
-        let mut supervisors = JoinSet::new();
-        for (id, workload, container, index, log_file) in jobs {
-            let job = supervisor::Job {
-                id,
-                workload,
-                container,
-                index,
-                dir: dir.to_path_buf(),
-                log_file,
-                plan: plan.clone(),
-                service_env: service_env.clone(),
-                shared: shared.clone(),
-            };
-            supervisors.spawn(job.run(stop_rx.clone()));
-        }
-        Ok(Running {
-            shared,
-            stop,
-            supervisors,
-            background,
-            state_file,
-        })
+        Ok(())
     }
 
     /// Stops every process (SIGTERM, grace period, SIGKILL) and every listener.
     pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        while self.supervisors.join_next().await.is_some() {}
+        for r in self.replicas.values() {
+            let _ = r.stop.send(true);
+        }
+        for (_, r) in std::mem::take(&mut self.replicas) {
+            let _ = r.task.await;
+        }
+        for run in self.services.values() {
+            run.tasks.iter().for_each(|t| t.abort());
+        }
+        if let Some(i) = &self.ingress {
+            i.abort();
+        }
         self.background.abort_all();
         while self.background.join_next().await.is_some() {}
         let _ = std::fs::remove_file(&self.state_file);

@@ -29,6 +29,8 @@ pub enum Phase {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaStatus {
+    /// Stable for the replica's life, across reloads.
+    pub id: usize,
     pub workload: String,
     pub index: u32,
     pub container: String,
@@ -86,6 +88,10 @@ pub struct ServiceStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub pid: u32,
+    /// Counts applies (the start is 1); a reload waits for it to move.
+    pub generation: u64,
+    /// What the latest apply changed.
+    pub last_apply: Option<crate::Applied>,
     /// `http://127.0.0.1:8080` when the folder has Ingress rules.
     pub ingress: Option<String>,
     pub workloads: Vec<WorkloadStatus>,
@@ -99,6 +105,7 @@ pub struct Shared {
     changed: watch::Sender<u64>,
     /// Round-robin position per Service, for the ingress.
     turns: Mutex<BTreeMap<String, usize>>,
+    ingress_rules: Mutex<Vec<crate::IngressRule>>,
 }
 
 impl Shared {
@@ -107,6 +114,7 @@ impl Shared {
             status: Mutex::new(status),
             changed: watch::channel(0).0,
             turns: Mutex::new(BTreeMap::new()),
+            ingress_rules: Mutex::new(Vec::new()),
         }
     }
 
@@ -122,9 +130,39 @@ impl Shared {
         r
     }
 
+    /// Replaces the Ingress rules (most specific first).
+    pub fn set_ingress_rules(&self, rules: Vec<crate::IngressRule>) {
+        *self.ingress_rules.lock().expect("rules lock") = rules;
+    }
+
+    /// The Ingress rule for a request, if one matches.
+    pub fn ingress_route(&self, host: &str, path: &str) -> Option<crate::IngressRule> {
+        self.ingress_rules
+            .lock()
+            .expect("rules lock")
+            .iter()
+            .find(|r| r.matches(host, path))
+            .cloned()
+    }
+
+    /// A copy of one replica's status.
+    pub fn replica_status(&self, id: usize) -> Option<ReplicaStatus> {
+        self.status
+            .lock()
+            .expect("status lock")
+            .replicas
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()
+    }
+
     /// Changes one replica.
     pub fn replica(&self, id: usize, f: impl FnOnce(&mut ReplicaStatus)) {
-        self.update(|s| f(&mut s.replicas[id]));
+        self.update(|s| {
+            if let Some(r) = s.replicas.iter_mut().find(|r| r.id == id) {
+                f(r);
+            }
+        });
     }
 
     /// Resolves on every change.
@@ -136,14 +174,15 @@ impl Shared {
     /// with a ready replica. `Err` when it can never be (unknown name, failed Job).
     pub fn dependency_met(&self, name: &str) -> Result<bool, String> {
         let s = self.status.lock().expect("status lock");
-        let workloads: Vec<&str> =
-            match s.services.iter().find(|x| x.name == name) {
-                Some(svc) => svc.workloads.iter().map(String::as_str).collect(),
-                None if s.workloads.iter().any(|w| w.name == name) => vec![name],
-                None => return Err(format!(
+        let workloads: Vec<&str> = match s.services.iter().find(|x| x.name == name) {
+            Some(svc) => svc.workloads.iter().map(String::as_str).collect(),
+            None if s.workloads.iter().any(|w| w.name == name) => vec![name],
+            None => {
+                return Err(format!(
                     "depends on {name:?}, which is neither a Service nor a workload of this folder"
-                )),
-            };
+                ))
+            }
+        };
         let mut met = false;
         for r in s
             .replicas

@@ -62,7 +62,11 @@ impl Job {
             format!("{}-{}", self.workload.name, self.index),
         ));
         env.extend(self.service_env.iter().cloned());
-        let ports = self.shared.snapshot().replicas[self.id].ports.clone();
+        let ports = self
+            .shared
+            .replica_status(self.id)
+            .map(|r| r.ports)
+            .unwrap_or_default();
         let c = self.container();
         for (i, p) in c.ports.iter().enumerate() {
             let local = ports.get(&p.port).copied().unwrap_or(p.port).to_string();
@@ -203,7 +207,7 @@ impl Job {
                 let port = match &probe.action {
                     berth_core::ProbeAction::HttpGet { port, .. }
                     | berth_core::ProbeAction::TcpSocket { port } => {
-                        shared.snapshot().replicas[id].local_port(port)
+                        shared.replica_status(id).and_then(|r| r.local_port(port))
                     }
                     berth_core::ProbeAction::Exec { .. } => None,
                 };
@@ -237,7 +241,7 @@ impl Job {
                 }
                 // Until the first success, probe quickly so a fresh replica takes traffic as soon
                 // as it can; after that, Kubernetes' period.
-                let started = liveness || shared.snapshot().replicas[id].ready;
+                let started = liveness || shared.replica_status(id).is_some_and(|r| r.ready);
                 tokio::time::sleep(if started {
                     probe.period
                 } else {
@@ -355,7 +359,10 @@ impl Job {
                 Ok(s) => format!("exited with {s}"),
                 Err(e) => format!("lost the process: {e}"),
             };
-            let restarts = self.shared.snapshot().replicas[self.id].restarts;
+            let restarts = self
+                .shared
+                .replica_status(self.id)
+                .map_or(0, |r| r.restarts);
             let done = match self.workload.restart {
                 RestartPolicy::Always => None,
                 RestartPolicy::OnFailure | RestartPolicy::Never if succeeded => {
@@ -441,7 +448,7 @@ impl Job {
                 return true;
             }
             let message = format!("waiting for {}", waiting.join(", "));
-            if self.shared.snapshot().replicas[self.id].message.as_deref() != Some(message.as_str())
+            if self.shared.replica_status(self.id).and_then(|r| r.message) != Some(message.clone())
             {
                 self.shared.replica(self.id, |r| {
                     r.phase = Phase::Waiting;
