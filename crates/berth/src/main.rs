@@ -3,6 +3,7 @@
 // A command ends at its first error, so errors are returned once and may carry detail.
 #![allow(clippy::result_large_err)]
 
+mod inspect;
 mod render;
 mod up;
 
@@ -30,6 +31,10 @@ enum Command {
     Up(up::UpArgs),
     /// Stop the `berth up` running for a folder.
     Down(up::DownArgs),
+    /// Show the workloads of a running `berth up`: ready replicas, state, restarts, problems.
+    Status(inspect::StatusArgs),
+    /// Show (or follow) the logs of one workload of a `berth up`.
+    Logs(inspect::LogsArgs),
 }
 
 /// Prints an error the way cargo does, and gives the exit code for it.
@@ -58,6 +63,8 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args).map_err(|e| e.to_string()),
         Command::Up(args) => up::up(args),
         Command::Down(args) => up::down(args),
+        Command::Status(args) => inspect::status(args),
+        Command::Logs(args) => inspect::logs(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -166,32 +166,15 @@ fn hand_over(dir: &Path, flags: &RenderFlags, pid: u32) -> Result<(), String> {
 
 /// The running `up`'s generation and a summary of its latest apply.
 fn read_status(dir: &Path) -> Option<(u64, String)> {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(berth_local::state_file(dir)).ok()?).ok()?;
-    let generation = v.get("generation")?.as_u64()?;
-    let summary = match v.get("lastApply") {
-        Some(a) => serde_json::from_value::<serde_json::Value>(a.clone())
-            .ok()
-            .map(|a| {
-                let list = |k: &str| {
-                    a[k].as_array()
-                        .map(|x| {
-                            x.iter()
-                                .filter_map(|s| s.as_str().map(String::from))
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default()
-                };
-                applied_summary(&berth_local::Applied {
-                    started: list("started"),
-                    restarted: list("restarted"),
-                    stopped: list("stopped"),
-                    unchanged: list("unchanged"),
-                })
-            }),
-        None => None,
-    };
-    Some((generation, summary.unwrap_or_default()))
+    let text = std::fs::read_to_string(berth_local::state_file(dir)).ok()?;
+    let s: Status = serde_json::from_str(&text).ok()?;
+    Some((
+        s.generation,
+        s.last_apply
+            .as_ref()
+            .map(applied_summary)
+            .unwrap_or_default(),
+    ))
 }
 
 /// Re-renders with a second `up`'s options and applies the difference.

@@ -163,6 +163,28 @@ fn example_runs_serves_restarts_and_stops_cleanly() {
     assert_eq!(code, 200, "{event}");
     assert!(event.contains("Opening night"));
 
+    // `berth status` and `berth logs` from another terminal.
+    let out = berth(&["status", dir.to_str().unwrap()]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("web ") && l.contains("1/1  ready")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("seed ") && l.contains("completed")),
+        "{table}"
+    );
+    let out = berth(&["logs", "web", "-C", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("web-0 stdout web listening on 127.0.0.1:")
+    );
+
     // A reservation through the Service; the same seat cannot be sold twice.
     let engine = address(&s, "reservationengine");
     let (code, body) = http(
@@ -447,6 +469,117 @@ spec:
     let api = r.iter().find(|r| r["workload"] == "api").unwrap();
     assert_eq!(api["message"], "depends on Job \"migrate\", which failed");
     assert!(api["pid"].is_null(), "never started");
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
+}
+
+/// A service whose readiness and liveness answers can be switched over HTTP.
+const FLAKY: &str = r#"
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+state = {"ready": True, "live": True}
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        if self.path.startswith("/set/"):
+            _, _, key, value = self.path.split("/")
+            state[key] = value == "on"
+            code = 200
+        elif self.path in ("/ready", "/live"):
+            code = 200 if state[self.path[1:]] else 500
+        else:
+            code = 200
+        body = ("%s %s\n" % (os.environ["HOSTNAME"], os.getpid())).encode()
+        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+#[test]
+fn readiness_gates_traffic_and_liveness_restarts() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::write(dir.join("flaky.py"), FLAKY).unwrap();
+    std::fs::write(
+        dir.join("flaky.yaml"),
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: flaky
+  annotations:
+    berth.dev/run: |
+      flaky: {command: [python3, -u, flaky.py]}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: flaky}}
+  template:
+    metadata: {labels: {app: flaky}}
+    spec:
+      containers:
+        - name: flaky
+          image: example/flaky
+          ports: [{name: http, containerPort: 8000}]
+          readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 1, failureThreshold: 1}
+          livenessProbe: {httpGet: {path: /live, port: http}, periodSeconds: 1, failureThreshold: 2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: flaky}
+spec:
+  selector: {app: flaky}
+  ports: [{port: 80, targetPort: http}]
+"#,
+    )
+    .unwrap();
+    let mut child = up(dir);
+    let s = wait_for(dir, "both replicas ready", all_ready);
+    let svc = address(&s, "flaky");
+    let replica = |s: &serde_json::Value, i: u64| {
+        let r = s["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["index"] == i)
+            .unwrap()
+            .clone();
+        format!("127.0.0.1:{}", r["ports"]["8000"])
+    };
+    // Round-robin over both replicas.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        seen.insert(
+            http(&svc, "GET", "/", None)
+                .1
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // Readiness off on replica 0: it leaves the rotation but keeps running.
+    http(&replica(&s, 0), "GET", "/set/ready/off", None);
+    wait_for(dir, "replica 0 not ready", |s| {
+        s["replicas"][0]["ready"] == false && s["replicas"][1]["ready"] == true
+    });
+    for _ in 0..6 {
+        assert!(
+            http(&svc, "GET", "/", None).1.starts_with("flaky-1 "),
+            "traffic only to the ready replica"
+        );
+    }
+    // Liveness off on replica 1: it is killed and restarted.
+    let s = status(dir).unwrap();
+    http(&replica(&s, 1), "GET", "/set/live/off", None);
+    let s = wait_for(dir, "replica 1 restarted and ready", |s| {
+        s["replicas"][1]["restarts"] == 1 && s["replicas"][1]["ready"] == true
+    });
+    assert!(
+        s["replicas"][1]["message"].is_null()
+            || s["replicas"][1]["message"]
+                .as_str()
+                .unwrap()
+                .contains("liveness")
+    );
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();
 }

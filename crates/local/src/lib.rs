@@ -83,7 +83,7 @@ struct ReplicaRun {
 }
 
 /// What one apply changed, by replica (`web-0`).
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Applied {
     pub started: Vec<String>,

@@ -1,13 +1,13 @@
 //! The live state of a local environment, shared by supervisors, proxies and the status view.
 
 use berth_core::{PortRef, ServicePort};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use tokio::sync::watch;
 
 /// Where a replica is in its life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "camelCase")]
 pub enum Phase {
     /// Waiting for the services or Jobs named in `berth.dev/depends-on`.
@@ -26,7 +26,7 @@ pub enum Phase {
 }
 
 /// One process: a container of one replica.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaStatus {
     /// Stable for the replica's life, across reloads.
@@ -60,7 +60,7 @@ impl ReplicaStatus {
 }
 
 /// A workload row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadStatus {
     pub name: String,
@@ -71,7 +71,7 @@ pub struct WorkloadStatus {
 }
 
 /// A Service and where it listens.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
     pub name: String,
@@ -84,7 +84,7 @@ pub struct ServiceStatus {
 }
 
 /// Everything there is to know about a running environment.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub pid: u32,

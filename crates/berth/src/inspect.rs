@@ -1,0 +1,157 @@
+//! `berth status` and `berth logs` for a folder's running `berth up`.
+
+use berth_local::{Phase, Status};
+use clap::Args;
+use std::io::{BufRead, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The deploy folder a `berth up` runs for.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The workload (Deployment, StatefulSet or Job) whose logs to show.
+    service: String,
+    /// Keep printing new lines as they are written.
+    #[arg(short, long)]
+    follow: bool,
+    /// The deploy folder a `berth up` runs (or ran) for.
+    #[arg(short = 'C', long = "dir", default_value = ".")]
+    dir: PathBuf,
+}
+
+fn load(dir: &Path) -> Result<Status, String> {
+    let not_running = || {
+        format!(
+            "no berth up is running for {}\n  = help: start one with `berth up {}`",
+            dir.display(),
+            dir.display()
+        )
+    };
+    berth_local::running_status(dir).ok_or_else(not_running)?;
+    let text = std::fs::read_to_string(berth_local::state_file(dir)).map_err(|_| not_running())?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "cannot read {}: {e}",
+            berth_local::state_file(dir).display()
+        )
+    })
+}
+
+/// One row per workload: desired and ready replicas, state, restarts.
+pub fn status(args: StatusArgs) -> Result<(), String> {
+    let s = load(&args.dir)?;
+    let mut out = anstream::stdout();
+    let _ = writeln!(
+        out,
+        "{:<20} {:<12} {:>7}  {:<12} {:>8}  DESCRIPTION",
+        "NAME", "KIND", "READY", "STATUS", "RESTARTS"
+    );
+    for w in &s.workloads {
+        let reps: Vec<_> = s.replicas.iter().filter(|r| r.workload == w.name).collect();
+        let ready = reps.iter().filter(|r| r.ready).count();
+        let restarts: u32 = reps.iter().map(|r| r.restarts).sum();
+        let state = if w.not_runnable.is_some() {
+            "not runnable"
+        } else if reps.iter().any(|r| r.phase == Phase::Failed) {
+            "failed"
+        } else if reps
+            .iter()
+            .any(|r| matches!(r.phase, Phase::CrashLoop { .. }))
+        {
+            "crash loop"
+        } else if !reps.is_empty() && reps.iter().all(|r| r.phase == Phase::Succeeded) {
+            "completed"
+        } else if ready == reps.len() && !reps.is_empty() {
+            "ready"
+        } else {
+            "starting"
+        };
+        let desc = w.description.clone().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<20} {:<12} {:>7}  {:<12} {:>8}  {desc}",
+            w.name,
+            w.kind,
+            format!("{ready}/{}", w.desired),
+            state,
+            restarts
+        );
+        for why in w
+            .not_runnable
+            .iter()
+            .chain(reps.iter().filter_map(|r| r.message.as_ref()))
+        {
+            let _ = writeln!(out, "{:<20} └ {why}", "");
+        }
+    }
+    if let Some(url) = &s.ingress {
+        let _ = writeln!(out, "\ningress {url}");
+    }
+    Ok(())
+}
+
+/// Prints a workload's log file, optionally following it.
+pub fn logs(args: LogsArgs) -> Result<(), String> {
+    let logs_dir = berth_local::state_dir(&args.dir).join("logs");
+    let path = logs_dir.join(format!("{}.log", args.service));
+    let mut file = std::fs::File::open(&path).map_err(|_| {
+        let mut known: Vec<String> = std::fs::read_dir(&logs_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_suffix(".log")
+                    .map(String::from)
+            })
+            .collect();
+        known.sort();
+        let hint = if known.is_empty() {
+            format!("start the folder with `berth up {}`", args.dir.display())
+        } else {
+            format!("workloads with logs: {}", known.join(", "))
+        };
+        format!(
+            "no logs for {:?} in {}\n  = help: {hint}",
+            args.service,
+            logs_dir.display()
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    let mut reader = std::io::BufReader::new(&mut file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if n > 0 {
+            if out.write_all(line.as_bytes()).is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        let _ = out.flush();
+        std::thread::sleep(Duration::from_millis(100));
+        // The file may have been truncated by a new `berth up`.
+        let pos = reader.stream_position().unwrap_or(0);
+        if std::fs::metadata(&path)
+            .map(|m| m.len() < pos)
+            .unwrap_or(false)
+        {
+            reader
+                .seek(std::io::SeekFrom::Start(0))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+}
