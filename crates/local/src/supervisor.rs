@@ -17,7 +17,7 @@ const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
 const HEALTHY_RUN: Duration = Duration::from_secs(10);
 /// Readiness retry before the first success (Kubernetes would wait a whole period).
-const FIRST_PROBE_RETRY: Duration = Duration::from_millis(100);
+const FIRST_PROBE_RETRY: Duration = Duration::from_millis(20);
 
 /// Host variables a process needs to find its interpreter and home; the rest is the spec's.
 const PASS_THROUGH: &[&str] = &[
@@ -166,12 +166,13 @@ impl Job {
             let name = name.to_string();
             tasks.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
-                let mut file = tokio::fs::OpenOptions::new()
+                let file = tokio::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&path)
                     .await
                     .ok();
+                let mut file = file.map(|f| tokio::io::BufWriter::with_capacity(64 * 1024, f));
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Some(f) = file.as_mut() {
                         let ts = std::time::SystemTime::now()
@@ -183,7 +184,14 @@ impl Job {
                             ts.subsec_millis()
                         );
                         let _ = f.write_all(entry.as_bytes()).await;
+                        // Flush whenever the process has nothing more for us right now.
+                        if lines.get_ref().buffer().is_empty() {
+                            let _ = f.flush().await;
+                        }
                     }
+                }
+                if let Some(f) = file.as_mut() {
+                    let _ = f.flush().await;
                 }
             }));
         }
