@@ -583,3 +583,120 @@ spec:
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();
 }
+
+/// A WebSocket echo server (one text frame), stdlib only.
+const ECHO_WS: &str = r#"
+import base64, hashlib, os, socketserver
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        head = {}
+        first = self.rfile.readline()
+        while True:
+            line = self.rfile.readline().decode().strip()
+            if not line:
+                break
+            k, v = line.split(":", 1)
+            head[k.strip().lower()] = v.strip()
+        if "upgrade" not in head:
+            body = b"ok\n"
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + body)
+            return
+        accept = base64.b64encode(hashlib.sha1((head["sec-websocket-key"] + GUID).encode()).digest()).decode()
+        self.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+        b0, b1 = self.rfile.read(2)
+        n = b1 & 0x7F
+        mask = self.rfile.read(4)
+        data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.rfile.read(n)))
+        self.wfile.write(bytes([0x81, len(data)]) + data)
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+#[test]
+fn websocket_upgrades_pass_through_the_ingress() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::write(dir.join("ws.py"), ECHO_WS).unwrap();
+    std::fs::write(
+        dir.join("ws.yaml"),
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ws
+  annotations:
+    berth.dev/run: |
+      ws: {command: [python3, -u, ws.py]}
+spec:
+  selector: {matchLabels: {app: ws}}
+  template:
+    metadata: {labels: {app: ws}}
+    spec:
+      containers:
+        - name: ws
+          image: example/ws
+          ports: [{name: http, containerPort: 9000}]
+          readinessProbe: {tcpSocket: {port: http}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ws}
+spec:
+  selector: {app: ws}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: ws}
+spec:
+  rules:
+    - http:
+        paths:
+          - path: /socket
+            pathType: Exact
+            backend: {service: {name: ws, port: {name: http}}}
+"#,
+    )
+    .unwrap();
+    let mut child = up(dir);
+    let s = wait_for(dir, "ws ready", all_ready);
+    let ingress = s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let mut c = TcpStream::connect(&ingress).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET /socket HTTP/1.1\r\nHost: any\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        c.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
+    let mask = [1u8, 2, 3, 4];
+    let payload: Vec<u8> = b"hello"
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ mask[i % 4])
+        .collect();
+    let mut frame = vec![0x81, 0x80 | 5];
+    frame.extend_from_slice(&mask);
+    frame.extend_from_slice(&payload);
+    c.write_all(&frame).unwrap();
+    let mut echo = [0u8; 7];
+    c.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"\x81\x05hello");
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
+}
