@@ -67,6 +67,8 @@ pub fn status(args: StatusArgs) -> Result<(), String> {
             "crash loop"
         } else if !reps.is_empty() && reps.iter().all(|r| r.phase == Phase::Succeeded) {
             "completed"
+        } else if reps.iter().any(|r| r.phase == Phase::Waiting) {
+            "waiting"
         } else if ready == reps.len() && !reps.is_empty() {
             "ready"
         } else {

@@ -1,7 +1,9 @@
 //! The model shared by berth's renderer, backends and server.
 
+mod cron;
 mod workload;
 
+pub use cron::{CronError, Schedule};
 pub use workload::*;
 
 use serde::{Deserialize, Serialize};

@@ -20,6 +20,7 @@ pub enum WorkloadKind {
     Deployment,
     StatefulSet,
     Job,
+    CronJob,
 }
 
 /// A port given by number or by the name of a container port.
@@ -172,6 +173,8 @@ pub struct Workload {
     pub restart: RestartPolicy,
     /// Jobs: retries before the Job counts as failed (Kubernetes' default is 6).
     pub backoff_limit: u32,
+    /// CronJobs: when each Job runs.
+    pub schedule: Option<crate::Schedule>,
 }
 
 /// A Service port.
@@ -344,6 +347,7 @@ impl Workload {
             "Deployment" => WorkloadKind::Deployment,
             "StatefulSet" => WorkloadKind::StatefulSet,
             "Job" => WorkloadKind::Job,
+            "CronJob" => WorkloadKind::CronJob,
             _ => return None,
         };
         Some(Self::parse(kind, o))
@@ -371,11 +375,33 @@ impl Workload {
                 ))
             })?,
         };
-        let pod = o
-            .pointer("/spec/template")
-            .ok_or_else(|| err("spec.template is missing".into()))?;
+        // A CronJob's pod and Job settings live in its jobTemplate.
+        let job_spec = if kind == WorkloadKind::CronJob {
+            "/spec/jobTemplate/spec"
+        } else {
+            "/spec"
+        };
+        let pod = o.pointer(&format!("{job_spec}/template")).ok_or_else(|| {
+            err(format!(
+                "{}.template is missing",
+                job_spec[1..].replace('/', ".")
+            ))
+        })?;
+        let schedule = match kind {
+            WorkloadKind::CronJob => {
+                let text = o
+                    .pointer("/spec/schedule")
+                    .and_then(Json::as_str)
+                    .ok_or_else(|| err("spec.schedule is missing".into()))?;
+                Some(
+                    crate::Schedule::parse(text)
+                        .map_err(|e| err(format!("spec.schedule: {}", e.message)))?,
+                )
+            }
+            _ => None,
+        };
         let replicas = match kind {
-            WorkloadKind::Job => 1,
+            WorkloadKind::Job | WorkloadKind::CronJob => 1,
             _ => o
                 .pointer("/spec/replicas")
                 .and_then(Json::as_u64)
@@ -500,13 +526,16 @@ impl Workload {
             restart: match pod.pointer("/spec/restartPolicy").and_then(Json::as_str) {
                 Some("Never") => RestartPolicy::Never,
                 Some("OnFailure") => RestartPolicy::OnFailure,
-                _ if kind == WorkloadKind::Job => RestartPolicy::OnFailure,
+                _ if matches!(kind, WorkloadKind::Job | WorkloadKind::CronJob) => {
+                    RestartPolicy::OnFailure
+                }
                 _ => RestartPolicy::Always,
             },
             backoff_limit: o
-                .pointer("/spec/backoffLimit")
+                .pointer(&format!("{job_spec}/backoffLimit"))
                 .and_then(Json::as_u64)
                 .unwrap_or(6) as u32,
+            schedule,
             depends_on: annotation("berth.dev/depends-on")
                 .map(|s| {
                     s.split(',')

@@ -31,6 +31,15 @@ const PASS_THROUGH: &[&str] = &[
     "VIRTUAL_ENV",
 ];
 
+/// How one run of a process ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// A Job's process is done (succeeded, or failed for good).
+    Completed,
+    /// berth is stopping it, or it cannot start until the folder changes.
+    Stopped,
+}
+
 /// What a supervisor needs to know.
 pub struct Job {
     pub id: usize,
@@ -282,7 +291,60 @@ impl Job {
         if !self.wait_for_dependencies(&mut stop).await {
             return self.finish();
         }
+        let Some(schedule) = self.workload.schedule.clone() else {
+            if self.run_once(&mut stop).await == Ended::Completed {
+                // A finished Job keeps showing its outcome until berth stops.
+                let _ = stop.wait_for(|s| *s).await;
+                return;
+            }
+            return self.finish();
+        };
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs() as i64;
+            let Some(next) = schedule.next_after(now) else {
+                self.shared.replica(self.id, |r| {
+                    r.phase = Phase::Failed;
+                    r.message = Some(format!("schedule {schedule:?} never fires"));
+                });
+                let _ = stop.wait_for(|s| *s).await;
+                break;
+            };
+            let last = self.shared.replica_status(self.id).map(|r| r.phase);
+            let outcome = match last {
+                Some(Phase::Succeeded) => "; the last run succeeded",
+                Some(Phase::Failed) => "; the last run failed",
+                _ => "",
+            };
+            let at = format!(
+                "{:02}:{:02} UTC",
+                next.rem_euclid(86_400) / 3600,
+                next.rem_euclid(3600) / 60
+            );
+            self.shared.replica(self.id, |r| {
+                r.phase = Phase::Waiting;
+                r.message = Some(format!("next run at {at}{outcome}"));
+            });
+            let wait = Duration::from_secs((next - now).max(0) as u64);
+            if tokio::time::timeout(wait, stop.wait_for(|s| *s))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if self.run_once(&mut stop).await == Ended::Stopped {
+                break;
+            }
+        }
+        self.finish();
+    }
+
+    /// Runs the process until it completes (Jobs), or until stopped.
+    async fn run_once(&self, stop: &mut watch::Receiver<bool>) -> Ended {
         let mut backoff = BACKOFF_FIRST;
+        let mut attempts = 0;
         loop {
             if *stop.borrow() {
                 break;
@@ -329,7 +391,11 @@ impl Job {
             let pid = child.id().unwrap_or(0);
             let c = self.container();
             // Jobs do not serve; long-running replicas without a probe are ready once running.
-            let ready_now = c.readiness.is_none() && self.workload.kind != WorkloadKind::Job;
+            let ready_now = c.readiness.is_none()
+                && !matches!(
+                    self.workload.kind,
+                    WorkloadKind::Job | WorkloadKind::CronJob
+                );
             self.shared.replica(self.id, |r| {
                 r.pid = Some(pid);
                 r.phase = Phase::Running;
@@ -367,10 +433,8 @@ impl Job {
                 Ok(s) => format!("exited with {s}"),
                 Err(e) => format!("lost the process: {e}"),
             };
-            let restarts = self
-                .shared
-                .replica_status(self.id)
-                .map_or(0, |r| r.restarts);
+            let restarts = attempts;
+            attempts += 1;
             let done = match self.workload.restart {
                 RestartPolicy::Always => None,
                 RestartPolicy::OnFailure | RestartPolicy::Never if succeeded => {
@@ -390,8 +454,7 @@ impl Job {
                     r.phase = phase;
                     r.message = failed.then(|| format!("{why}; see {}", self.log_file.display()));
                 });
-                let _ = stop.wait_for(|s| *s).await;
-                return;
+                return Ended::Completed;
             }
             self.shared.replica(self.id, |r| {
                 r.pid = None;
@@ -416,7 +479,7 @@ impl Job {
             }
             backoff = (backoff * 2).min(BACKOFF_CAP);
         }
-        self.finish();
+        Ended::Stopped
     }
 
     fn finish(&self) {
