@@ -445,6 +445,21 @@ spec:
 apiVersion: apps/v1
 kind: Deployment
 metadata:
+  name: broken
+  annotations:
+    berth.dev/run: |
+      broken: {command: [python3, -c, "pass"]}
+spec:
+  template:
+    spec:
+      containers:
+        - name: broken
+          image: example/broken
+          readinessProbe: {httpGet: {path: /}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
   name: api
   annotations:
     berth.dev/depends-on: migrate
@@ -484,6 +499,16 @@ spec:
     );
     let log = std::fs::read_to_string(dir.join(".berth/logs/migrate.log")).unwrap();
     assert!(log.contains("migrate-0 stdout migration 3 failed"), "{log}");
+    let broken = s["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "broken")
+        .unwrap();
+    assert_eq!(
+        broken["notRunnable"],
+        "spec.template.spec.containers[0].readinessProbe.httpGet.port is missing"
+    );
     let api = r.iter().find(|r| r["workload"] == "api").unwrap();
     assert_eq!(api["message"], "depends on Job \"migrate\", which failed");
     assert!(api["pid"].is_null(), "never started");
@@ -654,7 +679,9 @@ spec:
         - name: ws
           image: example/ws
           ports: [{name: http, containerPort: 9000}]
-          readinessProbe: {tcpSocket: {port: http}}
+          readinessProbe:
+            exec:
+              command: [python3, -c, "import os, socket; socket.create_connection(('127.0.0.1', int(os.environ['PORT'])))"]
 ---
 apiVersion: v1
 kind: Service

@@ -548,6 +548,28 @@ impl Workload {
         })
     }
 
+    /// A stand-in for a workload whose spec could not be read, so it can still be listed.
+    pub fn unrunnable(name: &str, kind: &str) -> Workload {
+        Workload {
+            kind: match kind {
+                "StatefulSet" => WorkloadKind::StatefulSet,
+                "Job" => WorkloadKind::Job,
+                "CronJob" => WorkloadKind::CronJob,
+                _ => WorkloadKind::Deployment,
+            },
+            name: name.to_string(),
+            description: None,
+            replicas: 0,
+            labels: BTreeMap::new(),
+            containers: Vec::new(),
+            termination_grace: Duration::from_secs(30),
+            depends_on: Vec::new(),
+            restart: RestartPolicy::Always,
+            backoff_limit: 0,
+            schedule: None,
+        }
+    }
+
     /// Why this workload cannot run locally, if it cannot.
     pub fn not_runnable_reason(&self) -> Option<String> {
         let missing: Vec<&str> = self

@@ -121,13 +121,21 @@ impl Plan {
                 "Service" => plan.services.push(Service::from_object(&o.body)?),
                 "Ingress" => plan.ingress.extend(ingress_rules(&o.body)),
                 _ => {
-                    if let Some(w) = Workload::from_object(&o.body) {
-                        let workload = w?;
-                        let not_runnable = workload.not_runnable_reason();
-                        plan.workloads.push(PlannedWorkload {
-                            workload,
-                            not_runnable,
-                        });
+                    // An invalid spec (a bad probe, a bad run annotation) is shown on that
+                    // workload's row; the rest still runs.
+                    match Workload::from_object(&o.body) {
+                        Some(Ok(workload)) => {
+                            let not_runnable = workload.not_runnable_reason();
+                            plan.workloads.push(PlannedWorkload {
+                                workload,
+                                not_runnable,
+                            });
+                        }
+                        Some(Err(e)) => plan.workloads.push(PlannedWorkload {
+                            workload: Workload::unrunnable(&o.oref.name, kind),
+                            not_runnable: Some(e.message),
+                        }),
+                        None => {}
                     }
                 }
             }
