@@ -264,15 +264,19 @@ impl<'a> Lexer<'a> {
         }
         self.pos += RIGHT.len();
         if trim {
-            let skip = self.rest().len()
-                - self
-                    .rest()
-                    .trim_start_matches([' ', '\t', '\r', '\n'])
-                    .len();
-            self.pos += skip;
+            self.skip_space();
         }
         self.ignore();
         true
+    }
+
+    /// Moves past the whitespace a `-}}` trims.
+    fn skip_space(&mut self) {
+        self.pos += self.rest().len()
+            - self
+                .rest()
+                .trim_start_matches([' ', '\t', '\r', '\n'])
+                .len();
     }
 
     fn lex_right_delim(&mut self, trim: bool) {
@@ -284,12 +288,7 @@ impl<'a> Lexer<'a> {
         self.pos += RIGHT.len();
         self.emit(ItemKind::RightDelim);
         if trim {
-            let skip = self.rest().len()
-                - self
-                    .rest()
-                    .trim_start_matches([' ', '\t', '\r', '\n'])
-                    .len();
-            self.pos += skip;
+            self.skip_space();
             self.ignore();
         }
     }
