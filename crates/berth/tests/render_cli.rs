@@ -93,7 +93,7 @@ fn json_output_is_one_array_in_apply_order() {
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let arr = v.as_array().unwrap();
-    assert_eq!(arr.len(), 17);
+    assert_eq!(arr.len(), 18);
     assert_eq!(arr[0]["kind"], "ConfigMap");
     assert_eq!(arr.last().unwrap()["kind"], "Ingress");
     let web = arr
@@ -241,7 +241,7 @@ fn missing_variable_names_it_with_file_line_col_and_suggestion() {
         &[],
     );
     insta::assert_snapshot!("err_missing_variable", err);
-    assert!(err.contains("--> ./web.yaml:21:21"));
+    assert!(err.contains("--> ./web.yaml:26:21"));
     assert!(err.contains("did you mean `web`?"));
 }
 
@@ -303,7 +303,7 @@ fn yaml_error_points_at_the_template_line_that_produced_it() {
         &[],
     );
     insta::assert_snapshot!("err_yaml", err);
-    assert!(err.contains("--> ./queue.yaml:22"), "{err}");
+    assert!(err.contains("--> ./queue.yaml:27"), "{err}");
 }
 
 #[test]
@@ -364,7 +364,7 @@ fn duplicates_name_both_files() {
     );
     insta::assert_snapshot!("err_duplicate", err);
     assert!(
-        err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:34"),
+        err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:39"),
         "{err}"
     );
 }
