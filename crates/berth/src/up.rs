@@ -77,6 +77,34 @@ struct Reload {
     value_files: Vec<PathBuf>,
 }
 
+impl Reload {
+    fn from_flags(flags: &RenderFlags) -> Reload {
+        Reload {
+            environment: flags.environment.clone(),
+            namespace: flags.namespace.clone(),
+            set: flags.set.clone(),
+            value_files: flags
+                .value_files
+                .iter()
+                .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
+                .collect(),
+        }
+    }
+
+    /// Renders the folder with these options into a plan.
+    fn plan(&self, dir: &Path) -> Result<Plan, String> {
+        let flags = RenderFlags {
+            dir: dir.to_path_buf(),
+            environment: self.environment.clone(),
+            namespace: self.namespace.clone(),
+            set: self.set.clone(),
+            value_files: self.value_files.clone(),
+        };
+        let rendered = flags.render().map_err(|e| e.to_string())?;
+        Plan::from_rendered(&rendered).map_err(|e| e.to_string())
+    }
+}
+
 fn reload_file(dir: &Path) -> PathBuf {
     berth_local::state_dir(dir).join("reload.json")
 }
@@ -121,22 +149,18 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(run(&dir, plan, args.ingress))
+    runtime.block_on(run(
+        &dir,
+        plan,
+        args.ingress,
+        Reload::from_flags(&args.flags),
+    ))
 }
 
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
 fn hand_over(dir: &Path, flags: &RenderFlags, pid: u32) -> Result<(), String> {
     let before = read_status(dir).map(|s| s.0).unwrap_or(0);
-    let req = Reload {
-        environment: flags.environment.clone(),
-        namespace: flags.namespace.clone(),
-        set: flags.set.clone(),
-        value_files: flags
-            .value_files
-            .iter()
-            .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
-            .collect(),
-    };
+    let req = Reload::from_flags(flags);
     let text = serde_json::to_string(&req).map_err(|e| e.to_string())?;
     std::fs::write(reload_file(dir), text)
         .map_err(|e| format!("cannot write {}: {e}", reload_file(dir).display()))?;
@@ -177,28 +201,60 @@ fn read_status(dir: &Path) -> Option<(u64, String)> {
     ))
 }
 
-/// Re-renders with a second `up`'s options and applies the difference.
-async fn reload(dir: &Path, running: &mut Running) -> Result<berth_local::Applied, String> {
-    let text =
-        std::fs::read_to_string(reload_file(dir)).map_err(|e| format!("no reload request: {e}"))?;
-    let req: Reload =
-        serde_json::from_str(&text).map_err(|e| format!("bad reload request: {e}"))?;
-    let flags = RenderFlags {
-        dir: dir.to_path_buf(),
-        environment: req.environment,
-        namespace: req.namespace,
-        set: req.set,
-        value_files: req.value_files,
+/// Renders the folder with `options` and applies the difference; a folder that does not
+/// render changes nothing and is reported in the status.
+async fn apply_folder(
+    dir: &Path,
+    options: &Reload,
+    running: &mut Running,
+) -> Result<berth_local::Applied, String> {
+    let result = match options.plan(dir) {
+        Ok(plan) => running
+            .apply(plan)
+            .await
+            .map_err(|e| format!("cannot apply: {e}")),
+        Err(e) => Err(e),
     };
-    let rendered = flags.render().map_err(|e| e.to_string())?;
-    let plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
-    running
-        .apply(plan)
-        .await
-        .map_err(|e| format!("cannot apply: {e}"))
+    let error = result.as_ref().err().cloned();
+    running.shared.update(|s| s.last_error = error);
+    result
 }
 
-async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<(), String> {
+/// Watches the folder's templates and variables; one message per settled burst of saves.
+fn watch(dir: &Path) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<()>), String> {
+    use notify_debouncer_full::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut debouncer = new_debouncer(
+        Duration::from_millis(150),
+        None,
+        move |res: DebounceEventResult| {
+            let relevant = res.is_ok_and(|events| {
+                events.iter().flat_map(|e| e.paths.iter()).any(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    !name.starts_with('.')
+                        && (name.ends_with(".yaml")
+                            || name.ends_with(".yml")
+                            || name.ends_with(".tpl"))
+                })
+            });
+            if relevant {
+                let _ = tx.send(());
+            }
+        },
+    )
+    .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    debouncer
+        .watch(dir, RecursiveMode::NonRecursive)
+        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    Ok((debouncer, rx))
+}
+
+async fn run(
+    dir: &Path,
+    plan: Plan,
+    ingress: std::net::SocketAddr,
+    mut options: Reload,
+) -> Result<(), String> {
     // Before anything advertises this process: SIGHUP's default would end it.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
@@ -230,6 +286,7 @@ async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<()
         "berth up: {} processes; Ctrl-C stops them all",
         status.replicas.len()
     ));
+    let (_watcher, mut saves) = watch(dir)?;
     let mut changes = running.shared.subscribe();
     let mut shown: BTreeMap<String, String> = BTreeMap::new();
     loop {
@@ -242,10 +299,14 @@ async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<()
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            _ = hup.recv() => match reload(dir, &mut running).await {
-                Ok(applied) => say(&format!("berth up: applied: {}", applied_summary(&applied))),
-                Err(e) => say(&format!("berth up: reload failed, nothing changed: {e}")),
-            },
+            _ = hup.recv() => {
+                match std::fs::read_to_string(reload_file(dir)).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Reload>(&t).map_err(|e| e.to_string())) {
+                    Ok(new) => options = new,
+                    Err(e) => say(&format!("berth up: ignoring an unreadable reload request: {e}")),
+                }
+                report_apply("reloaded", apply_folder(dir, &options, &mut running).await);
+            }
+            Some(()) = saves.recv() => report_apply("the folder changed", apply_folder(dir, &options, &mut running).await),
             _ = changes.changed() => tokio::time::sleep(Duration::from_millis(30)).await,
         }
     }
@@ -253,6 +314,16 @@ async fn run(dir: &Path, plan: Plan, ingress: std::net::SocketAddr) -> Result<()
     running.shutdown().await;
     say("berth up: stopped");
     Ok(())
+}
+
+fn report_apply(why: &str, result: Result<berth_local::Applied, String>) {
+    match result {
+        Ok(applied) => say(&format!("berth up: {why}: {}", applied_summary(&applied))),
+        Err(e) => say(&format!(
+            "berth up: {why}, but it does not render; nothing changed:\n{}",
+            e.trim_end()
+        )),
+    }
 }
 
 pub fn down(args: DownArgs) -> Result<(), String> {

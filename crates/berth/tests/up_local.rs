@@ -745,3 +745,57 @@ spec:
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn saved_changes_are_applied_while_running() {
+    let t = example();
+    let dir = t.path();
+    let mut child = up(dir);
+    let s = wait_for(dir, "every replica ready", all_ready);
+    let before = pids(&s);
+    let generation = s["generation"].as_u64().unwrap();
+
+    // Save a changed variable: only the service it reaches restarts.
+    let vars = dir.join("variables.yaml");
+    let text = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(
+        &vars,
+        text.replace("rate_per_second: 20", "rate_per_second: 35"),
+    )
+    .unwrap();
+    let s = wait_for(dir, "the save applied and queue ready", |s| {
+        s["generation"].as_u64() > Some(generation) && all_ready(s)
+    });
+    assert_eq!(
+        s["lastApply"]["restarted"],
+        serde_json::json!(["queue-0"]),
+        "{}",
+        s["lastApply"]
+    );
+    let after = pids(&s);
+    assert_eq!(
+        after.iter().filter(|p| !before.contains(p)).count(),
+        1,
+        "only queue has a new process"
+    );
+
+    // Save a broken template: nothing changes, the error is shown.
+    std::fs::write(dir.join("broken.yaml"), "kind: {{ .Variables.missing }}\n").unwrap();
+    let s = wait_for(dir, "the error reported", |s| {
+        s["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("missing"))
+    });
+    assert!(
+        s["lastError"].as_str().unwrap().contains("broken.yaml:1"),
+        "{}",
+        s["lastError"]
+    );
+    assert_eq!(pids(&s), after);
+    // Fix it: the error clears, and nothing restarts.
+    std::fs::remove_file(dir.join("broken.yaml")).unwrap();
+    let s = wait_for(dir, "the error cleared", |s| s["lastError"].is_null());
+    assert_eq!(pids(&s), after);
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
+}

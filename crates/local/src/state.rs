@@ -92,6 +92,8 @@ pub struct Status {
     pub generation: u64,
     /// What the latest apply changed.
     pub last_apply: Option<crate::Applied>,
+    /// Why the folder's latest state was not applied (it does not render); `None` once it does.
+    pub last_error: Option<String>,
     /// `http://127.0.0.1:8080` when the folder has Ingress rules.
     pub ingress: Option<String>,
     pub workloads: Vec<WorkloadStatus>,
