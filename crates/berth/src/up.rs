@@ -228,14 +228,31 @@ fn watch(dir: &Path) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<
         Duration::from_millis(150),
         None,
         move |res: DebounceEventResult| {
+            use notify_debouncer_full::notify::{event::ModifyKind, EventKind};
+            // Only writes, creations, renames and removals: rendering itself reads the files,
+            // and those access events must not trigger another render.
+            let changes = |k: &EventKind| {
+                matches!(
+                    k,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(
+                            ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any
+                        )
+                )
+            };
             let relevant = res.is_ok_and(|events| {
-                events.iter().flat_map(|e| e.paths.iter()).any(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    !name.starts_with('.')
-                        && (name.ends_with(".yaml")
-                            || name.ends_with(".yml")
-                            || name.ends_with(".tpl"))
-                })
+                events
+                    .iter()
+                    .filter(|e| changes(&e.kind))
+                    .flat_map(|e| e.paths.iter())
+                    .any(|p| {
+                        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                        !name.starts_with('.')
+                            && (name.ends_with(".yaml")
+                                || name.ends_with(".yml")
+                                || name.ends_with(".tpl"))
+                    })
             });
             if relevant {
                 let _ = tx.send(());
@@ -288,14 +305,9 @@ async fn run(
     ));
     let (_watcher, mut saves) = watch(dir)?;
     let mut changes = running.shared.subscribe();
-    let mut shown: BTreeMap<String, String> = BTreeMap::new();
+    let mut view = View::new();
     loop {
-        for (name, line) in replica_lines(&running.shared.snapshot()) {
-            if shown.get(&name) != Some(&line) {
-                say(&format!("{name:<20} {line}"));
-                shown.insert(name, line);
-            }
-        }
+        view.update(&running.shared.snapshot());
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
@@ -304,25 +316,95 @@ async fn run(
                     Ok(new) => options = new,
                     Err(e) => say(&format!("berth up: ignoring an unreadable reload request: {e}")),
                 }
-                report_apply("reloaded", apply_folder(dir, &options, &mut running).await);
+                report_apply(&mut view, "reloaded", apply_folder(dir, &options, &mut running).await);
             }
-            Some(()) = saves.recv() => report_apply("the folder changed", apply_folder(dir, &options, &mut running).await),
+            Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", apply_folder(dir, &options, &mut running).await),
             _ = changes.changed() => tokio::time::sleep(Duration::from_millis(30)).await,
         }
     }
-    say("berth up: stopping");
+    view.event("berth up: stopping");
     running.shutdown().await;
     say("berth up: stopped");
     Ok(())
 }
 
-fn report_apply(why: &str, result: Result<berth_local::Applied, String>) {
+fn report_apply(view: &mut View, why: &str, result: Result<berth_local::Applied, String>) {
     match result {
-        Ok(applied) => say(&format!("berth up: {why}: {}", applied_summary(&applied))),
-        Err(e) => say(&format!(
+        Ok(applied) => view.event(&format!("berth up: {why}: {}", applied_summary(&applied))),
+        Err(e) => view.event(&format!(
             "berth up: {why}, but it does not render; nothing changed:\n{}",
             e.trim_end()
         )),
+    }
+}
+
+/// How `up` shows its replicas: on a terminal, a compact table redrawn in place; otherwise
+/// (logs, CI) one line per change.
+struct View {
+    tty: bool,
+    drawn: usize,
+    shown: BTreeMap<String, String>,
+}
+
+/// Longest table line on a terminal, so no line wraps and the redraw stays in place.
+const VIEW_WIDTH: usize = 110;
+
+impl View {
+    fn new() -> View {
+        use std::io::IsTerminal;
+        View {
+            tty: std::io::stdout().is_terminal(),
+            drawn: 0,
+            shown: BTreeMap::new(),
+        }
+    }
+
+    fn update(&mut self, s: &Status) {
+        let lines = replica_lines(s);
+        if !self.tty {
+            for (name, line) in lines {
+                if self.shown.get(&name) != Some(&line) {
+                    say(&format!("{name:<20} {line}"));
+                    self.shown.insert(name, line);
+                }
+            }
+            return;
+        }
+        use owo_colors::OwoColorize;
+        let mut out = String::new();
+        if self.drawn > 0 {
+            out.push_str(&format!("\x1b[{}A", self.drawn));
+        }
+        out.push_str("\x1b[J");
+        for (name, line) in &lines {
+            let text: String = format!("{name:<20} {line}")
+                .chars()
+                .take(VIEW_WIDTH)
+                .collect();
+            let styled = if line.starts_with("ready") || line.starts_with("completed") {
+                text.green().to_string()
+            } else if line.starts_with("failed") || line.starts_with("crash") {
+                text.red().to_string()
+            } else {
+                text.yellow().to_string()
+            };
+            out.push_str(&styled);
+            out.push('\n');
+        }
+        self.drawn = lines.len();
+        let mut stdout = anstream::stdout();
+        let _ = stdout.write_all(out.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    /// A message above the table (on a terminal the table is redrawn below it next update).
+    fn event(&mut self, msg: &str) {
+        if self.tty && self.drawn > 0 {
+            let mut stdout = anstream::stdout();
+            let _ = write!(stdout, "\x1b[{}A\x1b[J", self.drawn);
+            self.drawn = 0;
+        }
+        say(msg);
     }
 }
 

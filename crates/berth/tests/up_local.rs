@@ -779,6 +779,15 @@ fn saved_changes_are_applied_while_running() {
         "only queue has a new process"
     );
 
+    // Rendering reads the files; that must not count as a change (no apply loop).
+    let settled_at = status(dir).unwrap()["generation"].as_u64();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        status(dir).unwrap()["generation"].as_u64(),
+        settled_at,
+        "applies keep coming without a save"
+    );
+
     // Save a broken template: nothing changes, the error is shown.
     std::fs::write(dir.join("broken.yaml"), "kind: {{ .Variables.missing }}\n").unwrap();
     let s = wait_for(dir, "the error reported", |s| {
