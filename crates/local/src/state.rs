@@ -111,6 +111,7 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Starts from `status`; everything after goes through [`Shared::update`] so watchers wake.
     pub fn new(status: Status) -> Self {
         Shared {
             status: Mutex::new(status),
