@@ -92,8 +92,15 @@ pub fn status(args: StatusArgs) -> Result<(), String> {
             let _ = writeln!(out, "{:<20} └ {why}", "");
         }
     }
+    let _ = writeln!(out);
+    for svc in &s.services {
+        let _ = writeln!(out, "service {:<18} {}", svc.name, svc.addresses.join(", "));
+        for n in &svc.notes {
+            let _ = writeln!(out, "{:<26} └ {n}", "");
+        }
+    }
     if let Some(url) = &s.ingress {
-        let _ = writeln!(out, "\ningress {url}");
+        let _ = writeln!(out, "ingress {url}");
     }
     Ok(())
 }

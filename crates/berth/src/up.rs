@@ -295,6 +295,9 @@ async fn run(
             s.name,
             s.addresses.join(", ")
         ));
+        for n in &s.notes {
+            say(&format!("{:<26} └ {n}", ""));
+        }
     }
     if let Some(url) = &status.ingress {
         say(&format!("ingress {url}"));

@@ -808,3 +808,79 @@ fn saved_changes_are_applied_while_running() {
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn ports_in_use_name_their_holder() {
+    let taken_ingress = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (ip, sp) = (
+        taken_ingress.local_addr().unwrap().port(),
+        taken_service.local_addr().unwrap().port(),
+    );
+    let me = format!("(pid {})", std::process::id());
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::write(
+        dir.join("site.yaml"),
+        format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: site
+  annotations:
+    berth.dev/run: |
+      site:
+        command: [python3, -c, "import http.server, os; http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()"]
+spec:
+  selector: {{matchLabels: {{app: site}}}}
+  template:
+    metadata: {{labels: {{app: site}}}}
+    spec:
+      containers: [{{name: site, image: x, ports: [{{name: http, containerPort: 8000}}]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: site}}
+spec:
+  selector: {{app: site}}
+  ports: [{{port: {sp}, targetPort: http}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: site}}
+spec:
+  rules: [{{http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: site, port: {{number: {sp}}}}}}}}}]}}}}]
+"#
+        ),
+    )
+    .unwrap();
+    // The ingress address is taken: berth says by whom and what to do, and starts nothing.
+    let out = berth(&[
+        "up",
+        dir.to_str().unwrap(),
+        "--ingress",
+        &format!("127.0.0.1:{ip}"),
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("ingress address 127.0.0.1:{ip} is in use by")) && err.contains(&me),
+        "{err}"
+    );
+    assert!(err.contains("--ingress 127.0.0.1:PORT"), "{err}");
+    // A Service port is taken: it listens elsewhere and the status says why.
+    let mut child = up(dir);
+    let s = wait_for(dir, "site ready", all_ready);
+    let svc = &s["services"][0];
+    let note = svc["notes"][0].as_str().unwrap();
+    assert!(
+        note.starts_with(&format!("port {sp} is in use by")) && note.contains(&me),
+        "{note}"
+    );
+    assert_ne!(svc["addresses"][0], format!("127.0.0.1:{sp}"));
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
+    drop((taken_ingress, taken_service));
+}

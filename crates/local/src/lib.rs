@@ -5,6 +5,7 @@
 //! Every Service port becomes a loopback listener that spreads connections over the ready
 //! replicas. The live [`Status`] is also written to `.berth/up.json` beside the folder.
 
+mod holder;
 mod ingress;
 mod plan;
 mod probe;
@@ -12,6 +13,7 @@ mod proxy;
 mod state;
 mod supervisor;
 
+pub use holder::port_holder;
 pub use plan::{IngressRule, Plan, PlannedWorkload};
 pub use state::{Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus};
 
@@ -316,14 +318,29 @@ impl Running {
                 .services
                 .into_iter()
                 .find(|s| s.name == svc.name);
+            let mut notes = Vec::new();
             let addresses = match (self.services.contains_key(&svc.name), old) {
-                (true, Some(old)) => old.addresses,
+                (true, Some(old)) => {
+                    notes = old.notes;
+                    old.addresses
+                }
                 _ => {
                     let mut addresses = Vec::new();
                     let mut tasks = Vec::new();
                     for (i, sp) in svc.ports.iter().enumerate() {
                         let listener = proxy::bind(sp.port).await?;
-                        addresses.push(format!("127.0.0.1:{}", listener.local_addr()?.port()));
+                        let bound = listener.local_addr()?.port();
+                        if bound != sp.port {
+                            let why = match port_holder(sp.port) {
+                                Some(h) => format!("in use by {h}"),
+                                None => "not available".to_string(),
+                            };
+                            notes.push(format!(
+                                "port {} is {why}; listening on 127.0.0.1:{bound} instead",
+                                sp.port
+                            ));
+                        }
+                        addresses.push(format!("127.0.0.1:{bound}"));
                         let route = proxy::Route {
                             service: svc.name.clone(),
                             port_index: i,
@@ -348,6 +365,7 @@ impl Running {
                 addresses,
                 ports: svc.ports.clone(),
                 workloads: selected,
+                notes,
             });
         }
         self.shared.update(|s| s.services = statuses);
@@ -359,7 +377,11 @@ impl Running {
         if self.ingress.is_none() && !plan.ingress.is_empty() {
             let addr = self.ingress_addr;
             let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                std::io::Error::new(e.kind(), format!("ingress address {addr}: {e}"))
+                let holder = port_holder(addr.port()).map(|h| format!(" is in use by {h}")).unwrap_or_default();
+                std::io::Error::new(
+                    e.kind(),
+                    format!("ingress address {addr}{holder}: {e}\n  = help: stop it, or choose another address with --ingress 127.0.0.1:PORT"),
+                )
             })?;
             let url = format!("http://{}", l.local_addr()?);
             self.shared.update(|s| s.ingress = Some(url));

@@ -81,6 +81,9 @@ pub struct ServiceStatus {
     pub ports: Vec<ServicePort>,
     /// The workloads it selects.
     pub workloads: Vec<String>,
+    /// Why it listens somewhere else than its own port, for example.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Everything there is to know about a running environment.
