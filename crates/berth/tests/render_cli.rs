@@ -454,3 +454,23 @@ fn required_and_fail_report_the_users_message() {
     );
     assert!(err.contains("./x.yaml:1:4"), "{err}");
 }
+
+#[test]
+fn a_set_in_one_file_is_seen_by_the_next_as_in_go() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("a.yaml"),
+        "{{- $_ := set .Variables \"shared\" \"from-a\" -}}\n",
+    )
+    .unwrap();
+    for n in ["b", "c", "d", "e"] {
+        std::fs::write(
+            t.path().join(format!("{n}.yaml")),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\ndata:\n  seen: {{{{ .Variables.shared }}}}\n"),
+        )
+        .unwrap();
+    }
+    let (out, err, code) = run_in(t.path(), &["render", "."]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("seen: from-a").count(), 4, "{out}");
+}

@@ -215,80 +215,78 @@ impl DeployFolder {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| "default".to_string());
-        let vars_value = Value::from_json(&Json::Object(vars.clone()));
-        let mut root = std::collections::BTreeMap::new();
-        root.insert("Variables".to_string(), vars_value.clone());
-        root.insert("Values".to_string(), vars_value);
-        root.insert("Namespace".to_string(), Value::from(namespace.as_str()));
-        root.insert(
-            "Environment".to_string(),
-            Value::from(opts.environment.clone().unwrap_or_default()),
-        );
-        root.insert(
-            "Modes".to_string(),
-            Value::from_json(&Json::Object(opts.modes.clone())),
-        );
-        let data = Value::map(root);
-
-        // Templates execute on this thread while another parses and checks the YAML they
-        // produce; once done executing, this thread helps with the YAML. Errors are still
-        // reported in file order, as a sequential render would.
-        type Outcome = (usize, Result<Vec<Object>, Error>);
+        // Template data is single-threaded (maps are shared by reference, as in Go), so each
+        // rendering thread builds its own copy from the variables.
+        let (vars_json, modes) = (Json::Object(vars.clone()), Json::Object(opts.modes.clone()));
+        let environment = opts.environment.clone().unwrap_or_default();
+        let make_data = || {
+            let vars_value = Value::from_json(&vars_json);
+            let mut root = std::collections::BTreeMap::new();
+            root.insert("Variables".to_string(), vars_value.clone());
+            root.insert("Values".to_string(), vars_value);
+            root.insert("Namespace".to_string(), Value::from(namespace.as_str()));
+            root.insert("Environment".to_string(), Value::from(environment.as_str()));
+            root.insert("Modes".to_string(), Value::from_json(&modes));
+            Value::map(root)
+        };
+        let render_file = |i: usize, data: &Value| -> Result<Vec<Object>, Error> {
+            let t = &self.templates[i];
+            let (out, map) = set
+                .execute_mapped(&t.name, data)
+                .map_err(|e| self.template_error(e))?;
+            split_documents(&out)
+                .iter()
+                .filter_map(|doc| self.to_object(t, &out, doc, &map, &namespace).transpose())
+                .collect()
+        };
+        // Files render and are checked on every core, unless a template changes shared data in
+        // place (Sprig's set, unset, merge): then in order on one thread, as Go would see it.
+        // Either way the first error in file order is the one reported.
         let renderable: Vec<usize> = (0..self.templates.len())
             .filter(|&i| !self.templates[i].helper)
             .collect();
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, String, berth_template::SourceMap)>();
-        let rx = std::sync::Mutex::new(rx);
-        let done: std::sync::Mutex<Vec<Outcome>> = std::sync::Mutex::new(Vec::new());
-        let check = || loop {
-            let Ok((i, out, map)) = rx.lock().expect("queue").recv() else {
-                break;
-            };
-            let t = &self.templates[i];
-            let objs: Result<Vec<Object>, Error> = split_documents(&out)
-                .iter()
-                .filter_map(|doc| self.to_object(t, &out, doc, &map, &namespace).transpose())
-                .collect();
-            let failed = objs.is_err();
-            done.lock().expect("results").push((i, objs));
-            if failed {
-                break;
-            }
+        let threads = if set.calls_any(&["set", "unset", "merge"]) {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(renderable.len())
+                .max(1)
         };
-        let exec_error = std::thread::scope(|s| {
-            let helper = s.spawn(check);
-            let mut exec_error = None;
-            for &i in &renderable {
-                match set.execute_mapped(&self.templates[i].name, &data) {
-                    Ok((out, map)) => {
-                        if tx.send((i, out, map)).is_err() {
-                            break;
+        let mut per_file: Vec<(usize, Result<Vec<Object>, Error>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|k| {
+                    let files: Vec<usize> = renderable
+                        .iter()
+                        .copied()
+                        .skip(k)
+                        .step_by(threads)
+                        .collect();
+                    let (make_data, render_file) = (&make_data, &render_file);
+                    s.spawn(move || {
+                        let data = make_data();
+                        let mut done = Vec::with_capacity(files.len());
+                        for i in files {
+                            let result = render_file(i, &data);
+                            let failed = result.is_err();
+                            done.push((i, result));
+                            if failed {
+                                break;
+                            }
                         }
-                    }
-                    Err(e) => {
-                        exec_error = Some((i, self.template_error(e)));
-                        break;
-                    }
-                }
-            }
-            drop(tx);
-            check();
-            helper.join().expect("YAML worker");
-            exec_error
+                        done
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("render thread"))
+                .collect()
         });
-        let mut per_file = done.into_inner().expect("results");
         per_file.sort_by_key(|(i, _)| *i);
         let mut objects = Vec::new();
-        for (i, result) in per_file {
-            if let Some((ei, e)) = &exec_error {
-                if *ei < i {
-                    return Err(e.clone());
-                }
-            }
+        for (_, result) in per_file {
             objects.extend(result?);
-        }
-        if let Some((_, e)) = exec_error {
-            return Err(e);
         }
         let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
         for obj in &objects {

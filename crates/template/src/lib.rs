@@ -85,6 +85,14 @@ impl Templates {
         }
     }
 
+    /// Whether any template calls one of `functions` (for example the Sprig functions that
+    /// change shared data in place, which make execution order matter).
+    pub fn calls_any(&self, functions: &[&str]) -> bool {
+        self.trees
+            .values()
+            .any(|t| t.root.iter().any(|n| node_calls(n, functions)))
+    }
+
     /// Whether a template of that name exists.
     pub fn contains(&self, name: &str) -> bool {
         self.trees.contains_key(name)
@@ -122,6 +130,33 @@ impl SourceMap {
         };
         let (line, col) = e.source.line_col(pos);
         Some((e.source.name.as_str(), line, col))
+    }
+}
+
+fn node_calls(n: &ast::Node, f: &[&str]) -> bool {
+    use ast::Node;
+    match n {
+        Node::Text(..) | Node::Break | Node::Continue => false,
+        Node::Action(p) => pipe_calls(p, f),
+        Node::If(b) | Node::With(b) | Node::Range(b) => {
+            pipe_calls(&b.pipe, f)
+                || b.list.iter().any(|n| node_calls(n, f))
+                || b.else_list.iter().flatten().any(|n| node_calls(n, f))
+        }
+        Node::Template { pipe, .. } => pipe.as_ref().is_some_and(|p| pipe_calls(p, f)),
+    }
+}
+
+fn pipe_calls(p: &ast::Pipe, f: &[&str]) -> bool {
+    p.cmds.iter().flat_map(|c| &c.args).any(|a| arg_calls(a, f))
+}
+
+fn arg_calls(a: &ast::Arg, f: &[&str]) -> bool {
+    match a {
+        ast::Arg::Identifier { name, .. } => f.contains(&name.as_str()),
+        ast::Arg::Chain { node, .. } => arg_calls(node, f),
+        ast::Arg::Pipe(p) => pipe_calls(p, f),
+        _ => false,
     }
 }
 
