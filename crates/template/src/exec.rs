@@ -229,7 +229,7 @@ impl<'s> Exec<'s> {
                     }
                     match v {
                         Value::Nil => self.out.push_str("<no value>"),
-                        v => gofmt::write_v(&mut self.out, &v, false),
+                        v => gofmt::write_v(&mut self.out, &v),
                     }
                 }
                 Ok(())
@@ -445,7 +445,7 @@ impl<'s> Exec<'s> {
         match first {
             Arg::Field { pos, idents } => {
                 self.at(*pos, At::Arg(first));
-                self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin)
+                self.eval_field_chain(dot.clone(), first, idents, &cmd.args, fin)
             }
             Arg::Chain { .. } => self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier { pos, name, func } => {
@@ -456,7 +456,7 @@ impl<'s> Exec<'s> {
                 self.not_a_function(&cmd.args, &fin)?;
                 self.eval_pipeline(dot, p)
             }
-            Arg::Variable { .. } => self.eval_variable(dot, first, &cmd.args, fin),
+            Arg::Variable { .. } => self.eval_variable(first, &cmd.args, fin),
             _ => {
                 self.at(first.pos(), At::Arg(first));
                 self.not_a_function(&cmd.args, &fin)?;
@@ -487,12 +487,11 @@ impl<'s> Exec<'s> {
             return Err(self.error(format!("indirection through explicit nil in {chain}")));
         }
         let recv = self.eval_arg(dot, Ty::Any, node)?;
-        self.eval_field_chain(dot, recv, chain, fields, args, fin)
+        self.eval_field_chain(recv, chain, fields, args, fin)
     }
 
     fn eval_variable(
         &mut self,
-        dot: &Value,
         var: &'s Arg,
         args: &'s [Arg],
         fin: Option<Value>,
@@ -506,7 +505,7 @@ impl<'s> Exec<'s> {
             self.not_a_function(args, &fin)?;
             return Ok(value);
         }
-        self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
+        self.eval_field_chain(value, var, &idents[1..], args, fin)
     }
 
     fn var_value(&self, name: &str) -> EResult<Value> {
@@ -520,7 +519,6 @@ impl<'s> Exec<'s> {
 
     fn eval_field_chain(
         &mut self,
-        _dot: &Value,
         mut recv: Value,
         node: &'s Arg,
         idents: &'s [String],
@@ -533,7 +531,6 @@ impl<'s> Exec<'s> {
             let has_args = last && (args.len() > 1 || fin.is_some());
             recv = self.eval_field(
                 id,
-                node,
                 has_args,
                 recv,
                 i > 0 || !matches!(node, Arg::Field { .. }),
@@ -545,7 +542,6 @@ impl<'s> Exec<'s> {
     fn eval_field(
         &mut self,
         name: &str,
-        node: &Arg,
         has_args: bool,
         recv: Value,
         nested: bool,
@@ -572,7 +568,6 @@ impl<'s> Exec<'s> {
                                 ))
                             }
                         };
-                        let _ = node;
                         Err(self.error_hint(
                             format!("map has no entry for key {}", gofmt::quote(name)),
                             hint,
@@ -703,9 +698,9 @@ impl<'s> Exec<'s> {
                 };
             }
             Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?
+                self.eval_field_chain(dot.clone(), a, idents, std::slice::from_ref(a), None)?
             }
-            Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
+            Arg::Variable { .. } => self.eval_variable(a, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
             Arg::Identifier { pos, name, func } => {
                 self.eval_call(dot, *pos, func, name, &[], None)?

@@ -212,7 +212,7 @@ fn table() -> &'static HashMap<&'static str, Func> {
             Ok(Value::from(title(s(&a[0]))))
         });
         f("trim", &[Str], None, |_, a| {
-            Ok(Value::from(s(&a[0]).trim_matches(go_space)))
+            Ok(Value::from(s(&a[0]).trim_matches(char::is_whitespace)))
         });
         f("trimAll", &[Str, Str], None, |_, a| {
             let cut: Vec<char> = s(&a[0]).chars().collect();
@@ -550,10 +550,6 @@ fn as_list(v: &Value) -> Option<Vec<Value>> {
         Value::List(l) => Some(l.as_ref().clone()),
         _ => None,
     }
-}
-
-fn go_space(c: char) -> bool {
-    c.is_whitespace()
 }
 
 /// The Modes map: deployment -> container -> mode; `image` when unset.

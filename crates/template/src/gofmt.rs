@@ -10,7 +10,7 @@ pub fn sprint(args: &[Value]) -> String {
         if i > 0 && !matches!(a, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
             out.push(' ');
         }
-        write_v(&mut out, a, false);
+        write_v(&mut out, a);
     }
     out
 }
@@ -22,14 +22,14 @@ pub fn sprintln(args: &[Value]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        write_v(&mut out, a, false);
+        write_v(&mut out, a);
     }
     out.push('\n');
     out
 }
 
-/// `%v` of a value (`plus` is `%+v`, which only matters for nested types we do not have).
-pub fn write_v(out: &mut String, v: &Value, _plus: bool) {
+/// `%v` of a value.
+pub fn write_v(out: &mut String, v: &Value) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -47,7 +47,7 @@ pub fn write_v(out: &mut String, v: &Value, _plus: bool) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_v(out, e, false);
+                write_v(out, e);
             }
             out.push(']');
         }
@@ -59,7 +59,7 @@ pub fn write_v(out: &mut String, v: &Value, _plus: bool) {
                 }
                 out.push_str(k);
                 out.push(':');
-                write_v(out, e, false);
+                write_v(out, e);
             }
             out.push(']');
         }
@@ -69,7 +69,7 @@ pub fn write_v(out: &mut String, v: &Value, _plus: bool) {
 /// `%v` of a value as a new string.
 pub fn to_v(v: &Value) -> String {
     let mut s = String::new();
-    write_v(&mut s, v, false);
+    write_v(&mut s, v);
     s
 }
 
@@ -326,7 +326,7 @@ fn bad_verb(out: &mut String, verb: char, v: &Value) {
         _ => {
             out.push_str(v.type_name());
             out.push('=');
-            write_v(out, v, false);
+            write_v(out, v);
         }
     }
     out.push(')');
@@ -625,7 +625,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 _ => {
                     out.push_str(a.type_name());
                     out.push('=');
-                    write_v(&mut out, a, false);
+                    write_v(&mut out, a);
                 }
             }
         }

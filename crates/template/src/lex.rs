@@ -323,9 +323,6 @@ impl<'a> Lexer<'a> {
                 }
             }
             Some('|') => {
-                if self.paren_depth != 0 {
-                    // Go allows pipes in parens; nothing special.
-                }
                 self.emit(ItemKind::Pipe);
                 true
             }

@@ -142,9 +142,6 @@ impl Emitter {
                         self.out.push_str(line);
                     }
                 }
-                if trailing > 1 {
-                    // `|+` keeps the trailing empty lines; the final newline is the caller's.
-                }
             }
         }
     }
@@ -321,7 +318,6 @@ fn style(s: &str) -> Style {
     }
     let multiline = s.contains('\n');
     let space_break = s.contains(" \n");
-    let break_space = s.contains("\n ");
     if multiline {
         if space_break || s.ends_with(' ') {
             return Style::Double;
@@ -349,7 +345,6 @@ fn style(s: &str) -> Style {
     if s.contains(": ") || s.ends_with(':') || s.contains(" #") {
         plain = false;
     }
-    let _ = break_space;
     if plain {
         Style::Plain
     } else {

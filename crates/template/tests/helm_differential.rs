@@ -15,7 +15,8 @@ mod support;
 
 fn helm() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("BERTH_HELM") {
-        return Some(PathBuf::from(p));
+        // Relative to the repository root, like BERTH_GORENDER.
+        return Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p));
     }
     Command::new("helm")
         .arg("version")
