@@ -195,14 +195,10 @@ impl DeployFolder {
             .map(|t| (t.name.as_str(), t.text.as_str()))
             .collect();
         let (vars, parsed) = std::thread::scope(|s| {
-            let parsing = s.spawn(|| {
-                let mut set = Templates::new();
-                set.parse_all(&sources).map(|_| set)
-            });
-            (
-                self.variables(opts),
-                parsing.join().expect("template parser"),
-            )
+            let loading = s.spawn(|| self.variables(opts));
+            let mut set = Templates::new();
+            let parsed = set.parse_all(&sources).map(|_| set);
+            (loading.join().expect("variables loader"), parsed)
         });
         let vars = vars?;
         let set = parsed.map_err(|e| self.template_error(e))?;
@@ -245,7 +241,11 @@ impl DeployFolder {
         let renderable: Vec<usize> = (0..self.templates.len())
             .filter(|&i| !self.templates[i].helper)
             .collect();
-        let threads = if set.calls_any(&["set", "unset", "merge"]) {
+        let bytes: usize = renderable
+            .iter()
+            .map(|&i| self.templates[i].text.len())
+            .sum();
+        let threads = if set.calls_any(&["set", "unset", "merge"]) || bytes < 32 * 1024 {
             1
         } else {
             std::thread::available_parallelism()
@@ -253,35 +253,29 @@ impl DeployFolder {
                 .min(renderable.len())
                 .max(1)
         };
+        let render_share = |k: usize| {
+            let data = make_data();
+            let mut done = Vec::new();
+            for i in renderable.iter().copied().skip(k).step_by(threads) {
+                let result = render_file(i, &data);
+                let failed = result.is_err();
+                done.push((i, result));
+                if failed {
+                    break;
+                }
+            }
+            done
+        };
         let mut per_file: Vec<(usize, Result<Vec<Object>, Error>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|k| {
-                    let files: Vec<usize> = renderable
-                        .iter()
-                        .copied()
-                        .skip(k)
-                        .step_by(threads)
-                        .collect();
-                    let (make_data, render_file) = (&make_data, &render_file);
-                    s.spawn(move || {
-                        let data = make_data();
-                        let mut done = Vec::with_capacity(files.len());
-                        for i in files {
-                            let result = render_file(i, &data);
-                            let failed = result.is_err();
-                            done.push((i, result));
-                            if failed {
-                                break;
-                            }
-                        }
-                        done
-                    })
-                })
+            // Other cores take their shares; this thread renders the first meanwhile.
+            let handles: Vec<_> = (1..threads)
+                .map(|k| s.spawn(move || render_share(k)))
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("render thread"))
-                .collect()
+            let mut all = render_share(0);
+            for h in handles {
+                all.extend(h.join().expect("render thread"));
+            }
+            all
         });
         per_file.sort_by_key(|(i, _)| *i);
         let mut objects = Vec::new();

@@ -48,25 +48,32 @@ impl Templates {
     /// Parses many sources, using every core, and adds them in the order given, exactly as
     /// calling [`Templates::parse`] on each in turn would (including which error is reported).
     pub fn parse_all(&mut self, sources: &[(&str, &str)]) -> Result<(), Error> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(sources.len().max(1));
-        let chunk = sources.len().div_ceil(threads.max(1)).max(1);
+        // Starting a thread costs about as much as parsing 50 KiB, so small sets stay on this one.
+        let bytes: usize = sources.iter().map(|(_, t)| t.len()).sum();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = if bytes < 64 * 1024 {
+            1
+        } else {
+            cores.min(sources.len()).max(1)
+        };
+        let chunk = sources.len().div_ceil(threads).max(1);
+        let parse_chunk = |part: &[(&str, &str)]| {
+            part.iter()
+                .map(|(n, t)| parse_one(n, t))
+                .collect::<Vec<_>>()
+        };
         let parsed: Vec<Result<Vec<ast::Tree>, Error>> = std::thread::scope(|s| {
-            let handles: Vec<_> = sources
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|(n, t)| parse_one(n, t))
-                            .collect::<Vec<_>>()
-                    })
-                })
+            let mut parts = sources.chunks(chunk);
+            let first = parts.next().unwrap_or(&[]);
+            // Other cores take the later chunks; this thread parses the first meanwhile.
+            let handles: Vec<_> = parts
+                .map(|part| s.spawn(move || parse_chunk(part)))
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("parser thread"))
-                .collect()
+            let mut all = parse_chunk(first);
+            for h in handles {
+                all.extend(h.join().expect("parser thread"));
+            }
+            all
         });
         for trees in parsed {
             self.add(trees?);
