@@ -35,6 +35,28 @@ enum Command {
     Status(inspect::StatusArgs),
     /// Show (or follow) the logs of one workload of a `berth up`.
     Logs(inspect::LogsArgs),
+    /// Run a command and restart it in place on SIGHUP or POST /restart (source mode in a container).
+    Rerun(RerunArgs),
+}
+
+#[derive(clap::Args)]
+struct RerunArgs {
+    /// Also accept `POST /restart` on 127.0.0.1:PORT.
+    #[arg(long)]
+    port: Option<u16>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Runs `berth rerun` and exits with the child's code.
+fn rerun(args: RerunArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let code = runtime.block_on(berth_local::rerun(args.command, args.port))?;
+    std::process::exit(code);
 }
 
 /// Prints an error the way cargo does, and gives the exit code for it.
@@ -65,6 +87,7 @@ fn main() -> ExitCode {
         Command::Down(args) => up::down(args),
         Command::Status(args) => inspect::status(args),
         Command::Logs(args) => inspect::logs(args),
+        Command::Rerun(args) => rerun(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,11 +10,13 @@ mod ingress;
 mod plan;
 mod probe;
 mod proxy;
+mod rerun;
 mod state;
 mod supervisor;
 
 pub use holder::port_holder;
 pub use plan::{IngressRule, Plan, PlannedWorkload};
+pub use rerun::rerun;
 pub use state::{Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus};
 
 use std::collections::BTreeMap;
