@@ -8,9 +8,10 @@ use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The deploy folder a `berth up` runs for.
-    #[arg(default_value = ".")]
-    dir: PathBuf,
+    /// The deploy folder (default: the current folder; with --context, optional).
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: crate::cluster::SetFlags,
 }
 
 #[derive(Args, Debug)]
@@ -45,7 +46,10 @@ fn load(dir: &Path) -> Result<Status, String> {
 
 /// One row per workload: desired and ready replicas, state, restarts.
 pub fn status(args: StatusArgs) -> Result<(), String> {
-    let s = load(&args.dir)?;
+    if args.cluster.given() {
+        return crate::cluster::status(args.dir, args.cluster);
+    }
+    let s = load(&args.dir.unwrap_or_else(|| PathBuf::from(".")))?;
     let mut out = anstream::stdout();
     let _ = writeln!(
         out,

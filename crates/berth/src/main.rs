@@ -3,6 +3,7 @@
 // A command ends at its first error, so errors are returned once and may carry detail.
 #![allow(clippy::result_large_err)]
 
+mod cluster;
 mod inspect;
 mod render;
 mod up;
@@ -31,10 +32,20 @@ enum Command {
     Up(up::UpArgs),
     /// Stop the `berth up` running for a folder.
     Down(up::DownArgs),
-    /// Show the workloads of a running `berth up`: ready replicas, state, restarts, problems.
+    /// Show the workloads of a running `berth up` (or, with --context, of the deploy set on a cluster).
     Status(inspect::StatusArgs),
     /// Show (or follow) the logs of one workload of a `berth up`.
     Logs(inspect::LogsArgs),
+    /// Show what `apply` would change on the cluster: a server-side dry-run diffed against live objects.
+    Plan(cluster::PlanArgs),
+    /// Apply the deploy folder to a cluster: validate, apply in order, prune, wait, record a release.
+    Apply(cluster::ApplyArgs),
+    /// List the releases of a deploy set on a cluster.
+    History(cluster::HistoryArgs),
+    /// Re-apply an earlier release of a deploy set as a new one.
+    Rollback(cluster::RollbackArgs),
+    /// Break a deploy set's lock left by a killed apply.
+    Unlock(cluster::UnlockArgs),
     /// Run a command and restart it in place on SIGHUP or POST /restart (source mode in a container).
     Rerun(RerunArgs),
 }
@@ -86,6 +97,11 @@ fn main() -> ExitCode {
         Command::Up(args) => up::up(args),
         Command::Down(args) => up::down(args),
         Command::Status(args) => inspect::status(args),
+        Command::Plan(args) => cluster::plan(args),
+        Command::Apply(args) => cluster::apply(args),
+        Command::History(args) => cluster::history(args),
+        Command::Rollback(args) => cluster::rollback(args),
+        Command::Unlock(args) => cluster::unlock(args),
         Command::Logs(args) => inspect::logs(args),
         Command::Rerun(args) => rerun(args),
     };

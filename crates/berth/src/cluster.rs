@@ -1,0 +1,598 @@
+//! The Kubernetes commands: `plan`, `apply`, `history`, `rollback`, `unlock`, `status --context`.
+
+use crate::render::RenderFlags;
+use berth_kube::{
+    ApplyOptions, ApplySet, ChangeKind, Cluster, ConnectOptions, DeployOptions, Manifest,
+    NewRevision, Plan, Rollout, Ui,
+};
+use clap::{Args, ValueEnum};
+use owo_colors::OwoColorize;
+use sha2::{Digest, Sha256};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Which cluster, as kubectl takes it.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterFlags {
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// The deploy set's name (default: the folder's name).
+    #[arg(long, value_name = "SET")]
+    pub name: Option<String>,
+}
+
+impl ClusterFlags {
+    async fn connect(&self) -> Result<Cluster, String> {
+        Cluster::connect(&ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            connect_timeout: None,
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// Whether the user asked for a cluster (so `status` goes to it rather than to `berth up`).
+    pub fn given(&self) -> bool {
+        self.kubeconfig.is_some() || self.context.is_some()
+    }
+}
+
+/// A duration as `30s`, `5m`, `1h`, `500ms` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 30s, 5m, 1h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}` has an unknown unit (use ms, s, m or h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    render: RenderFlags,
+    #[command(flatten)]
+    cluster: ClusterFlags,
+    /// Output format; json is stable (docs/kubernetes.md).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: PlanFormat,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Plan as if taking ownership of fields another manager holds.
+    #[arg(long)]
+    force_conflicts: bool,
+    /// Do not plan deletions of objects no longer rendered.
+    #[arg(long)]
+    no_prune: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    render: RenderFlags,
+    #[command(flatten)]
+    cluster: ClusterFlags,
+    #[command(flatten)]
+    apply: ApplyFlags,
+    /// Delete nothing: keep objects that are no longer rendered.
+    #[arg(long)]
+    no_prune: bool,
+    /// Allow a render with no objects to prune every member of the set.
+    #[arg(long)]
+    allow_empty: bool,
+    /// When waiting fails, roll back to the previous release.
+    #[arg(long)]
+    atomic: bool,
+}
+
+/// Flags shared by `apply` and `rollback`.
+#[derive(Args, Debug, Clone)]
+pub struct ApplyFlags {
+    /// Take ownership of fields another field manager holds.
+    #[arg(long)]
+    force_conflicts: bool,
+    /// How long to wait for workloads to become ready.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Do not wait for workloads after applying.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for another apply of the same set to finish.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    lock_timeout: Duration,
+}
+
+/// Flags for the commands that act on a set without a folder.
+#[derive(Args, Debug, Clone)]
+pub struct SetFlags {
+    #[command(flatten)]
+    cluster: ClusterFlags,
+    /// Namespace of the deploy set (default: the context's namespace).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    set: SetFlags,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: PlanFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The revision to restore (default: the one before the current).
+    revision: Option<u32>,
+    #[command(flatten)]
+    set: SetFlags,
+    #[command(flatten)]
+    apply: ApplyFlags,
+}
+
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    set: SetFlags,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// The set name from a folder: its base name as a DNS label.
+fn set_name(flags: &ClusterFlags, dir: &std::path::Path) -> String {
+    if let Some(n) = &flags.name {
+        return n.clone();
+    }
+    let base = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "default".into());
+    let mut name: String = base
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        "default".into()
+    } else {
+        name
+    }
+}
+
+struct Rendered {
+    set: ApplySet,
+    manifests: Vec<Manifest>,
+    info: NewRevision,
+}
+
+fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
+    let rendered = flags.render().map_err(|e| e.to_string())?;
+    let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Rendered {
+        set: ApplySet {
+            name: set_name(cluster, &flags.dir),
+            namespace: rendered.namespace.clone(),
+        },
+        manifests: rendered.objects.iter().map(Manifest::from_rendered).collect(),
+        info: NewRevision {
+            user: berth_kube::lock::holder_identity(),
+            git_commit: berth_kube::release::git_commit(&flags.dir),
+            variables_digest: hex,
+            source: flags.dir.display().to_string(),
+        },
+    })
+}
+
+/// Prints plans, steps and rollout progress to the terminal.
+struct Terminal {
+    context: String,
+    tty: bool,
+    last: Mutex<String>,
+}
+
+impl Terminal {
+    fn new(context: &str) -> Terminal {
+        Terminal {
+            context: context.to_string(),
+            tty: std::io::stderr().is_terminal(),
+            last: Mutex::new(String::new()),
+        }
+    }
+}
+
+/// The plan in words, as `berth plan` prints it.
+pub fn plan_text(plan: &Plan, context: &str) -> String {
+    let mut s = format!(
+        "Plan for deploy set {} in namespace {} (context {}):\n",
+        plan.set.name.bold(),
+        plan.set.namespace,
+        context
+    );
+    for c in &plan.changes {
+        let name = format!(
+            "{}/{}",
+            if c.oref.group.is_empty() {
+                c.oref.kind.clone()
+            } else {
+                format!("{}.{}", c.oref.kind, c.oref.group)
+            },
+            c.oref.name
+        );
+        let ns = c
+            .oref
+            .namespace
+            .as_ref()
+            .filter(|ns| **ns != plan.set.namespace)
+            .map(|ns| format!(" (namespace {ns})"))
+            .unwrap_or_default();
+        let source = c
+            .source
+            .as_ref()
+            .map(|s| format!("  {}", s.dimmed()))
+            .unwrap_or_default();
+        match c.action {
+            ChangeKind::Create => s.push_str(&format!(
+                "  {} create {name}{ns}{source}\n",
+                "+".green().bold()
+            )),
+            ChangeKind::Update => {
+                s.push_str(&format!(
+                    "  {} update {name}{ns}{source}\n",
+                    "~".yellow().bold()
+                ));
+                if !c.changed_secret_keys.is_empty() {
+                    s.push_str(&format!(
+                        "      changed keys (values hidden): {}\n",
+                        c.changed_secret_keys.join(", ")
+                    ));
+                }
+                for line in c.diff.as_deref().unwrap_or("").lines() {
+                    let shown = if line.starts_with("+++") || line.starts_with("---") {
+                        line.dimmed().to_string()
+                    } else if line.starts_with('+') {
+                        line.green().to_string()
+                    } else if line.starts_with('-') {
+                        line.red().to_string()
+                    } else if line.starts_with("@@") {
+                        line.cyan().to_string()
+                    } else {
+                        line.to_string()
+                    };
+                    s.push_str(&format!("      {shown}\n"));
+                }
+            }
+            ChangeKind::Delete => s.push_str(&format!(
+                "  {} delete {name}{ns} (prune)\n",
+                "-".red().bold()
+            )),
+            ChangeKind::Unchanged => {}
+        }
+    }
+    let count = |k| plan.count(k);
+    s.push_str(&format!(
+        "Plan: {} to create, {} to update, {} to delete, {} unchanged.\n",
+        count(ChangeKind::Create),
+        count(ChangeKind::Update),
+        count(ChangeKind::Delete),
+        count(ChangeKind::Unchanged)
+    ));
+    s
+}
+
+impl Ui for Terminal {
+    fn plan(&self, plan: &Plan) {
+        let mut out = anstream::stdout();
+        let _ = write!(out, "{}", plan_text(plan, &self.context));
+        let _ = out.flush();
+    }
+
+    fn info(&self, message: String) {
+        let mut err = anstream::stderr();
+        let _ = writeln!(err, "{} {message}", "·".dimmed());
+    }
+
+    fn rollout(&self, states: &[Rollout]) {
+        let pending: Vec<String> = states
+            .iter()
+            .filter(|s| !s.ready)
+            .map(|s| format!("{}: {}", s.oref.name, s.message))
+            .collect();
+        let line = if pending.is_empty() {
+            format!("all {} workloads ready", states.len())
+        } else {
+            format!(
+                "{}/{} ready; waiting for {}",
+                states.len() - pending.len(),
+                states.len(),
+                pending.join("; ")
+            )
+        };
+        let mut last = self.last.lock().unwrap();
+        if *last == line {
+            return;
+        }
+        let mut err = anstream::stderr();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            if pending.is_empty() {
+                let _ = writeln!(err);
+            }
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        *last = line;
+    }
+}
+
+pub fn plan(args: PlanArgs) -> Result<(), String> {
+    let r = render(&args.render, &args.cluster)?;
+    let rt = runtime()?;
+    let (changed, exit_two) = rt.block_on(async {
+        let cluster = args.cluster.connect().await?;
+        let resolver = berth_kube::resources::Resolver::default();
+        let plan = berth_kube::plan::plan(
+            &cluster.client,
+            &resolver,
+            &r.set,
+            &r.manifests,
+            berth_kube::PlanOptions {
+                force_conflicts: args.force_conflicts,
+                prune: !args.no_prune,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut out = anstream::stdout();
+        match args.output {
+            PlanFormat::Json => {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&plan.to_json()).unwrap_or_default()
+                );
+            }
+            PlanFormat::Text => {
+                let _ = write!(out, "{}", plan_text(&plan, &cluster.context));
+            }
+        }
+        berth_kube::apply::check_empty(&plan, false).map_err(|e| e.to_string())?;
+        Ok::<_, String>((plan.has_changes(), args.detailed_exitcode))
+    })?;
+    if changed && exit_two {
+        let _ = std::io::stdout().flush();
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+fn deploy_options(flags: &ApplyFlags, prune: bool, allow_empty: bool, atomic: bool) -> DeployOptions {
+    DeployOptions {
+        apply: ApplyOptions {
+            force_conflicts: flags.force_conflicts,
+            prune,
+            allow_empty,
+        },
+        wait: (!flags.no_wait).then_some(flags.timeout),
+        atomic,
+        lock_timeout: flags.lock_timeout,
+        dry_run: false,
+    }
+}
+
+pub fn apply(args: ApplyArgs) -> Result<(), String> {
+    let r = render(&args.render, &args.cluster)?;
+    let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
+    runtime()?.block_on(async {
+        let cluster = args.cluster.connect().await?;
+        let ui = Terminal::new(&cluster.context);
+        let outcome = berth_kube::deploy(&cluster.client, &r.set, &r.manifests, r.info, &opts, &ui)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rep = &outcome.report;
+        let revision = outcome
+            .revision
+            .map(|r| format!("revision {}", r.number))
+            .unwrap_or_else(|| "no new revision (nothing changed)".into());
+        ui.info(format!(
+            "applied: {} created, {} updated, {} unchanged, {} deleted; {revision}",
+            rep.created, rep.updated, rep.unchanged, rep.deleted
+        ));
+        Ok(())
+    })
+}
+
+impl SetFlags {
+    /// Whether a cluster was asked for.
+    pub fn given(&self) -> bool {
+        self.cluster.given()
+    }
+}
+
+async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> Result<ApplySet, String> {
+    let namespace = flags
+        .namespace
+        .clone()
+        .unwrap_or_else(|| cluster.default_namespace.clone());
+    let name = match &flags.cluster.name {
+        Some(n) => n.clone(),
+        None => berth_kube::only_set(&cluster.client, &namespace)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    Ok(ApplySet { name, namespace })
+}
+
+pub fn history(args: HistoryArgs) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let cluster = args.set.cluster.connect().await?;
+        let set = resolve_set(&cluster, &args.set).await?;
+        let revisions = berth_kube::Releases::new(&cluster.client, &set)
+            .list()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = anstream::stdout();
+        if args.output == PlanFormat::Json {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&revisions).unwrap_or_default()
+            );
+            return Ok(());
+        }
+        let _ = writeln!(
+            out,
+            "{:>8}  {:<25}  {:<11}  {:>7}  {:<12}  SOURCE",
+            "REVISION", "TIME", "STATUS", "OBJECTS", "COMMIT"
+        );
+        for r in revisions {
+            let commit: String = r.git_commit.as_deref().unwrap_or("-").chars().take(12).collect();
+            let _ = writeln!(
+                out,
+                "{:>8}  {:<25}  {:<11}  {:>7}  {:<12}  {}",
+                r.number,
+                r.time.chars().take(25).collect::<String>(),
+                r.status.to_string(),
+                r.objects,
+                commit,
+                r.source
+            );
+        }
+        Ok(())
+    })
+}
+
+pub fn rollback(args: RollbackArgs) -> Result<(), String> {
+    let opts = deploy_options(&args.apply, true, true, false);
+    runtime()?.block_on(async {
+        let cluster = args.set.cluster.connect().await?;
+        let set = resolve_set(&cluster, &args.set).await?;
+        let ui = Terminal::new(&cluster.context);
+        let (target, outcome) =
+            berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui)
+                .await
+                .map_err(|e| e.to_string())?;
+        ui.info(format!(
+            "rolled back to revision {target}{}",
+            outcome
+                .revision
+                .map(|r| format!(" (recorded as revision {})", r.number))
+                .unwrap_or_default()
+        ));
+        Ok(())
+    })
+}
+
+pub fn unlock(args: UnlockArgs) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let cluster = args.set.cluster.connect().await?;
+        let set = resolve_set(&cluster, &args.set).await?;
+        let holder = berth_kube::lock::unlock(&cluster.client, &set)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut err = anstream::stderr();
+        let _ = match holder {
+            Some(h) => writeln!(err, "unlocked deploy set {} (was held by {h})", set.name),
+            None => writeln!(err, "deploy set {} was not locked", set.name),
+        };
+        Ok(())
+    })
+}
+
+/// `berth status DIR --context C`: the set's workloads on the cluster.
+pub fn status(dir: Option<PathBuf>, flags: SetFlags) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let cluster = flags.cluster.connect().await?;
+        let set = match &dir {
+            Some(dir) => {
+                let rf = RenderFlags {
+                    dir: dir.clone(),
+                    environment: None,
+                    namespace: flags.namespace.clone(),
+                    set: Vec::new(),
+                    value_files: Vec::new(),
+                };
+                let r = render(&rf, &flags.cluster)?;
+                r.set
+            }
+            None => resolve_set(&cluster, &flags).await?,
+        };
+        let report = berth_kube::status::status(&cluster.client, &set)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = anstream::stdout();
+        let _ = writeln!(
+            out,
+            "deploy set {} in namespace {} (context {}), {}",
+            set.name,
+            set.namespace,
+            cluster.context,
+            report
+                .revision
+                .map(|r| format!("revision {} ({})", r.number, r.time))
+                .unwrap_or_else(|| "no deployed revision".into())
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>13}  {:<28} {:<40} {:<10}  DESCRIPTION",
+            "NAME", "DESIRED/READY", "STATUS", "IMAGE", "AGE"
+        );
+        for w in report.workloads {
+            let _ = writeln!(
+                out,
+                "{:<22} {:>13}  {:<28} {:<40} {:<10}  {}",
+                format!("{}/{}", w.kind.to_lowercase(), w.name),
+                format!("{}/{}/{}", w.desired, w.ready, w.available),
+                w.status,
+                w.images.join(","),
+                age(&w.created),
+                w.description
+            );
+        }
+        Ok(())
+    })
+}
+
+fn age(created: &str) -> String {
+    let Ok(t) = created.parse::<berth_kube::jiff::Timestamp>() else {
+        return "-".into();
+    };
+    let secs = berth_kube::jiff::Timestamp::now().as_second() - t.as_second();
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}

@@ -1,0 +1,352 @@
+//! Making the plan real: ordered groups, bounded concurrency, CRDs established before their objects,
+//! prune of members no longer rendered, and the ApplySet parent kept truthful throughout.
+
+use crate::applyset::{self, ApplySet, PART_OF};
+use crate::error::{from_kube, Action, Error, ErrorKind};
+use crate::plan::{api, apply_params, object_error, ChangeKind, Desired, Plan, CONCURRENCY};
+use crate::resources::Resolver;
+use crate::FIELD_MANAGER;
+use berth_core::{ApplyPhase, GroupKind};
+use futures::{stream, StreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PropagationPolicy};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+}
+
+/// Flags of `berth apply` that change what is written.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyOptions {
+    pub force_conflicts: bool,
+    pub prune: bool,
+    pub allow_empty: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            force_conflicts: false,
+            prune: true,
+            allow_empty: false,
+        }
+    }
+}
+
+/// Creates the namespaces `names` (which must not exist); returns those created, for undo.
+pub async fn create_namespaces(
+    client: &kube::Client,
+    set: &ApplySet,
+    names: &[String],
+) -> Result<Vec<String>, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut created = Vec::new();
+    for ns in names {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let result = api
+            .patch(ns, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&body))
+            .await;
+        if let Err(e) = result {
+            undo_namespaces(client, &created).await;
+            return Err(from_kube(
+                e,
+                &Action {
+                    verb: "create",
+                    resource: "namespaces".into(),
+                    namespace: None,
+                    object: Some(format!("Namespace/{ns} (for deploy set {})", set.name)),
+                    origin: None,
+                },
+            ));
+        }
+        created.push(ns.clone());
+    }
+    Ok(created)
+}
+
+/// Deletes namespaces this run created, when it must leave the cluster as it was.
+pub async fn undo_namespaces(client: &kube::Client, names: &[String]) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    for ns in names {
+        let _ = api.delete(ns, &DeleteParams::default()).await;
+    }
+}
+
+/// Refuses a render with no objects when the set has members, unless allowed.
+pub fn check_empty(plan: &Plan, allow_empty: bool) -> Result<(), Error> {
+    if plan.desired.is_empty() && plan.live_members > 0 && !allow_empty {
+        return Err(Error::new(
+            ErrorKind::EmptyRender,
+            format!(
+                "the render produced no objects, but deploy set `{}` has {} in namespace {}",
+                plan.set.name, plan.live_members, plan.set.namespace
+            ),
+        )
+        .note("applying it would delete every object of the set; nothing was changed")
+        .hint("check the folder and variables; pass --allow-empty if deleting everything is what you want"));
+    }
+    Ok(())
+}
+
+/// Writes the parent Secret recording `kinds` and `namespaces`.
+async fn write_parent(
+    client: &kube::Client,
+    set: &ApplySet,
+    kinds: &BTreeSet<GroupKind>,
+    namespaces: &BTreeSet<String>,
+    modes: Option<&str>,
+) -> Result<(), Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &set.namespace);
+    let body = set.parent(kinds, namespaces, modes);
+    api.patch(
+        &set.parent_name(),
+        &apply_params(true, false),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|e| {
+        from_kube(
+            e,
+            &Action {
+                verb: "apply",
+                resource: "secrets".into(),
+                namespace: Some(&set.namespace),
+                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+                origin: None,
+            },
+        )
+    })?;
+    Ok(())
+}
+
+fn desired_kinds_and_namespaces(plan: &Plan) -> (BTreeSet<GroupKind>, BTreeSet<String>) {
+    let kinds = plan
+        .desired
+        .iter()
+        .map(|d| d.oref.group_kind.clone())
+        .collect();
+    let mut namespaces: BTreeSet<String> = plan
+        .desired
+        .iter()
+        .filter_map(|d| d.oref.namespace.clone())
+        .collect();
+    namespaces.insert(plan.set.namespace.clone());
+    (kinds, namespaces)
+}
+
+/// The modes annotation of a live parent, kept across applies.
+pub fn parent_modes(plan: &Plan) -> Option<String> {
+    plan.parent
+        .as_ref()?
+        .pointer("/metadata/annotations")?
+        .get(applyset::MODES)?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Applies a plan computed just before (under the set's lock).
+pub async fn apply(
+    client: &kube::Client,
+    resolver: &Resolver,
+    plan: &Plan,
+    opts: ApplyOptions,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<ApplyReport, Error> {
+    check_empty(plan, opts.allow_empty)?;
+    let (kinds, namespaces) = desired_kinds_and_namespaces(plan);
+    let modes = parent_modes(plan);
+    // Record the union first: if this run dies midway, the next one still finds every member.
+    let mut union_kinds = kinds.clone();
+    let mut union_ns = namespaces.clone();
+    if let Some(p) = &plan.parent {
+        union_kinds.extend(applyset::recorded_kinds(p));
+        union_ns.extend(applyset::recorded_namespaces(p));
+    }
+    write_parent(client, &plan.set, &union_kinds, &union_ns, modes.as_deref()).await?;
+
+    let mut report = ApplyReport::default();
+    let pp = apply_params(opts.force_conflicts, false);
+    let mut index = 0;
+    while index < plan.desired.len() {
+        let phase = plan.desired[index].phase();
+        let end = plan.desired[index..]
+            .iter()
+            .position(|d| d.phase() != phase)
+            .map_or(plan.desired.len(), |p| index + p);
+        let group: Vec<(usize, &Desired)> = (index..end).map(|i| (i, &plan.desired[i])).collect();
+        index = end;
+        let todo: Vec<(usize, &Desired)> = group
+            .into_iter()
+            .filter(|(i, _)| {
+                if plan.actions[*i] == ChangeKind::Unchanged {
+                    report.unchanged += 1;
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        progress(format!("applying {} ({} objects)", phase_name(phase), todo.len()));
+        let results: Vec<Result<(), Error>> = stream::iter(todo.iter().copied())
+            .map(|(_, d)| {
+                let pp = pp.clone();
+                async move {
+                    let resource = match &d.resource {
+                        Some(r) => r.clone(),
+                        None => {
+                            resolver.forget(&d.api_version).await;
+                            resolver
+                                .require(client, &d.api_version, &d.oref.group_kind.kind, &d.origin)
+                                .await?
+                        }
+                    };
+                    api(client, &resource, d.oref.namespace.as_deref())
+                        .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
+                        .await
+                        .map_err(|e| object_error(e, "apply", d, &resource))?;
+                    Ok(())
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (r, (i, _)) in results.into_iter().zip(todo.iter()) {
+            r?;
+            match plan.actions[*i] {
+                ChangeKind::Create => report.created += 1,
+                _ => report.updated += 1,
+            }
+        }
+        if phase == ApplyPhase::CustomResourceDefinitions {
+            for (_, d) in &todo {
+                wait_established(client, &d.oref.name, progress).await?;
+            }
+        }
+    }
+
+    for p in &plan.prunes {
+        progress(format!("pruning {}", p.oref));
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        let objects = api(client, &p.resource, p.oref.namespace.as_deref());
+        // Re-check ownership right before deleting: never delete what berth does not own.
+        let Some(live) = objects.get_opt(&p.oref.name).await.map_err(|e| {
+            from_kube(
+                e,
+                &Action {
+                    verb: "get",
+                    resource: p.resource.display(),
+                    namespace: p.oref.namespace.as_deref(),
+                    object: Some(p.oref.to_string()),
+                    origin: None,
+                },
+            )
+        })?
+        else {
+            continue;
+        };
+        if live.metadata.labels.as_ref().and_then(|l| l.get(PART_OF)) != Some(&plan.set.id()) {
+            continue;
+        }
+        match objects.delete(&p.oref.name, &dp).await {
+            Ok(_) => report.deleted += 1,
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                return Err(from_kube(
+                    e,
+                    &Action {
+                        verb: "delete",
+                        resource: p.resource.display(),
+                        namespace: p.oref.namespace.as_deref(),
+                        object: Some(p.oref.to_string()),
+                        origin: None,
+                    },
+                ))
+            }
+        }
+    }
+    // Without prune, members of kinds no longer rendered stay recorded (the union).
+    if opts.prune {
+        write_parent(client, &plan.set, &kinds, &namespaces, modes.as_deref()).await?;
+    }
+    Ok(report)
+}
+
+/// Sets the modes annotation on the parent (source mode per container), keeping everything else.
+pub async fn set_parent_modes(client: &kube::Client, set: &ApplySet, modes: &str) -> Result<(), Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &set.namespace);
+    let patch = json!({"metadata": {"annotations": {applyset::MODES: modes}}});
+    api.patch(&set.parent_name(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| {
+            from_kube(
+                e,
+                &Action {
+                    verb: "patch",
+                    resource: "secrets".into(),
+                    namespace: Some(&set.namespace),
+                    object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+                    origin: None,
+                },
+            )
+        })?;
+    Ok(())
+}
+
+fn phase_name(p: ApplyPhase) -> &'static str {
+    match p {
+        ApplyPhase::Namespaces => "namespaces",
+        ApplyPhase::CustomResourceDefinitions => "custom resource definitions",
+        ApplyPhase::Rbac => "service accounts and RBAC",
+        ApplyPhase::Config => "config maps and secrets",
+        ApplyPhase::Storage => "storage",
+        ApplyPhase::Services => "services",
+        ApplyPhase::Workloads => "workloads",
+        ApplyPhase::Ingress => "ingresses",
+        ApplyPhase::Rest => "other objects",
+    }
+}
+
+/// Waits until a CRD reports Established, so its kind can be applied.
+async fn wait_established(
+    client: &kube::Client,
+    name: &str,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<(), Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    progress(format!("waiting for CustomResourceDefinition {name} to be established"));
+    loop {
+        let crd = api.get_opt(name).await.ok().flatten();
+        let established = crd
+            .as_ref()
+            .and_then(|c| c.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+        if established {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!("CustomResourceDefinition {name} was not established within 60s"),
+            )
+            .hint("check the CRD's conditions with kubectl describe crd"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -1,0 +1,166 @@
+//! What a change looks like to a person: server noise stripped, Secret values masked, a YAML diff.
+
+use serde_json::{Map, Value as Json};
+
+/// Metadata the server writes that no one edits; never part of a plan.
+const NOISY_METADATA: &[&str] = &[
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "generation",
+    "creationTimestamp",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Annotations controllers and older tools write.
+const NOISY_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+];
+
+/// The object without what the server owns: status, bookkeeping metadata, controller annotations.
+pub fn normalize(obj: &Json) -> Json {
+    let mut obj = obj.clone();
+    if let Some(map) = obj.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(Json::as_object_mut) {
+            for key in NOISY_METADATA {
+                meta.remove(*key);
+            }
+            if let Some(ann) = meta.get_mut("annotations").and_then(Json::as_object_mut) {
+                for key in NOISY_ANNOTATIONS {
+                    ann.remove(*key);
+                }
+            }
+            for key in ["annotations", "labels"] {
+                if meta
+                    .get(key)
+                    .and_then(Json::as_object)
+                    .is_some_and(Map::is_empty)
+                {
+                    meta.remove(key);
+                }
+            }
+        }
+    }
+    obj
+}
+
+/// Is this a core Secret (whose values must never be shown)?
+pub fn is_secret(obj: &Json) -> bool {
+    obj.get("kind").and_then(Json::as_str) == Some("Secret")
+        && obj.get("apiVersion").and_then(Json::as_str) == Some("v1")
+}
+
+const HIDDEN: &str = "(hidden)";
+const HIDDEN_CHANGED: &str = "(hidden, changed)";
+
+/// Masks a Secret's values; with `before`, marks the keys whose value differs from it.
+pub fn mask_secret(obj: &Json, before: Option<&Json>) -> Json {
+    let mut obj = obj.clone();
+    let old = before.map(merged_secret_values);
+    let new = merged_secret_values(&obj);
+    if let Some(map) = obj.as_object_mut() {
+        for field in ["data", "stringData"] {
+            if let Some(values) = map.get_mut(field).and_then(Json::as_object_mut) {
+                for (key, value) in values.iter_mut() {
+                    let changed = match &old {
+                        Some(old) => old.get(key) != new.get(key),
+                        None => false,
+                    };
+                    *value = Json::String(if changed { HIDDEN_CHANGED } else { HIDDEN }.into());
+                }
+            }
+        }
+    }
+    obj
+}
+
+/// A Secret's values as bytes, with `stringData` folded into `data` as the server does.
+fn merged_secret_values(obj: &Json) -> Map<String, Json> {
+    use base64::Engine;
+    let mut out = Map::new();
+    if let Some(data) = obj.get("data").and_then(Json::as_object) {
+        for (k, v) in data {
+            let bytes = v
+                .as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .unwrap_or_default();
+            out.insert(k.clone(), Json::String(String::from_utf8_lossy(&bytes).into()));
+        }
+    }
+    if let Some(data) = obj.get("stringData").and_then(Json::as_object) {
+        for (k, v) in data {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// The object as YAML for display (Secret values masked by the caller).
+pub fn to_yaml(obj: &Json) -> String {
+    serde_saphyr::to_string(obj).unwrap_or_else(|_| serde_json::to_string_pretty(obj).unwrap())
+}
+
+/// A unified diff of two YAML texts with three lines of context, or `None` when equal.
+pub fn unified(before: &str, after: &str, name: &str) -> Option<String> {
+    if before == after {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(before, after);
+    Some(
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&format!("live/{name}"), &format!("rendered/{name}"))
+            .to_string(),
+    )
+}
+
+/// Display forms of a live object and its dry-run result, masked when it is a Secret.
+pub fn display_pair(live: &Json, planned: &Json) -> (String, String) {
+    let (live, planned) = (normalize(live), normalize(planned));
+    if is_secret(&planned) {
+        (
+            to_yaml(&mask_secret(&live, None)),
+            to_yaml(&mask_secret(&planned, Some(&live))),
+        )
+    } else {
+        (to_yaml(&live), to_yaml(&planned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn noise_is_ignored() {
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "managedFields": [],
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "data": {"k": "v"}});
+        let planned = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "uid": "1", "resourceVersion": "8"},
+            "data": {"k": "v"}});
+        assert_eq!(normalize(&live), normalize(&planned));
+    }
+
+    #[test]
+    fn secret_values_never_show_but_changed_keys_do() {
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"same": "YQ==", "diff": "Yg=="}});
+        let planned = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"same": "YQ==", "diff": "Yw==", "new": "ZA=="}});
+        let (before, after) = display_pair(&live, &planned);
+        let text = unified(&before, &after, "s").unwrap();
+        for secret in ["YQ==", "Yg==", "Yw==", "ZA=="] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("+  diff: (hidden, changed)"), "{text}");
+        assert!(text.contains("+  new: (hidden, changed)"), "{text}");
+        assert!(!text.contains("+  same"), "{text}");
+    }
+}

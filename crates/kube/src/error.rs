@@ -1,0 +1,156 @@
+//! Errors of the Kubernetes backend: what went wrong, which object and file, and what to do.
+
+use std::fmt;
+
+/// An error of a cluster operation, printed like cargo's: a line of what, then where, then a hint.
+#[derive(Debug, thiserror::Error)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// `--> file:line` of the object's template, when one object is at fault.
+    pub location: Option<String>,
+    pub notes: Vec<String>,
+    pub hint: Option<String>,
+}
+
+/// What went wrong, for callers and tests that branch on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No kubeconfig, unknown context, bad credentials file.
+    Config,
+    /// The API server did not answer.
+    Unreachable,
+    /// 401 or 403.
+    Forbidden,
+    /// The server refused an object (validation, admission, dry-run).
+    Rejected,
+    /// A kind the cluster does not serve.
+    UnknownKind,
+    /// Server-side apply found fields owned by another manager.
+    Conflict,
+    /// Another apply holds the deploy set's lock.
+    Locked,
+    /// Workloads did not become ready in time.
+    Timeout,
+    /// A render with no objects would prune a non-empty set.
+    EmptyRender,
+    /// No such release or revision.
+    NotFound,
+    /// Any other API failure.
+    Api,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            location: None,
+            notes: Vec::new(),
+            hint: None,
+        }
+    }
+
+    pub fn at(mut self, location: impl Into<String>) -> Error {
+        self.location = Some(location.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Error {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.message)?;
+        if let Some(loc) = &self.location {
+            writeln!(f, "  --> {loc}")?;
+        }
+        for note in &self.notes {
+            for (i, line) in note.lines().enumerate() {
+                if i == 0 {
+                    writeln!(f, "   = note: {line}")?;
+                } else {
+                    writeln!(f, "           {line}")?;
+                }
+            }
+        }
+        if let Some(hint) = &self.hint {
+            writeln!(f, "   = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a request was doing, so a failure can say it in the user's words.
+#[derive(Clone, Debug)]
+pub struct Action<'a> {
+    /// `get`, `list`, `patch`, `delete`, ...
+    pub verb: &'a str,
+    /// Plural resource with group: `deployments.apps`, `secrets`.
+    pub resource: String,
+    pub namespace: Option<&'a str>,
+    /// `Deployment/web` and its template, when one object is concerned.
+    pub object: Option<String>,
+    pub origin: Option<String>,
+}
+
+/// Turns a kube-rs error into one that names the verb, resource, namespace and object.
+pub fn from_kube(err: kube::Error, action: &Action<'_>) -> Error {
+    let within = match action.namespace {
+        Some(ns) => format!(" in namespace {ns}"),
+        None => String::new(),
+    };
+    let what = action
+        .object
+        .clone()
+        .unwrap_or_else(|| action.resource.clone());
+    let mut e = match err {
+        kube::Error::Api(status) if status.code == 401 || status.code == 403 => Error::new(
+            ErrorKind::Forbidden,
+            format!(
+                "the cluster refused to {} {}{within} ({} {})",
+                action.verb, action.resource, status.code, status.reason
+            ),
+        )
+        .note(format!("server: {}", status.message))
+        .hint("check the context's credentials, or ask for RBAC permission for this verb and resource"),
+        kube::Error::Api(status) if status.code == 409 => Error::new(
+            ErrorKind::Conflict,
+            format!("{what}: conflict while trying to {}{within}", action.verb),
+        )
+        .note(format!("server: {}", status.message)),
+        kube::Error::Api(status) if status.code == 404 => Error::new(
+            ErrorKind::NotFound,
+            format!("{what}{within} not found while trying to {}", action.verb),
+        )
+        .note(format!("server: {}", status.message)),
+        kube::Error::Api(status) => Error::new(
+            if status.code == 422 || status.code == 400 {
+                ErrorKind::Rejected
+            } else {
+                ErrorKind::Api
+            },
+            format!(
+                "the server rejected {what}{within} ({} {})",
+                status.code, status.reason
+            ),
+        )
+        .note(format!("server: {}", status.message)),
+        other => Error::new(
+            ErrorKind::Unreachable,
+            format!("cannot {} {}{within}: {other}", action.verb, action.resource),
+        ),
+    };
+    if let Some(origin) = &action.origin {
+        e.location = Some(origin.clone());
+    }
+    e
+}

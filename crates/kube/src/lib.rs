@@ -1,0 +1,288 @@
+//! berth's Kubernetes backend: plan with a server-side dry-run, apply in order with server-side
+//! apply, prune only what the set owns (ApplySet), wait for rollouts, keep releases, roll back.
+//!
+//! Layering follows kube-rs: [`cluster`] connects, [`resources`] discovers, [`plan`] computes
+//! without writing, [`apply`] writes, and [`deploy`] ties them together under the set's [`lock`].
+
+pub mod applyset;
+pub mod apply;
+pub mod cluster;
+pub mod diff;
+pub mod error;
+pub mod lock;
+pub mod plan;
+pub mod release;
+pub mod resources;
+pub mod status;
+pub mod wait;
+
+pub use applyset::ApplySet;
+pub use apply::{ApplyOptions, ApplyReport};
+pub use cluster::{Cluster, ConnectOptions};
+pub use error::{Error, ErrorKind};
+pub use plan::{Change, ChangeKind, Manifest, Plan, PlanOptions};
+pub use release::{NewRevision, Releases, Revision, RevisionStatus};
+pub use k8s_openapi::jiff;
+pub use wait::Rollout;
+
+use resources::Resolver;
+use std::time::Duration;
+
+/// The field manager of every server-side apply berth makes.
+pub const FIELD_MANAGER: &str = "berth";
+
+/// Where the steps of a deploy are shown (a terminal, a log, the dashboard).
+pub trait Ui: Sync {
+    /// The plan, before anything is written.
+    fn plan(&self, plan: &Plan);
+    /// A step in words.
+    fn info(&self, message: String);
+    /// The latest rollout state while waiting.
+    fn rollout(&self, states: &[Rollout]);
+}
+
+/// What a deploy should do beyond applying.
+#[derive(Clone, Debug)]
+pub struct DeployOptions {
+    pub apply: ApplyOptions,
+    /// Wait for rollouts this long; `None` does not wait.
+    pub wait: Option<Duration>,
+    /// On a failed wait, re-apply the previous deployed revision.
+    pub atomic: bool,
+    pub lock_timeout: Duration,
+    /// Compute and show the plan, change nothing.
+    pub dry_run: bool,
+}
+
+/// What a deploy did.
+#[derive(Clone, Debug, Default)]
+pub struct DeployOutcome {
+    pub report: ApplyReport,
+    /// The revision recorded (none when nothing changed or in dry-run).
+    pub revision: Option<Revision>,
+    pub changed: bool,
+}
+
+/// Plans, applies, records and waits for `manifests` as deploy set `set`, holding its lock.
+pub async fn deploy(
+    client: &kube::Client,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    info: NewRevision,
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+) -> Result<DeployOutcome, Error> {
+    let resolver = Resolver::default();
+    if opts.dry_run {
+        let plan = plan::plan(
+            client,
+            &resolver,
+            set,
+            manifests,
+            PlanOptions {
+                force_conflicts: opts.apply.force_conflicts,
+                prune: opts.apply.prune,
+            },
+        )
+        .await?;
+        ui.plan(&plan);
+        apply::check_empty(&plan, opts.apply.allow_empty)?;
+        return Ok(DeployOutcome {
+            changed: plan.has_changes(),
+            ..Default::default()
+        });
+    }
+    // The set's namespace holds the lock, the parent and the releases: it must exist first.
+    let created = ensure_namespace(client, set).await?;
+    let lock = match lock::Lock::acquire(client, set, opts.lock_timeout, &|holder| {
+        ui.info(format!("waiting for the lock held by {holder}"))
+    })
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            apply::undo_namespaces(client, &created).await;
+            return Err(e);
+        }
+    };
+    let result = deploy_locked(client, &resolver, set, manifests, info, opts, ui, &created).await;
+    lock.release().await;
+    result
+}
+
+async fn ensure_namespace(client: &kube::Client, set: &ApplySet) -> Result<Vec<String>, Error> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    match api.get_metadata_opt(&set.namespace).await {
+        Ok(Some(_)) => Ok(Vec::new()),
+        Ok(None) => apply::create_namespaces(client, set, std::slice::from_ref(&set.namespace)).await,
+        Err(e) => Err(error::from_kube(
+            e,
+            &error::Action {
+                verb: "get",
+                resource: "namespaces".into(),
+                namespace: None,
+                object: Some(format!("Namespace/{}", set.namespace)),
+                origin: None,
+            },
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn deploy_locked(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    info: NewRevision,
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+    created_namespaces: &[String],
+) -> Result<DeployOutcome, Error> {
+    let popts = PlanOptions {
+        force_conflicts: opts.apply.force_conflicts,
+        prune: opts.apply.prune,
+    };
+    let mut created = created_namespaces.to_vec();
+    let mut plan = plan::plan(client, resolver, set, manifests, popts).await;
+    // Objects in other namespaces that do not exist yet: create them, then validate for real.
+    if let Ok(p) = &plan {
+        if !p.missing_namespaces.is_empty() {
+            match apply::create_namespaces(client, set, &p.missing_namespaces).await {
+                Ok(more) => created.extend(more),
+                Err(e) => plan = Err(e),
+            }
+            if plan.is_ok() {
+                plan = plan::plan(client, resolver, set, manifests, popts).await;
+            }
+        }
+    }
+    let plan = match plan.and_then(|p| apply::check_empty(&p, opts.apply.allow_empty).map(|_| p)) {
+        Ok(p) => p,
+        Err(e) => {
+            // Validation failed: leave the cluster as it was.
+            apply::undo_namespaces(client, &created).await;
+            return Err(e);
+        }
+    };
+    ui.plan(&plan);
+    let previous = Releases::new(client, set)
+        .list()
+        .await?
+        .into_iter()
+        .rev()
+        .find(|r| r.status == RevisionStatus::Deployed);
+    let changed = plan.has_changes();
+    let report = apply::apply(client, resolver, &plan, opts.apply, &|m| ui.info(m)).await?;
+    let releases = Releases::new(client, set);
+    let revision = if changed || previous.is_none() {
+        let rev = releases.record(manifests, info).await?;
+        ui.info(format!("recorded revision {}", rev.number));
+        Some(rev)
+    } else {
+        None
+    };
+    let current = revision.as_ref().map(|r| r.number).or(previous.as_ref().map(|r| r.number));
+    if let Some(timeout) = opts.wait {
+        ui.info("waiting for workloads to become ready".into());
+        let waited = wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await;
+        if let Err(e) = waited {
+            if let Some(n) = revision.as_ref().map(|r| r.number) {
+                releases.set_status(n, RevisionStatus::Failed).await?;
+            }
+            let Some(prev) = previous.filter(|_| opts.atomic && revision.is_some()) else {
+                return Err(e);
+            };
+            ui.info(format!("rolling back to revision {} (--atomic)", prev.number));
+            let old = releases.load(prev.number).await?;
+            let back = NewRevision {
+                user: lock::holder_identity(),
+                git_commit: prev.git_commit.clone(),
+                variables_digest: prev.variables_digest.clone(),
+                source: format!("rollback to {} (--atomic)", prev.number),
+            };
+            let inner = DeployOptions {
+                atomic: false,
+                ..opts.clone()
+            };
+            let rolled = Box::pin(deploy_locked(client, resolver, set, &old, back, &inner, ui, &[])).await;
+            return Err(match rolled {
+                Ok(o) => e.note(format!(
+                    "rolled back to revision {} (recorded as revision {})",
+                    prev.number,
+                    o.revision.map_or(0, |r| r.number)
+                )),
+                Err(re) => e.note(format!("the rollback failed too: {}", re.message)),
+            });
+        }
+    }
+    if let Some(n) = current {
+        releases.set_status(n, RevisionStatus::Deployed).await?;
+    }
+    Ok(DeployOutcome {
+        report,
+        revision,
+        changed,
+    })
+}
+
+/// Re-applies revision `number` (default: the one before the current) as a new revision.
+pub async fn rollback(
+    client: &kube::Client,
+    set: &ApplySet,
+    number: Option<u32>,
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+) -> Result<(u32, DeployOutcome), Error> {
+    let releases = Releases::new(client, set);
+    let all = releases.list().await?;
+    let target = match number {
+        Some(n) => n,
+        None => {
+            let current = all
+                .iter()
+                .rev()
+                .find(|r| r.status == RevisionStatus::Deployed)
+                .map(|r| r.number);
+            all.iter()
+                .rev()
+                .find(|r| Some(r.number) < current && r.status != RevisionStatus::Failed)
+                .map(|r| r.number)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("deploy set `{}` has no earlier revision to roll back to", set.name),
+                    )
+                    .hint("see `berth history`; pass a revision number")
+                })?
+        }
+    };
+    let manifests = releases.load(target).await?;
+    let rev = all.iter().find(|r| r.number == target);
+    let info = NewRevision {
+        user: lock::holder_identity(),
+        git_commit: rev.and_then(|r| r.git_commit.clone()),
+        variables_digest: rev.map(|r| r.variables_digest.clone()).unwrap_or_default(),
+        source: format!("rollback to {target}"),
+    };
+    let outcome = deploy(client, set, &manifests, info, opts, ui).await?;
+    Ok((target, outcome))
+}
+
+/// Finds the deploy set of a namespace when no name is given: the only one there.
+pub async fn only_set(client: &kube::Client, namespace: &str) -> Result<String, Error> {
+    let sets = release::sets_in(client, namespace).await?;
+    match sets.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::new(
+            ErrorKind::NotFound,
+            format!("namespace {namespace} has no berth deploy set"),
+        )
+        .hint("check -n and --context, or apply a folder first")),
+        many => Err(Error::new(
+            ErrorKind::NotFound,
+            format!("namespace {namespace} has several deploy sets: {}", many.join(", ")),
+        )
+        .hint("pass --name SET")),
+    }
+}

@@ -1,0 +1,636 @@
+//! `berth plan`: the server's dry-run of every object, compared with what is live.
+
+use crate::applyset::{self, ApplySet, PART_OF};
+use crate::diff;
+use crate::error::{from_kube, Action, Error, ErrorKind};
+use crate::resources::{Resolver, Resource};
+use crate::FIELD_MANAGER;
+use berth_core::{ApplyPhase, GroupKind, ObjectRef};
+use futures::{stream, StreamExt, TryStreamExt};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Requests in flight at once, per step.
+pub const CONCURRENCY: usize = 16;
+
+/// One object to apply: its body and where it came from.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// `web.yaml:12`, or `revision 3` for a rollback.
+    pub origin: String,
+    pub body: Json,
+}
+
+impl Manifest {
+    /// From a rendered object of a deploy folder.
+    pub fn from_rendered(o: &berth_manifest::Object) -> Manifest {
+        Manifest {
+            origin: format!("{}:{}", o.origin.file, o.origin.line.max(1)),
+            body: o.body.clone(),
+        }
+    }
+
+    fn api_version(&self) -> &str {
+        self.body.get("apiVersion").and_then(Json::as_str).unwrap_or("")
+    }
+
+    fn kind(&self) -> &str {
+        self.body.get("kind").and_then(Json::as_str).unwrap_or("")
+    }
+}
+
+/// An object resolved against the cluster: where it goes and how to reach it.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub oref: ObjectRef,
+    pub origin: String,
+    /// `None` while its kind is served only once a CRD of this set is applied.
+    pub resource: Option<Resource>,
+    pub api_version: String,
+    /// As applied: namespace filled in, labelled as a member of the set.
+    pub body: Json,
+}
+
+impl Desired {
+    pub fn phase(&self) -> ApplyPhase {
+        ApplyPhase::of(&self.oref.group_kind)
+    }
+}
+
+/// What happens to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Delete,
+    Unchanged,
+}
+
+/// A line of the plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub action: ChangeKind,
+    #[serde(flatten)]
+    pub oref: JsonRef,
+    /// Template file and line (absent for prunes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Unified YAML diff for updates, the object for creates (Secret values masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// For Secrets: the keys whose values change (values are never shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed_secret_keys: Vec<String>,
+}
+
+/// An object's identity in `-o json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct JsonRef {
+    pub group: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl From<&ObjectRef> for JsonRef {
+    fn from(o: &ObjectRef) -> JsonRef {
+        JsonRef {
+            group: o.group_kind.group.clone(),
+            kind: o.group_kind.kind.clone(),
+            namespace: o.namespace.clone(),
+            name: o.name.clone(),
+        }
+    }
+}
+
+/// A live member that is no longer rendered.
+#[derive(Clone, Debug)]
+pub struct Prune {
+    pub oref: ObjectRef,
+    pub resource: Resource,
+}
+
+/// Everything `apply` needs, computed without changing anything.
+pub struct Plan {
+    pub set: ApplySet,
+    pub desired: Vec<Desired>,
+    /// Parallel to `desired`.
+    pub actions: Vec<ChangeKind>,
+    pub prunes: Vec<Prune>,
+    pub changes: Vec<Change>,
+    /// The live parent Secret, if the set exists.
+    pub parent: Option<Json>,
+    /// Namespaces the objects need that do not exist yet.
+    pub missing_namespaces: Vec<String>,
+    /// Members the set has now (for the empty-render check).
+    pub live_members: usize,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| c.action != ChangeKind::Unchanged)
+    }
+
+    pub fn count(&self, kind: ChangeKind) -> usize {
+        self.changes.iter().filter(|c| c.action == kind).count()
+    }
+
+    /// The stable `-o json` form (documented in docs/kubernetes.md).
+    pub fn to_json(&self) -> Json {
+        json!({
+            "set": self.set.name,
+            "namespace": self.set.namespace,
+            "summary": {
+                "create": self.count(ChangeKind::Create),
+                "update": self.count(ChangeKind::Update),
+                "delete": self.count(ChangeKind::Delete),
+                "unchanged": self.count(ChangeKind::Unchanged),
+            },
+            "changes": self.changes.iter().filter(|c| c.action != ChangeKind::Unchanged).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Options that change what the server is asked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// Take ownership of fields another manager holds.
+    pub force_conflicts: bool,
+    /// Compute deletions of members no longer rendered.
+    pub prune: bool,
+}
+
+/// The patch parameters of every apply berth makes.
+pub fn apply_params(force: bool, dry_run: bool) -> PatchParams {
+    let mut pp = PatchParams::apply(FIELD_MANAGER);
+    pp.force = force;
+    pp.dry_run = dry_run;
+    pp
+}
+
+/// The API for a resource in a namespace (or cluster-wide).
+pub fn api(client: &kube::Client, r: &Resource, ns: Option<&str>) -> Api<DynamicObject> {
+    match (r.namespaced, ns) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &r.api),
+        _ => Api::all_with(client.clone(), &r.api),
+    }
+}
+
+/// Resolves manifests against the cluster's discovery: namespaces filled in, membership labelled.
+pub async fn resolve(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+) -> Result<Vec<Desired>, Error> {
+    // Kinds that CRDs of this set will serve: (group, kind).
+    let crd_kinds: BTreeSet<(String, String)> = manifests
+        .iter()
+        .filter(|m| m.kind() == "CustomResourceDefinition")
+        .filter_map(|m| {
+            Some((
+                m.body.pointer("/spec/group")?.as_str()?.to_string(),
+                m.body.pointer("/spec/names/kind")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(manifests.len());
+    let mut seen = HashMap::new();
+    for m in manifests {
+        let gk = GroupKind::from_api_version(m.api_version(), m.kind());
+        let resource = match resolver.resolve(client, m.api_version(), m.kind()).await? {
+            Some(r) => Some(r),
+            None if crd_kinds.contains(&(gk.group.clone(), gk.kind.clone())) => None,
+            None => {
+                return Err(Error::new(
+                    ErrorKind::UnknownKind,
+                    format!(
+                        "the cluster does not know kind {} in {}",
+                        m.kind(),
+                        m.api_version()
+                    ),
+                )
+                .at(&m.origin)
+                .note("nothing was applied")
+                .hint("install its CustomResourceDefinition first (or add it to the folder), or check apiVersion and kind"))
+            }
+        };
+        // A kind only a new CRD serves: assume namespaced unless the CRD says Cluster.
+        let namespaced = match &resource {
+            Some(r) => r.namespaced,
+            None => manifests.iter().any(|c| {
+                c.kind() == "CustomResourceDefinition"
+                    && c.body.pointer("/spec/names/kind").and_then(Json::as_str) == Some(&gk.kind)
+                    && c.body.pointer("/spec/scope").and_then(Json::as_str) != Some("Cluster")
+            }),
+        };
+        let mut body = m.body.clone();
+        let meta = body
+            .as_object_mut()
+            .and_then(|b| {
+                b.entry("metadata")
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+            })
+            .ok_or_else(|| Error::new(ErrorKind::Rejected, "object has no metadata").at(&m.origin))?;
+        let name = meta
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let namespace = if namespaced {
+            let ns = meta
+                .get("namespace")
+                .and_then(Json::as_str)
+                .unwrap_or(&set.namespace)
+                .to_string();
+            meta.insert("namespace".into(), json!(ns));
+            Some(ns)
+        } else {
+            meta.remove("namespace");
+            None
+        };
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Rejected, "metadata.labels is not a map").at(&m.origin))?;
+        labels.insert(PART_OF.into(), json!(set.id()));
+        let oref = ObjectRef {
+            group_kind: gk,
+            namespace,
+            name,
+        };
+        if let Some(first) = seen.insert(oref.clone(), m.origin.clone()) {
+            return Err(Error::new(
+                ErrorKind::Rejected,
+                format!("{oref} is defined twice"),
+            )
+            .at(&m.origin)
+            .note(format!("first defined at {first}"))
+            .hint("remove one of them"));
+        }
+        out.push(Desired {
+            oref,
+            origin: m.origin.clone(),
+            resource,
+            api_version: m.api_version().to_string(),
+            body,
+        });
+    }
+    out.sort_by_key(|d| (d.phase(), ApplyPhase::rank(&d.oref.group_kind)));
+    Ok(out)
+}
+
+/// The resources to list: every desired kind, plus the kinds the live set recorded.
+async fn kinds_to_list(
+    client: &kube::Client,
+    resolver: &Resolver,
+    desired: &[Desired],
+    recorded: &BTreeSet<GroupKind>,
+) -> Result<Vec<(GroupKind, Resource)>, Error> {
+    let mut out: BTreeMap<GroupKind, Resource> = BTreeMap::new();
+    for d in desired {
+        if let Some(r) = &d.resource {
+            out.entry(d.oref.group_kind.clone()).or_insert_with(|| r.clone());
+        }
+    }
+    for gk in recorded {
+        if out.contains_key(gk) {
+            continue;
+        }
+        if let Some(r) = resolver.resolve_group_kind(client, gk).await? {
+            out.insert(gk.clone(), r);
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Computes the plan: resolve, list live state, dry-run every object, diff.
+pub async fn plan(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    opts: PlanOptions,
+) -> Result<Plan, Error> {
+    let desired = resolve(client, resolver, set, manifests).await?;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &set.namespace);
+    let parent = secrets
+        .get_opt(&set.parent_name())
+        .await
+        .map_err(|e| {
+            from_kube(
+                e,
+                &Action {
+                    verb: "get",
+                    resource: "secrets".into(),
+                    namespace: Some(&set.namespace),
+                    object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+                    origin: None,
+                },
+            )
+        })?
+        .map(|s| serde_json::to_value(s).unwrap_or_default());
+    let recorded = parent
+        .as_ref()
+        .map(applyset::recorded_kinds)
+        .unwrap_or_default();
+    let mut namespaces: BTreeSet<String> = desired
+        .iter()
+        .filter_map(|d| d.oref.namespace.clone())
+        .collect();
+    namespaces.insert(set.namespace.clone());
+    if let Some(p) = &parent {
+        namespaces.extend(applyset::recorded_namespaces(p));
+    }
+
+    let missing_namespaces = missing_namespaces(client, &namespaces).await?;
+
+    // Live state: one list per kind and namespace; members are the labelled ones.
+    let kinds = kinds_to_list(client, resolver, &desired, &recorded).await?;
+    let mut lists = Vec::new();
+    for (gk, r) in &kinds {
+        if r.namespaced {
+            for ns in namespaces.iter().filter(|ns| !missing_namespaces.contains(ns)) {
+                lists.push((gk.clone(), r.clone(), Some(ns.clone())));
+            }
+        } else {
+            lists.push((gk.clone(), r.clone(), None));
+        }
+    }
+    let desired_kinds: BTreeSet<&GroupKind> = desired.iter().map(|d| &d.oref.group_kind).collect();
+    let listed: Vec<Vec<(ObjectRef, Resource, Json)>> = stream::iter(lists)
+        .map(|(gk, r, ns)| {
+            // Kinds we render: list all (to see objects we would adopt); others: members only.
+            let lp = if desired_kinds.contains(&gk) {
+                ListParams::default()
+            } else {
+                ListParams::default().labels(&set.selector())
+            };
+            async move {
+                let list = api(client, &r, ns.as_deref()).list(&lp).await.map_err(|e| {
+                    from_kube(
+                        e,
+                        &Action {
+                            verb: "list",
+                            resource: r.display(),
+                            namespace: ns.as_deref(),
+                            object: None,
+                            origin: None,
+                        },
+                    )
+                })?;
+                Ok::<_, Error>(
+                    list.items
+                        .into_iter()
+                        .map(|o| {
+                            let oref = ObjectRef {
+                                group_kind: gk.clone(),
+                                namespace: o.metadata.namespace.clone(),
+                                name: o.metadata.name.clone().unwrap_or_default(),
+                            };
+                            let mut body = serde_json::to_value(&o).unwrap_or_default();
+                            if let Some(map) = body.as_object_mut() {
+                                map.insert("apiVersion".into(), json!(r.api.api_version));
+                                map.insert("kind".into(), json!(r.api.kind));
+                            }
+                            (oref, r.clone(), body)
+                        })
+                        .collect(),
+                )
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut live: HashMap<ObjectRef, Json> = HashMap::new();
+    let mut members: Vec<(ObjectRef, Resource)> = Vec::new();
+    let id = set.id();
+    for (oref, r, body) in listed.into_iter().flatten() {
+        let member = body
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(PART_OF))
+            .and_then(Json::as_str)
+            == Some(id.as_str());
+        if member {
+            members.push((oref.clone(), r));
+        }
+        live.insert(oref, body);
+    }
+
+    // Dry-run every object whose namespace exists: the server validates and defaults it.
+    let pp = apply_params(opts.force_conflicts, true);
+    let dry: Vec<(usize, Option<Json>)> = stream::iter(desired.iter().enumerate())
+        .map(|(i, d)| {
+            let pp = pp.clone();
+            let missing = &missing_namespaces;
+            async move {
+                let Some(r) = &d.resource else {
+                    return Ok((i, None));
+                };
+                if d.oref.namespace.as_ref().is_some_and(|ns| missing.contains(ns)) {
+                    return Ok((i, None));
+                }
+                let result = api(client, r, d.oref.namespace.as_deref())
+                    .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
+                    .await
+                    .map_err(|e| object_error(e, "apply", d, r))?;
+                let mut body = serde_json::to_value(&result).unwrap_or_default();
+                if let Some(map) = body.as_object_mut() {
+                    map.insert("apiVersion".into(), json!(r.api.api_version));
+                    map.insert("kind".into(), json!(r.api.kind));
+                }
+                Ok::<_, Error>((i, Some(body)))
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<Result<_, Error>>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, Error>>()
+        .map_err(|e| e.note("nothing was applied"))?;
+    let mut dry_by_index: Vec<Option<Json>> = vec![None; desired.len()];
+    for (i, body) in dry {
+        dry_by_index[i] = body;
+    }
+
+    let mut changes = Vec::new();
+    let mut actions = Vec::new();
+    for (d, planned) in desired.iter().zip(dry_by_index) {
+        let change = match live.get(&d.oref) {
+            None => {
+                let shown = diff::normalize(planned.as_ref().unwrap_or(&d.body));
+                let shown = if diff::is_secret(&shown) {
+                    diff::mask_secret(&shown, None)
+                } else {
+                    shown
+                };
+                Change {
+                    action: ChangeKind::Create,
+                    oref: (&d.oref).into(),
+                    source: Some(d.origin.clone()),
+                    diff: Some(diff::to_yaml(&shown)),
+                    changed_secret_keys: secret_keys_changed(None, &d.body),
+                }
+            }
+            Some(live_body) => {
+                let planned = planned.unwrap_or_else(|| d.body.clone());
+                let same = diff::normalize(live_body) == diff::normalize(&planned)
+                    && owned_fields(live_body) == owned_fields(&planned);
+                let (before, after) = diff::display_pair(live_body, &planned);
+                let text = diff::unified(&before, &after, &d.oref.name);
+                Change {
+                    action: if same {
+                        ChangeKind::Unchanged
+                    } else {
+                        ChangeKind::Update
+                    },
+                    oref: (&d.oref).into(),
+                    source: Some(d.origin.clone()),
+                    diff: if same { None } else { text },
+                    changed_secret_keys: if diff::is_secret(&planned) {
+                        secret_keys_changed(Some(live_body), &planned)
+                    } else {
+                        Vec::new()
+                    },
+                }
+            }
+        };
+        actions.push(change.action);
+        changes.push(change);
+    }
+
+    let wanted: BTreeSet<&ObjectRef> = desired.iter().map(|d| &d.oref).collect();
+    let live_members = members.len();
+    let mut prunes: Vec<Prune> = members
+        .into_iter()
+        .filter(|(oref, _)| !wanted.contains(oref))
+        .map(|(oref, resource)| Prune { oref, resource })
+        .collect();
+    prunes.sort_by(|a, b| {
+        (ApplyPhase::of(&b.oref.group_kind), &a.oref).cmp(&(ApplyPhase::of(&a.oref.group_kind), &b.oref))
+    });
+    if !opts.prune {
+        prunes.clear();
+    }
+    for p in &prunes {
+        changes.push(Change {
+            action: ChangeKind::Delete,
+            oref: (&p.oref).into(),
+            source: None,
+            diff: None,
+            changed_secret_keys: Vec::new(),
+        });
+    }
+    Ok(Plan {
+        set: set.clone(),
+        desired,
+        actions,
+        prunes,
+        changes,
+        parent,
+        missing_namespaces,
+        live_members,
+    })
+}
+
+/// berth's own entry in managedFields: a change of ownership is a change to apply.
+fn owned_fields(obj: &Json) -> Option<Json> {
+    obj.pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .find(|e| {
+            e.get("manager").and_then(Json::as_str) == Some(FIELD_MANAGER)
+                && e.get("operation").and_then(Json::as_str) == Some("Apply")
+        })
+        .and_then(|e| e.get("fieldsV1").cloned())
+}
+
+fn secret_keys_changed(live: Option<&Json>, planned: &Json) -> Vec<String> {
+    if !diff::is_secret(planned) {
+        return Vec::new();
+    }
+    let masked = diff::mask_secret(planned, Some(live.unwrap_or(&json!({}))));
+    let mut keys = BTreeSet::new();
+    for field in ["data", "stringData"] {
+        if let Some(map) = masked.get(field).and_then(Json::as_object) {
+            for (k, v) in map {
+                if v.as_str() == Some("(hidden, changed)") {
+                    keys.insert(k.clone());
+                }
+            }
+        }
+    }
+    if let Some(live) = live.and_then(|l| l.get("data")).and_then(Json::as_object) {
+        for k in live.keys() {
+            let still = ["data", "stringData"]
+                .iter()
+                .any(|f| planned.get(*f).and_then(|m| m.get(k)).is_some());
+            if !still {
+                keys.insert(k.clone());
+            }
+        }
+    }
+    keys.into_iter().collect()
+}
+
+/// Namespaces the objects live in that the cluster does not have yet.
+async fn missing_namespaces(
+    client: &kube::Client,
+    namespaces: &BTreeSet<String>,
+) -> Result<Vec<String>, Error> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let mut missing = Vec::new();
+    for ns in namespaces {
+        let exists = api.get_metadata_opt(ns).await.map_err(|e| {
+            from_kube(
+                e,
+                &Action {
+                    verb: "get",
+                    resource: "namespaces".into(),
+                    namespace: None,
+                    object: Some(format!("Namespace/{ns}")),
+                    origin: None,
+                },
+            )
+        })?;
+        if exists.is_none() {
+            missing.push(ns.clone());
+        }
+    }
+    Ok(missing)
+}
+
+/// An error about one object: names it, its template, and quotes the server.
+pub fn object_error(e: kube::Error, verb: &str, d: &Desired, r: &Resource) -> Error {
+    let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
+    let mut err = from_kube(
+        e,
+        &Action {
+            verb,
+            resource: r.display(),
+            namespace: d.oref.namespace.as_deref(),
+            object: Some(format!("{}/{}", d.oref.group_kind, d.oref.name)),
+            origin: Some(d.origin.clone()),
+        },
+    );
+    if conflict {
+        err.message = format!(
+            "{}/{}: fields are owned by another manager",
+            d.oref.group_kind, d.oref.name
+        );
+        err.hint = Some(
+            "pass --force-conflicts to take ownership of these fields, or stop the other manager from setting them"
+                .into(),
+        );
+    }
+    err
+}

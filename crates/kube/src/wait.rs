@@ -1,0 +1,316 @@
+//! Waiting for a rollout: the checks `kubectl rollout status` makes, for every workload at once.
+
+use crate::applyset::ApplySet;
+use crate::error::{Error, ErrorKind};
+use crate::plan::{api, Desired};
+use crate::resources::Resource;
+use berth_core::ObjectRef;
+use kube::api::ListParams;
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Where one workload stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    pub oref: ObjectRef,
+    pub ready: bool,
+    /// Why it is not ready yet (`2 of 3 updated replicas are available`), or `ready`.
+    pub message: String,
+    /// `Type=Status: reason: message` of its latest conditions.
+    pub conditions: Vec<String>,
+    /// The rollout cannot succeed (a failed Job, a progress deadline exceeded).
+    pub failed: bool,
+}
+
+/// Whether a kind is waited for.
+pub fn is_workload(kind: &str) -> bool {
+    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Job")
+}
+
+fn int(obj: &Json, path: &str) -> i64 {
+    obj.pointer(path).and_then(Json::as_i64).unwrap_or(0)
+}
+
+fn conditions(obj: &Json) -> Vec<(String, String, String, String)> {
+    obj.pointer("/status/conditions")
+        .and_then(Json::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let f = |k: &str| c.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+                    (f("type"), f("status"), f("reason"), f("message"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Judges one live workload.
+pub fn rollout_of(oref: &ObjectRef, obj: &Json) -> Rollout {
+    let kind = oref.group_kind.kind.as_str();
+    let generation = int(obj, "/metadata/generation");
+    let observed = int(obj, "/status/observedGeneration");
+    let desired = obj
+        .pointer("/spec/replicas")
+        .and_then(Json::as_i64)
+        .unwrap_or(1);
+    let conds = conditions(obj);
+    let shown: Vec<String> = conds
+        .iter()
+        .map(|(t, s, r, m)| format!("{t}={s}: {r}: {m}"))
+        .collect();
+    let mut failed = false;
+    let pending: Option<String> = match kind {
+        "Deployment" => {
+            let updated = int(obj, "/status/updatedReplicas");
+            let replicas = int(obj, "/status/replicas");
+            let available = int(obj, "/status/availableReplicas");
+            if conds
+                .iter()
+                .any(|(t, _, r, _)| t == "Progressing" && r == "ProgressDeadlineExceeded")
+            {
+                failed = true;
+                Some("progress deadline exceeded".to_string())
+            } else if observed < generation {
+                Some("waiting for the controller to observe the new spec".into())
+            } else if updated < desired {
+                Some(format!("{updated} of {desired} replicas updated"))
+            } else if replicas > updated {
+                Some(format!("{} old replicas are pending termination", replicas - updated))
+            } else if available < updated {
+                Some(format!("{available} of {updated} updated replicas are available"))
+            } else {
+                None
+            }
+        }
+        "StatefulSet" => {
+            let ready = int(obj, "/status/readyReplicas");
+            let updated = int(obj, "/status/updatedReplicas");
+            let current = obj.pointer("/status/currentRevision");
+            let update = obj.pointer("/status/updateRevision");
+            if observed < generation {
+                Some("waiting for the controller to observe the new spec".into())
+            } else if ready < desired {
+                Some(format!("{ready} of {desired} replicas ready"))
+            } else if updated < desired && current != update {
+                Some(format!("{updated} of {desired} replicas updated"))
+            } else {
+                None
+            }
+        }
+        "DaemonSet" => {
+            let want = int(obj, "/status/desiredNumberScheduled");
+            let updated = int(obj, "/status/updatedNumberScheduled");
+            let available = int(obj, "/status/numberAvailable");
+            if observed < generation {
+                Some("waiting for the controller to observe the new spec".into())
+            } else if updated < want {
+                Some(format!("{updated} of {want} pods updated"))
+            } else if available < want {
+                Some(format!("{available} of {want} pods available"))
+            } else {
+                None
+            }
+        }
+        "Job" => {
+            if conds.iter().any(|(t, s, _, _)| t == "Complete" && s == "True") {
+                None
+            } else if conds.iter().any(|(t, s, _, _)| t == "Failed" && s == "True") {
+                failed = true;
+                Some("the job failed".into())
+            } else {
+                let active = int(obj, "/status/active");
+                Some(format!("running ({active} active pods)"))
+            }
+        }
+        _ => None,
+    };
+    Rollout {
+        oref: oref.clone(),
+        ready: pending.is_none(),
+        message: pending.unwrap_or_else(|| "ready".into()),
+        conditions: shown,
+        failed,
+    }
+}
+
+/// Reads the rollout of every workload among `desired` (one list per kind and namespace).
+pub async fn check(
+    client: &kube::Client,
+    set: &ApplySet,
+    desired: &[Desired],
+) -> Result<Vec<Rollout>, Error> {
+    let mut groups: BTreeMap<(String, Option<String>), (Resource, Vec<&ObjectRef>)> = BTreeMap::new();
+    for d in desired {
+        if !is_workload(&d.oref.group_kind.kind) {
+            continue;
+        }
+        let Some(r) = &d.resource else { continue };
+        groups
+            .entry((d.oref.group_kind.to_string(), d.oref.namespace.clone()))
+            .or_insert_with(|| (r.clone(), Vec::new()))
+            .1
+            .push(&d.oref);
+    }
+    let mut out = Vec::new();
+    for ((_, ns), (r, orefs)) in groups {
+        let list = api(client, &r, ns.as_deref())
+            .list(&ListParams::default().labels(&set.selector()))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Api, format!("cannot read rollout status: {e}")))?;
+        let by_name: HashMap<String, Json> = list
+            .items
+            .into_iter()
+            .map(|o| {
+                (
+                    o.metadata.name.clone().unwrap_or_default(),
+                    serde_json::to_value(&o).unwrap_or_default(),
+                )
+            })
+            .collect();
+        for oref in orefs {
+            out.push(match by_name.get(&oref.name) {
+                Some(obj) => rollout_of(oref, obj),
+                None => Rollout {
+                    oref: oref.clone(),
+                    ready: false,
+                    message: "not found".into(),
+                    conditions: Vec::new(),
+                    failed: false,
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Polls until every workload is ready, one fails, or `timeout` passes.
+pub async fn wait(
+    client: &kube::Client,
+    set: &ApplySet,
+    desired: &[Desired],
+    timeout: Duration,
+    progress: &(dyn Fn(&[Rollout]) + Sync),
+) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let states = check(client, set, desired).await?;
+        progress(&states);
+        let pending: Vec<&Rollout> = states.iter().filter(|s| !s.ready).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let failed = pending.iter().any(|s| s.failed);
+        if failed || tokio::time::Instant::now() >= deadline {
+            return Err(timeout_error(client, &pending, timeout, failed).await);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+async fn timeout_error(
+    client: &kube::Client,
+    pending: &[&Rollout],
+    timeout: Duration,
+    failed: bool,
+) -> Error {
+    let message = if failed {
+        format!("{} workload(s) failed to roll out", pending.iter().filter(|p| p.failed).count())
+    } else {
+        format!(
+            "{} workload(s) were not ready after {}s",
+            pending.len(),
+            timeout.as_secs()
+        )
+    };
+    let mut err = Error::new(ErrorKind::Timeout, message);
+    for p in pending {
+        let mut note = format!("{}: {}", p.oref, p.message);
+        for c in p.conditions.iter().rev().take(3) {
+            note.push_str(&format!("\ncondition {c}"));
+        }
+        for e in recent_events(client, &p.oref).await {
+            note.push_str(&format!("\nevent {e}"));
+        }
+        err = err.note(note);
+    }
+    err.hint("fix the workload (image, probes, resources) and apply again; --atomic rolls back automatically")
+}
+
+/// The last few events about an object and the pods it owns (by name prefix).
+async fn recent_events(client: &kube::Client, oref: &ObjectRef) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Event;
+    let Some(ns) = &oref.namespace else { return Vec::new() };
+    let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), ns);
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
+    let mut events: Vec<(String, String)> = list
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object
+                .name
+                .as_deref()
+                .is_some_and(|n| n == oref.name || n.starts_with(&format!("{}-", oref.name)))
+        })
+        .map(|e| {
+            let when = e
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default();
+            (
+                when,
+                format!(
+                    "{} {}/{}: {}: {}",
+                    e.type_.unwrap_or_default(),
+                    e.involved_object.kind.unwrap_or_default(),
+                    e.involved_object.name.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default().trim()
+                ),
+            )
+        })
+        .collect();
+    events.sort();
+    events.into_iter().rev().take(5).rev().map(|(_, e)| e).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_core::GroupKind;
+    use serde_json::json;
+
+    fn dep() -> ObjectRef {
+        ObjectRef {
+            group_kind: GroupKind::from_api_version("apps/v1", "Deployment"),
+            namespace: Some("ns".into()),
+            name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn deployment_checks_follow_kubectl() {
+        let base = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 1}});
+        assert!(!rollout_of(&dep(), &base).ready);
+        let partial = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 2, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 2}});
+        let r = rollout_of(&dep(), &partial);
+        assert_eq!(r.message, "2 of 3 updated replicas are available");
+        let old = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 2, "updatedReplicas": 3, "replicas": 4, "availableReplicas": 3}});
+        assert!(!rollout_of(&dep(), &old).ready);
+        let done = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 2, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 3}});
+        assert!(rollout_of(&dep(), &done).ready);
+        let stuck = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 2, "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "too slow"}]}});
+        assert!(rollout_of(&dep(), &stuck).failed);
+    }
+}
