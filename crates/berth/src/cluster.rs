@@ -267,11 +267,18 @@ pub fn plan_text(plan: &Plan, context: &str) -> String {
                 "  {} create {name}{ns}{source}\n",
                 "+".green().bold()
             )),
-            ChangeKind::Update => {
-                s.push_str(&format!(
-                    "  {} update {name}{ns}{source}\n",
-                    "~".yellow().bold()
-                ));
+            ChangeKind::Update | ChangeKind::Replace => {
+                if c.action == ChangeKind::Update {
+                    s.push_str(&format!(
+                        "  {} update {name}{ns}{source}\n",
+                        "~".yellow().bold()
+                    ));
+                } else {
+                    s.push_str(&format!(
+                        "  {} replace {name}{ns} (delete and create: immutable fields change){source}\n",
+                        "±".yellow().bold()
+                    ));
+                }
                 if !c.changed_secret_keys.is_empty() {
                     s.push_str(&format!(
                         "      changed keys (values hidden): {}\n",
@@ -304,7 +311,7 @@ pub fn plan_text(plan: &Plan, context: &str) -> String {
     s.push_str(&format!(
         "Plan: {} to create, {} to update, {} to delete, {} unchanged.\n",
         count(ChangeKind::Create),
-        count(ChangeKind::Update),
+        count(ChangeKind::Update) + count(ChangeKind::Replace),
         count(ChangeKind::Delete),
         count(ChangeKind::Unchanged)
     ));
@@ -473,16 +480,16 @@ pub fn history(args: HistoryArgs) -> Result<(), String> {
         }
         let _ = writeln!(
             out,
-            "{:>8}  {:<25}  {:<11}  {:>7}  {:<12}  SOURCE",
-            "REVISION", "TIME", "STATUS", "OBJECTS", "COMMIT"
+            "{:>8}  {:<19}  {:<11}  {:>7}  {:<12}  SOURCE",
+            "REVISION", "TIME (UTC)", "STATUS", "OBJECTS", "COMMIT"
         );
         for r in revisions {
             let commit: String = r.git_commit.as_deref().unwrap_or("-").chars().take(12).collect();
             let _ = writeln!(
                 out,
-                "{:>8}  {:<25}  {:<11}  {:>7}  {:<12}  {}",
+                "{:>8}  {:<19}  {:<11}  {:>7}  {:<12}  {}",
                 r.number,
-                r.time.chars().take(25).collect::<String>(),
+                r.time.chars().take(19).collect::<String>(),
                 r.status.to_string(),
                 r.objects,
                 commit,
@@ -560,25 +567,41 @@ pub fn status(dir: Option<PathBuf>, flags: SetFlags) -> Result<(), String> {
             cluster.context,
             report
                 .revision
-                .map(|r| format!("revision {} ({})", r.number, r.time))
+                .map(|r| format!(
+                    "revision {} ({})",
+                    r.number,
+                    r.time.chars().take(19).collect::<String>()
+                ))
                 .unwrap_or_else(|| "no deployed revision".into())
         );
-        let _ = writeln!(
-            out,
-            "{:<22} {:>13}  {:<28} {:<40} {:<10}  DESCRIPTION",
-            "NAME", "DESIRED/READY", "STATUS", "IMAGE", "AGE"
-        );
+        let mut rows = vec![[
+            "NAME".to_string(),
+            "DESIRED/READY/AVAIL".to_string(),
+            "STATUS".to_string(),
+            "IMAGE".to_string(),
+            "AGE".to_string(),
+            "DESCRIPTION".to_string(),
+        ]];
         for w in report.workloads {
-            let _ = writeln!(
-                out,
-                "{:<22} {:>13}  {:<28} {:<40} {:<10}  {}",
+            rows.push([
                 format!("{}/{}", w.kind.to_lowercase(), w.name),
                 format!("{}/{}/{}", w.desired, w.ready, w.available),
                 w.status,
                 w.images.join(","),
                 age(&w.created),
-                w.description
-            );
+                w.description,
+            ]);
+        }
+        let widths: Vec<usize> = (0..6)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in rows {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
         }
         Ok(())
     })

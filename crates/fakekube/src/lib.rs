@@ -631,6 +631,14 @@ impl Store {
                     if let Err(e) = self.validate(&kind, &name, &patch) {
                         return e;
                     }
+                    if let Some(live) = self.objects.get(&key) {
+                        let template = |o: &Json| o.pointer("/spec/template").cloned();
+                        let mut merged = live.body.clone();
+                        ssa::merge(&mut merged, &patch, "");
+                        if kind.kind == "Job" && template(&merged) != template(&live.body) {
+                            return status(422, "Invalid", format!("Job.batch \"{name}\" is invalid: spec.template: Invalid value: core.PodTemplateSpec{{...}}: field is immutable"));
+                        }
+                    }
                     self.server_side_apply(&kind, key, &patch, manager, force, dry)
                 } else if content_type.contains("merge-patch") {
                     let Some(existing) = self.objects.get(&key).cloned() else {

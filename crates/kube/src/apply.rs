@@ -170,7 +170,25 @@ pub async fn apply(
         union_kinds.extend(applyset::recorded_kinds(p));
         union_ns.extend(applyset::recorded_namespaces(p));
     }
-    write_parent(client, &plan.set, &union_kinds, &union_ns, modes.as_deref()).await?;
+    let recorded = plan.parent.as_ref().map(|p| {
+        (
+            applyset::recorded_kinds(p),
+            applyset::recorded_namespaces(p),
+        )
+    });
+    let others = |ns: &BTreeSet<String>| -> BTreeSet<String> {
+        ns.iter().filter(|n| **n != plan.set.namespace).cloned().collect()
+    };
+    let parent_current = recorded.as_ref() == Some(&(kinds.clone(), others(&namespaces)));
+    if parent_current && !plan.has_changes() {
+        return Ok(ApplyReport {
+            unchanged: plan.desired.len(),
+            ..Default::default()
+        });
+    }
+    if recorded.as_ref() != Some(&(union_kinds.clone(), others(&union_ns))) {
+        write_parent(client, &plan.set, &union_kinds, &union_ns, modes.as_deref()).await?;
+    }
 
     let mut report = ApplyReport::default();
     let pp = apply_params(opts.force_conflicts, false);
@@ -199,7 +217,7 @@ pub async fn apply(
         }
         progress(format!("applying {} ({} objects)", phase_name(phase), todo.len()));
         let results: Vec<Result<(), Error>> = stream::iter(todo.iter().copied())
-            .map(|(_, d)| {
+            .map(|(i, d)| {
                 let pp = pp.clone();
                 async move {
                     let resource = match &d.resource {
@@ -211,7 +229,11 @@ pub async fn apply(
                                 .await?
                         }
                     };
-                    api(client, &resource, d.oref.namespace.as_deref())
+                    let objects = api(client, &resource, d.oref.namespace.as_deref());
+                    if plan.actions[i] == ChangeKind::Replace {
+                        replace_delete(&objects, d).await?;
+                    }
+                    objects
                         .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
                         .await
                         .map_err(|e| object_error(e, "apply", d, &resource))?;
@@ -279,7 +301,7 @@ pub async fn apply(
         }
     }
     // Without prune, members of kinds no longer rendered stay recorded (the union).
-    if opts.prune {
+    if opts.prune && (union_kinds != kinds || union_ns != namespaces) {
         write_parent(client, &plan.set, &kinds, &namespaces, modes.as_deref()).await?;
     }
     Ok(report)
@@ -303,6 +325,46 @@ pub async fn set_parent_modes(client: &kube::Client, set: &ApplySet, modes: &str
                 },
             )
         })?;
+    Ok(())
+}
+
+/// Deletes an object about to be re-created and waits until it is gone.
+async fn replace_delete(
+    objects: &Api<kube::api::DynamicObject>,
+    d: &Desired,
+) -> Result<(), Error> {
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        ..Default::default()
+    };
+    let action = || Action {
+        verb: "delete",
+        resource: d.oref.group_kind.to_string(),
+        namespace: d.oref.namespace.as_deref(),
+        object: Some(format!("{} (to replace it)", d.oref)),
+        origin: Some(d.origin.clone()),
+    };
+    match objects.delete(&d.oref.name, &dp).await {
+        Ok(_) | Err(kube::Error::Api(_)) => {}
+        Err(e) => return Err(from_kube(e, &action())),
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while objects
+        .get_opt(&d.oref.name)
+        .await
+        .map_err(|e| from_kube(e, &action()))?
+        .is_some()
+    {
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!("{} was not deleted within 120s, so it cannot be re-created", d.oref),
+            )
+            .at(&d.origin)
+            .hint("check its finalizers; apply again once it is gone"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
 }
 

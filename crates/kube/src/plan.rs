@@ -65,6 +65,9 @@ impl Desired {
 pub enum ChangeKind {
     Create,
     Update,
+    /// Delete and create again: the change touches fields the server will not update (a Job's
+    /// pod template).
+    Replace,
     Delete,
     Unchanged,
 }
@@ -149,6 +152,7 @@ impl Plan {
             "summary": {
                 "create": self.count(ChangeKind::Create),
                 "update": self.count(ChangeKind::Update),
+                "replace": self.count(ChangeKind::Replace),
                 "delete": self.count(ChangeKind::Delete),
                 "unchanged": self.count(ChangeKind::Unchanged),
             },
@@ -439,10 +443,15 @@ pub async fn plan(
                 if d.oref.namespace.as_ref().is_some_and(|ns| missing.contains(ns)) {
                     return Ok((i, None));
                 }
-                let result = api(client, r, d.oref.namespace.as_deref())
+                let result = match api(client, r, d.oref.namespace.as_deref())
                     .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
                     .await
-                    .map_err(|e| object_error(e, "apply", d, r))?;
+                {
+                    Err(kube::Error::Api(s)) if replaceable(d, &s) => {
+                        return Ok((i, Some(Json::Null)));
+                    }
+                    other => other.map_err(|e| object_error(e, "apply", d, r))?,
+                };
                 let mut body = serde_json::to_value(&result).unwrap_or_default();
                 if let Some(map) = body.as_object_mut() {
                     map.insert("apiVersion".into(), json!(r.api.api_version));
@@ -479,6 +488,16 @@ pub async fn plan(
                     source: Some(d.origin.clone()),
                     diff: Some(diff::to_yaml(&shown)),
                     changed_secret_keys: secret_keys_changed(None, &d.body),
+                }
+            }
+            Some(live_body) if planned.as_ref().is_some_and(Json::is_null) => {
+                let (before, after) = diff::display_pair(live_body, &d.body);
+                Change {
+                    action: ChangeKind::Replace,
+                    oref: (&d.oref).into(),
+                    source: Some(d.origin.clone()),
+                    diff: diff::unified(&before, &after, &d.oref.name),
+                    changed_secret_keys: Vec::new(),
                 }
             }
             Some(live_body) => {
@@ -540,6 +559,11 @@ pub async fn plan(
         missing_namespaces,
         live_members,
     })
+}
+
+/// A Job whose pod template changed cannot be updated; berth replaces it (as kapp and Helm hooks do).
+fn replaceable(d: &Desired, s: &kube::core::Status) -> bool {
+    d.oref.group_kind.kind == "Job" && s.code == 422 && s.message.contains("field is immutable")
 }
 
 /// berth's own entry in managedFields: a change of ownership is a change to apply.

@@ -129,7 +129,7 @@ pub fn rollout_of(oref: &ObjectRef, obj: &Json) -> Rollout {
     Rollout {
         oref: oref.clone(),
         ready: pending.is_none(),
-        message: pending.unwrap_or_else(|| "ready".into()),
+        message: pending.unwrap_or_else(|| if kind == "Job" { "complete" } else { "ready" }.into()),
         conditions: shown,
         failed,
     }

@@ -1,0 +1,527 @@
+//! `berth plan/apply/history/rollback/unlock/status` end to end: the berth binary against the fake
+//! API server (crates/fakekube), and the same scenarios against a real cluster when
+//! `BERTH_E2E_KUBECONFIG` is set.
+
+use assert_cmd::Command;
+use berth_fakekube::FakeKube;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A cluster to test against, a kubeconfig for it, and a client for checking what berth did.
+struct Env {
+    kubeconfig: PathBuf,
+    fake: Option<FakeKube>,
+    _tmp: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube-app")
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ticketing")
+}
+
+impl Env {
+    fn fake() -> Env {
+        let fake = FakeKube::start();
+        fake.store.lock().unwrap().token = Some("fake-token".into());
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("kubeconfig");
+        std::fs::write(&path, fake.kubeconfig("fake-token")).unwrap();
+        Env::with(path, Some(fake), tmp)
+    }
+
+    fn real() -> Option<Env> {
+        let path = std::env::var_os("BERTH_E2E_KUBECONFIG")?;
+        Some(Env::with(PathBuf::from(path), None, tempfile::tempdir().unwrap()))
+    }
+
+    fn with(kubeconfig: PathBuf, fake: Option<FakeKube>, tmp: tempfile::TempDir) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let config = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+            let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+                .await
+                .unwrap();
+            kube::Client::try_from(config).unwrap()
+        });
+        Env {
+            kubeconfig,
+            fake,
+            _tmp: tmp,
+            rt,
+            client,
+        }
+    }
+
+    /// A fresh namespace name for one scenario.
+    fn namespace(&self) -> String {
+        format!(
+            "berth-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    /// A copy of the test app that a scenario may edit.
+    fn app(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(fixture()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+        dir
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        let out = Command::cargo_bin("berth")
+            .unwrap()
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        eprintln!(
+            "$ berth {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn configmap(&self, ns: &str, name: &str) -> Option<ConfigMap> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
+        self.rt.block_on(api.get_opt(name)).unwrap()
+    }
+
+    fn deployment(&self, ns: &str, name: &str) -> Option<Json> {
+        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(self.client.clone(), ns);
+        self.rt
+            .block_on(api.get_opt(name))
+            .unwrap()
+            .map(|d| serde_json::to_value(d).unwrap())
+    }
+
+    fn create_configmap(&self, ns: &str, name: &str) {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}, "data": {"mine": "yes"}})).unwrap();
+        self.rt.block_on(api.create(&PostParams::default(), &cm)).unwrap();
+    }
+
+    /// Takes the set's lock as another tool would.
+    fn hold_lock(&self, ns: &str, set: &str, holder: &str) {
+        use k8s_openapi::api::coordination::v1::Lease;
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), ns);
+        let now = berth_kube_now();
+        let lease: Lease = serde_json::from_value(json!({
+            "metadata": {"name": format!("berth-lock-{set}")},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 30, "acquireTime": now, "renewTime": now},
+        }))
+        .unwrap();
+        self.rt.block_on(api.create(&PostParams::default(), &lease)).unwrap();
+    }
+
+    fn cleanup(&self, ns: &str) {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let _ = self.rt.block_on(api.delete(ns, &DeleteParams::default()));
+    }
+
+    /// Seconds to wait for rollouts: a real cluster pulls images.
+    fn timeout(&self) -> &'static str {
+        if self.fake.is_some() {
+            "3s"
+        } else {
+            "120s"
+        }
+    }
+}
+
+fn berth_kube_now() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.000000Z"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+// ---- the scenarios: each runs against the fake and, with BERTH_E2E_KUBECONFIG, a real cluster ----
+
+/// Apply the example folder; plan shows no changes; change a variable: plan shows exactly that.
+fn example_applies_and_plans(env: &Env) {
+    let ns = env.namespace();
+    let dir = example();
+    let common = ["-n", &ns, "--name", "ticketing"];
+    let out = env.berth(&[&["apply", s(&dir), "--no-wait"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&[&["plan", s(&dir), "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(0), "no changes expected:\n{}", text(&out));
+    assert!(text(&out).contains("0 to create, 0 to update, 0 to delete, 18 unchanged"));
+
+    let out = env.berth(&[&["plan", s(&dir), "--detailed-exitcode", "-v", "replicas.web=3", "-o", "json"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["summary"], json!({"create": 0, "update": 1, "replace": 0, "delete": 0, "unchanged": 17}));
+    let change = &plan["changes"][0];
+    assert_eq!((change["kind"].as_str(), change["name"].as_str()), (Some("Deployment"), Some("web")));
+    let diff = change["diff"].as_str().unwrap();
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .collect();
+    assert_eq!(changed, ["-  replicas: 1", "+  replicas: 3"], "{diff}");
+    env.cleanup(&ns);
+}
+
+/// Remove a file: apply prunes it and leaves an unlabelled object alone; history and rollback.
+fn prune_history_rollback(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("all 1 workloads ready"), "{}", text(&out));
+    env.create_configmap(&ns, "not-ours");
+    assert!(env.configmap(&ns, "extra").is_some());
+
+    std::fs::remove_file(app.path().join("extra.yaml")).unwrap();
+    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=bye"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("- delete ConfigMap/extra (prune)"), "{}", text(&out));
+    assert!(env.configmap(&ns, "extra").is_none(), "pruned");
+    assert!(env.configmap(&ns, "not-ours").is_some(), "an unlabelled object is never pruned");
+
+    let out = env.berth(&["history", "-n", &ns, "--name", "app", "-o", "json"]);
+    let history: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = history.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["superseded", "deployed"]);
+
+    let out = env.berth(&["rollback", "1", "-n", &ns, "--name", "app", "--timeout", env.timeout()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("+ create ConfigMap/extra"), "the plan is shown first: {}", text(&out));
+    let settings = env.configmap(&ns, "settings").unwrap();
+    assert_eq!(settings.data.unwrap()["greeting"], "hello");
+    assert!(env.configmap(&ns, "extra").is_some(), "restored");
+    let out = env.berth(&["history", "-n", &ns, "-o", "json"]);
+    let history: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(history[2]["source"], "rollback to 1");
+    assert_eq!(history[2]["status"], "deployed");
+
+    let out = env.berth(&["status", "--context", context(env), "-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("deployment/app"), "{}", text(&out));
+    assert!(text(&out).contains("The test app"), "{}", text(&out));
+    assert!(text(&out).contains("revision 3"), "{}", text(&out));
+    env.cleanup(&ns);
+}
+
+fn context(env: &Env) -> &'static str {
+    if env.fake.is_some() {
+        "fake"
+    } else {
+        Box::leak(
+            kube::config::Kubeconfig::read_from(&env.kubeconfig)
+                .unwrap()
+                .current_context
+                .unwrap()
+                .into_boxed_str(),
+        )
+    }
+}
+
+/// A second apply waits for the lock, then fails naming the holder; `berth unlock` breaks it.
+fn concurrent_applies_lock(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    env.hold_lock(&ns, "app", "someone@elsewhere (pid 1)");
+    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=x", "--lock-timeout", "1s"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("locked by someone@elsewhere (pid 1)"), "{}", text(&out));
+    assert_eq!(env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"], "hello");
+    let out = env.berth(&["unlock", "-n", &ns, "--name", "app"]);
+    assert!(text(&out).contains("was held by someone@elsewhere"), "{}", text(&out));
+    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=x", "--lock-timeout", "1s"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    env.cleanup(&ns);
+}
+
+/// `--atomic` rolls back a rollout that never becomes ready.
+fn atomic_rolls_back(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&[&["apply", s(app.path()), "--atomic", "-v", "image=registry.k8s.io/pause:never-ready"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("Deployment.apps/app"), "names the blocking workload: {t}");
+    assert!(t.contains("rolled back to revision 1"), "{t}");
+    let image = env.deployment(&ns, "app").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert_eq!(image, "registry.k8s.io/pause:3.9");
+    let out = env.berth(&["history", "-n", &ns, "-o", "json"]);
+    let history: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = history.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["superseded", "failed", "deployed"]);
+    env.cleanup(&ns);
+}
+
+#[test]
+fn fake_example_applies_and_plans() {
+    example_applies_and_plans(&Env::fake());
+}
+
+#[test]
+fn fake_prune_history_rollback() {
+    prune_history_rollback(&Env::fake());
+}
+
+#[test]
+fn fake_concurrent_applies_lock() {
+    concurrent_applies_lock(&Env::fake());
+}
+
+#[test]
+fn fake_atomic_rolls_back() {
+    atomic_rolls_back(&Env::fake());
+}
+
+/// The same scenarios against a real cluster.
+#[test]
+fn e2e_real_cluster() {
+    let Some(env) = Env::real() else {
+        eprintln!("e2e_real_cluster: skipped (set BERTH_E2E_KUBECONFIG to run against a real cluster)");
+        return;
+    };
+    example_applies_and_plans(&env);
+    prune_history_rollback(&env);
+    concurrent_applies_lock(&env);
+    atomic_rolls_back(&env);
+}
+
+// ---- errors and safety, against the fake ----
+
+#[test]
+fn conflicts_name_the_field_and_manager_and_nothing_is_applied() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--no-wait"];
+    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    env.fake.as_ref().unwrap().apply_as(
+        "hpa-controller",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": ns}, "spec": {"replicas": 5}}),
+    );
+    let out = env.berth(&[&["apply", s(app.path()), "-v", "replicas=2", "-v", "greeting=changed"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("Deployment.apps/app: fields are owned by another manager"), "{t}");
+    assert!(t.contains("conflict with \"hpa-controller\": .spec.replicas"), "{t}");
+    assert!(t.contains("--> "), "names the file: {t}");
+    assert!(t.contains("--force-conflicts"), "{t}");
+    assert_eq!(env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"], "hello", "nothing applied");
+    let out = env.berth(&[&["apply", s(app.path()), "-v", "replicas=2", "--force-conflicts"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 2);
+}
+
+#[test]
+fn a_rejected_object_names_its_file_and_nothing_is_applied() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    std::fs::write(
+        app.path().join("broken.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\nspec:\n  selector:\n    matchLabels: {app: b}\n  template:\n    metadata:\n      labels: {app: b}\n    spec:\n      containers:\n        - name: b\n",
+    )
+    .unwrap();
+    let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app"]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("the server rejected Deployment.apps/broken"), "{t}");
+    assert!(t.contains("--> broken.yaml:1"), "{t}");
+    assert!(t.contains("spec.template.spec.containers[0].image: Required value"), "{t}");
+    assert!(t.contains("nothing was applied"), "{t}");
+    let fake = env.fake.as_ref().unwrap();
+    assert!(fake.names("", "namespaces", "").iter().all(|n| *n != ns), "the namespace berth created is gone again");
+}
+
+#[test]
+fn an_unknown_kind_is_refused_before_anything_is_applied() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    std::fs::write(
+        app.path().join("widget.yaml"),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+    )
+    .unwrap();
+    let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app"]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("the cluster does not know kind Widget in example.com/v1"), "{t}");
+    assert!(t.contains("--> widget.yaml:1"), "{t}");
+    assert!(env.fake.as_ref().unwrap().names("", "configmaps", &ns).is_empty());
+}
+
+#[test]
+fn crds_are_applied_and_established_before_their_objects() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    std::fs::write(
+        app.path().join("widget.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets, singular: widget}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 3\n",
+    )
+    .unwrap();
+    let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app", "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("waiting for CustomResourceDefinition widgets.example.com to be established"));
+    assert_eq!(env.fake.as_ref().unwrap().names("example.com", "widgets", &ns), ["w"]);
+    let out = env.berth(&["plan", s(app.path()), "-n", &ns, "--name", "app", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn secret_values_never_reach_the_terminal() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--no-wait"];
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert!(!text(&out).contains("s3cret-value"));
+    let common = ["-n", &ns, "--name", "app"];
+    let out = env.berth(&[&["plan", s(app.path()), "-v", "password=n3w-s3cret"][..], &common].concat());
+    let t = text(&out);
+    assert!(t.contains("~ update Secret/creds"), "{t}");
+    assert!(t.contains("changed keys (values hidden): password"), "{t}");
+    for leak in ["s3cret-value", "n3w-s3cret", "czNjcmV0LXZhbHVl", "bjN3LXMzY3JldA=="] {
+        assert!(!t.contains(leak), "leaked {leak}: {t}");
+    }
+    let out = env.berth(&[&["plan", s(app.path()), "-v", "password=n3w-s3cret", "-o", "json"][..], &common].concat());
+    let t = text(&out);
+    assert!(!t.contains("n3w-s3cret") && !t.contains("bjN3LXMzY3JldA=="), "{t}");
+}
+
+#[test]
+fn an_empty_render_does_not_prune_everything_unless_allowed() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--no-wait"];
+    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    for f in ["deploy.yaml", "config.yaml", "extra.yaml"] {
+        std::fs::remove_file(app.path().join(f)).unwrap();
+    }
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("the render produced no objects"), "{}", text(&out));
+    assert!(env.configmap(&ns, "settings").is_some());
+    let out = env.berth(&[&["apply", s(app.path()), "--allow-empty"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(env.configmap(&ns, "settings").is_none());
+}
+
+#[test]
+fn a_no_op_reapply_writes_nothing() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let dir = example();
+    let common = ["-n", &ns, "--name", "ticketing", "--no-wait"];
+    assert!(env.berth(&[&["apply", s(&dir)][..], &common].concat()).status.success());
+    let fake = env.fake.as_ref().unwrap();
+    fake.reset_requests();
+    let out = env.berth(&[&["apply", s(&dir)][..], &common].concat());
+    assert!(out.status.success());
+    let requests = fake.requests();
+    assert_eq!(requests.get("PATCH"), None, "no object written: {requests:?}");
+    assert_eq!(requests.get("PATCH dryRun"), Some(&18), "{requests:?}");
+}
+
+#[test]
+fn cluster_errors_say_where_and_what_to_do() {
+    // Unreachable: a closed port.
+    let tmp = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let config = format!("apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: gone\n  context: {{cluster: gone, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n");
+    std::fs::write(tmp.path().join("kc"), config).unwrap();
+    let start = std::time::Instant::now();
+    let out = Command::cargo_bin("berth")
+        .unwrap()
+        .args(["plan", s(&fixture()), "--kubeconfig", s(&tmp.path().join("kc"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains(&format!("cannot reach the cluster at http://127.0.0.1:{port}/ (context gone)")), "{t}");
+    assert!(start.elapsed().as_secs() < 15);
+
+    // Unknown context.
+    let env = Env::fake();
+    let out = env.berth(&["plan", s(&fixture()), "--context", "nope"]);
+    assert!(text(&out).contains("no context named `nope`"), "{}", text(&out));
+
+    // 401.
+    let bad = env._tmp.path().join("bad");
+    std::fs::write(&bad, env.fake.as_ref().unwrap().kubeconfig("wrong")).unwrap();
+    let out = Command::cargo_bin("berth").unwrap().args(["plan", s(&fixture()), "--kubeconfig", s(&bad)]).output().unwrap();
+    assert!(text(&out).contains("refused our credentials (401"), "{}", text(&out));
+
+    // 403 names verb, resource and namespace.
+    env.fake.as_ref().unwrap().store.lock().unwrap().forbidden.push(("list".into(), "configmaps".into()));
+    let out = env.berth(&["plan", s(&fixture()), "-n", "default"]);
+    assert!(text(&out).contains("the cluster refused to list configmaps in namespace default (403 Forbidden)"), "{}", text(&out));
+}
+
+#[test]
+fn a_lock_left_by_a_killed_apply_expires() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--no-wait"];
+    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    // A lease last renewed long ago, as a killed berth leaves it.
+    use k8s_openapi::api::coordination::v1::Lease;
+    let api: Api<Lease> = Api::namespaced(env.client.clone(), &ns);
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "berth-lock-app"},
+        "spec": {"holderIdentity": "dead@host (pid 9)", "leaseDurationSeconds": 30,
+                 "acquireTime": "2020-01-01T00:00:00.000000Z", "renewTime": "2020-01-01T00:00:00.000000Z"},
+    }))
+    .unwrap();
+    env.rt.block_on(api.create(&PostParams::default(), &lease)).unwrap();
+    let out = env.berth(&[&["apply", s(app.path()), "--lock-timeout", "1s", "-v", "greeting=later"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let _ = env.rt.block_on(api.patch("x", &PatchParams::default(), &Patch::Merge(json!({}))));
+}
