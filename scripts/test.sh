@@ -50,6 +50,7 @@ echo "==> building the Go reference renderer (tools/gorender)"
 
 export BERTH_GORENDER="$tools/gorender"
 export BERTH_HELM="$tools/helm/helm"
+export BERTH_KUBECTL="$tools/helm/kubectl"
 echo "==> $("$tools/go-venv/bin/go" version); helm $("$BERTH_HELM" version --short)"
 
 echo "==> cargo test"

@@ -19,7 +19,11 @@ const ROUNDS: usize = 5;
 fn generate(dir: &Path) -> PathBuf {
     let folder = dir.join("bench");
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("variables.yaml"), "image: registry.k8s.io/pause:3.9\n").unwrap();
+    std::fs::write(
+        folder.join("variables.yaml"),
+        "image: registry.k8s.io/pause:3.9\n",
+    )
+    .unwrap();
     for i in 0..SERVICES {
         let text = format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc{i}\n  labels:\n    app: svc{i}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: svc{i}\n  template:\n    metadata:\n      labels:\n        app: svc{i}\n    spec:\n      containers:\n        - name: main\n          image: {{{{ .Variables.image }}}}\n          ports:\n            - containerPort: 8080\n          envFrom:\n            - configMapRef:\n                name: svc{i}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc{i}\nspec:\n  selector:\n    app: svc{i}\n  ports:\n    - port: 80\n      targetPort: 8080\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc{i}\ndata:\n  NAME: svc{i}\n  LEVEL: info\n"
@@ -28,7 +32,12 @@ fn generate(dir: &Path) -> PathBuf {
     }
     let rendered = dir.join("rendered");
     let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["render", folder.to_str().unwrap(), "--output-dir", rendered.to_str().unwrap()])
+        .args([
+            "render",
+            folder.to_str().unwrap(),
+            "--output-dir",
+            rendered.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -61,8 +70,13 @@ fn run(t: &Target, program: &str, args: &[&str]) -> Sample {
         .unwrap();
     let time = start.elapsed();
     // kubectl diff exits 1 when there are differences.
-    let ok = out.status.success() || (args.first() == Some(&"diff") && out.status.code() == Some(1));
-    assert!(ok, "{program} {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let ok =
+        out.status.success() || (args.first() == Some(&"diff") && out.status.code() == Some(1));
+    assert!(
+        ok,
+        "{program} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (requests, writes) = match &t.fake {
         Some(f) => {
             let r = f.requests();
@@ -76,7 +90,11 @@ fn run(t: &Target, program: &str, args: &[&str]) -> Sample {
         }
         None => (0, 0),
     };
-    Sample { time, requests, writes }
+    Sample {
+        time,
+        requests,
+        writes,
+    }
 }
 
 fn create_namespace(t: &Target, ns: &str) {
@@ -105,15 +123,25 @@ fn main() {
     let folder = generate(tmp.path());
     let rendered = tmp.path().join("rendered");
     let berth = env!("CARGO_BIN_EXE_berth");
-    let kubectl = std::env::var("BERTH_KUBECTL").ok().filter(|k| Path::new(k).exists());
+    let kubectl = std::env::var("BERTH_KUBECTL")
+        .ok()
+        .filter(|k| Path::new(k).exists());
 
     let mut targets = Vec::new();
     let fake = FakeKube::start();
     let kc = tmp.path().join("fake-kubeconfig");
     std::fs::write(&kc, fake.kubeconfig("t")).unwrap();
-    targets.push(Target { name: "fake API server", kubeconfig: kc, fake: Some(fake) });
+    targets.push(Target {
+        name: "fake API server",
+        kubeconfig: kc,
+        fake: Some(fake),
+    });
     if let Some(real) = std::env::var_os("BERTH_E2E_KUBECONFIG") {
-        targets.push(Target { name: "real cluster", kubeconfig: PathBuf::from(real), fake: None });
+        targets.push(Target {
+            name: "real cluster",
+            kubeconfig: PathBuf::from(real),
+            fake: None,
+        });
     }
 
     println!("{} objects ({SERVICES} Deployments, {SERVICES} Services, {SERVICES} ConfigMaps), {ROUNDS} rounds, medians", SERVICES * 3);
@@ -132,26 +160,53 @@ fn main() {
             let f = folder.to_str().unwrap();
             let bargs = |cmd: &'static str| vec![cmd, f, "-n", &ns_b, "--name", "bench"];
             push("berth plan (empty)", run(t, berth, &bargs("plan")));
-            push("berth apply (first)", run(t, berth, &[bargs("apply"), vec!["--timeout", "5m"]].concat()));
+            push(
+                "berth apply (first)",
+                run(
+                    t,
+                    berth,
+                    &[bargs("apply"), vec!["--timeout", "5m"]].concat(),
+                ),
+            );
             push("berth apply (no-op)", run(t, berth, &bargs("apply")));
             push("berth plan (no-op)", run(t, berth, &bargs("plan")));
             if let Some(k) = &kubectl {
                 let r = rendered.to_str().unwrap();
-                let apply = ["apply", "--server-side", "--validate=false", "--prune", "--applyset=kubectl-bench", "-n", &ns_k, "-f", r];
+                let apply = [
+                    "apply",
+                    "--server-side",
+                    "--validate=false",
+                    "--prune",
+                    "--applyset=kubectl-bench",
+                    "-n",
+                    &ns_k,
+                    "-f",
+                    r,
+                ];
                 push("kubectl apply (first)", run(t, k, &apply));
                 push("kubectl apply (no-op)", run(t, k, &apply));
                 let diff = ["diff", "--server-side", "-n", &ns_k, "-f", r];
                 push("kubectl diff (no-op)", run(t, k, &diff));
             }
         }
-        println!("{:<24} {:>10} {:>10} {:>8}", "", "time", "requests", "writes");
+        println!(
+            "{:<24} {:>10} {:>10} {:>8}",
+            "", "time", "requests", "writes"
+        );
         for (name, samples) in &rows {
             let time = median(samples.iter().map(|s| s.time).collect());
             let req = samples[0].requests;
             let writes = samples[0].writes;
-            println!("{name:<24} {:>8.1}ms {req:>10} {writes:>8}", time.as_secs_f64() * 1000.0);
+            println!(
+                "{name:<24} {:>8.1}ms {req:>10} {writes:>8}",
+                time.as_secs_f64() * 1000.0
+            );
         }
-        let get = |n: &str| rows.iter().find(|r| r.0 == n).map(|r| median(r.1.iter().map(|s| s.time).collect()));
+        let get = |n: &str| {
+            rows.iter()
+                .find(|r| r.0 == n)
+                .map(|r| median(r.1.iter().map(|s| s.time).collect()))
+        };
         for (b, k) in [
             ("berth apply (first)", "kubectl apply (first)"),
             ("berth apply (no-op)", "kubectl apply (no-op)"),

@@ -205,7 +205,11 @@ fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, Strin
             name: set_name(cluster, &flags.dir),
             namespace: rendered.namespace.clone(),
         },
-        manifests: rendered.objects.iter().map(Manifest::from_rendered).collect(),
+        manifests: rendered
+            .objects
+            .iter()
+            .map(Manifest::from_rendered)
+            .collect(),
         info: NewRevision {
             user: berth_kube::lock::holder_identity(),
             git_commit: berth_kube::release::git_commit(&flags.dir),
@@ -404,7 +408,12 @@ pub fn plan(args: PlanArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn deploy_options(flags: &ApplyFlags, prune: bool, allow_empty: bool, atomic: bool) -> DeployOptions {
+fn deploy_options(
+    flags: &ApplyFlags,
+    prune: bool,
+    allow_empty: bool,
+    atomic: bool,
+) -> DeployOptions {
     DeployOptions {
         apply: ApplyOptions {
             force_conflicts: flags.force_conflicts,
@@ -484,7 +493,13 @@ pub fn history(args: HistoryArgs) -> Result<(), String> {
             "REVISION", "TIME (UTC)", "STATUS", "OBJECTS", "COMMIT"
         );
         for r in revisions {
-            let commit: String = r.git_commit.as_deref().unwrap_or("-").chars().take(12).collect();
+            let commit: String = r
+                .git_commit
+                .as_deref()
+                .unwrap_or("-")
+                .chars()
+                .take(12)
+                .collect();
             let _ = writeln!(
                 out,
                 "{:>8}  {:<19}  {:<11}  {:>7}  {:<12}  {}",

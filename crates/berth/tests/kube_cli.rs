@@ -42,7 +42,11 @@ impl Env {
 
     fn real() -> Option<Env> {
         let path = std::env::var_os("BERTH_E2E_KUBECONFIG")?;
-        Some(Env::with(PathBuf::from(path), None, tempfile::tempdir().unwrap()))
+        Some(Env::with(
+            PathBuf::from(path),
+            None,
+            tempfile::tempdir().unwrap(),
+        ))
     }
 
     fn with(kubeconfig: PathBuf, fake: Option<FakeKube>, tmp: tempfile::TempDir) -> Env {
@@ -119,8 +123,12 @@ impl Env {
 
     fn create_configmap(&self, ns: &str, name: &str) {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}, "data": {"mine": "yes"}})).unwrap();
-        self.rt.block_on(api.create(&PostParams::default(), &cm)).unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": name}, "data": {"mine": "yes"}}))
+                .unwrap();
+        self.rt
+            .block_on(api.create(&PostParams::default(), &cm))
+            .unwrap();
     }
 
     /// Takes the set's lock as another tool would.
@@ -133,7 +141,9 @@ impl Env {
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 30, "acquireTime": now, "renewTime": now},
         }))
         .unwrap();
-        self.rt.block_on(api.create(&PostParams::default(), &lease)).unwrap();
+        self.rt
+            .block_on(api.create(&PostParams::default(), &lease))
+            .unwrap();
     }
 
     fn cleanup(&self, ns: &str) {
@@ -181,19 +191,48 @@ fn example_applies_and_plans(env: &Env) {
     let out = env.berth(&[&["apply", s(&dir), "--no-wait"][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
     let out = env.berth(&[&["plan", s(&dir), "--detailed-exitcode"][..], &common].concat());
-    assert_eq!(out.status.code(), Some(0), "no changes expected:\n{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no changes expected:\n{}",
+        text(&out)
+    );
     assert!(text(&out).contains("0 to create, 0 to update, 0 to delete, 18 unchanged"));
 
-    let out = env.berth(&[&["plan", s(&dir), "--detailed-exitcode", "-v", "replicas.web=3", "-o", "json"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &[
+                "plan",
+                s(&dir),
+                "--detailed-exitcode",
+                "-v",
+                "replicas.web=3",
+                "-o",
+                "json",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(plan["summary"], json!({"create": 0, "update": 1, "replace": 0, "delete": 0, "unchanged": 17}));
+    assert_eq!(
+        plan["summary"],
+        json!({"create": 0, "update": 1, "replace": 0, "delete": 0, "unchanged": 17})
+    );
     let change = &plan["changes"][0];
-    assert_eq!((change["kind"].as_str(), change["name"].as_str()), (Some("Deployment"), Some("web")));
+    assert_eq!(
+        (change["kind"].as_str(), change["name"].as_str()),
+        (Some("Deployment"), Some("web"))
+    );
     let diff = change["diff"].as_str().unwrap();
     let changed: Vec<&str> = diff
         .lines()
-        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
         .collect();
     assert_eq!(changed, ["-  replicas: 1", "+  replicas: 3"], "{diff}");
     env.cleanup(&ns);
@@ -206,25 +245,54 @@ fn prune_history_rollback(env: &Env) {
     let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("all 1 workloads ready"), "{}", text(&out));
+    assert!(
+        text(&out).contains("all 1 workloads ready"),
+        "{}",
+        text(&out)
+    );
     env.create_configmap(&ns, "not-ours");
     assert!(env.configmap(&ns, "extra").is_some());
 
     std::fs::remove_file(app.path().join("extra.yaml")).unwrap();
     let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=bye"][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("- delete ConfigMap/extra (prune)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("- delete ConfigMap/extra (prune)"),
+        "{}",
+        text(&out)
+    );
     assert!(env.configmap(&ns, "extra").is_none(), "pruned");
-    assert!(env.configmap(&ns, "not-ours").is_some(), "an unlabelled object is never pruned");
+    assert!(
+        env.configmap(&ns, "not-ours").is_some(),
+        "an unlabelled object is never pruned"
+    );
 
     let out = env.berth(&["history", "-n", &ns, "--name", "app", "-o", "json"]);
     let history: Json = serde_json::from_slice(&out.stdout).unwrap();
-    let statuses: Vec<&str> = history.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["superseded", "deployed"]);
 
-    let out = env.berth(&["rollback", "1", "-n", &ns, "--name", "app", "--timeout", env.timeout()]);
+    let out = env.berth(&[
+        "rollback",
+        "1",
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--timeout",
+        env.timeout(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("+ create ConfigMap/extra"), "the plan is shown first: {}", text(&out));
+    assert!(
+        text(&out).contains("+ create ConfigMap/extra"),
+        "the plan is shown first: {}",
+        text(&out)
+    );
     let settings = env.configmap(&ns, "settings").unwrap();
     assert_eq!(settings.data.unwrap()["greeting"], "hello");
     assert!(env.configmap(&ns, "extra").is_some(), "restored");
@@ -263,13 +331,50 @@ fn concurrent_applies_lock(env: &Env) {
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
     env.hold_lock(&ns, "app", "someone@elsewhere (pid 1)");
-    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=x", "--lock-timeout", "1s"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "-v",
+                "greeting=x",
+                "--lock-timeout",
+                "1s",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("locked by someone@elsewhere (pid 1)"), "{}", text(&out));
-    assert_eq!(env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"], "hello");
+    assert!(
+        text(&out).contains("locked by someone@elsewhere (pid 1)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"],
+        "hello"
+    );
     let out = env.berth(&["unlock", "-n", &ns, "--name", "app"]);
-    assert!(text(&out).contains("was held by someone@elsewhere"), "{}", text(&out));
-    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=x", "--lock-timeout", "1s"][..], &common].concat());
+    assert!(
+        text(&out).contains("was held by someone@elsewhere"),
+        "{}",
+        text(&out)
+    );
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "-v",
+                "greeting=x",
+                "--lock-timeout",
+                "1s",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out));
     env.cleanup(&ns);
 }
@@ -281,16 +386,38 @@ fn atomic_rolls_back(env: &Env) {
     let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
-    let out = env.berth(&[&["apply", s(app.path()), "--atomic", "-v", "image=registry.k8s.io/pause:never-ready"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "--atomic",
+                "-v",
+                "image=registry.k8s.io/pause:never-ready",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("Deployment.apps/app"), "names the blocking workload: {t}");
+    assert!(
+        t.contains("Deployment.apps/app"),
+        "names the blocking workload: {t}"
+    );
     assert!(t.contains("rolled back to revision 1"), "{t}");
-    let image = env.deployment(&ns, "app").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    let image = env.deployment(&ns, "app").unwrap()["spec"]["template"]["spec"]["containers"][0]
+        ["image"]
+        .clone();
     assert_eq!(image, "registry.k8s.io/pause:3.9");
     let out = env.berth(&["history", "-n", &ns, "-o", "json"]);
     let history: Json = serde_json::from_slice(&out.stdout).unwrap();
-    let statuses: Vec<&str> = history.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["superseded", "failed", "deployed"]);
     env.cleanup(&ns);
 }
@@ -319,7 +446,9 @@ fn fake_atomic_rolls_back() {
 #[test]
 fn e2e_real_cluster() {
     let Some(env) = Env::real() else {
-        eprintln!("e2e_real_cluster: skipped (set BERTH_E2E_KUBECONFIG to run against a real cluster)");
+        eprintln!(
+            "e2e_real_cluster: skipped (set BERTH_E2E_KUBECONFIG to run against a real cluster)"
+        );
         return;
     };
     example_applies_and_plans(&env);
@@ -336,20 +465,58 @@ fn conflicts_name_the_field_and_manager_and_nothing_is_applied() {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
-    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    assert!(env
+        .berth(&[&["apply", s(app.path())][..], &common].concat())
+        .status
+        .success());
     env.fake.as_ref().unwrap().apply_as(
         "hpa-controller",
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": ns}, "spec": {"replicas": 5}}),
     );
-    let out = env.berth(&[&["apply", s(app.path()), "-v", "replicas=2", "-v", "greeting=changed"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "-v",
+                "replicas=2",
+                "-v",
+                "greeting=changed",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
-    assert!(t.contains("Deployment.apps/app: fields are owned by another manager"), "{t}");
-    assert!(t.contains("conflict with \"hpa-controller\": .spec.replicas"), "{t}");
+    assert!(
+        t.contains("Deployment.apps/app: fields are owned by another manager"),
+        "{t}"
+    );
+    assert!(
+        t.contains("conflict with \"hpa-controller\": .spec.replicas"),
+        "{t}"
+    );
     assert!(t.contains("--> "), "names the file: {t}");
     assert!(t.contains("--force-conflicts"), "{t}");
-    assert_eq!(env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"], "hello", "nothing applied");
-    let out = env.berth(&[&["apply", s(app.path()), "-v", "replicas=2", "--force-conflicts"][..], &common].concat());
+    assert_eq!(
+        env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"],
+        "hello",
+        "nothing applied"
+    );
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "-v",
+                "replicas=2",
+                "--force-conflicts",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 2);
 }
@@ -367,12 +534,21 @@ fn a_rejected_object_names_its_file_and_nothing_is_applied() {
     let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app"]);
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
-    assert!(t.contains("the server rejected Deployment.apps/broken"), "{t}");
+    assert!(
+        t.contains("the server rejected Deployment.apps/broken"),
+        "{t}"
+    );
     assert!(t.contains("--> broken.yaml:1"), "{t}");
-    assert!(t.contains("spec.template.spec.containers[0].image: Required value"), "{t}");
+    assert!(
+        t.contains("spec.template.spec.containers[0].image: Required value"),
+        "{t}"
+    );
     assert!(t.contains("nothing was applied"), "{t}");
     let fake = env.fake.as_ref().unwrap();
-    assert!(fake.names("", "namespaces", "").iter().all(|n| *n != ns), "the namespace berth created is gone again");
+    assert!(
+        fake.names("", "namespaces", "").iter().all(|n| *n != ns),
+        "the namespace berth created is gone again"
+    );
 }
 
 #[test]
@@ -388,9 +564,17 @@ fn an_unknown_kind_is_refused_before_anything_is_applied() {
     let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app"]);
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
-    assert!(t.contains("the cluster does not know kind Widget in example.com/v1"), "{t}");
+    assert!(
+        t.contains("the cluster does not know kind Widget in example.com/v1"),
+        "{t}"
+    );
     assert!(t.contains("--> widget.yaml:1"), "{t}");
-    assert!(env.fake.as_ref().unwrap().names("", "configmaps", &ns).is_empty());
+    assert!(env
+        .fake
+        .as_ref()
+        .unwrap()
+        .names("", "configmaps", &ns)
+        .is_empty());
 }
 
 #[test]
@@ -403,11 +587,34 @@ fn crds_are_applied_and_established_before_their_objects() {
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets, singular: widget}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 3\n",
     )
     .unwrap();
-    let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app", "--no-wait"]);
+    let out = env.berth(&[
+        "apply",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--no-wait",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("waiting for CustomResourceDefinition widgets.example.com to be established"));
-    assert_eq!(env.fake.as_ref().unwrap().names("example.com", "widgets", &ns), ["w"]);
-    let out = env.berth(&["plan", s(app.path()), "-n", &ns, "--name", "app", "--detailed-exitcode"]);
+    assert!(text(&out)
+        .contains("waiting for CustomResourceDefinition widgets.example.com to be established"));
+    assert_eq!(
+        env.fake
+            .as_ref()
+            .unwrap()
+            .names("example.com", "widgets", &ns),
+        ["w"]
+    );
+    let out = env.berth(&[
+        "plan",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -420,16 +627,43 @@ fn secret_values_never_reach_the_terminal() {
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert!(!text(&out).contains("s3cret-value"));
     let common = ["-n", &ns, "--name", "app"];
-    let out = env.berth(&[&["plan", s(app.path()), "-v", "password=n3w-s3cret"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &["plan", s(app.path()), "-v", "password=n3w-s3cret"][..],
+            &common,
+        ]
+        .concat(),
+    );
     let t = text(&out);
     assert!(t.contains("~ update Secret/creds"), "{t}");
     assert!(t.contains("changed keys (values hidden): password"), "{t}");
-    for leak in ["s3cret-value", "n3w-s3cret", "czNjcmV0LXZhbHVl", "bjN3LXMzY3JldA=="] {
+    for leak in [
+        "s3cret-value",
+        "n3w-s3cret",
+        "czNjcmV0LXZhbHVl",
+        "bjN3LXMzY3JldA==",
+    ] {
         assert!(!t.contains(leak), "leaked {leak}: {t}");
     }
-    let out = env.berth(&[&["plan", s(app.path()), "-v", "password=n3w-s3cret", "-o", "json"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &[
+                "plan",
+                s(app.path()),
+                "-v",
+                "password=n3w-s3cret",
+                "-o",
+                "json",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     let t = text(&out);
-    assert!(!t.contains("n3w-s3cret") && !t.contains("bjN3LXMzY3JldA=="), "{t}");
+    assert!(
+        !t.contains("n3w-s3cret") && !t.contains("bjN3LXMzY3JldA=="),
+        "{t}"
+    );
 }
 
 #[test]
@@ -438,13 +672,20 @@ fn an_empty_render_does_not_prune_everything_unless_allowed() {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
-    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    assert!(env
+        .berth(&[&["apply", s(app.path())][..], &common].concat())
+        .status
+        .success());
     for f in ["deploy.yaml", "config.yaml", "extra.yaml"] {
         std::fs::remove_file(app.path().join(f)).unwrap();
     }
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("the render produced no objects"), "{}", text(&out));
+    assert!(
+        text(&out).contains("the render produced no objects"),
+        "{}",
+        text(&out)
+    );
     assert!(env.configmap(&ns, "settings").is_some());
     let out = env.berth(&[&["apply", s(app.path()), "--allow-empty"][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
@@ -457,13 +698,20 @@ fn a_no_op_reapply_writes_nothing() {
     let ns = env.namespace();
     let dir = example();
     let common = ["-n", &ns, "--name", "ticketing", "--no-wait"];
-    assert!(env.berth(&[&["apply", s(&dir)][..], &common].concat()).status.success());
+    assert!(env
+        .berth(&[&["apply", s(&dir)][..], &common].concat())
+        .status
+        .success());
     let fake = env.fake.as_ref().unwrap();
     fake.reset_requests();
     let out = env.berth(&[&["apply", s(&dir)][..], &common].concat());
     assert!(out.status.success());
     let requests = fake.requests();
-    assert_eq!(requests.get("PATCH"), None, "no object written: {requests:?}");
+    assert_eq!(
+        requests.get("PATCH"),
+        None,
+        "no object written: {requests:?}"
+    );
     assert_eq!(requests.get("PATCH dryRun"), Some(&18), "{requests:?}");
 }
 
@@ -479,29 +727,64 @@ fn cluster_errors_say_where_and_what_to_do() {
     let start = std::time::Instant::now();
     let out = Command::cargo_bin("berth")
         .unwrap()
-        .args(["plan", s(&fixture()), "--kubeconfig", s(&tmp.path().join("kc"))])
+        .args([
+            "plan",
+            s(&fixture()),
+            "--kubeconfig",
+            s(&tmp.path().join("kc")),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
-    assert!(t.contains(&format!("cannot reach the cluster at http://127.0.0.1:{port}/ (context gone)")), "{t}");
+    assert!(
+        t.contains(&format!(
+            "cannot reach the cluster at http://127.0.0.1:{port}/ (context gone)"
+        )),
+        "{t}"
+    );
     assert!(start.elapsed().as_secs() < 15);
 
     // Unknown context.
     let env = Env::fake();
     let out = env.berth(&["plan", s(&fixture()), "--context", "nope"]);
-    assert!(text(&out).contains("no context named `nope`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no context named `nope`"),
+        "{}",
+        text(&out)
+    );
 
     // 401.
     let bad = env._tmp.path().join("bad");
     std::fs::write(&bad, env.fake.as_ref().unwrap().kubeconfig("wrong")).unwrap();
-    let out = Command::cargo_bin("berth").unwrap().args(["plan", s(&fixture()), "--kubeconfig", s(&bad)]).output().unwrap();
-    assert!(text(&out).contains("refused our credentials (401"), "{}", text(&out));
+    let out = Command::cargo_bin("berth")
+        .unwrap()
+        .args(["plan", s(&fixture()), "--kubeconfig", s(&bad)])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).contains("refused our credentials (401"),
+        "{}",
+        text(&out)
+    );
 
     // 403 names verb, resource and namespace.
-    env.fake.as_ref().unwrap().store.lock().unwrap().forbidden.push(("list".into(), "configmaps".into()));
+    env.fake
+        .as_ref()
+        .unwrap()
+        .store
+        .lock()
+        .unwrap()
+        .forbidden
+        .push(("list".into(), "configmaps".into()));
     let out = env.berth(&["plan", s(&fixture()), "-n", "default"]);
-    assert!(text(&out).contains("the cluster refused to list configmaps in namespace default (403 Forbidden)"), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "the cluster refused to list configmaps in namespace default (403 Forbidden)"
+        ),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -510,7 +793,10 @@ fn a_lock_left_by_a_killed_apply_expires() {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
-    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    assert!(env
+        .berth(&[&["apply", s(app.path())][..], &common].concat())
+        .status
+        .success());
     // A lease last renewed long ago, as a killed berth leaves it.
     use k8s_openapi::api::coordination::v1::Lease;
     let api: Api<Lease> = Api::namespaced(env.client.clone(), &ns);
@@ -520,8 +806,91 @@ fn a_lock_left_by_a_killed_apply_expires() {
                  "acquireTime": "2020-01-01T00:00:00.000000Z", "renewTime": "2020-01-01T00:00:00.000000Z"},
     }))
     .unwrap();
-    env.rt.block_on(api.create(&PostParams::default(), &lease)).unwrap();
-    let out = env.berth(&[&["apply", s(app.path()), "--lock-timeout", "1s", "-v", "greeting=later"][..], &common].concat());
+    env.rt
+        .block_on(api.create(&PostParams::default(), &lease))
+        .unwrap();
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "--lock-timeout",
+                "1s",
+                "-v",
+                "greeting=later",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let _ = env.rt.block_on(api.patch("x", &PatchParams::default(), &Patch::Merge(json!({}))));
+    let _ = env
+        .rt
+        .block_on(api.patch("x", &PatchParams::default(), &Patch::Merge(json!({}))));
+}
+
+/// kubectl (the reference, when `BERTH_KUBECTL` points at it) computes the same ApplySet id for
+/// berth's parent Secret, and sees berth's members as members of that set.
+#[test]
+fn applyset_id_matches_kubectl() {
+    let Some(kubectl) = std::env::var_os("BERTH_KUBECTL").filter(|k| Path::new(k).exists()) else {
+        eprintln!("applyset_id_matches_kubectl: skipped (BERTH_KUBECTL not set; ./scripts/test.sh sets it)");
+        return;
+    };
+    let env = Env::fake();
+    // client-go sends no bearer token over plain http.
+    env.fake.as_ref().unwrap().store.lock().unwrap().token = None;
+    let ns = env.namespace();
+    env.fake.as_ref().unwrap().apply_as(
+        "test",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata: {a: b}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(kubectl)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("KUBECTL_APPLYSET", "true")
+        .args([
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "--prune",
+            "--applyset=berth-app",
+            "-n",
+            &ns,
+            "-f",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let parent = env
+        .fake
+        .as_ref()
+        .unwrap()
+        .get("", "secrets", &ns, "berth-app")
+        .unwrap();
+    let kubectl_id = parent["metadata"]["labels"]["applyset.kubernetes.io/id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set = berth_kube::ApplySet {
+        name: "app".into(),
+        namespace: ns.clone(),
+    };
+    assert_eq!(set.id(), kubectl_id);
+    let cm = env
+        .fake
+        .as_ref()
+        .unwrap()
+        .get("", "configmaps", &ns, "probe")
+        .unwrap();
+    assert_eq!(
+        cm["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+        kubectl_id
+    );
 }

@@ -62,7 +62,13 @@ fn builtin_kinds() -> Vec<Kind> {
         k("", "v1", "ServiceAccount", "serviceaccounts", true),
         k("", "v1", "Pod", "pods", true),
         k("", "v1", "Event", "events", true),
-        k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+        k(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            true,
+        ),
         k("", "v1", "PersistentVolume", "persistentvolumes", false),
         k("apps", "v1", "Deployment", "deployments", true),
         k("apps", "v1", "StatefulSet", "statefulsets", true),
@@ -71,15 +77,57 @@ fn builtin_kinds() -> Vec<Kind> {
         k("batch", "v1", "Job", "jobs", true),
         k("batch", "v1", "CronJob", "cronjobs", true),
         k("networking.k8s.io", "v1", "Ingress", "ingresses", true),
-        k("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
+        k(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            true,
+        ),
         k("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
-        k("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
-        k("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
-        k("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+        k(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+            true,
+        ),
+        k(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        ),
+        k(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            false,
+        ),
         k("coordination.k8s.io", "v1", "Lease", "leases", true),
-        k("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
-        k("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true),
-        k("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+        k(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+        ),
+        k(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+        ),
+        k(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+        ),
     ]
 }
 
@@ -125,8 +173,13 @@ impl FakeKube {
         {
             let mut s = store.lock().unwrap();
             for ns in ["default", "kube-system"] {
-                let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-                s.write_new(("".into(), "namespaces".into(), "".into(), ns.into()), body, Managers::default());
+                let body =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                s.write_new(
+                    ("".into(), "namespaces".into(), "".into(), ns.into()),
+                    body,
+                    Managers::default(),
+                );
             }
         }
         let (tx, rx) = std::sync::mpsc::channel();
@@ -137,7 +190,9 @@ impl FakeKube {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let app = axum::Router::new().fallback(handle).with_state(shared);
                 axum::serve(listener, app).await.expect("serve");
@@ -189,15 +244,24 @@ impl FakeKube {
         let kind = s
             .kinds
             .iter()
-            .find(|k| k.api_version() == api_version && Some(k.kind.as_str()) == body["kind"].as_str())
+            .find(|k| {
+                k.api_version() == api_version && Some(k.kind.as_str()) == body["kind"].as_str()
+            })
             .cloned()
             .expect("known kind");
         let ns = if kind.namespaced {
-            body.pointer("/metadata/namespace").and_then(Json::as_str).unwrap_or("default").to_string()
+            body.pointer("/metadata/namespace")
+                .and_then(Json::as_str)
+                .unwrap_or("default")
+                .to_string()
         } else {
             String::new()
         };
-        let name = body.pointer("/metadata/name").and_then(Json::as_str).unwrap().to_string();
+        let name = body
+            .pointer("/metadata/name")
+            .and_then(Json::as_str)
+            .unwrap()
+            .to_string();
         let key = (kind.group.clone(), kind.plural.clone(), ns, name);
         let _ = s.server_side_apply(&kind, key, &body, manager, true, false);
     }
@@ -271,13 +335,23 @@ async fn handle(
     }
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
-        ["version"] => return ok(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake"})),
-        ["api"] => return ok(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})),
+        ["version"] => {
+            return ok(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake"}))
+        }
+        ["api"] => {
+            return ok(
+                json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+            )
+        }
         ["apis"] => return ok(s.group_list()),
         ["api", v] => return ok(s.resource_list("", v)),
         ["apis", g, v] => {
             if !s.kinds.iter().any(|k| k.group == *g && k.version == *v) {
-                return status(404, "NotFound", "the server could not find the requested resource".into());
+                return status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource".into(),
+                );
             }
             return ok(s.resource_list(g, v));
         }
@@ -286,7 +360,13 @@ async fn handle(
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => return status(404, "NotFound", "the server could not find the requested resource".into()),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            )
+        }
     };
     let (namespace, plural, name, sub) = match rest {
         ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
@@ -295,7 +375,13 @@ async fn handle(
         ["namespaces", name] => (None, "namespaces", Some(*name), None),
         [plural, name] => (None, *plural, Some(*name), None),
         [plural] => (None, *plural, None, None),
-        _ => return status(404, "NotFound", "the server could not find the requested resource".into()),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            )
+        }
     };
     let Some(kind) = s
         .kinds
@@ -303,7 +389,11 @@ async fn handle(
         .find(|k| k.group == group && k.version == version && k.plural == plural)
         .cloned()
     else {
-        return status(404, "NotFound", "the server could not find the requested resource".into());
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+        );
     };
     let verb = match (&method, name.is_some()) {
         (&Method::GET, false) => "list",
@@ -384,27 +474,31 @@ pub fn selector_matches(selector: &str, labels: &Map<String, Json>) -> bool {
         cur.push(c);
     }
     terms.push(cur);
-    terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).all(|t| {
-        let get = |k: &str| labels.get(k.trim()).and_then(Json::as_str);
-        if let Some((k, rest)) = t.split_once(" notin ") {
-            let set = set_of(rest);
-            return get(k).is_none_or(|v| !set.contains(&v));
-        }
-        if let Some((k, rest)) = t.split_once(" in ") {
-            let set = set_of(rest);
-            return get(k).is_some_and(|v| set.contains(&v));
-        }
-        if let Some((k, v)) = t.split_once("!=") {
-            return get(k) != Some(v.trim());
-        }
-        if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            return get(k) == Some(v.trim());
-        }
-        if let Some(k) = t.strip_prefix('!') {
-            return get(k).is_none();
-        }
-        get(t).is_some()
-    })
+    terms
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .all(|t| {
+            let get = |k: &str| labels.get(k.trim()).and_then(Json::as_str);
+            if let Some((k, rest)) = t.split_once(" notin ") {
+                let set = set_of(rest);
+                return get(k).is_none_or(|v| !set.contains(&v));
+            }
+            if let Some((k, rest)) = t.split_once(" in ") {
+                let set = set_of(rest);
+                return get(k).is_some_and(|v| set.contains(&v));
+            }
+            if let Some((k, v)) = t.split_once("!=") {
+                return get(k) != Some(v.trim());
+            }
+            if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                return get(k) == Some(v.trim());
+            }
+            if let Some(k) = t.strip_prefix('!') {
+                return get(k).is_none();
+            }
+            get(t).is_some()
+        })
 }
 
 fn set_of(s: &str) -> Vec<&str> {
@@ -488,7 +582,8 @@ impl Store {
         let mut body = o.body.clone();
         let api_version = body["apiVersion"].as_str().unwrap_or("v1").to_string();
         if !o.managers.entries.is_empty() {
-            body["metadata"]["managedFields"] = ssa::managed_fields(&o.managers, &api_version, &now());
+            body["metadata"]["managedFields"] =
+                ssa::managed_fields(&o.managers, &api_version, &now());
         }
         body
     }
@@ -526,24 +621,46 @@ impl Store {
                         Ok(o) => o,
                         Err(e) => return status(400, "BadRequest", e),
                     };
-                    let name = obj.pointer("/metadata/name").and_then(Json::as_str).unwrap_or("").to_string();
+                    let name = obj
+                        .pointer("/metadata/name")
+                        .and_then(Json::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     if kind.namespaced && !self.namespace_exists(&ns) {
                         return status(404, "NotFound", format!("namespaces \"{ns}\" not found"));
                     }
-                    let key = (kind.group.clone(), kind.plural.clone(), ns.clone(), name.clone());
+                    let key = (
+                        kind.group.clone(),
+                        kind.plural.clone(),
+                        ns.clone(),
+                        name.clone(),
+                    );
                     if self.objects.contains_key(&key) {
-                        return status(409, "AlreadyExists", format!("{gk} \"{name}\" already exists"));
+                        return status(
+                            409,
+                            "AlreadyExists",
+                            format!("{gk} \"{name}\" already exists"),
+                        );
                     }
                     if let Err(e) = self.validate(&kind, &name, &obj) {
                         return e;
                     }
                     let mut managers = Managers::default();
-                    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| "unknown".into());
+                    let manager = query
+                        .get("fieldManager")
+                        .cloned()
+                        .unwrap_or_else(|| "unknown".into());
                     ssa::update(&mut managers, &manager, &json!({}), &obj);
                     let mut obj = obj;
-                    obj["metadata"]["namespace"] = if kind.namespaced { json!(ns) } else { Json::Null };
+                    obj["metadata"]["namespace"] = if kind.namespaced {
+                        json!(ns)
+                    } else {
+                        Json::Null
+                    };
                     if !kind.namespaced {
-                        obj["metadata"].as_object_mut().map(|m| m.remove("namespace"));
+                        obj["metadata"]
+                            .as_object_mut()
+                            .map(|m| m.remove("namespace"));
                     }
                     if dry {
                         return (StatusCode::CREATED, axum::Json(obj)).into_response();
@@ -555,9 +672,18 @@ impl Store {
             };
         };
         if t.subresource.is_some() {
-            return status(404, "NotFound", "subresources are not served by the fake".into());
+            return status(
+                404,
+                "NotFound",
+                "subresources are not served by the fake".into(),
+            );
         }
-        let key = (kind.group.clone(), kind.plural.clone(), ns.clone(), name.clone());
+        let key = (
+            kind.group.clone(),
+            kind.plural.clone(),
+            ns.clone(),
+            name.clone(),
+        );
         match *method {
             Method::GET => match self.objects.get(&key) {
                 Some(o) => ok(self.render(o)),
@@ -587,8 +713,13 @@ impl Store {
                 let Some(existing) = self.objects.get(&key).cloned() else {
                     return status(404, "NotFound", format!("{gk} \"{name}\" not found"));
                 };
-                let want_rv = obj.pointer("/metadata/resourceVersion").and_then(Json::as_str);
-                let have_rv = existing.body.pointer("/metadata/resourceVersion").and_then(Json::as_str);
+                let want_rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Json::as_str);
+                let have_rv = existing
+                    .body
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Json::as_str);
                 if want_rv.is_some() && want_rv != have_rv {
                     return status(
                         409,
@@ -599,7 +730,10 @@ impl Store {
                 if let Err(e) = self.validate(&kind, &name, &obj) {
                     return e;
                 }
-                let manager = query.get("fieldManager").cloned().unwrap_or_else(|| "unknown".into());
+                let manager = query
+                    .get("fieldManager")
+                    .cloned()
+                    .unwrap_or_else(|| "unknown".into());
                 let mut managers = existing.managers.clone();
                 ssa::update(&mut managers, &manager, &existing.body, &obj);
                 let mut merged = obj;
@@ -619,14 +753,23 @@ impl Store {
                 }
                 if content_type.starts_with("application/apply-patch") {
                     let Some(manager) = query.get("fieldManager") else {
-                        return status(400, "BadRequest", "PATCH, fieldManager is required for apply requests".into());
+                        return status(
+                            400,
+                            "BadRequest",
+                            "PATCH, fieldManager is required for apply requests".into(),
+                        );
                     };
                     let force = query.get("force").is_some_and(|v| v == "true");
-                    if patch.pointer("/metadata/name").and_then(Json::as_str) != Some(name.as_str()) {
+                    if patch.pointer("/metadata/name").and_then(Json::as_str) != Some(name.as_str())
+                    {
                         return status(400, "BadRequest", format!("the name of the object ({}) does not match the name on the URL ({name})", patch.pointer("/metadata/name").and_then(Json::as_str).unwrap_or("")));
                     }
                     if patch.get("kind").and_then(Json::as_str) != Some(kind.kind.as_str()) {
-                        return status(400, "BadRequest", format!("the kind of the object does not match {}", kind.kind));
+                        return status(
+                            400,
+                            "BadRequest",
+                            format!("the kind of the object does not match {}", kind.kind),
+                        );
                     }
                     if let Err(e) = self.validate(&kind, &name, &patch) {
                         return e;
@@ -646,7 +789,10 @@ impl Store {
                     };
                     let mut merged = existing.body.clone();
                     merge_patch(&mut merged, &patch);
-                    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| "unknown".into());
+                    let manager = query
+                        .get("fieldManager")
+                        .cloned()
+                        .unwrap_or_else(|| "unknown".into());
                     let mut managers = existing.managers.clone();
                     ssa::update(&mut managers, &manager, &existing.body, &merged);
                     if dry {
@@ -654,7 +800,11 @@ impl Store {
                     }
                     ok(self.write(&kind, key, merged, managers, Some(&existing.body)))
                 } else {
-                    status(415, "UnsupportedMediaType", format!("the fake does not support {content_type}"))
+                    status(
+                        415,
+                        "UnsupportedMediaType",
+                        format!("the fake does not support {content_type}"),
+                    )
                 }
             }
             _ => status(405, "MethodNotAllowed", "method not allowed".into()),
@@ -671,7 +821,11 @@ impl Store {
             .filter(|(k, _)| ns.is_none_or(|ns| k.2 == ns))
             .filter(|(_, o)| {
                 let empty = Map::new();
-                let l = o.body.pointer("/metadata/labels").and_then(Json::as_object).unwrap_or(&empty);
+                let l = o
+                    .body
+                    .pointer("/metadata/labels")
+                    .and_then(Json::as_object)
+                    .unwrap_or(&empty);
                 selector_matches(labels, l) && field_matches(fields, &o.body)
             })
             .map(|(_, o)| self.render(o))
@@ -691,22 +845,36 @@ impl Store {
             format!("{}.{}", kind.kind, kind.group)
         };
         let invalid = |detail: String| {
-            Err(status(422, "Invalid", format!("{gk} \"{name}\" is invalid: {detail}")))
+            Err(status(
+                422,
+                "Invalid",
+                format!("{gk} \"{name}\" is invalid: {detail}"),
+            ))
         };
         if !valid_name(name) {
             return invalid(format!("metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
         }
-        if matches!(kind.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
+        if matches!(
+            kind.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet"
+        ) {
             if obj.pointer("/spec/selector").is_none() {
                 return invalid("spec.selector: Required value".into());
             }
-            let containers = obj.pointer("/spec/template/spec/containers").and_then(Json::as_array);
+            let containers = obj
+                .pointer("/spec/template/spec/containers")
+                .and_then(Json::as_array);
             match containers {
                 None => return invalid("spec.template.spec.containers: Required value".into()),
                 Some(cs) => {
                     for (i, c) in cs.iter().enumerate() {
-                        if c.get("image").and_then(Json::as_str).is_none_or(str::is_empty) {
-                            return invalid(format!("spec.template.spec.containers[{i}].image: Required value"));
+                        if c.get("image")
+                            .and_then(Json::as_str)
+                            .is_none_or(str::is_empty)
+                        {
+                            return invalid(format!(
+                                "spec.template.spec.containers[{i}].image: Required value"
+                            ));
                         }
                     }
                 }
@@ -759,7 +927,10 @@ impl Store {
         if dry {
             let mut out = live;
             self.finish(kind, &mut out, existing.as_ref().map(|o| &o.body), true);
-            let rendered = Stored { body: out, managers };
+            let rendered = Stored {
+                body: out,
+                managers,
+            };
             return ok(self.render(&rendered));
         }
         let out = match existing {
@@ -783,8 +954,8 @@ impl Store {
                         obj["metadata"][k] = v.clone();
                     }
                 }
-                let spec_changed = b.get("spec") != obj.get("spec")
-                    || b.get("data") != obj.get("data");
+                let spec_changed =
+                    b.get("spec") != obj.get("spec") || b.get("data") != obj.get("data");
                 let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
                 if spec_changed {
                     obj["metadata"]["generation"] = json!(generation + 1);
@@ -800,7 +971,10 @@ impl Store {
             None => {
                 self.uid += 1;
                 let meta = obj["metadata"].as_object_mut().unwrap();
-                meta.insert("uid".into(), json!(format!("00000000-0000-4000-8000-{:012}", self.uid)));
+                meta.insert(
+                    "uid".into(),
+                    json!(format!("00000000-0000-4000-8000-{:012}", self.uid)),
+                );
                 meta.insert("creationTimestamp".into(), json!(now()));
                 meta.insert("generation".into(), json!(1));
                 if !dry {
@@ -834,7 +1008,14 @@ impl Store {
         out
     }
 
-    fn write(&mut self, kind: &Kind, key: Key, mut body: Json, managers: Managers, before: Option<&Json>) -> Json {
+    fn write(
+        &mut self,
+        kind: &Kind,
+        key: Key,
+        mut body: Json,
+        managers: Managers,
+        before: Option<&Json>,
+    ) -> Json {
         self.finish(kind, &mut body, before, false);
         let stored = Stored { body, managers };
         let out = self.render(&stored);
@@ -849,9 +1030,16 @@ impl Store {
             .pointer("/spec/template/spec/containers")
             .and_then(Json::as_array)
             .is_some_and(|cs| {
-                cs.iter().any(|c| c["image"].as_str().is_some_and(|i| i.ends_with(":never-ready")))
+                cs.iter().any(|c| {
+                    c["image"]
+                        .as_str()
+                        .is_some_and(|i| i.ends_with(":never-ready"))
+                })
             });
-        let replicas = obj.pointer("/spec/replicas").and_then(Json::as_i64).unwrap_or(1);
+        let replicas = obj
+            .pointer("/spec/replicas")
+            .and_then(Json::as_i64)
+            .unwrap_or(1);
         let ready = if never_ready { 0 } else { replicas };
         match kind.kind.as_str() {
             "Deployment" => {
@@ -888,7 +1076,10 @@ impl Store {
         }
         if never_ready {
             let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-            let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+            let ns = obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
             let pod = format!("{name}-7d9f-fake");
             let event = json!({
                 "apiVersion": "v1", "kind": "Event",
@@ -898,18 +1089,45 @@ impl Store {
                 "message": "Failed to pull image: not found",
             });
             let key = ("".into(), "events".into(), ns, format!("{pod}.pull"));
-            self.objects.insert(key, Stored { body: event, managers: Managers::default() });
+            self.objects.insert(
+                key,
+                Stored {
+                    body: event,
+                    managers: Managers::default(),
+                },
+            );
         }
     }
 
     fn serve_crd(&mut self, crd: &Json) {
-        let group = crd.pointer("/spec/group").and_then(Json::as_str).unwrap_or("").to_string();
-        let kind = crd.pointer("/spec/names/kind").and_then(Json::as_str).unwrap_or("").to_string();
-        let plural = crd.pointer("/spec/names/plural").and_then(Json::as_str).unwrap_or("").to_string();
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = crd
+            .pointer("/spec/names/kind")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        let plural = crd
+            .pointer("/spec/names/plural")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
         let namespaced = crd.pointer("/spec/scope").and_then(Json::as_str) != Some("Cluster");
-        for v in crd.pointer("/spec/versions").and_then(Json::as_array).into_iter().flatten() {
+        for v in crd
+            .pointer("/spec/versions")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let version = v["name"].as_str().unwrap_or("").to_string();
-            if !self.kinds.iter().any(|k| k.group == group && k.version == version && k.kind == kind) {
+            if !self
+                .kinds
+                .iter()
+                .any(|k| k.group == group && k.version == version && k.kind == kind)
+            {
                 self.kinds.push(Kind {
                     group: group.clone(),
                     version,
@@ -922,8 +1140,14 @@ impl Store {
     }
 
     fn unserve(&mut self, crd: &Json) {
-        let group = crd.pointer("/spec/group").and_then(Json::as_str).unwrap_or("");
-        let kind = crd.pointer("/spec/names/kind").and_then(Json::as_str).unwrap_or("");
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Json::as_str)
+            .unwrap_or("");
+        let kind = crd
+            .pointer("/spec/names/kind")
+            .and_then(Json::as_str)
+            .unwrap_or("");
         self.kinds.retain(|k| !(k.group == group && k.kind == kind));
     }
 }
@@ -941,7 +1165,11 @@ fn default_fields(kind: &Kind, obj: &mut Json, before: Option<&Json>) {
             set_default(spec, "replicas", json!(1));
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(spec, "progressDeadlineSeconds", json!(600));
-            set_default(spec, "strategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}));
+            set_default(
+                spec,
+                "strategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+            );
             default_pod(&mut obj["spec"]["template"]["spec"]);
         }
         "StatefulSet" | "DaemonSet" | "Job" => default_pod(&mut obj["spec"]["template"]["spec"]),
@@ -1000,14 +1228,17 @@ fn default_pod(spec: &mut Json) {
     if let Some(cs) = spec.get_mut("containers").and_then(Json::as_array_mut) {
         for c in cs {
             let image = c["image"].as_str().unwrap_or("").to_string();
-            let policy = if image.ends_with(":latest") || !image.rsplit('/').next().unwrap_or("").contains(':') {
+            let policy = if image.ends_with(":latest")
+                || !image.rsplit('/').next().unwrap_or("").contains(':')
+            {
                 "Always"
             } else {
                 "IfNotPresent"
             };
             if let Some(m) = c.as_object_mut() {
                 m.entry("imagePullPolicy").or_insert(json!(policy));
-                m.entry("terminationMessagePath").or_insert(json!("/dev/termination-log"));
+                m.entry("terminationMessagePath")
+                    .or_insert(json!("/dev/termination-log"));
                 m.entry("terminationMessagePolicy").or_insert(json!("File"));
             }
         }

@@ -36,7 +36,10 @@ fn merge_key(field: &str, items: &[Json]) -> Option<&'static str> {
 }
 
 fn item_key(key: &str, item: &Json) -> String {
-    format!("k:{{\"{key}\":{}}}", item.get(key).cloned().unwrap_or(Json::Null))
+    format!(
+        "k:{{\"{key}\":{}}}",
+        item.get(key).cloned().unwrap_or(Json::Null)
+    )
 }
 
 /// The leaf field paths an applied object sets (identity fields excluded).
@@ -51,7 +54,12 @@ pub fn paths(obj: &Json) -> BTreeSet<Path> {
                 if let Some(meta) = v.as_object() {
                     for (mk, mv) in meta {
                         if matches!(mk.as_str(), "labels" | "annotations") {
-                            walk(mv, vec!["f:metadata".into(), format!("f:{mk}")], mk, &mut out);
+                            walk(
+                                mv,
+                                vec!["f:metadata".into(), format!("f:{mk}")],
+                                mk,
+                                &mut out,
+                            );
                         }
                     }
                 }
@@ -126,7 +134,9 @@ fn remove(obj: &mut Json, path: &[String]) {
             field = name.to_string();
             cur.as_object_mut().and_then(|m| m.get_mut(name))
         } else {
-            let Some(items) = cur.as_array_mut() else { return };
+            let Some(items) = cur.as_array_mut() else {
+                return;
+            };
             let key = merge_key(&field, items);
             match key {
                 Some(key) => items.iter_mut().find(|i| item_key(key, i) == *seg),
@@ -241,10 +251,9 @@ pub fn apply(
         .map(|(_, f)| f.clone())
         .unwrap_or_default();
     for p in old.difference(&new_paths) {
-        let owned_by_other = managers
-            .entries
-            .iter()
-            .any(|(m, (_, f))| m != manager && f.iter().any(|q| q.starts_with(p) || p.starts_with(q)));
+        let owned_by_other = managers.entries.iter().any(|(m, (_, f))| {
+            m != manager && f.iter().any(|q| q.starts_with(p) || p.starts_with(q))
+        });
         if !owned_by_other {
             remove(live, p);
         }
@@ -313,13 +322,45 @@ mod tests {
     fn conflicts_name_field_and_manager_and_force_takes_over() {
         let mut live = json!({});
         let mut m = Managers::default();
-        apply(&mut live, &mut m, "other", &json!({"spec": {"replicas": 3}}), false).ok().unwrap();
-        let err = apply(&mut live, &mut m, "berth", &json!({"spec": {"replicas": 2}}), false).err().unwrap();
+        apply(
+            &mut live,
+            &mut m,
+            "other",
+            &json!({"spec": {"replicas": 3}}),
+            false,
+        )
+        .ok()
+        .unwrap();
+        let err = apply(
+            &mut live,
+            &mut m,
+            "berth",
+            &json!({"spec": {"replicas": 2}}),
+            false,
+        )
+        .err()
+        .unwrap();
         assert_eq!(err[0].manager, "other");
         assert_eq!(err[0].field, ".spec.replicas");
         // Same value: shared, no conflict.
-        apply(&mut live, &mut m, "berth", &json!({"spec": {"replicas": 3}}), false).ok().unwrap();
-        apply(&mut live, &mut m, "berth", &json!({"spec": {"replicas": 2}}), true).ok().unwrap();
+        apply(
+            &mut live,
+            &mut m,
+            "berth",
+            &json!({"spec": {"replicas": 3}}),
+            false,
+        )
+        .ok()
+        .unwrap();
+        apply(
+            &mut live,
+            &mut m,
+            "berth",
+            &json!({"spec": {"replicas": 2}}),
+            true,
+        )
+        .ok()
+        .unwrap();
         assert_eq!(live["spec"]["replicas"], 2);
         assert!(!m.entries.contains_key("other"));
     }
@@ -329,9 +370,16 @@ mod tests {
         let mut live = json!({});
         let mut m = Managers::default();
         let first = json!({"spec": {"a": 1, "containers": [{"name": "x", "image": "i:1"}]}});
-        apply(&mut live, &mut m, "berth", &first, false).ok().unwrap();
+        apply(&mut live, &mut m, "berth", &first, false)
+            .ok()
+            .unwrap();
         let second = json!({"spec": {"containers": [{"name": "x", "image": "i:2"}, {"name": "y", "image": "j"}]}});
-        apply(&mut live, &mut m, "berth", &second, false).ok().unwrap();
-        assert_eq!(live, json!({"spec": {"containers": [{"name": "x", "image": "i:2"}, {"name": "y", "image": "j"}]}}));
+        apply(&mut live, &mut m, "berth", &second, false)
+            .ok()
+            .unwrap();
+        assert_eq!(
+            live,
+            json!({"spec": {"containers": [{"name": "x", "image": "i:2"}, {"name": "y", "image": "j"}]}})
+        );
     }
 }

@@ -177,7 +177,10 @@ pub async fn apply(
         )
     });
     let others = |ns: &BTreeSet<String>| -> BTreeSet<String> {
-        ns.iter().filter(|n| **n != plan.set.namespace).cloned().collect()
+        ns.iter()
+            .filter(|n| **n != plan.set.namespace)
+            .cloned()
+            .collect()
     };
     let parent_current = recorded.as_ref() == Some(&(kinds.clone(), others(&namespaces)));
     if parent_current && !plan.has_changes() {
@@ -215,7 +218,11 @@ pub async fn apply(
         if todo.is_empty() {
             continue;
         }
-        progress(format!("applying {} ({} objects)", phase_name(phase), todo.len()));
+        progress(format!(
+            "applying {} ({} objects)",
+            phase_name(phase),
+            todo.len()
+        ));
         let results: Vec<Result<(), Error>> = stream::iter(todo.iter().copied())
             .map(|(i, d)| {
                 let pp = pp.clone();
@@ -308,31 +315,36 @@ pub async fn apply(
 }
 
 /// Sets the modes annotation on the parent (source mode per container), keeping everything else.
-pub async fn set_parent_modes(client: &kube::Client, set: &ApplySet, modes: &str) -> Result<(), Error> {
+pub async fn set_parent_modes(
+    client: &kube::Client,
+    set: &ApplySet,
+    modes: &str,
+) -> Result<(), Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &set.namespace);
     let patch = json!({"metadata": {"annotations": {applyset::MODES: modes}}});
-    api.patch(&set.parent_name(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|e| {
-            from_kube(
-                e,
-                &Action {
-                    verb: "patch",
-                    resource: "secrets".into(),
-                    namespace: Some(&set.namespace),
-                    object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
-                    origin: None,
-                },
-            )
-        })?;
+    api.patch(
+        &set.parent_name(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|e| {
+        from_kube(
+            e,
+            &Action {
+                verb: "patch",
+                resource: "secrets".into(),
+                namespace: Some(&set.namespace),
+                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+                origin: None,
+            },
+        )
+    })?;
     Ok(())
 }
 
 /// Deletes an object about to be re-created and waits until it is gone.
-async fn replace_delete(
-    objects: &Api<kube::api::DynamicObject>,
-    d: &Desired,
-) -> Result<(), Error> {
+async fn replace_delete(objects: &Api<kube::api::DynamicObject>, d: &Desired) -> Result<(), Error> {
     let dp = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Foreground),
         ..Default::default()
@@ -358,7 +370,10 @@ async fn replace_delete(
         if tokio::time::Instant::now() > deadline {
             return Err(Error::new(
                 ErrorKind::Timeout,
-                format!("{} was not deleted within 120s, so it cannot be re-created", d.oref),
+                format!(
+                    "{} was not deleted within 120s, so it cannot be re-created",
+                    d.oref
+                ),
             )
             .at(&d.origin)
             .hint("check its finalizers; apply again once it is gone"));
@@ -391,14 +406,19 @@ async fn wait_established(
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    progress(format!("waiting for CustomResourceDefinition {name} to be established"));
+    progress(format!(
+        "waiting for CustomResourceDefinition {name} to be established"
+    ));
     loop {
         let crd = api.get_opt(name).await.ok().flatten();
         let established = crd
             .as_ref()
             .and_then(|c| c.status.as_ref())
             .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
         if established {
             return Ok(());
         }

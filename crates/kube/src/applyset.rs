@@ -142,7 +142,10 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash)
         );
         assert_eq!(set.id(), expect);
-        assert!(set.id().len() <= 63, "label values are at most 63 characters");
+        assert!(
+            set.id().len() <= 63,
+            "label values are at most 63 characters"
+        );
     }
 
     #[test]
@@ -156,7 +159,11 @@ mod tests {
             GroupKind::from_api_version("v1", "Service"),
         ]
         .into();
-        let parent = set.parent(&kinds, &["ns".to_string(), "other".to_string()].into(), None);
+        let parent = set.parent(
+            &kinds,
+            &["ns".to_string(), "other".to_string()].into(),
+            None,
+        );
         assert_eq!(recorded_kinds(&parent), kinds);
         assert_eq!(recorded_namespaces(&parent), ["other".to_string()].into());
     }

@@ -39,9 +39,8 @@ impl Cluster {
                 .hint("pass --kubeconfig with a readable kubeconfig file")
             })?,
             None => Kubeconfig::read().map_err(|e| {
-                Error::new(ErrorKind::Config, format!("cannot read kubeconfig: {e}")).hint(
-                    "set KUBECONFIG or pass --kubeconfig (berth reads it as kubectl does)",
-                )
+                Error::new(ErrorKind::Config, format!("cannot read kubeconfig: {e}"))
+                    .hint("set KUBECONFIG or pass --kubeconfig (berth reads it as kubectl does)")
             })?,
         };
         let context = match &opts.context {
@@ -52,7 +51,11 @@ impl Cluster {
             })?,
         };
         if !kubeconfig.contexts.iter().any(|c| c.name == context) {
-            let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+            let known: Vec<&str> = kubeconfig
+                .contexts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
             return Err(Error::new(
                 ErrorKind::Config,
                 format!("no context named `{context}` in the kubeconfig"),

@@ -88,7 +88,10 @@ fn merged_secret_values(obj: &Json) -> Map<String, Json> {
                 .as_str()
                 .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
                 .unwrap_or_default();
-            out.insert(k.clone(), Json::String(String::from_utf8_lossy(&bytes).into()));
+            out.insert(
+                k.clone(),
+                Json::String(String::from_utf8_lossy(&bytes).into()),
+            );
         }
     }
     if let Some(data) = obj.get("stringData").and_then(Json::as_object) {

@@ -4,8 +4,8 @@
 //! Layering follows kube-rs: [`cluster`] connects, [`resources`] discovers, [`plan`] computes
 //! without writing, [`apply`] writes, and [`deploy`] ties them together under the set's [`lock`].
 
-pub mod applyset;
 pub mod apply;
+pub mod applyset;
 pub mod cluster;
 pub mod diff;
 pub mod error;
@@ -16,13 +16,13 @@ pub mod resources;
 pub mod status;
 pub mod wait;
 
-pub use applyset::ApplySet;
 pub use apply::{ApplyOptions, ApplyReport};
+pub use applyset::ApplySet;
 pub use cluster::{Cluster, ConnectOptions};
 pub use error::{Error, ErrorKind};
+pub use k8s_openapi::jiff;
 pub use plan::{Change, ChangeKind, Manifest, Plan, PlanOptions};
 pub use release::{NewRevision, Releases, Revision, RevisionStatus};
-pub use k8s_openapi::jiff;
 pub use wait::Rollout;
 
 use resources::Resolver;
@@ -114,7 +114,9 @@ async fn ensure_namespace(client: &kube::Client, set: &ApplySet) -> Result<Vec<S
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
     match api.get_metadata_opt(&set.namespace).await {
         Ok(Some(_)) => Ok(Vec::new()),
-        Ok(None) => apply::create_namespaces(client, set, std::slice::from_ref(&set.namespace)).await,
+        Ok(None) => {
+            apply::create_namespaces(client, set, std::slice::from_ref(&set.namespace)).await
+        }
         Err(e) => Err(error::from_kube(
             e,
             &error::Action {
@@ -182,7 +184,10 @@ async fn deploy_locked(
     } else {
         None
     };
-    let current = revision.as_ref().map(|r| r.number).or(previous.as_ref().map(|r| r.number));
+    let current = revision
+        .as_ref()
+        .map(|r| r.number)
+        .or(previous.as_ref().map(|r| r.number));
     if let Some(timeout) = opts.wait {
         ui.info("waiting for workloads to become ready".into());
         let waited = wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await;
@@ -193,7 +198,10 @@ async fn deploy_locked(
             let Some(prev) = previous.filter(|_| opts.atomic && revision.is_some()) else {
                 return Err(e);
             };
-            ui.info(format!("rolling back to revision {} (--atomic)", prev.number));
+            ui.info(format!(
+                "rolling back to revision {} (--atomic)",
+                prev.number
+            ));
             let old = releases.load(prev.number).await?;
             let back = NewRevision {
                 user: lock::holder_identity(),
@@ -205,7 +213,17 @@ async fn deploy_locked(
                 atomic: false,
                 ..opts.clone()
             };
-            let rolled = Box::pin(deploy_locked(client, resolver, set, &old, back, &inner, ui, &[])).await;
+            let rolled = Box::pin(deploy_locked(
+                client,
+                resolver,
+                set,
+                &old,
+                back,
+                &inner,
+                ui,
+                &[],
+            ))
+            .await;
             return Err(match rolled {
                 Ok(o) => e.note(format!(
                     "rolled back to revision {} (recorded as revision {})",
@@ -251,7 +269,10 @@ pub async fn rollback(
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::NotFound,
-                        format!("deploy set `{}` has no earlier revision to roll back to", set.name),
+                        format!(
+                            "deploy set `{}` has no earlier revision to roll back to",
+                            set.name
+                        ),
                     )
                     .hint("see `berth history`; pass a revision number")
                 })?
@@ -281,7 +302,10 @@ pub async fn only_set(client: &kube::Client, namespace: &str) -> Result<String, 
         .hint("check -n and --context, or apply a folder first")),
         many => Err(Error::new(
             ErrorKind::NotFound,
-            format!("namespace {namespace} has several deploy sets: {}", many.join(", ")),
+            format!(
+                "namespace {namespace} has several deploy sets: {}",
+                many.join(", ")
+            ),
         )
         .hint("pass --name SET")),
     }

@@ -33,7 +33,10 @@ impl Manifest {
     }
 
     fn api_version(&self) -> &str {
-        self.body.get("apiVersion").and_then(Json::as_str).unwrap_or("")
+        self.body
+            .get("apiVersion")
+            .and_then(Json::as_str)
+            .unwrap_or("")
     }
 
     fn kind(&self) -> &str {
@@ -242,7 +245,9 @@ pub async fn resolve(
                     .or_insert_with(|| json!({}))
                     .as_object_mut()
             })
-            .ok_or_else(|| Error::new(ErrorKind::Rejected, "object has no metadata").at(&m.origin))?;
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Rejected, "object has no metadata").at(&m.origin)
+            })?;
         let name = meta
             .get("name")
             .and_then(Json::as_str)
@@ -264,7 +269,9 @@ pub async fn resolve(
             .entry("labels")
             .or_insert_with(|| json!({}))
             .as_object_mut()
-            .ok_or_else(|| Error::new(ErrorKind::Rejected, "metadata.labels is not a map").at(&m.origin))?;
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Rejected, "metadata.labels is not a map").at(&m.origin)
+            })?;
         labels.insert(PART_OF.into(), json!(set.id()));
         let oref = ObjectRef {
             group_kind: gk,
@@ -272,13 +279,12 @@ pub async fn resolve(
             name,
         };
         if let Some(first) = seen.insert(oref.clone(), m.origin.clone()) {
-            return Err(Error::new(
-                ErrorKind::Rejected,
-                format!("{oref} is defined twice"),
-            )
-            .at(&m.origin)
-            .note(format!("first defined at {first}"))
-            .hint("remove one of them"));
+            return Err(
+                Error::new(ErrorKind::Rejected, format!("{oref} is defined twice"))
+                    .at(&m.origin)
+                    .note(format!("first defined at {first}"))
+                    .hint("remove one of them"),
+            );
         }
         out.push(Desired {
             oref,
@@ -302,7 +308,8 @@ async fn kinds_to_list(
     let mut out: BTreeMap<GroupKind, Resource> = BTreeMap::new();
     for d in desired {
         if let Some(r) = &d.resource {
-            out.entry(d.oref.group_kind.clone()).or_insert_with(|| r.clone());
+            out.entry(d.oref.group_kind.clone())
+                .or_insert_with(|| r.clone());
         }
     }
     for gk in recorded {
@@ -363,7 +370,10 @@ pub async fn plan(
     let mut lists = Vec::new();
     for (gk, r) in &kinds {
         if r.namespaced {
-            for ns in namespaces.iter().filter(|ns| !missing_namespaces.contains(ns)) {
+            for ns in namespaces
+                .iter()
+                .filter(|ns| !missing_namespaces.contains(ns))
+            {
                 lists.push((gk.clone(), r.clone(), Some(ns.clone())));
             }
         } else {
@@ -380,18 +390,21 @@ pub async fn plan(
                 ListParams::default().labels(&set.selector())
             };
             async move {
-                let list = api(client, &r, ns.as_deref()).list(&lp).await.map_err(|e| {
-                    from_kube(
-                        e,
-                        &Action {
-                            verb: "list",
-                            resource: r.display(),
-                            namespace: ns.as_deref(),
-                            object: None,
-                            origin: None,
-                        },
-                    )
-                })?;
+                let list = api(client, &r, ns.as_deref())
+                    .list(&lp)
+                    .await
+                    .map_err(|e| {
+                        from_kube(
+                            e,
+                            &Action {
+                                verb: "list",
+                                resource: r.display(),
+                                namespace: ns.as_deref(),
+                                object: None,
+                                origin: None,
+                            },
+                        )
+                    })?;
                 Ok::<_, Error>(
                     list.items
                         .into_iter()
@@ -440,7 +453,11 @@ pub async fn plan(
                 let Some(r) = &d.resource else {
                     return Ok((i, None));
                 };
-                if d.oref.namespace.as_ref().is_some_and(|ns| missing.contains(ns)) {
+                if d.oref
+                    .namespace
+                    .as_ref()
+                    .is_some_and(|ns| missing.contains(ns))
+                {
                     return Ok((i, None));
                 }
                 let result = match api(client, r, d.oref.namespace.as_deref())
@@ -535,7 +552,8 @@ pub async fn plan(
         .map(|(oref, resource)| Prune { oref, resource })
         .collect();
     prunes.sort_by(|a, b| {
-        (ApplyPhase::of(&b.oref.group_kind), &a.oref).cmp(&(ApplyPhase::of(&a.oref.group_kind), &b.oref))
+        (ApplyPhase::of(&b.oref.group_kind), &a.oref)
+            .cmp(&(ApplyPhase::of(&a.oref.group_kind), &b.oref))
     });
     if !opts.prune {
         prunes.clear();

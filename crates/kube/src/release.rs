@@ -110,7 +110,10 @@ impl Releases {
 
     /// Every revision, oldest first.
     pub async fn list(&self) -> Result<Vec<Revision>, Error> {
-        let lp = ListParams::default().labels(&format!("{RELEASE_LABEL}={},{CHUNK_LABEL}=0", self.set.name));
+        let lp = ListParams::default().labels(&format!(
+            "{RELEASE_LABEL}={},{CHUNK_LABEL}=0",
+            self.set.name
+        ));
         let list = self
             .api
             .list(&lp)
@@ -129,7 +132,11 @@ impl Releases {
     }
 
     /// Stores `manifests` as the next revision (status pending) and trims old ones.
-    pub async fn record(&self, manifests: &[Manifest], info: NewRevision) -> Result<Revision, Error> {
+    pub async fn record(
+        &self,
+        manifests: &[Manifest],
+        info: NewRevision,
+    ) -> Result<Revision, Error> {
         let existing = self.list().await?;
         let number = existing.last().map_or(1, |r| r.number + 1);
         let payload: Vec<Json> = manifests
@@ -138,7 +145,6 @@ impl Releases {
             .collect();
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(&serde_json::to_vec(&payload).unwrap_or_default())
-            .and_then(|_| Ok(()))
             .map_err(|e| Error::new(ErrorKind::Api, format!("cannot compress the release: {e}")))?;
         let bytes = gz
             .finish()
@@ -221,7 +227,11 @@ impl Releases {
             r.status = new;
             let patch = json!({"metadata": {"annotations": {INFO_ANNOTATION: serde_json::to_string(&r).unwrap_or_default()}}});
             self.api
-                .patch(&self.secret_name(r.number, 0), &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(
+                    &self.secret_name(r.number, 0),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await
                 .map_err(|e| from_kube(e, &action("patch", &self.set.namespace)))?;
         }
@@ -261,9 +271,12 @@ impl Releases {
         let mut text = Vec::new();
         GzDecoder::new(&bytes[..])
             .read_to_end(&mut text)
-            .map_err(|e| Error::new(ErrorKind::Api, format!("revision {number} is corrupt: {e}")))?;
-        let payload: Vec<Json> = serde_json::from_slice(&text)
-            .map_err(|e| Error::new(ErrorKind::Api, format!("revision {number} is corrupt: {e}")))?;
+            .map_err(|e| {
+                Error::new(ErrorKind::Api, format!("revision {number} is corrupt: {e}"))
+            })?;
+        let payload: Vec<Json> = serde_json::from_slice(&text).map_err(|e| {
+            Error::new(ErrorKind::Api, format!("revision {number} is corrupt: {e}"))
+        })?;
         Ok(payload
             .into_iter()
             .map(|p| Manifest {
@@ -312,5 +325,9 @@ pub fn git_commit(dir: &std::path::Path) -> Option<String> {
         .output()
         .ok()
         .is_some_and(|o| !o.stdout.is_empty());
-    Some(if dirty { format!("{commit}-dirty") } else { commit })
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
 }

@@ -119,7 +119,9 @@ impl Resolver {
                     list.groups
                         .into_iter()
                         .filter_map(|g| {
-                            let v = g.preferred_version.or_else(|| g.versions.first().cloned())?;
+                            let v = g
+                                .preferred_version
+                                .or_else(|| g.versions.first().cloned())?;
                             Some((g.name, v.group_version))
                         })
                         .collect(),
@@ -147,14 +149,16 @@ impl Resolver {
         kind: &str,
         origin: &str,
     ) -> Result<Resource, Error> {
-        self.resolve(client, api_version, kind).await?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::UnknownKind,
-                format!("the cluster does not know kind {kind} in {api_version}"),
-            )
-            .at(origin)
-            .note("nothing was applied")
-            .hint("install the CustomResourceDefinition first, or check apiVersion and kind")
-        })
+        self.resolve(client, api_version, kind)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownKind,
+                    format!("the cluster does not know kind {kind} in {api_version}"),
+                )
+                .at(origin)
+                .note("nothing was applied")
+                .hint("install the CustomResourceDefinition first, or check apiVersion and kind")
+            })
     }
 }

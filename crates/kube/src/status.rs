@@ -83,12 +83,16 @@ pub async fn status(client: &kube::Client, set: &ApplySet) -> Result<StatusRepor
                     int("/status/numberAvailable"),
                 ),
                 "Job" => (
-                    body.pointer("/spec/completions").and_then(Json::as_i64).unwrap_or(1),
+                    body.pointer("/spec/completions")
+                        .and_then(Json::as_i64)
+                        .unwrap_or(1),
                     int("/status/succeeded"),
                     int("/status/succeeded"),
                 ),
                 _ => (
-                    body.pointer("/spec/replicas").and_then(Json::as_i64).unwrap_or(1),
+                    body.pointer("/spec/replicas")
+                        .and_then(Json::as_i64)
+                        .unwrap_or(1),
                     int("/status/readyReplicas"),
                     int("/status/availableReplicas"),
                 ),

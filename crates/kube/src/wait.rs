@@ -77,9 +77,14 @@ pub fn rollout_of(oref: &ObjectRef, obj: &Json) -> Rollout {
             } else if updated < desired {
                 Some(format!("{updated} of {desired} replicas updated"))
             } else if replicas > updated {
-                Some(format!("{} old replicas are pending termination", replicas - updated))
+                Some(format!(
+                    "{} old replicas are pending termination",
+                    replicas - updated
+                ))
             } else if available < updated {
-                Some(format!("{available} of {updated} updated replicas are available"))
+                Some(format!(
+                    "{available} of {updated} updated replicas are available"
+                ))
             } else {
                 None
             }
@@ -114,9 +119,15 @@ pub fn rollout_of(oref: &ObjectRef, obj: &Json) -> Rollout {
             }
         }
         "Job" => {
-            if conds.iter().any(|(t, s, _, _)| t == "Complete" && s == "True") {
+            if conds
+                .iter()
+                .any(|(t, s, _, _)| t == "Complete" && s == "True")
+            {
                 None
-            } else if conds.iter().any(|(t, s, _, _)| t == "Failed" && s == "True") {
+            } else if conds
+                .iter()
+                .any(|(t, s, _, _)| t == "Failed" && s == "True")
+            {
                 failed = true;
                 Some("the job failed".into())
             } else {
@@ -141,7 +152,9 @@ pub async fn check(
     set: &ApplySet,
     desired: &[Desired],
 ) -> Result<Vec<Rollout>, Error> {
-    let mut groups: BTreeMap<(String, Option<String>), (Resource, Vec<&ObjectRef>)> = BTreeMap::new();
+    // (group-kind, namespace) -> the resource and the workloads to look for in one list.
+    type Groups<'a> = BTreeMap<(String, Option<String>), (Resource, Vec<&'a ObjectRef>)>;
+    let mut groups: Groups = BTreeMap::new();
     for d in desired {
         if !is_workload(&d.oref.group_kind.kind) {
             continue;
@@ -218,7 +231,10 @@ async fn timeout_error(
     failed: bool,
 ) -> Error {
     let message = if failed {
-        format!("{} workload(s) failed to roll out", pending.iter().filter(|p| p.failed).count())
+        format!(
+            "{} workload(s) failed to roll out",
+            pending.iter().filter(|p| p.failed).count()
+        )
     } else {
         format!(
             "{} workload(s) were not ready after {}s",
@@ -243,7 +259,9 @@ async fn timeout_error(
 /// The last few events about an object and the pods it owns (by name prefix).
 async fn recent_events(client: &kube::Client, oref: &ObjectRef) -> Vec<String> {
     use k8s_openapi::api::core::v1::Event;
-    let Some(ns) = &oref.namespace else { return Vec::new() };
+    let Some(ns) = &oref.namespace else {
+        return Vec::new();
+    };
     let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), ns);
     let Ok(list) = api.list(&ListParams::default()).await else {
         return Vec::new();
@@ -277,7 +295,13 @@ async fn recent_events(client: &kube::Client, oref: &ObjectRef) -> Vec<String> {
         })
         .collect();
     events.sort();
-    events.into_iter().rev().take(5).rev().map(|(_, e)| e).collect()
+    events
+        .into_iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|(_, e)| e)
+        .collect()
 }
 
 #[cfg(test)]
