@@ -894,3 +894,127 @@ fn applyset_id_matches_kubectl() {
         kubectl_id
     );
 }
+
+/// An apply killed midway leaves the set findable; after `unlock`, the next apply converges and
+/// prunes what the killed one created but is no longer rendered.
+#[test]
+fn an_apply_killed_midway_converges_next_time() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    let fake = env.fake.as_ref().unwrap();
+    fake.store.lock().unwrap().write_delay = std::time::Duration::from_millis(150);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args([
+            "apply",
+            s(app.path()),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "--no-wait",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the config group is written and before the workloads are.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fake.names("", "configmaps", &ns).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply never wrote the config maps"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    fake.store.lock().unwrap().write_delay = std::time::Duration::ZERO;
+    assert!(
+        fake.names("apps", "deployments", &ns).is_empty(),
+        "killed before the workloads"
+    );
+    assert!(
+        fake.get("", "secrets", &ns, "berth-app").is_some(),
+        "the parent was written first"
+    );
+
+    let out = env.berth(&["unlock", "-n", &ns, "--name", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_file(app.path().join("extra.yaml")).unwrap();
+    let out = env.berth(&[
+        "apply",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--no-wait",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fake.names("apps", "deployments", &ns), ["app"]);
+    assert!(
+        fake.get("", "configmaps", &ns, "extra").is_none(),
+        "orphan pruned"
+    );
+    let out = env.berth(&[
+        "plan",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A release bigger than a Secret can hold is split into chunks and still rolls back.
+#[test]
+fn big_releases_are_chunked() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    // Three ConfigMaps of 700 KiB of incompressible text each: about 2 MiB compressed.
+    let mut seed: u64 = 42;
+    for i in 0..3 {
+        let mut blob = String::with_capacity(700 * 1024);
+        while blob.len() < 700 * 1024 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            blob.push_str(&format!("{seed:016x}"));
+        }
+        std::fs::write(
+            app.path().join(format!("big{i}.yaml")),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big{i}\ndata:\n  blob: \"{blob}\"\n"),
+        )
+        .unwrap();
+    }
+    let common = ["-n", &ns, "--name", "app", "--no-wait"];
+    assert!(env
+        .berth(&[&["apply", s(app.path())][..], &common].concat())
+        .status
+        .success());
+    let secrets = env.fake.as_ref().unwrap().names("", "secrets", &ns);
+    let chunks: Vec<&String> = secrets
+        .iter()
+        .filter(|n| n.starts_with("berth-release-app-v1"))
+        .collect();
+    assert!(chunks.len() >= 2, "{secrets:?}");
+    for f in ["big0.yaml", "big1.yaml", "big2.yaml"] {
+        std::fs::remove_file(app.path().join(f)).unwrap();
+    }
+    assert!(env
+        .berth(&[&["apply", s(app.path())][..], &common].concat())
+        .status
+        .success());
+    assert!(env.configmap(&ns, "big1").is_none());
+    let out = env.berth(&["rollback", "1", "-n", &ns, "--name", "app", "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        env.configmap(&ns, "big2").unwrap().data.unwrap()["blob"].len(),
+        700 * 1024
+    );
+}

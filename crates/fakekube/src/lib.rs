@@ -154,6 +154,8 @@ pub struct Store {
     pub token: Option<String>,
     /// (verb, plural) pairs answered with 403.
     pub forbidden: Vec<(String, String)>,
+    /// Time every write (not dry-run) takes, to let tests kill a client mid-apply.
+    pub write_delay: std::time::Duration,
 }
 
 /// A running fake API server.
@@ -319,8 +321,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut s = store.lock().unwrap();
     let dry = query.get("dryRun").is_some_and(|v| v == "All");
+    if method != Method::GET && !dry {
+        let delay = store.lock().unwrap().write_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    let mut s = store.lock().unwrap();
     *s.requests
         .entry(format!("{}{}", method, if dry { " dryRun" } else { "" }))
         .or_default() += 1;
