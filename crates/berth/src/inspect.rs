@@ -109,8 +109,94 @@ pub fn status(args: StatusArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Prints a workload's log file, optionally following it.
+fn print_line(out: &mut impl Write, l: &berth_core::view::LogLine) -> bool {
+    writeln!(
+        out,
+        "{}.{:03} {} {} {}",
+        l.ts_ms / 1000,
+        l.ts_ms % 1000,
+        l.replica,
+        l.stream,
+        l.text
+    )
+    .is_ok()
+}
+
+/// Reads the logs from the running `up`'s API: its ring buffer, then new lines as they come.
+fn logs_via_api(client: crate::dashboard::Client, args: &LogsArgs) -> Result<(), String> {
+    let service = &args.service;
+    let mut out = std::io::stdout().lock();
+    if !args.follow {
+        let (code, body) = client.request("GET", &format!("/api/v1/services/{service}/logs"), None)?;
+        if code != 200 {
+            return Err(api_error(code, &body, service));
+        }
+        let lines: Vec<berth_core::view::LogLine> =
+            serde_json::from_str(&body).map_err(|e| format!("unexpected answer: {e}"))?;
+        for l in &lines {
+            if !print_line(&mut out, l) {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let mut pending = String::new();
+    let mut event = String::new();
+    let mut failed = None;
+    let code = client.stream(
+        &format!("/api/v1/services/{service}/logs?follow=true"),
+        &mut |bytes| {
+            pending.push_str(&String::from_utf8_lossy(bytes));
+            while let Some(i) = pending.find('\n') {
+                let line: String = pending.drain(..=i).collect();
+                let line = line.trim_end_matches(['\r', '\n']);
+                if let Some(e) = line.strip_prefix("event:") {
+                    event = e.trim().to_string();
+                } else if let Some(data) = line.strip_prefix("data:") {
+                    let data = data.trim_start();
+                    match event.as_str() {
+                        "line" => {
+                            if let Ok(l) = serde_json::from_str(data) {
+                                if !print_line(&mut out, &l) {
+                                    return false;
+                                }
+                            }
+                        }
+                        "dropped" => {
+                            let _ = writeln!(out, "berth: {data} lines dropped (this reader fell behind)");
+                        }
+                        _ => failed = Some(data.to_string()),
+                    }
+                } else if line.is_empty() {
+                    let _ = out.flush();
+                }
+            }
+            true
+        },
+    )?;
+    if code != 200 {
+        return Err(api_error(code, failed.as_deref().unwrap_or(""), service));
+    }
+    Ok(())
+}
+
+fn api_error(code: u16, body: &str, service: &str) -> String {
+    let msg = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.to_string());
+    if code == 404 {
+        format!("{msg}\n  = help: `berth status` lists the services (asked for {service:?})")
+    } else {
+        format!("berth up answered {code}: {msg}")
+    }
+}
+
+/// Prints a workload's logs: from the running `up` when there is one, else from its log file.
 pub fn logs(args: LogsArgs) -> Result<(), String> {
+    if let Ok(client) = crate::dashboard::Client::for_dir(&args.dir) {
+        return logs_via_api(client, &args);
+    }
     let logs_dir = berth_local::state_dir(&args.dir).join("logs");
     let path = logs_dir.join(format!("{}.log", args.service));
     let mut file = std::fs::File::open(&path).map_err(|_| {
@@ -167,4 +253,70 @@ pub fn logs(args: LogsArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
     }
+}
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    /// The workload to restart (every replica, in place).
+    service: String,
+    /// The deploy folder a `berth up` runs for.
+    #[arg(short = 'C', long = "dir", default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ScaleArgs {
+    /// The workload to scale.
+    service: String,
+    /// The number of replicas.
+    replicas: u32,
+    /// The deploy folder a `berth up` runs for.
+    #[arg(short = 'C', long = "dir", default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ModeArgs {
+    /// The workload.
+    service: String,
+    /// `source` (run from your source, with the run spec's build) or `image`.
+    #[arg(value_parser = ["source", "image"])]
+    mode: String,
+    /// Only this container (default: every container with a berth.dev/run entry).
+    #[arg(long)]
+    container: Option<String>,
+    /// The deploy folder a `berth up` runs for.
+    #[arg(short = 'C', long = "dir", default_value = ".")]
+    dir: PathBuf,
+}
+
+fn say_done(result: Result<String, String>) -> Result<(), String> {
+    let message = result?;
+    let mut out = anstream::stdout();
+    let _ = writeln!(out, "{message}");
+    Ok(())
+}
+
+pub fn restart(args: RestartArgs) -> Result<(), String> {
+    let client = crate::dashboard::Client::for_dir(&args.dir)?;
+    say_done(client.post(
+        &format!("/api/v1/services/{}/restart", args.service),
+        &serde_json::json!({}),
+    ))
+}
+
+pub fn scale(args: ScaleArgs) -> Result<(), String> {
+    let client = crate::dashboard::Client::for_dir(&args.dir)?;
+    say_done(client.post(
+        &format!("/api/v1/services/{}/scale", args.service),
+        &serde_json::json!({ "replicas": args.replicas }),
+    ))
+}
+
+pub fn mode(args: ModeArgs) -> Result<(), String> {
+    let client = crate::dashboard::Client::for_dir(&args.dir)?;
+    say_done(client.post(
+        &format!("/api/v1/services/{}/mode", args.service),
+        &serde_json::json!({ "mode": args.mode, "container": args.container }),
+    ))
 }

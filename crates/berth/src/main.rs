@@ -4,8 +4,10 @@
 #![allow(clippy::result_large_err)]
 
 mod cluster;
+mod dashboard;
 mod inspect;
 mod render;
+mod shell;
 mod up;
 
 /// Rendering makes many small allocations; mimalloc makes them (and the page faults) cheaper.
@@ -46,6 +48,14 @@ enum Command {
     Rollback(cluster::RollbackArgs),
     /// Break a deploy set's lock left by a killed apply.
     Unlock(cluster::UnlockArgs),
+    /// Restart every replica of a workload of the running `berth up`.
+    Restart(inspect::RestartArgs),
+    /// Set the number of replicas of a workload of the running `berth up`.
+    Scale(inspect::ScaleArgs),
+    /// Switch a workload of the running `berth up` between image and source mode.
+    Mode(inspect::ModeArgs),
+    /// Open a shell in a workload's working directory with its environment.
+    Shell(shell::ShellArgs),
     /// Run a command and restart it in place on SIGHUP or POST /restart (source mode in a container).
     Rerun(RerunArgs),
 }
@@ -97,6 +107,10 @@ fn main() -> ExitCode {
         Command::Up(args) => up::up(args),
         Command::Down(args) => up::down(args),
         Command::Status(args) => inspect::status(args),
+        Command::Restart(args) => inspect::restart(args),
+        Command::Scale(args) => inspect::scale(args),
+        Command::Mode(args) => inspect::mode(args),
+        Command::Shell(args) => shell::shell(args),
         Command::Plan(args) => cluster::plan(args),
         Command::Apply(args) => cluster::apply(args),
         Command::History(args) => cluster::history(args),

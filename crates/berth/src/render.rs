@@ -28,13 +28,21 @@ pub struct RenderFlags {
 impl RenderFlags {
     /// Loads and renders the folder.
     pub fn render(&self) -> Result<Rendered, berth_manifest::Error> {
+        self.render_with_modes(Default::default())
+    }
+
+    /// Renders with `.Modes` set (workload -> container -> `image`|`source`).
+    pub fn render_with_modes(
+        &self,
+        modes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Rendered, berth_manifest::Error> {
         let folder = DeployFolder::load(&self.dir)?;
         folder.render(&RenderOptions {
             environment: self.environment.clone(),
             namespace: self.namespace.clone(),
             value_files: self.value_files.clone(),
             set: self.set.clone(),
-            modes: Default::default(),
+            modes,
         })
     }
 }

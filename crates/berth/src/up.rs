@@ -15,6 +15,20 @@ pub struct UpArgs {
     /// Where the Ingress (the single HTTP entry point) listens; port 0 picks a free one.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     ingress: std::net::SocketAddr,
+    /// Where the dashboard and API listen [default: 127.0.0.1:7700, or a free port when that
+    /// is taken]. Anything but loopback requires a token (BERTH_TOKEN, else one is generated).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+/// The dashboard's default address.
+const DASHBOARD: &str = "127.0.0.1:7700";
+
+/// What the dashboard changed on top of the folder: modes and replica counts.
+#[derive(Default)]
+struct Overrides {
+    modes: crate::dashboard::Modes,
+    scale: BTreeMap<String, u32>,
 }
 
 #[derive(Args, Debug)]
@@ -91,8 +105,8 @@ impl Reload {
         }
     }
 
-    /// Renders the folder with these options into a plan.
-    fn plan(&self, dir: &Path) -> Result<Plan, String> {
+    /// Renders the folder with these options (and the dashboard's overrides) into a plan.
+    fn plan(&self, dir: &Path, over: &Overrides) -> Result<Plan, String> {
         let flags = RenderFlags {
             dir: dir.to_path_buf(),
             environment: self.environment.clone(),
@@ -100,8 +114,17 @@ impl Reload {
             set: self.set.clone(),
             value_files: self.value_files.clone(),
         };
-        let rendered = flags.render().map_err(|e| e.to_string())?;
-        Plan::from_rendered(&rendered).map_err(|e| e.to_string())
+        let rendered = flags
+            .render_with_modes(crate::dashboard::modes_json(&over.modes))
+            .map_err(|e| e.to_string())?;
+        let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
+        plan.set_modes(&over.modes);
+        for pw in &mut plan.workloads {
+            if let Some(n) = over.scale.get(&pw.workload.name) {
+                pw.workload.replicas = *n;
+            }
+        }
+        Ok(plan)
     }
 }
 
@@ -139,9 +162,13 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         .get_or_insert_with(|| "local".to_string());
     let dir = args.flags.dir.clone();
     // Validate everything before changing anything, also when handing over to a running `up`.
-    let rendered = args.flags.render().map_err(|e| e.to_string())?;
-    let plan = Plan::from_rendered(&rendered)
-        .map_err(|e| format!("{e}\n  = help: fix the object in the deploy folder"))?;
+    let over = Overrides {
+        modes: crate::dashboard::load_modes(&dir),
+        scale: BTreeMap::new(),
+    };
+    let plan = Reload::from_flags(&args.flags)
+        .plan(&dir, &over)
+        .map_err(|e| format!("{e}\n  = help: fix the folder; nothing was started"))?;
     if let Some(running) = berth_local::running_status(&dir) {
         return hand_over(&dir, &args.flags, running.pid);
     }
@@ -153,7 +180,9 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         &dir,
         plan,
         args.ingress,
+        args.listen,
         Reload::from_flags(&args.flags),
+        over,
     ))
 }
 
@@ -206,9 +235,10 @@ fn read_status(dir: &Path) -> Option<(u64, String)> {
 async fn apply_folder(
     dir: &Path,
     options: &Reload,
+    over: &Overrides,
     running: &mut Running,
 ) -> Result<berth_local::Applied, String> {
-    let result = match options.plan(dir) {
+    let result = match options.plan(dir, over) {
         Ok(plan) => running
             .apply(plan)
             .await
@@ -270,7 +300,9 @@ async fn run(
     dir: &Path,
     plan: Plan,
     ingress: std::net::SocketAddr,
+    listen: Option<std::net::SocketAddr>,
     mut options: Reload,
+    mut over: Overrides,
 ) -> Result<(), String> {
     // Before anything advertises this process: SIGHUP's default would end it.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -302,6 +334,19 @@ async fn run(
     if let Some(url) = &status.ingress {
         say(&format!("ingress {url}"));
     }
+    let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
+    let busy = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let backend = std::sync::Arc::new(crate::dashboard::LocalBackend {
+        shared: running.shared.clone(),
+        dir: dir.to_path_buf(),
+        commands,
+        busy: busy.clone(),
+    });
+    let server = start_dashboard(dir, backend, listen).await?;
+    running
+        .shared
+        .update(|s| s.dashboard = Some(server.url.clone()));
+    say(&format!("dashboard {}", server.url));
     say(&format!(
         "berth up: {} processes; Ctrl-C stops them all",
         status.replicas.len()
@@ -319,16 +364,175 @@ async fn run(
                     Ok(new) => options = new,
                     Err(e) => say(&format!("berth up: ignoring an unreadable reload request: {e}")),
                 }
-                report_apply(&mut view, "reloaded", apply_folder(dir, &options, &mut running).await);
+                report_apply(&mut view, "reloaded", apply_folder(dir, &options, &over, &mut running).await);
             }
-            Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", apply_folder(dir, &options, &mut running).await),
+            Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", apply_folder(dir, &options, &over, &mut running).await),
+            Some(ask) = asks.recv() => {
+                *busy.lock().unwrap() = Some("applying".to_string());
+                running.shared.update(|_| {});
+                let (why, reply, result) = answer(dir, ask, &options, &mut over, &mut running).await;
+                *busy.lock().unwrap() = None;
+                running.shared.update(|_| {});
+                let message = result.as_ref().map(applied_summary).map_err(|e| e.clone());
+                report_apply(&mut view, &why, result.map_err(|e| e.message));
+                let _ = reply.send(message);
+            }
             _ = changes.changed() => tokio::time::sleep(Duration::from_millis(30)).await,
         }
     }
     view.event("berth up: stopping");
+    server.task.abort();
+    crate::dashboard::remove_token(dir);
     running.shutdown().await;
     say("berth up: stopped");
     Ok(())
+}
+
+/// Binds the dashboard: the asked address, else 7700 on loopback, else any free loopback port.
+async fn start_dashboard(
+    dir: &Path,
+    backend: std::sync::Arc<crate::dashboard::LocalBackend>,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<berth_server::Server, String> {
+    let addr = listen.unwrap_or_else(|| DASHBOARD.parse().expect("valid address"));
+    let token = if addr.ip().is_loopback() {
+        None
+    } else {
+        let t = std::env::var("BERTH_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(crate::dashboard::new_token);
+        crate::dashboard::save_token(dir, &t)
+            .map_err(|e| format!("cannot store the dashboard token: {e}"))?;
+        Some(t)
+    };
+    match berth_server::serve(backend.clone(), addr, token.clone()).await {
+        Ok(s) => Ok(s),
+        Err(e) if listen.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
+            let any = "127.0.0.1:0".parse().expect("valid address");
+            let s = berth_server::serve(backend, any, None)
+                .await
+                .map_err(|e| format!("cannot start the dashboard: {e}"))?;
+            say(&format!(
+                "dashboard: {DASHBOARD} is in use, using {} instead",
+                s.addr
+            ));
+            Ok(s)
+        }
+        Err(e) => Err(format!(
+            "cannot start the dashboard on {addr}: {e}\n  = help: pass --listen with a free address (port 0 picks one)"
+        )),
+    }
+}
+
+/// Carries out one dashboard request; returns what to report, the reply, and the result.
+async fn answer(
+    dir: &Path,
+    ask: crate::dashboard::UpCommand,
+    options: &Reload,
+    over: &mut Overrides,
+    running: &mut Running,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<Result<String, berth_server::ApiError>>,
+    Result<berth_local::Applied, berth_server::ApiError>,
+) {
+    use berth_server::ApiError;
+    use crate::dashboard::UpCommand;
+    let status = running.shared.snapshot();
+    let find = |name: &str| {
+        status
+            .workloads
+            .iter()
+            .find(|w| w.name == name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("no service named {name}")))
+    };
+    let unprocessable = |e: String| ApiError {
+        status: 422,
+        message: e,
+    };
+    match ask {
+        UpCommand::Restart(name, reply) => {
+            let result = match find(&name) {
+                Ok(_) => running
+                    .restart(&name)
+                    .await
+                    .map_err(|e| ApiError::failed(e.to_string())),
+                Err(e) => Err(e),
+            };
+            (format!("restart {name} (dashboard)"), reply, result)
+        }
+        UpCommand::Scale(name, n, reply) => {
+            let result = match find(&name) {
+                Ok(w) if w.kind == "Job" || w.kind == "CronJob" => Err(ApiError::bad_request(
+                    format!("{name} is a {}; only long-running workloads scale", w.kind),
+                )),
+                Ok(_) => {
+                    let before = over.scale.insert(name.clone(), n);
+                    let r = apply_folder(dir, options, over, running).await;
+                    if r.is_err() {
+                        match before {
+                            Some(b) => over.scale.insert(name.clone(), b),
+                            None => over.scale.remove(&name),
+                        };
+                    }
+                    r.map_err(unprocessable)
+                }
+                Err(e) => Err(e),
+            };
+            (format!("scale {name} to {n} (dashboard)"), reply, result)
+        }
+        UpCommand::Mode(name, container, mode, reply) => {
+            let result = match find(&name) {
+                Ok(w) => {
+                    let targets: Vec<String> = match &container {
+                        Some(c) => match w.containers.iter().find(|x| &x.name == c) {
+                            Some(x) if x.runnable => Ok(vec![c.clone()]),
+                            Some(_) => Err(ApiError::bad_request(format!(
+                                "container {c} of {name} has no berth.dev/run entry, so it cannot run from source"
+                            ))),
+                            None => Err(ApiError::not_found(format!("{name} has no container {c}"))),
+                        },
+                        None => Ok(w
+                            .containers
+                            .iter()
+                            .filter(|x| x.runnable)
+                            .map(|x| x.name.clone())
+                            .collect()),
+                    }
+                    .unwrap_or_else(|_| Vec::new());
+                    if targets.is_empty() {
+                        Err(ApiError::bad_request(format!(
+                            "no container of {name} can run from source (none has a berth.dev/run entry{})",
+                            container.as_ref().map(|c| format!(" named {c}")).unwrap_or_default()
+                        )))
+                    } else {
+                        let entry = over.modes.entry(name.clone()).or_default();
+                        for c in targets {
+                            entry.insert(c, mode);
+                        }
+                        let _ = crate::dashboard::save_modes(dir, &over.modes);
+                        apply_folder(dir, options, over, running)
+                            .await
+                            .map_err(unprocessable)
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            (
+                format!("{name} to {} mode (dashboard)", mode.as_str()),
+                reply,
+                result,
+            )
+        }
+        UpCommand::Redeploy(reply) => {
+            let result = apply_folder(dir, options, over, running)
+                .await
+                .map_err(unprocessable);
+            ("redeploy (dashboard)".to_string(), reply, result)
+        }
+    }
 }
 
 fn report_apply(view: &mut View, why: &str, result: Result<berth_local::Applied, String>) {

@@ -1,6 +1,7 @@
 //! The model shared by berth's renderer, backends and server.
 
 mod cron;
+pub mod view;
 mod workload;
 
 pub use cron::{CronError, Schedule};

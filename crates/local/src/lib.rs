@@ -6,6 +6,7 @@
 //! replicas. The live [`Status`] is also written to `.berth/up.json` beside the folder.
 
 mod holder;
+pub mod logs;
 mod ingress;
 mod plan;
 mod probe;
@@ -17,7 +18,9 @@ mod supervisor;
 pub use holder::port_holder;
 pub use plan::{IngressRule, Plan, PlannedWorkload};
 pub use rerun::rerun;
-pub use state::{Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus};
+pub use state::{
+    ContainerStatus, Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,6 +75,8 @@ pub struct Running {
     next_id: usize,
     background: JoinSet<()>,
     state_file: PathBuf,
+    /// The plan last applied, for restarts.
+    last_plan: Option<Plan>,
 }
 
 struct ServiceRun {
@@ -132,6 +137,7 @@ impl Running {
             next_id: 0,
             background,
             state_file,
+            last_plan: None,
         };
         running.apply(plan).await?;
         Ok(running)
@@ -140,6 +146,7 @@ impl Running {
     /// Brings the environment to `plan`: unchanged replicas keep running; changed ones restart;
     /// new ones start and removed ones stop.
     pub async fn apply(&mut self, plan: Plan) -> std::io::Result<Applied> {
+        self.last_plan = Some(plan.clone());
         let plan = Arc::new(plan);
         let workloads: Vec<WorkloadStatus> = plan
             .workloads
@@ -150,6 +157,19 @@ impl Running {
                 description: pw.workload.description.clone(),
                 desired: pw.workload.replicas,
                 not_runnable: pw.not_runnable.clone(),
+                containers: pw
+                    .workload
+                    .containers
+                    .iter()
+                    .map(|c| ContainerStatus {
+                        name: c.name.clone(),
+                        image: c.image.clone(),
+                        runnable: c.run.is_some(),
+                        source: plan.is_source(&pw.workload.name, &c.name),
+                        help: c.run.as_ref().and_then(|r| r.help.clone()),
+                        workdir: c.run.as_ref().and_then(|r| r.workdir.clone()),
+                    })
+                    .collect(),
             })
             .collect();
         self.shared.update(|s| s.workloads = workloads);
@@ -163,7 +183,14 @@ impl Running {
             for index in 0..w.replicas {
                 for (ci, c) in w.containers.iter().enumerate() {
                     let env = plan.resolve_env(&w, c, index);
-                    let fingerprint = format!("{:?}|{:?}|{:?}|{:?}", w.kind, w.restart, c, env);
+                    let fingerprint = format!(
+                        "{:?}|{:?}|{:?}|{:?}|{}",
+                        w.kind,
+                        w.restart,
+                        c,
+                        env,
+                        plan.is_source(&w.name, &c.name)
+                    );
                     desired.push((
                         (w.name.clone(), index, c.name.clone()),
                         fingerprint,
@@ -234,6 +261,8 @@ impl Running {
                     phase: Phase::Starting,
                     ready: false,
                     restarts: 0,
+                    started: None,
+                    source: plan.is_source(&w.name, &c.name),
                     message: None,
                 })
             });
@@ -394,6 +423,28 @@ impl Running {
     }
 
     /// Stops every process (SIGTERM, grace period, SIGKILL) and every listener.
+    /// Stops every replica of a workload and starts it again with the current plan.
+    pub async fn restart(&mut self, workload: &str) -> std::io::Result<Applied> {
+        let Some(plan) = self.last_plan.clone() else {
+            return Ok(Applied::default());
+        };
+        let ids: Vec<usize> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.key.0 == workload)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let r = self.replicas.remove(&id).expect("listed above");
+            let _ = r.stop.send(true);
+            let _ = r.task.await;
+            self.shared.update(|s| s.replicas.retain(|x| x.id != id));
+        }
+        let mut applied = self.apply(plan).await?;
+        applied.restarted = std::mem::take(&mut applied.started);
+        Ok(applied)
+    }
+
     pub async fn shutdown(mut self) {
         for r in self.replicas.values() {
             let _ = r.stop.send(true);

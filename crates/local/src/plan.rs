@@ -66,6 +66,8 @@ pub struct Plan {
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     /// Secret name -> key -> value (decoded).
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// (workload, container) pairs that run from source.
+    pub sources: std::collections::BTreeSet<(String, String)>,
 }
 
 fn data_map(o: &Json, field: &str, base64: bool) -> BTreeMap<String, String> {
@@ -104,6 +106,31 @@ fn decode_base64(s: &str) -> Option<String> {
 
 impl Plan {
     /// Builds the plan; a workload whose spec is invalid is an error naming it.
+    /// Whether a container runs from source.
+    pub fn is_source(&self, workload: &str, container: &str) -> bool {
+        self.sources
+            .contains(&(workload.to_string(), container.to_string()))
+    }
+
+    /// Marks containers as running from source: `modes` maps workload -> container -> mode.
+    /// Containers without source settings (a run spec) stay as they are.
+    pub fn set_modes(&mut self, modes: &BTreeMap<String, BTreeMap<String, berth_core::view::Mode>>) {
+        self.sources.clear();
+        for pw in &self.workloads {
+            for c in &pw.workload.containers {
+                let mode = modes
+                    .get(&pw.workload.name)
+                    .and_then(|m| m.get(&c.name))
+                    .copied()
+                    .unwrap_or_default();
+                if mode == berth_core::view::Mode::Source && c.run.is_some() {
+                    self.sources
+                        .insert((pw.workload.name.clone(), c.name.clone()));
+                }
+            }
+        }
+    }
+
     pub fn from_rendered(r: &Rendered) -> Result<Plan, SpecError> {
         let mut plan = Plan::default();
         for o in &r.objects {

@@ -44,6 +44,12 @@ pub struct ReplicaStatus {
     pub phase: Phase,
     pub ready: bool,
     pub restarts: u32,
+    /// Unix seconds when the process (last) started.
+    #[serde(default)]
+    pub started: Option<u64>,
+    /// The container runs from source (`berth.dev/run` source settings).
+    #[serde(default)]
+    pub source: bool,
     /// The latest problem, with the OS error where there is one.
     pub message: Option<String>,
 }
@@ -68,6 +74,22 @@ pub struct WorkloadStatus {
     pub description: Option<String>,
     pub desired: u32,
     pub not_runnable: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<ContainerStatus>,
+}
+
+/// A container of a workload, as Configure shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub name: String,
+    pub image: Option<String>,
+    /// It has a `berth.dev/run` entry, so it can run from source.
+    pub runnable: bool,
+    pub source: bool,
+    pub help: Option<String>,
+    /// The run spec's workdir, relative to the deploy folder.
+    pub workdir: Option<String>,
 }
 
 /// A Service and where it listens.
@@ -99,6 +121,9 @@ pub struct Status {
     pub last_error: Option<String>,
     /// `http://127.0.0.1:8080` when the folder has Ingress rules.
     pub ingress: Option<String>,
+    /// The dashboard and API, `http://127.0.0.1:7700/`.
+    #[serde(default)]
+    pub dashboard: Option<String>,
     pub workloads: Vec<WorkloadStatus>,
     pub services: Vec<ServiceStatus>,
     pub replicas: Vec<ReplicaStatus>,
@@ -107,6 +132,8 @@ pub struct Status {
 /// The status behind a lock, with a change counter to wait on.
 pub struct Shared {
     status: Mutex<Status>,
+    /// Every replica's output.
+    pub logs: crate::logs::LogHub,
     changed: watch::Sender<u64>,
     /// Round-robin position per Service, for the ingress.
     turns: Mutex<BTreeMap<String, usize>>,
@@ -118,6 +145,7 @@ impl Shared {
     pub fn new(status: Status) -> Self {
         Shared {
             status: Mutex::new(status),
+            logs: crate::logs::LogHub::default(),
             changed: watch::channel(0).0,
             turns: Mutex::new(BTreeMap::new()),
             ingress_rules: Mutex::new(Vec::new()),

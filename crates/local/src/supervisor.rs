@@ -113,6 +113,44 @@ impl Job {
         }
     }
 
+    /// In source mode, runs the run spec's `build` first; its output goes to the logs.
+    async fn build(&self, env: &[(String, String)]) -> Result<(), String> {
+        let c = self.container();
+        let Some(build) = c.run.as_ref().and_then(|r| r.build.as_ref()) else {
+            return Ok(());
+        };
+        if !self.plan.is_source(&self.workload.name, &c.name) || build.is_empty() {
+            return Ok(());
+        }
+        let replica = format!("{}-{}", self.workload.name, self.index);
+        let out = Command::new(&build[0])
+            .args(&build[1..])
+            .current_dir(self.workdir())
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| format!("cannot run the build {:?}: {e}", build.join(" ")))?;
+        for (stream, bytes) in [("build", &out.stdout), ("build", &out.stderr)] {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                self.shared
+                    .logs
+                    .push(&self.workload.name, &replica, stream, line.to_string());
+            }
+        }
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the build {:?} failed ({}); its output is in the logs",
+                build.join(" "),
+                out.status
+            ))
+        }
+    }
+
     fn spawn(&self, env: &[(String, String)]) -> Result<Child, String> {
         let run = self
             .container()
@@ -173,6 +211,8 @@ impl Job {
             let path = self.log_file.clone();
             let prefix = prefix.clone();
             let name = name.to_string();
+            let shared = self.shared.clone();
+            let service = self.workload.name.clone();
             tasks.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 let file = tokio::fs::OpenOptions::new()
@@ -183,6 +223,7 @@ impl Job {
                     .ok();
                 let mut file = file.map(|f| tokio::io::BufWriter::with_capacity(64 * 1024, f));
                 while let Ok(Some(line)) = lines.next_line().await {
+                    shared.logs.push(&service, &prefix, &name, line.clone());
                     if let Some(f) = file.as_mut() {
                         let ts = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
@@ -361,6 +402,14 @@ impl Job {
                 }
             };
             self.shared.replica(self.id, |r| r.phase = Phase::Starting);
+            if let Err(why) = self.build(&env).await {
+                self.shared.replica(self.id, |r| {
+                    r.phase = Phase::Failed;
+                    r.message = Some(why);
+                });
+                let _ = stop.wait_for(|s| *s).await;
+                break;
+            }
             let started = Instant::now();
             let mut child = match self.spawn(&env) {
                 Ok(c) => c,
@@ -396,8 +445,13 @@ impl Job {
                     self.workload.kind,
                     WorkloadKind::Job | WorkloadKind::CronJob
                 );
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
             self.shared.replica(self.id, |r| {
                 r.pid = Some(pid);
+                r.started = Some(now);
                 r.phase = Phase::Running;
                 r.ready = ready_now;
                 r.message = None;

@@ -1,0 +1,101 @@
+//! `berth shell SVC`: a shell in a workload's working directory with the environment its
+//! processes get, so a developer can run what the service runs. Values stay on this machine.
+
+use crate::render::RenderFlags;
+use clap::Args;
+use std::os::unix::process::CommandExt;
+
+#[derive(Args, Debug)]
+pub struct ShellArgs {
+    /// The workload.
+    service: String,
+    /// The container (default: the first with a berth.dev/run entry).
+    #[arg(long)]
+    container: Option<String>,
+    /// The deploy folder.
+    #[arg(short = 'C', long = "dir", default_value = ".")]
+    dir: std::path::PathBuf,
+    /// Environment, as for `berth up` (default: local).
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    environment: Option<String>,
+    /// Run this instead of an interactive shell.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+pub fn shell(args: ShellArgs) -> Result<(), String> {
+    let flags = RenderFlags {
+        dir: args.dir.clone(),
+        environment: Some(args.environment.unwrap_or_else(|| "local".into())),
+        namespace: None,
+        set: Vec::new(),
+        value_files: Vec::new(),
+    };
+    let modes = crate::dashboard::load_modes(&args.dir);
+    let rendered = flags
+        .render_with_modes(crate::dashboard::modes_json(&modes))
+        .map_err(|e| e.to_string())?;
+    let plan = berth_local::Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
+    let Some(pw) = plan
+        .workloads
+        .iter()
+        .find(|pw| pw.workload.name == args.service)
+    else {
+        let known: Vec<&str> = plan
+            .workloads
+            .iter()
+            .map(|pw| pw.workload.name.as_str())
+            .collect();
+        return Err(format!(
+            "no workload named {:?} in {}\n  = help: known workloads: {}",
+            args.service,
+            args.dir.display(),
+            known.join(", ")
+        ));
+    };
+    let w = &pw.workload;
+    let c = match &args.container {
+        Some(name) => w.containers.iter().find(|c| &c.name == name),
+        None => w
+            .containers
+            .iter()
+            .find(|c| c.run.is_some())
+            .or(w.containers.first()),
+    }
+    .ok_or_else(|| format!("{} has no such container", w.name))?;
+    let mut env = plan.resolve_env(w, c, 0)?;
+    if let Some(run) = &c.run {
+        env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    // The Services of the running `up`, as its processes see them.
+    if let Some(status) = berth_local::running_status(&args.dir) {
+        for svc in &status.services {
+            let prefix = svc.name.to_uppercase().replace(['-', '.'], "_");
+            if let Some(port) = svc.addresses.first().and_then(|a| a.rsplit(':').next()) {
+                env.push((format!("{prefix}_SERVICE_HOST"), "127.0.0.1".into()));
+                env.push((format!("{prefix}_SERVICE_PORT"), port.to_string()));
+            }
+        }
+    }
+    let workdir = match c.run.as_ref().and_then(|r| r.workdir.as_deref()) {
+        Some(w) => args.dir.join(w),
+        None => args.dir.clone(),
+    };
+    let (program, rest) = match args.command.split_first() {
+        Some((p, rest)) => (p.clone(), rest.to_vec()),
+        None => (
+            std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()),
+            Vec::new(),
+        ),
+    };
+    let err = std::process::Command::new(&program)
+        .args(rest)
+        .current_dir(&workdir)
+        .envs(env)
+        .env("BERTH_SHELL", &w.name)
+        .exec();
+    Err(format!(
+        "cannot start {program} in {}: {err}",
+        workdir.display()
+    ))
+}

@@ -1,0 +1,127 @@
+//! What the dashboard and the HTTP API show: one model for the local and Kubernetes backends.
+//! Never carries a Secret value or an environment variable's value.
+
+use serde::{Deserialize, Serialize};
+
+/// How a container runs: from its image (the normal run) or from the developer's source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Image,
+    Source,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Image => "image",
+            Mode::Source => "source",
+        }
+    }
+
+    /// `image` or `source`.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "image" => Some(Mode::Image),
+            "source" => Some(Mode::Source),
+            _ => None,
+        }
+    }
+}
+
+/// A service's health in one word, as the Status column shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    Ready,
+    Progressing,
+    Degraded,
+    Failed,
+    Completed,
+    NotRunnable,
+    Stopped,
+}
+
+/// One container of a service, for the Configure screen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub image: Option<String>,
+    pub mode: Mode,
+    /// Whether the run spec has source settings to switch to.
+    pub source_available: bool,
+    /// The run spec's `help` text.
+    pub help: Option<String>,
+}
+
+/// One replica (a local process, or a pod).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    /// `web-0`, or the pod's name.
+    pub name: String,
+    pub container: String,
+    /// `running`, `starting`, `crash-loop`, `failed`, `completed`, `waiting`, ...
+    pub status: String,
+    pub ready: bool,
+    pub restarts: u32,
+    /// Unix seconds when it (last) started.
+    pub started: Option<u64>,
+    pub image: Option<String>,
+    /// The latest problem.
+    pub message: Option<String>,
+}
+
+/// A row of the main screen and the head of the detail screen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub name: String,
+    /// Deployment, StatefulSet, Job, CronJob, DaemonSet.
+    pub kind: String,
+    pub description: Option<String>,
+    pub desired: u32,
+    pub ready: u32,
+    pub available: u32,
+    pub health: Health,
+    /// The status in words: `ready`, `1 of 2 ready`, `crash loop`, why not runnable.
+    pub status: String,
+    /// `image`, `source`, or `mixed` across containers.
+    pub mode: String,
+    pub containers: Vec<ContainerView>,
+    pub replicas: Vec<ReplicaView>,
+    /// A command to open a shell in it (never contains Secret values).
+    pub shell: Option<String>,
+}
+
+/// The whole environment, as the main screen shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentView {
+    /// `local` or `kubernetes`.
+    pub backend: String,
+    /// The folder, or `context/namespace`.
+    pub target: String,
+    /// Counts applies; moves on every redeploy.
+    pub generation: u64,
+    /// Why the latest redeploy did not apply.
+    pub last_error: Option<String>,
+    /// What is happening right now (`redeploying`), if anything.
+    pub busy: Option<String>,
+    pub ingress: Option<String>,
+    pub services: Vec<ServiceView>,
+}
+
+/// A line a replica printed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Increases across the environment; `since` takes it.
+    pub seq: u64,
+    /// Unix milliseconds when berth read it.
+    pub ts_ms: u64,
+    /// The service (workload) it belongs to.
+    pub service: String,
+    /// `web-0`, or the pod's name.
+    pub replica: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub text: String,
+}

@@ -1,0 +1,260 @@
+//! The routes: the UI's assets, and the JSON API under `/api/v1` (documented in openapi.yaml).
+
+use crate::security::{guard, Access};
+use crate::{ApiError, Backend};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_core::view::{LogLine, Mode};
+use futures::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+type Shared = Arc<dyn Backend>;
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "assets/"]
+struct Assets;
+
+const OPENAPI: &str = include_str!("../openapi.yaml");
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(serde_json::json!({ "error": self.message }))).into_response()
+    }
+}
+
+pub fn router(backend: Shared, access: Access) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{file}", get(asset))
+        .route("/api/openapi.yaml", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/environment", get(environment))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/services", get(services))
+        .route("/api/v1/services/{name}", get(service))
+        .route("/api/v1/services/{name}/logs", get(logs))
+        .route("/api/v1/services/{name}/restart", post(restart))
+        .route("/api/v1/services/{name}/scale", post(scale))
+        .route("/api/v1/services/{name}/mode", post(mode))
+        .route("/api/v1/redeploy", post(redeploy))
+        .with_state(backend)
+        .layer(axum::middleware::from_fn_with_state(access, guard))
+}
+
+fn embedded(path: &str) -> Response {
+    match Assets::get(path) {
+        Some(file) => {
+            let mime = match path.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                _ => "application/octet-stream",
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, "no-cache"),
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:",
+                    ),
+                ],
+                file.data.into_owned(),
+            )
+                .into_response()
+        }
+        None => ApiError::not_found(format!("no asset {path}")).into_response(),
+    }
+}
+
+async fn index() -> Response {
+    embedded("index.html")
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    embedded(&file)
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response()
+}
+
+async fn metrics(State(b): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        b.metrics(),
+    )
+        .into_response()
+}
+
+async fn environment(State(b): State<Shared>) -> Response {
+    Json(b.environment()).into_response()
+}
+
+async fn services(State(b): State<Shared>) -> Response {
+    Json(b.environment().services).into_response()
+}
+
+async fn service(State(b): State<Shared>, Path(name): Path<String>) -> Response {
+    match b.environment().services.into_iter().find(|s| s.name == name) {
+        Some(s) => Json(s).into_response(),
+        None => ApiError::not_found(format!("no service named {name}")).into_response(),
+    }
+}
+
+/// The environment on connect and after every change (changes within 50 ms coalesce).
+async fn events(State(b): State<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = b.changed();
+    let first = Event::default()
+        .event("environment")
+        .json_data(b.environment())
+        .unwrap_or_default();
+    let rest = stream::unfold((b, rx), |(b, mut rx)| async move {
+        rx.changed().await.ok()?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        rx.borrow_and_update();
+        let ev = Event::default()
+            .event("environment")
+            .json_data(b.environment())
+            .unwrap_or_default();
+        Some((Ok(ev), (b, rx)))
+    });
+    Sse::new(stream::once(async { Ok(first) }).chain(rest)).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    /// Only lines after this sequence number.
+    since: Option<u64>,
+    /// At most this many kept lines first.
+    tail: Option<usize>,
+    /// Keep the stream open for new lines (SSE); otherwise a JSON array.
+    #[serde(default)]
+    follow: bool,
+}
+
+fn line_event(l: &LogLine) -> Event {
+    Event::default()
+        .event("line")
+        .id(l.seq.to_string())
+        .json_data(l)
+        .unwrap_or_default()
+}
+
+async fn logs(
+    State(b): State<Shared>,
+    Path(name): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    if !b.environment().services.iter().any(|s| s.name == name) {
+        return ApiError::not_found(format!("no service named {name}")).into_response();
+    }
+    if !q.follow {
+        return match b.logs(&name, q.since, q.tail) {
+            Ok(lines) => Json(lines).into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
+    // Subscribe before reading the backlog, then skip what the backlog already had.
+    let rx = match b.follow(&name) {
+        Ok(rx) => rx,
+        Err(e) => return e.into_response(),
+    };
+    let backlog = match b.logs(&name, q.since, q.tail.or(Some(1000))) {
+        Ok(l) => l,
+        Err(e) => return e.into_response(),
+    };
+    let last = backlog.last().map(|l| l.seq).or(q.since).unwrap_or(0);
+    let head = stream::iter(
+        backlog
+            .into_iter()
+            .map(|l| Ok::<_, Infallible>(line_event(&l))),
+    );
+    let live = stream::unfold((rx, name, last), |(mut rx, name, last)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(l) if l.service == name && l.seq > last => {
+                    return Some((Ok(line_event(&l)), (rx, name, last)))
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    let ev = Event::default().event("dropped").data(n.to_string());
+                    return Some((Ok(ev), (rx, name, last)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(head.chain(live))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+fn done(result: Result<String, ApiError>) -> Response {
+    match result {
+        Ok(message) => Json(serde_json::json!({ "ok": true, "message": message })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn restart(State(b): State<Shared>, Path(name): Path<String>) -> Response {
+    done(b.restart(&name).await)
+}
+
+#[derive(Deserialize)]
+struct ScaleBody {
+    replicas: u32,
+}
+
+async fn scale(
+    State(b): State<Shared>,
+    Path(name): Path<String>,
+    body: Option<Json<ScaleBody>>,
+) -> Response {
+    let Some(Json(body)) = body else {
+        return ApiError::bad_request("send a JSON body {\"replicas\": N}").into_response();
+    };
+    if body.replicas > 100 {
+        return ApiError::bad_request("at most 100 replicas").into_response();
+    }
+    done(b.scale(&name, body.replicas).await)
+}
+
+#[derive(Deserialize)]
+struct ModeBody {
+    mode: String,
+    container: Option<String>,
+}
+
+async fn mode(
+    State(b): State<Shared>,
+    Path(name): Path<String>,
+    body: Option<Json<ModeBody>>,
+) -> Response {
+    let Some(Json(body)) = body else {
+        return ApiError::bad_request("send a JSON body {\"mode\": \"source\"|\"image\"}")
+            .into_response();
+    };
+    let Some(m) = Mode::parse(&body.mode) else {
+        return ApiError::bad_request(format!(
+            "unknown mode {:?}: use \"source\" or \"image\"",
+            body.mode
+        ))
+        .into_response();
+    };
+    done(b.set_mode(&name, body.container.as_deref(), m).await)
+}
+
+async fn redeploy(State(b): State<Shared>) -> Response {
+    done(b.redeploy().await)
+}

@@ -1,0 +1,115 @@
+//! The dashboard and the JSON HTTP API. Backends stay unaware of it: the CLI adapts each backend
+//! to [`Backend`], and this crate serves it (UI assets embedded, no CDN, works offline).
+
+mod api;
+mod security;
+
+pub use security::Access;
+
+use berth_core::view::{EnvironmentView, LogLine, Mode};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
+
+/// A boxed future, so [`Backend`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A failure the API reports with an HTTP status.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 404,
+            message: what.into(),
+        }
+    }
+
+    pub fn bad_request(what: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            message: what.into(),
+        }
+    }
+
+    pub fn failed(what: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 500,
+            message: what.into(),
+        }
+    }
+}
+
+/// What a backend offers the dashboard: a view, logs, and the actions of the screens.
+pub trait Backend: Send + Sync + 'static {
+    /// The environment now.
+    fn environment(&self) -> EnvironmentView;
+    /// Moves whenever the environment changes.
+    fn changed(&self) -> watch::Receiver<u64>;
+    /// Kept lines of a service after `since`, at most `tail`.
+    fn logs(
+        &self,
+        service: &str,
+        since: Option<u64>,
+        tail: Option<usize>,
+    ) -> Result<Vec<LogLine>, ApiError>;
+    /// New lines (of this service at least; the server filters).
+    fn follow(&self, service: &str) -> Result<broadcast::Receiver<Arc<LogLine>>, ApiError>;
+    /// Restarts every replica of a service in place.
+    fn restart<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<String, ApiError>>;
+    /// Sets the replica count.
+    fn scale<'a>(
+        &'a self,
+        service: &'a str,
+        replicas: u32,
+    ) -> BoxFuture<'a, Result<String, ApiError>>;
+    /// Switches a container (all of the service's when `None`) to image or source mode.
+    fn set_mode<'a>(
+        &'a self,
+        service: &'a str,
+        container: Option<&'a str>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<String, ApiError>>;
+    /// Re-renders the folder and applies it.
+    fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>>;
+    /// Prometheus text exposition of the backend's metrics.
+    fn metrics(&self) -> String {
+        String::new()
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// Where it listens (the port is real when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The URL to open (with the token, when one is needed).
+    pub url: String,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `listen` and serves the dashboard and API for `backend`.
+///
+/// A loopback address needs no token for reading; anything else requires `token` on every
+/// request. Mutating requests always need POST and either the token or (on loopback) a
+/// same-origin request.
+pub async fn serve(
+    backend: Arc<dyn Backend>,
+    listen: SocketAddr,
+    token: Option<String>,
+) -> std::io::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let access = Access::new(addr, token);
+    let url = access.url();
+    let app = api::router(backend, access);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Server { addr, url, task })
+}
