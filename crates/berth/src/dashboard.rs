@@ -70,10 +70,7 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
-    async fn ask(
-        &self,
-        make: impl FnOnce(Reply) -> UpCommand,
-    ) -> Result<String, ApiError> {
+    async fn ask(&self, make: impl FnOnce(Reply) -> UpCommand) -> Result<String, ApiError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(make(tx))
@@ -325,7 +322,12 @@ impl Client {
         })
     }
 
-    fn connect(&self, method: &str, path: &str, body: Option<&str>) -> Result<std::io::BufReader<std::net::TcpStream>, String> {
+    fn connect(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<std::io::BufReader<std::net::TcpStream>, String> {
         use std::io::Write;
         let mut stream = std::net::TcpStream::connect(&self.authority)
             .map_err(|e| format!("cannot reach berth up's API at {}: {e}", self.authority))?;
@@ -347,7 +349,12 @@ impl Client {
     }
 
     /// Sends a request and returns the status code, and the body with chunking undone.
-    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String), String> {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, String), String> {
         let mut reader = self.connect(method, path, body)?;
         let (code, chunked) = read_head(&mut reader)?;
         let mut out = Vec::new();

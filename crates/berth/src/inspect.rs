@@ -127,7 +127,8 @@ fn logs_via_api(client: crate::dashboard::Client, args: &LogsArgs) -> Result<(),
     let service = &args.service;
     let mut out = std::io::stdout().lock();
     if !args.follow {
-        let (code, body) = client.request("GET", &format!("/api/v1/services/{service}/logs"), None)?;
+        let (code, body) =
+            client.request("GET", &format!("/api/v1/services/{service}/logs"), None)?;
         if code != 200 {
             return Err(api_error(code, &body, service));
         }
@@ -163,7 +164,10 @@ fn logs_via_api(client: crate::dashboard::Client, args: &LogsArgs) -> Result<(),
                             }
                         }
                         "dropped" => {
-                            let _ = writeln!(out, "berth: {data} lines dropped (this reader fell behind)");
+                            let _ = writeln!(
+                                out,
+                                "berth: {data} lines dropped (this reader fell behind)"
+                            );
                         }
                         _ => failed = Some(data.to_string()),
                     }

@@ -437,8 +437,8 @@ async fn answer(
     tokio::sync::oneshot::Sender<Result<String, berth_server::ApiError>>,
     Result<berth_local::Applied, berth_server::ApiError>,
 ) {
-    use berth_server::ApiError;
     use crate::dashboard::UpCommand;
+    use berth_server::ApiError;
     let status = running.shared.snapshot();
     let find = |name: &str| {
         status

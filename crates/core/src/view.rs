@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How a container runs: from its image (the normal run) or from the developer's source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]

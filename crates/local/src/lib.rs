@@ -6,8 +6,8 @@
 //! replicas. The live [`Status`] is also written to `.berth/up.json` beside the folder.
 
 mod holder;
-pub mod logs;
 mod ingress;
+pub mod logs;
 mod plan;
 mod probe;
 mod proxy;

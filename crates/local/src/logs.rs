@@ -65,7 +65,11 @@ impl LogHub {
             .filter(|l| since.is_none_or(|s| l.seq > s))
             .collect();
         let skip = tail.map_or(0, |t| after.len().saturating_sub(t));
-        after.into_iter().skip(skip).map(|l| (**l).clone()).collect()
+        after
+            .into_iter()
+            .skip(skip)
+            .map(|l| (**l).clone())
+            .collect()
     }
 
     /// Every line from now on, of every service.

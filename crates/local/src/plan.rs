@@ -114,7 +114,10 @@ impl Plan {
 
     /// Marks containers as running from source: `modes` maps workload -> container -> mode.
     /// Containers without source settings (a run spec) stay as they are.
-    pub fn set_modes(&mut self, modes: &BTreeMap<String, BTreeMap<String, berth_core::view::Mode>>) {
+    pub fn set_modes(
+        &mut self,
+        modes: &BTreeMap<String, BTreeMap<String, berth_core::view::Mode>>,
+    ) {
         self.sources.clear();
         for pw in &self.workloads {
             for c in &pw.workload.containers {

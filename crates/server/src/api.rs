@@ -91,7 +91,10 @@ async fn openapi() -> Response {
 
 async fn metrics(State(b): State<Shared>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         b.metrics(),
     )
         .into_response()
@@ -106,7 +109,12 @@ async fn services(State(b): State<Shared>) -> Response {
 }
 
 async fn service(State(b): State<Shared>, Path(name): Path<String>) -> Response {
-    match b.environment().services.into_iter().find(|s| s.name == name) {
+    match b
+        .environment()
+        .services
+        .into_iter()
+        .find(|s| s.name == name)
+    {
         Some(s) => Json(s).into_response(),
         None => ApiError::not_found(format!("no service named {name}")).into_response(),
     }

@@ -1,0 +1,531 @@
+//! The dashboard's HTTP API over real sockets against `berth up examples/ticketing`, and the
+//! dashboard itself in headless Chromium (tests/browser/dashboard.mjs).
+
+use serde_json::Value as Json;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.file_name() == ".berth" || e.file_name() == "__pycache__" {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A running `berth up` of a private copy of the example; stopped when dropped.
+struct Up {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT` of the dashboard.
+    api: String,
+    /// `http://127.0.0.1:PORT` of the ingress.
+    ingress: String,
+    token: Option<String>,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Up {
+    fn start(listen: &str, token: Option<&str>) -> Up {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("examples/ticketing"), dir.path());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.args([
+            "up",
+            dir.path().to_str().unwrap(),
+            "--ingress",
+            "127.0.0.1:0",
+            "--listen",
+            listen,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        if let Some(t) = token {
+            cmd.env("BERTH_TOKEN", t);
+        }
+        let mut child = cmd.spawn().unwrap();
+        // berth up prints the addresses on start: the event to wait for.
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut api, mut ingress) = (None, None);
+        let mut line = String::new();
+        while api.is_none() || ingress.is_none() {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "berth up ended early"
+            );
+            if let Some(url) = line.strip_prefix("dashboard ") {
+                let authority = url.trim().trim_start_matches("http://");
+                let authority = authority
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .replace("0.0.0.0", "127.0.0.1");
+                api = Some(authority);
+            }
+            if let Some(url) = line.strip_prefix("ingress ") {
+                ingress = Some(url.trim().to_string());
+            }
+        }
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = out.read_to_end(&mut sink);
+        });
+        Up {
+            child,
+            dir,
+            api: api.unwrap(),
+            ingress: ingress.unwrap(),
+            token: token.map(str::to_string),
+        }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.api).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {}\r\n", self.api));
+        }
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(t) = &self.token {
+            if !headers.iter().any(|(k, _)| *k == "Authorization") {
+                head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+            }
+        }
+        write!(s, "{head}\r\n{body}").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let code = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    fn get(&self, path: &str) -> Json {
+        let (code, body) = self.request("GET", path, &[], "");
+        assert_eq!(code, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn post(&self, path: &str, body: &str) -> (u16, Json) {
+        let (code, body) =
+            self.request("POST", path, &[("Content-Type", "application/json")], body);
+        (code, serde_json::from_str(&body).unwrap_or(Json::Null))
+    }
+
+    /// Opens an SSE stream.
+    fn sse(&self, path: &str) -> Sse {
+        let mut s = TcpStream::connect(&self.api).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            self.api
+        )
+        .unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+        }
+        Sse { reader }
+    }
+
+    /// Waits on the events stream until `f` holds for the environment.
+    fn wait_env(&self, what: &str, f: impl Fn(&Json) -> bool) -> Json {
+        let mut events = self.sse("/api/v1/events");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            let (event, data) = events.next();
+            if event == "environment" {
+                let env: Json = serde_json::from_str(&data).unwrap();
+                if f(&env) {
+                    return env;
+                }
+            }
+        }
+    }
+}
+
+/// A server-sent event stream over chunked HTTP.
+struct Sse {
+    reader: BufReader<TcpStream>,
+}
+
+impl Sse {
+    /// The next (event, data), skipping keep-alive comments.
+    fn next(&mut self) -> (String, String) {
+        let (mut event, mut data) = (String::new(), String::new());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "stream closed");
+            let l = line.trim_end_matches(['\r', '\n']);
+            if let Some(e) = l.strip_prefix("event:") {
+                event = e.trim().to_string();
+            } else if let Some(d) = l.strip_prefix("data:") {
+                data.push_str(d.trim_start());
+            } else if l.is_empty() && !event.is_empty() {
+                return (event, data);
+            }
+            // Chunk-size lines and comments are skipped.
+        }
+    }
+}
+
+fn service<'a>(env: &'a Json, name: &str) -> &'a Json {
+    env["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+}
+
+fn all_ready(env: &Json) -> bool {
+    env["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| matches!(s["health"].as_str(), Some("ready" | "completed")))
+}
+
+fn ingress_get(up: &Up, path: &str) {
+    let addr = up.ingress.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: ticketing.localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+}
+
+#[test]
+fn the_api_serves_the_environment_and_acts_on_it() {
+    let up = Up::start("127.0.0.1:0", None);
+    let env = up.wait_env("every service ready", all_ready);
+    assert_eq!(env["backend"], "local");
+    for name in [
+        "web",
+        "reservationengine",
+        "queue",
+        "broadcaster",
+        "mailtool",
+        "testdbserver",
+        "seed",
+        "reminders",
+    ] {
+        let s = service(&env, name);
+        assert!(s["description"].is_string(), "{name} has a description");
+    }
+    assert_eq!(service(&env, "web")["mode"], "image");
+    assert_eq!(service(&env, "seed")["health"], "completed");
+
+    // Secret values never reach the API.
+    let secret = std::fs::read_to_string(up.dir.path().join("config.yaml")).unwrap();
+    let password = secret
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .map(|v| v.trim().trim_matches('"').to_string());
+    let (_, everything) = up.request("GET", "/api/v1/environment", &[], "");
+    if let Some(p) = password.filter(|p| p.len() > 3 && !p.contains("{{")) {
+        assert!(!everything.contains(&p), "the Secret value {p} was sent");
+    }
+
+    // Logs: a line printed by web arrives on the follow stream.
+    let mut logs = up.sse("/api/v1/services/web/logs?follow=true&tail=1");
+    let marker = format!("/marker-{}", std::process::id());
+    let sent = Instant::now();
+    ingress_get(&up, &marker);
+    loop {
+        let (event, data) = logs.next();
+        if event == "line" && data.contains(&marker) {
+            let line: Json = serde_json::from_str(&data).unwrap();
+            assert_eq!(line["service"], "web");
+            assert!(line["replica"].as_str().unwrap().starts_with("web-"));
+            break;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "the line never arrived"
+        );
+    }
+    eprintln!("log line through the API after {:?}", sent.elapsed());
+    let kept: Json = up.get("/api/v1/services/web/logs?tail=5");
+    assert!(kept.as_array().unwrap().len() <= 5);
+    let since = kept.as_array().unwrap().last().unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let newer: Json = up.get(&format!("/api/v1/services/web/logs?since={since}"));
+    assert!(newer
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["seq"].as_u64().unwrap() > since));
+
+    // Restart: new processes.
+    let before = service(&env, "web")["replicas"][0]["started"].clone();
+    let pid_before = std::fs::read_to_string(up.dir.path().join(".berth/up.json")).unwrap();
+    let (code, body) = up.post("/api/v1/services/web/restart", "");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("restarted web-0"),
+        "{body}"
+    );
+    let env = up.wait_env("web ready again", |e| {
+        service(e, "web")["health"] == "ready"
+    });
+    let _ = (before, pid_before, env);
+
+    // Scale to 2, then back to 1.
+    let (code, body) = up.post("/api/v1/services/web/scale", r#"{"replicas": 2}"#);
+    assert_eq!(code, 200, "{body}");
+    up.wait_env("2 web replicas ready", |e| {
+        service(e, "web")["available"] == 2 && service(e, "web")["desired"] == 2
+    });
+    let (code, _) = up.post("/api/v1/services/web/scale", r#"{"replicas": 1}"#);
+    assert_eq!(code, 200);
+
+    // Mode: source, remembered in .berth/modes.json.
+    let (code, body) = up.post("/api/v1/services/web/mode", r#"{"mode": "source"}"#);
+    assert_eq!(code, 200, "{body}");
+    up.wait_env("web in source mode", |e| {
+        service(e, "web")["mode"] == "source"
+    });
+    let modes = std::fs::read_to_string(up.dir.path().join(".berth/modes.json")).unwrap();
+    assert!(modes.contains("\"source\""), "{modes}");
+
+    // Redeploy moves the generation.
+    let generation = up.get("/api/v1/environment")["generation"]
+        .as_u64()
+        .unwrap();
+    let (code, body) = up.post("/api/v1/redeploy", "");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        up.get("/api/v1/environment")["generation"]
+            .as_u64()
+            .unwrap()
+            > generation
+    );
+
+    // The CLI goes through the same API.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "mode",
+            "web",
+            "image",
+            "-C",
+            up.dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    up.wait_env("web back in image mode", |e| {
+        service(e, "web")["mode"] == "image"
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["logs", "web", "-C", up.dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&marker));
+
+    // Errors.
+    assert_eq!(up.request("GET", "/api/v1/services/nope", &[], "").0, 404);
+    assert_eq!(up.post("/api/v1/services/nope/restart", "").0, 404);
+    assert_eq!(up.post("/api/v1/services/web/scale", "{}").0, 422);
+    assert_eq!(
+        up.post("/api/v1/services/web/mode", r#"{"mode": "fast"}"#)
+            .0,
+        400
+    );
+    assert_eq!(
+        up.post("/api/v1/services/seed/scale", r#"{"replicas": 2}"#)
+            .0,
+        400
+    );
+    assert_eq!(
+        up.request("GET", "/api/v1/redeploy", &[], "").0,
+        405,
+        "mutations need POST"
+    );
+
+    // Security: another origin, another Host (DNS rebinding).
+    let (code, body) = up.request(
+        "POST",
+        "/api/v1/services/web/restart",
+        &[("Origin", "http://evil.example")],
+        "",
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("cross-origin"), "{body}");
+    let (code, _) = up.request(
+        "POST",
+        "/api/v1/services/web/restart",
+        &[("Sec-Fetch-Site", "cross-site")],
+        "",
+    );
+    assert_eq!(code, 403);
+    let (code, _) = up.request("GET", "/api/v1/services", &[("Host", "evil.example")], "");
+    assert_eq!(code, 403);
+
+    // The OpenAPI document names every route.
+    let (code, openapi) = up.request("GET", "/api/openapi.yaml", &[], "");
+    assert_eq!(code, 200);
+    for path in [
+        "/api/v1/environment",
+        "/api/v1/events",
+        "/api/v1/services",
+        "/api/v1/services/{name}",
+        "/api/v1/services/{name}/logs",
+        "/api/v1/services/{name}/restart",
+        "/api/v1/services/{name}/scale",
+        "/api/v1/services/{name}/mode",
+        "/api/v1/redeploy",
+        "/metrics",
+    ] {
+        assert!(
+            openapi.contains(&format!("  {path}:")),
+            "openapi lacks {path}"
+        );
+    }
+    let (code, page) = up.request("GET", "/", &[], "");
+    assert_eq!(code, 200);
+    assert!(page.contains("/assets/app.js"));
+}
+
+#[test]
+fn a_dashboard_beyond_loopback_requires_the_token() {
+    let up = Up::start("0.0.0.0:0", Some("t0ken-for-tests"));
+    let (code, body) = up.request(
+        "GET",
+        "/api/v1/services",
+        &[("Authorization", "Bearer wrong")],
+        "",
+    );
+    assert_eq!(code, 401, "{body}");
+    let (code, _) = up.request("GET", "/", &[("Authorization", "none")], "");
+    assert_eq!(code, 401);
+    let (code, _) = up.request("GET", "/api/v1/services", &[], "");
+    assert_eq!(code, 200);
+    // The printed URL carries the token once; the page then lives on a strict cookie.
+    let mut s = TcpStream::connect(&up.api).unwrap();
+    write!(
+        s,
+        "GET /?token=t0ken-for-tests HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        up.api
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(
+        out.contains("set-cookie: berth_token=t0ken-for-tests; HttpOnly; SameSite=Strict"),
+        "{out}"
+    );
+    let (code, _) = up.request(
+        "GET",
+        "/api/v1/services",
+        &[
+            ("Authorization", "x"),
+            ("Cookie", "berth_token=t0ken-for-tests"),
+        ],
+        "",
+    );
+    assert_eq!(code, 200);
+    // The CLI finds the token in .berth/token.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["restart", "mailtool", "-C", up.dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The dashboard in Debian's headless Chromium, driven by playwright-core.
+#[test]
+fn the_dashboard_works_in_chromium() {
+    let script = repo().join("tests/browser/dashboard.mjs");
+    let modules = repo().join("tests/browser/node_modules/playwright-core");
+    let chromium = std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !modules.exists() || !Path::new(&chromium).exists() {
+        eprintln!("the_dashboard_works_in_chromium: skipped (run ./scripts/test.sh, which installs chromium and playwright-core)");
+        return;
+    }
+    let up = Up::start("127.0.0.1:0", None);
+    let shots = repo().join("target/screenshots");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{}/", up.api))
+        .arg(&up.ingress)
+        .arg(&shots)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(out.status.success(), "{text}");
+    for shot in ["main.png", "detail.png", "configure.png"] {
+        assert!(shots.join(shot).exists(), "screenshot {shot}");
+    }
+}

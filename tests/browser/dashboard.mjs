@@ -1,0 +1,118 @@
+// The dashboard in real headless Chromium (Debian's, driven by playwright-core).
+// Usage: node dashboard.mjs DASHBOARD_URL INGRESS_URL SCREENSHOT_DIR
+// Prints one "ok <check>" line per passed check; exits non-zero on the first failure.
+import { chromium } from "playwright-core";
+import http from "node:http";
+import { mkdirSync } from "node:fs";
+
+const [dashboard, ingress, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const api = async (path, init) => (await fetch(new URL(path, dashboard), init)).json();
+const ok = (what) => console.log("ok " + what);
+const fail = (what) => { console.error("FAILED " + what); process.exit(1); };
+
+const browser = await chromium.launch({
+  executablePath: process.env.BERTH_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("pageerror", (e) => fail("page error: " + e.message));
+  await page.goto(dashboard);
+
+  // 1. The table shows every service ready (Jobs completed, CronJobs scheduled).
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#services tbody tr")];
+    return rows.length >= 8 && rows.every((r) => /ready|completed|scheduled/.test(r.cells[3].textContent));
+  }, null, { timeout: 30000 });
+  const names = await page.$$eval("#services tbody tr", (rows) => rows.map((r) => r.dataset.name));
+  for (const n of ["web", "reservationengine", "queue", "broadcaster", "mailtool", "testdbserver", "seed"]) {
+    if (!names.includes(n)) fail("service " + n + " missing from the table: " + names);
+  }
+  ok("the table shows every service ready: " + names.join(", "));
+  await page.screenshot({ path: `${shots}/main.png`, fullPage: true });
+
+  // 2. A line printed by a service appears in the open log view within 1 s.
+  await page.click('#services a[href="#/service/web"]');
+  await page.waitForSelector("#detail:not([hidden])");
+  await page.waitForFunction(() => document.querySelectorAll("#logs .line").length > 0, null, { timeout: 10000 });
+  const marker = "/marker-" + Date.now();
+  const sent = Date.now();
+  await new Promise((done) => {
+    const u = new URL(marker, ingress);
+    http.get({ host: u.hostname, port: u.port, path: u.pathname, headers: { Host: "ticketing.localhost" } },
+      (res) => { res.resume(); res.on("end", done); }).on("error", done);
+  });
+  await page.waitForFunction((m) => [...document.querySelectorAll("#logs .line")].some((l) => l.textContent.includes(m)),
+    marker, { timeout: 1000 }).catch(() => fail("the log line did not appear within 1 s"));
+  ok(`a printed line appeared in the log view after ${Date.now() - sent} ms`);
+  await page.screenshot({ path: `${shots}/detail.png`, fullPage: true });
+
+  // The filter hides lines that do not match.
+  await page.fill("#l-filter", marker);
+  const visible = await page.$$eval("#logs .line", (ls) => ls.filter((l) => !l.hidden).length);
+  const total = await page.$$eval("#logs .line", (ls) => ls.length);
+  if (!(visible >= 1 && visible < total)) fail(`filter: ${visible} of ${total} visible`);
+  await page.fill("#l-filter", "");
+  ok("the log filter narrows the view");
+
+  // 3. Toggling source mode changes the Mode column.
+  const toggle = page.locator('#d-containers input[data-container="web"]');
+  await toggle.check();
+  await page.goto(dashboard + "#/");
+  await page.waitForFunction(() => {
+    const row = document.querySelector('#services tr[data-name="web"]');
+    return row && row.cells[4].textContent.trim() === "source";
+  }, null, { timeout: 20000 });
+  ok("toggling source mode changed the Mode column to source");
+  await page.goto(dashboard + "#/service/web/configure");
+  await page.waitForSelector('#d-containers button[data-reload="web"]');
+  await page.screenshot({ path: `${shots}/configure.png`, fullPage: true });
+  await page.locator('#d-containers input[data-container="web"]').uncheck();
+  await page.goto(dashboard + "#/");
+  await page.waitForFunction(() => document.querySelector('#services tr[data-name="web"]').cells[4].textContent.trim() === "image",
+    null, { timeout: 20000 });
+  ok("and back to image");
+
+  // 4. The reload button redeploys.
+  const before = (await api("/api/v1/environment")).generation;
+  await page.click("#reload");
+  await page.waitForFunction(() => /unchanged|started|restarted|no changes/.test(document.querySelector("#busy").textContent),
+    null, { timeout: 20000 });
+  const after = (await api("/api/v1/environment")).generation;
+  if (!(after > before)) fail(`reload did not redeploy (generation ${before} -> ${after})`);
+  ok(`the reload button redeployed (generation ${before} -> ${after})`);
+
+  // 5. A page on another origin cannot restart a service.
+  const evil = http.createServer((req, res) => {
+    res.setHeader("Content-Type", "text/html");
+    res.end("<!doctype html><title>elsewhere</title>");
+  });
+  await new Promise((r) => evil.listen(0, "127.0.0.1", r));
+  const web = await api("/api/v1/services/web");
+  const started = web.replicas.map((r) => r.started + r.name).join();
+  const other = await browser.newPage();
+  await other.goto(`http://127.0.0.1:${evil.address().port}/`);
+  const outcome = await other.evaluate(async (target) => {
+    const results = [];
+    for (const mode of ["cors", "no-cors"]) {
+      try {
+        const r = await fetch(target, { method: "POST", mode, headers: mode === "cors" ? {} : {}, body: "{}" });
+        results.push(`${mode}:${r.status}`);
+      } catch (e) {
+        results.push(`${mode}:blocked`);
+      }
+    }
+    return results.join(" ");
+  }, new URL("/api/v1/services/web/restart", dashboard).href);
+  evil.close();
+  const afterWeb = await api("/api/v1/services/web");
+  if (afterWeb.replicas.map((r) => r.started + r.name).join() !== started) fail("a cross-origin POST restarted web");
+  const direct = await fetch(new URL("/api/v1/services/web/restart", dashboard), {
+    method: "POST", headers: { Origin: `http://127.0.0.1:${evil.address()?.port ?? 1}` } });
+  if (direct.status !== 403) fail("cross-origin POST answered " + direct.status);
+  ok(`a cross-origin POST was refused (${outcome}; with an Origin header: 403)`);
+} finally {
+  await browser.close();
+}
