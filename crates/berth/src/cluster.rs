@@ -28,6 +28,11 @@ pub struct ClusterFlags {
 }
 
 impl ClusterFlags {
+    /// Connects as kubectl would.
+    pub async fn connect_pub(&self) -> Result<Cluster, String> {
+        self.connect().await
+    }
+
     async fn connect(&self) -> Result<Cluster, String> {
         Cluster::connect(&ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
@@ -190,14 +195,94 @@ fn set_name(flags: &ClusterFlags, dir: &std::path::Path) -> String {
     }
 }
 
-struct Rendered {
-    set: ApplySet,
-    manifests: Vec<Manifest>,
-    info: NewRevision,
+pub struct Rendered {
+    pub set: ApplySet,
+    pub manifests: Vec<Manifest>,
+    pub info: NewRevision,
+}
+
+/// The deploy set a folder renders to (name and namespace), without touching a cluster.
+pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<ApplySet, String> {
+    Ok(render(flags, cluster)?.set)
+}
+
+/// Renders for the dashboard's redeploy: the given modes, and their source-mode rewrite.
+pub fn render_for_dashboard(
+    flags: &RenderFlags,
+    set: &ApplySet,
+    modes: &berth_core::view::Modes,
+) -> Result<Rendered, String> {
+    let cluster = ClusterFlags {
+        kubeconfig: None,
+        context: None,
+        name: Some(set.name.clone()),
+    };
+    let mut r = render_modes(flags, &cluster, modes)?;
+    let problems = berth_kube::source::apply_modes(&mut r.manifests, modes);
+    if !problems.is_empty() {
+        return Err(format!(
+            "cannot switch to source mode: {}",
+            problems.join("; ")
+        ));
+    }
+    Ok(r)
+}
+
+/// The modes the set's parent records on the cluster (source mode per container).
+pub async fn live_modes(
+    cluster: &Cluster,
+    set: &ApplySet,
+) -> Result<berth_core::view::Modes, String> {
+    use k8s_openapi::api::core::v1::Secret;
+    let api: kube::Api<Secret> = kube::Api::namespaced(cluster.client.clone(), &set.namespace);
+    let parent = api.get_opt(&set.parent_name()).await.map_err(|e| {
+        format!(
+            "cannot read the deploy set's parent Secret {}/{}: {e}",
+            set.namespace,
+            set.parent_name()
+        )
+    })?;
+    Ok(berth_kube::source::parse_modes(
+        parent
+            .as_ref()
+            .and_then(|p| p.metadata.annotations.as_ref())
+            .and_then(|a| a.get(berth_kube::applyset::MODES))
+            .map(String::as_str),
+    ))
+}
+
+/// Renders again when the cluster has containers in source mode: `.Modes` for the templates,
+/// and the source-mode rewrite of those containers.
+async fn with_modes(
+    r: Rendered,
+    flags: &RenderFlags,
+    cluster_flags: &ClusterFlags,
+    cluster: &Cluster,
+) -> Result<Rendered, String> {
+    let modes = live_modes(cluster, &r.set).await?;
+    if modes.is_empty() {
+        return Ok(r);
+    }
+    let mut again = render_modes(flags, cluster_flags, &modes)?;
+    for problem in berth_kube::source::apply_modes(&mut again.manifests, &modes) {
+        let mut err = anstream::stderr();
+        let _ = writeln!(err, "warning: source mode: {problem}");
+    }
+    Ok(again)
 }
 
 fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
-    let rendered = flags.render().map_err(|e| e.to_string())?;
+    render_modes(flags, cluster, &Default::default())
+}
+
+fn render_modes(
+    flags: &RenderFlags,
+    cluster: &ClusterFlags,
+    modes: &berth_core::view::Modes,
+) -> Result<Rendered, String> {
+    let rendered = flags
+        .render_with_modes(crate::dashboard::modes_json(modes))
+        .map_err(|e| e.to_string())?;
     let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Rendered {
@@ -372,6 +457,7 @@ pub fn plan(args: PlanArgs) -> Result<(), String> {
     let rt = runtime()?;
     let (changed, exit_two) = rt.block_on(async {
         let cluster = args.cluster.connect().await?;
+        let r = with_modes(r, &args.render, &args.cluster, &cluster).await?;
         let resolver = berth_kube::resources::Resolver::default();
         let plan = berth_kube::plan::plan(
             &cluster.client,
@@ -432,6 +518,7 @@ pub fn apply(args: ApplyArgs) -> Result<(), String> {
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
+        let r = with_modes(r, &args.render, &args.cluster, &cluster).await?;
         let ui = Terminal::new(&cluster.context);
         let outcome = berth_kube::deploy(&cluster.client, &r.set, &r.manifests, r.info, &opts, &ui)
             .await

@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-/// Per workload, per container: the mode chosen in the dashboard (`.berth/modes.json`).
-pub type Modes = BTreeMap<String, BTreeMap<String, Mode>>;
+pub use berth_core::view::Modes;
 
 fn modes_file(dir: &Path) -> PathBuf {
     berth_local::state_dir(dir).join("modes.json")

@@ -6,6 +6,7 @@
 mod cluster;
 mod dashboard;
 mod inspect;
+mod kube_dashboard;
 mod render;
 mod shell;
 mod up;
@@ -46,6 +47,8 @@ enum Command {
     History(cluster::HistoryArgs),
     /// Re-apply an earlier release of a deploy set as a new one.
     Rollback(cluster::RollbackArgs),
+    /// Serve the dashboard and API over a deploy set on a cluster.
+    Dashboard(kube_dashboard::DashboardArgs),
     /// Break a deploy set's lock left by a killed apply.
     Unlock(cluster::UnlockArgs),
     /// Restart every replica of a workload of the running `berth up`.
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::History(args) => cluster::history(args),
         Command::Rollback(args) => cluster::rollback(args),
         Command::Unlock(args) => cluster::unlock(args),
+        Command::Dashboard(args) => kube_dashboard::dashboard(args),
         Command::Logs(args) => inspect::logs(args),
         Command::Rerun(args) => rerun(args),
     };

@@ -1018,3 +1018,128 @@ fn big_releases_are_chunked() {
         700 * 1024
     );
 }
+
+/// `berth dashboard` over a deploy set on the (fake) cluster: the API lists its workloads, and
+/// restart, scale, and redeploy act on the cluster.
+#[test]
+fn the_dashboard_serves_a_cluster() {
+    use std::io::{BufRead, Read, Write};
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    // Source settings for Kubernetes: a runner image and the host path of the source.
+    let deploy = std::fs::read_to_string(app.path().join("deploy.yaml")).unwrap().replace(
+        "    berth.dev/description: \"The test app\"\n",
+        "    berth.dev/description: \"The test app\"\n    berth.dev/run: |\n      app:\n        command: [python3, app.py]\n        workdir: services\n        image: registry.example.com/runner:1\n        sourcePath: /home/dev/app\n",
+    );
+    std::fs::write(app.path().join("deploy.yaml"), deploy).unwrap();
+    assert!(env
+        .berth(&[
+            "apply",
+            s(app.path()),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "--no-wait"
+        ])
+        .status
+        .success());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args([
+            "dashboard",
+            s(app.path()),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("dashboard http://")
+        .trim_end_matches('/')
+        .to_string();
+    let call = |method: &str, path: &str, body: &str| -> (u16, Json) {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = text.split_once("\r\n\r\n").unwrap().1;
+        (code, serde_json::from_str(body).unwrap_or(Json::Null))
+    };
+    let (code, envv) = call("GET", "/api/v1/environment", "");
+    assert_eq!(code, 200);
+    assert_eq!(envv["backend"], "kubernetes");
+    let svc = &envv["services"][0];
+    assert_eq!(
+        (svc["name"].as_str(), svc["health"].as_str()),
+        (Some("app"), Some("ready")),
+        "{envv}"
+    );
+    assert_eq!(svc["description"], "The test app");
+
+    let (code, body) = call("POST", "/api/v1/services/app/scale", r#"{"replicas": 3}"#);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 3);
+    let (code, body) = call("POST", "/api/v1/services/app/restart", "");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        env.deployment(&ns, "app").unwrap()["spec"]["template"]["metadata"]["annotations"]
+            ["kubectl.kubernetes.io/restartedAt"]
+            .is_string()
+    );
+    let (code, body) = call("POST", "/api/v1/redeploy", "");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        env.deployment(&ns, "app").unwrap()["spec"]["replicas"],
+        1,
+        "redeploy restores the folder's state"
+    );
+    // Source mode: the runner image under `berth rerun`, the source mounted, one replica.
+    let (code, body) = call("POST", "/api/v1/services/app/mode", r#"{"mode": "source"}"#);
+    assert_eq!(code, 200, "{body}");
+    let d = env.deployment(&ns, "app").unwrap();
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "registry.example.com/runner:1");
+    assert_eq!(
+        c["command"],
+        json!(["berth", "rerun", "--", "python3", "app.py"])
+    );
+    assert_eq!(c["workingDir"], "/src/services");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["volumes"][0]["hostPath"]["path"],
+        "/home/dev/app"
+    );
+    let (_, envv) = call("GET", "/api/v1/services/app", "");
+    assert_eq!(envv["mode"], "source", "{envv}");
+    // The mode is remembered on the set: plan and apply keep it.
+    let out = env.berth(&[
+        "plan",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (code, body) = call("POST", "/api/v1/services/app/mode", r#"{"mode": "image"}"#);
+    assert_eq!(code, 200, "{body}");
+    let d = env.deployment(&ns, "app").unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.k8s.io/pause:3.9"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -32,6 +32,9 @@ impl Mode {
     }
 }
 
+/// Per workload, per container: the chosen mode (absent means image).
+pub type Modes = std::collections::BTreeMap<String, std::collections::BTreeMap<String, Mode>>;
+
 /// A service's health in one word, as the Status column shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -13,6 +13,7 @@ pub mod lock;
 pub mod plan;
 pub mod release;
 pub mod resources;
+pub mod source;
 pub mod status;
 pub mod wait;
 
