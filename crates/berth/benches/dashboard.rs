@@ -34,7 +34,10 @@ while True:
 "#;
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 fn write_folder(dir: &Path) {
@@ -51,9 +54,20 @@ fn write_folder(dir: &Path) {
 
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    fields
+        .get(11)
+        .and_then(|u| u.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
 }
 
 fn rss_mb(pid: u32) -> f64 {
@@ -70,7 +84,14 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     write_folder(tmp.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["up", tmp.path().to_str().unwrap(), "--ingress", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
+        .args([
+            "up",
+            tmp.path().to_str().unwrap(),
+            "--ingress",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -93,13 +114,21 @@ fn main() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
-    let latencies = Arc::new(Mutex::new(Vec::<u64>::with_capacity(SERVICES * RATE * SECONDS as usize)));
+    let latencies = Arc::new(Mutex::new(Vec::<u64>::with_capacity(
+        SERVICES * RATE * SECONDS as usize,
+    )));
     let gaps = Arc::new(Mutex::new(0u64));
     let dropped = Arc::new(Mutex::new(0u64));
     let mut clients = Vec::new();
     for i in 0..SERVICES {
-        let (api, stop, measuring, latencies, gaps, dropped) =
-            (api.clone(), stop.clone(), measuring.clone(), latencies.clone(), gaps.clone(), dropped.clone());
+        let (api, stop, measuring, latencies, gaps, dropped) = (
+            api.clone(),
+            stop.clone(),
+            measuring.clone(),
+            latencies.clone(),
+            gaps.clone(),
+            dropped.clone(),
+        );
         clients.push(std::thread::spawn(move || {
             let mut s = TcpStream::connect(&api).unwrap();
             s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
@@ -151,15 +180,37 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
-    println!("{SERVICES} services x {RATE} lines/s, {SECONDS} s measured, one SSE client per service");
-    println!("lines received      {:>10} ({:.0}/s, expected {}/s)", lat.len(), lat.len() as f64 / elapsed, SERVICES * RATE);
-    println!("latency p50         {:>10.2} ms (printed -> SSE client)", pct(0.50));
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    println!(
+        "{SERVICES} services x {RATE} lines/s, {SECONDS} s measured, one SSE client per service"
+    );
+    println!(
+        "lines received      {:>10} ({:.0}/s, expected {}/s)",
+        lat.len(),
+        lat.len() as f64 / elapsed,
+        SERVICES * RATE
+    );
+    println!(
+        "latency p50         {:>10.2} ms (printed -> SSE client)",
+        pct(0.50)
+    );
     println!("latency p99         {:>10.2} ms", pct(0.99));
-    println!("lines lost          {:>10} (sequence gaps; server-reported drops: {})", *gaps.lock().unwrap(), *dropped.lock().unwrap());
+    println!(
+        "lines lost          {:>10} (sequence gaps; server-reported drops: {})",
+        *gaps.lock().unwrap(),
+        *dropped.lock().unwrap()
+    );
     println!("berth CPU           {:>10.1} % of one core", cpu);
     println!("berth RSS           {:>10.1} MB", rss);
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let _ = child.wait();
     for c in clients {
         let _ = c.join();

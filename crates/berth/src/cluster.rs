@@ -271,6 +271,16 @@ async fn with_modes(
     Ok(again)
 }
 
+/// Renders for a sync: the folder as it is now, with the set's live modes.
+pub async fn render_for_sync(
+    flags: &RenderFlags,
+    cluster_flags: &ClusterFlags,
+    cluster: &Cluster,
+) -> Result<Rendered, String> {
+    let r = render(flags, cluster_flags)?;
+    with_modes(r, flags, cluster_flags, cluster).await
+}
+
 fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
     render_modes(flags, cluster, &Default::default())
 }
@@ -513,6 +523,39 @@ fn deploy_options(
     }
 }
 
+/// Deploys and records the metrics of it.
+pub async fn deploy_measured(
+    cluster: &Cluster,
+    r: &Rendered,
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+) -> Result<berth_kube::DeployOutcome, String> {
+    let started = std::time::Instant::now();
+    let result = berth_kube::deploy(
+        &cluster.client,
+        &r.set,
+        &r.manifests,
+        r.info.clone(),
+        opts,
+        ui,
+    )
+    .await;
+    crate::metrics::applied("kubernetes", result.is_ok(), started.elapsed());
+    let outcome = result.map_err(|e| e.to_string())?;
+    let rep = &outcome.report;
+    crate::metrics::objects("create", rep.created);
+    crate::metrics::objects("update", rep.updated);
+    crate::metrics::objects("delete", rep.deleted);
+    crate::metrics::objects("unchanged", rep.unchanged);
+    if let Some(w) = outcome.waited {
+        crate::metrics::waited(w);
+    }
+    if let Some(n) = outcome.current {
+        crate::metrics::revision(n);
+    }
+    Ok(outcome)
+}
+
 pub fn apply(args: ApplyArgs) -> Result<(), String> {
     let r = render(&args.render, &args.cluster)?;
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
@@ -520,9 +563,7 @@ pub fn apply(args: ApplyArgs) -> Result<(), String> {
         let cluster = args.cluster.connect().await?;
         let r = with_modes(r, &args.render, &args.cluster, &cluster).await?;
         let ui = Terminal::new(&cluster.context);
-        let outcome = berth_kube::deploy(&cluster.client, &r.set, &r.manifests, r.info, &opts, &ui)
-            .await
-            .map_err(|e| e.to_string())?;
+        let outcome = deploy_measured(&cluster, &r, &opts, &ui).await?;
         let rep = &outcome.report;
         let revision = outcome
             .revision

@@ -201,6 +201,7 @@ pub fn view(status: &Status, dir: &Path, busy: Option<String>) -> EnvironmentVie
         busy,
         ingress: status.ingress.clone(),
         services,
+        sync: None,
     }
 }
 
@@ -252,6 +253,10 @@ impl Backend for LocalBackend {
 
     fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>> {
         Box::pin(self.ask(UpCommand::Redeploy))
+    }
+
+    fn metrics(&self) -> String {
+        crate::metrics::render(crate::metrics::local_state(&self.shared.snapshot()))
     }
 }
 

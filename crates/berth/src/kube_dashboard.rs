@@ -62,6 +62,8 @@ pub struct KubeBackend {
     followed: Mutex<BTreeSet<String>>,
     /// Service -> its pods, from the last refresh.
     pods: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    /// Pause and resume wake the sync loop.
+    wake: tokio::sync::Notify,
 }
 
 fn pod_status(p: &Json) -> (String, bool, u32, Option<String>) {
@@ -572,6 +574,31 @@ impl Backend for KubeBackend {
         })
     }
 
+    fn metrics(&self) -> String {
+        crate::metrics::render(crate::metrics::view_state(&self.environment()))
+    }
+
+    fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<String, ApiError>> {
+        Box::pin(async move {
+            let value = paused.then_some("paused in the dashboard");
+            berth_kube::apply::set_parent_annotation(
+                &self.client,
+                &self.set,
+                berth_kube::applyset::SYNC_PAUSED,
+                value,
+            )
+            .await
+            .map_err(|e| ApiError::failed(e.to_string()))?;
+            self.wake.notify_waiters();
+            Ok(if paused {
+                "sync paused"
+            } else {
+                "sync resumed"
+            }
+            .to_string())
+        })
+    }
+
     fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>> {
         Box::pin(async move {
             let modes = self.modes();
@@ -580,6 +607,77 @@ impl Backend for KubeBackend {
             r
         })
     }
+}
+
+impl KubeBackend {
+    /// A backend for `set` on `cluster`, read once.
+    pub async fn new(
+        cluster: &Cluster,
+        set: &ApplySet,
+        render: &RenderFlags,
+    ) -> Result<Arc<KubeBackend>, String> {
+        let backend = Arc::new(KubeBackend {
+            client: cluster.client.clone(),
+            context: cluster.context.clone(),
+            set: set.clone(),
+            render: render.clone(),
+            view: Mutex::new(EnvironmentView {
+                backend: "kubernetes".into(),
+                target: format!("{}/{}", cluster.context, set.namespace),
+                generation: 0,
+                last_error: None,
+                busy: None,
+                ingress: None,
+                services: Vec::new(),
+                sync: None,
+            }),
+            changed: watch::channel(0).0,
+            logs: Arc::new(LogHub::default()),
+            streaming: Arc::new(Mutex::new(BTreeSet::new())),
+            followed: Mutex::new(BTreeSet::new()),
+            pods: Mutex::new(BTreeMap::new()),
+            wake: tokio::sync::Notify::new(),
+        });
+        backend.refresh().await?;
+        Ok(backend)
+    }
+
+    /// Reads the cluster again; a failure is shown, not fatal.
+    pub async fn poll(&self) {
+        if let Err(e) = self.refresh().await {
+            self.view.lock().unwrap().last_error = Some(format!("cannot read the cluster: {e}"));
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Replaces the sync state shown.
+    pub fn set_sync(&self, sync: berth_core::view::SyncView) {
+        self.view.lock().unwrap().sync = Some(sync);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes whoever waits in [`woken`](Self::woken) (the sync loop, after pause/resume).
+    pub async fn woken(&self) {
+        self.wake.notified().await
+    }
+}
+
+/// Serves a backend's dashboard at `listen` (a token beyond loopback) and prints its URL.
+pub async fn serve(
+    backend: Arc<KubeBackend>,
+    listen: std::net::SocketAddr,
+) -> Result<berth_server::Server, String> {
+    let token = (!listen.ip().is_loopback()).then(|| {
+        std::env::var("BERTH_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(crate::dashboard::new_token)
+    });
+    let server = berth_server::serve(backend, listen, token).await.map_err(|e| {
+        format!("cannot start the dashboard on {listen}: {e}\n  = help: pass --listen with a free address")
+    })?;
+    println!("dashboard {}", server.url);
+    Ok(server)
 }
 
 pub fn dashboard(args: DashboardArgs) -> Result<(), String> {
@@ -591,37 +689,8 @@ pub fn dashboard(args: DashboardArgs) -> Result<(), String> {
     rt.block_on(async {
         let cluster = args.cluster.connect_pub().await?;
         let set = crate::cluster::set_of(&args.render, &args.cluster)?;
-        let backend = Arc::new(KubeBackend {
-            client: cluster.client.clone(),
-            context: cluster.context.clone(),
-            set: set.clone(),
-            render: args.render.clone(),
-            view: Mutex::new(EnvironmentView {
-                backend: "kubernetes".into(),
-                target: format!("{}/{}", cluster.context, set.namespace),
-                generation: 0,
-                last_error: None,
-                busy: None,
-                ingress: None,
-                services: Vec::new(),
-            }),
-            changed: watch::channel(0).0,
-            logs: Arc::new(LogHub::default()),
-            streaming: Arc::new(Mutex::new(BTreeSet::new())),
-            followed: Mutex::new(BTreeSet::new()),
-            pods: Mutex::new(BTreeMap::new()),
-        });
-        backend.refresh().await?;
-        let token = (!args.listen.ip().is_loopback()).then(|| {
-            std::env::var("BERTH_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(crate::dashboard::new_token)
-        });
-        let server = berth_server::serve(backend.clone(), args.listen, token)
-            .await
-            .map_err(|e| format!("cannot start the dashboard on {}: {e}\n  = help: pass --listen with a free address", args.listen))?;
-        println!("dashboard {}", server.url);
+        let backend = KubeBackend::new(&cluster, &set, &args.render).await?;
+        let _server = serve(backend.clone(), args.listen).await?;
         println!(
             "deploy set {} in namespace {} (context {}); Ctrl-C stops",
             set.name, set.namespace, cluster.context
@@ -629,12 +698,7 @@ pub fn dashboard(args: DashboardArgs) -> Result<(), String> {
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {
-                    if let Err(e) = backend.refresh().await {
-                        backend.view.lock().unwrap().last_error = Some(format!("cannot read the cluster: {e}"));
-                        backend.changed.send_modify(|n| *n += 1);
-                    }
-                }
+                _ = tokio::time::sleep(Duration::from_secs(2)) => backend.poll().await,
             }
         }
         Ok(())

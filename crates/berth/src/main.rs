@@ -7,8 +7,10 @@ mod cluster;
 mod dashboard;
 mod inspect;
 mod kube_dashboard;
+mod metrics;
 mod render;
 mod shell;
+mod sync;
 mod up;
 
 /// Rendering makes many small allocations; mimalloc makes them (and the page faults) cheaper.
@@ -47,6 +49,8 @@ enum Command {
     History(cluster::HistoryArgs),
     /// Re-apply an earlier release of a deploy set as a new one.
     Rollback(cluster::RollbackArgs),
+    /// Keep a cluster in sync with the folder (and its git branch): apply changes, heal drift.
+    Sync(sync::SyncArgs),
     /// Serve the dashboard and API over a deploy set on a cluster.
     Dashboard(kube_dashboard::DashboardArgs),
     /// Break a deploy set's lock left by a killed apply.
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => cluster::rollback(args),
         Command::Unlock(args) => cluster::unlock(args),
         Command::Dashboard(args) => kube_dashboard::dashboard(args),
+        Command::Sync(args) => sync::sync(args),
         Command::Logs(args) => inspect::logs(args),
         Command::Rerun(args) => rerun(args),
     };

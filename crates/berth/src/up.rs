@@ -238,6 +238,7 @@ async fn apply_folder(
     over: &Overrides,
     running: &mut Running,
 ) -> Result<berth_local::Applied, String> {
+    let started = std::time::Instant::now();
     let result = match options.plan(dir, over) {
         Ok(plan) => running
             .apply(plan)
@@ -245,6 +246,13 @@ async fn apply_folder(
             .map_err(|e| format!("cannot apply: {e}")),
         Err(e) => Err(e),
     };
+    crate::metrics::applied("local", result.is_ok(), started.elapsed());
+    if let Ok(a) = &result {
+        crate::metrics::objects("create", a.started.len());
+        crate::metrics::objects("update", a.restarted.len());
+        crate::metrics::objects("delete", a.stopped.len());
+        crate::metrics::objects("unchanged", a.unchanged.len());
+    }
     let error = result.as_ref().err().cloned();
     running.shared.update(|s| s.last_error = error);
     result

@@ -146,6 +146,21 @@ impl Env {
             .unwrap();
     }
 
+    /// Scales the app by hand, as `kubectl edit` would (another field manager).
+    fn hand_edit(&self, ns: &str, replicas: u32) {
+        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(self.client.clone(), ns);
+        let patch = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "app", "namespace": ns}, "spec": {"replicas": replicas}});
+        self.rt
+            .block_on(api.patch(
+                "app",
+                &PatchParams::apply("kubectl-edit").force(),
+                &Patch::Apply(&patch),
+            ))
+            .unwrap();
+    }
+
     fn cleanup(&self, ns: &str) {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         let _ = self.rt.block_on(api.delete(ns, &DeleteParams::default()));
@@ -455,6 +470,7 @@ fn e2e_real_cluster() {
     prune_history_rollback(&env);
     concurrent_applies_lock(&env);
     atomic_rolls_back(&env);
+    sync_follows_git_heals_drift_and_pauses(&env);
 }
 
 // ---- errors and safety, against the fake ----
@@ -1142,4 +1158,301 @@ fn the_dashboard_serves_a_cluster() {
     );
     let _ = child.kill();
     let _ = child.wait();
+    env.cleanup(&ns);
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The environment events of a dashboard, to wait on instead of sleeping.
+struct Events {
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl Events {
+    fn open(addr: &str) -> Events {
+        use std::io::{BufRead, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut reader = std::io::BufReader::new(s);
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        }
+        Events { reader }
+    }
+
+    /// Waits for an environment for which `f` holds.
+    fn until(&mut self, what: &str, f: impl Fn(&Json) -> bool) -> Json {
+        use std::io::BufRead;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut line = String::new();
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            line.clear();
+            assert!(
+                self.reader.read_line(&mut line).unwrap() > 0,
+                "events closed"
+            );
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                let env: Json = serde_json::from_str(data.trim_start()).unwrap();
+                if f(&env) {
+                    return env;
+                }
+            }
+        }
+    }
+}
+
+fn app_replicas(env: &Json) -> Option<u64> {
+    env["services"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == "app")?["desired"]
+        .as_u64()
+}
+
+/// `berth sync`: a pushed commit is applied within one interval, a render error keeps the
+/// release and is reported, a hand edit is reverted, a paused sync applies nothing, and the
+/// metrics move.
+#[test]
+fn fake_sync_follows_git_heals_drift_and_pauses() {
+    sync_follows_git_heals_drift_and_pauses(&Env::fake());
+}
+
+fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
+    use std::io::{BufRead, Read, Write};
+    let ns = env.namespace();
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = tmp.path().join("origin.git");
+    std::fs::create_dir(&origin).unwrap();
+    git(&origin, &["init", "--quiet", "--bare", "-b", "main"]);
+    let work = tmp.path().join("work");
+    git(
+        tmp.path(),
+        &["clone", "--quiet", origin.to_str().unwrap(), "work"],
+    );
+    git(&work, &["checkout", "--quiet", "-b", "main"]);
+    std::fs::create_dir(work.join("app")).unwrap();
+    for entry in std::fs::read_dir(fixture()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), work.join("app").join(entry.file_name())).unwrap();
+    }
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "app"]);
+    git(&work, &["push", "--quiet", "-u", "origin", "main"]);
+    git(
+        tmp.path(),
+        &["clone", "--quiet", origin.to_str().unwrap(), "synced"],
+    );
+    let synced = tmp.path().join("synced/app");
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args([
+            "sync",
+            s(&synced),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "--interval",
+            "1s",
+            "--git-branch",
+            "main",
+            "--timeout",
+            env.timeout(),
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut addr, mut metrics) = (String::new(), String::new());
+    let mut line = String::new();
+    while addr.is_empty() || metrics.is_empty() {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "berth sync ended early"
+        );
+        if let Some(a) = line.trim().strip_prefix("dashboard http://") {
+            addr = a.trim_end_matches('/').to_string();
+        }
+        if let Some(a) = line.trim().strip_prefix("metrics http://") {
+            metrics = a.trim_end_matches("/metrics").to_string();
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = out.read_to_end(&mut sink);
+    });
+    let mut events = Events::open(&addr);
+    events.until("the first sync", |e| {
+        e["sync"]["last_result"].as_str().is_some() && app_replicas(e) == Some(1)
+    });
+
+    // A pushed commit arrives within one interval.
+    let vars = work.join("app/variables.yaml");
+    std::fs::write(
+        &vars,
+        std::fs::read_to_string(&vars)
+            .unwrap()
+            .replace("replicas: 1", "replicas: 2"),
+    )
+    .unwrap();
+    git(&work, &["commit", "--quiet", "-am", "two replicas"]);
+    git(&work, &["push", "--quiet"]);
+    let pushed = std::time::Instant::now();
+    events.until("the commit applied", |e| app_replicas(e) == Some(2));
+    let took = pushed.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "applied after {took:?} with a 1 s interval"
+    );
+    assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 2);
+
+    // A render error keeps the running release and is reported.
+    std::fs::write(
+        work.join("app/broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Variables.nope }}\n",
+    )
+    .unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "broken"]);
+    git(&work, &["push", "--quiet"]);
+    let e = events.until("the render error reported", |e| {
+        e["sync"]["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("broken.yaml"))
+    });
+    assert!(e["sync"]["error"].as_str().unwrap().contains("nope"), "{e}");
+    assert_eq!(
+        env.deployment(&ns, "app").unwrap()["spec"]["replicas"],
+        2,
+        "release untouched"
+    );
+    git(&work, &["rm", "--quiet", "app/broken.yaml"]);
+    git(&work, &["commit", "--quiet", "-m", "fixed"]);
+    git(&work, &["push", "--quiet"]);
+    events.until("the error cleared", |e| {
+        e["sync"]["error"].is_null() && e["sync"]["last_result"] == "in sync"
+    });
+
+    // A hand edit in the cluster is reverted.
+    env.hand_edit(&ns, 7);
+    events.until("the hand edit reverted", |e| {
+        app_replicas(e) == Some(2)
+            && e["sync"]["last_result"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("applied"))
+    });
+
+    // Paused: drift is reported, nothing is applied; resumed: healed.
+    let post = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+        let mut t = String::new();
+        s.read_to_string(&mut t).unwrap();
+        assert!(t.starts_with("HTTP/1.1 200"), "{t}");
+    };
+    post("/api/v1/sync/pause");
+    events.until("paused", |e| e["sync"]["paused"] == true);
+    env.hand_edit(&ns, 7);
+    events.until("drift reported while paused", |e| {
+        e["sync"]["pending"].as_u64() > Some(0) && app_replicas(e) == Some(7)
+    });
+    assert_eq!(
+        env.deployment(&ns, "app").unwrap()["spec"]["replicas"],
+        7,
+        "paused: nothing applied"
+    );
+    post("/api/v1/sync/resume");
+    events.until("healed after resume", |e| {
+        e["sync"]["paused"] == false && app_replicas(e) == Some(2)
+    });
+
+    // A rollback pauses sync, so the two never fight.
+    let out = env.berth(&["rollback", "1", "-n", &ns, "--name", "app", "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    events.until("paused by the rollback", |e| {
+        e["sync"]["paused_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("rollback to 1"))
+    });
+    assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 1);
+
+    // /metrics parses as Prometheus text, and the counters moved.
+    let mut s = std::net::TcpStream::connect(&metrics).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {metrics}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut t = String::new();
+    s.read_to_string(&mut t).unwrap();
+    let body = t.split_once("\r\n\r\n").unwrap().1;
+    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|x| x.metric == name)
+            .filter(|x| label.is_none_or(|(k, v)| x.labels.get(k) == Some(v)))
+            .map(|x| match x.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    assert!(
+        value("berth_applies_total", Some(("result", "success"))) >= 3.0,
+        "{body}"
+    );
+    assert!(value("berth_drift_detected_total", None) >= 1.0, "{body}");
+    assert!(
+        value("berth_sync_runs_total", Some(("result", "failure"))) >= 1.0,
+        "{body}"
+    );
+    assert!(
+        value("berth_objects_total", Some(("action", "update"))) >= 1.0,
+        "{body}"
+    );
+    assert!(
+        value("berth_service_desired_replicas", Some(("service", "app"))) >= 1.0,
+        "{body}"
+    );
+    assert!(
+        body.contains("berth_apply_duration_seconds_bucket"),
+        "{body}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    env.cleanup(&ns);
 }

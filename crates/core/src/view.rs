@@ -113,6 +113,31 @@ pub struct EnvironmentView {
     pub busy: Option<String>,
     pub ingress: Option<String>,
     pub services: Vec<ServiceView>,
+    /// The continuous sync, when `berth sync` drives this environment.
+    #[serde(default)]
+    pub sync: Option<SyncView>,
+}
+
+/// What `berth sync` is doing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyncView {
+    /// Applying is stopped; drift is still reported.
+    pub paused: bool,
+    /// Why (`by hand`, `rollback to 3`).
+    pub paused_reason: Option<String>,
+    /// RFC 3339 time of the last completed iteration.
+    pub last_sync: Option<String>,
+    /// `in sync`, `applied revision 4`, `3 changes pending (paused)`, ...
+    pub last_result: Option<String>,
+    /// The deployed revision.
+    pub revision: Option<u32>,
+    /// Objects that differ from the folder and were not applied.
+    pub pending: usize,
+    /// The git commit synced.
+    pub commit: Option<String>,
+    /// The last iteration's error (render, git, apply); the running release is kept.
+    pub error: Option<String>,
+    pub interval_seconds: u64,
 }
 
 /// A line a replica printed.

@@ -779,13 +779,18 @@ impl Store {
                             format!("the kind of the object does not match {}", kind.kind),
                         );
                     }
-                    if let Err(e) = self.validate(&kind, &name, &patch) {
+                    // The server validates the object the apply results in, not the patch.
+                    let mut merged = self
+                        .objects
+                        .get(&key)
+                        .map(|o| o.body.clone())
+                        .unwrap_or_else(|| json!({}));
+                    ssa::merge(&mut merged, &patch, "");
+                    if let Err(e) = self.validate(&kind, &name, &merged) {
                         return e;
                     }
                     if let Some(live) = self.objects.get(&key) {
                         let template = |o: &Json| o.pointer("/spec/template").cloned();
-                        let mut merged = live.body.clone();
-                        ssa::merge(&mut merged, &patch, "");
                         if kind.kind == "Job" && template(&merged) != template(&live.body) {
                             return status(422, "Invalid", format!("Job.batch \"{name}\" is invalid: spec.template: Invalid value: core.PodTemplateSpec{{...}}: field is immutable"));
                         }

@@ -320,8 +320,18 @@ pub async fn set_parent_modes(
     set: &ApplySet,
     modes: &str,
 ) -> Result<(), Error> {
+    set_parent_annotation(client, set, applyset::MODES, Some(modes)).await
+}
+
+/// Sets (or with `None` removes) one annotation of the parent, keeping everything else.
+pub async fn set_parent_annotation(
+    client: &kube::Client,
+    set: &ApplySet,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &set.namespace);
-    let patch = json!({"metadata": {"annotations": {applyset::MODES: modes}}});
+    let patch = json!({"metadata": {"annotations": {key: value}}});
     api.patch(
         &set.parent_name(),
         &PatchParams::default(),

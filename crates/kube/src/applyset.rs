@@ -15,6 +15,8 @@ pub const CONTAINS_GROUP_KINDS: &str = "applyset.kubernetes.io/contains-group-ki
 pub const ADDITIONAL_NAMESPACES: &str = "applyset.kubernetes.io/additional-namespaces";
 /// Label on the parent that lets `berth history` find sets without a folder.
 pub const SET_LABEL: &str = "berth.dev/set";
+/// Annotation on the parent while continuous sync is paused; the value says why.
+pub const SYNC_PAUSED: &str = "berth.dev/sync-paused";
 /// Annotation on the parent with the per-container modes (source or image).
 pub const MODES: &str = "berth.dev/modes";
 

@@ -62,6 +62,10 @@ pub struct DeployOutcome {
     /// The revision recorded (none when nothing changed or in dry-run).
     pub revision: Option<Revision>,
     pub changed: bool,
+    /// How long waiting for the rollout took.
+    pub waited: Option<Duration>,
+    /// The revision deployed now.
+    pub current: Option<u32>,
 }
 
 /// Plans, applies, records and waits for `manifests` as deploy set `set`, holding its lock.
@@ -189,9 +193,12 @@ async fn deploy_locked(
         .as_ref()
         .map(|r| r.number)
         .or(previous.as_ref().map(|r| r.number));
+    let mut took = None;
     if let Some(timeout) = opts.wait {
         ui.info("waiting for workloads to become ready".into());
+        let started = std::time::Instant::now();
         let waited = wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await;
+        took = Some(started.elapsed());
         if let Err(e) = waited {
             if let Some(n) = revision.as_ref().map(|r| r.number) {
                 releases.set_status(n, RevisionStatus::Failed).await?;
@@ -242,6 +249,8 @@ async fn deploy_locked(
         report,
         revision,
         changed,
+        waited: took,
+        current,
     })
 }
 
@@ -288,6 +297,14 @@ pub async fn rollback(
         source: format!("rollback to {target}"),
     };
     let outcome = deploy(client, set, &manifests, info, opts, ui).await?;
+    // A rollback is a decision: continuous sync must not undo it until someone resumes it.
+    apply::set_parent_annotation(
+        client,
+        set,
+        applyset::SYNC_PAUSED,
+        Some(&format!("rollback to {target}")),
+    )
+    .await?;
     Ok((target, outcome))
 }
 

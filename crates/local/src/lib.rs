@@ -262,6 +262,7 @@ impl Running {
                     ready: false,
                     restarts: 0,
                     started: None,
+                    probe_failures: 0,
                     source: plan.is_source(&w.name, &c.name),
                     message: None,
                 })

@@ -44,6 +44,9 @@ pub struct ReplicaStatus {
     pub phase: Phase,
     pub ready: bool,
     pub restarts: u32,
+    /// Probe failures at or past the failure threshold.
+    #[serde(default)]
+    pub probe_failures: u32,
     /// Unix seconds when the process (last) started.
     #[serde(default)]
     pub started: Option<u64>,

@@ -288,6 +288,7 @@ impl Job {
                             let kind = if liveness { "liveness" } else { "readiness" };
                             shared.replica(id, |r| {
                                 r.ready = r.ready && liveness;
+                                r.probe_failures += 1;
                                 r.message = Some(format!("{kind} probe failed: {why}"));
                             });
                             if liveness {

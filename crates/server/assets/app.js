@@ -109,8 +109,25 @@ function render() {
   $("busy").textContent = env.busy || "";
   $("error").hidden = !env.last_error;
   $("error").textContent = env.last_error || "";
+  renderSync();
   renderList();
   if (current) renderDetail();
+}
+
+function renderSync() {
+  const s = env.sync;
+  $("sync").hidden = !s;
+  if (!s) return;
+  const parts = ["sync"];
+  if (s.last_sync) parts.push("last " + new Date(s.last_sync).toLocaleTimeString());
+  if (s.revision) parts.push("revision " + s.revision);
+  if (s.commit) parts.push("commit " + s.commit.slice(0, 12));
+  parts.push(s.paused ? `paused (${s.paused_reason || "by hand"})` : (s.last_result || "starting"));
+  if (s.pending) parts.push(`${s.pending} changes pending (drift)`);
+  if (s.error) parts.push("error: " + s.error.split("\n")[0]);
+  $("sync-text").textContent = parts.join(" · ");
+  $("sync").className = "syncbar" + (s.paused ? " paused" : "") + (s.error ? " failing" : "");
+  $("sync-toggle").textContent = s.paused ? "Resume sync" : "Pause sync";
 }
 
 async function act(button, fn) {
@@ -225,6 +242,8 @@ window.addEventListener("DOMContentLoaded", () => {
       $("busy").textContent = r.message;
     });
   });
+  $("sync-toggle").addEventListener("click", () =>
+    act($("sync-toggle"), () => post(env.sync.paused ? "/api/v1/sync/resume" : "/api/v1/sync/pause")));
   $("d-restart").addEventListener("click", () =>
     act($("d-restart"), () => post(`/api/v1/services/${encodeURIComponent(current)}/restart`)));
   $("d-scale").addEventListener("click", () =>

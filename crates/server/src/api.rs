@@ -46,6 +46,8 @@ pub fn router(backend: Shared, access: Access) -> Router {
         .route("/api/v1/services/{name}/scale", post(scale))
         .route("/api/v1/services/{name}/mode", post(mode))
         .route("/api/v1/redeploy", post(redeploy))
+        .route("/api/v1/sync/pause", post(pause))
+        .route("/api/v1/sync/resume", post(resume))
         .with_state(backend)
         .layer(axum::middleware::from_fn_with_state(access, guard))
 }
@@ -265,4 +267,12 @@ async fn mode(
 
 async fn redeploy(State(b): State<Shared>) -> Response {
     done(b.redeploy().await)
+}
+
+async fn pause(State(b): State<Shared>) -> Response {
+    done(b.set_paused(true).await)
+}
+
+async fn resume(State(b): State<Shared>) -> Response {
+    done(b.set_paused(false).await)
 }

@@ -78,6 +78,15 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<String, ApiError>>;
     /// Re-renders the folder and applies it.
     fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>>;
+    /// Pauses or resumes continuous sync.
+    fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<String, ApiError>> {
+        let _ = paused;
+        Box::pin(async {
+            Err(ApiError::not_found(
+                "this environment has no continuous sync",
+            ))
+        })
+    }
     /// Prometheus text exposition of the backend's metrics.
     fn metrics(&self) -> String {
         String::new()
