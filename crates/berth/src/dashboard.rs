@@ -116,6 +116,8 @@ pub fn view(status: &Status, dir: &Path, busy: Option<String>) -> EnvironmentVie
             let batch = w.kind == "Job" || w.kind == "CronJob";
             let (health, word) = if let Some(why) = &w.not_runnable {
                 (Health::NotRunnable, format!("not runnable locally: {why}"))
+            } else if let Some(b) = &w.build_error {
+                (Health::Degraded, b.clone())
             } else if let Some(f) = failed {
                 (
                     Health::Failed,

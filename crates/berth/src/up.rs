@@ -360,9 +360,12 @@ async fn run(
         status.replicas.len()
     ));
     let (_watcher, mut saves) = watch(dir)?;
+    let mut sources = Sources::default();
+    sources.refresh(&running);
     let mut changes = running.shared.subscribe();
     let mut view = View::new();
     loop {
+        sources.refresh(&running);
         view.update(&running.shared.snapshot());
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -375,6 +378,34 @@ async fn run(
                 report_apply(&mut view, "reloaded", apply_folder(dir, &options, &over, &mut running).await);
             }
             Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", apply_folder(dir, &options, &over, &mut running).await),
+            Some(mut changed) = sources.next() => {
+                // Build; if more saves arrived meanwhile, build again: one restart per burst,
+                // always with the latest source.
+                let mut built = std::collections::BTreeSet::new();
+                loop {
+                    while let Some(more) = sources.try_next() {
+                        changed.extend(more);
+                    }
+                    if changed.is_empty() {
+                        break;
+                    }
+                    for workload in std::mem::take(&mut changed) {
+                        match running.build_source(&workload).await {
+                            Ok(()) => {
+                                built.insert(workload);
+                            }
+                            Err(e) => {
+                                built.remove(&workload);
+                                view.event(&format!("berth up: {workload}: {e}"));
+                            }
+                        }
+                    }
+                }
+                for workload in built {
+                    let result = running.restart_built(&workload).await.map_err(|e| e.to_string());
+                    report_apply(&mut view, &format!("{workload}: source changed"), result);
+                }
+            }
             Some(ask) = asks.recv() => {
                 *busy.lock().unwrap() = Some("applying".to_string());
                 running.shared.update(|_| {});
@@ -394,6 +425,52 @@ async fn run(
     running.shutdown().await;
     say("berth up: stopped");
     Ok(())
+}
+
+/// The source-mode watcher, rebuilt whenever the set of watched services changes.
+#[derive(Default)]
+struct Sources {
+    watched: Vec<(String, PathBuf, Vec<String>)>,
+    watcher: Option<berth_local::source::SourceWatcher>,
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<std::collections::BTreeSet<String>>>,
+}
+
+impl Sources {
+    fn refresh(&mut self, running: &Running) {
+        let now = running.watched_sources();
+        let key: Vec<(String, PathBuf, Vec<String>)> = now
+            .iter()
+            .map(|w| (w.workload.clone(), w.root.clone(), w.globs.clone()))
+            .collect();
+        if key == self.watched {
+            return;
+        }
+        self.watched = key;
+        self.watcher = None;
+        self.rx = None;
+        if now.is_empty() {
+            return;
+        }
+        match berth_local::source::watch(now, Duration::from_millis(25)) {
+            Ok((w, rx)) => {
+                self.watcher = Some(w);
+                self.rx = Some(rx);
+            }
+            Err(e) => say(&format!("berth up: cannot watch the sources: {e}")),
+        }
+    }
+
+    /// The next set of workloads whose sources changed (never, without a watcher).
+    async fn next(&mut self) -> Option<std::collections::BTreeSet<String>> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn try_next(&mut self) -> Option<std::collections::BTreeSet<String>> {
+        self.rx.as_mut()?.try_recv().ok()
+    }
 }
 
 /// Binds the dashboard: the asked address, else 7700 on loopback, else any free loopback port.

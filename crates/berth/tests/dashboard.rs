@@ -529,3 +529,155 @@ fn the_dashboard_works_in_chromium() {
         assert!(shots.join(shot).exists(), "screenshot {shot}");
     }
 }
+
+fn ingress_body(up: &Up, path: &str) -> String {
+    let addr = up.ingress.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: ticketing.localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
+}
+
+fn started_of(env: &Json, name: &str) -> Vec<String> {
+    service(env, name)["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}@{}", r["name"], r["started"]))
+        .collect()
+}
+
+/// The last log sequence number of a service.
+fn last_seq(up: &Up, service: &str) -> u64 {
+    up.get(&format!("/api/v1/services/{service}/logs?tail=1"))
+        .as_array()
+        .unwrap()
+        .last()
+        .map_or(0, |l| l["seq"].as_u64().unwrap())
+}
+
+/// Waits on the log stream for a line of `service` after `since` that contains `text`.
+fn wait_line(up: &Up, service: &str, since: u64, text: &str) -> Json {
+    let mut logs = up.sse(&format!(
+        "/api/v1/services/{service}/logs?follow=true&since={since}"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no line with {text:?}");
+        let (event, data) = logs.next();
+        if event == "line" && data.contains(text) {
+            return serde_json::from_str(&data).unwrap();
+        }
+    }
+}
+
+fn starts_since(up: &Up, service: &str, since: u64) -> usize {
+    up.get(&format!("/api/v1/services/{service}/logs?since={since}"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["text"].as_str().unwrap_or("").contains("listening on"))
+        .count()
+}
+
+/// Source mode locally: a save rebuilds and restarts only that service; the new code answers
+/// through the ingress; a syntax error keeps the old process serving and is shown; a burst of
+/// saves restarts once.
+#[test]
+fn source_mode_reloads_on_save() {
+    let up = Up::start("127.0.0.1:0", None);
+    up.wait_env("every service ready", all_ready);
+    let since = last_seq(&up, "reservationengine");
+    let (code, body) = up.post(
+        "/api/v1/services/reservationengine/mode",
+        r#"{"mode": "source"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    wait_line(&up, "reservationengine", since, "listening on");
+    let env = up.wait_env("reservationengine in source mode", |e| {
+        service(e, "reservationengine")["mode"] == "source"
+            && service(e, "reservationengine")["health"] == "ready"
+    });
+    let web_before = started_of(&env, "web");
+    let file = up.dir.path().join("services/reservationengine.py");
+    let original = std::fs::read_to_string(&file).unwrap();
+    assert!(ingress_body(&up, "/api/reservations/x").contains("\"not found\""));
+
+    // Save: the new behaviour is served through the ingress.
+    let since = last_seq(&up, "reservationengine");
+    std::fs::write(
+        &file,
+        original.replace("\"not found\"", "\"not found (v2)\""),
+    )
+    .unwrap();
+    let saved = Instant::now();
+    wait_line(&up, "reservationengine", since, "listening on");
+    up.wait_env("ready again", |e| {
+        service(e, "reservationengine")["health"] == "ready"
+    });
+    assert!(ingress_body(&up, "/api/reservations/x").contains("not found (v2)"));
+    eprintln!("save -> new code ready after {:?}", saved.elapsed());
+    let env = up.wait_env("state", |_| true);
+    assert_eq!(
+        started_of(&env, "web"),
+        web_before,
+        "only the edited service restarts"
+    );
+
+    // A syntax error: the build fails, the old process keeps serving, the error is shown.
+    let since = last_seq(&up, "reservationengine");
+    std::fs::write(
+        &file,
+        original.replace("def handle_GET(self):", "def handle_GET(self:"),
+    )
+    .unwrap();
+    up.wait_env("the build error shown", |e| {
+        service(e, "reservationengine")["health"] == "degraded"
+            && service(e, "reservationengine")["status"]
+                .as_str()
+                .unwrap_or("")
+                .contains("build")
+    });
+    assert!(
+        ingress_body(&up, "/api/reservations/x").contains("not found (v2)"),
+        "the old process keeps serving"
+    );
+    assert_eq!(
+        starts_since(&up, "reservationengine", since),
+        0,
+        "no restart on a failed build"
+    );
+    let line = wait_line(&up, "reservationengine", since, "SyntaxError");
+    assert_eq!(
+        line["stream"], "build",
+        "the compiler's message is in the logs"
+    );
+
+    // A burst of saves: one restart, with the last content.
+    let since = last_seq(&up, "reservationengine");
+    for i in 3..8 {
+        std::fs::write(
+            &file,
+            original.replace("\"not found\"", &format!("\"not found (v{i})\"")),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_line(&up, "reservationengine", since, "listening on");
+    up.wait_env("healthy again", |e| {
+        service(e, "reservationengine")["health"] == "ready"
+    });
+    assert!(ingress_body(&up, "/api/reservations/x").contains("not found (v7)"));
+    assert_eq!(
+        starts_since(&up, "reservationengine", since),
+        1,
+        "one restart for the burst"
+    );
+}

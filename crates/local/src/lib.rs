@@ -12,6 +12,7 @@ mod plan;
 mod probe;
 mod proxy;
 mod rerun;
+pub mod source;
 mod state;
 mod supervisor;
 
@@ -77,6 +78,8 @@ pub struct Running {
     state_file: PathBuf,
     /// The plan last applied, for restarts.
     last_plan: Option<Plan>,
+    /// Workloads whose source build already ran for the replicas about to start.
+    prebuilt: std::collections::BTreeSet<String>,
 }
 
 struct ServiceRun {
@@ -138,6 +141,7 @@ impl Running {
             background,
             state_file,
             last_plan: None,
+            prebuilt: Default::default(),
         };
         running.apply(plan).await?;
         Ok(running)
@@ -157,6 +161,7 @@ impl Running {
                 description: pw.workload.description.clone(),
                 desired: pw.workload.replicas,
                 not_runnable: pw.not_runnable.clone(),
+                build_error: None,
                 containers: pw
                     .workload
                     .containers
@@ -279,6 +284,7 @@ impl Running {
                 plan: plan.clone(),
                 service_env: service_env.clone(),
                 shared: self.shared.clone(),
+                prebuilt: self.prebuilt.contains(&w.name),
             };
             let (stop, stop_rx) = watch::channel(false);
             let task = tokio::spawn(job.run(stop_rx));
@@ -444,6 +450,111 @@ impl Running {
         let mut applied = self.apply(plan).await?;
         applied.restarted = std::mem::take(&mut applied.started);
         Ok(applied)
+    }
+
+    /// Restarts a workload whose source build has just succeeded (the replicas skip building).
+    pub async fn restart_built(&mut self, workload: &str) -> std::io::Result<Applied> {
+        self.prebuilt.insert(workload.to_string());
+        let result = self.restart(workload).await;
+        self.prebuilt.clear();
+        result
+    }
+
+    /// Source mode's build of a workload (every container in source mode with a `build`); a
+    /// failure is shown on the workload and nothing is restarted.
+    pub async fn build_source(&mut self, workload: &str) -> Result<(), String> {
+        let plan = self.last_plan.clone().ok_or("nothing runs yet")?;
+        let pw = plan
+            .workloads
+            .iter()
+            .find(|pw| pw.workload.name == workload)
+            .ok_or_else(|| format!("no workload {workload}"))?;
+        for c in &pw.workload.containers {
+            let Some(run) = c.run.as_ref().filter(|_| plan.is_source(workload, &c.name)) else {
+                continue;
+            };
+            let Some(build) = run.build.as_ref().filter(|b| !b.is_empty()) else {
+                continue;
+            };
+            let workdir = match &run.workdir {
+                Some(w) => self.dir.join(w),
+                None => self.dir.clone(),
+            };
+            let out = tokio::process::Command::new(&build[0])
+                .args(&build[1..])
+                .current_dir(&workdir)
+                .envs(run.env.iter())
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output()
+                .await
+                .map_err(|e| format!("cannot run the build {:?}: {e}", build.join(" ")))?;
+            let replica = format!("{workload}-build");
+            for bytes in [&out.stdout, &out.stderr] {
+                for line in String::from_utf8_lossy(bytes).lines() {
+                    self.shared
+                        .logs
+                        .push(workload, &replica, "build", line.to_string());
+                }
+            }
+            if !out.status.success() {
+                let tail: Vec<String> = String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(3)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let why = format!(
+                    "build {:?} failed ({}); the previous version keeps serving: {}",
+                    build.join(" "),
+                    out.status,
+                    tail.join(" | ")
+                );
+                self.shared.update(|s| {
+                    if let Some(w) = s.workloads.iter_mut().find(|w| w.name == workload) {
+                        w.build_error = Some(why.clone());
+                    }
+                });
+                return Err(why);
+            }
+        }
+        self.shared.update(|s| {
+            if let Some(w) = s.workloads.iter_mut().find(|w| w.name == workload) {
+                w.build_error = None;
+            }
+        });
+        Ok(())
+    }
+
+    /// What source mode watches: each workload with a container in source mode.
+    pub fn watched_sources(&self) -> Vec<source::Watched> {
+        let Some(plan) = &self.last_plan else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for pw in &plan.workloads {
+            for c in &pw.workload.containers {
+                let Some(run) = c
+                    .run
+                    .as_ref()
+                    .filter(|_| plan.is_source(&pw.workload.name, &c.name))
+                else {
+                    continue;
+                };
+                out.push(source::Watched {
+                    workload: pw.workload.name.clone(),
+                    root: match &run.workdir {
+                        Some(w) => self.dir.join(w),
+                        None => self.dir.clone(),
+                    },
+                    globs: run.watch.clone(),
+                });
+            }
+        }
+        out
     }
 
     pub async fn shutdown(mut self) {

@@ -79,6 +79,9 @@ pub struct WorkloadStatus {
     pub not_runnable: Option<String>,
     #[serde(default)]
     pub containers: Vec<ContainerStatus>,
+    /// Source mode: the last build failed (the previous version keeps serving).
+    #[serde(default)]
+    pub build_error: Option<String>,
 }
 
 /// A container of a workload, as Configure shows it.

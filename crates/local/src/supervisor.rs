@@ -52,6 +52,8 @@ pub struct Job {
     /// Service variables (`<NAME>_SERVICE_HOST`, ...) for every process.
     pub service_env: Vec<(String, String)>,
     pub shared: Arc<Shared>,
+    /// Source mode: the build just ran (a reload built once for all replicas).
+    pub prebuilt: bool,
 }
 
 impl Job {
@@ -119,7 +121,7 @@ impl Job {
         let Some(build) = c.run.as_ref().and_then(|r| r.build.as_ref()) else {
             return Ok(());
         };
-        if !self.plan.is_source(&self.workload.name, &c.name) || build.is_empty() {
+        if !self.plan.is_source(&self.workload.name, &c.name) || build.is_empty() || self.prebuilt {
             return Ok(());
         }
         let replica = format!("{}-{}", self.workload.name, self.index);
