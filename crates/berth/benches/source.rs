@@ -177,4 +177,51 @@ fn main() {
         p95 - own_p50
     );
     println!("  of which the debounce of saves              25.0 ms");
+    big_tree();
+}
+
+/// The watcher on 100,000 files: setup time, and a save's detection latency.
+fn big_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    for d in 0..1000 {
+        let dir = tmp.path().join(format!("pkg{d}"));
+        std::fs::create_dir(&dir).unwrap();
+        for f in 0..100 {
+            std::fs::write(dir.join(format!("m{f}.py")), format!("X = {d}{f}\n")).unwrap();
+        }
+    }
+    let start = Instant::now();
+    let (_w, mut rx) = berth_local::source::watch(
+        vec![berth_local::source::Watched {
+            workload: "big".into(),
+            root: tmp.path().to_path_buf(),
+            globs: vec!["**/*.py".into()],
+        }],
+        Duration::from_millis(25),
+    )
+    .unwrap();
+    let setup = start.elapsed();
+    // Let the background hashing finish, then save one file and time the detection.
+    std::thread::sleep(Duration::from_secs(5));
+    let mut lat = Vec::new();
+    for i in 0..10 {
+        let f = tmp.path().join(format!("pkg{}/m{}.py", i * 97, i));
+        let t = Instant::now();
+        std::fs::write(&f, format!("X = 'changed {i}'\n")).unwrap();
+        let got = rx.blocking_recv().unwrap();
+        assert!(got.contains("big"));
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    // Same content again: no event (content hashes, not mtimes).
+    let f = tmp.path().join("pkg0/m0.py");
+    let same = std::fs::read(&f).unwrap();
+    std::fs::write(&f, same).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let spurious = rx.try_recv().is_ok();
+    println!(
+        "100,000 watched files: watch set up in {:.0} ms; a save detected after p50 {:.1} ms (25 ms debounce); a rewrite with the same content {}",
+        setup.as_secs_f64() * 1000.0,
+        pct(&mut lat, 0.5),
+        if spurious { "DID trigger" } else { "did not trigger" }
+    );
 }

@@ -259,7 +259,16 @@ async fn apply_folder(
 }
 
 /// Watches the folder's templates and variables; one message per settled burst of saves.
-fn watch(dir: &Path) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<()>), String> {
+fn watch(
+    dir: &Path,
+    value_files: &[PathBuf],
+) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<()>), String> {
+    // `-f` files outside the folder count too: their directories are watched for them alone.
+    let extra: Vec<PathBuf> = value_files
+        .iter()
+        .filter_map(|f| std::path::absolute(f).ok())
+        .collect();
+    let extra_for_events = extra.clone();
     use notify_debouncer_full::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut debouncer = new_debouncer(
@@ -285,6 +294,9 @@ fn watch(dir: &Path) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<
                     .filter(|e| changes(&e.kind))
                     .flat_map(|e| e.paths.iter())
                     .any(|p| {
+                        if extra_for_events.iter().any(|f| f == p) {
+                            return true;
+                        }
                         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
                         !name.starts_with('.')
                             && (name.ends_with(".yaml")
@@ -301,6 +313,17 @@ fn watch(dir: &Path) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<
     debouncer
         .watch(dir, RecursiveMode::NonRecursive)
         .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    let dir_abs = std::path::absolute(dir).unwrap_or(dir.to_path_buf());
+    let parents: std::collections::BTreeSet<PathBuf> = extra
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .filter(|p| *p != dir_abs)
+        .collect();
+    for p in parents {
+        debouncer
+            .watch(&p, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", p.display()))?;
+    }
     Ok((debouncer, rx))
 }
 
@@ -359,7 +382,7 @@ async fn run(
         "berth up: {} processes; Ctrl-C stops them all",
         status.replicas.len()
     ));
-    let (_watcher, mut saves) = watch(dir)?;
+    let (_watcher, mut saves) = watch(dir, &options.value_files)?;
     let mut sources = Sources::default();
     sources.refresh(&running);
     let mut changes = running.shared.subscribe();

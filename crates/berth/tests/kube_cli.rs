@@ -1043,12 +1043,7 @@ fn the_dashboard_serves_a_cluster() {
     let env = Env::fake();
     let ns = env.namespace();
     let app = env.app();
-    // Source settings for Kubernetes: a runner image and the host path of the source.
-    let deploy = std::fs::read_to_string(app.path().join("deploy.yaml")).unwrap().replace(
-        "    berth.dev/description: \"The test app\"\n",
-        "    berth.dev/description: \"The test app\"\n    berth.dev/run: |\n      app:\n        command: [python3, app.py]\n        workdir: services\n        image: registry.example.com/runner:1\n        sourcePath: /home/dev/app\n",
-    );
-    std::fs::write(app.path().join("deploy.yaml"), deploy).unwrap();
+    with_source_settings(app.path());
     assert!(env
         .berth(&[
             "apply",
@@ -1455,4 +1450,74 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     let _ = child.kill();
     let _ = child.wait();
     env.cleanup(&ns);
+}
+
+/// Source settings for Kubernetes in the test app: a runner image and the source's host path.
+fn with_source_settings(app: &Path) {
+    let deploy = std::fs::read_to_string(app.join("deploy.yaml")).unwrap().replace(
+        "    berth.dev/description: \"The test app\"\n",
+        "    berth.dev/description: \"The test app\"\n    berth.dev/run: |\n      app:\n        command: [python3, app.py]\n        workdir: services\n        image: registry.example.com/runner:1\n        sourcePath: /home/dev/app\n",
+    );
+    std::fs::write(app.join("deploy.yaml"), deploy).unwrap();
+}
+
+/// Source mode recorded on the set changes exactly the container's run, and plan shows it.
+#[test]
+fn plan_shows_the_source_mode_change() {
+    let env = Env::fake();
+    let ns = env.namespace();
+    let app = env.app();
+    with_source_settings(app.path());
+    assert!(env
+        .berth(&[
+            "apply",
+            s(app.path()),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "--no-wait"
+        ])
+        .status
+        .success());
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
+    let patch =
+        json!({"metadata": {"annotations": {"berth.dev/modes": "{\"app\":{\"app\":\"source\"}}"}}});
+    env.rt
+        .block_on(api.patch("berth-app", &PatchParams::default(), &Patch::Merge(&patch)))
+        .unwrap();
+    let out = env.berth(&[
+        "plan",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--detailed-exitcode",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["summary"]["update"], 1, "{plan}");
+    let diff = plan["changes"][0]["diff"].as_str().unwrap();
+    let added: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .map(|l| l.trim())
+        .collect();
+    for want in [
+        "+image: registry.example.com/runner:1",
+        "+- berth",
+        "+- rerun",
+        "+workingDir: /src/services",
+        "+path: /home/dev/app",
+    ] {
+        assert!(
+            added
+                .iter()
+                .any(|l| l.replace(' ', "") == want.replace(' ', "")),
+            "{want} missing from:\n{diff}"
+        );
+    }
 }

@@ -884,3 +884,36 @@ spec:
     child.wait().unwrap();
     drop((taken_ingress, taken_service));
 }
+
+/// A `-f` values file outside the folder is watched like the folder's own files.
+#[test]
+fn a_values_file_outside_the_folder_is_watched() {
+    let t = example();
+    let dir = t.path();
+    let extra = tempfile::tempdir().unwrap();
+    let values = extra.path().join("mine.yaml");
+    std::fs::write(&values, "queue:\n  rate_per_second: 21\n").unwrap();
+    let mut child = berth(&[
+        "up",
+        dir.to_str().unwrap(),
+        "--ingress",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+        "-f",
+        values.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let s = wait_for(dir, "every replica ready", all_ready);
+    let generation = s["generation"].as_u64().unwrap();
+    std::fs::write(&values, "queue:\n  rate_per_second: 22\n").unwrap();
+    let s = wait_for(dir, "the values file applied", |s| {
+        s["generation"].as_u64() > Some(generation) && all_ready(s)
+    });
+    assert_eq!(s["lastApply"]["restarted"], serde_json::json!(["queue-0"]));
+    berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    child.wait().unwrap();
+}
