@@ -241,7 +241,7 @@ fn missing_variable_names_it_with_file_line_col_and_suggestion() {
         &[],
     );
     insta::assert_snapshot!("err_missing_variable", err);
-    assert!(err.contains("--> ./web.yaml:26:21"));
+    assert!(err.contains("--> ./web.yaml:28:21"));
     assert!(err.contains("did you mean `web`?"));
 }
 
@@ -303,7 +303,7 @@ fn yaml_error_points_at_the_template_line_that_produced_it() {
         &[],
     );
     insta::assert_snapshot!("err_yaml", err);
-    assert!(err.contains("--> ./queue.yaml:27"), "{err}");
+    assert!(err.contains("--> ./queue.yaml:29"), "{err}");
 }
 
 #[test]
@@ -364,7 +364,7 @@ fn duplicates_name_both_files() {
     );
     insta::assert_snapshot!("err_duplicate", err);
     assert!(
-        err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:39"),
+        err.contains("./zz.yaml:1") && err.contains("first defined at ./web.yaml:41"),
         "{err}"
     );
 }
