@@ -165,7 +165,8 @@ pub struct UnlockArgs {
     set: SetFlags,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The runtime of the cluster commands: two workers (requests overlap, the machine may be small).
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

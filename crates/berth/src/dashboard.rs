@@ -303,13 +303,7 @@ pub struct Client {
 impl Client {
     /// The API of the `berth up` running for `dir`.
     pub fn for_dir(dir: &Path) -> Result<Client, String> {
-        let not_running = || {
-            format!(
-                "no berth up is running for {}\n  = help: start one with `berth up {}`",
-                dir.display(),
-                dir.display()
-            )
-        };
+        let not_running = || crate::inspect::not_running(dir);
         berth_local::running_status(dir).ok_or_else(not_running)?;
         let status: Status = std::fs::read_to_string(berth_local::state_file(dir))
             .ok()

@@ -26,14 +26,17 @@ pub struct LogsArgs {
     dir: PathBuf,
 }
 
+/// The error for a folder without a running `berth up`.
+pub fn not_running(dir: &Path) -> String {
+    format!(
+        "no berth up is running for {}\n  = help: start one with `berth up {}`",
+        dir.display(),
+        dir.display()
+    )
+}
+
 fn load(dir: &Path) -> Result<Status, String> {
-    let not_running = || {
-        format!(
-            "no berth up is running for {}\n  = help: start one with `berth up {}`",
-            dir.display(),
-            dir.display()
-        )
-    };
+    let not_running = || not_running(dir);
     berth_local::running_status(dir).ok_or_else(not_running)?;
     let text = std::fs::read_to_string(berth_local::state_file(dir)).map_err(|_| not_running())?;
     serde_json::from_str(&text).map_err(|e| {

@@ -681,12 +681,7 @@ pub async fn serve(
 }
 
 pub fn dashboard(args: DashboardArgs) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
+    crate::cluster::runtime()?.block_on(async {
         let cluster = args.cluster.connect_pub().await?;
         let set = crate::cluster::set_of(&args.render, &args.cluster)?;
         let backend = KubeBackend::new(&cluster, &set, &args.render).await?;

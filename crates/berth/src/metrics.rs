@@ -96,123 +96,148 @@ fn process_usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks as f64 / 100.0, pages * 4096))
 }
 
+/// One metric family: HELP, TYPE, then a sample per (labels, value).
+fn family(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (String, String)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, value) in rows {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
+fn service_label(name: &str) -> String {
+    format!("service=\"{}\"", label(name))
+}
+
 /// State of a local environment, in exposition format.
 pub fn local_state(status: &berth_local::Status) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP berth_service_desired_replicas Replicas the folder asks for\n# TYPE berth_service_desired_replicas gauge");
-    for w in &status.workloads {
-        let _ = writeln!(
-            out,
-            "berth_service_desired_replicas{{service=\"{}\"}} {}",
-            label(&w.name),
-            w.desired
-        );
-    }
-    let _ = writeln!(out, "# HELP berth_service_ready_replicas Replicas ready\n# TYPE berth_service_ready_replicas gauge");
-    for w in &status.workloads {
-        let ready = status
-            .replicas
+    let per = |f: &dyn Fn(&berth_local::WorkloadStatus) -> String| -> Vec<(String, String)> {
+        status
+            .workloads
             .iter()
-            .filter(|r| r.workload == w.name && r.ready)
-            .count();
-        let _ = writeln!(
-            out,
-            "berth_service_ready_replicas{{service=\"{}\"}} {ready}",
-            label(&w.name)
-        );
-    }
-    let _ = writeln!(out, "# HELP berth_service_restarts_total Process restarts\n# TYPE berth_service_restarts_total counter");
-    for w in &status.workloads {
-        let n: u32 = status
+            .map(|w| (service_label(&w.name), f(w)))
+            .collect()
+    };
+    let replicas = |w: &berth_local::WorkloadStatus| {
+        status
             .replicas
             .iter()
             .filter(|r| r.workload == w.name)
-            .map(|r| r.restarts)
-            .sum();
-        let _ = writeln!(
-            out,
-            "berth_service_restarts_total{{service=\"{}\"}} {n}",
-            label(&w.name)
-        );
-    }
-    let _ = writeln!(out, "# HELP berth_probe_failures_total Probe failures past the threshold\n# TYPE berth_probe_failures_total counter");
-    for w in &status.workloads {
-        let n: u32 = status
-            .replicas
-            .iter()
-            .filter(|r| r.workload == w.name)
-            .map(|r| r.probe_failures)
-            .sum();
-        let _ = writeln!(
-            out,
-            "berth_probe_failures_total{{service=\"{}\"}} {n}",
-            label(&w.name)
-        );
-    }
-    let usage: Vec<(String, String, f64, u64)> = status
+            .collect::<Vec<_>>()
+    };
+    family(
+        &mut out,
+        "berth_service_desired_replicas",
+        "gauge",
+        "Replicas the folder asks for",
+        per(&|w| w.desired.to_string()),
+    );
+    family(
+        &mut out,
+        "berth_service_ready_replicas",
+        "gauge",
+        "Replicas ready",
+        per(&|w| replicas(w).iter().filter(|r| r.ready).count().to_string()),
+    );
+    family(
+        &mut out,
+        "berth_service_restarts_total",
+        "counter",
+        "Process restarts",
+        per(&|w| {
+            replicas(w)
+                .iter()
+                .map(|r| r.restarts)
+                .sum::<u32>()
+                .to_string()
+        }),
+    );
+    family(
+        &mut out,
+        "berth_probe_failures_total",
+        "counter",
+        "Probe failures past the threshold",
+        per(&|w| {
+            replicas(w)
+                .iter()
+                .map(|r| r.probe_failures)
+                .sum::<u32>()
+                .to_string()
+        }),
+    );
+    let usage: Vec<(String, f64, u64)> = status
         .replicas
         .iter()
         .filter_map(|r| {
             let (cpu, rss) = process_usage(r.pid?)?;
-            Some((
-                r.workload.clone(),
-                format!("{}-{}", r.workload, r.index),
-                cpu,
-                rss,
-            ))
+            let labels = format!(
+                "{},replica=\"{}-{}\"",
+                service_label(&r.workload),
+                label(&r.workload),
+                r.index
+            );
+            Some((labels, cpu, rss))
         })
         .collect();
-    let _ = writeln!(out, "# HELP berth_process_cpu_seconds_total CPU time of a local process\n# TYPE berth_process_cpu_seconds_total counter");
-    for (svc, rep, cpu, _) in &usage {
-        let _ = writeln!(
-            out,
-            "berth_process_cpu_seconds_total{{service=\"{}\",replica=\"{}\"}} {cpu}",
-            label(svc),
-            label(rep)
-        );
-    }
-    let _ = writeln!(out, "# HELP berth_process_resident_memory_bytes Resident memory of a local process\n# TYPE berth_process_resident_memory_bytes gauge");
-    for (svc, rep, _, rss) in &usage {
-        let _ = writeln!(
-            out,
-            "berth_process_resident_memory_bytes{{service=\"{}\",replica=\"{}\"}} {rss}",
-            label(svc),
-            label(rep)
-        );
-    }
+    family(
+        &mut out,
+        "berth_process_cpu_seconds_total",
+        "counter",
+        "CPU time of a local process",
+        usage.iter().map(|(l, cpu, _)| (l.clone(), cpu.to_string())),
+    );
+    family(
+        &mut out,
+        "berth_process_resident_memory_bytes",
+        "gauge",
+        "Resident memory of a local process",
+        usage.iter().map(|(l, _, rss)| (l.clone(), rss.to_string())),
+    );
     out
 }
 
 /// State of a deploy set on a cluster, in exposition format.
 pub fn view_state(view: &berth_core::view::EnvironmentView) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP berth_service_desired_replicas Replicas the folder asks for\n# TYPE berth_service_desired_replicas gauge");
-    for s in &view.services {
-        let _ = writeln!(
-            out,
-            "berth_service_desired_replicas{{service=\"{}\"}} {}",
-            label(&s.name),
-            s.desired
-        );
-    }
-    let _ = writeln!(out, "# HELP berth_service_ready_replicas Replicas ready\n# TYPE berth_service_ready_replicas gauge");
-    for s in &view.services {
-        let _ = writeln!(
-            out,
-            "berth_service_ready_replicas{{service=\"{}\"}} {}",
-            label(&s.name),
-            s.ready
-        );
-    }
-    let _ = writeln!(out, "# HELP berth_service_restarts_total Container restarts\n# TYPE berth_service_restarts_total counter");
-    for s in &view.services {
-        let n: u32 = s.replicas.iter().map(|r| r.restarts).sum();
-        let _ = writeln!(
-            out,
-            "berth_service_restarts_total{{service=\"{}\"}} {n}",
-            label(&s.name)
-        );
-    }
+    let per = |f: &dyn Fn(&berth_core::view::ServiceView) -> String| -> Vec<(String, String)> {
+        view.services
+            .iter()
+            .map(|s| (service_label(&s.name), f(s)))
+            .collect()
+    };
+    family(
+        &mut out,
+        "berth_service_desired_replicas",
+        "gauge",
+        "Replicas the folder asks for",
+        per(&|s| s.desired.to_string()),
+    );
+    family(
+        &mut out,
+        "berth_service_ready_replicas",
+        "gauge",
+        "Replicas ready",
+        per(&|s| s.ready.to_string()),
+    );
+    family(
+        &mut out,
+        "berth_service_restarts_total",
+        "counter",
+        "Container restarts",
+        per(&|s| {
+            s.replicas
+                .iter()
+                .map(|r| r.restarts)
+                .sum::<u32>()
+                .to_string()
+        }),
+    );
     out
 }
 

@@ -200,12 +200,7 @@ async fn paused_reason(cluster: &Cluster, set: &ApplySet) -> Result<Option<Strin
 }
 
 pub fn sync(args: SyncArgs) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
+    crate::cluster::runtime()?.block_on(async {
         let cluster = args.cluster.connect_pub().await?;
         let set = crate::cluster::set_of(&args.render, &args.cluster)?;
         if args.pause || args.resume {

@@ -725,11 +725,7 @@ impl View {
 
 pub fn down(args: DownArgs) -> Result<(), String> {
     let Some(running) = berth_local::running_status(&args.dir) else {
-        return Err(format!(
-            "no berth up is running for {}\n  = help: start one with `berth up {}`",
-            args.dir.display(),
-            args.dir.display()
-        ));
+        return Err(crate::inspect::not_running(&args.dir));
     };
     let pid = nix::unistd::Pid::from_raw(running.pid as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)

@@ -112,19 +112,22 @@ async fn write_parent(
         &Patch::Apply(&body),
     )
     .await
-    .map_err(|e| {
-        from_kube(
-            e,
-            &Action {
-                verb: "apply",
-                resource: "secrets".into(),
-                namespace: Some(&set.namespace),
-                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
-                origin: None,
-            },
-        )
-    })?;
+    .map_err(|e| parent_error(e, "apply", set))?;
     Ok(())
+}
+
+/// A failed request on the parent Secret, in the user's words.
+fn parent_error(e: kube::Error, verb: &str, set: &ApplySet) -> Error {
+    from_kube(
+        e,
+        &Action {
+            verb,
+            resource: "secrets".into(),
+            namespace: Some(&set.namespace),
+            object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+            origin: None,
+        },
+    )
 }
 
 fn desired_kinds_and_namespaces(plan: &Plan) -> (BTreeSet<GroupKind>, BTreeSet<String>) {
@@ -338,18 +341,7 @@ pub async fn set_parent_annotation(
         &Patch::Merge(&patch),
     )
     .await
-    .map_err(|e| {
-        from_kube(
-            e,
-            &Action {
-                verb: "patch",
-                resource: "secrets".into(),
-                namespace: Some(&set.namespace),
-                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
-                origin: None,
-            },
-        )
-    })?;
+    .map_err(|e| parent_error(e, "patch", set))?;
     Ok(())
 }
 

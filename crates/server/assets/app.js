@@ -9,6 +9,7 @@ let logSource = null;
 let logLines = [];
 let following = true;
 let pending = [];
+let lastMessage = ""; // what the last action did, shown until something else happens
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
@@ -106,7 +107,7 @@ function renderDetail() {
 function render() {
   if (!env) return;
   $("target").textContent = `${env.backend} · ${env.target}`;
-  $("busy").textContent = env.busy || "";
+  $("busy").textContent = env.busy || lastMessage;
   $("error").hidden = !env.last_error;
   $("error").textContent = env.last_error || "";
   renderSync();
@@ -236,10 +237,12 @@ function route() {
 
 window.addEventListener("DOMContentLoaded", () => {
   $("reload").addEventListener("click", () => {
-    $("busy").textContent = "redeploying…";
+    lastMessage = "redeploying…";
+    $("busy").textContent = lastMessage;
     act($("reload"), async () => {
       const r = await post("/api/v1/redeploy");
-      $("busy").textContent = r.message;
+      lastMessage = "redeployed: " + r.message;
+      $("busy").textContent = lastMessage;
     });
   });
   $("sync-toggle").addEventListener("click", () =>
