@@ -447,11 +447,24 @@ fn the_api_serves_the_environment_and_acts_on_it() {
     // /metrics: Prometheus text with the local processes' CPU and memory.
     let (code, metrics) = up.request("GET", "/metrics", &[], "");
     assert_eq!(code, 200);
-    let scrape = prometheus_parse::Scrape::parse(metrics.lines().map(|l| Ok(l.to_string()))).unwrap();
-    for name in ["berth_process_cpu_seconds_total", "berth_process_resident_memory_bytes", "berth_service_ready_replicas", "berth_applies_total"] {
-        assert!(scrape.samples.iter().any(|s| s.metric == name), "{name} missing:\n{metrics}");
+    let scrape =
+        prometheus_parse::Scrape::parse(metrics.lines().map(|l| Ok(l.to_string()))).unwrap();
+    for name in [
+        "berth_process_cpu_seconds_total",
+        "berth_process_resident_memory_bytes",
+        "berth_service_ready_replicas",
+        "berth_applies_total",
+    ] {
+        assert!(
+            scrape.samples.iter().any(|s| s.metric == name),
+            "{name} missing:\n{metrics}"
+        );
     }
-    assert!(scrape.samples.iter().any(|s| s.metric == "berth_service_restarts_total" && s.labels.get("service") == Some("web")));
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric == "berth_service_restarts_total"
+            && s.labels.get("service") == Some("web")));
     let (code, page) = up.request("GET", "/", &[], "");
     assert_eq!(code, 200);
     assert!(page.contains("/assets/app.js"));

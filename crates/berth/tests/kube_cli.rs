@@ -146,6 +146,24 @@ impl Env {
             .unwrap();
     }
 
+    /// The test app with source settings, applied (no wait) in a fresh namespace.
+    fn applied_app_with_source_settings(&self) -> (String, tempfile::TempDir) {
+        let ns = self.namespace();
+        let app = self.app();
+        with_source_settings(app.path());
+        let out = self.berth(&[
+            "apply",
+            s(app.path()),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "--no-wait",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        (ns, app)
+    }
+
     /// Scales the app by hand, as `kubectl edit` would (another field manager).
     fn hand_edit(&self, ns: &str, replicas: u32) {
         let api: Api<k8s_openapi::api::apps::v1::Deployment> =
@@ -1041,21 +1059,7 @@ fn big_releases_are_chunked() {
 fn the_dashboard_serves_a_cluster() {
     use std::io::{BufRead, Read, Write};
     let env = Env::fake();
-    let ns = env.namespace();
-    let app = env.app();
-    with_source_settings(app.path());
-    assert!(env
-        .berth(&[
-            "apply",
-            s(app.path()),
-            "-n",
-            &ns,
-            "--name",
-            "app",
-            "--no-wait"
-        ])
-        .status
-        .success());
+    let (ns, app) = env.applied_app_with_source_settings();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .env("KUBECONFIG", &env.kubeconfig)
         .args([
@@ -1465,21 +1469,7 @@ fn with_source_settings(app: &Path) {
 #[test]
 fn plan_shows_the_source_mode_change() {
     let env = Env::fake();
-    let ns = env.namespace();
-    let app = env.app();
-    with_source_settings(app.path());
-    assert!(env
-        .berth(&[
-            "apply",
-            s(app.path()),
-            "-n",
-            &ns,
-            "--name",
-            "app",
-            "--no-wait"
-        ])
-        .status
-        .success());
+    let (ns, app) = env.applied_app_with_source_settings();
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
     let patch =
         json!({"metadata": {"annotations": {"berth.dev/modes": "{\"app\":{\"app\":\"source\"}}"}}});
