@@ -489,6 +489,7 @@ fn e2e_real_cluster() {
     concurrent_applies_lock(&env);
     atomic_rolls_back(&env);
     sync_follows_git_heals_drift_and_pauses(&env);
+    plan_shows_the_source_mode_change(&env);
 }
 
 // ---- errors and safety, against the fake ----
@@ -1467,8 +1468,11 @@ fn with_source_settings(app: &Path) {
 
 /// Source mode recorded on the set changes exactly the container's run, and plan shows it.
 #[test]
-fn plan_shows_the_source_mode_change() {
-    let env = Env::fake();
+fn fake_plan_shows_the_source_mode_change() {
+    plan_shows_the_source_mode_change(&Env::fake());
+}
+
+fn plan_shows_the_source_mode_change(env: &Env) {
     let (ns, app) = env.applied_app_with_source_settings();
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
     let patch =
@@ -1510,4 +1514,5 @@ fn plan_shows_the_source_mode_change() {
             "{want} missing from:\n{diff}"
         );
     }
+    env.cleanup(&ns);
 }
