@@ -31,6 +31,7 @@ try {
     if (!names.includes(n)) fail("service " + n + " missing from the table: " + names);
   }
   ok("the table shows every service ready: " + names.join(", "));
+  if (await page.isVisible("#sync")) fail("the sync bar shows without a sync");
   await page.screenshot({ path: `${shots}/main.png`, fullPage: true });
 
   // 2. A line printed by a service appears in the open log view within 1 s.

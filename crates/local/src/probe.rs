@@ -40,6 +40,16 @@ pub async fn check(
                     .nth(1)
                     .and_then(|c| c.parse().ok())
                     .ok_or("no HTTP status line")?;
+                // Read the rest (as the kubelet does, up to 10 KiB): closing with unread data
+                // resets the connection, and the service would log a broken pipe per probe.
+                let mut rest = [0u8; 4096];
+                let mut read = n;
+                while read < 10 * 1024 {
+                    match s.read(&mut rest).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(m) => read += m,
+                    }
+                }
                 if (200..400).contains(&code) {
                     Ok(())
                 } else {

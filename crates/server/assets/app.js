@@ -72,7 +72,7 @@ function renderDetail() {
   }
   $("d-name").textContent = s.name;
   $("d-desc").textContent = (s.kind || "") + (s.description ? " — " + s.description : "");
-  $("d-status").replaceChildren(statusCell(s), ` · ${s.ready} of ${s.desired} replicas ready`);
+  $("d-status").replaceChildren(statusCell(s), ` · desired ${s.desired}, available ${s.available}`);
   if (document.activeElement !== $("d-replicas")) $("d-replicas").value = s.desired;
   $("d-shell").textContent = s.shell || "";
   $("d-replicas-table").tBodies[0].replaceChildren(...s.replicas.map((r) =>
