@@ -1406,6 +1406,33 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     });
     assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 1);
 
+    // A local commit in the synced repository and a different one upstream: refused, reported.
+    std::fs::write(tmp.path().join("synced/NOTES.md"), "local\n").unwrap();
+    git(&tmp.path().join("synced"), &["add", "."]);
+    git(
+        &tmp.path().join("synced"),
+        &["commit", "--quiet", "-m", "local"],
+    );
+    std::fs::write(work.join("NOTES.md"), "upstream\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "upstream"]);
+    git(&work, &["push", "--quiet"]);
+    events.until("the divergence reported", |e| {
+        e["sync"]["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("diverged"))
+    });
+    let head = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%s"])
+        .current_dir(tmp.path().join("synced"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&head.stdout).trim(),
+        "local",
+        "local commits are kept"
+    );
+
     // /metrics parses as Prometheus text, and the counters moved.
     let mut s = std::net::TcpStream::connect(&metrics).unwrap();
     write!(
