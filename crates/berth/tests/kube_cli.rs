@@ -1103,6 +1103,27 @@ fn the_dashboard_serves_a_cluster() {
         "{envv}"
     );
     assert_eq!(svc["description"], "The test app");
+    let pod = svc["replicas"][0]["name"].as_str().unwrap().to_string();
+    assert_eq!(svc["replicas"][0]["ready"], true, "{svc}");
+    assert_eq!(
+        svc["shell"],
+        format!("kubectl --context fake -n {ns} exec -ti {pod} -c app -- sh")
+    );
+    // The pods' logs stream through the API.
+    let mut logs = std::net::TcpStream::connect(&addr).unwrap();
+    logs.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        logs,
+        "GET /api/v1/services/app/logs?follow=true HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    )
+    .unwrap();
+    let mut logs = std::io::BufReader::new(logs);
+    let mut l = String::new();
+    while !l.contains(&format!("log line 1 from {pod}")) {
+        l.clear();
+        assert!(logs.read_line(&mut l).unwrap() > 0, "the log stream ended");
+    }
 
     let (code, body) = call("POST", "/api/v1/services/app/scale", r#"{"replicas": 3}"#);
     assert_eq!(code, 200, "{body}");

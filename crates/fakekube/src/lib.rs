@@ -8,7 +8,9 @@
 //! auth (401) and per-verb denials (403), Leases, and a little defaulting (Deployment and Service
 //! fields the user did not write) so that plans must ignore it.
 //!
-//! Its limits (see also docs/kubernetes.md): no watch; no admission or schema validation beyond
+//! Its limits (see also docs/kubernetes.md): no watch; pods are made up by the instantaneous
+//! controllers (one per Deployment or StatefulSet replica, with three log lines each, and no
+//! exec or attach); no admission or schema validation beyond
 //! a few required fields; controllers are instantaneous (Deployments, StatefulSets and DaemonSets
 //! are ready as soon as they are written, unless a container image ends in `:never-ready`, which
 //! stays unavailable with an event like an image pull failure; Jobs complete at once; CRDs are
@@ -679,6 +681,21 @@ impl Store {
                 _ => status(405, "MethodNotAllowed", "method not allowed".into()),
             };
         };
+        if t.subresource.as_deref() == Some("log") && kind.kind == "Pod" && *method == Method::GET {
+            let key = (
+                kind.group.clone(),
+                kind.plural.clone(),
+                ns.clone(),
+                name.clone(),
+            );
+            if !self.objects.contains_key(&key) {
+                return status(404, "NotFound", format!("pods \"{name}\" not found"));
+            }
+            let text: String = (1..=3)
+                .map(|i| format!("log line {i} from {name}\n"))
+                .collect();
+            return (StatusCode::OK, [("content-type", "text/plain")], text).into_response();
+        }
         if t.subresource.is_some() {
             return status(
                 404,
@@ -703,6 +720,14 @@ impl Store {
                 };
                 if !dry {
                     self.objects.remove(&key);
+                    let owner = format!("{}.{}", kind.kind.to_lowercase(), name);
+                    self.objects.retain(|k, o| {
+                        !(k.1 == "pods"
+                            && o.body
+                                .pointer("/metadata/annotations/fake.berth.dev~1owner")
+                                .and_then(Json::as_str)
+                                == Some(owner.as_str()))
+                    });
                     if kind.kind == "Namespace" {
                         self.objects.retain(|k, _| k.2 != name);
                     }
@@ -1037,6 +1062,68 @@ impl Store {
     }
 
     /// The controllers, instantly: workload status, Job completion, CRD establishment.
+    /// The pods a workload's controller would run: one per replica, labelled from the template.
+    fn pods_for(&mut self, kind: &Kind, obj: &Json, replicas: i64, never_ready: bool) {
+        let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let owner = format!("{}.{}", kind.kind.to_lowercase(), name);
+        self.objects.retain(|k, o| {
+            !(k.1 == "pods"
+                && k.2 == ns
+                && o.body
+                    .pointer("/metadata/annotations/fake.berth.dev~1owner")
+                    .and_then(Json::as_str)
+                    == Some(owner.as_str()))
+        });
+        let labels = obj
+            .pointer("/spec/template/metadata/labels")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let containers = obj
+            .pointer("/spec/template/spec/containers")
+            .cloned()
+            .unwrap_or_else(|| json!([]));
+        let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
+        for i in 0..replicas {
+            let pod = format!("{name}-{generation:x}f7c-{i}");
+            let statuses: Vec<Json> = containers
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let state = if never_ready {
+                        json!({"waiting": {"reason": "ErrImagePull", "message": "image not found"}})
+                    } else {
+                        json!({"running": {"startedAt": now()}})
+                    };
+                    json!({"name": c["name"], "image": c["image"], "ready": !never_ready, "restartCount": 0, "state": state})
+                })
+                .collect();
+            let body = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": ns, "labels": labels,
+                             "annotations": {"fake.berth.dev/owner": owner}},
+                "spec": {"containers": containers},
+                "status": {"phase": if never_ready {"Pending"} else {"Running"}, "startTime": now(),
+                           "conditions": [{"type": "Ready", "status": if never_ready {"False"} else {"True"}}],
+                           "containerStatuses": statuses},
+            });
+            self.uid += 1;
+            let mut body = body;
+            body["metadata"]["uid"] = json!(format!("00000000-0000-4000-8000-{:012}", self.uid));
+            self.objects.insert(
+                ("".into(), "pods".into(), ns.clone(), pod),
+                Stored {
+                    body,
+                    managers: Managers::default(),
+                },
+            );
+        }
+    }
+
     fn control(&mut self, kind: &Kind, obj: &mut Json) {
         let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
         let never_ready = obj
@@ -1054,6 +1141,9 @@ impl Store {
             .and_then(Json::as_i64)
             .unwrap_or(1);
         let ready = if never_ready { 0 } else { replicas };
+        if matches!(kind.kind.as_str(), "Deployment" | "StatefulSet") {
+            self.pods_for(kind, obj, replicas, never_ready);
+        }
         match kind.kind.as_str() {
             "Deployment" => {
                 obj["status"] = json!({
