@@ -67,11 +67,38 @@ export BERTH_HELM="$tools/helm/helm"
 export BERTH_KUBECTL="$tools/helm/kubectl"
 echo "==> $("$tools/go-venv/bin/go" version); helm $("$BERTH_HELM" version --short)"
 
+# The real Kubernetes control plane (../shared/kube) for the end-to-end tests (names with `e2e`),
+# unless the caller names a cluster with BERTH_E2E_KUBECONFIG. Stopped at the end, also on failure.
+shared_kube="$root/../shared/kube"
+if [ -z "${BERTH_E2E_KUBECONFIG:-}" ] && [ -x "$shared_kube/start.sh" ]; then
+  echo "==> starting the Kubernetes v1.28 control plane from ../shared/kube into .tools/kube"
+  trap '"$shared_kube/stop.sh" "$tools/kube" >/dev/null 2>&1 || true' EXIT
+  "$shared_kube/start.sh" "$tools/kube"
+  export BERTH_E2E_KUBECONFIG="$tools/kube/kubeconfig"
+  # The fault tests restart the API server with these.
+  export BERTH_E2E_KUBE_STATE="$tools/kube" BERTH_E2E_KUBE_SCRIPTS="$shared_kube"
+fi
+
 echo "==> cargo test"
 log="$tools/cargo-test.log"
 status=0
-cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+# Tests that need a prerequisite are #[ignore = "needs ..."]: this script provides every one of them
+# (--include-ignored) except a real cluster, whose tests (named `e2e`) are then reported as skipped.
+filter=(--include-ignored)
+skipped=0
+if [ -z "${BERTH_E2E_KUBECONFIG:-}" ]; then
+  filter+=(--skip e2e)
+  skipped=$(cargo test --workspace --locked -q -- --ignored --list 2>/dev/null | grep -c 'e2e.*: test$' || true)
+fi
+cargo test --workspace --locked --no-fail-fast -- "${filter[@]}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run (cargo ends on its doc-test summary, often "0 passed").
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+awk -v skipped="$skipped" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, skipped }' "$log"
+if [ "$skipped" -gt 0 ]; then
+  echo "skipped: $skipped end-to-end tests need a real cluster (../shared/kube beside the checkout, or BERTH_E2E_KUBECONFIG)"
+  if [ "${CI:-}" = "true" ]; then
+    echo "error: under CI=true every end-to-end test must run on a real cluster" >&2
+    status=1
+  fi
+fi
 exit "$status"

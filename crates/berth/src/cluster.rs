@@ -25,6 +25,10 @@ pub struct ClusterFlags {
     /// The deploy set's name (default: the folder's name).
     #[arg(long, value_name = "SET")]
     pub name: Option<String>,
+    /// How long one API request keeps retrying while the server is unreachable or busy
+    /// (connection refused or reset, 429, 503, ...): an API server restart is survived.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub retry_timeout: Duration,
 }
 
 impl ClusterFlags {
@@ -38,6 +42,7 @@ impl ClusterFlags {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             connect_timeout: None,
+            retry_timeout: Some(self.retry_timeout),
         })
         .await
         .map_err(|e| e.to_string())
@@ -217,6 +222,7 @@ pub fn render_for_dashboard(
         kubeconfig: None,
         context: None,
         name: Some(set.name.clone()),
+        retry_timeout: berth_kube::cluster::RETRY_TIMEOUT,
     };
     let mut r = render_modes(flags, &cluster, modes)?;
     let problems = berth_kube::source::apply_modes(&mut r.manifests, modes);
@@ -332,6 +338,14 @@ impl Terminal {
     }
 }
 
+/// The plan's warnings (deprecated API versions), on stderr.
+pub fn print_warnings(plan: &Plan) {
+    let mut err = anstream::stderr();
+    for w in &plan.warnings {
+        let _ = writeln!(err, "{}: {w}", "warning".yellow().bold());
+    }
+}
+
 /// The plan in words, as `berth plan` prints it.
 pub fn plan_text(plan: &Plan, context: &str) -> String {
     let mut s = format!(
@@ -420,6 +434,7 @@ pub fn plan_text(plan: &Plan, context: &str) -> String {
 
 impl Ui for Terminal {
     fn plan(&self, plan: &Plan) {
+        print_warnings(plan);
         let mut out = anstream::stdout();
         let _ = write!(out, "{}", plan_text(plan, &self.context));
         let _ = out.flush();
@@ -482,6 +497,7 @@ pub fn plan(args: PlanArgs) -> Result<(), String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+        print_warnings(&plan);
         let mut out = anstream::stdout();
         match args.output {
             PlanFormat::Json => {

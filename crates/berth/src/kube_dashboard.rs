@@ -128,6 +128,7 @@ impl KubeBackend {
             context: self.context.clone(),
             server: String::new(),
             default_namespace: self.set.namespace.clone(),
+            last_failure: Default::default(),
         };
         let modes = crate::cluster::live_modes(&cluster, &self.set).await?;
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.set.namespace);

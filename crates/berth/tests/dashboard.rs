@@ -522,14 +522,16 @@ fn a_dashboard_beyond_loopback_requires_the_token() {
 
 /// The dashboard in Debian's headless Chromium, driven by playwright-core.
 #[test]
+#[ignore = "needs chromium and playwright-core (./scripts/test.sh installs them)"]
 fn the_dashboard_works_in_chromium() {
     let script = repo().join("tests/browser/dashboard.mjs");
     let modules = repo().join("tests/browser/node_modules/playwright-core");
     let chromium = std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !modules.exists() || !Path::new(&chromium).exists() {
-        eprintln!("the_dashboard_works_in_chromium: skipped (run ./scripts/test.sh, which installs chromium and playwright-core)");
-        return;
-    }
+    assert!(
+        modules.exists() && Path::new(&chromium).exists(),
+        "needs {chromium} and {}: run ./scripts/test.sh, which installs them",
+        modules.display()
+    );
     let up = Up::start("127.0.0.1:0", None);
     let shots = repo().join("target/screenshots");
     let out = Command::new("node")

@@ -1,23 +1,116 @@
-//! `berth plan/apply/history/rollback/unlock/status` end to end: the berth binary against the fake
-//! API server (crates/fakekube), and the same scenarios against a real cluster when
-//! `BERTH_E2E_KUBECONFIG` is set.
+//! `berth plan/apply/history/rollback/unlock/status/dashboard/sync` end to end: the berth binary
+//! against the fake API server (crates/fakekube) and, as the tests named `e2e`, the same scenarios
+//! against a real cluster (`BERTH_E2E_KUBECONFIG`; `./scripts/test.sh` starts the Kubernetes v1.28
+//! control plane from `../shared/kube` and runs them). Without a cluster they are ignored.
 
 use assert_cmd::Command;
 use berth_fakekube::FakeKube;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// A cluster to test against, a kubeconfig for it, and a client for checking what berth did.
+/// The namespaces a scenario made are deleted when it ends, also when it fails.
 struct Env {
     kubeconfig: PathBuf,
     fake: Option<FakeKube>,
     _tmp: tempfile::TempDir,
     rt: tokio::runtime::Runtime,
     client: kube::Client,
+    namespaces: Mutex<Vec<String>>,
+}
+
+/// Deletes one object when dropped (cluster-scoped objects outlive a scenario's namespace).
+struct DeleteOnDrop<'a>(&'a Env, Api<DynamicObject>, &'static str);
+
+impl Drop for DeleteOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.rt.block_on(self.1.delete(self.2, &DeleteParams::default()));
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for ns in std::mem::take(&mut *self.namespaces.lock().unwrap()) {
+            self.cleanup(&ns);
+        }
+    }
+}
+
+/// Each scenario runs against the fake API server (`NAME::fake`) and against a real cluster
+/// (`NAME::e2e`, ignored unless asked for: `./scripts/test.sh` runs it on ../shared/kube).
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn fake() {
+                super::$name(&super::Env::fake())
+            }
+            #[test]
+            #[ignore = "needs a real cluster: BERTH_E2E_KUBECONFIG (./scripts/test.sh starts one)"]
+            fn e2e() {
+                super::$name(&super::Env::real())
+            }
+        }
+    )*};
+}
+
+scenarios!(
+    example_applies_and_plans,
+    prune_history_rollback,
+    concurrent_applies_lock,
+    atomic_rolls_back,
+    sync_follows_git_heals_drift_and_pauses,
+    plan_shows_the_source_mode_change,
+    a_rejected_object_names_its_file_and_nothing_is_applied,
+    an_unknown_kind_is_refused_before_anything_is_applied,
+    crds_are_applied_and_established_before_their_objects,
+    secret_values_never_reach_the_terminal,
+    an_empty_render_does_not_prune_everything_unless_allowed,
+    big_releases_are_chunked,
+    the_dashboard_serves_a_cluster,
+    a_changed_job_is_replaced,
+    a_removed_api_version_is_refused_with_its_replacement,
+    a_lock_left_by_a_killed_berth_on_this_host_is_taken_over,
+);
+
+/// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
+macro_rules! real_cluster_scenarios {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            #[ignore = "needs a real cluster: BERTH_E2E_KUBECONFIG (./scripts/test.sh starts one)"]
+            fn e2e() {
+                super::$name(&super::Env::real())
+            }
+        }
+    )*};
+}
+
+real_cluster_scenarios!(
+    a_server_error_midway_names_the_object_and_the_next_apply_converges,
+    a_rollout_that_times_out_names_the_waiting_reason_and_events,
+);
+
+/// kubectl and berth agree on the ApplySet (needs kubectl: `BERTH_KUBECTL`).
+mod applyset_id_matches_kubectl {
+    #[test]
+    #[ignore = "needs kubectl: BERTH_KUBECTL (./scripts/test.sh installs it)"]
+    fn fake() {
+        let env = super::Env::fake();
+        // client-go sends no bearer token over plain http.
+        env.fake.as_ref().unwrap().store.lock().unwrap().token = None;
+        super::applyset_id_matches_kubectl(&env)
+    }
+    #[test]
+    #[ignore = "needs a real cluster (BERTH_E2E_KUBECONFIG) and kubectl (BERTH_KUBECTL)"]
+    fn e2e() {
+        super::applyset_id_matches_kubectl(&super::Env::real())
+    }
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -40,13 +133,15 @@ impl Env {
         Env::with(path, Some(fake), tmp)
     }
 
-    fn real() -> Option<Env> {
-        let path = std::env::var_os("BERTH_E2E_KUBECONFIG")?;
-        Some(Env::with(
-            PathBuf::from(path),
-            None,
-            tempfile::tempdir().unwrap(),
-        ))
+    fn real() -> Env {
+        let path = std::env::var_os("BERTH_E2E_KUBECONFIG").expect(
+            "a real cluster: set BERTH_E2E_KUBECONFIG (./scripts/test.sh starts ../shared/kube)",
+        );
+        Env::with(PathBuf::from(path), None, tempfile::tempdir().unwrap())
+    }
+
+    fn is_real(&self) -> bool {
+        self.fake.is_none()
     }
 
     fn with(kubeconfig: PathBuf, fake: Option<FakeKube>, tmp: tempfile::TempDir) -> Env {
@@ -68,16 +163,52 @@ impl Env {
             _tmp: tmp,
             rt,
             client,
+            namespaces: Mutex::new(Vec::new()),
         }
     }
 
-    /// A fresh namespace name for one scenario.
+    /// A fresh namespace name for one scenario, deleted when the scenario ends.
     fn namespace(&self) -> String {
-        format!(
-            "berth-e2e-{}-{}",
+        let ns = format!(
+            "berth-test-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
-        )
+        );
+        self.namespaces.lock().unwrap().push(ns.clone());
+        ns
+    }
+
+    /// Objects of `kind` in `api_version`, through discovery (`ns` empty: all or cluster-scoped).
+    fn dynamic(&self, api_version: &str, kind: &str, ns: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let (ar, caps) = self
+            .rt
+            .block_on(kube::discovery::pinned_kind(&self.client, &gvk))
+            .unwrap();
+        if ns.is_empty() || caps.scope == kube::discovery::Scope::Cluster {
+            Api::all_with(self.client.clone(), &ar)
+        } else {
+            Api::namespaced_with(self.client.clone(), ns, &ar)
+        }
+    }
+
+    /// The names of the objects of `kind` in `ns`, sorted.
+    fn names(&self, api_version: &str, kind: &str, ns: &str) -> Vec<String> {
+        let api = self.dynamic(api_version, kind, ns);
+        let list = self.rt.block_on(api.list(&Default::default())).unwrap();
+        let mut names: Vec<String> = list.items.into_iter().filter_map(|o| o.metadata.name).collect();
+        names.sort();
+        names
+    }
+
+    /// One object as JSON.
+    fn get(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Json> {
+        let api = self.dynamic(api_version, kind, ns);
+        self.rt
+            .block_on(api.get_opt(name))
+            .unwrap()
+            .map(|o| serde_json::to_value(o).unwrap())
     }
 
     /// A copy of the test app that a scenario may edit.
@@ -428,7 +559,8 @@ fn atomic_rolls_back(env: &Env) {
                 "-v",
                 "image=registry.k8s.io/pause:never-ready",
             ][..],
-            &common,
+            &common[..4],
+            &["--timeout", "6s"],
         ]
         .concat(),
     );
@@ -453,43 +585,6 @@ fn atomic_rolls_back(env: &Env) {
         .collect();
     assert_eq!(statuses, ["superseded", "failed", "deployed"]);
     env.cleanup(&ns);
-}
-
-#[test]
-fn fake_example_applies_and_plans() {
-    example_applies_and_plans(&Env::fake());
-}
-
-#[test]
-fn fake_prune_history_rollback() {
-    prune_history_rollback(&Env::fake());
-}
-
-#[test]
-fn fake_concurrent_applies_lock() {
-    concurrent_applies_lock(&Env::fake());
-}
-
-#[test]
-fn fake_atomic_rolls_back() {
-    atomic_rolls_back(&Env::fake());
-}
-
-/// The same scenarios against a real cluster.
-#[test]
-fn e2e_real_cluster() {
-    let Some(env) = Env::real() else {
-        eprintln!(
-            "e2e_real_cluster: skipped (set BERTH_E2E_KUBECONFIG to run against a real cluster)"
-        );
-        return;
-    };
-    example_applies_and_plans(&env);
-    prune_history_rollback(&env);
-    concurrent_applies_lock(&env);
-    atomic_rolls_back(&env);
-    sync_follows_git_heals_drift_and_pauses(&env);
-    plan_shows_the_source_mode_change(&env);
 }
 
 // ---- errors and safety, against the fake ----
@@ -556,9 +651,7 @@ fn conflicts_name_the_field_and_manager_and_nothing_is_applied() {
     assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 2);
 }
 
-#[test]
-fn a_rejected_object_names_its_file_and_nothing_is_applied() {
-    let env = Env::fake();
+fn a_rejected_object_names_its_file_and_nothing_is_applied(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     std::fs::write(
@@ -579,16 +672,14 @@ fn a_rejected_object_names_its_file_and_nothing_is_applied() {
         "{t}"
     );
     assert!(t.contains("nothing was applied"), "{t}");
-    let fake = env.fake.as_ref().unwrap();
     assert!(
-        fake.names("", "namespaces", "").iter().all(|n| *n != ns),
+        env.get("v1", "Namespace", "", &ns)
+            .is_none_or(|n| n["metadata"]["deletionTimestamp"].is_string()),
         "the namespace berth created is gone again"
     );
 }
 
-#[test]
-fn an_unknown_kind_is_refused_before_anything_is_applied() {
-    let env = Env::fake();
+fn an_unknown_kind_is_refused_before_anything_is_applied(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     std::fs::write(
@@ -604,17 +695,14 @@ fn an_unknown_kind_is_refused_before_anything_is_applied() {
         "{t}"
     );
     assert!(t.contains("--> widget.yaml:1"), "{t}");
-    assert!(env
-        .fake
-        .as_ref()
-        .unwrap()
-        .names("", "configmaps", &ns)
-        .is_empty());
+    assert!(
+        env.get("v1", "Namespace", "", &ns)
+            .is_none_or(|n| n["metadata"]["deletionTimestamp"].is_string()),
+        "nothing applied, not even the namespace"
+    );
 }
 
-#[test]
-fn crds_are_applied_and_established_before_their_objects() {
-    let env = Env::fake();
+fn crds_are_applied_and_established_before_their_objects(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     std::fs::write(
@@ -634,13 +722,10 @@ fn crds_are_applied_and_established_before_their_objects() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out)
         .contains("waiting for CustomResourceDefinition widgets.example.com to be established"));
-    assert_eq!(
-        env.fake
-            .as_ref()
-            .unwrap()
-            .names("example.com", "widgets", &ns),
-        ["w"]
-    );
+    assert_eq!(env.names("example.com/v1", "Widget", &ns), ["w"]);
+    // Cluster-scoped: deleted with the scenario, not with its namespace.
+    let crds = env.dynamic("apiextensions.k8s.io/v1", "CustomResourceDefinition", "");
+    let _crd = DeleteOnDrop(env, crds, "widgets.example.com");
     let out = env.berth(&[
         "plan",
         s(app.path()),
@@ -653,9 +738,7 @@ fn crds_are_applied_and_established_before_their_objects() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-#[test]
-fn secret_values_never_reach_the_terminal() {
-    let env = Env::fake();
+fn secret_values_never_reach_the_terminal(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
@@ -701,9 +784,7 @@ fn secret_values_never_reach_the_terminal() {
     );
 }
 
-#[test]
-fn an_empty_render_does_not_prune_everything_unless_allowed() {
-    let env = Env::fake();
+fn an_empty_render_does_not_prune_everything_unless_allowed(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
@@ -864,22 +945,18 @@ fn a_lock_left_by_a_killed_apply_expires() {
         .block_on(api.patch("x", &PatchParams::default(), &Patch::Merge(json!({}))));
 }
 
-/// kubectl (the reference, when `BERTH_KUBECTL` points at it) computes the same ApplySet id for
-/// berth's parent Secret, and sees berth's members as members of that set.
-#[test]
-fn applyset_id_matches_kubectl() {
-    let Some(kubectl) = std::env::var_os("BERTH_KUBECTL").filter(|k| Path::new(k).exists()) else {
-        eprintln!("applyset_id_matches_kubectl: skipped (BERTH_KUBECTL not set; ./scripts/test.sh sets it)");
-        return;
-    };
-    let env = Env::fake();
-    // client-go sends no bearer token over plain http.
-    env.fake.as_ref().unwrap().store.lock().unwrap().token = None;
+/// kubectl (the reference) computes the same ApplySet id for berth's parent Secret, and sees
+/// berth's members as members of that set.
+fn applyset_id_matches_kubectl(env: &Env) {
+    let kubectl = std::env::var_os("BERTH_KUBECTL")
+        .filter(|k| Path::new(k).exists())
+        .expect("kubectl: set BERTH_KUBECTL (./scripts/test.sh does)");
     let ns = env.namespace();
-    env.fake.as_ref().unwrap().apply_as(
-        "test",
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-    );
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    env.rt
+        .block_on(namespaces.patch(&ns, &PatchParams::apply("test"), &Patch::Apply(&body)))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("cm.yaml"),
@@ -903,12 +980,7 @@ fn applyset_id_matches_kubectl() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let parent = env
-        .fake
-        .as_ref()
-        .unwrap()
-        .get("", "secrets", &ns, "berth-app")
-        .unwrap();
+    let parent = env.get("v1", "Secret", &ns, "berth-app").unwrap();
     let kubectl_id = parent["metadata"]["labels"]["applyset.kubernetes.io/id"]
         .as_str()
         .unwrap()
@@ -918,16 +990,21 @@ fn applyset_id_matches_kubectl() {
         namespace: ns.clone(),
     };
     assert_eq!(set.id(), kubectl_id);
-    let cm = env
-        .fake
-        .as_ref()
-        .unwrap()
-        .get("", "configmaps", &ns, "probe")
-        .unwrap();
+    let cm = env.get("v1", "ConfigMap", &ns, "probe").unwrap();
     assert_eq!(
         cm["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
         kubectl_id
     );
+    // berth sees kubectl's member as its own: a plan of the same object shows no change, and
+    // removing it from the folder prunes it.
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata: {a: b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata: {c: d}\n",
+    )
+    .unwrap();
+    let out = env.berth(&["apply", s(dir.path()), "-n", &ns, "--name", "app", "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(env.names("v1", "ConfigMap", &ns).iter().filter(|n| *n != "kube-root-ca.crt").count(), 2);
 }
 
 /// An apply killed midway leaves the set findable; after `unlock`, the next apply converges and
@@ -1006,9 +1083,7 @@ fn an_apply_killed_midway_converges_next_time() {
 }
 
 /// A release bigger than a Secret can hold is split into chunks and still rolls back.
-#[test]
-fn big_releases_are_chunked() {
-    let env = Env::fake();
+fn big_releases_are_chunked(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     // Three ConfigMaps of 700 KiB of incompressible text each: about 2 MiB compressed.
@@ -1032,7 +1107,7 @@ fn big_releases_are_chunked() {
         .berth(&[&["apply", s(app.path())][..], &common].concat())
         .status
         .success());
-    let secrets = env.fake.as_ref().unwrap().names("", "secrets", &ns);
+    let secrets = env.names("v1", "Secret", &ns);
     let chunks: Vec<&String> = secrets
         .iter()
         .filter(|n| n.starts_with("berth-release-app-v1"))
@@ -1056,10 +1131,8 @@ fn big_releases_are_chunked() {
 
 /// `berth dashboard` over a deploy set on the (fake) cluster: the API lists its workloads, and
 /// restart, scale, and redeploy act on the cluster.
-#[test]
-fn the_dashboard_serves_a_cluster() {
+fn the_dashboard_serves_a_cluster(env: &Env) {
     use std::io::{BufRead, Read, Write};
-    let env = Env::fake();
     let (ns, app) = env.applied_app_with_source_settings();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .env("KUBECONFIG", &env.kubeconfig)
@@ -1107,24 +1180,15 @@ fn the_dashboard_serves_a_cluster() {
     assert_eq!(svc["replicas"][0]["ready"], true, "{svc}");
     assert_eq!(
         svc["shell"],
-        format!("kubectl --context fake -n {ns} exec -ti {pod} -c app -- sh")
+        format!(
+            "kubectl --context {} -n {ns} exec -ti {pod} -c app -- sh",
+            context(env)
+        )
     );
-    // The pods' logs stream through the API.
-    let mut logs = std::net::TcpStream::connect(&addr).unwrap();
-    logs.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        logs,
-        "GET /api/v1/services/app/logs?follow=true HTTP/1.1\r\nHost: {addr}\r\n\r\n"
-    )
-    .unwrap();
-    let mut logs = std::io::BufReader::new(logs);
-    let mut l = String::new();
-    while !l.contains(&format!("log line 1 from {pod}")) {
-        l.clear();
-        assert!(logs.read_line(&mut l).unwrap() > 0, "the log stream ended");
+    // The pods' logs stream through the API (a real cluster here has no kubelet to read them).
+    if !env.is_real() {
+        pods_logs_stream(&addr, &pod);
     }
-
     let (code, body) = call("POST", "/api/v1/services/app/scale", r#"{"replicas": 3}"#);
     assert_eq!(code, 200, "{body}");
     assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 3);
@@ -1180,6 +1244,26 @@ fn the_dashboard_serves_a_cluster() {
     let _ = child.kill();
     let _ = child.wait();
     env.cleanup(&ns);
+}
+
+/// The app's pod logs, followed through the dashboard API, show the fake server's first line.
+fn pods_logs_stream(addr: &str, pod: &str) {
+    use std::io::{BufRead, Write};
+    let mut logs = std::net::TcpStream::connect(addr).unwrap();
+    logs.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        logs,
+        "GET /api/v1/services/app/logs?follow=true HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    )
+    .unwrap();
+    let mut logs = std::io::BufReader::new(logs);
+    let mut l = String::new();
+    while !l.contains(&format!("log line 1 from {pod}")) {
+        l.clear();
+        assert!(logs.read_line(&mut l).unwrap() > 0, "the log stream ended");
+    }
+
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -1256,11 +1340,6 @@ fn app_replicas(env: &Json) -> Option<u64> {
 /// `berth sync`: a pushed commit is applied within one interval, a render error keeps the
 /// release and is reported, a hand edit is reverted, a paused sync applies nothing, and the
 /// metrics move.
-#[test]
-fn fake_sync_follows_git_heals_drift_and_pauses() {
-    sync_follows_git_heals_drift_and_pauses(&Env::fake());
-}
-
 fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     use std::io::{BufRead, Read, Write};
     let ns = env.namespace();
@@ -1515,10 +1594,6 @@ fn with_source_settings(app: &Path) {
 }
 
 /// Source mode recorded on the set changes exactly the container's run, and plan shows it.
-#[test]
-fn fake_plan_shows_the_source_mode_change() {
-    plan_shows_the_source_mode_change(&Env::fake());
-}
 
 fn plan_shows_the_source_mode_change(env: &Env) {
     let (ns, app) = env.applied_app_with_source_settings();
@@ -1563,4 +1638,143 @@ fn plan_shows_the_source_mode_change(env: &Env) {
         );
     }
     env.cleanup(&ns);
+}
+
+/// Writes `name` with `content` into a copy of the test app.
+fn app_with(env: &Env, name: &str, content: &str) -> tempfile::TempDir {
+    let app = env.app();
+    std::fs::write(app.path().join(name), content).unwrap();
+    app
+}
+
+const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: {{ .Variables.image }}\n";
+
+/// A Job whose pod template changed is replaced (delete and create), shown as such in the plan
+/// with only the changed line, and the new Job runs.
+fn a_changed_job_is_replaced(env: &Env) {
+    let ns = env.namespace();
+    let app = app_with(env, "job.yaml", JOB);
+    let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let first = env.get("batch/v1", "Job", &ns, "migrate").unwrap();
+    let image = "-v=image=registry.k8s.io/pause:3.10";
+    let out = env.berth(&[&["plan", s(app.path()), image, "-o", "json"][..], &common[..4]].concat());
+    let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["summary"]["replace"], 1, "{plan}");
+    let job = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "Job")
+        .unwrap();
+    assert_eq!(job["action"], "replace", "{plan}");
+    let diff = job["diff"].as_str().unwrap();
+    let changed: Vec<String> = diff
+        .lines()
+        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        changed,
+        ["--image:registry.k8s.io/pause:3.9", "+-image:registry.k8s.io/pause:3.10"],
+        "only the image changes, no server defaults:\n{diff}"
+    );
+    let out = env.berth(&[&["apply", s(app.path()), image][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("replace Job.batch/migrate"), "{}", text(&out));
+    let second = env.get("batch/v1", "Job", &ns, "migrate").unwrap();
+    assert_ne!(first["metadata"]["uid"], second["metadata"]["uid"], "a new Job");
+    assert_eq!(
+        second["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.k8s.io/pause:3.10"
+    );
+}
+
+/// An object in an API version Kubernetes removed is refused before anything is applied, naming
+/// its file, line and the version to use instead.
+fn a_removed_api_version_is_refused_with_its_replacement(env: &Env) {
+    let ns = env.namespace();
+    let app = app_with(
+        env,
+        "old.yaml",
+        "# an old chart\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: old\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: a}]\n---\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: old\nspec:\n  minAvailable: 1\n",
+    );
+    let out = env.berth(&["apply", s(app.path()), "-n", &ns, "--name", "app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("extensions/v1beta1 Deployment"), "{t}");
+    assert!(t.contains("removed in Kubernetes 1.16"), "{t}");
+    assert!(t.contains("apps/v1"), "names the replacement: {t}");
+    assert!(t.contains("--> old.yaml:2"), "{t}");
+    assert!(t.contains("policy/v1"), "every removed version is listed: {t}");
+    assert!(
+        env.get("v1", "Namespace", "", &ns)
+            .is_none_or(|n| n["metadata"]["deletionTimestamp"].is_string()),
+        "nothing applied"
+    );
+}
+
+/// Two Services asking for one cluster IP pass the dry-run one by one, and the second fails in
+/// the real apply: the error names it, quotes the server, says what was applied before; after the
+/// fix the next apply converges.
+fn a_server_error_midway_names_the_object_and_the_next_apply_converges(env: &Env) {
+    let ns = env.namespace();
+    // An IP from the cluster's Service range that nothing else uses.
+    let ip = format!("10.0.{}.{}", 200 + std::process::id() % 50, 10 + NEXT.load(Ordering::SeqCst) % 200);
+    let svc = |name: &str, ip: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: {ip}\n  selector: {{app: app}}\n  ports: [{{port: 81}}]\n")
+    };
+    let app = app_with(env, "twins.yaml", &format!("{}---\n{}", svc("twin-a", &ip), svc("twin-b", &ip)));
+    let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("Service/twin-"), "names the object: {t}");
+    assert!(t.contains("--> twins.yaml:"), "{t}");
+    assert!(t.contains("already allocated"), "quotes the server: {t}");
+    assert!(t.contains("applied before the failure"), "{t}");
+    assert!(t.contains("ConfigMap/settings"), "lists what was applied: {t}");
+    assert!(t.contains("not applied"), "{t}");
+    std::fs::write(app.path().join("twins.yaml"), format!("{}---\n{}", svc("twin-a", &ip), svc("twin-b", "None"))).unwrap();
+    let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.berth(&[&["plan", s(app.path()), "--detailed-exitcode"][..], &common[..4]].concat());
+    assert_eq!(out.status.code(), Some(0), "converged: {}", text(&out));
+}
+
+/// A rollout that never becomes ready times out naming the pod's waiting reason and the events.
+fn a_rollout_that_times_out_names_the_waiting_reason_and_events(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let out = env.berth(&[
+        "apply", s(app.path()), "-n", &ns, "--name", "app", "--timeout", "8s",
+        "-v", "image=registry.k8s.io/pause:never-ready",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("Deployment.apps/app"), "{t}");
+    assert!(t.contains("ErrImagePull"), "names the waiting reason: {t}");
+    assert!(t.contains("event"), "shows recent events: {t}");
+}
+
+/// A lock whose holder was a berth on this host that is gone (SIGKILL) is taken over at once.
+fn a_lock_left_by_a_killed_berth_on_this_host_is_taken_over(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app", "--no-wait"];
+    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder = format!("{user}@{} (pid {pid})", host.trim());
+    env.hold_lock(&ns, "app", &holder);
+    let started = std::time::Instant::now();
+    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=again", "--lock-timeout", "20s"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("took over the lock of {holder}")), "{}", text(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "at once, not after the lease");
+    assert_eq!(env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"], "again");
 }

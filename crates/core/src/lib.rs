@@ -1,9 +1,11 @@
 //! The model shared by berth's renderer, backends and server.
 
+pub mod apis;
 mod cron;
 pub mod view;
 mod workload;
 
+pub use apis::{ApiStatus, KubeVersion, RetiredApi};
 pub use cron::{CronError, Schedule};
 pub use workload::*;
 
@@ -112,5 +114,14 @@ impl ApplyPhase {
             "CronJob" => 2,
             _ => 0,
         }
+    }
+}
+
+/// `1 object`, `3 objects`: a count with its noun in the right number (regular plurals).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

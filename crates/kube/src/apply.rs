@@ -197,6 +197,7 @@ pub async fn apply(
     }
 
     let mut report = ApplyReport::default();
+    let mut applied: Vec<String> = Vec::new();
     let pp = apply_params(opts.force_conflicts, false);
     let mut index = 0;
     while index < plan.desired.len() {
@@ -222,43 +223,30 @@ pub async fn apply(
             continue;
         }
         progress(format!(
-            "applying {} ({} objects)",
+            "applying {} ({})",
             phase_name(phase),
-            todo.len()
+            berth_core::count(todo.len(), "object")
         ));
         let results: Vec<Result<(), Error>> = stream::iter(todo.iter().copied())
-            .map(|(i, d)| {
-                let pp = pp.clone();
-                async move {
-                    let resource = match &d.resource {
-                        Some(r) => r.clone(),
-                        None => {
-                            resolver.forget(&d.api_version).await;
-                            resolver
-                                .require(client, &d.api_version, &d.oref.group_kind.kind, &d.origin)
-                                .await?
-                        }
-                    };
-                    let objects = api(client, &resource, d.oref.namespace.as_deref());
-                    if plan.actions[i] == ChangeKind::Replace {
-                        replace_delete(&objects, d).await?;
-                    }
-                    objects
-                        .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
-                        .await
-                        .map_err(|e| object_error(e, "apply", d, &resource))?;
-                    Ok(())
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
+            .map(|(i, d)| apply_one(client, resolver, plan, &pp, i, d))
+            .buffered(CONCURRENCY)
             .collect()
             .await;
-        for (r, (i, _)) in results.into_iter().zip(todo.iter()) {
-            r?;
-            match plan.actions[*i] {
-                ChangeKind::Create => report.created += 1,
-                _ => report.updated += 1,
+        let mut failure = None;
+        for (r, (i, d)) in results.into_iter().zip(todo.iter()) {
+            match r {
+                Ok(()) => {
+                    applied.push(format!("{}/{}", d.oref.group_kind, d.oref.name));
+                    match plan.actions[*i] {
+                        ChangeKind::Create => report.created += 1,
+                        _ => report.updated += 1,
+                    }
+                }
+                Err(e) => failure = failure.or(Some(e)),
             }
+        }
+        if let Some(e) = failure {
+            return Err(partial(e, plan, &applied));
         }
         if phase == ApplyPhase::CustomResourceDefinitions {
             for (_, d) in &todo {
@@ -315,6 +303,65 @@ pub async fn apply(
         write_parent(client, &plan.set, &kinds, &namespaces, modes.as_deref()).await?;
     }
     Ok(report)
+}
+
+/// Applies one object of the plan (replacing it first when the plan says so).
+async fn apply_one(
+    client: &kube::Client,
+    resolver: &Resolver,
+    plan: &Plan,
+    pp: &PatchParams,
+    i: usize,
+    d: &Desired,
+) -> Result<(), Error> {
+    let resource = match &d.resource {
+        Some(r) => r.clone(),
+        None => {
+            resolver.forget(&d.api_version).await;
+            resolver
+                .require(client, &d.api_version, &d.oref.group_kind.kind, &d.origin)
+                .await?
+        }
+    };
+    let objects = api(client, &resource, d.oref.namespace.as_deref());
+    if plan.actions[i] == ChangeKind::Replace {
+        replace_delete(&objects, d).await?;
+    }
+    objects
+        .patch(&d.oref.name, pp, &Patch::Apply(&d.body))
+        .await
+        .map_err(|e| object_error(e, "apply", d, &resource))?;
+    Ok(())
+}
+
+/// An apply that stopped midway: what was and was not applied, and that the next one converges.
+fn partial(e: Error, plan: &Plan, applied: &[String]) -> Error {
+    let changing = plan
+        .actions
+        .iter()
+        .filter(|a| **a != ChangeKind::Unchanged)
+        .count();
+    let shown: Vec<&str> = applied.iter().take(10).map(String::as_str).collect();
+    let more = applied.len().saturating_sub(shown.len());
+    let mut e = if applied.is_empty() {
+        e.note("nothing was applied before the failure")
+    } else {
+        e.note(format!(
+            "applied before the failure: {}{}",
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ))
+    };
+    e = e.note(format!(
+        "{} of {} changed, {} not applied; nothing was pruned",
+        applied.len(),
+        berth_core::count(changing, "object"),
+        changing - applied.len()
+    ));
+    if e.hint.is_none() {
+        e = e.hint("fix the cause and apply again: the next apply continues from here");
+    }
+    e
 }
 
 /// Sets the modes annotation on the parent (source mode per container), keeping everything else.

@@ -3,6 +3,7 @@
 use crate::error::{Error, ErrorKind};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Which cluster to talk to.
@@ -14,7 +15,12 @@ pub struct ConnectOptions {
     pub context: Option<String>,
     /// How long to wait for the server to answer at all.
     pub connect_timeout: Option<Duration>,
+    /// How long one request keeps retrying transient failures (default 30 s).
+    pub retry_timeout: Option<Duration>,
 }
+
+/// The default of [`ConnectOptions::retry_timeout`]: an API server restart takes about 10 s.
+pub const RETRY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connected cluster: the client and how to name it in messages.
 #[derive(Clone)]
@@ -25,6 +31,9 @@ pub struct Cluster {
     pub server: String,
     /// The kubeconfig context's namespace (`default` when unset).
     pub default_namespace: String,
+    /// The last transient failure any request saw (retried or not): the cause to name when the
+    /// server stays unreachable.
+    pub last_failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Cluster {
@@ -81,17 +90,30 @@ impl Cluster {
         config.read_timeout = Some(Duration::from_secs(60));
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
-        let client = kube::Client::try_from(config).map_err(|e| {
+        // berth's own retry policy replaces kube-rs's (which waits up to 1000 s and never retries
+        // a refused or reset connection).
+        config.default_retry = false;
+        let policy = crate::retry::Transient::new(opts.retry_timeout.unwrap_or(RETRY_TIMEOUT));
+        let last_failure = policy.last_failure();
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
                 format!("cannot build a client for `{context}`: {e}"),
             )
         })?;
+        let client = builder
+            .with_layer(
+                &tower::ServiceBuilder::new()
+                    .layer(tower::retry::RetryLayer::new(policy))
+                    .layer(tower::buffer::BufferLayer::new(1024)),
+            )
+            .build();
         let cluster = Cluster {
             client,
             context,
             server,
             default_namespace,
+            last_failure,
         };
         match tokio::time::timeout(timeout, cluster.client.apiserver_version()).await {
             Ok(Ok(_)) => Ok(cluster),
@@ -105,9 +127,25 @@ impl Cluster {
                 )
                 .hint("refresh the context's credentials (token, certificate or exec plugin)"))
             }
-            Ok(Err(e)) => Err(cluster.unreachable(e.to_string())),
-            Err(_) => Err(cluster.unreachable(format!("no answer within {timeout:?}"))),
+            Ok(Err(e)) => Err(cluster.unreachable(crate::retry::causes(&e))),
+            Err(_) => {
+                let cause = cluster.last_failure().unwrap_or_else(|| "no answer".into());
+                Err(cluster.unreachable(format!("{cause} (tried for {timeout:?})")))
+            }
         }
+    }
+
+    /// The last transient failure seen, if any.
+    pub fn last_failure(&self) -> Option<String> {
+        self.last_failure.lock().unwrap().clone()
+    }
+
+    /// Adds where the cluster is to an error of a server that stopped answering.
+    pub fn locate(&self, e: Error) -> Error {
+        if e.kind != ErrorKind::Unreachable {
+            return e;
+        }
+        e.note(format!("cluster: {} (context {})", self.server, self.context))
     }
 
     fn unreachable(&self, cause: String) -> Error {

@@ -20,9 +20,11 @@ const NOISY_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/revision",
 ];
 
-/// The object without what the server owns: status, bookkeeping metadata, controller annotations.
+/// The object without what the server owns (status, bookkeeping metadata, controller
+/// annotations), its keys in one canonical order so that a diff never depends on the order in
+/// which the server or the template wrote them.
 pub fn normalize(obj: &Json) -> Json {
-    let mut obj = obj.clone();
+    let mut obj = canonical(obj, true);
     if let Some(map) = obj.as_object_mut() {
         map.remove("status");
         if let Some(meta) = map.get_mut("metadata").and_then(Json::as_object_mut) {
@@ -46,6 +48,51 @@ pub fn normalize(obj: &Json) -> Json {
         }
     }
     obj
+}
+
+/// Keys of the top level shown first, in this order, as people write manifests.
+const LEADING_KEYS: &[&str] = &["apiVersion", "kind", "metadata"];
+
+/// `value` with every map's keys sorted (the top level's leading keys first).
+fn canonical(value: &Json, top: bool) -> Json {
+    match value {
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            let rank = |k: &str| {
+                LEADING_KEYS
+                    .iter()
+                    .position(|l| top && *l == k)
+                    .unwrap_or(LEADING_KEYS.len())
+            };
+            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+            Json::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k], false)))
+                    .collect(),
+            )
+        }
+        Json::Array(items) => Json::Array(items.iter().map(|i| canonical(i, false)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `live` cut down to the fields `shape` has (maps by key, lists by position): what a change
+/// that cannot be dry-run (a replace) is compared with, so server defaults do not show as removed.
+pub fn project(live: &Json, shape: &Json) -> Json {
+    match (live, shape) {
+        (Json::Object(l), Json::Object(sh)) => Json::Object(
+            l.iter()
+                .filter_map(|(k, v)| Some((k.clone(), project(v, sh.get(k)?))))
+                .collect(),
+        ),
+        (Json::Array(l), Json::Array(sh)) => Json::Array(
+            l.iter()
+                .enumerate()
+                .map(|(i, v)| sh.get(i).map_or_else(|| v.clone(), |s| project(v, s)))
+                .collect(),
+        ),
+        _ => live.clone(),
+    }
 }
 
 /// Is this a core Secret (whose values must never be shown)?
@@ -149,6 +196,34 @@ mod tests {
             "metadata": {"name": "a", "uid": "1", "resourceVersion": "8"},
             "data": {"k": "v"}});
         assert_eq!(normalize(&live), normalize(&planned));
+    }
+
+    #[test]
+    fn key_order_never_shows_as_a_change() {
+        let live = json!({"metadata": {"name": "a", "labels": {"b": "1", "a": "2"}},
+            "data": {"x": "1", "k": "v"}, "kind": "ConfigMap", "apiVersion": "v1"});
+        let planned = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"labels": {"a": "2", "b": "1"}, "name": "a"},
+            "data": {"k": "w", "x": "1"}});
+        let (before, after) = display_pair(&live, &planned);
+        assert!(before.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:"), "{before}");
+        let text = unified(&before, &after, "a").unwrap();
+        let changed: Vec<&str> = text
+            .lines()
+            .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+            .collect();
+        assert_eq!(changed, ["-  k: v", "+  k: w"], "{text}");
+    }
+
+    #[test]
+    fn a_projection_keeps_only_the_rendered_fields() {
+        let live = json!({"spec": {"backoffLimit": 6, "template": {"spec": {"containers": [
+            {"name": "m", "image": "a:1", "imagePullPolicy": "IfNotPresent"}], "dnsPolicy": "ClusterFirst"}}}});
+        let shape = json!({"spec": {"template": {"spec": {"containers": [{"name": "m", "image": "a:2"}]}}}});
+        assert_eq!(
+            project(&live, &shape),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "m", "image": "a:1"}]}}}})
+        );
     }
 
     #[test]

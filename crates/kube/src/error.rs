@@ -146,8 +146,13 @@ pub fn from_kube(err: kube::Error, action: &Action<'_>) -> Error {
         .note(format!("server: {}", status.message)),
         other => Error::new(
             ErrorKind::Unreachable,
-            format!("cannot {} {}{within}: {other}", action.verb, action.resource),
-        ),
+            format!(
+                "cannot {} {}{within}: the server did not answer",
+                action.verb, action.resource
+            ),
+        )
+        .note(format!("cause: {}", crate::retry::causes(&other)))
+        .hint("check that the cluster is running; berth retried for the retry timeout (--retry-timeout)"),
     };
     if let Some(origin) = &action.origin {
         e.location = Some(origin.clone());

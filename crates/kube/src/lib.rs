@@ -13,6 +13,7 @@ pub mod lock;
 pub mod plan;
 pub mod release;
 pub mod resources;
+pub mod retry;
 pub mod source;
 pub mod status;
 pub mod wait;
@@ -99,8 +100,8 @@ pub async fn deploy(
     }
     // The set's namespace holds the lock, the parent and the releases: it must exist first.
     let created = ensure_namespace(client, set).await?;
-    let lock = match lock::Lock::acquire(client, set, opts.lock_timeout, &|holder| {
-        ui.info(format!("waiting for the lock held by {holder}"))
+    let lock = match lock::Lock::acquire(client, set, opts.lock_timeout, &|message| {
+        ui.info(message.to_string())
     })
     .await
     {

@@ -27,6 +27,28 @@ pub fn holder_identity() -> String {
     format!("{user}@{host} (pid {})", std::process::id())
 }
 
+/// Is `holder` a berth on this host whose process is gone (killed, crashed)? Its lock can be
+/// taken at once. A holder on another host, or a live process, is never second-guessed.
+fn holder_is_gone(holder: &str) -> bool {
+    let Some((who, pid)) = holder.rsplit_once(" (pid ") else {
+        return false;
+    };
+    let Some(pid) = pid.strip_suffix(')').and_then(|p| p.parse::<i32>().ok()) else {
+        return false;
+    };
+    let mine = holder_identity();
+    let this_host = mine.rsplit_once(" (pid ").map(|(w, _)| w);
+    let host_of = |w: &str| w.split_once('@').map(|(_, h)| h.to_string());
+    if this_host.and_then(host_of) != host_of(who) || pid <= 0 {
+        return false;
+    }
+    // Signal 0 checks existence; EPERM means it exists under another user.
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
 fn lease_action<'a>(verb: &'a str, ns: &'a str, name: &str) -> Action<'a> {
     Action {
         verb,
@@ -50,7 +72,8 @@ fn expired(lease: &Lease, now: Timestamp) -> bool {
 }
 
 impl Lock {
-    /// Takes the set's lock, waiting up to `timeout` for another holder; `on_wait` hears who.
+    /// Takes the set's lock, waiting up to `timeout` for another holder; `on_wait` hears who
+    /// holds it (or whose lock was taken over because its process is gone).
     pub async fn acquire(
         client: &kube::Client,
         set: &ApplySet,
@@ -86,7 +109,21 @@ impl Lock {
                     };
                     api.create(&PostParams::default(), &lease).await
                 }
-                Some(lease) if expired(lease, now) => {
+                Some(lease)
+                    if expired(lease, now)
+                        || lease
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.holder_identity.as_deref())
+                            .is_some_and(holder_is_gone) =>
+                {
+                    if !expired(lease, now) {
+                        let holder = lease.spec.as_ref().and_then(|s| s.holder_identity.clone());
+                        on_wait(&format!(
+                            "took over the lock of {}: that process is gone from this host",
+                            holder.unwrap_or_default()
+                        ));
+                    }
                     let mut lease = lease.clone();
                     lease.spec = Some(spec);
                     api.replace(&name, &PostParams::default(), &lease).await
@@ -118,7 +155,7 @@ impl Lock {
                         )));
                     }
                     if !told {
-                        on_wait(&holder);
+                        on_wait(&format!("waiting for the lock held by {holder}"));
                         told = true;
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;

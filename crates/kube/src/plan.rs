@@ -5,7 +5,7 @@ use crate::diff;
 use crate::error::{from_kube, Action, Error, ErrorKind};
 use crate::resources::{Resolver, Resource};
 use crate::FIELD_MANAGER;
-use berth_core::{ApplyPhase, GroupKind, ObjectRef};
+use berth_core::{ApiStatus, ApplyPhase, GroupKind, KubeVersion, ObjectRef, RetiredApi};
 use futures::{stream, StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
@@ -134,6 +134,8 @@ pub struct Plan {
     pub missing_namespaces: Vec<String>,
     /// Members the set has now (for the empty-render check).
     pub live_members: usize,
+    /// Things to know that change nothing: API versions deprecated in the cluster's release.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -160,6 +162,7 @@ impl Plan {
                 "unchanged": self.count(ChangeKind::Unchanged),
             },
             "changes": self.changes.iter().filter(|c| c.action != ChangeKind::Unchanged).collect::<Vec<_>>(),
+            "warnings": self.warnings,
         })
     }
 }
@@ -187,6 +190,46 @@ pub fn api(client: &kube::Client, r: &Resource, ns: Option<&str>) -> Api<Dynamic
         (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &r.api),
         _ => Api::all_with(client.clone(), &r.api),
     }
+}
+
+/// Refuses objects in API versions the cluster's release removed (all of them, in one error);
+/// returns a warning for each object in a version it deprecated.
+pub fn check_retired_apis(
+    manifests: &[Manifest],
+    cluster: KubeVersion,
+) -> Result<Vec<String>, Error> {
+    let mut removed = Vec::new();
+    let mut warnings = Vec::new();
+    for m in manifests {
+        match RetiredApi::status(m.api_version(), m.kind(), cluster) {
+            Some(ApiStatus::Removed(r)) => removed.push((m, r)),
+            Some(ApiStatus::Deprecated(r)) => warnings.push(format!(
+                "{} {} at {} is deprecated since Kubernetes {} and removed in {}: {}",
+                r.api_version, r.kind, m.origin, r.deprecated_in, r.removed_in, r.advice()
+            )),
+            None => {}
+        }
+    }
+    let Some(((first, r), rest)) = removed.split_first() else {
+        return Ok(warnings);
+    };
+    let mut e = Error::new(
+        ErrorKind::UnknownKind,
+        format!(
+            "{} {} was removed in Kubernetes {}; this cluster runs {cluster}",
+            r.api_version, r.kind, r.removed_in
+        ),
+    )
+    .at(&first.origin);
+    for (m, r) in rest {
+        e = e.note(format!(
+            "also {} {} at {} (removed in {}; {})",
+            r.api_version, r.kind, m.origin, r.removed_in, r.advice()
+        ));
+    }
+    Err(e
+        .note("nothing was applied")
+        .hint(format!("{} (and update the fields that version changed)", r.advice())))
 }
 
 /// Resolves manifests against the cluster's discovery: namespaces filled in, membership labelled.
@@ -331,6 +374,7 @@ pub async fn plan(
     manifests: &[Manifest],
     opts: PlanOptions,
 ) -> Result<Plan, Error> {
+    let warnings = check_retired_apis(manifests, resolver.kube_version(client).await?)?;
     let desired = resolve(client, resolver, set, manifests).await?;
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), &set.namespace);
@@ -508,7 +552,8 @@ pub async fn plan(
                 }
             }
             Some(live_body) if planned.as_ref().is_some_and(Json::is_null) => {
-                let (before, after) = diff::display_pair(live_body, &d.body);
+                let (before, after) =
+                    diff::display_pair(&diff::project(live_body, &d.body), &d.body);
                 Change {
                     action: ChangeKind::Replace,
                     oref: (&d.oref).into(),
@@ -576,6 +621,7 @@ pub async fn plan(
         parent,
         missing_namespaces,
         live_members,
+        warnings,
     })
 }
 

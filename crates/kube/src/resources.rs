@@ -29,9 +29,46 @@ pub struct Resolver {
     cache: Mutex<HashMap<String, Option<Vec<Resource>>>>,
     /// Group name to preferred group-version.
     groups: Mutex<Option<HashMap<String, String>>>,
+    version: Mutex<Option<berth_core::KubeVersion>>,
 }
 
 impl Resolver {
+    /// The cluster's Kubernetes release (`/version`, asked once).
+    pub async fn kube_version(
+        &self,
+        client: &kube::Client,
+    ) -> Result<berth_core::KubeVersion, Error> {
+        let mut cached = self.version.lock().await;
+        if let Some(v) = *cached {
+            return Ok(v);
+        }
+        let info = client.apiserver_version().await.map_err(|e| {
+            from_kube(
+                e,
+                &Action {
+                    verb: "get",
+                    resource: "the server version (/version)".into(),
+                    namespace: None,
+                    object: None,
+                    origin: None,
+                },
+            )
+        })?;
+        let v = berth_core::KubeVersion::from_parts(&info.major, &info.minor)
+            .or_else(|| {
+                let (major, minor) = info.git_version.trim_start_matches('v').split_once('.')?;
+                berth_core::KubeVersion::from_parts(major, minor.split('.').next()?)
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Api,
+                    format!("the server reported an unreadable version: {}", info.git_version),
+                )
+            })?;
+        *cached = Some(v);
+        Ok(v)
+    }
+
     /// The resource of `kind` in `api_version`, or `None` when the cluster does not serve it.
     pub async fn resolve(
         &self,

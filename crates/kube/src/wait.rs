@@ -248,12 +248,63 @@ async fn timeout_error(
         for c in p.conditions.iter().rev().take(3) {
             note.push_str(&format!("\ncondition {c}"));
         }
+        for problem in pod_problems(client, &p.oref).await {
+            note.push_str(&format!("\npod {problem}"));
+        }
         for e in recent_events(client, &p.oref).await {
             note.push_str(&format!("\nevent {e}"));
         }
         err = err.note(note);
     }
     err.hint("fix the workload (image, probes, resources) and apply again; --atomic rolls back automatically")
+}
+
+/// Why the pods of a workload (by name prefix) are not ready: containers waiting with a reason
+/// (`ErrImagePull`, `CrashLoopBackOff`) or terminated with an error; at most five.
+async fn pod_problems(client: &kube::Client, oref: &ObjectRef) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let Some(ns) = &oref.namespace else {
+        return Vec::new();
+    };
+    let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), ns);
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
+    let prefix = format!("{}-", oref.name);
+    let mut out = Vec::new();
+    for pod in list.items {
+        let name = pod.metadata.name.unwrap_or_default();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let status = pod.status.unwrap_or_default();
+        let containers = status
+            .init_container_statuses
+            .unwrap_or_default()
+            .into_iter()
+            .chain(status.container_statuses.unwrap_or_default());
+        for c in containers {
+            let state = c.state.unwrap_or_default();
+            let problem = match (state.waiting, state.terminated) {
+                (Some(w), _) if w.reason.as_deref() != Some("ContainerCreating") => {
+                    format!("waiting: {}", w.reason.unwrap_or_default())
+                        + &w.message.map(|m| format!(": {}", m.trim())).unwrap_or_default()
+                }
+                (_, Some(t)) if t.exit_code != 0 => format!(
+                    "terminated with exit code {}: {}",
+                    t.exit_code,
+                    t.reason.unwrap_or_default()
+                ),
+                _ => continue,
+            };
+            out.push(format!("{name} container {}: {problem}", c.name));
+        }
+        if out.is_empty() && status.phase.as_deref() == Some("Pending") {
+            out.push(format!("{name} is Pending"));
+        }
+    }
+    out.truncate(5);
+    out
 }
 
 /// The last few events about an object and the pods it owns (by name prefix).

@@ -2,7 +2,7 @@
 //!
 //! Each case of corpus/sprig.txt becomes a chart template whose output travels base64-encoded
 //! (so any text survives YAML), rendered by helm and by berth with the same values.
-//! Needs helm: `BERTH_HELM=/path/to/helm` or `helm` on PATH; skipped otherwise, except under CI.
+//! Needs helm: `BERTH_HELM=/path/to/helm` or `helm` on PATH; ignored by plain `cargo test`.
 
 use base64::Engine;
 use berth_template::{Templates, Value};
@@ -27,14 +27,9 @@ fn helm() -> Option<PathBuf> {
 }
 
 #[test]
+#[ignore = "needs helm: BERTH_HELM or helm on PATH (./scripts/test.sh provides it)"]
 fn sprig_subset_matches_helm() {
-    let Some(helm) = helm() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("helm not available under CI: set BERTH_HELM or put helm on PATH");
-        }
-        eprintln!("skipped: helm not available (run the README test command)");
-        return;
-    };
+    let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let text = std::fs::read_to_string(corpus.join("sprig.txt")).unwrap();
     let cases: Vec<(String, String)> = text
