@@ -452,13 +452,15 @@ impl Ui for Terminal {
             .map(|s| format!("{}: {}", s.oref.name, s.message))
             .collect();
         let line = if pending.is_empty() {
-            format!("all {} workloads ready", states.len())
+            format!("all {} ready", berth_core::count(states.len(), "workload"))
         } else {
+            let more = pending.len().saturating_sub(3);
             format!(
-                "{}/{} ready; waiting for {}",
+                "{}/{} ready; waiting for {}{}",
                 states.len() - pending.len(),
                 states.len(),
-                pending.join("; ")
+                pending[..pending.len() - more].join("; "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
             )
         };
         let mut last = self.last.lock().unwrap();
@@ -496,7 +498,7 @@ pub fn plan(args: PlanArgs) -> Result<(), String> {
             },
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| cluster.locate(e).to_string())?;
         print_warnings(&plan);
         let mut out = anstream::stdout();
         match args.output {
@@ -558,7 +560,7 @@ pub async fn deploy_measured(
     )
     .await;
     crate::metrics::applied("kubernetes", result.is_ok(), started.elapsed());
-    let outcome = result.map_err(|e| e.to_string())?;
+    let outcome = result.map_err(|e| cluster.locate(e).to_string())?;
     let rep = &outcome.report;
     crate::metrics::objects("create", rep.created);
     crate::metrics::objects("update", rep.updated);

@@ -4,45 +4,13 @@
 //! control plane from `../shared/kube` and runs them). Without a cluster they are ignored.
 
 use assert_cmd::Command;
-use berth_fakekube::FakeKube;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{json, Value as Json};
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::atomic::Ordering;
 
-/// A cluster to test against, a kubeconfig for it, and a client for checking what berth did.
-/// The namespaces a scenario made are deleted when it ends, also when it fails.
-struct Env {
-    kubeconfig: PathBuf,
-    fake: Option<FakeKube>,
-    _tmp: tempfile::TempDir,
-    rt: tokio::runtime::Runtime,
-    client: kube::Client,
-    namespaces: Mutex<Vec<String>>,
-}
-
-/// Deletes one object when dropped (cluster-scoped objects outlive a scenario's namespace).
-struct DeleteOnDrop<'a>(&'a Env, Api<DynamicObject>, &'static str);
-
-impl Drop for DeleteOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.rt.block_on(self.1.delete(self.2, &DeleteParams::default()));
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for ns in std::mem::take(&mut *self.namespaces.lock().unwrap()) {
-            self.cleanup(&ns);
-        }
-    }
-}
-
-/// Each scenario runs against the fake API server (`NAME::fake`) and against a real cluster
-/// (`NAME::e2e`, ignored unless asked for: `./scripts/test.sh` runs it on ../shared/kube).
+mod support;
+use support::*;
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -113,238 +81,6 @@ mod applyset_id_matches_kubectl {
     }
 }
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube-app")
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ticketing")
-}
-
-impl Env {
-    fn fake() -> Env {
-        let fake = FakeKube::start();
-        fake.store.lock().unwrap().token = Some("fake-token".into());
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("kubeconfig");
-        std::fs::write(&path, fake.kubeconfig("fake-token")).unwrap();
-        Env::with(path, Some(fake), tmp)
-    }
-
-    fn real() -> Env {
-        let path = std::env::var_os("BERTH_E2E_KUBECONFIG").expect(
-            "a real cluster: set BERTH_E2E_KUBECONFIG (./scripts/test.sh starts ../shared/kube)",
-        );
-        Env::with(PathBuf::from(path), None, tempfile::tempdir().unwrap())
-    }
-
-    fn is_real(&self) -> bool {
-        self.fake.is_none()
-    }
-
-    fn with(kubeconfig: PathBuf, fake: Option<FakeKube>, tmp: tempfile::TempDir) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = rt.block_on(async {
-            let config = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
-            let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
-                .await
-                .unwrap();
-            kube::Client::try_from(config).unwrap()
-        });
-        Env {
-            kubeconfig,
-            fake,
-            _tmp: tmp,
-            rt,
-            client,
-            namespaces: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// A fresh namespace name for one scenario, deleted when the scenario ends.
-    fn namespace(&self) -> String {
-        let ns = format!(
-            "berth-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        self.namespaces.lock().unwrap().push(ns.clone());
-        ns
-    }
-
-    /// Objects of `kind` in `api_version`, through discovery (`ns` empty: all or cluster-scoped).
-    fn dynamic(&self, api_version: &str, kind: &str, ns: &str) -> Api<DynamicObject> {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        let (ar, caps) = self
-            .rt
-            .block_on(kube::discovery::pinned_kind(&self.client, &gvk))
-            .unwrap();
-        if ns.is_empty() || caps.scope == kube::discovery::Scope::Cluster {
-            Api::all_with(self.client.clone(), &ar)
-        } else {
-            Api::namespaced_with(self.client.clone(), ns, &ar)
-        }
-    }
-
-    /// The names of the objects of `kind` in `ns`, sorted.
-    fn names(&self, api_version: &str, kind: &str, ns: &str) -> Vec<String> {
-        let api = self.dynamic(api_version, kind, ns);
-        let list = self.rt.block_on(api.list(&Default::default())).unwrap();
-        let mut names: Vec<String> = list.items.into_iter().filter_map(|o| o.metadata.name).collect();
-        names.sort();
-        names
-    }
-
-    /// One object as JSON.
-    fn get(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Json> {
-        let api = self.dynamic(api_version, kind, ns);
-        self.rt
-            .block_on(api.get_opt(name))
-            .unwrap()
-            .map(|o| serde_json::to_value(o).unwrap())
-    }
-
-    /// A copy of the test app that a scenario may edit.
-    fn app(&self) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(fixture()).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-        dir
-    }
-
-    fn berth(&self, args: &[&str]) -> Output {
-        let out = Command::cargo_bin("berth")
-            .unwrap()
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("NO_COLOR", "1")
-            .args(args)
-            .output()
-            .unwrap();
-        eprintln!(
-            "$ berth {}\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn configmap(&self, ns: &str, name: &str) -> Option<ConfigMap> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
-        self.rt.block_on(api.get_opt(name)).unwrap()
-    }
-
-    fn deployment(&self, ns: &str, name: &str) -> Option<Json> {
-        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
-            Api::namespaced(self.client.clone(), ns);
-        self.rt
-            .block_on(api.get_opt(name))
-            .unwrap()
-            .map(|d| serde_json::to_value(d).unwrap())
-    }
-
-    fn create_configmap(&self, ns: &str, name: &str) {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
-        let cm: ConfigMap =
-            serde_json::from_value(json!({"metadata": {"name": name}, "data": {"mine": "yes"}}))
-                .unwrap();
-        self.rt
-            .block_on(api.create(&PostParams::default(), &cm))
-            .unwrap();
-    }
-
-    /// Takes the set's lock as another tool would.
-    fn hold_lock(&self, ns: &str, set: &str, holder: &str) {
-        use k8s_openapi::api::coordination::v1::Lease;
-        let api: Api<Lease> = Api::namespaced(self.client.clone(), ns);
-        let now = berth_kube_now();
-        let lease: Lease = serde_json::from_value(json!({
-            "metadata": {"name": format!("berth-lock-{set}")},
-            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 30, "acquireTime": now, "renewTime": now},
-        }))
-        .unwrap();
-        self.rt
-            .block_on(api.create(&PostParams::default(), &lease))
-            .unwrap();
-    }
-
-    /// The test app with source settings, applied (no wait) in a fresh namespace.
-    fn applied_app_with_source_settings(&self) -> (String, tempfile::TempDir) {
-        let ns = self.namespace();
-        let app = self.app();
-        with_source_settings(app.path());
-        let out = self.berth(&[
-            "apply",
-            s(app.path()),
-            "-n",
-            &ns,
-            "--name",
-            "app",
-            "--no-wait",
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
-        (ns, app)
-    }
-
-    /// Scales the app by hand, as `kubectl edit` would (another field manager).
-    fn hand_edit(&self, ns: &str, replicas: u32) {
-        let api: Api<k8s_openapi::api::apps::v1::Deployment> =
-            Api::namespaced(self.client.clone(), ns);
-        let patch = json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "app", "namespace": ns}, "spec": {"replicas": replicas}});
-        self.rt
-            .block_on(api.patch(
-                "app",
-                &PatchParams::apply("kubectl-edit").force(),
-                &Patch::Apply(&patch),
-            ))
-            .unwrap();
-    }
-
-    fn cleanup(&self, ns: &str) {
-        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        let _ = self.rt.block_on(api.delete(ns, &DeleteParams::default()));
-    }
-
-    /// Seconds to wait for rollouts: a real cluster pulls images.
-    fn timeout(&self) -> &'static str {
-        if self.fake.is_some() {
-            "3s"
-        } else {
-            "120s"
-        }
-    }
-}
-
-fn berth_kube_now() -> String {
-    let out = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%S.000000Z"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 // ---- the scenarios: each runs against the fake and, with BERTH_E2E_KUBECONFIG, a real cluster ----
 
 /// Apply the example folder; plan shows no changes; change a variable: plan shows exactly that.
@@ -410,7 +146,7 @@ fn prune_history_rollback(env: &Env) {
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("all 1 workloads ready"),
+        text(&out).contains("all 1 workload ready"),
         "{}",
         text(&out)
     );
@@ -473,19 +209,6 @@ fn prune_history_rollback(env: &Env) {
     env.cleanup(&ns);
 }
 
-fn context(env: &Env) -> &'static str {
-    if env.fake.is_some() {
-        "fake"
-    } else {
-        Box::leak(
-            kube::config::Kubeconfig::read_from(&env.kubeconfig)
-                .unwrap()
-                .current_context
-                .unwrap()
-                .into_boxed_str(),
-        )
-    }
-}
 
 /// A second apply waits for the lock, then fails naming the holder; `berth unlock` breaks it.
 fn concurrent_applies_lock(env: &Env) {
@@ -1266,112 +989,24 @@ fn pods_logs_stream(addr: &str, pod: &str) {
 
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
-/// The environment events of a dashboard, to wait on instead of sleeping.
-struct Events {
-    reader: std::io::BufReader<std::net::TcpStream>,
-}
 
-impl Events {
-    fn open(addr: &str) -> Events {
-        use std::io::{BufRead, Write};
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
-            .unwrap();
-        write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
-        let mut reader = std::io::BufReader::new(s);
-        let mut line = String::new();
-        while line != "\r\n" {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-        }
-        Events { reader }
-    }
 
-    /// Waits for an environment for which `f` holds.
-    fn until(&mut self, what: &str, f: impl Fn(&Json) -> bool) -> Json {
-        use std::io::BufRead;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut line = String::new();
-        loop {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            line.clear();
-            assert!(
-                self.reader.read_line(&mut line).unwrap() > 0,
-                "events closed"
-            );
-            if let Some(data) = line.trim_end().strip_prefix("data:") {
-                let env: Json = serde_json::from_str(data.trim_start()).unwrap();
-                if f(&env) {
-                    return env;
-                }
-            }
-        }
-    }
-}
-
-fn app_replicas(env: &Json) -> Option<u64> {
-    env["services"]
-        .as_array()?
-        .iter()
-        .find(|s| s["name"] == "app")?["desired"]
-        .as_u64()
-}
 
 /// `berth sync`: a pushed commit is applied within one interval, a render error keeps the
 /// release and is reported, a hand edit is reverted, a paused sync applies nothing, and the
 /// metrics move.
 fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
-    use std::io::{BufRead, Read, Write};
+    use std::io::{Read, Write};
     let ns = env.namespace();
-    let tmp = tempfile::tempdir().unwrap();
-    let origin = tmp.path().join("origin.git");
-    std::fs::create_dir(&origin).unwrap();
-    git(&origin, &["init", "--quiet", "--bare", "-b", "main"]);
-    let work = tmp.path().join("work");
-    git(
-        tmp.path(),
-        &["clone", "--quiet", origin.to_str().unwrap(), "work"],
-    );
-    git(&work, &["checkout", "--quiet", "-b", "main"]);
-    std::fs::create_dir(work.join("app")).unwrap();
-    for entry in std::fs::read_dir(fixture()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), work.join("app").join(entry.file_name())).unwrap();
-    }
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "--quiet", "-m", "app"]);
-    git(&work, &["push", "--quiet", "-u", "origin", "main"]);
-    git(
-        tmp.path(),
-        &["clone", "--quiet", origin.to_str().unwrap(), "synced"],
-    );
-    let synced = tmp.path().join("synced/app");
-
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
-        .env("KUBECONFIG", &env.kubeconfig)
-        .args([
+    let repo = GitApp::new();
+    let (tmp, work, synced) = (repo.tmp.path(), &repo.work, &repo.synced);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (mut child, addr) = spawn_with_dashboard(
+        env,
+        &[
             "sync",
-            s(&synced),
+            s(synced),
             "-n",
             &ns,
             "--name",
@@ -1385,48 +1020,16 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
             "--listen",
             "127.0.0.1:0",
             "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let (mut addr, mut metrics) = (String::new(), String::new());
-    let mut line = String::new();
-    while addr.is_empty() || metrics.is_empty() {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "berth sync ended early"
-        );
-        if let Some(a) = line.trim().strip_prefix("dashboard http://") {
-            addr = a.trim_end_matches('/').to_string();
-        }
-        if let Some(a) = line.trim().strip_prefix("metrics http://") {
-            metrics = a.trim_end_matches("/metrics").to_string();
-        }
-    }
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
-    });
+            &metrics,
+        ],
+    );
     let mut events = Events::open(&addr);
     events.until("the first sync", |e| {
         e["sync"]["last_result"].as_str().is_some() && app_replicas(e) == Some(1)
     });
 
     // A pushed commit arrives within one interval.
-    let vars = work.join("app/variables.yaml");
-    std::fs::write(
-        &vars,
-        std::fs::read_to_string(&vars)
-            .unwrap()
-            .replace("replicas: 1", "replicas: 2"),
-    )
-    .unwrap();
-    git(&work, &["commit", "--quiet", "-am", "two replicas"]);
-    git(&work, &["push", "--quiet"]);
+    repo.push_replicas(1, 2);
     let pushed = std::time::Instant::now();
     events.until("the commit applied", |e| app_replicas(e) == Some(2));
     let took = pushed.elapsed();
@@ -1507,10 +1110,10 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 1);
 
     // A local commit in the synced repository and a different one upstream: refused, reported.
-    std::fs::write(tmp.path().join("synced/NOTES.md"), "local\n").unwrap();
-    git(&tmp.path().join("synced"), &["add", "."]);
+    std::fs::write(tmp.join("synced/NOTES.md"), "local\n").unwrap();
+    git(&tmp.join("synced"), &["add", "."]);
     git(
-        &tmp.path().join("synced"),
+        &tmp.join("synced"),
         &["commit", "--quiet", "-m", "local"],
     );
     std::fs::write(work.join("NOTES.md"), "upstream\n").unwrap();
@@ -1524,7 +1127,7 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     });
     let head = std::process::Command::new("git")
         .args(["log", "-1", "--format=%s"])
-        .current_dir(tmp.path().join("synced"))
+        .current_dir(tmp.join("synced"))
         .output()
         .unwrap();
     assert_eq!(
@@ -1584,14 +1187,6 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     env.cleanup(&ns);
 }
 
-/// Source settings for Kubernetes in the test app: a runner image and the source's host path.
-fn with_source_settings(app: &Path) {
-    let deploy = std::fs::read_to_string(app.join("deploy.yaml")).unwrap().replace(
-        "    berth.dev/description: \"The test app\"\n",
-        "    berth.dev/description: \"The test app\"\n    berth.dev/run: |\n      app:\n        command: [python3, app.py]\n        workdir: services\n        image: registry.example.com/runner:1\n        sourcePath: /home/dev/app\n",
-    );
-    std::fs::write(app.join("deploy.yaml"), deploy).unwrap();
-}
 
 /// Source mode recorded on the set changes exactly the container's run, and plan shows it.
 

@@ -353,7 +353,7 @@ fn partial(e: Error, plan: &Plan, applied: &[String]) -> Error {
         ))
     };
     e = e.note(format!(
-        "{} of {} changed, {} not applied; nothing was pruned",
+        "{} of {} to change applied, {} not applied; nothing was pruned",
         applied.len(),
         berth_core::count(changing, "object"),
         changing - applied.len()
