@@ -1,49 +1,25 @@
-//! Benchmark of the Kubernetes backend (not a test): plan and apply of 300 generated objects
-//! (100 Deployments, 100 Services, 100 ConfigMaps), first apply and no-op re-apply, timed and with
-//! API requests counted on the fake API server, side by side with
-//! `kubectl apply --server-side --prune --applyset` and `kubectl diff --server-side` on the same set.
-//! With `BERTH_E2E_KUBECONFIG`, the same runs go against that real cluster too (times only).
+//! Benchmark of the Kubernetes backend (not a test): 400 generated objects (ConfigMaps, Services
+//! and Deployments in equal parts), side by side with kubectl 1.28's
+//! `apply --server-side --prune --applyset` and `diff --server-side` on the same objects, in one
+//! run: first apply, no-op apply, plan of unchanged objects. On the fake API server (with request
+//! and write counts) and on the real Kubernetes v1.28 control plane: `BERTH_E2E_KUBECONFIG`, or
+//! the one in `../shared/kube`, started into `.tools/kube`. On the latter, also the time from an
+//! API server restart (SIGKILL midway through an apply) to the apply finishing.
 //!
 //! Run: `BERTH_KUBECTL=.tools/helm/kubectl cargo bench -p berth --bench kube`
 //! (`./scripts/test.sh` installs kubectl there; without it, only berth is measured).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use berth_fakekube::FakeKube;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::{big_folder, ControlPlane};
 
-const SERVICES: usize = 100;
+const OBJECTS: usize = 400;
 const ROUNDS: usize = 5;
-
-/// Writes the deploy folder (templates) and the same objects rendered, for kubectl.
-fn generate(dir: &Path) -> PathBuf {
-    let folder = dir.join("bench");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(
-        folder.join("variables.yaml"),
-        "image: registry.k8s.io/pause:3.9\n",
-    )
-    .unwrap();
-    for i in 0..SERVICES {
-        let text = format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc{i}\n  labels:\n    app: svc{i}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: svc{i}\n  template:\n    metadata:\n      labels:\n        app: svc{i}\n    spec:\n      containers:\n        - name: main\n          image: {{{{ .Variables.image }}}}\n          ports:\n            - containerPort: 8080\n          envFrom:\n            - configMapRef:\n                name: svc{i}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc{i}\nspec:\n  selector:\n    app: svc{i}\n  ports:\n    - port: 80\n      targetPort: 8080\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc{i}\ndata:\n  NAME: svc{i}\n  LEVEL: info\n"
-        );
-        std::fs::write(folder.join(format!("svc{i:03}.yaml")), text).unwrap();
-    }
-    let rendered = dir.join("rendered");
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args([
-            "render",
-            folder.to_str().unwrap(),
-            "--output-dir",
-            rendered.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let _ = std::fs::remove_file(rendered.join(".berth-rendered"));
-    folder
-}
 
 struct Target {
     name: &'static str,
@@ -113,108 +89,198 @@ fn create_namespace(t: &Target, ns: &str) {
     }
 }
 
+fn delete_namespace(t: &Target, ns: &str) {
+    if t.fake.is_none() {
+        let kubectl = std::env::var("BERTH_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+        let _ = Command::new(kubectl)
+            .args(["delete", "namespace", ns, "--wait=false"])
+            .env("KUBECONFIG", &t.kubeconfig)
+            .output();
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
+/// The real control plane: the caller's, or ../shared/kube started into .tools/kube.
+fn real_cluster() -> Option<(PathBuf, Option<ControlPlane>)> {
+    if let Some(kc) = std::env::var_os("BERTH_E2E_KUBECONFIG") {
+        let cp = std::env::var_os("BERTH_E2E_KUBE_STATE").map(|_| ControlPlane::from_env());
+        return Some((PathBuf::from(kc), cp));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let scripts = root.join("../shared/kube");
+    if !scripts.join("start.sh").exists() {
+        return None;
+    }
+    let cp = ControlPlane {
+        state: root.join(".tools/kube"),
+        scripts,
+    };
+    cp.start();
+    Some((cp.state.join("kubeconfig"), Some(cp)))
+}
+
+/// Renders the folder into plain manifests for kubectl.
+fn render_for_kubectl(folder: &Path, out: &Path) {
+    let rendered = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "render",
+            folder.to_str().unwrap(),
+            "--output-dir",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(rendered.status.success());
+    let _ = std::fs::remove_file(out.join(".berth-rendered"));
+}
+
+fn measure(t: &Target, folder: &Path, rendered: &Path, kubectl: Option<&String>) {
+    let berth = env!("CARGO_BIN_EXE_berth");
+    println!("\n== {} ==", t.name);
+    let mut rows: Vec<(String, Vec<Sample>)> = Vec::new();
+    let mut push = |name: &str, s: Sample| match rows.iter_mut().find(|r| r.0 == name) {
+        Some(r) => r.1.push(s),
+        None => rows.push((name.to_string(), vec![s])),
+    };
+    for round in 0..ROUNDS {
+        let ns_b = format!("bench-berth-{}-{round}", std::process::id());
+        let ns_k = format!("bench-kubectl-{}-{round}", std::process::id());
+        create_namespace(t, &ns_b);
+        create_namespace(t, &ns_k);
+        let f = folder.to_str().unwrap();
+        let bargs = |cmd: &'static str| vec![cmd, f, "-n", &ns_b, "--name", "bench"];
+        push("berth plan (empty)", run(t, berth, &bargs("plan")));
+        push(
+            "berth apply (first)",
+            run(t, berth, &[bargs("apply"), vec!["--no-wait"]].concat()),
+        );
+        push("berth apply (no-op)", run(t, berth, &bargs("apply")));
+        push("berth plan (no-op)", run(t, berth, &bargs("plan")));
+        if let Some(k) = kubectl {
+            let r = rendered.to_str().unwrap();
+            let apply = [
+                "apply",
+                "--server-side",
+                "--validate=false",
+                "--prune",
+                "--applyset=kubectl-bench",
+                "-n",
+                &ns_k,
+                "-f",
+                r,
+            ];
+            push("kubectl apply (first)", run(t, k, &apply));
+            push("kubectl apply (no-op)", run(t, k, &apply));
+            let diff = ["diff", "--server-side", "-n", &ns_k, "-f", r];
+            push("kubectl diff (no-op)", run(t, k, &diff));
+        }
+        delete_namespace(t, &ns_b);
+        delete_namespace(t, &ns_k);
+    }
+    println!(
+        "{:<24} {:>10} {:>10} {:>8}",
+        "", "time", "requests", "writes"
+    );
+    for (name, samples) in &rows {
+        let time = median(samples.iter().map(|s| s.time).collect());
+        let (req, writes) = match t.fake {
+            Some(_) => (
+                samples[0].requests.to_string(),
+                samples[0].writes.to_string(),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{name:<24} {:>8.1}ms {req:>10} {writes:>8}",
+            time.as_secs_f64() * 1000.0
+        );
+    }
+    let get = |n: &str| {
+        rows.iter()
+            .find(|r| r.0 == n)
+            .map(|r| median(r.1.iter().map(|s| s.time).collect()))
+    };
+    for (b, k, target) in [
+        ("berth apply (first)", "kubectl apply (first)", 5.0),
+        ("berth apply (no-op)", "kubectl apply (no-op)", 10.0),
+        ("berth plan (no-op)", "kubectl diff (no-op)", 1.0),
+    ] {
+        if let (Some(b_t), Some(k_t)) = (get(b), get(k)) {
+            let ratio = k_t.as_secs_f64() / b_t.as_secs_f64();
+            println!("{k} / {b}: {ratio:.2}x (target {target}x)");
+        }
+    }
+}
+
+/// Kills the API server midway through a first apply and starts it again: how long after the
+/// server is back the apply finishes.
+fn restart_to_resume(kubeconfig: &Path, cp: &ControlPlane, folder: &Path) {
+    let ns = format!("bench-restart-{}", std::process::id());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("KUBECONFIG", kubeconfig)
+        .args([
+            "apply",
+            folder.to_str().unwrap(),
+            "-n",
+            &ns,
+            "--name",
+            "bench",
+            "--no-wait",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Midway: the plan takes a moment; the writes start after it.
+    std::thread::sleep(Duration::from_millis(700));
+    let midway = child.try_wait().unwrap().is_none();
+    cp.kill_apiserver();
+    let killed = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    cp.start();
+    let back = Instant::now();
+    let status = child.wait().unwrap();
+    let resumed = back.elapsed();
+    println!(
+        "\nAPI server restart during an apply of {OBJECTS} objects (killed {}): down {:.1}s; apply {} {:.0}ms after the server was back",
+        if midway { "midway" } else { "after the apply ended" },
+        (back - killed).as_secs_f64(),
+        if status.success() { "finished" } else { "FAILED" },
+        resumed.as_secs_f64() * 1000.0
+    );
+}
+
 fn main() {
     let tmp = tempfile::tempdir().unwrap();
-    let folder = generate(tmp.path());
+    let folder = big_folder(OBJECTS);
     let rendered = tmp.path().join("rendered");
-    let berth = env!("CARGO_BIN_EXE_berth");
+    render_for_kubectl(folder.path(), &rendered);
     let kubectl = std::env::var("BERTH_KUBECTL")
         .ok()
         .filter(|k| Path::new(k).exists());
+    println!("{OBJECTS} objects (ConfigMaps, Services, Deployments), {ROUNDS} rounds, medians; berth's first apply with --no-wait (kubectl does not wait)");
 
-    let mut targets = Vec::new();
     let fake = FakeKube::start();
     let kc = tmp.path().join("fake-kubeconfig");
     std::fs::write(&kc, fake.kubeconfig("t")).unwrap();
-    targets.push(Target {
+    let fake = Target {
         name: "fake API server",
         kubeconfig: kc,
         fake: Some(fake),
-    });
-    if let Some(real) = std::env::var_os("BERTH_E2E_KUBECONFIG") {
-        targets.push(Target {
-            name: "real cluster",
-            kubeconfig: PathBuf::from(real),
-            fake: None,
-        });
-    }
-
-    println!("{} objects ({SERVICES} Deployments, {SERVICES} Services, {SERVICES} ConfigMaps), {ROUNDS} rounds, medians", SERVICES * 3);
-    for t in &targets {
-        println!("\n== {} ==", t.name);
-        let mut rows: Vec<(String, Vec<Sample>)> = Vec::new();
-        let mut push = |name: &str, s: Sample| match rows.iter_mut().find(|r| r.0 == name) {
-            Some(r) => r.1.push(s),
-            None => rows.push((name.to_string(), vec![s])),
-        };
-        for round in 0..ROUNDS {
-            let ns_b = format!("bench-berth-{}-{round}", std::process::id());
-            let ns_k = format!("bench-kubectl-{}-{round}", std::process::id());
-            create_namespace(t, &ns_b);
-            create_namespace(t, &ns_k);
-            let f = folder.to_str().unwrap();
-            let bargs = |cmd: &'static str| vec![cmd, f, "-n", &ns_b, "--name", "bench"];
-            push("berth plan (empty)", run(t, berth, &bargs("plan")));
-            push(
-                "berth apply (first)",
-                run(
-                    t,
-                    berth,
-                    &[bargs("apply"), vec!["--timeout", "5m"]].concat(),
-                ),
-            );
-            push("berth apply (no-op)", run(t, berth, &bargs("apply")));
-            push("berth plan (no-op)", run(t, berth, &bargs("plan")));
-            if let Some(k) = &kubectl {
-                let r = rendered.to_str().unwrap();
-                let apply = [
-                    "apply",
-                    "--server-side",
-                    "--validate=false",
-                    "--prune",
-                    "--applyset=kubectl-bench",
-                    "-n",
-                    &ns_k,
-                    "-f",
-                    r,
-                ];
-                push("kubectl apply (first)", run(t, k, &apply));
-                push("kubectl apply (no-op)", run(t, k, &apply));
-                let diff = ["diff", "--server-side", "-n", &ns_k, "-f", r];
-                push("kubectl diff (no-op)", run(t, k, &diff));
+    };
+    measure(&fake, folder.path(), &rendered, kubectl.as_ref());
+    match real_cluster() {
+        Some((kubeconfig, cp)) => {
+            let real = Target { name: "real Kubernetes v1.28 control plane", kubeconfig: kubeconfig.clone(), fake: None };
+            measure(&real, folder.path(), &rendered, kubectl.as_ref());
+            if let Some(cp) = cp {
+                restart_to_resume(&kubeconfig, &cp, folder.path());
             }
         }
-        println!(
-            "{:<24} {:>10} {:>10} {:>8}",
-            "", "time", "requests", "writes"
-        );
-        for (name, samples) in &rows {
-            let time = median(samples.iter().map(|s| s.time).collect());
-            let req = samples[0].requests;
-            let writes = samples[0].writes;
-            println!(
-                "{name:<24} {:>8.1}ms {req:>10} {writes:>8}",
-                time.as_secs_f64() * 1000.0
-            );
-        }
-        let get = |n: &str| {
-            rows.iter()
-                .find(|r| r.0 == n)
-                .map(|r| median(r.1.iter().map(|s| s.time).collect()))
-        };
-        for (b, k) in [
-            ("berth apply (first)", "kubectl apply (first)"),
-            ("berth apply (no-op)", "kubectl apply (no-op)"),
-            ("berth plan (no-op)", "kubectl diff (no-op)"),
-        ] {
-            if let (Some(b_t), Some(k_t)) = (get(b), get(k)) {
-                println!("{k} / {b}: {:.2}x", k_t.as_secs_f64() / b_t.as_secs_f64());
-            }
-        }
+        None => println!("\n(no real cluster: set BERTH_E2E_KUBECONFIG or put ../shared/kube beside the checkout)"),
     }
 }

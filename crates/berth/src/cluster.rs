@@ -460,7 +460,11 @@ impl Ui for Terminal {
                 states.len() - pending.len(),
                 states.len(),
                 pending[..pending.len() - more].join("; "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )
         };
         let mut last = self.last.lock().unwrap();

@@ -209,7 +209,6 @@ fn prune_history_rollback(env: &Env) {
     env.cleanup(&ns);
 }
 
-
 /// A second apply waits for the lock, then fails naming the holder; `berth unlock` breaks it.
 fn concurrent_applies_lock(env: &Env) {
     let ns = env.namespace();
@@ -725,9 +724,23 @@ fn applyset_id_matches_kubectl(env: &Env) {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata: {a: b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata: {c: d}\n",
     )
     .unwrap();
-    let out = env.berth(&["apply", s(dir.path()), "-n", &ns, "--name", "app", "--no-wait"]);
+    let out = env.berth(&[
+        "apply",
+        s(dir.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--no-wait",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(env.names("v1", "ConfigMap", &ns).iter().filter(|n| *n != "kube-root-ca.crt").count(), 2);
+    assert_eq!(
+        env.names("v1", "ConfigMap", &ns)
+            .iter()
+            .filter(|n| *n != "kube-root-ca.crt")
+            .count(),
+        2
+    );
 }
 
 /// An apply killed midway leaves the set findable; after `unlock`, the next apply converges and
@@ -986,12 +999,7 @@ fn pods_logs_stream(addr: &str, pod: &str) {
         l.clear();
         assert!(logs.read_line(&mut l).unwrap() > 0, "the log stream ended");
     }
-
 }
-
-
-
-
 
 /// `berth sync`: a pushed commit is applied within one interval, a render error keeps the
 /// release and is reported, a hand edit is reverted, a paused sync applies nothing, and the
@@ -1112,10 +1120,7 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     // A local commit in the synced repository and a different one upstream: refused, reported.
     std::fs::write(tmp.join("synced/NOTES.md"), "local\n").unwrap();
     git(&tmp.join("synced"), &["add", "."]);
-    git(
-        &tmp.join("synced"),
-        &["commit", "--quiet", "-m", "local"],
-    );
+    git(&tmp.join("synced"), &["commit", "--quiet", "-m", "local"]);
     std::fs::write(work.join("NOTES.md"), "upstream\n").unwrap();
     git(&work, &["add", "."]);
     git(&work, &["commit", "--quiet", "-m", "upstream"]);
@@ -1187,7 +1192,6 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
     env.cleanup(&ns);
 }
 
-
 /// Source mode recorded on the set changes exactly the container's run, and plan shows it.
 
 fn plan_shows_the_source_mode_change(env: &Env) {
@@ -1254,7 +1258,13 @@ fn a_changed_job_is_replaced(env: &Env) {
     assert!(out.status.success(), "{}", text(&out));
     let first = env.get("batch/v1", "Job", &ns, "migrate").unwrap();
     let image = "-v=image=registry.k8s.io/pause:3.10";
-    let out = env.berth(&[&["plan", s(app.path()), image, "-o", "json"][..], &common[..4]].concat());
+    let out = env.berth(
+        &[
+            &["plan", s(app.path()), image, "-o", "json"][..],
+            &common[..4],
+        ]
+        .concat(),
+    );
     let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["summary"]["replace"], 1, "{plan}");
     let job = plan["changes"]
@@ -1267,19 +1277,33 @@ fn a_changed_job_is_replaced(env: &Env) {
     let diff = job["diff"].as_str().unwrap();
     let changed: Vec<String> = diff
         .lines()
-        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(
         changed,
-        ["--image:registry.k8s.io/pause:3.9", "+-image:registry.k8s.io/pause:3.10"],
+        [
+            "--image:registry.k8s.io/pause:3.9",
+            "+-image:registry.k8s.io/pause:3.10"
+        ],
         "only the image changes, no server defaults:\n{diff}"
     );
     let out = env.berth(&[&["apply", s(app.path()), image][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("replace Job.batch/migrate"), "{}", text(&out));
+    assert!(
+        text(&out).contains("replace Job.batch/migrate"),
+        "{}",
+        text(&out)
+    );
     let second = env.get("batch/v1", "Job", &ns, "migrate").unwrap();
-    assert_ne!(first["metadata"]["uid"], second["metadata"]["uid"], "a new Job");
+    assert_ne!(
+        first["metadata"]["uid"], second["metadata"]["uid"],
+        "a new Job"
+    );
     assert_eq!(
         second["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.k8s.io/pause:3.10"
@@ -1302,7 +1326,10 @@ fn a_removed_api_version_is_refused_with_its_replacement(env: &Env) {
     assert!(t.contains("removed in Kubernetes 1.16"), "{t}");
     assert!(t.contains("apps/v1"), "names the replacement: {t}");
     assert!(t.contains("--> old.yaml:2"), "{t}");
-    assert!(t.contains("policy/v1"), "every removed version is listed: {t}");
+    assert!(
+        t.contains("policy/v1"),
+        "every removed version is listed: {t}"
+    );
     assert!(
         env.get("v1", "Namespace", "", &ns)
             .is_none_or(|n| n["metadata"]["deletionTimestamp"].is_string()),
@@ -1316,11 +1343,19 @@ fn a_removed_api_version_is_refused_with_its_replacement(env: &Env) {
 fn a_server_error_midway_names_the_object_and_the_next_apply_converges(env: &Env) {
     let ns = env.namespace();
     // An IP from the cluster's Service range that nothing else uses.
-    let ip = format!("10.0.{}.{}", 200 + std::process::id() % 50, 10 + NEXT.load(Ordering::SeqCst) % 200);
+    let ip = format!(
+        "10.0.{}.{}",
+        200 + std::process::id() % 50,
+        10 + NEXT.load(Ordering::SeqCst) % 200
+    );
     let svc = |name: &str, ip: &str| {
         format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: {ip}\n  selector: {{app: app}}\n  ports: [{{port: 81}}]\n")
     };
-    let app = app_with(env, "twins.yaml", &format!("{}---\n{}", svc("twin-a", &ip), svc("twin-b", &ip)));
+    let app = app_with(
+        env,
+        "twins.yaml",
+        &format!("{}---\n{}", svc("twin-a", &ip), svc("twin-b", &ip)),
+    );
     let common = ["-n", &ns, "--name", "app", "--timeout", env.timeout()];
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -1329,12 +1364,25 @@ fn a_server_error_midway_names_the_object_and_the_next_apply_converges(env: &Env
     assert!(t.contains("--> twins.yaml:"), "{t}");
     assert!(t.contains("already allocated"), "quotes the server: {t}");
     assert!(t.contains("applied before the failure"), "{t}");
-    assert!(t.contains("ConfigMap/settings"), "lists what was applied: {t}");
+    assert!(
+        t.contains("ConfigMap/settings"),
+        "lists what was applied: {t}"
+    );
     assert!(t.contains("not applied"), "{t}");
-    std::fs::write(app.path().join("twins.yaml"), format!("{}---\n{}", svc("twin-a", &ip), svc("twin-b", "None"))).unwrap();
+    std::fs::write(
+        app.path().join("twins.yaml"),
+        format!("{}---\n{}", svc("twin-a", &ip), svc("twin-b", "None")),
+    )
+    .unwrap();
     let out = env.berth(&[&["apply", s(app.path())][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
-    let out = env.berth(&[&["plan", s(app.path()), "--detailed-exitcode"][..], &common[..4]].concat());
+    let out = env.berth(
+        &[
+            &["plan", s(app.path()), "--detailed-exitcode"][..],
+            &common[..4],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(0), "converged: {}", text(&out));
 }
 
@@ -1343,8 +1391,16 @@ fn a_rollout_that_times_out_names_the_waiting_reason_and_events(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     let out = env.berth(&[
-        "apply", s(app.path()), "-n", &ns, "--name", "app", "--timeout", "8s",
-        "-v", "image=registry.k8s.io/pause:never-ready",
+        "apply",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--timeout",
+        "8s",
+        "-v",
+        "image=registry.k8s.io/pause:never-ready",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
@@ -1358,7 +1414,10 @@ fn a_lock_left_by_a_killed_berth_on_this_host_is_taken_over(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
-    assert!(env.berth(&[&["apply", s(app.path())][..], &common].concat()).status.success());
+    assert!(env
+        .berth(&[&["apply", s(app.path())][..], &common].concat())
+        .status
+        .success());
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let pid = gone.id();
     gone.wait().unwrap();
@@ -1367,9 +1426,81 @@ fn a_lock_left_by_a_killed_berth_on_this_host_is_taken_over(env: &Env) {
     let holder = format!("{user}@{} (pid {pid})", host.trim());
     env.hold_lock(&ns, "app", &holder);
     let started = std::time::Instant::now();
-    let out = env.berth(&[&["apply", s(app.path()), "-v", "greeting=again", "--lock-timeout", "20s"][..], &common].concat());
+    let out = env.berth(
+        &[
+            &[
+                "apply",
+                s(app.path()),
+                "-v",
+                "greeting=again",
+                "--lock-timeout",
+                "20s",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains(&format!("took over the lock of {holder}")), "{}", text(&out));
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "at once, not after the lease");
-    assert_eq!(env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"], "again");
+    assert!(
+        text(&out).contains(&format!("took over the lock of {holder}")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "at once, not after the lease"
+    );
+    assert_eq!(
+        env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"],
+        "again"
+    );
+}
+
+/// `berth dashboard --context` over the example applied to the real cluster, in Debian's
+/// headless Chromium (tests/browser/cluster.mjs).
+#[test]
+#[ignore = "needs a real cluster (BERTH_E2E_KUBECONFIG) and chromium with playwright-core (./scripts/test.sh)"]
+fn the_cluster_dashboard_works_in_chromium_e2e() {
+    let env = Env::real();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let modules = repo.join("tests/browser/node_modules/playwright-core");
+    assert!(
+        modules.exists(),
+        "needs {}: run ./scripts/test.sh",
+        modules.display()
+    );
+    let ns = env.namespace();
+    let dir = example();
+    let common = ["-n", &ns, "--name", "ticketing"];
+    let out = env.berth(&[&["apply", s(&dir), "--timeout", "120s"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let (mut child, addr) = spawn_with_dashboard(
+        &env,
+        &[
+            &[
+                "dashboard",
+                s(&dir),
+                "--context",
+                context(&env),
+                "--listen",
+                "127.0.0.1:0",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let shots = repo.join("target/screenshots");
+    let out = std::process::Command::new("node")
+        .arg(repo.join("tests/browser/cluster.mjs"))
+        .arg(format!("http://{addr}/"))
+        .arg(&shots)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!("{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    for shot in ["cluster-main.png", "cluster-detail.png"] {
+        assert!(shots.join(shot).exists(), "screenshot {shot}");
+    }
 }

@@ -152,8 +152,16 @@ mod tests {
             RetiredApi::status("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema", k128),
             Some(ApiStatus::Deprecated(_))
         ));
-        assert_eq!(RetiredApi::status("batch/v1beta1", "CronJob", v(24)), Some(ApiStatus::Deprecated(RetiredApi::find("batch/v1beta1", "CronJob").unwrap())));
+        assert_eq!(
+            RetiredApi::status("batch/v1beta1", "CronJob", v(24)),
+            Some(ApiStatus::Deprecated(
+                RetiredApi::find("batch/v1beta1", "CronJob").unwrap()
+            ))
+        );
         assert_eq!(RetiredApi::status("apps/v1", "Deployment", k128), None);
-        assert!(RetiredApi::find("policy/v1beta1", "PodSecurityPolicy").unwrap().advice().contains("no replacement"));
+        assert!(RetiredApi::find("policy/v1beta1", "PodSecurityPolicy")
+            .unwrap()
+            .advice()
+            .contains("no replacement"));
     }
 }

@@ -349,7 +349,11 @@ fn partial(e: Error, plan: &Plan, applied: &[String]) -> Error {
         e.note(format!(
             "applied before the failure: {}{}",
             shown.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() }
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         ))
     };
     e = e.note(format!(

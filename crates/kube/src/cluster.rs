@@ -145,7 +145,10 @@ impl Cluster {
         if e.kind != ErrorKind::Unreachable {
             return e;
         }
-        e.note(format!("cluster: {} (context {})", self.server, self.context))
+        e.note(format!(
+            "cluster: {} (context {})",
+            self.server, self.context
+        ))
     }
 
     fn unreachable(&self, cause: String) -> Error {

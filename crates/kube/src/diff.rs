@@ -206,11 +206,18 @@ mod tests {
             "metadata": {"labels": {"a": "2", "b": "1"}, "name": "a"},
             "data": {"k": "w", "x": "1"}});
         let (before, after) = display_pair(&live, &planned);
-        assert!(before.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:"), "{before}");
+        assert!(
+            before.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:"),
+            "{before}"
+        );
         let text = unified(&before, &after, "a").unwrap();
         let changed: Vec<&str> = text
             .lines()
-            .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
             .collect();
         assert_eq!(changed, ["-  k: v", "+  k: w"], "{text}");
     }

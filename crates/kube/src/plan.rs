@@ -205,7 +205,12 @@ pub fn check_retired_apis(
             Some(ApiStatus::Removed(r)) => removed.push((m, r)),
             Some(ApiStatus::Deprecated(r)) => warnings.push(format!(
                 "{} {} at {} is deprecated since Kubernetes {} and removed in {}: {}",
-                r.api_version, r.kind, m.origin, r.deprecated_in, r.removed_in, r.advice()
+                r.api_version,
+                r.kind,
+                m.origin,
+                r.deprecated_in,
+                r.removed_in,
+                r.advice()
             )),
             None => {}
         }
@@ -224,12 +229,17 @@ pub fn check_retired_apis(
     for (m, r) in rest {
         e = e.note(format!(
             "also {} {} at {} (removed in {}; {})",
-            r.api_version, r.kind, m.origin, r.removed_in, r.advice()
+            r.api_version,
+            r.kind,
+            m.origin,
+            r.removed_in,
+            r.advice()
         ));
     }
-    Err(e
-        .note("nothing was applied")
-        .hint(format!("{} (and update the fields that version changed)", r.advice())))
+    Err(e.note("nothing was applied").hint(format!(
+        "{} (and update the fields that version changed)",
+        r.advice()
+    )))
 }
 
 /// Resolves manifests against the cluster's discovery: namespaces filled in, membership labelled.

@@ -62,7 +62,10 @@ impl Resolver {
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::Api,
-                    format!("the server reported an unreadable version: {}", info.git_version),
+                    format!(
+                        "the server reported an unreadable version: {}",
+                        info.git_version
+                    ),
                 )
             })?;
         *cached = Some(v);

@@ -210,44 +210,84 @@ mod tests {
     }
 
     fn req(method: Method) -> Request<Body> {
-        Request::builder().method(method).uri("/x").body(Body::empty()).unwrap()
+        Request::builder()
+            .method(method)
+            .uri("/x")
+            .body(Body::empty())
+            .unwrap()
     }
 
     #[tokio::test(start_paused = true)]
     async fn what_is_retried() {
         let mut p = Transient::new(Duration::from_secs(30));
         for code in [429, 502, 503, 504, 500] {
-            assert!(p.clone().retry(&mut req(Method::PATCH), &mut status(code, None)).is_some(), "{code}");
+            assert!(
+                p.clone()
+                    .retry(&mut req(Method::PATCH), &mut status(code, None))
+                    .is_some(),
+                "{code}"
+            );
         }
         for code in [200, 400, 404, 409, 422] {
-            assert!(p.retry(&mut req(Method::PATCH), &mut status(code, None)).is_none(), "{code}");
+            assert!(
+                p.retry(&mut req(Method::PATCH), &mut status(code, None))
+                    .is_none(),
+                "{code}"
+            );
         }
         // A create that may have been processed is not repeated.
-        assert!(p.clone().retry(&mut req(Method::POST), &mut status(500, None)).is_none());
-        assert!(p.clone().retry(&mut req(Method::POST), &mut status(503, None)).is_some());
-        let refused: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert!(p.clone().retry(&mut req(Method::POST), &mut err(refused)).is_some());
+        assert!(p
+            .clone()
+            .retry(&mut req(Method::POST), &mut status(500, None))
+            .is_none());
+        assert!(p
+            .clone()
+            .retry(&mut req(Method::POST), &mut status(503, None))
+            .is_some());
+        let refused: BoxError =
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(p
+            .clone()
+            .retry(&mut req(Method::POST), &mut err(refused))
+            .is_some());
         let reset: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
-        assert!(p.clone().retry(&mut req(Method::POST), &mut err(reset)).is_none());
+        assert!(p
+            .clone()
+            .retry(&mut req(Method::POST), &mut err(reset))
+            .is_none());
         let reset: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
-        assert!(p.clone().retry(&mut req(Method::GET), &mut err(reset)).is_some());
+        assert!(p
+            .clone()
+            .retry(&mut req(Method::GET), &mut err(reset))
+            .is_some());
     }
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_is_honoured_within_the_budget() {
         let mut p = Transient::new(Duration::from_secs(30));
-        let sleep = p.clone().retry(&mut req(Method::GET), &mut status(429, Some("5"))).unwrap();
+        let sleep = p
+            .clone()
+            .retry(&mut req(Method::GET), &mut status(429, Some("5")))
+            .unwrap();
         assert!(sleep.deadline() >= Instant::now() + Duration::from_secs(5));
         // Beyond the budget: give up and report.
-        assert!(p.retry(&mut req(Method::GET), &mut status(429, Some("60"))).is_none());
-        assert_eq!(p.last.lock().unwrap().as_deref(), Some("the server answered 429 Too Many Requests"));
+        assert!(p
+            .retry(&mut req(Method::GET), &mut status(429, Some("60")))
+            .is_none());
+        assert_eq!(
+            p.last.lock().unwrap().as_deref(),
+            Some("the server answered 429 Too Many Requests")
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn server_errors_only_a_few_times() {
         let mut p = Transient::new(Duration::from_secs(300));
         let mut n = 0;
-        while p.retry(&mut req(Method::GET), &mut status(500, None)).is_some() {
+        while p
+            .retry(&mut req(Method::GET), &mut status(500, None))
+            .is_some()
+        {
             n += 1;
         }
         assert_eq!(n, SERVER_ERROR_RETRIES);
@@ -262,6 +302,9 @@ mod tests {
             slept += d;
             tokio::time::advance(d).await;
         }
-        assert!(slept <= Duration::from_secs(5) && slept >= Duration::from_secs(3), "{slept:?}");
+        assert!(
+            slept <= Duration::from_secs(5) && slept >= Duration::from_secs(3),
+            "{slept:?}"
+        );
     }
 }

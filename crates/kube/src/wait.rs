@@ -288,7 +288,9 @@ async fn pod_problems(client: &kube::Client, oref: &ObjectRef) -> Vec<String> {
             let problem = match (state.waiting, state.terminated) {
                 (Some(w), _) if w.reason.as_deref() != Some("ContainerCreating") => {
                     format!("waiting: {}", w.reason.unwrap_or_default())
-                        + &w.message.map(|m| format!(": {}", m.trim())).unwrap_or_default()
+                        + &w.message
+                            .map(|m| format!(": {}", m.trim()))
+                            .unwrap_or_default()
                 }
                 (_, Some(t)) if t.exit_code != 0 => format!(
                     "terminated with exit code {}: {}",

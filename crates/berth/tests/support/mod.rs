@@ -8,9 +8,11 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// A cluster to test against, a kubeconfig for it, and a client for checking what berth did.
 /// The namespaces a scenario made are deleted when it ends, also when it fails.
@@ -28,7 +30,10 @@ pub struct DeleteOnDrop<'a>(pub &'a Env, pub Api<DynamicObject>, pub &'static st
 
 impl Drop for DeleteOnDrop<'_> {
     fn drop(&mut self) {
-        let _ = self.0.rt.block_on(self.1.delete(self.2, &DeleteParams::default()));
+        let _ = self
+            .0
+            .rt
+            .block_on(self.1.delete(self.2, &DeleteParams::default()));
     }
 }
 
@@ -126,7 +131,11 @@ impl Env {
     pub fn names(&self, api_version: &str, kind: &str, ns: &str) -> Vec<String> {
         let api = self.dynamic(api_version, kind, ns);
         let list = self.rt.block_on(api.list(&Default::default())).unwrap();
-        let mut names: Vec<String> = list.items.into_iter().filter_map(|o| o.metadata.name).collect();
+        let mut names: Vec<String> = list
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect();
         names.sort();
         names
     }
@@ -274,7 +283,6 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-
 /// Source settings for Kubernetes in the test app: a runner image and the source's host path.
 pub fn with_source_settings(app: &Path) {
     let deploy = std::fs::read_to_string(app.join("deploy.yaml")).unwrap().replace(
@@ -376,7 +384,10 @@ pub fn spawn_with_dashboard(env: &Env, args: &[&str]) -> (std::process::Child, S
     let mut line = String::new();
     let addr = loop {
         line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "berth {args:?} ended early");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "berth {args:?} ended early"
+        );
         if let Some(a) = line.trim().strip_prefix("dashboard http://") {
             break a.trim_end_matches('/').to_string();
         }
@@ -416,7 +427,10 @@ impl GitApp {
         std::fs::create_dir(&origin).unwrap();
         git(&origin, &["init", "--quiet", "--bare", "-b", "main"]);
         let work = tmp.path().join("work");
-        git(tmp.path(), &["clone", "--quiet", origin.to_str().unwrap(), "work"]);
+        git(
+            tmp.path(),
+            &["clone", "--quiet", origin.to_str().unwrap(), "work"],
+        );
         git(&work, &["checkout", "--quiet", "-b", "main"]);
         std::fs::create_dir(work.join("app")).unwrap();
         for entry in std::fs::read_dir(fixture()).unwrap() {
@@ -426,7 +440,10 @@ impl GitApp {
         git(&work, &["add", "."]);
         git(&work, &["commit", "--quiet", "-m", "app"]);
         git(&work, &["push", "--quiet", "-u", "origin", "main"]);
-        git(tmp.path(), &["clone", "--quiet", origin.to_str().unwrap(), "synced"]);
+        git(
+            tmp.path(),
+            &["clone", "--quiet", origin.to_str().unwrap(), "synced"],
+        );
         let synced = tmp.path().join("synced/app");
         GitApp { tmp, work, synced }
     }
@@ -435,8 +452,15 @@ impl GitApp {
     pub fn push_replicas(&self, from: u32, to: u32) {
         let vars = self.work.join("app/variables.yaml");
         let text = std::fs::read_to_string(&vars).unwrap();
-        std::fs::write(&vars, text.replace(&format!("replicas: {from}"), &format!("replicas: {to}"))).unwrap();
-        git(&self.work, &["commit", "--quiet", "-am", &format!("{to} replicas")]);
+        std::fs::write(
+            &vars,
+            text.replace(&format!("replicas: {from}"), &format!("replicas: {to}")),
+        )
+        .unwrap();
+        git(
+            &self.work,
+            &["commit", "--quiet", "-am", &format!("{to} replicas")],
+        );
         git(&self.work, &["push", "--quiet"]);
     }
 }
@@ -457,4 +481,92 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The control plane started by `../shared/kube/start.sh STATE`.
+pub struct ControlPlane {
+    pub state: PathBuf,
+    pub scripts: PathBuf,
+}
+
+impl ControlPlane {
+    pub fn from_env() -> ControlPlane {
+        let var = |name: &str| {
+            PathBuf::from(std::env::var_os(name).unwrap_or_else(|| {
+                panic!("{name} is not set: ./scripts/test.sh sets it when it starts ../shared/kube")
+            }))
+        };
+        ControlPlane {
+            state: var("BERTH_E2E_KUBE_STATE"),
+            scripts: var("BERTH_E2E_KUBE_SCRIPTS"),
+        }
+    }
+
+    /// SIGKILLs kube-apiserver, as a crash or an OOM kill would.
+    pub fn kill_apiserver(&self) {
+        let pid = std::fs::read_to_string(self.state.join("logs/kube-apiserver.pid")).unwrap();
+        let pid: i32 = pid.trim().parse().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        // Wait until it is gone, so start.sh sees it dead.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists()
+            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z "))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "kube-apiserver {pid} did not die"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts whatever is not running (start.sh repairs the cluster) and waits until it is ready.
+    pub fn start(&self) {
+        let out = StdCommand::new(self.scripts.join("start.sh"))
+            .arg(&self.state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "start.sh: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Starts the API server again however a test ends.
+pub struct Restart<'a>(pub &'a ControlPlane);
+
+impl Drop for Restart<'_> {
+    fn drop(&mut self) {
+        self.0.start();
+    }
+}
+
+/// A deploy folder of `n` objects: ConfigMaps, Services and Deployments in equal parts (the
+/// Deployments' image from `.Variables.image`).
+pub fn big_folder(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&match i % 3 {
+            0 => format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: v{i}\n"),
+            1 => format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: s{i}\nspec:\n  selector: {{app: d{i}}}\n  ports: [{{port: 80}}]\n"),
+            _ => format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d{i}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: d{i}}}}}\n  template:\n    metadata: {{labels: {{app: d{i}}}}}\n    spec:\n      containers: [{{name: c, image: \"{{{{ .Variables.image }}}}\"}}]\n"),
+        });
+        text.push_str("---\n");
+    }
+    std::fs::write(dir.path().join("objects.yaml"), text).unwrap();
+    std::fs::write(
+        dir.path().join("variables.yaml"),
+        "image: registry.k8s.io/pause:3.9\n",
+    )
+    .unwrap();
+    dir
 }

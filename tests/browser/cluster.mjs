@@ -1,0 +1,83 @@
+// The dashboard over a real cluster (`berth dashboard --context`), in headless Chromium.
+// Usage: node cluster.mjs DASHBOARD_URL SCREENSHOT_DIR
+// Prints one "ok <check>" line per passed check; exits non-zero on the first failure.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [dashboard, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const api = async (path, init) => (await fetch(new URL(path, dashboard), init)).json();
+const ok = (what) => console.log("ok " + what);
+const fail = (what) => { console.error("FAILED " + what); process.exit(1); };
+
+const browser = await chromium.launch({
+  executablePath: process.env.BERTH_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("pageerror", (e) => fail("page error: " + e.message));
+  await page.goto(dashboard);
+
+  // 1. The table lists the workloads of the set on the cluster, all ready (Jobs completed).
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#services tbody tr")];
+    return rows.length >= 6 && rows.every((r) => /ready|completed|scheduled/.test(r.cells[3].textContent));
+  }, null, { timeout: 60000 }).catch(async () => {
+    const rows = await page.$$eval("#services tbody tr", (rs) => rs.map((r) => r.textContent.trim()));
+    fail("not every workload shown ready: " + JSON.stringify(rows));
+  });
+  const names = await page.$$eval("#services tbody tr", (rows) => rows.map((r) => r.dataset.name));
+  for (const n of ["web", "reservationengine", "queue", "seed"]) {
+    if (!names.includes(n)) fail("workload " + n + " missing from the table: " + names);
+  }
+  const target = await page.textContent("#target");
+  if (!/berth-e2e/.test(target)) fail("the header does not name the context: " + target);
+  ok("the table shows the cluster's workloads ready: " + names.join(", ") + " (" + target.trim() + ")");
+  await page.screenshot({ path: `${shots}/cluster-main.png`, fullPage: true });
+
+  // 2. The detail view lists the pods and the kubectl exec command.
+  await page.click('#services a[href="#/service/web"]');
+  await page.waitForSelector("#detail:not([hidden])");
+  await page.waitForFunction(() => document.querySelectorAll("#d-replicas-table tbody tr").length >= 1, null, { timeout: 10000 })
+    .catch(() => fail("no pods in the detail view"));
+  const shell = await page.textContent("#d-shell");
+  if (!/^kubectl --context \S+ -n \S+ exec -ti web-/.test(shell)) fail("shell command: " + shell);
+  ok("the detail view lists the pods and " + shell);
+  await page.screenshot({ path: `${shots}/cluster-detail.png`, fullPage: true });
+
+  // 3. Scaling in the page scales the Deployment on the cluster.
+  await page.fill("#d-replicas", "2");
+  await page.click("#d-scale");
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const web = await api("/api/v1/services/web");
+    if (web.desired === 2 && web.replicas.length === 2) break;
+    if (Date.now() > deadline) fail("scale did not reach the cluster: " + JSON.stringify(web));
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  ok("the Scale button scaled web to 2 pods on the cluster");
+
+  // 4. Reload re-applies the folder: back to its replica count.
+  await page.goto(dashboard + "#/");
+  await page.click("#reload");
+  const back = Date.now() + 30000;
+  for (;;) {
+    const web = await api("/api/v1/services/web");
+    if (web.desired === 1) break;
+    if (Date.now() > back) fail("reload did not restore the folder's replicas: " + web.desired);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  ok("the Reload button re-applied the folder (web back to 1 replica)");
+
+  // 5. Another origin cannot act on the cluster.
+  const refused = await fetch(new URL("/api/v1/services/web/scale", dashboard), {
+    method: "POST", headers: { Origin: "http://evil.example", "Content-Type": "application/json" },
+    body: JSON.stringify({ replicas: 5 }) });
+  if (refused.status !== 403) fail("cross-origin POST answered " + refused.status);
+  if ((await api("/api/v1/services/web")).desired !== 1) fail("a cross-origin POST scaled web");
+  ok("a cross-origin POST was refused (403) and changed nothing");
+} finally {
+  await browser.close();
+}
