@@ -62,6 +62,7 @@ macro_rules! real_cluster_scenarios {
 real_cluster_scenarios!(
     a_server_error_midway_names_the_object_and_the_next_apply_converges,
     a_rollout_that_times_out_names_the_waiting_reason_and_events,
+    a_deprecated_api_version_is_a_warning_of_the_plan,
 );
 
 /// kubectl and berth agree on the ApplySet (needs kubectl: `BERTH_KUBECTL`).
@@ -1503,4 +1504,26 @@ fn the_cluster_dashboard_works_in_chromium_e2e() {
     for shot in ["cluster-main.png", "cluster-detail.png"] {
         assert!(shots.join(shot).exists(), "screenshot {shot}");
     }
+}
+
+/// A version the cluster's release (1.28) deprecates is planned, with a warning naming the
+/// release that removes it and the replacement (also in `-o json`).
+fn a_deprecated_api_version_is_a_warning_of_the_plan(env: &Env) {
+    let ns = env.namespace();
+    let app = app_with(
+        env,
+        "flow.yaml",
+        "apiVersion: flowcontrol.apiserver.k8s.io/v1beta2\nkind: FlowSchema\nmetadata:\n  name: berth-test-flow\nspec:\n  priorityLevelConfiguration: {name: global-default}\n  matchingPrecedence: 9000\n  rules: []\n",
+    );
+    let common = ["-n", &ns, "--name", "app"];
+    let out = env.berth(&[&["plan", s(app.path())][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("warning: flowcontrol.apiserver.k8s.io/v1beta2 FlowSchema at flow.yaml:1 is deprecated since Kubernetes 1.26 and removed in 1.29: use apiVersion: flowcontrol.apiserver.k8s.io/v1"),
+        "{t}"
+    );
+    let out = env.berth(&[&["plan", s(app.path()), "-o", "json"][..], &common].concat());
+    let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["warnings"].as_array().map(Vec::len), Some(1), "{plan}");
 }
