@@ -155,6 +155,20 @@ pub fn parent_modes(plan: &Plan) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Would applying `plan` write nothing? No object changes, no namespace to create, and the
+/// parent already records exactly the kinds and namespaces rendered.
+pub fn is_noop(plan: &Plan) -> bool {
+    if plan.has_changes() || !plan.missing_namespaces.is_empty() {
+        return false;
+    }
+    let Some(parent) = &plan.parent else {
+        return false;
+    };
+    let (kinds, mut namespaces) = desired_kinds_and_namespaces(plan);
+    namespaces.remove(&plan.set.namespace);
+    applyset::recorded_kinds(parent) == kinds && applyset::recorded_namespaces(parent) == namespaces
+}
+
 /// Applies a plan computed just before (under the set's lock).
 pub async fn apply(
     client: &kube::Client,
@@ -185,8 +199,7 @@ pub async fn apply(
             .cloned()
             .collect()
     };
-    let parent_current = recorded.as_ref() == Some(&(kinds.clone(), others(&namespaces)));
-    if parent_current && !plan.has_changes() {
+    if is_noop(plan) {
         return Ok(ApplyReport {
             unchanged: plan.desired.len(),
             ..Default::default()

@@ -14,11 +14,87 @@ const NOISY_METADATA: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
-/// Annotations controllers and older tools write.
+/// The digest of the body berth applied last, on every object it applies.
+pub const APPLIED_DIGEST: &str = "berth.dev/applied-digest";
+
+/// Annotations controllers and tools (berth too) write for their own bookkeeping.
 const NOISY_ANNOTATIONS: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",
     "deployment.kubernetes.io/revision",
+    APPLIED_DIGEST,
 ];
+
+/// Records in `body` the digest of `body` itself (without the digest), so a later plan can tell
+/// an object berth applied unchanged from its live state alone, without asking the server.
+pub fn stamp_digest(body: &mut Json) -> Result<(), String> {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(&canonical(body, true)).map_err(|e| e.to_string())?;
+    let hex: String = Sha256::digest(bytes)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let annotations = body
+        .pointer_mut("/metadata")
+        .and_then(Json::as_object_mut)
+        .ok_or("object has no metadata")?
+        .entry("annotations")
+        .or_insert_with(|| Json::Object(Map::new()))
+        .as_object_mut()
+        .ok_or("metadata.annotations is not a map")?;
+    annotations.insert(APPLIED_DIGEST.into(), Json::String(hex));
+    Ok(())
+}
+
+/// Is applying `body` (stamped) to `live` a no-op? True when berth applied exactly this body
+/// last (same digest), still manages the object, and every field it sets still has the value it
+/// set. Anything else (including values the server normalizes, like `0.5` CPUs) is `false`: the
+/// server's dry-run decides.
+pub fn unchanged_since_applied(live: &Json, body: &Json) -> bool {
+    let digest = |o: &Json| {
+        o.pointer("/metadata/annotations")
+            .and_then(|a| a.get(APPLIED_DIGEST))
+            .cloned()
+    };
+    let managed = live
+        .pointer("/metadata/managedFields")
+        .and_then(Json::as_array)
+        .is_some_and(|m| {
+            m.iter().any(|e| {
+                e.get("manager").and_then(Json::as_str) == Some(crate::FIELD_MANAGER)
+                    && e.get("operation").and_then(Json::as_str) == Some("Apply")
+            })
+        });
+    if !managed || digest(live).is_none() || digest(live) != digest(body) {
+        return false;
+    }
+    let body = fold_string_data(body);
+    normalize(&project(live, &body)) == normalize(&body)
+}
+
+/// A Secret's `stringData` as the server stores it: base64 in `data`.
+fn fold_string_data(body: &Json) -> Json {
+    use base64::Engine;
+    let mut body = body.clone();
+    if !is_secret(&body) {
+        return body;
+    }
+    let Some(map) = body.as_object_mut() else {
+        return body;
+    };
+    if let Some(Json::Object(strings)) = map.remove("stringData") {
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Some(data) = data.as_object_mut() {
+            for (k, v) in strings {
+                let text = v.as_str().unwrap_or_default().to_string();
+                let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+                data.insert(k, Json::String(encoded));
+            }
+        }
+    }
+    body
+}
 
 /// The object without what the server owns (status, bookkeeping metadata, controller
 /// annotations), its keys in one canonical order so that a diff never depends on the order in
@@ -230,6 +306,46 @@ mod tests {
         assert_eq!(
             project(&live, &shape),
             json!({"spec": {"template": {"spec": {"containers": [{"name": "m", "image": "a:1"}]}}}})
+        );
+    }
+
+    #[test]
+    fn an_object_applied_unchanged_needs_no_dry_run() {
+        let mut body = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {"ports": [{"port": 80}]}});
+        stamp_digest(&mut body).unwrap();
+        let mut live = body.clone();
+        live["metadata"]["managedFields"] = json!([{"manager": "berth", "operation": "Apply"}]);
+        live["metadata"]["uid"] = json!("u");
+        live["spec"]["ports"][0]["protocol"] = json!("TCP");
+        live["spec"]["clusterIP"] = json!("10.0.0.9");
+        assert!(
+            unchanged_since_applied(&live, &body),
+            "server defaults are not changes"
+        );
+        let mut drifted = live.clone();
+        drifted["spec"]["ports"][0]["port"] = json!(81);
+        assert!(
+            !unchanged_since_applied(&drifted, &body),
+            "someone changed a field berth sets"
+        );
+        let mut other = body.clone();
+        other["spec"]["ports"][0]["port"] = json!(82);
+        stamp_digest(&mut other).unwrap();
+        assert!(!unchanged_since_applied(&live, &other), "a new render");
+        let mut removed = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "a", "namespace": "n"}, "spec": {}});
+        stamp_digest(&mut removed).unwrap();
+        assert!(
+            !unchanged_since_applied(&live, &removed),
+            "a field dropped from the render"
+        );
+        let mut foreign = live.clone();
+        foreign["metadata"]["managedFields"] =
+            json!([{"manager": "kubectl", "operation": "Apply"}]);
+        assert!(
+            !unchanged_since_applied(&foreign, &body),
+            "not applied by berth"
         );
     }
 

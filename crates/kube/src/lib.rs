@@ -98,6 +98,9 @@ pub async fn deploy(
             ..Default::default()
         });
     }
+    if let Some(outcome) = unchanged(client, &resolver, set, manifests, opts, ui).await? {
+        return Ok(outcome);
+    }
     // The set's namespace holds the lock, the parent and the releases: it must exist first.
     let created = ensure_namespace(client, set).await?;
     let lock = match lock::Lock::acquire(client, set, opts.lock_timeout, &|message| {
@@ -114,6 +117,50 @@ pub async fn deploy(
     let result = deploy_locked(client, &resolver, set, manifests, info, opts, ui, &created).await;
     lock.release().await;
     result
+}
+
+/// A deploy that would change nothing, found without the lock and without writing: every object
+/// is as berth applied it, the parent is current and a revision is deployed. Waits for the
+/// rollout when asked (a no-op still reports readiness).
+async fn unchanged(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+) -> Result<Option<DeployOutcome>, Error> {
+    let popts = PlanOptions {
+        force_conflicts: opts.apply.force_conflicts,
+        prune: opts.apply.prune,
+    };
+    let Some(plan) = plan::plan_if_unchanged(client, resolver, set, manifests, popts).await? else {
+        return Ok(None);
+    };
+    if !apply::is_noop(&plan) {
+        return Ok(None);
+    }
+    let Some(current) = Releases::new(client, set).current().await? else {
+        return Ok(None);
+    };
+    ui.plan(&plan);
+    let mut waited = None;
+    if let Some(timeout) = opts.wait {
+        ui.info("waiting for workloads to become ready".into());
+        let started = std::time::Instant::now();
+        wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await?;
+        waited = Some(started.elapsed());
+    }
+    Ok(Some(DeployOutcome {
+        report: ApplyReport {
+            unchanged: plan.desired.len(),
+            ..Default::default()
+        },
+        revision: None,
+        changed: false,
+        waited,
+        current: Some(current.number),
+    }))
 }
 
 async fn ensure_namespace(client: &kube::Client, set: &ApplySet) -> Result<Vec<String>, Error> {
@@ -174,12 +221,7 @@ async fn deploy_locked(
         }
     };
     ui.plan(&plan);
-    let previous = Releases::new(client, set)
-        .list()
-        .await?
-        .into_iter()
-        .rev()
-        .find(|r| r.status == RevisionStatus::Deployed);
+    let previous = Releases::new(client, set).current().await?;
     let changed = plan.has_changes();
     let report = apply::apply(client, resolver, &plan, opts.apply, &|m| ui.info(m)).await?;
     let releases = Releases::new(client, set);

@@ -326,6 +326,8 @@ pub async fn resolve(
                 Error::new(ErrorKind::Rejected, "metadata.labels is not a map").at(&m.origin)
             })?;
         labels.insert(PART_OF.into(), json!(set.id()));
+        diff::stamp_digest(&mut body)
+            .map_err(|e| Error::new(ErrorKind::Rejected, e).at(&m.origin))?;
         let oref = ObjectRef {
             group_kind: gk,
             namespace,
@@ -384,30 +386,34 @@ pub async fn plan(
     manifests: &[Manifest],
     opts: PlanOptions,
 ) -> Result<Plan, Error> {
+    let plan = plan_with(client, resolver, set, manifests, opts, false).await?;
+    Ok(plan.expect("a full plan is always complete"))
+}
+
+/// The plan, only when every object is unchanged since berth applied it (judged from live state
+/// alone, without a dry-run): the read-only check that lets a no-op apply take no lock and write
+/// nothing. `None` when something may change: plan in full then.
+pub async fn plan_if_unchanged(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    opts: PlanOptions,
+) -> Result<Option<Plan>, Error> {
+    plan_with(client, resolver, set, manifests, opts, true).await
+}
+
+async fn plan_with(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    opts: PlanOptions,
+    only_if_unchanged: bool,
+) -> Result<Option<Plan>, Error> {
     let warnings = check_retired_apis(manifests, resolver.kube_version(client).await?)?;
     let desired = resolve(client, resolver, set, manifests).await?;
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client.clone(), &set.namespace);
-    let parent = secrets
-        .get_opt(&set.parent_name())
-        .await
-        .map_err(|e| {
-            from_kube(
-                e,
-                &Action {
-                    verb: "get",
-                    resource: "secrets".into(),
-                    namespace: Some(&set.namespace),
-                    object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
-                    origin: None,
-                },
-            )
-        })?
-        .map(|s| serde_json::to_value(s).unwrap_or_default());
-    let recorded = parent
-        .as_ref()
-        .map(applyset::recorded_kinds)
-        .unwrap_or_default();
+    let parent = read_parent(client, set).await?;
     let mut namespaces: BTreeSet<String> = desired
         .iter()
         .filter_map(|d| d.oref.namespace.clone())
@@ -416,13 +422,95 @@ pub async fn plan(
     if let Some(p) = &parent {
         namespaces.extend(applyset::recorded_namespaces(p));
     }
-
     let missing_namespaces = missing_namespaces(client, &namespaces).await?;
-
-    // Live state: one list per kind and namespace; members are the labelled ones.
+    let recorded = parent
+        .as_ref()
+        .map(applyset::recorded_kinds)
+        .unwrap_or_default();
     let kinds = kinds_to_list(client, resolver, &desired, &recorded).await?;
+    let live = list_live(
+        client,
+        set,
+        &desired,
+        &kinds,
+        &namespaces,
+        &missing_namespaces,
+    )
+    .await?;
+    let unchanged = |d: &Desired| {
+        live.objects
+            .get(&d.oref)
+            .is_some_and(|l| diff::unchanged_since_applied(l, &d.body))
+    };
+    if only_if_unchanged && !desired.iter().all(unchanged) {
+        return Ok(None);
+    }
+    let planned = dry_run(client, &desired, &live.objects, &missing_namespaces, opts).await?;
+    let mut changes = Vec::new();
+    let mut actions = Vec::new();
+    for (d, planned) in desired.iter().zip(planned) {
+        let change = change_of(d, planned, live.objects.get(&d.oref));
+        actions.push(change.action);
+        changes.push(change);
+    }
+    let live_members = live.members.len();
+    let prunes = prunes_of(live.members, &desired, opts);
+    changes.extend(prunes.iter().map(|p| Change {
+        action: ChangeKind::Delete,
+        oref: (&p.oref).into(),
+        source: None,
+        diff: None,
+        changed_secret_keys: Vec::new(),
+    }));
+    Ok(Some(Plan {
+        set: set.clone(),
+        desired,
+        actions,
+        prunes,
+        changes,
+        parent,
+        missing_namespaces,
+        live_members,
+        warnings,
+    }))
+}
+
+/// The set's live parent Secret, if the set exists.
+async fn read_parent(client: &kube::Client, set: &ApplySet) -> Result<Option<Json>, Error> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &set.namespace);
+    let parent = secrets.get_opt(&set.parent_name()).await.map_err(|e| {
+        from_kube(
+            e,
+            &Action {
+                verb: "get",
+                resource: "secrets".into(),
+                namespace: Some(&set.namespace),
+                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+                origin: None,
+            },
+        )
+    })?;
+    Ok(parent.map(|s| serde_json::to_value(s).unwrap_or_default()))
+}
+
+/// What is live: every object of the rendered kinds, and the members of the set.
+struct Live {
+    objects: HashMap<ObjectRef, Json>,
+    members: Vec<(ObjectRef, Resource)>,
+}
+
+/// Lists live state: one list per kind and namespace; members are the labelled objects.
+async fn list_live(
+    client: &kube::Client,
+    set: &ApplySet,
+    desired: &[Desired],
+    kinds: &[(GroupKind, Resource)],
+    namespaces: &BTreeSet<String>,
+    missing_namespaces: &[String],
+) -> Result<Live, Error> {
     let mut lists = Vec::new();
-    for (gk, r) in &kinds {
+    for (gk, r) in kinds {
         if r.namespaced {
             for ns in namespaces
                 .iter()
@@ -443,47 +531,15 @@ pub async fn plan(
             } else {
                 ListParams::default().labels(&set.selector())
             };
-            async move {
-                let list = api(client, &r, ns.as_deref())
-                    .list(&lp)
-                    .await
-                    .map_err(|e| {
-                        from_kube(
-                            e,
-                            &Action {
-                                verb: "list",
-                                resource: r.display(),
-                                namespace: ns.as_deref(),
-                                object: None,
-                                origin: None,
-                            },
-                        )
-                    })?;
-                Ok::<_, Error>(
-                    list.items
-                        .into_iter()
-                        .map(|o| {
-                            let oref = ObjectRef {
-                                group_kind: gk.clone(),
-                                namespace: o.metadata.namespace.clone(),
-                                name: o.metadata.name.clone().unwrap_or_default(),
-                            };
-                            let mut body = serde_json::to_value(&o).unwrap_or_default();
-                            if let Some(map) = body.as_object_mut() {
-                                map.insert("apiVersion".into(), json!(r.api.api_version));
-                                map.insert("kind".into(), json!(r.api.kind));
-                            }
-                            (oref, r.clone(), body)
-                        })
-                        .collect(),
-                )
-            }
+            list_kind(client, gk, r, ns, lp)
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await?;
-    let mut live: HashMap<ObjectRef, Json> = HashMap::new();
-    let mut members: Vec<(ObjectRef, Resource)> = Vec::new();
+    let mut live = Live {
+        objects: HashMap::new(),
+        members: Vec::new(),
+    };
     let id = set.id();
     for (oref, r, body) in listed.into_iter().flatten() {
         let member = body
@@ -492,115 +548,161 @@ pub async fn plan(
             .and_then(Json::as_str)
             == Some(id.as_str());
         if member {
-            members.push((oref.clone(), r));
+            live.members.push((oref.clone(), r));
         }
-        live.insert(oref, body);
+        live.objects.insert(oref, body);
     }
+    Ok(live)
+}
 
-    // Dry-run every object whose namespace exists: the server validates and defaults it.
+/// One list of one kind in one namespace (or cluster-wide), as JSON with apiVersion and kind.
+async fn list_kind(
+    client: &kube::Client,
+    gk: GroupKind,
+    r: Resource,
+    ns: Option<String>,
+    lp: ListParams,
+) -> Result<Vec<(ObjectRef, Resource, Json)>, Error> {
+    let list = api(client, &r, ns.as_deref())
+        .list(&lp)
+        .await
+        .map_err(|e| {
+            from_kube(
+                e,
+                &Action {
+                    verb: "list",
+                    resource: r.display(),
+                    namespace: ns.as_deref(),
+                    object: None,
+                    origin: None,
+                },
+            )
+        })?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|o| {
+            let oref = ObjectRef {
+                group_kind: gk.clone(),
+                namespace: o.metadata.namespace.clone(),
+                name: o.metadata.name.clone().unwrap_or_default(),
+            };
+            (oref, r.clone(), with_type(&o, &r))
+        })
+        .collect())
+}
+
+/// An object as JSON with its apiVersion and kind (the server omits them in lists).
+fn with_type(o: &DynamicObject, r: &Resource) -> Json {
+    let mut body = serde_json::to_value(o).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        map.insert("apiVersion".into(), json!(r.api.api_version));
+        map.insert("kind".into(), json!(r.api.kind));
+    }
+    body
+}
+
+/// What the server would make of every object (parallel to `desired`): its dry-run answer,
+/// `Some(Null)` when it must be replaced, `None` when it cannot be asked yet (its namespace or
+/// kind does not exist). An object unchanged since berth applied it is not asked: its answer is
+/// what is live.
+async fn dry_run(
+    client: &kube::Client,
+    desired: &[Desired],
+    live: &HashMap<ObjectRef, Json>,
+    missing: &[String],
+    opts: PlanOptions,
+) -> Result<Vec<Option<Json>>, Error> {
     let pp = apply_params(opts.force_conflicts, true);
-    let dry: Vec<(usize, Option<Json>)> = stream::iter(desired.iter().enumerate())
-        .map(|(i, d)| {
+    stream::iter(desired)
+        .map(|d| {
             let pp = pp.clone();
-            let missing = &missing_namespaces;
             async move {
                 let Some(r) = &d.resource else {
-                    return Ok((i, None));
+                    return Ok(None);
                 };
                 if d.oref
                     .namespace
                     .as_ref()
                     .is_some_and(|ns| missing.contains(ns))
                 {
-                    return Ok((i, None));
+                    return Ok(None);
                 }
-                let result = match api(client, r, d.oref.namespace.as_deref())
+                if let Some(l) = live
+                    .get(&d.oref)
+                    .filter(|l| diff::unchanged_since_applied(l, &d.body))
+                {
+                    return Ok(Some(l.clone()));
+                }
+                match api(client, r, d.oref.namespace.as_deref())
                     .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
                     .await
                 {
-                    Err(kube::Error::Api(s)) if replaceable(d, &s) => {
-                        return Ok((i, Some(Json::Null)));
-                    }
-                    other => other.map_err(|e| object_error(e, "apply", d, r))?,
-                };
-                let mut body = serde_json::to_value(&result).unwrap_or_default();
-                if let Some(map) = body.as_object_mut() {
-                    map.insert("apiVersion".into(), json!(r.api.api_version));
-                    map.insert("kind".into(), json!(r.api.kind));
+                    Ok(result) => Ok(Some(with_type(&result, r))),
+                    Err(kube::Error::Api(s)) if replaceable(d, &s) => Ok(Some(Json::Null)),
+                    Err(e) => Err(object_error(e, "apply", d, r)),
                 }
-                Ok::<_, Error>((i, Some(body)))
             }
         })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<Result<_, Error>>>()
+        .buffered(CONCURRENCY)
+        .try_collect()
         .await
-        .into_iter()
-        .collect::<Result<Vec<_>, Error>>()
-        .map_err(|e| e.note("nothing was applied"))?;
-    let mut dry_by_index: Vec<Option<Json>> = vec![None; desired.len()];
-    for (i, body) in dry {
-        dry_by_index[i] = body;
-    }
+        .map_err(|e: Error| e.note("nothing was applied"))
+}
 
-    let mut changes = Vec::new();
-    let mut actions = Vec::new();
-    for (d, planned) in desired.iter().zip(dry_by_index) {
-        let change = match live.get(&d.oref) {
-            None => {
-                let shown = diff::normalize(planned.as_ref().unwrap_or(&d.body));
-                let shown = if diff::is_secret(&shown) {
-                    diff::mask_secret(&shown, None)
-                } else {
-                    shown
-                };
-                Change {
-                    action: ChangeKind::Create,
-                    oref: (&d.oref).into(),
-                    source: Some(d.origin.clone()),
-                    diff: Some(diff::to_yaml(&shown)),
-                    changed_secret_keys: secret_keys_changed(None, &d.body),
-                }
+/// One line of the plan: what happens to `d`, given the server's answer and what is live.
+fn change_of(d: &Desired, planned: Option<Json>, live: Option<&Json>) -> Change {
+    let line = |action, diff, changed_secret_keys| Change {
+        action,
+        oref: (&d.oref).into(),
+        source: Some(d.origin.clone()),
+        diff,
+        changed_secret_keys,
+    };
+    match live {
+        None => {
+            let shown = diff::normalize(planned.as_ref().unwrap_or(&d.body));
+            let shown = if diff::is_secret(&shown) {
+                diff::mask_secret(&shown, None)
+            } else {
+                shown
+            };
+            let keys = secret_keys_changed(None, &d.body);
+            line(ChangeKind::Create, Some(diff::to_yaml(&shown)), keys)
+        }
+        Some(live) if planned.as_ref().is_some_and(Json::is_null) => {
+            let (before, after) = diff::display_pair(&diff::project(live, &d.body), &d.body);
+            let text = diff::unified(&before, &after, &d.oref.name);
+            line(ChangeKind::Replace, text, Vec::new())
+        }
+        Some(live) => {
+            let planned = planned.unwrap_or_else(|| d.body.clone());
+            let same = diff::normalize(live) == diff::normalize(&planned)
+                && owned_fields(live) == owned_fields(&planned);
+            if same {
+                return line(ChangeKind::Unchanged, None, Vec::new());
             }
-            Some(live_body) if planned.as_ref().is_some_and(Json::is_null) => {
-                let (before, after) =
-                    diff::display_pair(&diff::project(live_body, &d.body), &d.body);
-                Change {
-                    action: ChangeKind::Replace,
-                    oref: (&d.oref).into(),
-                    source: Some(d.origin.clone()),
-                    diff: diff::unified(&before, &after, &d.oref.name),
-                    changed_secret_keys: Vec::new(),
-                }
-            }
-            Some(live_body) => {
-                let planned = planned.unwrap_or_else(|| d.body.clone());
-                let same = diff::normalize(live_body) == diff::normalize(&planned)
-                    && owned_fields(live_body) == owned_fields(&planned);
-                let (before, after) = diff::display_pair(live_body, &planned);
-                let text = diff::unified(&before, &after, &d.oref.name);
-                Change {
-                    action: if same {
-                        ChangeKind::Unchanged
-                    } else {
-                        ChangeKind::Update
-                    },
-                    oref: (&d.oref).into(),
-                    source: Some(d.origin.clone()),
-                    diff: if same { None } else { text },
-                    changed_secret_keys: if diff::is_secret(&planned) {
-                        secret_keys_changed(Some(live_body), &planned)
-                    } else {
-                        Vec::new()
-                    },
-                }
-            }
-        };
-        actions.push(change.action);
-        changes.push(change);
+            let (before, after) = diff::display_pair(live, &planned);
+            let keys = secret_keys_changed(Some(live), &planned);
+            line(
+                ChangeKind::Update,
+                diff::unified(&before, &after, &d.oref.name),
+                keys,
+            )
+        }
     }
+}
 
+/// Members no longer rendered, deleted in reverse apply order (none without `prune`).
+fn prunes_of(
+    members: Vec<(ObjectRef, Resource)>,
+    desired: &[Desired],
+    opts: PlanOptions,
+) -> Vec<Prune> {
+    if !opts.prune {
+        return Vec::new();
+    }
     let wanted: BTreeSet<&ObjectRef> = desired.iter().map(|d| &d.oref).collect();
-    let live_members = members.len();
     let mut prunes: Vec<Prune> = members
         .into_iter()
         .filter(|(oref, _)| !wanted.contains(oref))
@@ -610,29 +712,7 @@ pub async fn plan(
         (ApplyPhase::of(&b.oref.group_kind), &a.oref)
             .cmp(&(ApplyPhase::of(&a.oref.group_kind), &b.oref))
     });
-    if !opts.prune {
-        prunes.clear();
-    }
-    for p in &prunes {
-        changes.push(Change {
-            action: ChangeKind::Delete,
-            oref: (&p.oref).into(),
-            source: None,
-            diff: None,
-            changed_secret_keys: Vec::new(),
-        });
-    }
-    Ok(Plan {
-        set: set.clone(),
-        desired,
-        actions,
-        prunes,
-        changes,
-        parent,
-        missing_namespaces,
-        live_members,
-        warnings,
-    })
+    prunes
 }
 
 /// A Job whose pod template changed cannot be updated; berth replaces it (as kapp and Helm hooks do).

@@ -131,6 +131,16 @@ impl Releases {
         Ok(out)
     }
 
+    /// The revision deployed now: the latest one marked deployed.
+    pub async fn current(&self) -> Result<Option<Revision>, Error> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|r| r.status == RevisionStatus::Deployed))
+    }
+
     /// Stores `manifests` as the next revision (status pending) and trims old ones.
     pub async fn record(
         &self,
