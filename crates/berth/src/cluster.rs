@@ -212,50 +212,28 @@ pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<ApplySet, S
     Ok(render(flags, cluster)?.set)
 }
 
-/// Renders for the dashboard's redeploy: the given modes, and their source-mode rewrite.
-pub fn render_for_dashboard(
-    flags: &RenderFlags,
-    set: &ApplySet,
-    modes: &berth_core::view::Modes,
-) -> Result<Rendered, String> {
-    let cluster = ClusterFlags {
-        kubeconfig: None,
-        context: None,
-        name: Some(set.name.clone()),
-        retry_timeout: berth_kube::cluster::RETRY_TIMEOUT,
-    };
-    let mut r = render_modes(flags, &cluster, modes)?;
-    let problems = berth_kube::source::apply_modes(&mut r.manifests, modes);
-    if !problems.is_empty() {
-        return Err(format!(
-            "cannot switch to source mode: {}",
-            problems.join("; ")
-        ));
-    }
-    Ok(r)
+/// The folder rendered again for the dashboard's redeploy and for each sync: with the modes
+/// given, and the source-mode rewrite of those containers.
+pub struct FolderRenderer {
+    pub flags: RenderFlags,
+    pub cluster: ClusterFlags,
 }
 
-/// The modes the set's parent records on the cluster (source mode per container).
-pub async fn live_modes(
-    cluster: &Cluster,
-    set: &ApplySet,
-) -> Result<berth_core::view::Modes, String> {
-    use k8s_openapi::api::core::v1::Secret;
-    let api: kube::Api<Secret> = kube::Api::namespaced(cluster.client.clone(), &set.namespace);
-    let parent = api.get_opt(&set.parent_name()).await.map_err(|e| {
-        format!(
-            "cannot read the deploy set's parent Secret {}/{}: {e}",
-            set.namespace,
-            set.parent_name()
-        )
-    })?;
-    Ok(berth_kube::source::parse_modes(
-        parent
-            .as_ref()
-            .and_then(|p| p.metadata.annotations.as_ref())
-            .and_then(|a| a.get(berth_kube::applyset::MODES))
-            .map(String::as_str),
-    ))
+impl berth_kube::dashboard::Renderer for FolderRenderer {
+    fn render(
+        &self,
+        modes: &berth_core::view::Modes,
+    ) -> Result<(Vec<Manifest>, NewRevision), String> {
+        let mut r = render_modes(&self.flags, &self.cluster, modes)?;
+        let problems = berth_kube::source::apply_modes(&mut r.manifests, modes);
+        if !problems.is_empty() {
+            return Err(format!(
+                "cannot switch to source mode: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok((r.manifests, r.info))
+    }
 }
 
 /// Renders again when the cluster has containers in source mode: `.Modes` for the templates,
@@ -266,7 +244,10 @@ async fn with_modes(
     cluster_flags: &ClusterFlags,
     cluster: &Cluster,
 ) -> Result<Rendered, String> {
-    let modes = live_modes(cluster, &r.set).await?;
+    let parent = berth_kube::applyset::read_parent(&cluster.client, &r.set)
+        .await
+        .map_err(|e| cluster.locate(e).to_string())?;
+    let modes = parent.map(|p| p.modes()).unwrap_or_default();
     if modes.is_empty() {
         return Ok(r);
     }
@@ -276,16 +257,6 @@ async fn with_modes(
         let _ = writeln!(err, "warning: source mode: {problem}");
     }
     Ok(again)
-}
-
-/// Renders for a sync: the folder as it is now, with the set's live modes.
-pub async fn render_for_sync(
-    flags: &RenderFlags,
-    cluster_flags: &ClusterFlags,
-    cluster: &Cluster,
-) -> Result<Rendered, String> {
-    let r = render(flags, cluster_flags)?;
-    with_modes(r, flags, cluster_flags, cluster).await
 }
 
 fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
@@ -298,7 +269,7 @@ fn render_modes(
     modes: &berth_core::view::Modes,
 ) -> Result<Rendered, String> {
     let rendered = flags
-        .render_with_modes(crate::dashboard::modes_json(modes))
+        .render_with_modes(berth_core::view::modes_json(modes))
         .map_err(|e| e.to_string())?;
     let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -546,15 +517,14 @@ fn deploy_options(
     }
 }
 
-/// Deploys and records the metrics of it.
-pub async fn deploy_measured(
+/// Deploys, naming the cluster in an error of a server that stopped answering.
+pub async fn deploy(
     cluster: &Cluster,
     r: &Rendered,
     opts: &DeployOptions,
     ui: &dyn Ui,
 ) -> Result<berth_kube::DeployOutcome, String> {
-    let started = std::time::Instant::now();
-    let result = berth_kube::deploy(
+    berth_kube::deploy(
         &cluster.client,
         &r.set,
         &r.manifests,
@@ -562,21 +532,8 @@ pub async fn deploy_measured(
         opts,
         ui,
     )
-    .await;
-    crate::metrics::applied("kubernetes", result.is_ok(), started.elapsed());
-    let outcome = result.map_err(|e| cluster.locate(e).to_string())?;
-    let rep = &outcome.report;
-    crate::metrics::objects("create", rep.created);
-    crate::metrics::objects("update", rep.updated);
-    crate::metrics::objects("delete", rep.deleted);
-    crate::metrics::objects("unchanged", rep.unchanged);
-    if let Some(w) = outcome.waited {
-        crate::metrics::waited(w);
-    }
-    if let Some(n) = outcome.current {
-        crate::metrics::revision(n);
-    }
-    Ok(outcome)
+    .await
+    .map_err(|e| cluster.locate(e).to_string())
 }
 
 pub fn apply(args: ApplyArgs) -> Result<(), String> {
@@ -586,7 +543,7 @@ pub fn apply(args: ApplyArgs) -> Result<(), String> {
         let cluster = args.cluster.connect().await?;
         let r = with_modes(r, &args.render, &args.cluster, &cluster).await?;
         let ui = Terminal::new(&cluster.context);
-        let outcome = deploy_measured(&cluster, &r, &opts, &ui).await?;
+        let outcome = deploy(&cluster, &r, &opts, &ui).await?;
         let rep = &outcome.report;
         let revision = outcome
             .revision
@@ -704,7 +661,11 @@ pub fn unlock(args: UnlockArgs) -> Result<(), String> {
 }
 
 /// `berth status DIR --context C`: the set's workloads on the cluster.
-pub fn status(dir: Option<PathBuf>, flags: SetFlags) -> Result<(), String> {
+pub fn status(
+    dir: Option<PathBuf>,
+    flags: SetFlags,
+    output: crate::status::Format,
+) -> Result<(), String> {
     runtime()?.block_on(async {
         let cluster = flags.cluster.connect().await?;
         let set = match &dir {
@@ -716,61 +677,92 @@ pub fn status(dir: Option<PathBuf>, flags: SetFlags) -> Result<(), String> {
                     set: Vec::new(),
                     value_files: Vec::new(),
                 };
-                let r = render(&rf, &flags.cluster)?;
-                r.set
+                render(&rf, &flags.cluster)?.set
             }
             None => resolve_set(&cluster, &flags).await?,
         };
-        let report = berth_kube::status::status(&cluster.client, &set)
+        let report = berth_kube::status::status(&cluster.client, &cluster.context, &set)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| cluster.locate(e).to_string())?;
         let mut out = anstream::stdout();
-        let _ = writeln!(
-            out,
-            "deploy set {} in namespace {} (context {}), {}",
-            set.name,
-            set.namespace,
-            cluster.context,
-            report
-                .revision
-                .map(|r| format!(
-                    "revision {} ({})",
-                    r.number,
-                    r.time.chars().take(19).collect::<String>()
-                ))
-                .unwrap_or_else(|| "no deployed revision".into())
-        );
-        let mut rows = vec![[
-            "NAME".to_string(),
-            "DESIRED/READY/AVAIL".to_string(),
-            "STATUS".to_string(),
-            "IMAGE".to_string(),
-            "AGE".to_string(),
-            "DESCRIPTION".to_string(),
-        ]];
-        for w in report.workloads {
-            rows.push([
-                format!("{}/{}", w.kind.to_lowercase(), w.name),
-                format!("{}/{}/{}", w.desired, w.ready, w.available),
-                w.status,
-                w.images.join(","),
-                age(&w.created),
-                w.description,
-            ]);
+        if output == crate::status::Format::Json {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            return Ok(());
         }
-        let widths: Vec<usize> = (0..6)
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
-        for r in rows {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        }
+        print_status(&mut out, &cluster, &report);
         Ok(())
     })
+}
+
+fn print_status(
+    out: &mut impl Write,
+    cluster: &Cluster,
+    report: &berth_kube::status::StatusReport,
+) {
+    let revision = report
+        .revision
+        .as_ref()
+        .map(|r| {
+            format!(
+                "revision {} ({})",
+                r.number,
+                r.time.chars().take(19).collect::<String>()
+            )
+        })
+        .unwrap_or_else(|| "no deployed revision".into());
+    let _ = writeln!(
+        out,
+        "deploy set {} in namespace {} (context {}), {revision}",
+        report.set, report.namespace, cluster.context
+    );
+    let mut rows = vec![[
+        "NAME",
+        "DESIRED/READY/AVAIL",
+        "STATUS",
+        "IMAGE",
+        "AGE",
+        "DESCRIPTION",
+    ]
+    .map(String::from)];
+    let mut notes = Vec::new();
+    for w in &report.workloads {
+        let v = &w.view;
+        let (word, long) = crate::status::short_status(v);
+        if let Some(long) = long {
+            notes.push(format!("{}: {long}", v.name));
+        }
+        let images: Vec<&str> = v
+            .containers
+            .iter()
+            .filter_map(|c| c.image.as_deref())
+            .collect();
+        rows.push([
+            format!("{}/{}", v.kind.as_str().to_lowercase(), v.name),
+            format!("{}/{}/{}", v.desired, v.ready, v.available),
+            word,
+            images.join(","),
+            age(&w.created),
+            v.description.clone().unwrap_or_default(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    for n in notes {
+        let _ = writeln!(out, "  └ {n}");
+    }
 }
 
 fn age(created: &str) -> String {

@@ -4,12 +4,12 @@
 #![allow(clippy::result_large_err)]
 
 mod cluster;
-mod dashboard;
-mod inspect;
+mod control;
 mod kube_dashboard;
-mod metrics;
+mod logs;
 mod render;
 mod shell;
+mod status;
 mod sync;
 mod up;
 
@@ -38,9 +38,9 @@ enum Command {
     /// Stop the `berth up` running for a folder.
     Down(up::DownArgs),
     /// Show the workloads of a running `berth up` (or, with --context, of the deploy set on a cluster).
-    Status(inspect::StatusArgs),
+    Status(status::StatusArgs),
     /// Show (or follow) the logs of one workload of a `berth up`.
-    Logs(inspect::LogsArgs),
+    Logs(logs::LogsArgs),
     /// Show what `apply` would change on the cluster: a server-side dry-run diffed against live objects.
     Plan(cluster::PlanArgs),
     /// Apply the deploy folder to a cluster: validate, apply in order, prune, wait, record a release.
@@ -56,11 +56,11 @@ enum Command {
     /// Break a deploy set's lock left by a killed apply.
     Unlock(cluster::UnlockArgs),
     /// Restart every replica of a workload of the running `berth up`.
-    Restart(inspect::RestartArgs),
+    Restart(control::RestartArgs),
     /// Set the number of replicas of a workload of the running `berth up`.
-    Scale(inspect::ScaleArgs),
+    Scale(control::ScaleArgs),
     /// Switch a workload of the running `berth up` between image and source mode.
-    Mode(inspect::ModeArgs),
+    Mode(control::ModeArgs),
     /// Open a shell in a workload's working directory with its environment.
     Shell(shell::ShellArgs),
     /// Run a command and restart it in place on SIGHUP or POST /restart (source mode in a container).
@@ -113,10 +113,10 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args).map_err(|e| e.to_string()),
         Command::Up(args) => up::up(args),
         Command::Down(args) => up::down(args),
-        Command::Status(args) => inspect::status(args),
-        Command::Restart(args) => inspect::restart(args),
-        Command::Scale(args) => inspect::scale(args),
-        Command::Mode(args) => inspect::mode(args),
+        Command::Status(args) => status::status(args),
+        Command::Restart(args) => control::restart(args),
+        Command::Scale(args) => control::scale(args),
+        Command::Mode(args) => control::mode(args),
         Command::Shell(args) => shell::shell(args),
         Command::Plan(args) => cluster::plan(args),
         Command::Apply(args) => cluster::apply(args),
@@ -125,7 +125,7 @@ fn main() -> ExitCode {
         Command::Unlock(args) => cluster::unlock(args),
         Command::Dashboard(args) => kube_dashboard::dashboard(args),
         Command::Sync(args) => sync::sync(args),
-        Command::Logs(args) => inspect::logs(args),
+        Command::Logs(args) => logs::logs(args),
         Command::Rerun(args) => rerun(args),
     };
     match result {

@@ -31,9 +31,9 @@ pub fn shell(args: ShellArgs) -> Result<(), String> {
         set: Vec::new(),
         value_files: Vec::new(),
     };
-    let modes = crate::dashboard::load_modes(&args.dir);
+    let modes = berth_local::load_modes(&args.dir);
     let rendered = flags
-        .render_with_modes(crate::dashboard::modes_json(&modes))
+        .render_with_modes(berth_core::view::modes_json(&modes))
         .map_err(|e| e.to_string())?;
     let plan = berth_local::Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
     let Some(pw) = plan

@@ -27,7 +27,7 @@ const DASHBOARD: &str = "127.0.0.1:7700";
 /// What the dashboard changed on top of the folder: modes and replica counts.
 #[derive(Default)]
 struct Overrides {
-    modes: crate::dashboard::Modes,
+    modes: berth_core::view::Modes,
     scale: BTreeMap<String, u32>,
 }
 
@@ -115,7 +115,7 @@ impl Reload {
             value_files: self.value_files.clone(),
         };
         let rendered = flags
-            .render_with_modes(crate::dashboard::modes_json(&over.modes))
+            .render_with_modes(berth_core::view::modes_json(&over.modes))
             .map_err(|e| e.to_string())?;
         let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
         plan.set_modes(&over.modes);
@@ -163,7 +163,7 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
     let dir = args.flags.dir.clone();
     // Validate everything before changing anything, also when handing over to a running `up`.
     let over = Overrides {
-        modes: crate::dashboard::load_modes(&dir),
+        modes: berth_local::load_modes(&dir),
         scale: BTreeMap::new(),
     };
     let plan = Reload::from_flags(&args.flags)
@@ -246,12 +246,12 @@ async fn apply_folder(
             .map_err(|e| format!("cannot apply: {e}")),
         Err(e) => Err(e),
     };
-    crate::metrics::applied("local", result.is_ok(), started.elapsed());
+    berth_core::events::applied("local", result.is_ok(), started.elapsed());
     if let Ok(a) = &result {
-        crate::metrics::objects("create", a.started.len());
-        crate::metrics::objects("update", a.restarted.len());
-        crate::metrics::objects("delete", a.stopped.len());
-        crate::metrics::objects("unchanged", a.unchanged.len());
+        berth_core::events::objects("create", a.started.len());
+        berth_core::events::objects("update", a.restarted.len());
+        berth_core::events::objects("delete", a.stopped.len());
+        berth_core::events::objects("unchanged", a.unchanged.len());
     }
     let error = result.as_ref().err().cloned();
     running.shared.update(|s| s.last_error = error);
@@ -367,7 +367,7 @@ async fn run(
     }
     let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
     let busy = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let backend = std::sync::Arc::new(crate::dashboard::LocalBackend {
+    let backend = std::sync::Arc::new(berth_local::backend::LocalBackend {
         shared: running.shared.clone(),
         dir: dir.to_path_buf(),
         commands,
@@ -444,7 +444,7 @@ async fn run(
     }
     view.event("berth up: stopping");
     server.task.abort();
-    crate::dashboard::remove_token(dir);
+    berth_local::remove_token(dir);
     running.shutdown().await;
     say("berth up: stopped");
     Ok(())
@@ -499,21 +499,17 @@ impl Sources {
 /// Binds the dashboard: the asked address, else 7700 on loopback, else any free loopback port.
 async fn start_dashboard(
     dir: &Path,
-    backend: std::sync::Arc<crate::dashboard::LocalBackend>,
+    backend: std::sync::Arc<berth_local::backend::LocalBackend>,
     listen: Option<std::net::SocketAddr>,
 ) -> Result<berth_server::Server, String> {
+    berth_server::metrics::install();
+    berth_core::events::describe();
     let addr = listen.unwrap_or_else(|| DASHBOARD.parse().expect("valid address"));
-    let token = if addr.ip().is_loopback() {
-        None
-    } else {
-        let t = std::env::var("BERTH_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(crate::dashboard::new_token);
-        crate::dashboard::save_token(dir, &t)
+    let token = berth_server::token_for(&addr)?;
+    if let Some(t) = &token {
+        berth_local::save_token(dir, t)
             .map_err(|e| format!("cannot store the dashboard token: {e}"))?;
-        Some(t)
-    };
+    }
     match berth_server::serve(backend.clone(), addr, token.clone()).await {
         Ok(s) => Ok(s),
         Err(e) if listen.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
@@ -536,7 +532,7 @@ async fn start_dashboard(
 /// Carries out one dashboard request; returns what to report, the reply, and the result.
 async fn answer(
     dir: &Path,
-    ask: crate::dashboard::UpCommand,
+    ask: berth_local::backend::UpCommand,
     options: &Reload,
     over: &mut Overrides,
     running: &mut Running,
@@ -545,7 +541,7 @@ async fn answer(
     tokio::sync::oneshot::Sender<Result<String, berth_server::ApiError>>,
     Result<berth_local::Applied, berth_server::ApiError>,
 ) {
-    use crate::dashboard::UpCommand;
+    use berth_local::backend::UpCommand;
     use berth_server::ApiError;
     let status = running.shared.snapshot();
     let find = |name: &str| {
@@ -573,9 +569,10 @@ async fn answer(
         }
         UpCommand::Scale(name, n, reply) => {
             let result = match find(&name) {
-                Ok(w) if w.kind == "Job" || w.kind == "CronJob" => Err(ApiError::bad_request(
-                    format!("{name} is a {}; only long-running workloads scale", w.kind),
-                )),
+                Ok(w) if w.kind.is_batch() => Err(ApiError::bad_request(format!(
+                    "{name} is a {}; only long-running workloads scale",
+                    w.kind
+                ))),
                 Ok(_) => {
                     let before = over.scale.insert(name.clone(), n);
                     let r = apply_folder(dir, options, over, running).await;
@@ -620,7 +617,7 @@ async fn answer(
                         for c in targets {
                             entry.insert(c, mode);
                         }
-                        let _ = crate::dashboard::save_modes(dir, &over.modes);
+                        let _ = berth_local::save_modes(dir, &over.modes);
                         apply_folder(dir, options, over, running)
                             .await
                             .map_err(unprocessable)
@@ -725,7 +722,7 @@ impl View {
 
 pub fn down(args: DownArgs) -> Result<(), String> {
     let Some(running) = berth_local::running_status(&args.dir) else {
-        return Err(crate::inspect::not_running(&args.dir));
+        return Err(crate::control::not_running(&args.dir));
     };
     let pid = nix::unistd::Pid::from_raw(running.pid as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)

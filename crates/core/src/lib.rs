@@ -1,7 +1,11 @@
 //! The model shared by berth's renderer, backends and server.
 
 pub mod apis;
+pub mod backend;
 mod cron;
+pub mod events;
+pub mod health;
+pub mod logs;
 pub mod view;
 mod workload;
 

@@ -35,6 +35,20 @@ impl Mode {
 /// Per workload, per container: the chosen mode (absent means image).
 pub type Modes = std::collections::BTreeMap<String, std::collections::BTreeMap<String, Mode>>;
 
+/// `.Modes` for the templates: `{workload: {container: "source"}}`.
+pub fn modes_json(modes: &Modes) -> serde_json::Map<String, serde_json::Value> {
+    modes
+        .iter()
+        .map(|(w, cs)| {
+            let cs = cs
+                .iter()
+                .map(|(c, m)| (c.clone(), serde_json::Value::from(m.as_str())))
+                .collect();
+            (w.clone(), serde_json::Value::Object(cs))
+        })
+        .collect()
+}
+
 /// A service's health in one word, as the Status column shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -75,14 +89,22 @@ pub struct ReplicaView {
     pub image: Option<String>,
     /// The latest problem.
     pub message: Option<String>,
+    /// Probe failures past the threshold.
+    #[serde(default)]
+    pub probe_failures: u32,
+    /// CPU seconds used (a local process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// Resident memory (a local process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 /// A row of the main screen and the head of the detail screen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
     pub name: String,
-    /// Deployment, StatefulSet, Job, CronJob, DaemonSet.
-    pub kind: String,
+    pub kind: crate::WorkloadKind,
     pub description: Option<String>,
     pub desired: u32,
     pub ready: u32,

@@ -14,13 +14,94 @@ pub struct SpecError {
     pub message: String,
 }
 
-/// The kinds of workload berth runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The kinds of workload berth shows and runs (a DaemonSet only on a cluster).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum WorkloadKind {
     Deployment,
     StatefulSet,
+    DaemonSet,
     Job,
     CronJob,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 5] = [
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::Job,
+        WorkloadKind::CronJob,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+        }
+    }
+
+    /// The API group: `apps`, or `batch` for Jobs and CronJobs.
+    pub fn group(self) -> &'static str {
+        if self.is_batch() {
+            "batch"
+        } else {
+            "apps"
+        }
+    }
+
+    /// `apps/v1`, `batch/v1`.
+    pub fn api_version(self) -> &'static str {
+        if self.is_batch() {
+            "batch/v1"
+        } else {
+            "apps/v1"
+        }
+    }
+
+    /// The REST resource: `deployments`, `cronjobs`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+            WorkloadKind::DaemonSet => "daemonsets",
+            WorkloadKind::Job => "jobs",
+            WorkloadKind::CronJob => "cronjobs",
+        }
+    }
+
+    pub fn group_kind(self) -> crate::GroupKind {
+        crate::GroupKind {
+            group: self.group().to_string(),
+            kind: self.as_str().to_string(),
+        }
+    }
+
+    /// Jobs and CronJobs run to completion; the others keep replicas running.
+    pub fn is_batch(self) -> bool {
+        matches!(self, WorkloadKind::Job | WorkloadKind::CronJob)
+    }
+}
+
+impl std::fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for WorkloadKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("{s} is not a workload kind"))
+    }
 }
 
 /// A port given by number or by the name of a container port.
@@ -343,13 +424,13 @@ fn key_ref(v: &Json) -> (String, String, bool) {
 impl Workload {
     /// Reads a rendered Deployment, StatefulSet or Job; `None` for other kinds.
     pub fn from_object(o: &Json) -> Option<Result<Workload, SpecError>> {
-        let kind = match o.get("kind")?.as_str()? {
-            "Deployment" => WorkloadKind::Deployment,
-            "StatefulSet" => WorkloadKind::StatefulSet,
-            "Job" => WorkloadKind::Job,
-            "CronJob" => WorkloadKind::CronJob,
-            _ => return None,
-        };
+        // DaemonSets run one pod per node: a cluster notion, not run locally.
+        let kind = o
+            .get("kind")?
+            .as_str()?
+            .parse()
+            .ok()
+            .filter(|k| *k != WorkloadKind::DaemonSet)?;
         Some(Self::parse(kind, o))
     }
 
@@ -357,7 +438,7 @@ impl Workload {
         let name = str_at(o, &["metadata", "name"])
             .unwrap_or_default()
             .to_string();
-        let object = format!("{kind:?}/{name}");
+        let object = format!("{kind}/{name}");
         let err = |m: String| SpecError {
             object: object.clone(),
             message: m,
@@ -549,14 +630,9 @@ impl Workload {
     }
 
     /// A stand-in for a workload whose spec could not be read, so it can still be listed.
-    pub fn unrunnable(name: &str, kind: &str) -> Workload {
+    pub fn unrunnable(name: &str, kind: WorkloadKind) -> Workload {
         Workload {
-            kind: match kind {
-                "StatefulSet" => WorkloadKind::StatefulSet,
-                "Job" => WorkloadKind::Job,
-                "CronJob" => WorkloadKind::CronJob,
-                _ => WorkloadKind::Deployment,
-            },
+            kind,
             name: name.to_string(),
             description: None,
             replicas: 0,

@@ -94,6 +94,56 @@ impl ApplySet {
 }
 
 /// Group-kinds recorded on a live parent (`Deployment.apps,Service`).
+/// The live parent Secret of a set: the one place it is read.
+#[derive(Clone, Debug)]
+pub struct Parent {
+    pub body: Json,
+}
+
+impl Parent {
+    pub fn kinds(&self) -> BTreeSet<GroupKind> {
+        recorded_kinds(&self.body)
+    }
+
+    pub fn namespaces(&self) -> BTreeSet<String> {
+        recorded_namespaces(&self.body)
+    }
+
+    /// The containers in source mode, remembered on the set.
+    pub fn modes(&self) -> berth_core::view::Modes {
+        crate::source::parse_modes(Some(annotation(&self.body, MODES)).filter(|m| !m.is_empty()))
+    }
+
+    /// Why continuous sync is paused, if it is.
+    pub fn sync_paused(&self) -> Option<String> {
+        Some(annotation(&self.body, SYNC_PAUSED).to_string()).filter(|r| !r.is_empty())
+    }
+}
+
+/// Reads the set's parent Secret; `None` when the set does not exist (yet).
+pub async fn read_parent(
+    client: &kube::Client,
+    set: &ApplySet,
+) -> Result<Option<Parent>, crate::Error> {
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &set.namespace);
+    let parent = secrets.get_opt(&set.parent_name()).await.map_err(|e| {
+        crate::error::from_kube(
+            e,
+            &crate::error::Action {
+                verb: "get",
+                resource: "secrets".into(),
+                namespace: Some(&set.namespace),
+                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
+                origin: None,
+            },
+        )
+    })?;
+    Ok(parent.map(|s| Parent {
+        body: serde_json::to_value(s).unwrap_or_default(),
+    }))
+}
+
 pub fn recorded_kinds(parent: &Json) -> BTreeSet<GroupKind> {
     annotation(parent, CONTAINS_GROUP_KINDS)
         .split(',')

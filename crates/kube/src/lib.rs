@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod applyset;
 pub mod cluster;
+pub mod dashboard;
 pub mod diff;
 pub mod error;
 pub mod lock;
@@ -16,6 +17,7 @@ pub mod resources;
 pub mod retry;
 pub mod source;
 pub mod status;
+pub mod sync;
 pub mod wait;
 
 pub use apply::{ApplyOptions, ApplyReport};
@@ -69,8 +71,39 @@ pub struct DeployOutcome {
     pub current: Option<u32>,
 }
 
-/// Plans, applies, records and waits for `manifests` as deploy set `set`, holding its lock.
+/// Plans, applies, records and waits for `manifests` as deploy set `set`, holding its lock (a
+/// no-op takes no lock); the outcome also goes to the metrics events.
 pub async fn deploy(
+    client: &kube::Client,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    info: NewRevision,
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+) -> Result<DeployOutcome, Error> {
+    use berth_core::events;
+    let started = std::time::Instant::now();
+    let result = deploy_unrecorded(client, set, manifests, info, opts, ui).await;
+    if opts.dry_run {
+        return result;
+    }
+    events::applied("kubernetes", result.is_ok(), started.elapsed());
+    if let Ok(o) = &result {
+        events::objects("create", o.report.created);
+        events::objects("update", o.report.updated);
+        events::objects("delete", o.report.deleted);
+        events::objects("unchanged", o.report.unchanged);
+        if let Some(w) = o.waited {
+            events::waited(w);
+        }
+        if let Some(n) = o.current {
+            events::revision(n);
+        }
+    }
+    result
+}
+
+async fn deploy_unrecorded(
     client: &kube::Client,
     set: &ApplySet,
     manifests: &[Manifest],

@@ -145,6 +145,14 @@ impl Plan {
             .any(|c| c.action != ChangeKind::Unchanged)
     }
 
+    /// How many objects would change (create, update, replace, delete).
+    pub fn count_changes(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.action != ChangeKind::Unchanged)
+            .count()
+    }
+
     pub fn count(&self, kind: ChangeKind) -> usize {
         self.changes.iter().filter(|c| c.action == kind).count()
     }
@@ -413,7 +421,7 @@ async fn plan_with(
 ) -> Result<Option<Plan>, Error> {
     let warnings = check_retired_apis(manifests, resolver.kube_version(client).await?)?;
     let desired = resolve(client, resolver, set, manifests).await?;
-    let parent = read_parent(client, set).await?;
+    let parent = applyset::read_parent(client, set).await?.map(|p| p.body);
     let mut namespaces: BTreeSet<String> = desired
         .iter()
         .filter_map(|d| d.oref.namespace.clone())
@@ -473,25 +481,6 @@ async fn plan_with(
         live_members,
         warnings,
     }))
-}
-
-/// The set's live parent Secret, if the set exists.
-async fn read_parent(client: &kube::Client, set: &ApplySet) -> Result<Option<Json>, Error> {
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client.clone(), &set.namespace);
-    let parent = secrets.get_opt(&set.parent_name()).await.map_err(|e| {
-        from_kube(
-            e,
-            &Action {
-                verb: "get",
-                resource: "secrets".into(),
-                namespace: Some(&set.namespace),
-                object: Some(format!("ApplySet parent Secret/{}", set.parent_name())),
-                origin: None,
-            },
-        )
-    })?;
-    Ok(parent.map(|s| serde_json::to_value(s).unwrap_or_default()))
 }
 
 /// What is live: every object of the rendered kinds, and the members of the set.

@@ -5,9 +5,10 @@
 //! Every Service port becomes a loopback listener that spreads connections over the ready
 //! replicas. The live [`Status`] is also written to `.berth/up.json` beside the folder.
 
+pub mod backend;
 mod holder;
 mod ingress;
-pub mod logs;
+pub use berth_core::logs;
 mod plan;
 mod probe;
 mod proxy;
@@ -15,6 +16,7 @@ mod rerun;
 pub mod source;
 mod state;
 mod supervisor;
+pub mod usage;
 
 pub use holder::port_holder;
 pub use plan::{IngressRule, Plan, PlannedWorkload};
@@ -37,6 +39,61 @@ pub fn state_dir(dir: &Path) -> PathBuf {
 /// The file a running `berth up` keeps current.
 pub fn state_file(dir: &Path) -> PathBuf {
     state_dir(dir).join("up.json")
+}
+
+fn token_file(dir: &Path) -> PathBuf {
+    state_dir(dir).join("token")
+}
+
+/// Keeps the dashboard's token where the CLI finds it (readable by this user only).
+pub fn save_token(dir: &Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(token_file(dir))?;
+    f.write_all(token.as_bytes())
+}
+
+pub fn remove_token(dir: &Path) {
+    let _ = std::fs::remove_file(token_file(dir));
+}
+
+fn modes_file(dir: &Path) -> PathBuf {
+    state_dir(dir).join("modes.json")
+}
+
+/// The modes remembered for a folder.
+pub fn load_modes(dir: &Path) -> berth_core::view::Modes {
+    std::fs::read_to_string(modes_file(dir))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+pub fn save_modes(dir: &Path, modes: &berth_core::view::Modes) -> std::io::Result<()> {
+    std::fs::create_dir_all(state_dir(dir))?;
+    let text = serde_json::to_string_pretty(modes).unwrap_or_default();
+    std::fs::write(modes_file(dir), text)
+}
+
+/// Where the API of the `up` running for `dir` listens (`127.0.0.1:7700`) and its token, if
+/// one runs and serves a dashboard.
+pub fn running_api(dir: &Path) -> Option<(String, Option<String>)> {
+    running_status(dir)?;
+    let status: Status =
+        serde_json::from_str(&std::fs::read_to_string(state_file(dir)).ok()?).ok()?;
+    let url = status.dashboard?;
+    let authority = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .replace("0.0.0.0", "127.0.0.1");
+    Some((authority, std::fs::read_to_string(token_file(dir)).ok()))
 }
 
 /// Reads the state of a running `up`, if one runs for this folder.
@@ -157,7 +214,7 @@ impl Running {
             .iter()
             .map(|pw| WorkloadStatus {
                 name: pw.workload.name.clone(),
-                kind: format!("{:?}", pw.workload.kind),
+                kind: pw.workload.kind,
                 description: pw.workload.description.clone(),
                 desired: pw.workload.replicas,
                 not_runnable: pw.not_runnable.clone(),

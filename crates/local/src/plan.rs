@@ -162,7 +162,10 @@ impl Plan {
                             });
                         }
                         Some(Err(e)) => plan.workloads.push(PlannedWorkload {
-                            workload: Workload::unrunnable(&o.oref.name, kind),
+                            workload: Workload::unrunnable(
+                                &o.oref.name,
+                                kind.parse().unwrap_or(berth_core::WorkloadKind::Deployment),
+                            ),
                             not_runnable: Some(e.message),
                         }),
                         None => {}

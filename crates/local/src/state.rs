@@ -73,7 +73,7 @@ impl ReplicaStatus {
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadStatus {
     pub name: String,
-    pub kind: String,
+    pub kind: berth_core::WorkloadKind,
     pub description: Option<String>,
     pub desired: u32,
     pub not_runnable: Option<String>,
@@ -232,7 +232,7 @@ impl Shared {
             let job = s
                 .workloads
                 .iter()
-                .any(|w| w.name == r.workload && w.kind == "Job");
+                .any(|w| w.name == r.workload && w.kind == berth_core::WorkloadKind::Job);
             match (&r.phase, job) {
                 (Phase::Succeeded, true) => met = true,
                 (Phase::Failed, true) => {

@@ -24,8 +24,13 @@ struct Assets;
 
 const OPENAPI: &str = include_str!("../openapi.yaml");
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+/// An API error as the answer: its status and `{"error": message}`.
+trait Reply {
+    fn reply(self) -> Response;
+}
+
+impl Reply for ApiError {
+    fn reply(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(serde_json::json!({ "error": self.message }))).into_response()
     }
@@ -75,7 +80,7 @@ fn embedded(path: &str) -> Response {
             )
                 .into_response()
         }
-        None => ApiError::not_found(format!("no asset {path}")).into_response(),
+        None => ApiError::not_found(format!("no asset {path}")).reply(),
     }
 }
 
@@ -97,7 +102,7 @@ async fn metrics(State(b): State<Shared>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        b.metrics(),
+        crate::metrics::render(&b.environment()),
     )
         .into_response()
 }
@@ -118,7 +123,7 @@ async fn service(State(b): State<Shared>, Path(name): Path<String>) -> Response 
         .find(|s| s.name == name)
     {
         Some(s) => Json(s).into_response(),
-        None => ApiError::not_found(format!("no service named {name}")).into_response(),
+        None => ApiError::not_found(format!("no service named {name}")).reply(),
     }
 }
 
@@ -167,22 +172,22 @@ async fn logs(
     Query(q): Query<LogQuery>,
 ) -> Response {
     if !b.environment().services.iter().any(|s| s.name == name) {
-        return ApiError::not_found(format!("no service named {name}")).into_response();
+        return ApiError::not_found(format!("no service named {name}")).reply();
     }
     if !q.follow {
         return match b.logs(&name, q.since, q.tail) {
             Ok(lines) => Json(lines).into_response(),
-            Err(e) => e.into_response(),
+            Err(e) => e.reply(),
         };
     }
     // Subscribe before reading the backlog, then skip what the backlog already had.
     let rx = match b.follow(&name) {
         Ok(rx) => rx,
-        Err(e) => return e.into_response(),
+        Err(e) => return e.reply(),
     };
     let backlog = match b.logs(&name, q.since, q.tail.or(Some(1000))) {
         Ok(l) => l,
-        Err(e) => return e.into_response(),
+        Err(e) => return e.reply(),
     };
     let last = backlog.last().map(|l| l.seq).or(q.since).unwrap_or(0);
     let head = stream::iter(
@@ -213,7 +218,7 @@ async fn logs(
 fn done(result: Result<String, ApiError>) -> Response {
     match result {
         Ok(message) => Json(serde_json::json!({ "ok": true, "message": message })).into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => e.reply(),
     }
 }
 
@@ -232,10 +237,10 @@ async fn scale(
     body: Option<Json<ScaleBody>>,
 ) -> Response {
     let Some(Json(body)) = body else {
-        return ApiError::bad_request("send a JSON body {\"replicas\": N}").into_response();
+        return ApiError::bad_request("send a JSON body {\"replicas\": N}").reply();
     };
     if body.replicas > 100 {
-        return ApiError::bad_request("at most 100 replicas").into_response();
+        return ApiError::bad_request("at most 100 replicas").reply();
     }
     done(b.scale(&name, body.replicas).await)
 }
@@ -252,15 +257,14 @@ async fn mode(
     body: Option<Json<ModeBody>>,
 ) -> Response {
     let Some(Json(body)) = body else {
-        return ApiError::bad_request("send a JSON body {\"mode\": \"source\"|\"image\"}")
-            .into_response();
+        return ApiError::bad_request("send a JSON body {\"mode\": \"source\"|\"image\"}").reply();
     };
     let Some(m) = Mode::parse(&body.mode) else {
         return ApiError::bad_request(format!(
             "unknown mode {:?}: use \"source\" or \"image\"",
             body.mode
         ))
-        .into_response();
+        .reply();
     };
     done(b.set_mode(&name, body.container.as_deref(), m).await)
 }

@@ -153,3 +153,36 @@ pub async fn guard(State(access): State<Access>, req: Request<Body>, next: Next)
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// A random token (128 bits, hex) for a dashboard exposed beyond loopback. Fails loudly when the
+/// operating system has no randomness to give: a guessable token would be worse than none.
+pub fn new_token() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("cannot make a dashboard token: the OS gave no randomness ({e})"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The token for a server on `listen`: none on loopback; `BERTH_TOKEN` when set; else a new one.
+pub fn token_for(listen: &std::net::SocketAddr) -> Result<Option<String>, String> {
+    if listen.ip().is_loopback() {
+        return Ok(None);
+    }
+    match std::env::var("BERTH_TOKEN").ok().filter(|t| !t.is_empty()) {
+        Some(t) => Ok(Some(t)),
+        None => new_token().map(Some),
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    #[test]
+    fn tokens_are_random_and_long() {
+        let (a, b) = (super::new_token().unwrap(), super::new_token().unwrap());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert_ne!(a, "0".repeat(32));
+        let loopback = "127.0.0.1:7700".parse().unwrap();
+        assert_eq!(super::token_for(&loopback).unwrap(), None);
+    }
+}

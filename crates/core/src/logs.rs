@@ -1,7 +1,7 @@
 //! Every replica's output in memory: a bounded ring per service for `since` queries, and one
 //! broadcast for live followers. Slow followers lose lines and are told how many.
 
-use berth_core::view::LogLine;
+use crate::view::LogLine;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

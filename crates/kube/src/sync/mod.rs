@@ -1,0 +1,179 @@
+//! `berth sync`: keep a cluster equal to a folder (and its git branch), by itself: fetch,
+//! render, plan, apply unless paused, wait; report drift; back off on failures; never touch the
+//! running release when a render, git or apply step fails.
+
+pub mod git;
+
+use crate::dashboard::{KubeBackend, Renderer};
+use crate::{ApplySet, Cluster, DeployOptions, PlanOptions, Releases, Ui};
+use berth_core::view::SyncView;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What to sync and how often.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// The deploy folder (its repository is fetched when `git_branch` is set).
+    pub dir: PathBuf,
+    pub interval: Duration,
+    /// Fetch this branch and fast-forward the folder's repository to it before each sync.
+    pub git_branch: Option<String>,
+    /// How long to wait for workloads after an apply.
+    pub timeout: Duration,
+}
+
+/// The wait after an iteration: the interval, doubled per consecutive failure, at most 5 min.
+pub fn backoff(interval: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return interval;
+    }
+    (interval * 2u32.saturating_pow(failures.min(8) - 1))
+        .min(Duration::from_secs(300))
+        .max(interval)
+}
+
+/// Syncs until `stop` completes, showing its state on `backend` (the dashboard's).
+pub async fn run(
+    cluster: &Cluster,
+    set: &ApplySet,
+    renderer: &dyn Renderer,
+    backend: Arc<KubeBackend>,
+    opts: &SyncOptions,
+    ui: &dyn Ui,
+    stop: impl Future<Output = ()>,
+) {
+    let mut state = SyncView {
+        paused: false,
+        paused_reason: None,
+        last_sync: None,
+        last_result: None,
+        revision: None,
+        pending: 0,
+        commit: None,
+        error: None,
+        interval_seconds: opts.interval.as_secs(),
+    };
+    let mut failures = 0u32;
+    tokio::pin!(stop);
+    loop {
+        let result = once(cluster, set, renderer, opts, &mut state, ui).await;
+        state.last_sync = Some(k8s_openapi::jiff::Timestamp::now().to_string());
+        match result {
+            Ok(()) => {
+                failures = 0;
+                state.error = None;
+                berth_core::events::sync_run("success");
+                ui.info(state.last_result.clone().unwrap_or_default());
+            }
+            Err(e) => {
+                failures += 1;
+                ui.info(format!("failed, keeping the running release:\n{e}"));
+                state.error = Some(e);
+                berth_core::events::sync_run("failure");
+            }
+        }
+        backend.set_sync(state.clone());
+        backend.poll().await;
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(backoff(opts.interval, failures)) => {}
+            _ = backend.woken() => {}
+        }
+    }
+}
+
+/// One sync: fetch, render, plan, apply (unless paused), wait.
+async fn once(
+    cluster: &Cluster,
+    set: &ApplySet,
+    renderer: &dyn Renderer,
+    opts: &SyncOptions,
+    state: &mut SyncView,
+    ui: &dyn Ui,
+) -> Result<(), String> {
+    state.commit = match &opts.git_branch {
+        Some(branch) => Some(git::fast_forward(&opts.dir, branch)?),
+        None => crate::release::git_commit(&opts.dir),
+    };
+    let parent = crate::applyset::read_parent(&cluster.client, set)
+        .await
+        .map_err(|e| e.to_string())?;
+    let modes = parent.as_ref().map(|p| p.modes()).unwrap_or_default();
+    let (mut manifests, info) = renderer.render(&modes)?;
+    for problem in crate::source::apply_modes(&mut manifests, &modes) {
+        ui.info(format!("warning: source mode: {problem}"));
+    }
+    state.paused_reason = parent.as_ref().and_then(|p| p.sync_paused());
+    state.paused = state.paused_reason.is_some();
+    let resolver = crate::resources::Resolver::default();
+    let popts = PlanOptions {
+        force_conflicts: true,
+        prune: true,
+    };
+    let plan = crate::plan::plan(&cluster.client, &resolver, set, &manifests, popts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let pending = plan.count_changes();
+    let releases = Releases::new(&cluster.client, set);
+    let current = releases.current().await.map_err(|e| e.to_string())?;
+    state.revision = current.as_ref().map(|c| c.number);
+    if pending == 0 {
+        state.pending = 0;
+        state.last_result = Some("in sync".into());
+        return Ok(());
+    }
+    // The same objects as the deployed revision, yet changes: someone edited the cluster.
+    if let Some(c) = &current {
+        let deployed = releases.load(c.number).await.map_err(|e| e.to_string())?;
+        let same = deployed.len() == manifests.len()
+            && deployed
+                .iter()
+                .zip(&manifests)
+                .all(|(a, b)| a.body == b.body);
+        if same {
+            berth_core::events::drift();
+        }
+    }
+    if state.paused {
+        state.pending = pending;
+        state.last_result = Some(format!("{pending} changes pending (paused)"));
+        return Ok(());
+    }
+    let deploy = DeployOptions {
+        apply: crate::ApplyOptions {
+            force_conflicts: true,
+            ..Default::default()
+        },
+        wait: Some(opts.timeout),
+        atomic: false,
+        lock_timeout: Duration::from_secs(60),
+        dry_run: false,
+    };
+    let outcome = crate::deploy(&cluster.client, set, &manifests, info, &deploy, ui)
+        .await
+        .map_err(|e| cluster.locate(e).to_string())?;
+    state.pending = 0;
+    state.revision = outcome.current;
+    state.last_result = Some(match outcome.revision {
+        Some(rev) => format!("applied revision {} ({} changes)", rev.number, pending),
+        None => format!("applied {pending} changes"),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_up_to_five_minutes() {
+        let i = Duration::from_secs(10);
+        assert_eq!(backoff(i, 0), i);
+        assert_eq!(backoff(i, 1), i);
+        assert_eq!(backoff(i, 2), Duration::from_secs(20));
+        assert_eq!(backoff(i, 4), Duration::from_secs(80));
+        assert_eq!(backoff(i, 30), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,277 @@
+//! `berth up` as a [`Backend`]: the running environment's view (one health mapping, from
+//! `berth_core::health`), its logs, and the dashboard's actions, which go to the `up` loop that
+//! owns the environment as [`UpCommand`]s.
+
+use crate::{Phase, Shared, Status};
+use berth_core::backend::{ApiError, Backend, BoxFuture};
+use berth_core::health::{mode_word, Observed};
+use berth_core::view::{ContainerView, EnvironmentView, LogLine, Mode, ReplicaView, ServiceView};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// Where the `up` loop answers a command.
+pub type Reply = oneshot::Sender<Result<String, ApiError>>;
+
+/// What the dashboard asks of the `up` loop, which owns the running environment.
+pub enum UpCommand {
+    Restart(String, Reply),
+    Scale(String, u32, Reply),
+    Mode(String, Option<String>, Mode, Reply),
+    Redeploy(Reply),
+}
+
+/// `berth up` as seen by the server.
+pub struct LocalBackend {
+    pub shared: Arc<Shared>,
+    pub dir: PathBuf,
+    pub commands: mpsc::UnboundedSender<UpCommand>,
+    pub busy: Arc<Mutex<Option<String>>>,
+}
+
+impl LocalBackend {
+    async fn ask(&self, make: impl FnOnce(Reply) -> UpCommand) -> Result<String, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .map_err(|_| ApiError::failed("berth up is stopping"))?;
+        rx.await
+            .map_err(|_| ApiError::failed("berth up is stopping"))?
+    }
+}
+
+/// A replica's phase in one word.
+pub fn phase_word(p: &Phase) -> &'static str {
+    match p {
+        Phase::Waiting => "waiting",
+        Phase::Starting => "starting",
+        Phase::Running => "running",
+        Phase::CrashLoop { .. } => "crash-loop",
+        Phase::Failed => "failed",
+        Phase::Succeeded => "completed",
+        Phase::Stopped => "stopped",
+    }
+}
+
+/// The environment view of a local status.
+pub fn view(status: &Status, dir: &Path, busy: Option<String>) -> EnvironmentView {
+    EnvironmentView {
+        backend: "local".into(),
+        target: dir.display().to_string(),
+        generation: status.generation,
+        last_error: status.last_error.clone(),
+        busy,
+        ingress: status.ingress.clone(),
+        services: status
+            .workloads
+            .iter()
+            .map(|w| service_view(status, w, dir))
+            .collect(),
+        sync: None,
+    }
+}
+
+fn service_view(status: &Status, w: &crate::WorkloadStatus, dir: &Path) -> ServiceView {
+    let reps: Vec<&crate::ReplicaStatus> = status
+        .replicas
+        .iter()
+        .filter(|r| r.workload == w.name)
+        .collect();
+    // A replica (all its containers) is ready when each container is.
+    let mut by_index: BTreeMap<u32, bool> = BTreeMap::new();
+    for r in &reps {
+        *by_index.entry(r.index).or_insert(true) &= r.ready;
+    }
+    let ready = by_index.values().filter(|r| **r).count() as u32;
+    let failed = reps
+        .iter()
+        .find(|r| r.phase == Phase::Failed)
+        .map(|r| r.message.as_deref().unwrap_or_default());
+    let (health, words) = Observed {
+        kind: Some(w.kind),
+        desired: w.desired,
+        ready,
+        not_runnable: w.not_runnable.as_deref(),
+        build_error: w.build_error.as_deref(),
+        failed,
+        crash_looping: reps
+            .iter()
+            .any(|r| matches!(r.phase, Phase::CrashLoop { .. })),
+        complete: !reps.is_empty() && reps.iter().all(|r| r.phase == Phase::Succeeded),
+        progress: None,
+    }
+    .health();
+    let containers: Vec<ContainerView> = w
+        .containers
+        .iter()
+        .map(|c| ContainerView {
+            name: c.name.clone(),
+            image: c.image.clone(),
+            mode: if c.source { Mode::Source } else { Mode::Image },
+            source_available: c.runnable,
+            help: c.help.clone(),
+        })
+        .collect();
+    let sources = containers.iter().filter(|c| c.mode == Mode::Source).count();
+    ServiceView {
+        name: w.name.clone(),
+        kind: w.kind,
+        description: w.description.clone(),
+        desired: w.desired,
+        ready: if w.kind.is_batch() {
+            ready.min(w.desired)
+        } else {
+            ready
+        },
+        available: ready,
+        health,
+        status: words,
+        mode: mode_word(sources, containers.len()).to_string(),
+        replicas: reps.iter().map(|r| replica_view(r, w)).collect(),
+        containers,
+        shell: w
+            .not_runnable
+            .is_none()
+            .then(|| format!("berth shell {} -C {}", w.name, dir.display())),
+    }
+}
+
+fn replica_view(r: &crate::ReplicaStatus, w: &crate::WorkloadStatus) -> ReplicaView {
+    let usage = r.pid.and_then(crate::usage::of_process);
+    ReplicaView {
+        name: format!("{}-{}", r.workload, r.index),
+        container: r.container.clone(),
+        status: phase_word(&r.phase).to_string(),
+        ready: r.ready,
+        restarts: r.restarts,
+        started: r.started,
+        image: w
+            .containers
+            .iter()
+            .find(|c| c.name == r.container)
+            .and_then(|c| c.image.clone()),
+        message: r.message.clone(),
+        probe_failures: r.probe_failures,
+        cpu_seconds: usage.map(|u| u.cpu_seconds),
+        memory_bytes: usage.map(|u| u.resident_bytes),
+    }
+}
+
+impl Backend for LocalBackend {
+    fn environment(&self) -> EnvironmentView {
+        let busy = self.busy.lock().unwrap().clone();
+        view(&self.shared.snapshot(), &self.dir, busy)
+    }
+
+    fn changed(&self) -> watch::Receiver<u64> {
+        self.shared.subscribe()
+    }
+
+    fn logs(
+        &self,
+        service: &str,
+        since: Option<u64>,
+        tail: Option<usize>,
+    ) -> Result<Vec<LogLine>, ApiError> {
+        Ok(self.shared.logs.since(service, since, tail))
+    }
+
+    fn follow(&self, _service: &str) -> Result<broadcast::Receiver<Arc<LogLine>>, ApiError> {
+        Ok(self.shared.logs.subscribe())
+    }
+
+    fn restart<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<String, ApiError>> {
+        Box::pin(self.ask(|r| UpCommand::Restart(service.to_string(), r)))
+    }
+
+    fn scale<'a>(
+        &'a self,
+        service: &'a str,
+        replicas: u32,
+    ) -> BoxFuture<'a, Result<String, ApiError>> {
+        Box::pin(self.ask(move |r| UpCommand::Scale(service.to_string(), replicas, r)))
+    }
+
+    fn set_mode<'a>(
+        &'a self,
+        service: &'a str,
+        container: Option<&'a str>,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<String, ApiError>> {
+        Box::pin(self.ask(move |r| {
+            UpCommand::Mode(service.to_string(), container.map(str::to_string), mode, r)
+        }))
+    }
+
+    fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>> {
+        Box::pin(self.ask(UpCommand::Redeploy))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ContainerStatus, ReplicaStatus, WorkloadStatus};
+    use berth_core::WorkloadKind;
+
+    fn replica(workload: &str, index: u32, phase: Phase, ready: bool) -> ReplicaStatus {
+        ReplicaStatus {
+            id: index as usize,
+            workload: workload.into(),
+            index,
+            container: "main".into(),
+            pid: None,
+            ports: Default::default(),
+            port_names: Default::default(),
+            phase,
+            ready,
+            restarts: 0,
+            probe_failures: 0,
+            started: None,
+            source: false,
+            message: None,
+        }
+    }
+
+    fn workload(name: &str, kind: WorkloadKind, desired: u32) -> WorkloadStatus {
+        WorkloadStatus {
+            name: name.into(),
+            kind,
+            description: None,
+            desired,
+            not_runnable: None,
+            containers: vec![ContainerStatus {
+                name: "main".into(),
+                image: None,
+                source: false,
+                runnable: true,
+                help: None,
+                workdir: None,
+            }],
+            build_error: None,
+        }
+    }
+
+    #[test]
+    fn rows_follow_the_one_health_mapping() {
+        let status = Status {
+            workloads: vec![
+                workload("web", WorkloadKind::Deployment, 2),
+                workload("seed", WorkloadKind::Job, 1),
+            ],
+            replicas: vec![
+                replica("web", 0, Phase::Running, true),
+                replica("web", 1, Phase::Starting, false),
+                replica("seed", 0, Phase::Succeeded, false),
+            ],
+            ..Default::default()
+        };
+        let v = view(&status, Path::new("/app"), None);
+        let row = |n: &str| v.services.iter().find(|s| s.name == n).unwrap();
+        assert_eq!(row("web").status, "1 of 2 ready");
+        assert_eq!(row("web").kind, WorkloadKind::Deployment);
+        assert_eq!(row("seed").status, "completed");
+        assert_eq!(row("web").shell.as_deref(), Some("berth shell web -C /app"));
+    }
+}

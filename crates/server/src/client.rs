@@ -1,0 +1,96 @@
+//! The API's client, for the commands that talk to a running berth (`berth logs/restart/scale/
+//! mode`): plain HTTP to loopback through `ureq`, with the token when the server needs one.
+
+use std::io::Read;
+
+/// A client of one running server's API.
+pub struct Client {
+    /// `http://127.0.0.1:7700`
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+/// What the server answered: its status and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Client {
+    /// A client for the server at `authority` (`127.0.0.1:7700`).
+    pub fn new(authority: &str, token: Option<String>) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Client {
+            base: format!("http://{authority}"),
+            token: token.map(|t| t.trim().to_string()),
+            agent,
+        }
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> String {
+        format!("cannot reach berth's API at {}: {e}", self.base)
+    }
+
+    fn get_raw(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, String> {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        req.call().map_err(|e| self.unreachable(e))
+    }
+
+    /// A GET: the status and the whole body.
+    pub fn get(&self, path: &str) -> Result<Answer, String> {
+        let resp = self.get_raw(path)?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        Ok(Answer { status, body })
+    }
+
+    /// A GET whose body is read as it arrives (server-sent events): `each` gets every chunk
+    /// until it returns false or the server closes. Returns the status.
+    pub fn stream(&self, path: &str, each: &mut dyn FnMut(&[u8]) -> bool) -> Result<u16, String> {
+        let resp = self.get_raw(path)?;
+        let status = resp.status().as_u16();
+        let mut reader = resp.into_body().into_reader();
+        let mut buf = [0u8; 8192];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(status),
+                Ok(n) if !each(&buf[..n]) => return Ok(status),
+                Ok(_) => {}
+                Err(e) => return Err(format!("the stream from berth broke: {e}")),
+            }
+        }
+    }
+
+    /// A POST whose answer is `{"ok":true,"message":...}` or `{"error":...}`.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<String, String> {
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let resp = req
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .into_body()
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if status == 200 {
+            Ok(json["message"].as_str().unwrap_or("").to_string())
+        } else {
+            Err(json["error"].as_str().unwrap_or(&text).to_string())
+        }
+    }
+}
