@@ -65,6 +65,44 @@ enum Command {
     Shell(shell::ShellArgs),
     /// Run a command and restart it in place on SIGHUP or POST /restart (source mode in a container).
     Rerun(RerunArgs),
+    /// Print the shell completion script (e.g. `berth completions bash > /etc/bash_completion.d/berth`).
+    Completions(CompletionsArgs),
+    /// Write man pages: berth.1 and one per command (e.g. `berth man -o /usr/local/share/man/man1`).
+    Man(ManArgs),
+}
+
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// The shell.
+    shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+struct ManArgs {
+    /// The folder to write the pages into (created if missing).
+    #[arg(short = 'o', long = "out-dir", value_name = "DIR", default_value = ".")]
+    out_dir: std::path::PathBuf,
+}
+
+fn completions(args: CompletionsArgs) -> Result<(), String> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "berth", &mut std::io::stdout());
+    Ok(())
+}
+
+fn man(args: ManArgs) -> Result<(), String> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", args.out_dir.display()))?;
+    clap_mangen::generate_to(Cli::command(), &args.out_dir).map_err(|e| {
+        format!(
+            "cannot write man pages into {}: {e}",
+            args.out_dir.display()
+        )
+    })?;
+    println!("man pages written to {}", args.out_dir.display());
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -127,6 +165,8 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync::sync(args),
         Command::Logs(args) => logs::logs(args),
         Command::Rerun(args) => rerun(args),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -529,6 +529,37 @@ async fn start_dashboard(
     }
 }
 
+/// The containers of `w` a mode change applies to: `container`, or all that can run from
+/// source; an error that says why when there are none.
+fn mode_targets(
+    w: &berth_local::WorkloadStatus,
+    name: &str,
+    container: Option<&str>,
+) -> Result<Vec<String>, berth_server::ApiError> {
+    use berth_server::ApiError;
+    let targets: Vec<String> = match container {
+        Some(c) => match w.containers.iter().find(|x| x.name == c) {
+            Some(x) if x.runnable => vec![c.to_string()],
+            Some(_) => return Err(ApiError::bad_request(format!(
+                "container {c} of {name} has no berth.dev/run entry, so it cannot run from source"
+            ))),
+            None => return Err(ApiError::not_found(format!("{name} has no container {c}"))),
+        },
+        None => w
+            .containers
+            .iter()
+            .filter(|x| x.runnable)
+            .map(|x| x.name.clone())
+            .collect(),
+    };
+    if targets.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "no container of {name} can run from source (none has a berth.dev/run entry)"
+        )));
+    }
+    Ok(targets)
+}
+
 /// Carries out one dashboard request; returns what to report, the reply, and the result.
 async fn answer(
     dir: &Path,
@@ -591,36 +622,20 @@ async fn answer(
         UpCommand::Mode(name, container, mode, reply) => {
             let result = match find(&name) {
                 Ok(w) => {
-                    let targets: Vec<String> = match &container {
-                        Some(c) => match w.containers.iter().find(|x| &x.name == c) {
-                            Some(x) if x.runnable => Ok(vec![c.clone()]),
-                            Some(_) => Err(ApiError::bad_request(format!(
-                                "container {c} of {name} has no berth.dev/run entry, so it cannot run from source"
-                            ))),
-                            None => Err(ApiError::not_found(format!("{name} has no container {c}"))),
-                        },
-                        None => Ok(w
-                            .containers
-                            .iter()
-                            .filter(|x| x.runnable)
-                            .map(|x| x.name.clone())
-                            .collect()),
-                    }
-                    .unwrap_or_else(|_| Vec::new());
-                    if targets.is_empty() {
-                        Err(ApiError::bad_request(format!(
-                            "no container of {name} can run from source (none has a berth.dev/run entry{})",
-                            container.as_ref().map(|c| format!(" named {c}")).unwrap_or_default()
-                        )))
-                    } else {
-                        let entry = over.modes.entry(name.clone()).or_default();
-                        for c in targets {
-                            entry.insert(c, mode);
+                    match mode_targets(&w, &name, container.as_deref()) {
+                        Ok(targets) => {
+                            let entry = over.modes.entry(name.clone()).or_default();
+                            for c in targets {
+                                entry.insert(c, mode);
+                            }
+                            if let Err(e) = berth_local::save_modes(dir, &over.modes) {
+                                say(&format!("warning: the modes are not remembered for the next berth up: {e}"));
+                            }
+                            apply_folder(dir, options, over, running)
+                                .await
+                                .map_err(unprocessable)
                         }
-                        let _ = berth_local::save_modes(dir, &over.modes);
-                        apply_folder(dir, options, over, running)
-                            .await
-                            .map_err(unprocessable)
+                        Err(e) => Err(e),
                     }
                 }
                 Err(e) => Err(e),

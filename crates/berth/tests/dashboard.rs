@@ -394,6 +394,19 @@ fn the_api_serves_the_environment_and_acts_on_it() {
             .0,
         400
     );
+    // The reason a mode change cannot be made reaches the caller.
+    let (code, body) = up.post(
+        "/api/v1/services/web/mode",
+        r#"{"mode": "source", "container": "nope"}"#,
+    );
+    assert_eq!(code, 404, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("web has no container nope"),
+        "{body}"
+    );
     assert_eq!(
         up.post("/api/v1/services/seed/scale", r#"{"replicas": 2}"#)
             .0,

@@ -474,3 +474,30 @@ fn a_set_in_one_file_is_seen_by_the_next_as_in_go() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.matches("seen: from-a").count(), 4, "{out}");
 }
+
+/// Shell completions and man pages come from the same definition as the CLI.
+#[test]
+fn completions_and_man_pages() {
+    let out = Command::cargo_bin("berth")
+        .unwrap()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("_berth") && script.contains("rollback"),
+        "{script}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("berth")
+        .unwrap()
+        .args(["man", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(dir.path().join("berth-apply.1")).unwrap();
+    assert!(page.contains(r"\-\-atomic"), "{page}");
+    assert!(dir.path().join("berth.1").exists());
+}
