@@ -540,9 +540,11 @@ fn mode_targets(
     let targets: Vec<String> = match container {
         Some(c) => match w.containers.iter().find(|x| x.name == c) {
             Some(x) if x.runnable => vec![c.to_string()],
-            Some(_) => return Err(ApiError::bad_request(format!(
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
                 "container {c} of {name} has no berth.dev/run entry, so it cannot run from source"
-            ))),
+            )))
+            }
             None => return Err(ApiError::not_found(format!("{name} has no container {c}"))),
         },
         None => w

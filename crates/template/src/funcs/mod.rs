@@ -1,6 +1,15 @@
 //! The function table: Go's built-ins, a Sprig subset, and berth's own (`include`, `tpl`, `ismode`).
 //! Each entry carries the Go signature, so argument errors match Go's.
 
+mod builtins;
+mod dicts;
+mod encoding;
+mod helm;
+mod lists;
+mod logic;
+mod math;
+mod strings;
+
 use crate::gofmt;
 use crate::value::Value;
 use base64::Engine;
@@ -92,431 +101,42 @@ fn int(v: &Value) -> i64 {
     }
 }
 
+/// The table being filled: every family registers its functions.
+pub(crate) struct Registry(HashMap<&'static str, Func>);
+
+impl Registry {
+    fn add(
+        &mut self,
+        name: &'static str,
+        params: &'static [Ty],
+        variadic: Option<Ty>,
+        imp: fn(&mut dyn Host, Vec<Value>) -> FResult,
+    ) {
+        self.0.insert(
+            name,
+            Func {
+                params,
+                variadic,
+                imp,
+            },
+        );
+    }
+}
+
 fn table() -> &'static HashMap<&'static str, Func> {
     static T: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
     T.get_or_init(|| {
-        use Ty::*;
-        let mut m: HashMap<&'static str, Func> = HashMap::new();
-        let mut f = |name: &'static str,
-                     params: &'static [Ty],
-                     variadic: Option<Ty>,
-                     imp: fn(&mut dyn Host, Vec<Value>) -> FResult| {
-            m.insert(
-                name,
-                Func {
-                    params,
-                    variadic,
-                    imp,
-                },
-            );
-        };
-        // Go built-ins.
-        f("and", &[Any], Some(Any), |_, _| unreachable!());
-        f("or", &[Any], Some(Any), |_, _| unreachable!());
-        f("not", &[Any], None, |_, a| Ok(Value::Bool(!a[0].truthy())));
-        f("len", &[Any], None, |_, a| length(&a[0]));
-        f("index", &[Any], Some(Any), |_, a| index(&a[0], &a[1..]));
-        f("slice", &[Any], Some(Any), |_, a| slice(&a[0], &a[1..]));
-        f("print", &[], Some(Any), |_, a| {
-            Ok(Value::from(gofmt::sprint(&a)))
-        });
-        f("println", &[], Some(Any), |_, a| {
-            Ok(Value::from(gofmt::sprintln(&a)))
-        });
-        f("printf", &[Str], Some(Any), |_, a| {
-            Ok(Value::from(gofmt::sprintf(s(&a[0]), &a[1..])))
-        });
-        f("html", &[], Some(Any), |_, a| {
-            Ok(Value::from(html_escape(&eval_args(&a))))
-        });
-        f("js", &[], Some(Any), |_, a| {
-            Ok(Value::from(js_escape(&eval_args(&a))))
-        });
-        f("urlquery", &[], Some(Any), |_, a| {
-            Ok(Value::from(query_escape(&eval_args(&a))))
-        });
-        f("call", &[Any], Some(Any), |_, a| match &a[0] {
-            Value::Nil => msg("call of nil"),
-            v => msg(format!("non-function of type {}", v.type_name())),
-        });
-        f("eq", &[Any], Some(Any), |_, a| {
-            eq(&a[0], &a[1..]).map(Value::Bool)
-        });
-        f("ne", &[Any, Any], None, |_, a| {
-            eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))
-        });
-        f("lt", &[Any, Any], None, |_, a| {
-            lt(&a[0], &a[1]).map(Value::Bool)
-        });
-        f("le", &[Any, Any], None, |_, a| {
-            le(&a[0], &a[1]).map(Value::Bool)
-        });
-        f("gt", &[Any, Any], None, |_, a| {
-            le(&a[0], &a[1]).map(|b| Value::Bool(!b))
-        });
-        f("ge", &[Any, Any], None, |_, a| {
-            lt(&a[0], &a[1]).map(|b| Value::Bool(!b))
-        });
-        // Helm / berth.
-        f("include", &[Str, Any], None, |h, a| {
-            h.include(s(&a[0]), &a[1]).map(Value::from)
-        });
-        f("tpl", &[Str, Any], None, |h, a| {
-            h.tpl(s(&a[0]), &a[1]).map(Value::from)
-        });
-        f("required", &[Str, Any], None, |_, a| match &a[1] {
-            Value::Nil => Err(FuncError::User(s(&a[0]).to_string())),
-            Value::String(x) if x.is_empty() => Err(FuncError::User(s(&a[0]).to_string())),
-            v => Ok(v.clone()),
-        });
-        f("fail", &[Str], None, |_, a| {
-            Err(FuncError::User(s(&a[0]).to_string()))
-        });
-        f("ismode", &[Any, Str, Str, Str], None, |_, a| {
-            Ok(Value::Bool(ismode(&a[0], s(&a[1]), s(&a[2])) == s(&a[3])))
-        });
-        // Sprig: defaults and logic.
-        f("default", &[Any], Some(Any), |_, a| {
-            Ok(if a.len() < 2 || empty(&a[1]) {
-                a[0].clone()
-            } else {
-                a[1].clone()
-            })
-        });
-        f("empty", &[Any], None, |_, a| Ok(Value::Bool(empty(&a[0]))));
-        f("coalesce", &[], Some(Any), |_, a| {
-            Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
-        });
-        f("ternary", &[Any, Any, Bool], None, |_, a| {
-            Ok(if a[2].truthy() {
-                a[0].clone()
-            } else {
-                a[1].clone()
-            })
-        });
-        // Sprig: strings.
-        f("quote", &[], Some(Any), |_, a| {
-            Ok(join_non_nil(&a, |s| gofmt::quote(&s)))
-        });
-        f("squote", &[], Some(Any), |_, a| {
-            Ok(join_non_nil(&a, |s| format!("'{s}'")))
-        });
-        f("cat", &[], Some(Any), |_, a| Ok(join_non_nil(&a, |s| s)));
-        f("upper", &[Str], None, |_, a| {
-            Ok(Value::from(s(&a[0]).to_uppercase()))
-        });
-        f("lower", &[Str], None, |_, a| {
-            Ok(Value::from(s(&a[0]).to_lowercase()))
-        });
-        f("title", &[Str], None, |_, a| {
-            Ok(Value::from(title(s(&a[0]))))
-        });
-        f("trim", &[Str], None, |_, a| {
-            Ok(Value::from(s(&a[0]).trim_matches(char::is_whitespace)))
-        });
-        f("trimAll", &[Str, Str], None, |_, a| {
-            let cut: Vec<char> = s(&a[0]).chars().collect();
-            Ok(Value::from(s(&a[1]).trim_matches(cut.as_slice())))
-        });
-        f("trimPrefix", &[Str, Str], None, |_, a| {
-            Ok(Value::from(
-                s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])),
-            ))
-        });
-        f("trimSuffix", &[Str, Str], None, |_, a| {
-            Ok(Value::from(
-                s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])),
-            ))
-        });
-        f("replace", &[Str, Str, Str], None, |_, a| {
-            Ok(Value::from(go_replace(s(&a[2]), s(&a[0]), s(&a[1]))))
-        });
-        f("contains", &[Str, Str], None, |_, a| {
-            Ok(Value::Bool(s(&a[1]).contains(s(&a[0]))))
-        });
-        f("hasPrefix", &[Str, Str], None, |_, a| {
-            Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0]))))
-        });
-        f("hasSuffix", &[Str, Str], None, |_, a| {
-            Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]))))
-        });
-        f("split", &[Str, Str], None, |_, a| {
-            let m: BTreeMap<String, Value> = go_split(s(&a[1]), s(&a[0]))
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| (format!("_{i}"), Value::from(p)))
-                .collect();
-            Ok(Value::map(m))
-        });
-        f("splitList", &[Str, Str], None, |_, a| {
-            Ok(Value::list(
-                go_split(s(&a[1]), s(&a[0]))
-                    .into_iter()
-                    .map(Value::from)
-                    .collect(),
-            ))
-        });
-        f("join", &[Str, Any], None, |_, a| {
-            Ok(Value::from(strslice(&a[1]).join(s(&a[0]))))
-        });
-        f("indent", &[Int, Str], None, |_, a| {
-            Ok(Value::from(indent(int(&a[0]), s(&a[1]))))
-        });
-        f("nindent", &[Int, Str], None, |_, a| {
-            Ok(Value::from(format!("\n{}", indent(int(&a[0]), s(&a[1])))))
-        });
-        f("repeat", &[Int, Str], None, |_, a| {
-            Ok(Value::from(s(&a[1]).repeat(int(&a[0]).max(0) as usize)))
-        });
-        f("trunc", &[Int, Str], None, |_, a| {
-            let (c, st) = (int(&a[0]), s(&a[1]));
-            let n = st.len() as i64;
-            Ok(Value::from(if c < 0 && -c < n {
-                st.get((n + c) as usize..).unwrap_or(st).to_string()
-            } else if c >= 0 && n > c {
-                st.get(..c as usize).unwrap_or(st).to_string()
-            } else {
-                st.to_string()
-            }))
-        });
-        f("nospace", &[Str], None, |_, a| {
-            Ok(Value::from(
-                s(&a[0])
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect::<String>(),
-            ))
-        });
-        f("b64enc", &[Str], None, |_, a| {
-            Ok(Value::from(
-                base64::engine::general_purpose::STANDARD.encode(s(&a[0])),
-            ))
-        });
-        f("b64dec", &[Str], None, |_, a| {
-            Ok(Value::from(
-                match base64::engine::general_purpose::STANDARD.decode(s(&a[0])) {
-                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Err(e) => e.to_string(),
-                },
-            ))
-        });
-        f("sha256sum", &[Str], None, |_, a| {
-            let d = sha2::Sha256::digest(s(&a[0]).as_bytes());
-            Ok(Value::from(
-                d.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            ))
-        });
-        f("toString", &[Any], None, |_, a| {
-            Ok(Value::from(strval(&a[0])))
-        });
-        f("toStrings", &[Any], None, |_, a| {
-            Ok(Value::list(
-                strslice(&a[0]).into_iter().map(Value::from).collect(),
-            ))
-        });
-        // Sprig: numbers.
-        f("int", &[Any], None, |_, a| Ok(Value::Int(to_int64(&a[0]))));
-        f("int64", &[Any], None, |_, a| {
-            Ok(Value::Int(to_int64(&a[0])))
-        });
-        f("float64", &[Any], None, |_, a| {
-            Ok(Value::Float(to_float64(&a[0])))
-        });
-        f("add", &[], Some(Any), |_, a| {
-            Ok(Value::Int(
-                a.iter().map(to_int64).fold(0i64, i64::wrapping_add),
-            ))
-        });
-        f("add1", &[Any], None, |_, a| {
-            Ok(Value::Int(to_int64(&a[0]).wrapping_add(1)))
-        });
-        f("sub", &[Any, Any], None, |_, a| {
-            Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
-        });
-        f("mul", &[Any], Some(Any), |_, a| {
-            Ok(Value::Int(
-                a.iter().map(to_int64).fold(1i64, i64::wrapping_mul),
-            ))
-        });
-        f("div", &[Any, Any], None, |_, a| match to_int64(&a[1]) {
-            0 => msg("runtime error: integer divide by zero"),
-            d => Ok(Value::Int(to_int64(&a[0]).wrapping_div(d))),
-        });
-        f("mod", &[Any, Any], None, |_, a| match to_int64(&a[1]) {
-            0 => msg("runtime error: integer divide by zero"),
-            d => Ok(Value::Int(to_int64(&a[0]).wrapping_rem(d))),
-        });
-        f("max", &[Any], Some(Any), |_, a| {
-            Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0)))
-        });
-        f("min", &[Any], Some(Any), |_, a| {
-            Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0)))
-        });
-        f("until", &[Int], None, |_, a| {
-            let n = int(&a[0]);
-            let r: Vec<Value> = if n >= 0 {
-                (0..n).map(Value::Int).collect()
-            } else {
-                (n + 1..=0).rev().map(Value::Int).collect()
-            };
-            Ok(Value::list(r))
-        });
-        // Sprig: lists.
-        f("list", &[], Some(Any), |_, a| Ok(Value::list(a)));
-        f("first", &[Any], None, |_, a| {
-            Ok(as_list(&a[0])
-                .and_then(|l| l.first().cloned())
-                .unwrap_or_default())
-        });
-        f("last", &[Any], None, |_, a| {
-            Ok(as_list(&a[0])
-                .and_then(|l| l.last().cloned())
-                .unwrap_or_default())
-        });
-        f("rest", &[Any], None, |_, a| {
-            Ok(as_list(&a[0])
-                .map(|l| Value::list(l.iter().skip(1).cloned().collect()))
-                .unwrap_or_default())
-        });
-        f("append", &[Any, Any], None, |_, a| {
-            let mut l = as_list(&a[0]).unwrap_or_default();
-            l.push(a[1].clone());
-            Ok(Value::list(l))
-        });
-        f("concat", &[], Some(Any), |_, a| {
-            Ok(Value::list(
-                a.iter()
-                    .flat_map(|v| as_list(v).unwrap_or_default())
-                    .collect(),
-            ))
-        });
-        f("has", &[Any, Any], None, |_, a| {
-            Ok(Value::Bool(
-                as_list(&a[1])
-                    .map(|l| {
-                        l.iter()
-                            .any(|x| eq(x, std::slice::from_ref(&a[0])).unwrap_or(false))
-                    })
-                    .unwrap_or(false),
-            ))
-        });
-        f("uniq", &[Any], None, |_, a| {
-            let mut out: Vec<Value> = Vec::new();
-            for v in as_list(&a[0]).unwrap_or_default() {
-                if !out
-                    .iter()
-                    .any(|x| eq(x, std::slice::from_ref(&v)).unwrap_or(false))
-                {
-                    out.push(v);
-                }
-            }
-            Ok(Value::list(out))
-        });
-        f("compact", &[Any], None, |_, a| {
-            Ok(Value::list(
-                as_list(&a[0])
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|v| !empty(v))
-                    .collect(),
-            ))
-        });
-        f("sortAlpha", &[Any], None, |_, a| {
-            let mut v = strslice(&a[0]);
-            v.sort();
-            Ok(Value::list(v.into_iter().map(Value::from).collect()))
-        });
-        // Sprig: dictionaries.
-        f("dict", &[], Some(Any), |_, a| {
-            let mut m = BTreeMap::new();
-            for pair in a.chunks(2) {
-                m.insert(
-                    strval(&pair[0]),
-                    pair.get(1).cloned().unwrap_or_else(|| Value::from("")),
-                );
-            }
-            Ok(Value::map(m))
-        });
-        f("get", &[Map, Str], None, |_, a| {
-            Ok(match &a[0] {
-                Value::Map(m) => m
-                    .borrow()
-                    .get(s(&a[1]))
-                    .cloned()
-                    .unwrap_or_else(|| Value::from("")),
-                _ => Value::from(""),
-            })
-        });
-        f("set", &[Map, Str, Any], None, |_, a| match &a[0] {
-            Value::Map(m) => {
-                m.borrow_mut().insert(s(&a[1]).to_string(), a[2].clone());
-                Ok(a[0].clone())
-            }
-            _ => msg("assignment to entry in nil map"),
-        });
-        f("unset", &[Map, Str], None, |_, a| {
-            if let Value::Map(m) = &a[0] {
-                m.borrow_mut().remove(s(&a[1]));
-            }
-            Ok(a[0].clone())
-        });
-        f("hasKey", &[Map, Str], None, |_, a| {
-            Ok(Value::Bool(
-                matches!(&a[0], Value::Map(m) if m.borrow().contains_key(s(&a[1]))),
-            ))
-        });
-        f("keys", &[], Some(Map), |_, a| {
-            let mut k: Vec<String> = Vec::new();
-            for d in &a {
-                if let Value::Map(m) = d {
-                    k.extend(m.borrow().keys().cloned());
-                }
-            }
-            k.sort();
-            Ok(Value::list(k.into_iter().map(Value::from).collect()))
-        });
-        f("merge", &[Map], Some(Map), |_, a| {
-            let Value::Map(dst) = &a[0] else {
-                return msg("merge into nil map");
-            };
-            for src in &a[1..] {
-                if let Value::Map(src) = src {
-                    merge_into(&mut dst.borrow_mut(), &src.borrow());
-                }
-            }
-            Ok(a[0].clone())
-        });
-        // Sprig: encoding.
-        f("toYaml", &[Any], None, |_, a| {
-            Ok(Value::from(
-                crate::yaml::to_yaml(&a[0])
-                    .trim_end_matches('\n')
-                    .to_string(),
-            ))
-        });
-        f("toJson", &[Any], None, |_, a| {
-            Ok(Value::from(crate::yaml::to_json(&a[0])))
-        });
-        f("fromYaml", &[Str], None, |_, a| {
-            Ok(match crate::yaml::from_yaml(s(&a[0])) {
-                Ok(v @ Value::Map(_)) => v,
-                Ok(_) => Value::map(BTreeMap::new()),
-                Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e))])),
-            })
-        });
-        f("fromJson", &[Str], None, |_, a| {
-            Ok(match serde_json::from_str::<serde_json::Value>(s(&a[0])) {
-                Ok(v) => Value::from_json(&v),
-                Err(e) => Value::map(BTreeMap::from([(
-                    "Error".to_string(),
-                    Value::from(e.to_string()),
-                )])),
-            })
-        });
-        f("typeOf", &[Any], None, |_, a| {
-            Ok(Value::from(a[0].type_name()))
-        });
-        m
+        let mut reg = Registry(HashMap::new());
+        builtins::register(&mut reg);
+        helm::register(&mut reg);
+        logic::register(&mut reg);
+        strings::register(&mut reg);
+        strings::register_2(&mut reg);
+        math::register(&mut reg);
+        lists::register(&mut reg);
+        dicts::register(&mut reg);
+        encoding::register(&mut reg);
+        reg.0
     })
 }
 
@@ -980,7 +600,7 @@ fn le(a: &Value, b: &Value) -> Result<bool, FuncError> {
 mod tests {
     #[test]
     fn every_function_is_documented() {
-        let doc = include_str!("../../../docs/functions.md");
+        let doc = include_str!("../../../../docs/functions.md");
         for name in super::names() {
             assert!(
                 doc.contains(&format!("`{name}`")),

@@ -1,0 +1,37 @@
+//! Sprig and Helm: encodings (YAML, JSON, base64, hashes).
+
+use super::*;
+
+pub(super) fn register(reg: &mut Registry) {
+    use Ty::*;
+    let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
+    f("toYaml", &[Any], None, |_, a| {
+        Ok(Value::from(
+            crate::yaml::to_yaml(&a[0])
+                .trim_end_matches('\n')
+                .to_string(),
+        ))
+    });
+    f("toJson", &[Any], None, |_, a| {
+        Ok(Value::from(crate::yaml::to_json(&a[0])))
+    });
+    f("fromYaml", &[Str], None, |_, a| {
+        Ok(match crate::yaml::from_yaml(s(&a[0])) {
+            Ok(v @ Value::Map(_)) => v,
+            Ok(_) => Value::map(BTreeMap::new()),
+            Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e))])),
+        })
+    });
+    f("fromJson", &[Str], None, |_, a| {
+        Ok(match serde_json::from_str::<serde_json::Value>(s(&a[0])) {
+            Ok(v) => Value::from_json(&v),
+            Err(e) => Value::map(BTreeMap::from([(
+                "Error".to_string(),
+                Value::from(e.to_string()),
+            )])),
+        })
+    });
+    f("typeOf", &[Any], None, |_, a| {
+        Ok(Value::from(a[0].type_name()))
+    });
+}
