@@ -33,11 +33,7 @@ pub struct ClusterFlags {
 
 impl ClusterFlags {
     /// Connects as kubectl would.
-    pub async fn connect_pub(&self) -> Result<Cluster, String> {
-        self.connect().await
-    }
-
-    async fn connect(&self) -> Result<Cluster, String> {
+    pub async fn connect(&self) -> Result<Cluster, String> {
         Cluster::connect(&ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
@@ -139,10 +135,10 @@ pub struct ApplyFlags {
 #[derive(Args, Debug, Clone)]
 pub struct SetFlags {
     #[command(flatten)]
-    cluster: ClusterFlags,
+    pub cluster: ClusterFlags,
     /// Namespace of the deploy set (default: the context's namespace).
     #[arg(short = 'n', long)]
-    namespace: Option<String>,
+    pub namespace: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -259,7 +255,7 @@ async fn with_modes(
     Ok(again)
 }
 
-fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
+pub(crate) fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
     render_modes(flags, cluster, &Default::default())
 }
 
@@ -564,7 +560,7 @@ impl SetFlags {
     }
 }
 
-async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> Result<ApplySet, String> {
+pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> Result<ApplySet, String> {
     let namespace = flags
         .namespace
         .clone()
@@ -658,122 +654,4 @@ pub fn unlock(args: UnlockArgs) -> Result<(), String> {
         };
         Ok(())
     })
-}
-
-/// `berth status DIR --context C`: the set's workloads on the cluster.
-pub fn status(
-    dir: Option<PathBuf>,
-    flags: SetFlags,
-    output: crate::status::Format,
-) -> Result<(), String> {
-    runtime()?.block_on(async {
-        let cluster = flags.cluster.connect().await?;
-        let set = match &dir {
-            Some(dir) => {
-                let rf = RenderFlags {
-                    dir: dir.clone(),
-                    environment: None,
-                    namespace: flags.namespace.clone(),
-                    set: Vec::new(),
-                    value_files: Vec::new(),
-                };
-                render(&rf, &flags.cluster)?.set
-            }
-            None => resolve_set(&cluster, &flags).await?,
-        };
-        let report = berth_kube::status::status(&cluster.client, &cluster.context, &set)
-            .await
-            .map_err(|e| cluster.locate(e).to_string())?;
-        let mut out = anstream::stdout();
-        if output == crate::status::Format::Json {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
-            return Ok(());
-        }
-        print_status(&mut out, &cluster, &report);
-        Ok(())
-    })
-}
-
-fn print_status(
-    out: &mut impl Write,
-    cluster: &Cluster,
-    report: &berth_kube::status::StatusReport,
-) {
-    let revision = report
-        .revision
-        .as_ref()
-        .map(|r| {
-            format!(
-                "revision {} ({})",
-                r.number,
-                r.time.chars().take(19).collect::<String>()
-            )
-        })
-        .unwrap_or_else(|| "no deployed revision".into());
-    let _ = writeln!(
-        out,
-        "deploy set {} in namespace {} (context {}), {revision}",
-        report.set, report.namespace, cluster.context
-    );
-    let mut rows = vec![[
-        "NAME",
-        "DESIRED/READY/AVAIL",
-        "STATUS",
-        "IMAGE",
-        "AGE",
-        "DESCRIPTION",
-    ]
-    .map(String::from)];
-    let mut notes = Vec::new();
-    for w in &report.workloads {
-        let v = &w.view;
-        let (word, long) = crate::status::short_status(v);
-        if let Some(long) = long {
-            notes.push(format!("{}: {long}", v.name));
-        }
-        let images: Vec<&str> = v
-            .containers
-            .iter()
-            .filter_map(|c| c.image.as_deref())
-            .collect();
-        rows.push([
-            format!("{}/{}", v.kind.as_str().to_lowercase(), v.name),
-            format!("{}/{}/{}", v.desired, v.ready, v.available),
-            word,
-            images.join(","),
-            age(&w.created),
-            v.description.clone().unwrap_or_default(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..6)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
-    for n in notes {
-        let _ = writeln!(out, "  └ {n}");
-    }
-}
-
-fn age(created: &str) -> String {
-    let Ok(t) = created.parse::<berth_kube::jiff::Timestamp>() else {
-        return "-".into();
-    };
-    let secs = berth_kube::jiff::Timestamp::now().as_second() - t.as_second();
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
 }

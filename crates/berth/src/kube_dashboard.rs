@@ -37,7 +37,7 @@ pub async fn backend(
     render: &RenderFlags,
     cluster_flags: &ClusterFlags,
 ) -> Result<(berth_kube::Cluster, berth_kube::ApplySet, Arc<KubeBackend>), String> {
-    let cluster = cluster_flags.connect_pub().await?;
+    let cluster = cluster_flags.connect().await?;
     let set = crate::cluster::set_of(render, cluster_flags)?;
     let renderer = FolderRenderer {
         flags: render.clone(),

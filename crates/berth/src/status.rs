@@ -1,6 +1,8 @@
 //! `berth status`: a folder's running `berth up`, or with `--context` a deploy set on a cluster;
 //! both as rows of the same view (the one health mapping), as a table or `-o json`.
 
+use crate::cluster::SetFlags;
+use crate::render::RenderFlags;
 use berth_core::view::{EnvironmentView, ServiceView};
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -37,7 +39,7 @@ fn load(dir: &Path) -> Result<berth_local::Status, String> {
 
 pub fn status(args: StatusArgs) -> Result<(), String> {
     if args.cluster.given() {
-        return crate::cluster::status(args.dir, args.cluster, args.output);
+        return cluster_status(args.dir, args.cluster, args.output);
     }
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
     let s = load(&dir)?;
@@ -103,4 +105,118 @@ fn print_local(out: &mut impl Write, view: &EnvironmentView) {
         }
     }
     let _ = writeln!(out);
+}
+
+/// `berth status [DIR] --context C`: the set's workloads on the cluster.
+pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> Result<(), String> {
+    crate::cluster::runtime()?.block_on(async {
+        let cluster = flags.cluster.connect().await?;
+        let set = match &dir {
+            Some(dir) => {
+                let rf = RenderFlags {
+                    dir: dir.clone(),
+                    environment: None,
+                    namespace: flags.namespace.clone(),
+                    set: Vec::new(),
+                    value_files: Vec::new(),
+                };
+                crate::cluster::render(&rf, &flags.cluster)?.set
+            }
+            None => crate::cluster::resolve_set(&cluster, &flags).await?,
+        };
+        let report = berth_kube::status::status(&cluster.client, &cluster.context, &set)
+            .await
+            .map_err(|e| cluster.locate(e).to_string())?;
+        let mut out = anstream::stdout();
+        if output == Format::Json {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            return Ok(());
+        }
+        print_status(&mut out, &cluster, &report);
+        Ok(())
+    })
+}
+
+fn print_status(
+    out: &mut impl Write,
+    cluster: &berth_kube::Cluster,
+    report: &berth_kube::status::StatusReport,
+) {
+    let revision = report
+        .revision
+        .as_ref()
+        .map(|r| {
+            format!(
+                "revision {} ({})",
+                r.number,
+                r.time.chars().take(19).collect::<String>()
+            )
+        })
+        .unwrap_or_else(|| "no deployed revision".into());
+    let _ = writeln!(
+        out,
+        "deploy set {} in namespace {} (context {}), {revision}",
+        report.set, report.namespace, cluster.context
+    );
+    let mut rows = vec![[
+        "NAME",
+        "DESIRED/READY/AVAIL",
+        "STATUS",
+        "IMAGE",
+        "AGE",
+        "DESCRIPTION",
+    ]
+    .map(String::from)];
+    let mut notes = Vec::new();
+    for w in &report.workloads {
+        let v = &w.view;
+        let (word, long) = short_status(v);
+        if let Some(long) = long {
+            notes.push(format!("{}: {long}", v.name));
+        }
+        let images: Vec<&str> = v
+            .containers
+            .iter()
+            .filter_map(|c| c.image.as_deref())
+            .collect();
+        rows.push([
+            format!("{}/{}", v.kind.as_str().to_lowercase(), v.name),
+            format!("{}/{}/{}", v.desired, v.ready, v.available),
+            word,
+            images.join(","),
+            age(&w.created),
+            v.description.clone().unwrap_or_default(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    for n in notes {
+        let _ = writeln!(out, "  └ {n}");
+    }
+}
+
+fn age(created: &str) -> String {
+    let Ok(t) = created.parse::<berth_kube::jiff::Timestamp>() else {
+        return "-".into();
+    };
+    let secs = berth_kube::jiff::Timestamp::now().as_second() - t.as_second();
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
 }

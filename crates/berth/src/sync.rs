@@ -52,7 +52,7 @@ impl berth_kube::Ui for Log {
 }
 
 async fn pause_or_resume(args: &SyncArgs) -> Result<(), String> {
-    let cluster = args.cluster.connect_pub().await?;
+    let cluster = args.cluster.connect().await?;
     let set = crate::cluster::set_of(&args.render, &args.cluster)?;
     let value = args.pause.then_some("paused by hand (berth sync --pause)");
     berth_kube::apply::set_parent_annotation(&cluster.client, &set, applyset::SYNC_PAUSED, value)

@@ -280,3 +280,235 @@ async fn pause(State(b): State<Shared>) -> Response {
 async fn resume(State(b): State<Shared>) -> Response {
     done(b.set_paused(false).await)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The router against an in-memory backend: routes, status codes, bodies and the guard,
+    //! without sockets or a real environment.
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use berth_core::backend::BoxFuture;
+    use berth_core::view::{EnvironmentView, Health, LogLine, Mode, ServiceView};
+    use berth_core::WorkloadKind;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::{broadcast, watch};
+    use tower::ServiceExt;
+
+    /// One service, `web`, whose replica count the actions change.
+    struct Memory {
+        replicas: Mutex<u32>,
+        changed: watch::Sender<u64>,
+        lines: broadcast::Sender<Arc<LogLine>>,
+    }
+
+    impl Memory {
+        fn new() -> Arc<Memory> {
+            Arc::new(Memory {
+                replicas: Mutex::new(1),
+                changed: watch::channel(0).0,
+                lines: broadcast::channel(16).0,
+            })
+        }
+    }
+
+    impl Backend for Memory {
+        fn environment(&self) -> EnvironmentView {
+            let n = *self.replicas.lock().unwrap();
+            EnvironmentView {
+                backend: "memory".into(),
+                target: "test".into(),
+                generation: 1,
+                last_error: None,
+                busy: None,
+                ingress: None,
+                services: vec![ServiceView {
+                    name: "web".into(),
+                    kind: WorkloadKind::Deployment,
+                    description: None,
+                    desired: n,
+                    ready: n,
+                    available: n,
+                    health: Health::Ready,
+                    status: "ready".into(),
+                    mode: "image".into(),
+                    containers: Vec::new(),
+                    replicas: Vec::new(),
+                    shell: None,
+                }],
+                sync: None,
+            }
+        }
+        fn changed(&self) -> watch::Receiver<u64> {
+            self.changed.subscribe()
+        }
+        fn logs(
+            &self,
+            service: &str,
+            _: Option<u64>,
+            _: Option<usize>,
+        ) -> Result<Vec<LogLine>, ApiError> {
+            if service == "web" {
+                Ok(Vec::new())
+            } else {
+                Err(ApiError::not_found(format!("no service named {service}")))
+            }
+        }
+        fn follow(&self, _: &str) -> Result<broadcast::Receiver<Arc<LogLine>>, ApiError> {
+            Ok(self.lines.subscribe())
+        }
+        fn restart<'a>(&'a self, s: &'a str) -> BoxFuture<'a, Result<String, ApiError>> {
+            Box::pin(async move { Ok(format!("restarted {s}")) })
+        }
+        fn scale<'a>(&'a self, _: &'a str, n: u32) -> BoxFuture<'a, Result<String, ApiError>> {
+            Box::pin(async move {
+                *self.replicas.lock().unwrap() = n;
+                Ok(format!("scaled to {n}"))
+            })
+        }
+        fn set_mode<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: Mode,
+        ) -> BoxFuture<'a, Result<String, ApiError>> {
+            Box::pin(async { Err(ApiError::bad_request("no container can run from source")) })
+        }
+        fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>> {
+            Box::pin(async { Ok("redeployed".into()) })
+        }
+    }
+
+    fn app(backend: Arc<Memory>) -> Router {
+        let access = Access::new("127.0.0.1:7700".parse().unwrap(), None);
+        router(backend, access)
+    }
+
+    async fn call(
+        app: &Router,
+        method: &str,
+        uri: &str,
+        body: &str,
+        origin: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Host", "127.0.0.1:7700")
+            .header("Content-Type", "application/json");
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn routes_answer_from_the_backend() {
+        let backend = Memory::new();
+        let app = app(backend.clone());
+        let (code, env) = call(&app, "GET", "/api/v1/environment", "", None).await;
+        assert_eq!(
+            (code, env["services"][0]["kind"].as_str()),
+            (200, Some("Deployment"))
+        );
+        assert_eq!(
+            call(&app, "GET", "/api/v1/services/nope", "", None).await.0,
+            404
+        );
+        assert_eq!(
+            call(&app, "GET", "/api/v1/services/nope/logs", "", None)
+                .await
+                .0,
+            404
+        );
+        let (code, body) = call(
+            &app,
+            "POST",
+            "/api/v1/services/web/scale",
+            r#"{"replicas": 3}"#,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (code, body["message"].as_str()),
+            (200, Some("scaled to 3")),
+            "{body}"
+        );
+        assert_eq!(*backend.replicas.lock().unwrap(), 3);
+        assert_eq!(
+            call(&app, "POST", "/api/v1/services/web/scale", "{}", None)
+                .await
+                .0,
+            422
+        );
+        let (code, body) = call(
+            &app,
+            "POST",
+            "/api/v1/services/web/mode",
+            r#"{"mode": "source"}"#,
+            None,
+        )
+        .await;
+        assert_eq!(code, 400);
+        assert_eq!(body["error"], "no container can run from source");
+        let (code, body) = call(&app, "POST", "/api/v1/sync/pause", "", None).await;
+        assert_eq!(code, 404, "no sync here: {body}");
+    }
+
+    #[tokio::test]
+    async fn another_origin_cannot_act() {
+        let backend = Memory::new();
+        let app = app(backend.clone());
+        let (code, _) = call(
+            &app,
+            "POST",
+            "/api/v1/services/web/scale",
+            r#"{"replicas": 5}"#,
+            Some("http://evil.example"),
+        )
+        .await;
+        assert_eq!(code, 403);
+        assert_eq!(*backend.replicas.lock().unwrap(), 1, "nothing changed");
+        assert_eq!(
+            call(&app, "GET", "/api/v1/services/web/restart", "", None)
+                .await
+                .0,
+            405,
+            "no GET side effects"
+        );
+    }
+
+    #[tokio::test]
+    async fn metrics_are_the_views_state() {
+        let app = app(Memory::new());
+        let req = Request::builder()
+            .uri("/metrics")
+            .header("Host", "127.0.0.1:7700")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        let text = String::from_utf8(
+            axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            text.contains("berth_service_desired_replicas{service=\"web\"} 1"),
+            "{text}"
+        );
+    }
+}
