@@ -178,11 +178,16 @@ pub async fn apply(
     progress: &(dyn Fn(String) + Sync),
 ) -> Result<ApplyReport, Error> {
     check_empty(plan, opts.allow_empty)?;
+    if is_noop(plan) {
+        return Ok(ApplyReport {
+            unchanged: plan.desired.len(),
+            ..Default::default()
+        });
+    }
     let (kinds, namespaces) = desired_kinds_and_namespaces(plan);
     let modes = parent_modes(plan);
     // Record the union first: if this run dies midway, the next one still finds every member.
-    let mut union_kinds = kinds.clone();
-    let mut union_ns = namespaces.clone();
+    let (mut union_kinds, mut union_ns) = (kinds.clone(), namespaces.clone());
     if let Some(p) = &plan.parent {
         union_kinds.extend(applyset::recorded_kinds(p));
         union_ns.extend(applyset::recorded_namespaces(p));
@@ -193,129 +198,144 @@ pub async fn apply(
             applyset::recorded_namespaces(p),
         )
     });
-    let others = |ns: &BTreeSet<String>| -> BTreeSet<String> {
-        ns.iter()
-            .filter(|n| **n != plan.set.namespace)
-            .cloned()
-            .collect()
-    };
-    if is_noop(plan) {
-        return Ok(ApplyReport {
-            unchanged: plan.desired.len(),
-            ..Default::default()
-        });
-    }
-    if recorded.as_ref() != Some(&(union_kinds.clone(), others(&union_ns))) {
+    let mut others = union_ns.clone();
+    others.remove(&plan.set.namespace);
+    if recorded != Some((union_kinds.clone(), others)) {
         write_parent(client, &plan.set, &union_kinds, &union_ns, modes.as_deref()).await?;
     }
-
     let mut report = ApplyReport::default();
     let mut applied: Vec<String> = Vec::new();
-    let pp = apply_params(opts.force_conflicts, false);
-    let mut index = 0;
-    while index < plan.desired.len() {
-        let phase = plan.desired[index].phase();
-        let end = plan.desired[index..]
-            .iter()
-            .position(|d| d.phase() != phase)
-            .map_or(plan.desired.len(), |p| index + p);
-        let group: Vec<(usize, &Desired)> = (index..end).map(|i| (i, &plan.desired[i])).collect();
-        index = end;
-        let todo: Vec<(usize, &Desired)> = group
-            .into_iter()
-            .filter(|(i, _)| {
-                if plan.actions[*i] == ChangeKind::Unchanged {
-                    report.unchanged += 1;
-                    false
-                } else {
-                    true
-                }
-            })
-            .collect();
-        if todo.is_empty() {
-            continue;
-        }
-        progress(format!(
-            "applying {} ({})",
-            phase_name(phase),
-            berth_core::count(todo.len(), "object")
-        ));
-        let results: Vec<Result<(), Error>> = stream::iter(todo.iter().copied())
-            .map(|(i, d)| apply_one(client, resolver, plan, &pp, i, d))
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
-        let mut failure = None;
-        for (r, (i, d)) in results.into_iter().zip(todo.iter()) {
-            match r {
-                Ok(()) => {
-                    applied.push(format!("{}/{}", d.oref.group_kind, d.oref.name));
-                    match plan.actions[*i] {
-                        ChangeKind::Create => report.created += 1,
-                        _ => report.updated += 1,
-                    }
-                }
-                Err(e) => failure = failure.or(Some(e)),
-            }
-        }
-        if let Some(e) = failure {
-            return Err(partial(e, plan, &applied));
-        }
-        if phase == ApplyPhase::CustomResourceDefinitions {
-            for (_, d) in &todo {
-                wait_established(client, &d.oref.name, progress).await?;
-            }
-        }
+    for phase in phases(plan) {
+        apply_phase(
+            client,
+            resolver,
+            plan,
+            opts,
+            &phase,
+            &mut report,
+            &mut applied,
+            progress,
+        )
+        .await?;
     }
-
-    for p in &plan.prunes {
-        progress(format!("pruning {}", p.oref));
-        let dp = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..Default::default()
-        };
-        let objects = api(client, &p.resource, p.oref.namespace.as_deref());
-        // Re-check ownership right before deleting: never delete what berth does not own.
-        let Some(live) = objects.get_opt(&p.oref.name).await.map_err(|e| {
-            from_kube(
-                e,
-                &Action {
-                    verb: "get",
-                    resource: p.resource.display(),
-                    namespace: p.oref.namespace.as_deref(),
-                    object: Some(p.oref.to_string()),
-                    origin: None,
-                },
-            )
-        })?
-        else {
-            continue;
-        };
-        if live.metadata.labels.as_ref().and_then(|l| l.get(PART_OF)) != Some(&plan.set.id()) {
-            continue;
-        }
-        match objects.delete(&p.oref.name, &dp).await {
-            Ok(_) => report.deleted += 1,
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => {
-                return Err(from_kube(
-                    e,
-                    &Action {
-                        verb: "delete",
-                        resource: p.resource.display(),
-                        namespace: p.oref.namespace.as_deref(),
-                        object: Some(p.oref.to_string()),
-                        origin: None,
-                    },
-                ))
-            }
-        }
-    }
+    report.deleted = prune(client, plan, progress).await?;
     // Without prune, members of kinds no longer rendered stay recorded (the union).
     if opts.prune && (union_kinds != kinds || union_ns != namespaces) {
         write_parent(client, &plan.set, &kinds, &namespaces, modes.as_deref()).await?;
     }
     Ok(report)
+}
+
+/// The plan's objects (by index) in runs of one apply phase, in order.
+fn phases(plan: &Plan) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, d) in plan.desired.iter().enumerate() {
+        match out.last_mut() {
+            Some(run) if plan.desired[run[0]].phase() == d.phase() => run.push(i),
+            _ => out.push(vec![i]),
+        }
+    }
+    out
+}
+
+/// Writes one phase's changed objects, 16 at a time; CRDs are waited for until established.
+#[allow(clippy::too_many_arguments)]
+async fn apply_phase(
+    client: &kube::Client,
+    resolver: &Resolver,
+    plan: &Plan,
+    opts: ApplyOptions,
+    phase: &[usize],
+    report: &mut ApplyReport,
+    applied: &mut Vec<String>,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<(), Error> {
+    let (todo, unchanged): (Vec<usize>, Vec<usize>) = phase
+        .iter()
+        .partition(|i| plan.actions[**i] != ChangeKind::Unchanged);
+    report.unchanged += unchanged.len();
+    let Some(&first) = todo.first() else {
+        return Ok(());
+    };
+    let kind = plan.desired[first].phase();
+    progress(format!(
+        "applying {} ({})",
+        phase_name(kind),
+        berth_core::count(todo.len(), "object")
+    ));
+    let pp = apply_params(opts.force_conflicts, false);
+    let results: Vec<Result<(), Error>> = stream::iter(todo.iter().copied())
+        .map(|i| apply_one(client, resolver, plan, &pp, i, &plan.desired[i]))
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut failure = None;
+    for (r, &i) in results.into_iter().zip(&todo) {
+        match r {
+            Ok(()) => {
+                let d = &plan.desired[i];
+                applied.push(format!("{}/{}", d.oref.group_kind, d.oref.name));
+                match plan.actions[i] {
+                    ChangeKind::Create => report.created += 1,
+                    _ => report.updated += 1,
+                }
+            }
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    if let Some(e) = failure {
+        return Err(partial(e, plan, applied));
+    }
+    if kind == ApplyPhase::CustomResourceDefinitions {
+        for &i in &todo {
+            wait_established(client, &plan.desired[i].oref.name, progress).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the plan's prunes, each only if it is still a member of the set right before;
+/// returns how many were deleted.
+async fn prune(
+    client: &kube::Client,
+    plan: &Plan,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<usize, Error> {
+    let mut deleted = 0;
+    for p in &plan.prunes {
+        progress(format!("pruning {}", p.oref));
+        let action = |verb| Action {
+            verb,
+            resource: p.resource.display(),
+            namespace: p.oref.namespace.as_deref(),
+            object: Some(p.oref.to_string()),
+            origin: None,
+        };
+        let objects = api(client, &p.resource, p.oref.namespace.as_deref());
+        // Re-check ownership right before deleting: never delete what berth does not own.
+        let live = objects
+            .get_opt(&p.oref.name)
+            .await
+            .map_err(|e| from_kube(e, &action("get")))?;
+        let member = live
+            .as_ref()
+            .and_then(|l| l.metadata.labels.as_ref())
+            .and_then(|l| l.get(PART_OF))
+            == Some(&plan.set.id());
+        if !member {
+            continue;
+        }
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        match objects.delete(&p.oref.name, &dp).await {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(from_kube(e, &action("delete"))),
+        }
+    }
+    Ok(deleted)
 }
 
 /// Applies one object of the plan (replacing it first when the plan says so).
@@ -496,5 +516,116 @@ async fn wait_established(
             .hint("check the CRD's conditions with kubectl describe crd"));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::plan::Desired;
+    use berth_core::{GroupKind, ObjectRef};
+    use serde_json::json;
+
+    pub(crate) fn desired(api_version: &str, kind: &str, name: &str) -> Desired {
+        Desired {
+            oref: ObjectRef {
+                group_kind: GroupKind::from_api_version(api_version, kind),
+                namespace: Some("ns".into()),
+                name: name.into(),
+            },
+            origin: format!("{name}.yaml:1"),
+            resource: None,
+            api_version: api_version.into(),
+            body: json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}),
+        }
+    }
+
+    pub(crate) fn plan_of(desired: Vec<Desired>, actions: Vec<ChangeKind>) -> Plan {
+        let changes = desired
+            .iter()
+            .zip(&actions)
+            .map(|(d, a)| crate::plan::Change {
+                action: *a,
+                oref: (&d.oref).into(),
+                source: None,
+                diff: None,
+                changed_secret_keys: Vec::new(),
+            })
+            .collect();
+        Plan {
+            set: ApplySet {
+                name: "app".into(),
+                namespace: "ns".into(),
+            },
+            desired,
+            actions,
+            prunes: Vec::new(),
+            changes,
+            parent: None,
+            missing_namespaces: Vec::new(),
+            live_members: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn objects_go_in_runs_of_one_phase() {
+        let plan = plan_of(
+            vec![
+                desired("v1", "Namespace", "a"),
+                desired("v1", "ConfigMap", "b"),
+                desired("v1", "Secret", "c"),
+                desired("v1", "Service", "d"),
+                desired("apps/v1", "Deployment", "e"),
+                desired("apps/v1", "StatefulSet", "f"),
+            ],
+            vec![ChangeKind::Create; 6],
+        );
+        assert_eq!(
+            phases(&plan),
+            vec![vec![0], vec![1, 2], vec![3], vec![4, 5]]
+        );
+    }
+
+    #[test]
+    fn an_unchanged_set_is_a_no_op_only_with_a_current_parent() {
+        let mut plan = plan_of(
+            vec![desired("v1", "ConfigMap", "b")],
+            vec![ChangeKind::Unchanged],
+        );
+        assert!(!is_noop(&plan), "no parent yet: it must be written");
+        let kinds = BTreeSet::from([GroupKind::from_api_version("v1", "ConfigMap")]);
+        plan.parent = Some(
+            plan.set
+                .parent(&kinds, &BTreeSet::from(["ns".to_string()]), None),
+        );
+        assert!(is_noop(&plan));
+        plan.changes[0].action = ChangeKind::Update;
+        assert!(!is_noop(&plan));
+    }
+
+    #[test]
+    fn a_partial_apply_says_what_was_and_was_not_applied() {
+        let plan = plan_of(
+            vec![
+                desired("v1", "ConfigMap", "b"),
+                desired("v1", "Service", "s"),
+            ],
+            vec![ChangeKind::Create, ChangeKind::Create],
+        );
+        let e = partial(
+            Error::new(ErrorKind::Api, "boom"),
+            &plan,
+            &["ConfigMap/b".into()],
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("applied before the failure: ConfigMap/b"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 of 2 objects to change applied, 1 not applied"),
+            "{text}"
+        );
     }
 }

@@ -801,3 +801,69 @@ pub fn object_error(e: kube::Error, verb: &str, d: &Desired, r: &Resource) -> Er
     }
     err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::tests::desired;
+
+    #[test]
+    fn every_object_is_classified_from_the_servers_answer() {
+        let d = desired("v1", "ConfigMap", "c");
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "uid": "1", "resourceVersion": "5"}, "data": {"k": "v"}});
+        assert_eq!(change_of(&d, None, None).action, ChangeKind::Create);
+        let same = json!({"kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"resourceVersion": "6", "name": "c", "uid": "1"}, "data": {"k": "v"}});
+        let c = change_of(&d, Some(same), Some(&live));
+        assert_eq!((c.action, c.diff), (ChangeKind::Unchanged, None));
+        let other = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "uid": "1"}, "data": {"k": "w"}});
+        let c = change_of(&d, Some(other), Some(&live));
+        assert_eq!(c.action, ChangeKind::Update);
+        let diff = c.diff.unwrap();
+        assert!(diff.contains("-  k: v\n+  k: w"), "{diff}");
+        assert_eq!(
+            change_of(&d, Some(Json::Null), Some(&live)).action,
+            ChangeKind::Replace
+        );
+    }
+
+    #[test]
+    fn prunes_go_in_reverse_apply_order_and_only_with_prune() {
+        let members: Vec<(ObjectRef, Resource)> = [
+            ("v1", "ConfigMap", "old-config"),
+            ("apps/v1", "Deployment", "old-app"),
+        ]
+        .into_iter()
+        .map(|(v, k, n)| {
+            let d = desired(v, k, n);
+            let r = Resource {
+                api: kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+                namespaced: true,
+            };
+            (d.oref, r)
+        })
+        .collect();
+        let opts = PlanOptions {
+            force_conflicts: false,
+            prune: true,
+        };
+        let prunes = prunes_of(members.clone(), &[], opts);
+        let names: Vec<&str> = prunes.iter().map(|p| p.oref.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["old-app", "old-config"],
+            "workloads before their config"
+        );
+        let kept = prunes_of(
+            members,
+            &[],
+            PlanOptions {
+                prune: false,
+                ..opts
+            },
+        );
+        assert!(kept.is_empty());
+    }
+}
