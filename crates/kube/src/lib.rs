@@ -269,55 +269,18 @@ async fn deploy_locked(
         .as_ref()
         .map(|r| r.number)
         .or(previous.as_ref().map(|r| r.number));
-    let mut took = None;
-    if let Some(timeout) = opts.wait {
-        ui.info("waiting for workloads to become ready".into());
-        let started = std::time::Instant::now();
-        let waited = wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await;
-        took = Some(started.elapsed());
-        if let Err(e) = waited {
-            if let Some(n) = revision.as_ref().map(|r| r.number) {
-                releases.set_status(n, RevisionStatus::Failed).await?;
-            }
-            let Some(prev) = previous.filter(|_| opts.atomic && revision.is_some()) else {
-                return Err(e);
-            };
-            ui.info(format!(
-                "rolling back to revision {} (--atomic)",
-                prev.number
-            ));
-            let old = releases.load(prev.number).await?;
-            let back = NewRevision {
-                user: lock::holder_identity(),
-                git_commit: prev.git_commit.clone(),
-                variables_digest: prev.variables_digest.clone(),
-                source: format!("rollback to {} (--atomic)", prev.number),
-            };
-            let inner = DeployOptions {
-                atomic: false,
-                ..opts.clone()
-            };
-            let rolled = Box::pin(deploy_locked(
-                client,
-                resolver,
-                set,
-                &old,
-                back,
-                &inner,
-                ui,
-                &[],
-            ))
-            .await;
-            return Err(match rolled {
-                Ok(o) => e.note(format!(
-                    "rolled back to revision {} (recorded as revision {})",
-                    prev.number,
-                    o.revision.map_or(0, |r| r.number)
-                )),
-                Err(re) => e.note(format!("the rollback failed too: {}", re.message)),
-            });
+    let took = match opts.wait {
+        Some(timeout) => {
+            let recorded = revision.as_ref().map(|r| r.number);
+            Some(
+                wait_or_roll_back(
+                    client, resolver, set, &plan, timeout, recorded, previous, opts, ui,
+                )
+                .await?,
+            )
         }
-    }
+        None => None,
+    };
     if let Some(n) = current {
         releases.set_status(n, RevisionStatus::Deployed).await?;
     }
@@ -327,6 +290,68 @@ async fn deploy_locked(
         changed,
         waited: took,
         current,
+    })
+}
+
+/// Waits for the rollout; on failure marks the new revision failed and, with `--atomic`,
+/// re-applies the previous deployed revision (the error says so). Returns the time waited.
+#[allow(clippy::too_many_arguments)]
+async fn wait_or_roll_back(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    plan: &Plan,
+    timeout: Duration,
+    recorded: Option<u32>,
+    previous: Option<Revision>,
+    opts: &DeployOptions,
+    ui: &dyn Ui,
+) -> Result<Duration, Error> {
+    ui.info("waiting for workloads to become ready".into());
+    let started = std::time::Instant::now();
+    let Err(e) = wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await else {
+        return Ok(started.elapsed());
+    };
+    let releases = Releases::new(client, set);
+    if let Some(n) = recorded {
+        releases.set_status(n, RevisionStatus::Failed).await?;
+    }
+    let Some(prev) = previous.filter(|_| opts.atomic && recorded.is_some()) else {
+        return Err(e);
+    };
+    ui.info(format!(
+        "rolling back to revision {} (--atomic)",
+        prev.number
+    ));
+    let old = releases.load(prev.number).await?;
+    let back = NewRevision {
+        user: lock::holder_identity(),
+        git_commit: prev.git_commit.clone(),
+        variables_digest: prev.variables_digest.clone(),
+        source: format!("rollback to {} (--atomic)", prev.number),
+    };
+    let inner = DeployOptions {
+        atomic: false,
+        ..opts.clone()
+    };
+    let rolled = Box::pin(deploy_locked(
+        client,
+        resolver,
+        set,
+        &old,
+        back,
+        &inner,
+        ui,
+        &[],
+    ))
+    .await;
+    Err(match rolled {
+        Ok(o) => e.note(format!(
+            "rolled back to revision {} (recorded as revision {})",
+            prev.number,
+            o.revision.map_or(0, |r| r.number)
+        )),
+        Err(re) => e.note(format!("the rollback failed too: {}", re.message)),
     })
 }
 

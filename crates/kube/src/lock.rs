@@ -71,6 +71,44 @@ fn expired(lease: &Lease, now: Timestamp) -> bool {
     }
 }
 
+/// Renews the lease every third of its duration until aborted (failures are retried next time).
+async fn renew(api: Api<Lease>, name: String) {
+    loop {
+        tokio::time::sleep(Duration::from_secs((LEASE_SECONDS / 3) as u64)).await;
+        if let Ok(mut lease) = api.get(&name).await {
+            if let Some(spec) = lease.spec.as_mut() {
+                spec.renew_time = Some(MicroTime(Timestamp::now()));
+            }
+            let _ = api.replace(&name, &PostParams::default(), &lease).await;
+        }
+    }
+}
+
+/// The set is locked by `holder` and stayed so for `waited`: who, since when, what to do.
+fn locked_error(
+    set: &ApplySet,
+    name: &str,
+    lease: &Lease,
+    holder: &str,
+    waited: Duration,
+) -> Error {
+    let since = lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.acquire_time.as_ref())
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    Error::new(
+        ErrorKind::Locked,
+        format!("deploy set `{}` is locked by {holder} (since {since})", set.name),
+    )
+    .note(format!("Lease {}/{name}; waited {waited:?}", set.namespace))
+    .hint(format!(
+        "wait for that apply to finish, raise --lock-timeout, or if it is dead: berth unlock --name {} -n {}",
+        set.name, set.namespace
+    ))
+}
+
 impl Lock {
     /// Takes the set's lock, waiting up to `timeout` for another holder; `on_wait` hears who
     /// holds it (or whose lock was taken over because its process is gone).
@@ -135,24 +173,7 @@ impl Lock {
                         .and_then(|s| s.holder_identity.clone())
                         .unwrap_or_default();
                     if tokio::time::Instant::now() >= deadline {
-                        let since = lease
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.acquire_time.as_ref())
-                            .map(|t| t.0.to_string())
-                            .unwrap_or_default();
-                        return Err(Error::new(
-                            ErrorKind::Locked,
-                            format!(
-                                "deploy set `{}` is locked by {holder} (since {since})",
-                                set.name
-                            ),
-                        )
-                        .note(format!("Lease {}/{name}; waited {:?}", set.namespace, timeout))
-                        .hint(format!(
-                            "wait for that apply to finish, raise --lock-timeout, or if it is dead: berth unlock --name {} -n {}",
-                            set.name, set.namespace
-                        )));
+                        return Err(locked_error(set, &name, lease, &holder, timeout));
                     }
                     if !told {
                         on_wait(&format!("waiting for the lock held by {holder}"));
@@ -169,21 +190,7 @@ impl Lock {
                 Err(e) => return Err(from_kube(e, &lease_action("write", &set.namespace, &name))),
             }
         }
-        let renew_api = api.clone();
-        let renew_name = name.clone();
-        let renew = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs((LEASE_SECONDS / 3) as u64)).await;
-                if let Ok(mut lease) = renew_api.get(&renew_name).await {
-                    if let Some(spec) = lease.spec.as_mut() {
-                        spec.renew_time = Some(MicroTime(Timestamp::now()));
-                    }
-                    let _ = renew_api
-                        .replace(&renew_name, &PostParams::default(), &lease)
-                        .await;
-                }
-            }
-        });
+        let renew = tokio::spawn(renew(api.clone(), name.clone()));
         Ok(Lock { api, name, renew })
     }
 

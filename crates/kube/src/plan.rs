@@ -250,6 +250,49 @@ pub fn check_retired_apis(
     )))
 }
 
+/// The body as applied: its namespace filled in (or removed, cluster-scoped), labelled as a
+/// member of the set, stamped with its digest. Also its name and namespace.
+fn as_member(
+    m: &Manifest,
+    set: &ApplySet,
+    namespaced: bool,
+) -> Result<(Json, String, Option<String>), Error> {
+    let refuse = |what: &str| Error::new(ErrorKind::Rejected, what.to_string()).at(&m.origin);
+    let mut body = m.body.clone();
+    let meta = body
+        .as_object_mut()
+        .and_then(|b| {
+            b.entry("metadata")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+        })
+        .ok_or_else(|| refuse("object has no metadata"))?;
+    let name = meta
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let namespace = if namespaced {
+        let ns = meta
+            .get("namespace")
+            .and_then(Json::as_str)
+            .unwrap_or(&set.namespace)
+            .to_string();
+        meta.insert("namespace".into(), json!(ns));
+        Some(ns)
+    } else {
+        meta.remove("namespace");
+        None
+    };
+    meta.entry("labels")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| refuse("metadata.labels is not a map"))?
+        .insert(PART_OF.into(), json!(set.id()));
+    diff::stamp_digest(&mut body).map_err(|e| refuse(&e))?;
+    Ok((body, name, namespace))
+}
+
 /// Resolves manifests against the cluster's discovery: namespaces filled in, membership labelled.
 pub async fn resolve(
     client: &kube::Client,
@@ -298,44 +341,7 @@ pub async fn resolve(
                     && c.body.pointer("/spec/scope").and_then(Json::as_str) != Some("Cluster")
             }),
         };
-        let mut body = m.body.clone();
-        let meta = body
-            .as_object_mut()
-            .and_then(|b| {
-                b.entry("metadata")
-                    .or_insert_with(|| json!({}))
-                    .as_object_mut()
-            })
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Rejected, "object has no metadata").at(&m.origin)
-            })?;
-        let name = meta
-            .get("name")
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let namespace = if namespaced {
-            let ns = meta
-                .get("namespace")
-                .and_then(Json::as_str)
-                .unwrap_or(&set.namespace)
-                .to_string();
-            meta.insert("namespace".into(), json!(ns));
-            Some(ns)
-        } else {
-            meta.remove("namespace");
-            None
-        };
-        let labels = meta
-            .entry("labels")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Rejected, "metadata.labels is not a map").at(&m.origin)
-            })?;
-        labels.insert(PART_OF.into(), json!(set.id()));
-        diff::stamp_digest(&mut body)
-            .map_err(|e| Error::new(ErrorKind::Rejected, e).at(&m.origin))?;
+        let (body, name, namespace) = as_member(m, set, namespaced)?;
         let oref = ObjectRef {
             group_kind: gk,
             namespace,
