@@ -36,42 +36,48 @@ pub struct Cluster {
     pub last_failure: Arc<Mutex<Option<String>>>,
 }
 
+/// The kubeconfig as kubectl reads it, and the context to use (which must exist in it).
+fn kubeconfig_and_context(opts: &ConnectOptions) -> Result<(Kubeconfig, String), Error> {
+    let kubeconfig = match &opts.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot read kubeconfig {}: {e}", path.display()),
+            )
+            .hint("pass --kubeconfig with a readable kubeconfig file")
+        })?,
+        None => Kubeconfig::read().map_err(|e| {
+            Error::new(ErrorKind::Config, format!("cannot read kubeconfig: {e}"))
+                .hint("set KUBECONFIG or pass --kubeconfig (berth reads it as kubectl does)")
+        })?,
+    };
+    let context = match &opts.context {
+        Some(c) => c.clone(),
+        None => kubeconfig.current_context.clone().ok_or_else(|| {
+            Error::new(ErrorKind::Config, "the kubeconfig has no current context")
+                .hint("pass --context NAME")
+        })?,
+    };
+    if !kubeconfig.contexts.iter().any(|c| c.name == context) {
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("no context named `{context}` in the kubeconfig"),
+        )
+        .note(format!("known contexts: {}", known.join(", ")))
+        .hint("pass --context with one of the known contexts"));
+    }
+    Ok((kubeconfig, context))
+}
+
 impl Cluster {
     /// Loads the kubeconfig, builds a client and checks the server answers.
     pub async fn connect(opts: &ConnectOptions) -> Result<Cluster, Error> {
-        let kubeconfig = match &opts.kubeconfig {
-            Some(path) => Kubeconfig::read_from(path).map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("cannot read kubeconfig {}: {e}", path.display()),
-                )
-                .hint("pass --kubeconfig with a readable kubeconfig file")
-            })?,
-            None => Kubeconfig::read().map_err(|e| {
-                Error::new(ErrorKind::Config, format!("cannot read kubeconfig: {e}"))
-                    .hint("set KUBECONFIG or pass --kubeconfig (berth reads it as kubectl does)")
-            })?,
-        };
-        let context = match &opts.context {
-            Some(c) => c.clone(),
-            None => kubeconfig.current_context.clone().ok_or_else(|| {
-                Error::new(ErrorKind::Config, "the kubeconfig has no current context")
-                    .hint("pass --context NAME")
-            })?,
-        };
-        if !kubeconfig.contexts.iter().any(|c| c.name == context) {
-            let known: Vec<&str> = kubeconfig
-                .contexts
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect();
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("no context named `{context}` in the kubeconfig"),
-            )
-            .note(format!("known contexts: {}", known.join(", ")))
-            .hint("pass --context with one of the known contexts"));
-        }
+        let (kubeconfig, context) = kubeconfig_and_context(opts)?;
         let options = KubeConfigOptions {
             context: Some(context.clone()),
             ..Default::default()
