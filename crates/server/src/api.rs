@@ -2,6 +2,7 @@
 
 use crate::security::{guard, Access};
 use crate::{ApiError, Backend};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,6 +24,15 @@ type Shared = Arc<dyn Backend>;
 struct Assets;
 
 const OPENAPI: &str = include_str!("../openapi.yaml");
+
+/// A JSON request body, or why not as an API error (JSON like every error, the status axum
+/// chose: 400 unreadable, 415 not JSON, 422 not the expected shape), with what to send.
+fn json_body<T>(body: Result<Json<T>, JsonRejection>, hint: &str) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|r| ApiError {
+        status: r.status().as_u16(),
+        message: format!("{}: {hint}", r.body_text()),
+    })
+}
 
 /// An API error as the answer: its status and `{"error": message}`.
 trait Reply {
@@ -169,8 +179,12 @@ fn line_event(l: &LogLine) -> Event {
 async fn logs(
     State(b): State<Shared>,
     Path(name): Path<String>,
-    Query(q): Query<LogQuery>,
+    q: Result<Query<LogQuery>, QueryRejection>,
 ) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return ApiError::bad_request(r.body_text()).reply(),
+    };
     if !b.environment().services.iter().any(|s| s.name == name) {
         return ApiError::not_found(format!("no service named {name}")).reply();
     }
@@ -234,10 +248,11 @@ struct ScaleBody {
 async fn scale(
     State(b): State<Shared>,
     Path(name): Path<String>,
-    body: Option<Json<ScaleBody>>,
+    body: Result<Json<ScaleBody>, JsonRejection>,
 ) -> Response {
-    let Some(Json(body)) = body else {
-        return ApiError::bad_request("send a JSON body {\"replicas\": N}").reply();
+    let body = match json_body(body, "send a JSON body {\"replicas\": N}") {
+        Ok(b) => b,
+        Err(e) => return e.reply(),
     };
     if body.replicas > 100 {
         return ApiError::bad_request("at most 100 replicas").reply();
@@ -254,10 +269,11 @@ struct ModeBody {
 async fn mode(
     State(b): State<Shared>,
     Path(name): Path<String>,
-    body: Option<Json<ModeBody>>,
+    body: Result<Json<ModeBody>, JsonRejection>,
 ) -> Response {
-    let Some(Json(body)) = body else {
-        return ApiError::bad_request("send a JSON body {\"mode\": \"source\"|\"image\"}").reply();
+    let body = match json_body(body, "send a JSON body {\"mode\": \"source\"|\"image\"}") {
+        Ok(b) => b,
+        Err(e) => return e.reply(),
     };
     let Some(m) = Mode::parse(&body.mode) else {
         return ApiError::bad_request(format!(
