@@ -1,24 +1,17 @@
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core).
 // Usage: node dashboard.mjs DASHBOARD_URL INGRESS_URL SCREENSHOT_DIR
 // Prints one "ok <check>" line per passed check; exits non-zero on the first failure.
-import { chromium } from "playwright-core";
+import { apiOf, fail, launch, newPage, ok } from "./common.mjs";
 import http from "node:http";
 import { mkdirSync } from "node:fs";
 
 const [dashboard, ingress, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const api = async (path, init) => (await fetch(new URL(path, dashboard), init)).json();
-const ok = (what) => console.log("ok " + what);
-const fail = (what) => { console.error("FAILED " + what); process.exit(1); };
+const api = apiOf(dashboard);
 
-const browser = await chromium.launch({
-  executablePath: process.env.BERTH_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on("pageerror", (e) => fail("page error: " + e.message));
+  const page = await newPage(browser);
   await page.goto(dashboard);
 
   // 1. The table shows every service ready (Jobs completed, CronJobs scheduled).
