@@ -488,107 +488,14 @@ impl Workload {
                 .and_then(Json::as_u64)
                 .unwrap_or(1) as u32,
         };
-        let mut containers = Vec::new();
-        for (i, c) in pod
+        let containers = pod
             .pointer("/spec/containers")
             .and_then(Json::as_array)
             .into_iter()
             .flatten()
             .enumerate()
-        {
-            let cname = c
-                .get("name")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let field = |f: &str| format!("spec.template.spec.containers[{i}].{f}");
-            let mut env = Vec::new();
-            for e in c.get("env").and_then(Json::as_array).into_iter().flatten() {
-                let ename = e
-                    .get("name")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let source = if let Some(v) = e.get("value") {
-                    EnvSource::Value(match v {
-                        Json::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                } else if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
-                    let (name, key, optional) = key_ref(r);
-                    EnvSource::ConfigMapKey {
-                        name,
-                        key,
-                        optional,
-                    }
-                } else if let Some(r) = e.pointer("/valueFrom/secretKeyRef") {
-                    let (name, key, optional) = key_ref(r);
-                    EnvSource::SecretKey {
-                        name,
-                        key,
-                        optional,
-                    }
-                } else if let Some(f) = e
-                    .pointer("/valueFrom/fieldRef/fieldPath")
-                    .and_then(Json::as_str)
-                {
-                    EnvSource::Field(f.to_string())
-                } else {
-                    EnvSource::Value(String::new())
-                };
-                env.push(EnvVar {
-                    name: ename,
-                    source,
-                });
-            }
-            let mut env_from = Vec::new();
-            for e in c
-                .get("envFrom")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let prefix = e
-                    .get("prefix")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                for (key, secret) in [("configMapRef", false), ("secretRef", true)] {
-                    if let Some(r) = e.get(key) {
-                        let (name, _, optional) = key_ref(r);
-                        env_from.push(EnvFrom {
-                            secret,
-                            name,
-                            prefix: prefix.clone(),
-                            optional,
-                        });
-                    }
-                }
-            }
-            let ports = c
-                .get("ports")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| {
-                    let port = u16::try_from(p.get("containerPort")?.as_u64()?).ok()?;
-                    Some(ContainerPort {
-                        name: p.get("name").and_then(Json::as_str).map(String::from),
-                        port,
-                    })
-                })
-                .collect();
-            containers.push(Container {
-                readiness: probe(c.get("readinessProbe"), &field("readinessProbe"), &err)?,
-                liveness: probe(c.get("livenessProbe"), &field("livenessProbe"), &err)?,
-                image: c.get("image").and_then(Json::as_str).map(String::from),
-                run: runs.get(&cname).cloned(),
-                name: cname,
-                env,
-                env_from,
-                ports,
-            });
-        }
+            .map(|(i, c)| container(i, c, &runs, &err))
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(unknown) = runs
             .keys()
             .find(|k| !containers.iter().any(|c| &c.name == *k))
@@ -666,4 +573,115 @@ impl Workload {
             missing.join(", ")
         ))
     }
+}
+
+/// One container of a pod template: env, envFrom, ports, probes and its run spec.
+fn container(
+    i: usize,
+    c: &Json,
+    runs: &BTreeMap<String, RunSpec>,
+    err: &dyn Fn(String) -> SpecError,
+) -> Result<Container, SpecError> {
+    let name = c
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let field = |f: &str| format!("spec.template.spec.containers[{i}].{f}");
+    let env = c
+        .get("env")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(env_var)
+        .collect();
+    let ports = c
+        .get("ports")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let port = u16::try_from(p.get("containerPort")?.as_u64()?).ok()?;
+            Some(ContainerPort {
+                name: p.get("name").and_then(Json::as_str).map(String::from),
+                port,
+            })
+        })
+        .collect();
+    Ok(Container {
+        readiness: probe(c.get("readinessProbe"), &field("readinessProbe"), err)?,
+        liveness: probe(c.get("livenessProbe"), &field("livenessProbe"), err)?,
+        image: c.get("image").and_then(Json::as_str).map(String::from),
+        run: runs.get(&name).cloned(),
+        env,
+        env_from: env_from(c),
+        ports,
+        name,
+    })
+}
+
+/// One `env` entry: a value, a ConfigMap or Secret key, or a field of the pod.
+fn env_var(e: &Json) -> EnvVar {
+    let name = e
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let source = if let Some(v) = e.get("value") {
+        EnvSource::Value(match v {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    } else if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
+        let (name, key, optional) = key_ref(r);
+        EnvSource::ConfigMapKey {
+            name,
+            key,
+            optional,
+        }
+    } else if let Some(r) = e.pointer("/valueFrom/secretKeyRef") {
+        let (name, key, optional) = key_ref(r);
+        EnvSource::SecretKey {
+            name,
+            key,
+            optional,
+        }
+    } else if let Some(f) = e
+        .pointer("/valueFrom/fieldRef/fieldPath")
+        .and_then(Json::as_str)
+    {
+        EnvSource::Field(f.to_string())
+    } else {
+        EnvSource::Value(String::new())
+    };
+    EnvVar { name, source }
+}
+
+/// The `envFrom` entries of a container: whole ConfigMaps and Secrets, with their prefix.
+fn env_from(c: &Json) -> Vec<EnvFrom> {
+    let mut out = Vec::new();
+    for e in c
+        .get("envFrom")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let prefix = e
+            .get("prefix")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string();
+        for (key, secret) in [("configMapRef", false), ("secretRef", true)] {
+            if let Some(r) = e.get(key) {
+                let (name, _, optional) = key_ref(r);
+                out.push(EnvFrom {
+                    secret,
+                    name,
+                    prefix: prefix.clone(),
+                    optional,
+                });
+            }
+        }
+    }
+    out
 }
