@@ -33,7 +33,7 @@ pub struct ClusterFlags {
 
 impl ClusterFlags {
     /// Connects as kubectl would.
-    pub async fn connect(&self) -> Result<Cluster, String> {
+    pub async fn connect(&self) -> anyhow::Result<Cluster> {
         Cluster::connect(&ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
@@ -41,7 +41,7 @@ impl ClusterFlags {
             retry_timeout: Some(self.retry_timeout),
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Whether the user asked for a cluster (so `status` goes to it rather than to `berth up`).
@@ -167,12 +167,12 @@ pub struct UnlockArgs {
 }
 
 /// The runtime of the cluster commands: two workers (requests overlap, the machine may be small).
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))
 }
 
 /// The set name from a folder: its base name as a DNS label.
@@ -204,7 +204,7 @@ pub struct Rendered {
 }
 
 /// The deploy set a folder renders to (name and namespace), without touching a cluster.
-pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<ApplySet, String> {
+pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<ApplySet> {
     Ok(render(flags, cluster)?.set)
 }
 
@@ -220,7 +220,7 @@ impl berth_kube::dashboard::Renderer for FolderRenderer {
         &self,
         modes: &berth_core::view::Modes,
     ) -> Result<(Vec<Manifest>, NewRevision), String> {
-        let mut r = render_modes(&self.flags, &self.cluster, modes)?;
+        let mut r = render_modes(&self.flags, &self.cluster, modes).map_err(|e| e.to_string())?;
         let problems = berth_kube::source::apply_modes(&mut r.manifests, modes);
         if !problems.is_empty() {
             return Err(format!(
@@ -239,10 +239,10 @@ async fn with_modes(
     flags: &RenderFlags,
     cluster_flags: &ClusterFlags,
     cluster: &Cluster,
-) -> Result<Rendered, String> {
+) -> anyhow::Result<Rendered> {
     let parent = berth_kube::applyset::read_parent(&cluster.client, &r.set)
         .await
-        .map_err(|e| cluster.locate(e).to_string())?;
+        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
     let modes = parent.map(|p| p.modes()).unwrap_or_default();
     if modes.is_empty() {
         return Ok(r);
@@ -255,7 +255,7 @@ async fn with_modes(
     Ok(again)
 }
 
-pub(crate) fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> Result<Rendered, String> {
+pub(crate) fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<Rendered> {
     render_modes(flags, cluster, &Default::default())
 }
 
@@ -263,10 +263,10 @@ fn render_modes(
     flags: &RenderFlags,
     cluster: &ClusterFlags,
     modes: &berth_core::view::Modes,
-) -> Result<Rendered, String> {
+) -> anyhow::Result<Rendered> {
     let rendered = flags
         .render_with_modes(berth_core::view::modes_json(modes))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Rendered {
@@ -451,7 +451,7 @@ impl Ui for Terminal {
     }
 }
 
-pub fn plan(args: PlanArgs) -> Result<(), String> {
+pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let r = render(&args.render, &args.cluster)?;
     let rt = runtime()?;
     let (changed, exit_two) = rt.block_on(async {
@@ -469,7 +469,7 @@ pub fn plan(args: PlanArgs) -> Result<(), String> {
             },
         )
         .await
-        .map_err(|e| cluster.locate(e).to_string())?;
+        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
         print_warnings(&plan);
         let mut out = anstream::stdout();
         match args.output {
@@ -484,8 +484,8 @@ pub fn plan(args: PlanArgs) -> Result<(), String> {
                 let _ = write!(out, "{}", plan_text(&plan, &cluster.context));
             }
         }
-        berth_kube::apply::check_empty(&plan, false).map_err(|e| e.to_string())?;
-        Ok::<_, String>((plan.has_changes(), args.detailed_exitcode))
+        berth_kube::apply::check_empty(&plan, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok::<_, anyhow::Error>((plan.has_changes(), args.detailed_exitcode))
     })?;
     if changed && exit_two {
         let _ = std::io::stdout().flush();
@@ -519,7 +519,7 @@ pub async fn deploy(
     r: &Rendered,
     opts: &DeployOptions,
     ui: &dyn Ui,
-) -> Result<berth_kube::DeployOutcome, String> {
+) -> anyhow::Result<berth_kube::DeployOutcome> {
     berth_kube::deploy(
         &cluster.client,
         &r.set,
@@ -529,10 +529,10 @@ pub async fn deploy(
         ui,
     )
     .await
-    .map_err(|e| cluster.locate(e).to_string())
+    .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))
 }
 
-pub fn apply(args: ApplyArgs) -> Result<(), String> {
+pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     let r = render(&args.render, &args.cluster)?;
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
     runtime()?.block_on(async {
@@ -560,7 +560,7 @@ impl SetFlags {
     }
 }
 
-pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> Result<ApplySet, String> {
+pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> anyhow::Result<ApplySet> {
     let namespace = flags
         .namespace
         .clone()
@@ -569,19 +569,19 @@ pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> Result<A
         Some(n) => n.clone(),
         None => berth_kube::only_set(&cluster.client, &namespace)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     Ok(ApplySet { name, namespace })
 }
 
-pub fn history(args: HistoryArgs) -> Result<(), String> {
+pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let cluster = args.set.cluster.connect().await?;
         let set = resolve_set(&cluster, &args.set).await?;
         let revisions = berth_kube::Releases::new(&cluster.client, &set)
             .list()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut out = anstream::stdout();
         if args.output == PlanFormat::Json {
             let _ = writeln!(
@@ -619,7 +619,7 @@ pub fn history(args: HistoryArgs) -> Result<(), String> {
     })
 }
 
-pub fn rollback(args: RollbackArgs) -> Result<(), String> {
+pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     let opts = deploy_options(&args.apply, true, true, false);
     runtime()?.block_on(async {
         let cluster = args.set.cluster.connect().await?;
@@ -628,7 +628,7 @@ pub fn rollback(args: RollbackArgs) -> Result<(), String> {
         let (target, outcome) =
             berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         ui.info(format!(
             "rolled back to revision {target}{}",
             outcome
@@ -640,13 +640,13 @@ pub fn rollback(args: RollbackArgs) -> Result<(), String> {
     })
 }
 
-pub fn unlock(args: UnlockArgs) -> Result<(), String> {
+pub fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let cluster = args.set.cluster.connect().await?;
         let set = resolve_set(&cluster, &args.set).await?;
         let holder = berth_kube::lock::unlock(&cluster.client, &set)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut err = anstream::stderr();
         let _ = match holder {
             Some(h) => writeln!(err, "unlocked deploy set {} (was held by {h})", set.name),

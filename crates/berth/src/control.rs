@@ -19,8 +19,8 @@ pub fn client_if_running(dir: &Path) -> Option<berth_server::client::Client> {
     Some(berth_server::client::Client::new(&authority, token))
 }
 
-fn client(dir: &Path) -> Result<berth_server::client::Client, String> {
-    client_if_running(dir).ok_or_else(|| not_running(dir))
+fn client(dir: &Path) -> anyhow::Result<berth_server::client::Client> {
+    client_if_running(dir).ok_or_else(|| anyhow::anyhow!(not_running(dir)))
 }
 
 #[derive(Args, Debug)]
@@ -58,14 +58,14 @@ pub struct ModeArgs {
     dir: PathBuf,
 }
 
-fn say_done(result: Result<String, String>) -> Result<(), String> {
-    let message = result?;
+fn say_done(result: Result<String, String>) -> anyhow::Result<()> {
+    let message = result.map_err(anyhow::Error::msg)?;
     let mut out = anstream::stdout();
     let _ = writeln!(out, "{message}");
     Ok(())
 }
 
-pub fn restart(args: RestartArgs) -> Result<(), String> {
+pub fn restart(args: RestartArgs) -> anyhow::Result<()> {
     let client = client(&args.dir)?;
     say_done(client.post(
         &format!("/api/v1/services/{}/restart", args.service),
@@ -73,7 +73,7 @@ pub fn restart(args: RestartArgs) -> Result<(), String> {
     ))
 }
 
-pub fn scale(args: ScaleArgs) -> Result<(), String> {
+pub fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let client = client(&args.dir)?;
     say_done(client.post(
         &format!("/api/v1/services/{}/scale", args.service),
@@ -81,7 +81,7 @@ pub fn scale(args: ScaleArgs) -> Result<(), String> {
     ))
 }
 
-pub fn mode(args: ModeArgs) -> Result<(), String> {
+pub fn mode(args: ModeArgs) -> anyhow::Result<()> {
     let client = client(&args.dir)?;
     say_done(client.post(
         &format!("/api/v1/services/{}/mode", args.service),

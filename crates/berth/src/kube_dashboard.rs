@@ -23,10 +23,10 @@ pub struct DashboardArgs {
 pub async fn serve(
     backend: Arc<KubeBackend>,
     listen: std::net::SocketAddr,
-) -> Result<berth_server::Server, String> {
-    let token = berth_server::token_for(&listen)?;
+) -> anyhow::Result<berth_server::Server> {
+    let token = berth_server::token_for(&listen).map_err(anyhow::Error::msg)?;
     let server = berth_server::serve(backend, listen, token).await.map_err(|e| {
-        format!("cannot start the dashboard on {listen}: {e}\n  = help: pass --listen with a free address")
+        anyhow::anyhow!("cannot start the dashboard on {listen}: {e}\n  = help: pass --listen with a free address")
     })?;
     println!("dashboard {}", server.url);
     Ok(server)
@@ -36,7 +36,7 @@ pub async fn serve(
 pub async fn backend(
     render: &RenderFlags,
     cluster_flags: &ClusterFlags,
-) -> Result<(berth_kube::Cluster, berth_kube::ApplySet, Arc<KubeBackend>), String> {
+) -> anyhow::Result<(berth_kube::Cluster, berth_kube::ApplySet, Arc<KubeBackend>)> {
     let cluster = cluster_flags.connect().await?;
     let set = crate::cluster::set_of(render, cluster_flags)?;
     let renderer = FolderRenderer {
@@ -45,11 +45,11 @@ pub async fn backend(
     };
     let backend = KubeBackend::new(&cluster, &set, Box::new(renderer))
         .await
-        .map_err(|e| cluster.locate(e).to_string())?;
+        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
     Ok((cluster, set, backend))
 }
 
-pub fn dashboard(args: DashboardArgs) -> Result<(), String> {
+pub fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     crate::cluster::runtime()?.block_on(async {
         berth_server::metrics::install();
         berth_core::events::describe();

@@ -32,17 +32,19 @@ fn print_line(out: &mut impl Write, l: &berth_core::view::LogLine) -> bool {
 }
 
 /// Reads the logs from the running `up`'s API: its ring buffer, then new lines as they come.
-fn logs_via_api(client: berth_server::client::Client, args: &LogsArgs) -> Result<(), String> {
+fn logs_via_api(client: berth_server::client::Client, args: &LogsArgs) -> anyhow::Result<()> {
     let service = &args.service;
     let mut out = std::io::stdout().lock();
     if !args.follow {
-        let answer = client.get(&format!("/api/v1/services/{service}/logs"))?;
+        let answer = client
+            .get(&format!("/api/v1/services/{service}/logs"))
+            .map_err(anyhow::Error::msg)?;
         let (code, body) = (answer.status, answer.body);
         if code != 200 {
-            return Err(api_error(code, &body, service));
+            return Err(anyhow::anyhow!(api_error(code, &body, service)));
         }
         let lines: Vec<berth_core::view::LogLine> =
-            serde_json::from_str(&body).map_err(|e| format!("unexpected answer: {e}"))?;
+            serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("unexpected answer: {e}"))?;
         for l in &lines {
             if !print_line(&mut out, l) {
                 break;
@@ -53,42 +55,48 @@ fn logs_via_api(client: berth_server::client::Client, args: &LogsArgs) -> Result
     let mut pending = String::new();
     let mut event = String::new();
     let mut failed = None;
-    let code = client.stream(
-        &format!("/api/v1/services/{service}/logs?follow=true"),
-        &mut |bytes| {
-            pending.push_str(&String::from_utf8_lossy(bytes));
-            while let Some(i) = pending.find('\n') {
-                let line: String = pending.drain(..=i).collect();
-                let line = line.trim_end_matches(['\r', '\n']);
-                if let Some(e) = line.strip_prefix("event:") {
-                    event = e.trim().to_string();
-                } else if let Some(data) = line.strip_prefix("data:") {
-                    let data = data.trim_start();
-                    match event.as_str() {
-                        "line" => {
-                            if let Ok(l) = serde_json::from_str(data) {
-                                if !print_line(&mut out, &l) {
-                                    return false;
+    let code = client
+        .stream(
+            &format!("/api/v1/services/{service}/logs?follow=true"),
+            &mut |bytes| {
+                pending.push_str(&String::from_utf8_lossy(bytes));
+                while let Some(i) = pending.find('\n') {
+                    let line: String = pending.drain(..=i).collect();
+                    let line = line.trim_end_matches(['\r', '\n']);
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim().to_string();
+                    } else if let Some(data) = line.strip_prefix("data:") {
+                        let data = data.trim_start();
+                        match event.as_str() {
+                            "line" => {
+                                if let Ok(l) = serde_json::from_str(data) {
+                                    if !print_line(&mut out, &l) {
+                                        return false;
+                                    }
                                 }
                             }
+                            "dropped" => {
+                                let _ = writeln!(
+                                    out,
+                                    "berth: {data} lines dropped (this reader fell behind)"
+                                );
+                            }
+                            _ => failed = Some(data.to_string()),
                         }
-                        "dropped" => {
-                            let _ = writeln!(
-                                out,
-                                "berth: {data} lines dropped (this reader fell behind)"
-                            );
-                        }
-                        _ => failed = Some(data.to_string()),
+                    } else if line.is_empty() {
+                        let _ = out.flush();
                     }
-                } else if line.is_empty() {
-                    let _ = out.flush();
                 }
-            }
-            true
-        },
-    )?;
+                true
+            },
+        )
+        .map_err(anyhow::Error::msg)?;
     if code != 200 {
-        return Err(api_error(code, failed.as_deref().unwrap_or(""), service));
+        return Err(anyhow::anyhow!(api_error(
+            code,
+            failed.as_deref().unwrap_or(""),
+            service
+        )));
     }
     Ok(())
 }
@@ -106,7 +114,7 @@ fn api_error(code: u16, body: &str, service: &str) -> String {
 }
 
 /// Prints a workload's logs: from the running `up` when there is one, else from its log file.
-pub fn logs(args: LogsArgs) -> Result<(), String> {
+pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     if let Some(client) = crate::control::client_if_running(&args.dir) {
         return logs_via_api(client, &args);
     }
@@ -130,7 +138,7 @@ pub fn logs(args: LogsArgs) -> Result<(), String> {
         } else {
             format!("workloads with logs: {}", known.join(", "))
         };
-        format!(
+        anyhow::anyhow!(
             "no logs for {:?} in {}\n  = help: {hint}",
             args.service,
             logs_dir.display()
@@ -143,7 +151,7 @@ pub fn logs(args: LogsArgs) -> Result<(), String> {
         line.clear();
         let n = reader
             .read_line(&mut line)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         if n > 0 {
             if out.write_all(line.as_bytes()).is_err() {
                 return Ok(());
@@ -163,7 +171,7 @@ pub fn logs(args: LogsArgs) -> Result<(), String> {
         {
             reader
                 .seek(std::io::SeekFrom::Start(0))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
 }

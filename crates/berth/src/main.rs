@@ -84,19 +84,19 @@ struct ManArgs {
     out_dir: std::path::PathBuf,
 }
 
-fn completions(args: CompletionsArgs) -> Result<(), String> {
+fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "berth", &mut std::io::stdout());
     Ok(())
 }
 
-fn man(args: ManArgs) -> Result<(), String> {
+fn man(args: ManArgs) -> anyhow::Result<()> {
     use clap::CommandFactory;
     std::fs::create_dir_all(&args.out_dir)
-        .map_err(|e| format!("cannot create {}: {e}", args.out_dir.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out_dir.display()))?;
     clap_mangen::generate_to(Cli::command(), &args.out_dir).map_err(|e| {
-        format!(
+        anyhow::anyhow!(
             "cannot write man pages into {}: {e}",
             args.out_dir.display()
         )
@@ -116,12 +116,14 @@ struct RerunArgs {
 }
 
 /// Runs `berth rerun` and exits with the child's code.
-fn rerun(args: RerunArgs) -> Result<(), String> {
+fn rerun(args: RerunArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let code = runtime.block_on(berth_local::rerun(args.command, args.port))?;
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
+    let code = runtime
+        .block_on(berth_local::rerun(args.command, args.port))
+        .map_err(anyhow::Error::msg)?;
     std::process::exit(code);
 }
 
@@ -148,9 +150,9 @@ fn report(err: &dyn std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render(args) => render::run(args).map_err(|e| e.to_string()),
-        Command::Up(args) => up::up(args),
-        Command::Down(args) => up::down(args),
+        Command::Render(args) => render::run(args).map_err(|e| anyhow::anyhow!("{e}")),
+        Command::Up(args) => up::up(args).map_err(anyhow::Error::msg),
+        Command::Down(args) => up::down(args).map_err(anyhow::Error::msg),
         Command::Status(args) => status::status(args),
         Command::Restart(args) => control::restart(args),
         Command::Scale(args) => control::scale(args),

@@ -23,7 +23,7 @@ pub struct ShellArgs {
     command: Vec<String>,
 }
 
-pub fn shell(args: ShellArgs) -> Result<(), String> {
+pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
     let flags = RenderFlags {
         dir: args.dir.clone(),
         environment: Some(args.environment.unwrap_or_else(|| "local".into())),
@@ -34,8 +34,8 @@ pub fn shell(args: ShellArgs) -> Result<(), String> {
     let modes = berth_local::load_modes(&args.dir);
     let rendered = flags
         .render_with_modes(berth_core::view::modes_json(&modes))
-        .map_err(|e| e.to_string())?;
-    let plan = berth_local::Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = berth_local::Plan::from_rendered(&rendered).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(pw) = plan
         .workloads
         .iter()
@@ -46,7 +46,7 @@ pub fn shell(args: ShellArgs) -> Result<(), String> {
             .iter()
             .map(|pw| pw.workload.name.as_str())
             .collect();
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "no workload named {:?} in {}\n  = help: known workloads: {}",
             args.service,
             args.dir.display(),
@@ -62,8 +62,8 @@ pub fn shell(args: ShellArgs) -> Result<(), String> {
             .find(|c| c.run.is_some())
             .or(w.containers.first()),
     }
-    .ok_or_else(|| format!("{} has no such container", w.name))?;
-    let mut env = plan.resolve_env(w, c, 0)?;
+    .ok_or_else(|| anyhow::anyhow!("{} has no such container", w.name))?;
+    let mut env = plan.resolve_env(w, c, 0).map_err(anyhow::Error::msg)?;
     if let Some(run) = &c.run {
         env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
@@ -94,7 +94,7 @@ pub fn shell(args: ShellArgs) -> Result<(), String> {
         .envs(env)
         .env("BERTH_SHELL", &w.name)
         .exec();
-    Err(format!(
+    Err(anyhow::anyhow!(
         "cannot start {program} in {}: {err}",
         workdir.display()
     ))

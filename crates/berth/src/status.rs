@@ -25,19 +25,19 @@ pub struct StatusArgs {
     output: Format,
 }
 
-fn load(dir: &Path) -> Result<berth_local::Status, String> {
-    let not_running = || crate::control::not_running(dir);
+fn load(dir: &Path) -> anyhow::Result<berth_local::Status> {
+    let not_running = || anyhow::anyhow!(crate::control::not_running(dir));
     berth_local::running_status(dir).ok_or_else(not_running)?;
     let text = std::fs::read_to_string(berth_local::state_file(dir)).map_err(|_| not_running())?;
     serde_json::from_str(&text).map_err(|e| {
-        format!(
+        anyhow::anyhow!(
             "cannot read {}: {e}",
             berth_local::state_file(dir).display()
         )
     })
 }
 
-pub fn status(args: StatusArgs) -> Result<(), String> {
+pub fn status(args: StatusArgs) -> anyhow::Result<()> {
     if args.cluster.given() {
         return cluster_status(args.dir, args.cluster, args.output);
     }
@@ -108,7 +108,7 @@ fn print_local(out: &mut impl Write, view: &EnvironmentView) {
 }
 
 /// `berth status [DIR] --context C`: the set's workloads on the cluster.
-pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> Result<(), String> {
+pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> anyhow::Result<()> {
     crate::cluster::runtime()?.block_on(async {
         let cluster = flags.cluster.connect().await?;
         let set = match &dir {
@@ -126,7 +126,7 @@ pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> 
         };
         let report = berth_kube::status::status(&cluster.client, &cluster.context, &set)
             .await
-            .map_err(|e| cluster.locate(e).to_string())?;
+            .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
         let mut out = anstream::stdout();
         if output == Format::Json {
             let _ = writeln!(

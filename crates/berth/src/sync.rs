@@ -51,13 +51,13 @@ impl berth_kube::Ui for Log {
     fn rollout(&self, _: &[berth_kube::Rollout]) {}
 }
 
-async fn pause_or_resume(args: &SyncArgs) -> Result<(), String> {
+async fn pause_or_resume(args: &SyncArgs) -> anyhow::Result<()> {
     let cluster = args.cluster.connect().await?;
     let set = crate::cluster::set_of(&args.render, &args.cluster)?;
     let value = args.pause.then_some("paused by hand (berth sync --pause)");
     berth_kube::apply::set_parent_annotation(&cluster.client, &set, applyset::SYNC_PAUSED, value)
         .await
-        .map_err(|e| cluster.locate(e).to_string())?;
+        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
     println!(
         "sync of deploy set {} in namespace {} {}",
         set.name,
@@ -67,7 +67,7 @@ async fn pause_or_resume(args: &SyncArgs) -> Result<(), String> {
     Ok(())
 }
 
-pub fn sync(args: SyncArgs) -> Result<(), String> {
+pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
     crate::cluster::runtime()?.block_on(async {
         if args.pause || args.resume {
             return pause_or_resume(&args).await;
@@ -79,7 +79,9 @@ pub fn sync(args: SyncArgs) -> Result<(), String> {
         let _server = crate::kube_dashboard::serve(backend.clone(), args.listen).await?;
         let _metrics = match args.metrics_listen {
             Some(addr) => {
-                let (task, url) = berth_server::metrics::serve(backend.clone(), addr).await?;
+                let (task, url) = berth_server::metrics::serve(backend.clone(), addr)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
                 println!("metrics {url}");
                 Some(task)
             }
