@@ -314,6 +314,26 @@ pub fn print_warnings(plan: &Plan) {
 }
 
 /// The plan in words, as `berth plan` prints it.
+/// A change's diff, indented and coloured like git's.
+fn diff_lines(diff: &str) -> String {
+    let mut s = String::new();
+    for line in diff.lines() {
+        let shown = if line.starts_with("+++") || line.starts_with("---") {
+            line.dimmed().to_string()
+        } else if line.starts_with('+') {
+            line.green().to_string()
+        } else if line.starts_with('-') {
+            line.red().to_string()
+        } else if line.starts_with("@@") {
+            line.cyan().to_string()
+        } else {
+            line.to_string()
+        };
+        s.push_str(&format!("      {shown}\n"));
+    }
+    s
+}
+
 pub fn plan_text(plan: &Plan, context: &str) -> String {
     let mut s = format!(
         "Plan for deploy set {} in namespace {} (context {}):\n",
@@ -366,20 +386,7 @@ pub fn plan_text(plan: &Plan, context: &str) -> String {
                         c.changed_secret_keys.join(", ")
                     ));
                 }
-                for line in c.diff.as_deref().unwrap_or("").lines() {
-                    let shown = if line.starts_with("+++") || line.starts_with("---") {
-                        line.dimmed().to_string()
-                    } else if line.starts_with('+') {
-                        line.green().to_string()
-                    } else if line.starts_with('-') {
-                        line.red().to_string()
-                    } else if line.starts_with("@@") {
-                        line.cyan().to_string()
-                    } else {
-                        line.to_string()
-                    };
-                    s.push_str(&format!("      {shown}\n"));
-                }
+                s.push_str(&diff_lines(c.diff.as_deref().unwrap_or("")));
             }
             ChangeKind::Delete => s.push_str(&format!(
                 "  {} delete {name}{ns} (prune)\n",
