@@ -329,7 +329,7 @@ impl Running {
                     message: None,
                 })
             });
-            let job = supervisor::Job {
+            let job = supervisor::Replica {
                 id,
                 workload: w.clone(),
                 container: ci,

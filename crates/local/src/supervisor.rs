@@ -40,8 +40,8 @@ enum Ended {
     Stopped,
 }
 
-/// What a supervisor needs to know.
-pub struct Job {
+/// One supervised replica: a container of a workload, replica `index`, and what it needs to run.
+pub struct Replica {
     pub id: usize,
     pub workload: Arc<Workload>,
     pub container: usize,
@@ -56,7 +56,7 @@ pub struct Job {
     pub prebuilt: bool,
 }
 
-impl Job {
+impl Replica {
     fn container(&self) -> &Container {
         &self.workload.containers[self.container]
     }
