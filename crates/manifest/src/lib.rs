@@ -351,6 +351,39 @@ impl DeployFolder {
         }
     }
 
+    /// A document of the rendered output that is not YAML: where in the template, the rendered
+    /// line, and how to fix it.
+    fn yaml_error(
+        &self,
+        t: &TemplateFile,
+        out: &str,
+        doc: &Document,
+        map: &berth_template::SourceMap,
+        e: &serde_saphyr::Error,
+    ) -> Error {
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .unwrap_or((1, 1));
+        let rendered_line = doc.first_line + line.saturating_sub(1);
+        let off = line_offset(out, rendered_line) + col.saturating_sub(1);
+        let (file, tl, _) = self.locate(map, off.min(out.len().saturating_sub(1)));
+        let file = if file.is_empty() {
+            t.name.clone()
+        } else {
+            file
+        };
+        let rendered_text = out.lines().nth(rendered_line - 1).unwrap_or("");
+        Error::new(
+            ErrorKind::Yaml,
+            format!("invalid YAML in the output of {}: {}", t.name, variables::first_line(&e.to_string())),
+        )
+        .at(&self.display(&file), tl, 0)
+        .snippet(self.line_of(&file, tl))
+        .note(format!("rendered line {rendered_line}: {rendered_text}"))
+        .hint("check indentation around this line; `berth render` shows the rendered text with -o yaml once it parses, and `nindent`/`toYaml` help build nested YAML")
+    }
+
     fn to_object(
         &self,
         t: &TemplateFile,
@@ -360,32 +393,8 @@ impl DeployFolder {
         namespace: &str,
     ) -> Result<Option<Object>, Error> {
         let text = &out[doc.start..doc.end];
-        let parsed = match variables::parse_yaml(text) {
-            Ok(v) => v,
-            Err(e) => {
-                let (line, col) = e
-                    .location()
-                    .map(|l| (l.line() as usize, l.column() as usize))
-                    .unwrap_or((1, 1));
-                let rendered_line = doc.first_line + line.saturating_sub(1);
-                let off = line_offset(out, rendered_line) + col.saturating_sub(1);
-                let (file, tl, _) = self.locate(map, off.min(out.len().saturating_sub(1)));
-                let file = if file.is_empty() {
-                    t.name.clone()
-                } else {
-                    file
-                };
-                let rendered_text = out.lines().nth(rendered_line - 1).unwrap_or("");
-                return Err(Error::new(
-                    ErrorKind::Yaml,
-                    format!("invalid YAML in the output of {}: {}", t.name, variables::first_line(&e.to_string())),
-                )
-                .at(&self.display(&file), tl, 0)
-                .snippet(self.line_of(&file, tl))
-                .note(format!("rendered line {rendered_line}: {rendered_text}"))
-                .hint("check indentation around this line; `berth render` shows the rendered text with -o yaml once it parses, and `nindent`/`toYaml` help build nested YAML"));
-            }
-        };
+        let parsed =
+            variables::parse_yaml(text).map_err(|e| self.yaml_error(t, out, doc, map, &e))?;
         if parsed.is_null() {
             return Ok(None);
         }
@@ -416,44 +425,13 @@ impl DeployFolder {
                 "each document between `---` lines must be one object with apiVersion, kind and metadata",
             ));
         };
-        let api_version = match m.get("apiVersion") {
-            Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            Some(_) => {
-                return Err(obj_err(
-                    "apiVersion must be a non-empty string".into(),
-                    "for example `apiVersion: apps/v1`",
-                ))
-            }
-            None => {
-                return Err(obj_err(
-                    "object has no apiVersion".into(),
-                    "add `apiVersion:` (for example `apps/v1` for a Deployment)",
-                ))
-            }
-        };
-        let kind = match m.get("kind") {
-            Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            Some(_) => {
-                return Err(obj_err(
-                    "kind must be a non-empty string".into(),
-                    "for example `kind: Deployment`",
-                ))
-            }
-            None => {
-                return Err(obj_err(
-                    "object has no kind".into(),
-                    "add `kind:` (for example `kind: Deployment`)",
-                ))
-            }
-        };
-        let meta = match m.get("metadata") {
-            Some(Json::Object(meta)) => meta,
-            _ => {
-                return Err(obj_err(
-                    format!("{kind} has no metadata"),
-                    "add `metadata:` with a `name:`",
-                ))
-            }
+        let api_version = required(m, "apiVersion", &obj_err, "`apiVersion: apps/v1`")?;
+        let kind = required(m, "kind", &obj_err, "`kind: Deployment`")?;
+        let Some(Json::Object(meta)) = m.get("metadata") else {
+            return Err(obj_err(
+                format!("{kind} has no metadata"),
+                "add `metadata:` with a `name:`",
+            ));
         };
         let name = match meta.get("name") {
             Some(Json::String(s)) if !s.is_empty() => s.clone(),
@@ -487,6 +465,26 @@ impl DeployFolder {
             body: parsed,
             text: text.trim_matches('\n').to_string(),
         }))
+    }
+}
+
+/// A required non-empty string field of an object (`apiVersion`, `kind`), or the error saying so.
+fn required(
+    m: &serde_json::Map<String, Json>,
+    key: &str,
+    obj_err: &dyn Fn(String, &str) -> Error,
+    example: &str,
+) -> Result<String, Error> {
+    match m.get(key) {
+        Some(Json::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => Err(obj_err(
+            format!("{key} must be a non-empty string"),
+            &format!("for example {example}"),
+        )),
+        None => Err(obj_err(
+            format!("object has no {key}"),
+            &format!("add {example}"),
+        )),
     }
 }
 
