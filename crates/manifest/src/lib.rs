@@ -235,9 +235,35 @@ impl DeployFolder {
                 .filter_map(|doc| self.to_object(t, &out, doc, &map, &namespace).transpose())
                 .collect()
         };
-        // Files render and are checked on every core, unless a template changes shared data in
-        // place (Sprig's set, unset, merge): then in order on one thread, as Go would see it.
-        // Either way the first error in file order is the one reported.
+        let mut per_file = self.render_files(&set, &render_file, make_data);
+        per_file.sort_by_key(|(i, _)| *i);
+        let mut objects = Vec::new();
+        for (_, result) in per_file {
+            objects.extend(result?);
+        }
+        self.check_unique(&objects)?;
+        objects.sort_by_key(|o| {
+            (
+                ApplyPhase::of(&o.oref.group_kind),
+                ApplyPhase::rank(&o.oref.group_kind),
+            )
+        });
+        Ok(Rendered {
+            objects,
+            variables: vars,
+            namespace,
+        })
+    }
+
+    /// Renders every non-helper file, on every core unless a template changes shared data in
+    /// place (Sprig's set, unset, merge): then in order on one thread, as Go would see it. Each
+    /// thread stops at its first error; the caller reports the first in file order.
+    fn render_files(
+        &self,
+        set: &Templates,
+        render_file: &RenderFile<'_>,
+        make_data: impl Fn() -> Value + Sync,
+    ) -> Vec<(usize, Result<Vec<Object>, Error>)> {
         let renderable: Vec<usize> = (0..self.templates.len())
             .filter(|&i| !self.templates[i].helper)
             .collect();
@@ -266,7 +292,7 @@ impl DeployFolder {
             }
             done
         };
-        let mut per_file: Vec<(usize, Result<Vec<Object>, Error>)> = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             // Other cores take their shares; this thread renders the first meanwhile.
             let handles: Vec<_> = (1..threads)
                 .map(|k| s.spawn(move || render_share(k)))
@@ -276,14 +302,13 @@ impl DeployFolder {
                 all.extend(h.join().expect("render thread"));
             }
             all
-        });
-        per_file.sort_by_key(|(i, _)| *i);
-        let mut objects = Vec::new();
-        for (_, result) in per_file {
-            objects.extend(result?);
-        }
+        })
+    }
+
+    /// Refuses an object defined twice, naming both places.
+    fn check_unique(&self, objects: &[Object]) -> Result<(), Error> {
         let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
-        for obj in &objects {
+        for obj in objects {
             if let Some(first) = seen.insert(&obj.oref, &obj.origin) {
                 return Err(Error::new(
                     ErrorKind::Duplicate,
@@ -299,17 +324,7 @@ impl DeployFolder {
                 .hint("remove one of them, or give them different names or namespaces"));
             }
         }
-        objects.sort_by_key(|o| {
-            (
-                ApplyPhase::of(&o.oref.group_kind),
-                ApplyPhase::rank(&o.oref.group_kind),
-            )
-        });
-        Ok(Rendered {
-            objects,
-            variables: vars,
-            namespace,
-        })
+        Ok(())
     }
 
     fn template_error(&self, e: berth_template::Error) -> Error {
@@ -467,6 +482,9 @@ impl DeployFolder {
         }))
     }
 }
+
+/// Renders template file `i` with the data given into its objects.
+type RenderFile<'a> = dyn Fn(usize, &Value) -> Result<Vec<Object>, Error> + Sync + 'a;
 
 /// A required non-empty string field of an object (`apiVersion`, `kind`), or the error saying so.
 fn required(
