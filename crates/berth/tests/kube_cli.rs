@@ -913,8 +913,16 @@ fn the_dashboard_serves_a_cluster(env: &Env) {
         let body = text.split_once("\r\n\r\n").unwrap().1;
         (code, serde_json::from_str(body).unwrap_or(Json::Null))
     };
-    let (code, envv) = call("GET", "/api/v1/environment", "");
-    assert_eq!(code, 200);
+    // Applied without waiting: on a real cluster the rollout may still be under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let envv = loop {
+        let (code, envv) = call("GET", "/api/v1/environment", "");
+        assert_eq!(code, 200);
+        if envv["services"][0]["health"] == "ready" || std::time::Instant::now() > deadline {
+            break envv;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     assert_eq!(envv["backend"], "kubernetes");
     let svc = &envv["services"][0];
     assert_eq!(
