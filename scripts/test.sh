@@ -101,7 +101,12 @@ if [ -z "${BERTH_E2E_KUBECONFIG:-}" ]; then
   filter+=(--skip e2e)
   skipped=$(cargo test --workspace --locked -q -- --ignored --list 2>/dev/null | grep -c 'e2e.*: test$' || true)
 fi
-cargo test --workspace --locked --no-fail-fast -- "${filter[@]}" 2>&1 | tee "$log" || status=$?
+# Output goes to the log and is followed until cargo ends: a process a failed test left behind
+# can hold the log open, but never the run.
+cargo test --workspace --locked --no-fail-fast -- "${filter[@]}" >"$log" 2>&1 &
+cargo_pid=$!
+tail -n +1 -f --pid="$cargo_pid" "$log"
+wait "$cargo_pid" || status=$?
 # One closing line for the whole run (cargo ends on its doc-test summary, often "0 passed").
 awk -v skipped="$skipped" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, skipped }' "$log"

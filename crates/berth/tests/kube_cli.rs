@@ -879,11 +879,11 @@ fn big_releases_are_chunked(env: &Env) {
 /// `berth dashboard` over a deploy set on the (fake) cluster: the API lists its workloads, and
 /// restart, scale, and redeploy act on the cluster.
 fn the_dashboard_serves_a_cluster(env: &Env) {
-    use std::io::{BufRead, Read, Write};
+    use std::io::{Read, Write};
     let (ns, app) = env.applied_app_with_source_settings();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
-        .env("KUBECONFIG", &env.kubeconfig)
-        .args([
+    let (_child, addr) = spawn_with_dashboard(
+        env,
+        &[
             "dashboard",
             s(app.path()),
             "-n",
@@ -892,18 +892,8 @@ fn the_dashboard_serves_a_cluster(env: &Env) {
             "app",
             "--listen",
             "127.0.0.1:0",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("dashboard http://")
-        .trim_end_matches('/')
-        .to_string();
+        ],
+    );
     let call = |method: &str, path: &str, body: &str| -> (u16, Json) {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
@@ -996,8 +986,6 @@ fn the_dashboard_serves_a_cluster(env: &Env) {
         d["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.k8s.io/pause:3.9"
     );
-    let _ = child.kill();
-    let _ = child.wait();
     env.cleanup(&ns);
 }
 

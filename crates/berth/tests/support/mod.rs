@@ -369,9 +369,33 @@ impl Events {
     }
 }
 
+/// A long-running child killed when dropped, also when a test fails: an orphan would hold the
+/// test runner's output open and hang `./scripts/test.sh`.
+pub struct Running(pub std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts a long-running berth (`sync`, `dashboard`) and returns it with its dashboard address
 /// (`127.0.0.1:PORT`), read from its first lines; the rest of its output is drained.
-pub fn spawn_with_dashboard(env: &Env, args: &[&str]) -> (std::process::Child, String) {
+pub fn spawn_with_dashboard(env: &Env, args: &[&str]) -> (Running, String) {
     use std::io::{BufRead, Read};
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .env("KUBECONFIG", &env.kubeconfig)
@@ -396,7 +420,7 @@ pub fn spawn_with_dashboard(env: &Env, args: &[&str]) -> (std::process::Child, S
         let mut sink = Vec::new();
         let _ = out.read_to_end(&mut sink);
     });
-    (child, addr)
+    (Running(child), addr)
 }
 
 /// One HTTP/1.1 request to a dashboard: the status code and the JSON body.
