@@ -32,7 +32,10 @@ fn int(obj: &Json, path: &str) -> i64 {
     obj.pointer(path).and_then(Json::as_i64).unwrap_or(0)
 }
 
-fn conditions(obj: &Json) -> Vec<(String, String, String, String)> {
+/// A condition: type, status, reason, message.
+type Condition = (String, String, String, String);
+
+fn conditions(obj: &Json) -> Vec<Condition> {
     obj.pointer("/status/conditions")
         .and_then(Json::as_array)
         .map(|cs| {
@@ -46,102 +49,114 @@ fn conditions(obj: &Json) -> Vec<(String, String, String, String)> {
         .unwrap_or_default()
 }
 
+const OBSERVING: &str = "waiting for the controller to observe the new spec";
+
+/// Why a Deployment is not rolled out yet (`kubectl rollout status`), and whether it failed.
+fn deployment(
+    obj: &Json,
+    desired: i64,
+    stale: bool,
+    conds: &[Condition],
+) -> (Option<String>, bool) {
+    let updated = int(obj, "/status/updatedReplicas");
+    let replicas = int(obj, "/status/replicas");
+    let available = int(obj, "/status/availableReplicas");
+    if conds
+        .iter()
+        .any(|(t, _, r, _)| t == "Progressing" && r == "ProgressDeadlineExceeded")
+    {
+        (Some("progress deadline exceeded".to_string()), true)
+    } else if stale {
+        (Some(OBSERVING.into()), false)
+    } else if updated < desired {
+        (
+            Some(format!("{updated} of {desired} replicas updated")),
+            false,
+        )
+    } else if replicas > updated {
+        let old = replicas - updated;
+        (
+            Some(format!("{old} old replicas are pending termination")),
+            false,
+        )
+    } else if available < updated {
+        let text = format!("{available} of {updated} updated replicas are available");
+        (Some(text), false)
+    } else {
+        (None, false)
+    }
+}
+
+/// Why a StatefulSet is not rolled out yet.
+fn stateful_set(obj: &Json, desired: i64, stale: bool) -> Option<String> {
+    let ready = int(obj, "/status/readyReplicas");
+    let updated = int(obj, "/status/updatedReplicas");
+    let current = obj.pointer("/status/currentRevision");
+    let update = obj.pointer("/status/updateRevision");
+    if stale {
+        Some(OBSERVING.into())
+    } else if ready < desired {
+        Some(format!("{ready} of {desired} replicas ready"))
+    } else if updated < desired && current != update {
+        Some(format!("{updated} of {desired} replicas updated"))
+    } else {
+        None
+    }
+}
+
+/// Why a DaemonSet is not rolled out yet.
+fn daemon_set(obj: &Json, stale: bool) -> Option<String> {
+    let want = int(obj, "/status/desiredNumberScheduled");
+    let updated = int(obj, "/status/updatedNumberScheduled");
+    let available = int(obj, "/status/numberAvailable");
+    if stale {
+        Some(OBSERVING.into())
+    } else if updated < want {
+        Some(format!("{updated} of {want} pods updated"))
+    } else if available < want {
+        Some(format!("{available} of {want} pods available"))
+    } else {
+        None
+    }
+}
+
+/// A Job: complete, failed (its backoff limit reached), or running.
+fn job(obj: &Json, conds: &[Condition]) -> (Option<String>, bool) {
+    let has = |kind: &str| conds.iter().any(|(t, s, _, _)| t == kind && s == "True");
+    if has("Complete") {
+        (None, false)
+    } else if has("Failed") {
+        (Some("the job failed".into()), true)
+    } else {
+        let active = int(obj, "/status/active");
+        (Some(format!("running ({active} active pods)")), false)
+    }
+}
+
 /// Judges one live workload.
 pub fn rollout_of(oref: &ObjectRef, obj: &Json) -> Rollout {
     let kind = oref.group_kind.kind.as_str();
-    let generation = int(obj, "/metadata/generation");
-    let observed = int(obj, "/status/observedGeneration");
+    let stale = int(obj, "/status/observedGeneration") < int(obj, "/metadata/generation");
     let desired = obj
         .pointer("/spec/replicas")
         .and_then(Json::as_i64)
         .unwrap_or(1);
     let conds = conditions(obj);
-    let shown: Vec<String> = conds
-        .iter()
-        .map(|(t, s, r, m)| format!("{t}={s}: {r}: {m}"))
-        .collect();
-    let mut failed = false;
-    let pending: Option<String> = match kind {
-        "Deployment" => {
-            let updated = int(obj, "/status/updatedReplicas");
-            let replicas = int(obj, "/status/replicas");
-            let available = int(obj, "/status/availableReplicas");
-            if conds
-                .iter()
-                .any(|(t, _, r, _)| t == "Progressing" && r == "ProgressDeadlineExceeded")
-            {
-                failed = true;
-                Some("progress deadline exceeded".to_string())
-            } else if observed < generation {
-                Some("waiting for the controller to observe the new spec".into())
-            } else if updated < desired {
-                Some(format!("{updated} of {desired} replicas updated"))
-            } else if replicas > updated {
-                Some(format!(
-                    "{} old replicas are pending termination",
-                    replicas - updated
-                ))
-            } else if available < updated {
-                Some(format!(
-                    "{available} of {updated} updated replicas are available"
-                ))
-            } else {
-                None
-            }
-        }
-        "StatefulSet" => {
-            let ready = int(obj, "/status/readyReplicas");
-            let updated = int(obj, "/status/updatedReplicas");
-            let current = obj.pointer("/status/currentRevision");
-            let update = obj.pointer("/status/updateRevision");
-            if observed < generation {
-                Some("waiting for the controller to observe the new spec".into())
-            } else if ready < desired {
-                Some(format!("{ready} of {desired} replicas ready"))
-            } else if updated < desired && current != update {
-                Some(format!("{updated} of {desired} replicas updated"))
-            } else {
-                None
-            }
-        }
-        "DaemonSet" => {
-            let want = int(obj, "/status/desiredNumberScheduled");
-            let updated = int(obj, "/status/updatedNumberScheduled");
-            let available = int(obj, "/status/numberAvailable");
-            if observed < generation {
-                Some("waiting for the controller to observe the new spec".into())
-            } else if updated < want {
-                Some(format!("{updated} of {want} pods updated"))
-            } else if available < want {
-                Some(format!("{available} of {want} pods available"))
-            } else {
-                None
-            }
-        }
-        "Job" => {
-            if conds
-                .iter()
-                .any(|(t, s, _, _)| t == "Complete" && s == "True")
-            {
-                None
-            } else if conds
-                .iter()
-                .any(|(t, s, _, _)| t == "Failed" && s == "True")
-            {
-                failed = true;
-                Some("the job failed".into())
-            } else {
-                let active = int(obj, "/status/active");
-                Some(format!("running ({active} active pods)"))
-            }
-        }
-        _ => None,
+    let (pending, failed) = match kind {
+        "Deployment" => deployment(obj, desired, stale, &conds),
+        "StatefulSet" => (stateful_set(obj, desired, stale), false),
+        "DaemonSet" => (daemon_set(obj, stale), false),
+        "Job" => job(obj, &conds),
+        _ => (None, false),
     };
     Rollout {
         oref: oref.clone(),
         ready: pending.is_none(),
         message: pending.unwrap_or_else(|| if kind == "Job" { "complete" } else { "ready" }.into()),
-        conditions: shown,
+        conditions: conds
+            .iter()
+            .map(|(t, s, r, m)| format!("{t}={s}: {r}: {m}"))
+            .collect(),
         failed,
     }
 }
@@ -389,5 +404,42 @@ mod tests {
         let stuck = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3},
             "status": {"observedGeneration": 2, "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "too slow"}]}});
         assert!(rollout_of(&dep(), &stuck).failed);
+    }
+
+    fn of(api_version: &str, kind: &str) -> ObjectRef {
+        ObjectRef {
+            group_kind: GroupKind::from_api_version(api_version, kind),
+            namespace: Some("ns".into()),
+            name: "w".into(),
+        }
+    }
+
+    #[test]
+    fn stateful_sets_daemon_sets_and_jobs_follow_kubectl() {
+        let sts = of("apps/v1", "StatefulSet");
+        let half = json!({"metadata": {"generation": 1}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 1, "readyReplicas": 1}});
+        assert_eq!(rollout_of(&sts, &half).message, "1 of 2 replicas ready");
+        let ds = of("apps/v1", "DaemonSet");
+        let rolling = json!({"metadata": {"generation": 3}, "status": {"observedGeneration": 3,
+            "desiredNumberScheduled": 4, "updatedNumberScheduled": 2, "numberAvailable": 4}});
+        assert_eq!(rollout_of(&ds, &rolling).message, "2 of 4 pods updated");
+        let stale = json!({"metadata": {"generation": 3}, "status": {"observedGeneration": 2}});
+        assert_eq!(rollout_of(&ds, &stale).message, OBSERVING);
+        let job = of("batch/v1", "Job");
+        let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "too many"}]}});
+        let r = rollout_of(&job, &failed);
+        assert!(r.failed && !r.ready);
+        assert_eq!(
+            r.conditions,
+            ["Failed=True: BackoffLimitExceeded: too many"]
+        );
+        let done = json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}});
+        assert_eq!(rollout_of(&job, &done).message, "complete");
+        let running = json!({"status": {"active": 2}});
+        assert_eq!(
+            rollout_of(&job, &running).message,
+            "running (2 active pods)"
+        );
     }
 }
