@@ -562,6 +562,67 @@ fn mode_targets(
     Ok(targets)
 }
 
+/// Scales a long-running workload by re-applying the folder with the override; on failure the
+/// override is taken back.
+async fn scale(
+    dir: &Path,
+    w: &berth_local::WorkloadStatus,
+    n: u32,
+    options: &Reload,
+    over: &mut Overrides,
+    running: &mut Running,
+) -> Result<berth_local::Applied, berth_server::ApiError> {
+    if w.kind.is_batch() {
+        return Err(berth_server::ApiError::bad_request(format!(
+            "{} is a {}; only long-running workloads scale",
+            w.name, w.kind
+        )));
+    }
+    let before = over.scale.insert(w.name.clone(), n);
+    let r = apply_folder(dir, options, over, running).await;
+    if r.is_err() {
+        match before {
+            Some(b) => over.scale.insert(w.name.clone(), b),
+            None => over.scale.remove(&w.name),
+        };
+    }
+    r.map_err(unprocessable)
+}
+
+/// Switches containers of a workload to `mode`, remembers it for the next `berth up`, applies.
+#[allow(clippy::too_many_arguments)]
+async fn set_mode(
+    dir: &Path,
+    w: &berth_local::WorkloadStatus,
+    container: Option<&str>,
+    mode: berth_core::view::Mode,
+    options: &Reload,
+    over: &mut Overrides,
+    running: &mut Running,
+) -> Result<berth_local::Applied, berth_server::ApiError> {
+    let targets = mode_targets(w, &w.name, container)?;
+    let entry = over.modes.entry(w.name.clone()).or_default();
+    for c in targets {
+        entry.insert(c, mode);
+    }
+    if let Err(e) = berth_local::save_modes(dir, &over.modes) {
+        say(&format!(
+            "warning: the modes are not remembered for the next berth up: {e}"
+        ));
+    }
+    apply_folder(dir, options, over, running)
+        .await
+        .map_err(unprocessable)
+}
+
+/// A folder that cannot be applied, as the API's answer.
+fn unprocessable(e: String) -> berth_server::ApiError {
+    berth_server::ApiError {
+        status: 422,
+        message: e,
+    }
+}
+
 /// Carries out one dashboard request; returns what to report, the reply, and the result.
 async fn answer(
     dir: &Path,
@@ -585,10 +646,6 @@ async fn answer(
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("no service named {name}")))
     };
-    let unprocessable = |e: String| ApiError {
-        status: 422,
-        message: e,
-    };
     match ask {
         UpCommand::Restart(name, reply) => {
             let result = match find(&name) {
@@ -602,21 +659,7 @@ async fn answer(
         }
         UpCommand::Scale(name, n, reply) => {
             let result = match find(&name) {
-                Ok(w) if w.kind.is_batch() => Err(ApiError::bad_request(format!(
-                    "{name} is a {}; only long-running workloads scale",
-                    w.kind
-                ))),
-                Ok(_) => {
-                    let before = over.scale.insert(name.clone(), n);
-                    let r = apply_folder(dir, options, over, running).await;
-                    if r.is_err() {
-                        match before {
-                            Some(b) => over.scale.insert(name.clone(), b),
-                            None => over.scale.remove(&name),
-                        };
-                    }
-                    r.map_err(unprocessable)
-                }
+                Ok(w) => scale(dir, &w, n, options, over, running).await,
                 Err(e) => Err(e),
             };
             (format!("scale {name} to {n} (dashboard)"), reply, result)
@@ -624,21 +667,7 @@ async fn answer(
         UpCommand::Mode(name, container, mode, reply) => {
             let result = match find(&name) {
                 Ok(w) => {
-                    match mode_targets(&w, &name, container.as_deref()) {
-                        Ok(targets) => {
-                            let entry = over.modes.entry(name.clone()).or_default();
-                            for c in targets {
-                                entry.insert(c, mode);
-                            }
-                            if let Err(e) = berth_local::save_modes(dir, &over.modes) {
-                                say(&format!("warning: the modes are not remembered for the next berth up: {e}"));
-                            }
-                            apply_folder(dir, options, over, running)
-                                .await
-                                .map_err(unprocessable)
-                        }
-                        Err(e) => Err(e),
-                    }
+                    set_mode(dir, &w, container.as_deref(), mode, options, over, running).await
                 }
                 Err(e) => Err(e),
             };
