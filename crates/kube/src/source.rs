@@ -11,6 +11,29 @@ use std::collections::BTreeMap;
 pub const MOUNT: &str = "/src";
 const VOLUME: &str = "berth-source";
 
+/// One container rewritten to run its source: the runner image under `berth rerun`, in the
+/// mounted source's workdir.
+fn run_from_source(c: &mut Json, run: &RunSpec, image: &str) {
+    let mut command = vec![json!("berth"), json!("rerun"), json!("--")];
+    command.extend(run.command.iter().map(|a| json!(a)));
+    c["image"] = json!(image);
+    c["command"] = Json::Array(command);
+    if let Some(obj) = c.as_object_mut() {
+        obj.remove("args");
+    }
+    c["workingDir"] = json!(match &run.workdir {
+        Some(w) => format!("{MOUNT}/{w}"),
+        None => MOUNT.to_string(),
+    });
+    let mounts = c
+        .as_object_mut()
+        .map(|o| o.entry("volumeMounts").or_insert_with(|| json!([])));
+    if let Some(Json::Array(ms)) = mounts {
+        ms.retain(|v| v.get("name").and_then(Json::as_str) != Some(VOLUME));
+        ms.push(json!({"name": VOLUME, "mountPath": MOUNT}));
+    }
+}
+
 /// Rewrites the workloads whose containers are in source mode; returns what could not be
 /// switched and why (no runner `image` or `sourcePath` in the run spec).
 pub fn apply_modes(manifests: &mut [Manifest], modes: &Modes) -> Vec<String> {
@@ -54,24 +77,7 @@ pub fn apply_modes(manifests: &mut [Manifest], modes: &Modes) -> Vec<String> {
                 ));
                 continue;
             };
-            let mut command = vec![json!("berth"), json!("rerun"), json!("--")];
-            command.extend(run.command.iter().map(|a| json!(a)));
-            c["image"] = json!(image);
-            c["command"] = Json::Array(command);
-            if let Some(obj) = c.as_object_mut() {
-                obj.remove("args");
-            }
-            c["workingDir"] = json!(match &run.workdir {
-                Some(w) => format!("{MOUNT}/{w}"),
-                None => MOUNT.to_string(),
-            });
-            let mounts = c
-                .as_object_mut()
-                .map(|o| o.entry("volumeMounts").or_insert_with(|| json!([])));
-            if let Some(Json::Array(ms)) = mounts {
-                ms.retain(|v| v.get("name").and_then(Json::as_str) != Some(VOLUME));
-                ms.push(json!({"name": VOLUME, "mountPath": MOUNT}));
-            }
+            run_from_source(c, run, image);
             switched = true;
         }
         if !switched {
