@@ -80,9 +80,19 @@ echo "==> $("$tools/go-venv/bin/go" version); helm $("$BERTH_HELM" version --sho
 
 # The real Kubernetes control plane (../shared/kube) for the end-to-end tests (names with `e2e`),
 # unless the caller names a cluster with BERTH_E2E_KUBECONFIG. Stopped at the end, also on failure.
-shared_kube="$root/../shared/kube"
-if [ -z "${BERTH_E2E_KUBECONFIG:-}" ] && [ -x "$shared_kube/start.sh" ]; then
-  echo "==> starting the Kubernetes v1.28 control plane from ../shared/kube into .tools/kube"
+# It is found beside the checkout, or beside the repository this one was cloned from (a fresh
+# clone in a temporary folder), or at BERTH_SHARED_KUBE.
+shared_kube=""
+origin="$(git -C "$root" config --get remote.origin.url 2>/dev/null || true)"
+origin="${origin#file://}"
+for candidate in "${BERTH_SHARED_KUBE:-}" "$root/../shared/kube" "${origin:+$origin/../shared/kube}"; do
+  if [ -n "$candidate" ] && [ -x "$candidate/start.sh" ]; then
+    shared_kube="$(cd "$candidate" && pwd)"
+    break
+  fi
+done
+if [ -z "${BERTH_E2E_KUBECONFIG:-}" ] && [ -n "$shared_kube" ]; then
+  echo "==> starting the Kubernetes v1.28 control plane from $shared_kube into .tools/kube"
   trap '"$shared_kube/stop.sh" "$tools/kube" >/dev/null 2>&1 || true' EXIT
   "$shared_kube/start.sh" "$tools/kube"
   export BERTH_E2E_KUBECONFIG="$tools/kube/kubeconfig"

@@ -1,7 +1,7 @@
 // The dashboard over a real cluster (`berth dashboard --context`), in headless Chromium.
 // Usage: node cluster.mjs DASHBOARD_URL SCREENSHOT_DIR
 // Prints one "ok <check>" line per passed check; exits non-zero on the first failure.
-import { apiOf, fail, launch, newPage, ok } from "./common.mjs";
+import { allReady, apiOf, fail, launch, newPage, ok } from "./common.mjs";
 import { mkdirSync } from "node:fs";
 
 const [dashboard, shots] = process.argv.slice(2);
@@ -14,10 +14,7 @@ try {
   await page.goto(dashboard);
 
   // 1. The table lists the workloads of the set on the cluster, all ready (Jobs completed).
-  await page.waitForFunction(() => {
-    const rows = [...document.querySelectorAll("#services tbody tr")];
-    return rows.length >= 6 && rows.every((r) => /ready|completed|scheduled/.test(r.cells[3].textContent));
-  }, null, { timeout: 60000 }).catch(async () => {
+  await allReady(page, 6, 60000).catch(async () => {
     const rows = await page.$$eval("#services tbody tr", (rs) => rs.map((r) => r.textContent.trim()));
     fail("not every workload shown ready: " + JSON.stringify(rows));
   });

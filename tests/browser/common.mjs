@@ -21,3 +21,9 @@ export const newPage = async (browser) => {
   page.on("pageerror", (e) => fail("page error: " + e.message));
   return page;
 };
+
+/** Waits until the table has at least `min` rows, each ready, completed or scheduled. */
+export const allReady = (page, min, timeout) => page.waitForFunction((min) => {
+  const rows = [...document.querySelectorAll("#services tbody tr")];
+  return rows.length >= min && rows.every((r) => /ready|completed|scheduled/.test(r.cells[3].textContent));
+}, min, { timeout });

@@ -1,7 +1,7 @@
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core).
 // Usage: node dashboard.mjs DASHBOARD_URL INGRESS_URL SCREENSHOT_DIR
 // Prints one "ok <check>" line per passed check; exits non-zero on the first failure.
-import { apiOf, fail, launch, newPage, ok } from "./common.mjs";
+import { allReady, apiOf, fail, launch, newPage, ok } from "./common.mjs";
 import http from "node:http";
 import { mkdirSync } from "node:fs";
 
@@ -15,10 +15,7 @@ try {
   await page.goto(dashboard);
 
   // 1. The table shows every service ready (Jobs completed, CronJobs scheduled).
-  await page.waitForFunction(() => {
-    const rows = [...document.querySelectorAll("#services tbody tr")];
-    return rows.length >= 8 && rows.every((r) => /ready|completed|scheduled/.test(r.cells[3].textContent));
-  }, null, { timeout: 30000 });
+  await allReady(page, 8, 30000);
   const names = await page.$$eval("#services tbody tr", (rows) => rows.map((r) => r.dataset.name));
   for (const n of ["web", "reservationengine", "queue", "broadcaster", "mailtool", "testdbserver", "seed"]) {
     if (!names.includes(n)) fail("service " + n + " missing from the table: " + names);

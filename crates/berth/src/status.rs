@@ -71,11 +71,7 @@ pub fn short_status(s: &ServiceView) -> (String, Option<&str>) {
     if s.status.len() <= 14 && !s.status.contains(':') {
         return (s.status.clone(), None);
     }
-    let word = serde_json::to_value(s.health)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    (word.replace('-', " "), Some(&s.status))
+    (s.health.as_str().replace('-', " "), Some(&s.status))
 }
 
 fn print_local(out: &mut impl Write, view: &EnvironmentView) {

@@ -127,15 +127,11 @@ fn example_applies_and_plans(env: &Env) {
         (Some("Deployment"), Some("web"))
     );
     let diff = change["diff"].as_str().unwrap();
-    let changed: Vec<&str> = diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
-    assert_eq!(changed, ["-  replicas: 1", "+  replicas: 3"], "{diff}");
+    assert_eq!(
+        changed_lines(diff),
+        ["-  replicas: 1", "+  replicas: 3"],
+        "{diff}"
+    );
     env.cleanup(&ns);
 }
 
@@ -433,16 +429,7 @@ fn crds_are_applied_and_established_before_their_objects(env: &Env) {
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets, singular: widget}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 3\n",
     )
     .unwrap();
-    let out = env.berth(&[
-        "apply",
-        s(app.path()),
-        "-n",
-        &ns,
-        "--name",
-        "app",
-        "--no-wait",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = env.apply_no_wait(app.path(), &ns);
     assert!(text(&out)
         .contains("waiting for CustomResourceDefinition widgets.example.com to be established"));
     assert_eq!(env.names("example.com/v1", "Widget", &ns), ["w"]);
@@ -728,23 +715,13 @@ fn applyset_id_matches_kubectl(env: &Env) {
         cm["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
         kubectl_id
     );
-    // berth sees kubectl's member as its own: a plan of the same object shows no change, and
-    // removing it from the folder prunes it.
+    // berth applies over kubectl's set: its member and berth's new one live side by side.
     std::fs::write(
         dir.path().join("cm.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\ndata: {a: b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata: {c: d}\n",
     )
     .unwrap();
-    let out = env.berth(&[
-        "apply",
-        s(dir.path()),
-        "-n",
-        &ns,
-        "--name",
-        "app",
-        "--no-wait",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.apply_no_wait(dir.path(), &ns);
     assert_eq!(
         env.names("v1", "ConfigMap", &ns)
             .iter()
@@ -802,16 +779,7 @@ fn an_apply_killed_midway_converges_next_time() {
     let out = env.berth(&["unlock", "-n", &ns, "--name", "app"]);
     assert!(out.status.success(), "{}", text(&out));
     std::fs::remove_file(app.path().join("extra.yaml")).unwrap();
-    let out = env.berth(&[
-        "apply",
-        s(app.path()),
-        "-n",
-        &ns,
-        "--name",
-        "app",
-        "--no-wait",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    env.apply_no_wait(app.path(), &ns);
     assert_eq!(fake.names("apps", "deployments", &ns), ["app"]);
     assert!(
         fake.get("", "configmaps", &ns, "extra").is_none(),
@@ -1281,13 +1249,8 @@ fn a_changed_job_is_replaced(env: &Env) {
         .unwrap();
     assert_eq!(job["action"], "replace", "{plan}");
     let diff = job["diff"].as_str().unwrap();
-    let changed: Vec<String> = diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
+    let changed: Vec<String> = changed_lines(diff)
+        .into_iter()
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(

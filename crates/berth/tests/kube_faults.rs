@@ -230,10 +230,5 @@ fn e2e_a_server_that_stays_down_is_named() {
         "--lock-timeout",
         "5s",
     ]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", support::text(&out));
 }

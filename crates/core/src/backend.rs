@@ -45,6 +45,11 @@ impl ApiError {
 pub trait Backend: Send + Sync + 'static {
     /// The environment now.
     fn environment(&self) -> EnvironmentView;
+    /// The environment as `/metrics` reports it: with what is too costly to read on every
+    /// change (a local process's CPU time and memory) filled in.
+    fn measured(&self) -> EnvironmentView {
+        self.environment()
+    }
     /// Moves whenever the environment changes.
     fn changed(&self) -> watch::Receiver<u64>;
     /// Kept lines of a service after `since`, at most `tail`.

@@ -166,6 +166,21 @@ mod tests {
     }
 
     #[test]
+    fn health_words_are_the_apis() {
+        for h in [
+            Health::Ready,
+            Health::Progressing,
+            Health::Degraded,
+            Health::Failed,
+            Health::Completed,
+            Health::NotRunnable,
+            Health::Stopped,
+        ] {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str());
+        }
+    }
+
+    #[test]
     fn modes() {
         assert_eq!(mode_word(0, 2), "image");
         assert_eq!(mode_word(2, 2), "source");

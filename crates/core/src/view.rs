@@ -62,6 +62,21 @@ pub enum Health {
     Stopped,
 }
 
+impl Health {
+    /// The word the API uses (`not-runnable`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ready => "ready",
+            Health::Progressing => "progressing",
+            Health::Degraded => "degraded",
+            Health::Failed => "failed",
+            Health::Completed => "completed",
+            Health::NotRunnable => "not-runnable",
+            Health::Stopped => "stopped",
+        }
+    }
+}
+
 /// One container of a service, for the Configure screen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContainerView {

@@ -140,9 +140,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| c.action != ChangeKind::Unchanged)
+        self.count_changes() > 0
     }
 
     /// How many objects would change (create, update, replace, delete).
@@ -451,15 +449,19 @@ async fn plan_with(
         &missing_namespaces,
     )
     .await?;
-    let unchanged = |d: &Desired| {
-        live.objects
-            .get(&d.oref)
-            .is_some_and(|l| diff::unchanged_since_applied(l, &d.body))
-    };
-    if only_if_unchanged && !desired.iter().all(unchanged) {
+    // Objects unchanged since berth applied them (parallel to `desired`): what is live.
+    let known: Vec<Option<&Json>> = desired
+        .iter()
+        .map(|d| {
+            live.objects
+                .get(&d.oref)
+                .filter(|l| diff::unchanged_since_applied(l, &d.body))
+        })
+        .collect();
+    if only_if_unchanged && !known.iter().all(Option::is_some) {
         return Ok(None);
     }
-    let planned = dry_run(client, &desired, &live.objects, &missing_namespaces, opts).await?;
+    let planned = dry_run(client, &desired, &known, &missing_namespaces, opts).await?;
     let mut changes = Vec::new();
     let mut actions = Vec::new();
     for (d, planned) in desired.iter().zip(planned) {
@@ -599,18 +601,18 @@ fn with_type(o: &DynamicObject, r: &Resource) -> Json {
 
 /// What the server would make of every object (parallel to `desired`): its dry-run answer,
 /// `Some(Null)` when it must be replaced, `None` when it cannot be asked yet (its namespace or
-/// kind does not exist). An object unchanged since berth applied it is not asked: its answer is
-/// what is live.
+/// kind does not exist). An object `known` unchanged since berth applied it is not asked: its
+/// answer is what is live.
 async fn dry_run(
     client: &kube::Client,
     desired: &[Desired],
-    live: &HashMap<ObjectRef, Json>,
+    known: &[Option<&Json>],
     missing: &[String],
     opts: PlanOptions,
 ) -> Result<Vec<Option<Json>>, Error> {
     let pp = apply_params(opts.force_conflicts, true);
-    stream::iter(desired)
-        .map(|d| {
+    stream::iter(desired.iter().zip(known))
+        .map(|(d, known)| {
             let pp = pp.clone();
             async move {
                 let Some(r) = &d.resource else {
@@ -623,11 +625,8 @@ async fn dry_run(
                 {
                     return Ok(None);
                 }
-                if let Some(l) = live
-                    .get(&d.oref)
-                    .filter(|l| diff::unchanged_since_applied(l, &d.body))
-                {
-                    return Ok(Some(l.clone()));
+                if let Some(l) = known {
+                    return Ok(Some((*l).clone()));
                 }
                 match api(client, r, d.oref.namespace.as_deref())
                     .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))

@@ -56,7 +56,10 @@ impl Transient {
         let base = FIRST_DELAY
             .saturating_mul(1u32 << self.attempt.min(10))
             .min(MAX_DELAY);
-        let nanos = Instant::now().elapsed().subsec_nanos() as u64
+        // The clock's nanoseconds differ between the requests retrying together, so they spread.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64)
             ^ (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         base + Duration::from_millis(nanos % (base.as_millis() as u64 / 4 + 1))
     }

@@ -56,6 +56,11 @@ pub fn phase_word(p: &Phase) -> &'static str {
 
 /// The environment view of a local status.
 pub fn view(status: &Status, dir: &Path, busy: Option<String>) -> EnvironmentView {
+    build(status, dir, busy, false)
+}
+
+/// The view, with each process's CPU time and memory read from `/proc` when `usage` is asked.
+fn build(status: &Status, dir: &Path, busy: Option<String>, usage: bool) -> EnvironmentView {
     EnvironmentView {
         backend: "local".into(),
         target: dir.display().to_string(),
@@ -66,13 +71,18 @@ pub fn view(status: &Status, dir: &Path, busy: Option<String>) -> EnvironmentVie
         services: status
             .workloads
             .iter()
-            .map(|w| service_view(status, w, dir))
+            .map(|w| service_view(status, w, dir, usage))
             .collect(),
         sync: None,
     }
 }
 
-fn service_view(status: &Status, w: &crate::WorkloadStatus, dir: &Path) -> ServiceView {
+fn service_view(
+    status: &Status,
+    w: &crate::WorkloadStatus,
+    dir: &Path,
+    usage: bool,
+) -> ServiceView {
     let reps: Vec<&crate::ReplicaStatus> = status
         .replicas
         .iter()
@@ -128,7 +138,7 @@ fn service_view(status: &Status, w: &crate::WorkloadStatus, dir: &Path) -> Servi
         health,
         status: words,
         mode: mode_word(sources, containers.len()).to_string(),
-        replicas: reps.iter().map(|r| replica_view(r, w)).collect(),
+        replicas: reps.iter().map(|r| replica_view(r, w, usage)).collect(),
         containers,
         shell: w
             .not_runnable
@@ -137,8 +147,8 @@ fn service_view(status: &Status, w: &crate::WorkloadStatus, dir: &Path) -> Servi
     }
 }
 
-fn replica_view(r: &crate::ReplicaStatus, w: &crate::WorkloadStatus) -> ReplicaView {
-    let usage = r.pid.and_then(crate::usage::of_process);
+fn replica_view(r: &crate::ReplicaStatus, w: &crate::WorkloadStatus, usage: bool) -> ReplicaView {
+    let usage = r.pid.filter(|_| usage).and_then(crate::usage::of_process);
     ReplicaView {
         name: format!("{}-{}", r.workload, r.index),
         container: r.container.clone(),
@@ -162,6 +172,11 @@ impl Backend for LocalBackend {
     fn environment(&self) -> EnvironmentView {
         let busy = self.busy.lock().unwrap().clone();
         view(&self.shared.snapshot(), &self.dir, busy)
+    }
+
+    fn measured(&self) -> EnvironmentView {
+        let busy = self.busy.lock().unwrap().clone();
+        build(&self.shared.snapshot(), &self.dir, busy, true)
     }
 
     fn changed(&self) -> watch::Receiver<u64> {

@@ -112,7 +112,7 @@ async fn metrics(State(b): State<Shared>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&b.environment()),
+        crate::metrics::render(&b.measured()),
     )
         .into_response()
 }

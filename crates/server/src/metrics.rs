@@ -138,7 +138,7 @@ pub async fn serve(
         "/metrics",
         axum::routing::get(move || {
             let b = backend.clone();
-            async move { render(&b.environment()) }
+            async move { render(&b.measured()) }
         }),
     );
     let task = tokio::spawn(async move {

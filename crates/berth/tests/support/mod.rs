@@ -215,21 +215,19 @@ impl Env {
             .unwrap();
     }
 
+    /// `berth apply DIR -n NS --name app --no-wait`, which must succeed.
+    pub fn apply_no_wait(&self, dir: &Path, ns: &str) -> Output {
+        let out = self.berth(&["apply", s(dir), "-n", ns, "--name", "app", "--no-wait"]);
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    }
+
     /// The test app with source settings, applied (no wait) in a fresh namespace.
     pub fn applied_app_with_source_settings(&self) -> (String, tempfile::TempDir) {
         let ns = self.namespace();
         let app = self.app();
         with_source_settings(app.path());
-        let out = self.berth(&[
-            "apply",
-            s(app.path()),
-            "-n",
-            &ns,
-            "--name",
-            "app",
-            "--no-wait",
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
+        self.apply_no_wait(app.path(), &ns);
         (ns, app)
     }
 
@@ -593,4 +591,15 @@ pub fn big_folder(n: usize) -> tempfile::TempDir {
     )
     .unwrap();
     dir
+}
+
+/// The lines a unified diff adds or removes (without its `---`/`+++` header).
+pub fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect()
 }
