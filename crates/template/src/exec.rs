@@ -11,7 +11,32 @@ use std::sync::Arc;
 /// Maximum nesting of `template`/`include` calls before giving up on runaway recursion.
 const MAX_DEPTH: usize = 10_000;
 
-pub(crate) type Trees = HashMap<String, Arc<Tree>>;
+/// A template set and how it treats a missing map key.
+#[derive(Clone, Default)]
+pub(crate) struct Trees {
+    pub map: HashMap<String, Arc<Tree>>,
+    pub missing: MissingKey,
+}
+
+impl Trees {
+    fn get(&self, name: &str) -> Option<&Arc<Tree>> {
+        self.map.get(name)
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+}
+
+/// What a missing map key gives, as Go's `missingkey` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKey {
+    /// An error naming the key (`missingkey=error`).
+    #[default]
+    Error,
+    /// No value: prints `<no value>` (`missingkey=zero` on `map[string]interface{}`, Helm's default).
+    Zero,
+}
 
 enum Ctl {
     Break,
@@ -445,7 +470,7 @@ impl<'s> Exec<'s> {
         match first {
             Arg::Field { pos, idents } => {
                 self.at(*pos, At::Arg(first));
-                self.eval_field_chain(dot.clone(), first, idents, &cmd.args, fin)
+                self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin)
             }
             Arg::Chain { .. } => self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier { pos, name, func } => {
@@ -456,7 +481,7 @@ impl<'s> Exec<'s> {
                 self.not_a_function(&cmd.args, &fin)?;
                 self.eval_pipeline(dot, p)
             }
-            Arg::Variable { .. } => self.eval_variable(first, &cmd.args, fin),
+            Arg::Variable { .. } => self.eval_variable(dot, first, &cmd.args, fin),
             _ => {
                 self.at(first.pos(), At::Arg(first));
                 self.not_a_function(&cmd.args, &fin)?;
@@ -487,11 +512,12 @@ impl<'s> Exec<'s> {
             return Err(self.error(format!("indirection through explicit nil in {chain}")));
         }
         let recv = self.eval_arg(dot, Ty::Any, node)?;
-        self.eval_field_chain(recv, chain, fields, args, fin)
+        self.eval_field_chain(dot, recv, chain, fields, args, fin)
     }
 
     fn eval_variable(
         &mut self,
+        dot: &Value,
         var: &'s Arg,
         args: &'s [Arg],
         fin: Option<Value>,
@@ -505,7 +531,7 @@ impl<'s> Exec<'s> {
             self.not_a_function(args, &fin)?;
             return Ok(value);
         }
-        self.eval_field_chain(value, var, &idents[1..], args, fin)
+        self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
     }
 
     fn var_value(&self, name: &str) -> EResult<Value> {
@@ -519,16 +545,24 @@ impl<'s> Exec<'s> {
 
     fn eval_field_chain(
         &mut self,
+        dot: &Value,
         mut recv: Value,
         node: &'s Arg,
         idents: &'s [String],
         args: &'s [Arg],
-        fin: Option<Value>,
+        mut fin: Option<Value>,
     ) -> EResult<Value> {
         let n = idents.len();
         for (i, id) in idents.iter().enumerate() {
             let last = i == n - 1;
             let has_args = last && (args.len() > 1 || fin.is_some());
+            if let Value::Object(o) = &recv {
+                let call_args = if last { &args[args.len().min(1)..] } else { &[] };
+                if let Some(v) = self.call_method(dot, o.clone(), id, call_args, fin.take())? {
+                    recv = v;
+                    continue;
+                }
+            }
             recv = self.eval_field(
                 id,
                 has_args,
@@ -539,6 +573,31 @@ impl<'s> Exec<'s> {
         Ok(recv)
     }
 
+    /// Calls the method `name` of an object with the command's arguments, or `None` when the
+    /// object has no such method (then it may have a field of that name).
+    fn call_method(
+        &mut self,
+        dot: &Value,
+        o: std::rc::Rc<dyn crate::value::Object>,
+        name: &str,
+        args: &'s [Arg],
+        fin: Option<Value>,
+    ) -> EResult<Option<Value>> {
+        if !o.has_method(name) {
+            return Ok(None);
+        }
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            argv.push(self.eval_arg(dot, Ty::Any, a)?);
+        }
+        argv.extend(fin);
+        match o.call(name, &argv) {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(v)),
+            Some(Err(m)) => Err(self.error(format!("error calling {name}: {m}"))),
+        }
+    }
+
     fn eval_field(
         &mut self,
         name: &str,
@@ -547,6 +606,16 @@ impl<'s> Exec<'s> {
         nested: bool,
     ) -> EResult<Value> {
         match &recv {
+            Value::Object(o) => match o.field(name) {
+                Some(_) if has_args => Err(self.error(format!(
+                    "{name} has arguments but cannot be invoked as function"
+                ))),
+                Some(v) => Ok(v),
+                None => Err(self.error(format!(
+                    "can't evaluate field {name} in type {}",
+                    o.type_name()
+                ))),
+            },
             Value::Map(m) => {
                 if has_args {
                     return Err(self.error(format!("{name} is not a method but has arguments")));
@@ -554,6 +623,7 @@ impl<'s> Exec<'s> {
                 let m = m.borrow();
                 match m.get(name) {
                     Some(v) => Ok(v.clone()),
+                    None if self.trees.missing == MissingKey::Zero => Ok(Value::Nil),
                     None => {
                         let hint = match closest(name, m.keys()) {
                             Some(k) => Some(format!("did you mean `{k}`?")),
@@ -697,10 +767,15 @@ impl<'s> Exec<'s> {
                     _ => Err(self.error(format!("cannot assign nil to {}", ty.go_name()))),
                 };
             }
-            Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot.clone(), a, idents, std::slice::from_ref(a), None)?
-            }
-            Arg::Variable { .. } => self.eval_variable(a, &[], None)?,
+            Arg::Field { idents, .. } => self.eval_field_chain(
+                dot,
+                dot.clone(),
+                a,
+                idents,
+                std::slice::from_ref(a),
+                None,
+            )?,
+            Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
             Arg::Identifier { pos, name, func } => {
                 self.eval_call(dot, *pos, func, name, &[], None)?
@@ -765,7 +840,7 @@ impl Host for ExecHost<'_> {
         })?;
         let name = parsed[0].name.clone();
         for t in parsed {
-            trees.insert(t.name.clone(), Arc::new(t));
+            trees.map.insert(t.name.clone(), Arc::new(t));
         }
         execute(&trees, &name, data, self.depth + 1).map_err(FuncError::Nested)
     }

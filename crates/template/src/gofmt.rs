@@ -31,6 +31,7 @@ pub fn sprintln(args: &[Value]) -> String {
 /// `%v` of a value.
 pub fn write_v(out: &mut String, v: &Value) {
     match v {
+        Value::Object(o) => out.push_str(&o.display()),
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => {
@@ -419,6 +420,10 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
         return;
     }
     match v {
+        Value::Object(o) => match verb {
+            'v' | 's' => pad(out, &o.display(), sp),
+            _ => bad_verb(out, verb, v),
+        },
         Value::Nil => match verb {
             'v' => pad(out, "<nil>", sp),
             _ => bad_verb(out, verb, v),

@@ -18,17 +18,17 @@ mod value;
 mod yaml;
 
 pub use error::{Error, ErrorKind};
+pub use exec::MissingKey;
 pub use funcs::names as function_names;
-pub use value::{MapRef, Value};
+pub use value::{MapRef, Object, Struct, Value};
 pub use yaml::{from_yaml, to_json, to_yaml};
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A set of named templates that can call each other.
 #[derive(Default, Clone)]
 pub struct Templates {
-    trees: HashMap<String, Arc<ast::Tree>>,
+    trees: exec::Trees,
 }
 
 impl Templates {
@@ -83,12 +83,12 @@ impl Templates {
 
     fn add(&mut self, trees: Vec<ast::Tree>) {
         for t in trees {
-            if let Some(old) = self.trees.get(&t.name) {
+            if let Some(old) = self.trees.map.get(&t.name) {
                 if parse::is_empty_tree(&t.root) && !parse::is_empty_tree(&old.root) {
                     continue;
                 }
             }
-            self.trees.insert(t.name.clone(), Arc::new(t));
+            self.trees.map.insert(t.name.clone(), Arc::new(t));
         }
     }
 
@@ -96,13 +96,24 @@ impl Templates {
     /// change shared data in place, which make execution order matter).
     pub fn calls_any(&self, functions: &[&str]) -> bool {
         self.trees
+            .map
             .values()
             .any(|t| t.root.iter().any(|n| node_calls(n, functions)))
     }
 
     /// Whether a template of that name exists.
     pub fn contains(&self, name: &str) -> bool {
-        self.trees.contains_key(name)
+        self.trees.map.contains_key(name)
+    }
+
+    /// Sets what a missing map key gives (an error unless told otherwise).
+    pub fn set_missing_key(&mut self, missing: MissingKey) {
+        self.trees.missing = missing;
+    }
+
+    /// The names of every template in the set, `define`s included.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.trees.map.keys().map(String::as_str)
     }
 
     /// Renders the template `name` with `data` as dot.

@@ -22,6 +22,74 @@ pub enum Value {
     String(Rc<str>),
     List(Rc<Vec<Value>>),
     Map(MapRef),
+    /// A Go struct or named type with methods (Helm's `.Chart`, `.Capabilities`, `.Files`).
+    Object(Rc<dyn Object>),
+}
+
+/// A Go value with fields and methods, as templates see Helm's built-in objects.
+pub trait Object: std::fmt::Debug {
+    /// Go's type name (`*chart.Metadata`), for `%T`, `typeOf` and errors.
+    fn type_name(&self) -> &'static str;
+    /// A field by name; `None` when the type has no such field.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// Whether the type has a method of that name.
+    fn has_method(&self, _name: &str) -> bool {
+        false
+    }
+    /// Calls a method; `None` when the type has no such method.
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    /// What `%v` prints (a `String()` method, or the fields).
+    fn display(&self) -> String;
+    /// The value as `toYaml`/`toJson` see it.
+    fn to_value(&self) -> Value;
+}
+
+/// A plain Go struct: named fields, printed as `{a b}`, serialized as a map.
+#[derive(Debug)]
+pub struct Struct {
+    pub type_name: &'static str,
+    /// Field names as Go spells them, in declaration order, and values.
+    pub fields: Vec<(&'static str, Value)>,
+    /// The JSON name of each field (same order), for `toYaml`/`toJson`; `None` omits it when empty.
+    pub json_names: Vec<&'static str>,
+}
+
+impl Object for Struct {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+    fn display(&self) -> String {
+        let mut s = String::from("{");
+        for (i, (_, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            crate::gofmt::write_v(&mut s, v);
+        }
+        s.push('}');
+        s
+    }
+    fn to_value(&self) -> Value {
+        let mut m = BTreeMap::new();
+        for ((_, v), j) in self.fields.iter().zip(&self.json_names) {
+            if let Some(name) = j.strip_suffix(",omitempty") {
+                if v.truthy() {
+                    m.insert(name.to_string(), v.clone());
+                }
+            } else {
+                m.insert(j.to_string(), v.clone());
+            }
+        }
+        Value::map(m)
+    }
 }
 
 impl Value {
@@ -51,6 +119,7 @@ impl Value {
             Value::String(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::Object(o) => o.type_name(),
         }
     }
 
@@ -65,6 +134,7 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
+            Value::Object(_) => true,
         }
     }
 
@@ -100,6 +170,35 @@ impl Value {
         }
     }
 
+    /// Converts from JSON as Go's `encoding/json` decodes into `interface{}`: every number is a
+    /// `float64` (Helm's values, `fromYaml`, `fromJson`).
+    pub fn from_json_go(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json_go).collect()),
+            serde_json::Value::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json_go(v)))
+                    .collect(),
+            ),
+            other => Value::from_json(other),
+        }
+    }
+
+    /// A deep copy: maps and lists are new, so changing one leaves the other as it was.
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::map(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.deep_copy()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
     /// Converts to JSON (maps in sorted key order).
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -118,6 +217,7 @@ impl Value {
                     .map(|(k, v)| (k.clone(), v.to_json()))
                     .collect(),
             ),
+            Value::Object(o) => o.to_value().to_json(),
         }
     }
 }

@@ -11,6 +11,9 @@ const BEST_WIDTH: usize = 80;
 /// Serializes like Helm's `toYaml` (before its trailing-newline trim).
 pub fn to_yaml(v: &Value) -> String {
     let mut e = Emitter { out: String::new() };
+    if let Value::Object(o) = v {
+        return to_yaml(&o.to_value());
+    }
     match v {
         Value::Map(m) if !m.borrow().is_empty() => e.map_body(v, 0),
         Value::List(l) if !l.is_empty() => e.list_body(v, 0),
@@ -110,6 +113,7 @@ impl Emitter {
             Value::Map(_) => self.out.push_str("{}"),
             Value::List(_) => self.out.push_str("[]"),
             Value::String(s) => self.string(s, indent, block_indent),
+            Value::Object(o) => self.string(&o.display(), indent, block_indent),
         }
     }
 
@@ -422,6 +426,7 @@ fn json(o: &mut String, v: &Value) {
         }
         Value::Float(f) => o.push_str(&json_float(*f)),
         Value::String(s) => json_str(o, s),
+        Value::Object(obj) => json(o, &obj.to_value()),
         Value::List(l) => {
             o.push('[');
             for (i, e) in l.iter().enumerate() {
