@@ -18,14 +18,75 @@ pub struct RenderFlags {
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// Set a variable: KEY=VALUE or KEY:VALUE; dotted keys nest (images.web=web:1.2).
-    #[arg(short = 'v', long = "var", value_name = "KEY=VALUE")]
+    /// For a Helm chart, Helm's --set syntax (a.b=c, a[0]=c, a={x,y}).
+    #[arg(short = 'v', long = "var", visible_alias = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Extra variables file, merged after variables.yaml and variables.<ENV>.yaml.
     #[arg(short = 'f', long = "values", value_name = "FILE")]
     pub value_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub chart: ChartFlags,
+}
+
+/// Flags for Helm charts, as `helm template` takes them.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Helm charts")]
+pub struct ChartFlags {
+    /// Release name (.Release.Name) when DIR is a Helm chart.
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
+    /// Set a value that is always a string (Helm's --set-string).
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+    /// Set a JSON value (Helm's --set-json).
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+    /// Set a value to a file's content (Helm's --set-file).
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_file: Vec<String>,
+    /// Kubernetes version for .Capabilities.KubeVersion (default v1.37.0, as helm 4).
+    #[arg(long = "kube-version", value_name = "VERSION")]
+    pub kube_version: Option<String>,
+    /// Extra API versions for .Capabilities.APIVersions (group/version or group/version/Kind).
+    #[arg(long = "api-versions", value_name = "API", value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+    /// Print the CRDs of the chart's crds/ folders too.
+    #[arg(long = "include-crds")]
+    pub include_crds: bool,
+    /// Only the output of these templates (templates/x.yaml).
+    #[arg(long = "show-only", value_name = "TEMPLATE")]
+    pub show_only: Vec<String>,
 }
 
 impl RenderFlags {
+    /// Whether DIR is a Helm chart rather than a deploy folder.
+    pub fn is_chart(&self) -> bool {
+        berth_chart::is_chart(&self.dir)
+    }
+
+    /// Renders DIR as a Helm chart, as `helm template` would.
+    pub fn render_chart(&self) -> Result<berth_chart::Output, berth_manifest::Error> {
+        let c = &self.chart;
+        berth_chart::template(
+            &self.dir,
+            &berth_chart::Options {
+                release: c.release.clone().unwrap_or_else(|| "release-name".into()),
+                namespace: self.namespace.clone().unwrap_or_else(|| "default".into()),
+                value_files: self.value_files.clone(),
+                set: self.set.clone(),
+                set_string: c.set_string.clone(),
+                set_json: c.set_json.clone(),
+                set_file: c.set_file.clone(),
+                kube_version: c.kube_version.clone(),
+                api_versions: c.api_versions.clone(),
+                include_crds: c.include_crds,
+                show_only: c.show_only.clone(),
+                is_upgrade: false,
+                revision: 1,
+            },
+        )
+    }
+
     /// Loads and renders the folder.
     pub fn render(&self) -> Result<Rendered, berth_manifest::Error> {
         self.render_with_modes(Default::default())
@@ -85,6 +146,9 @@ impl fmt::Display for RenderError {
 const WRITTEN_LIST: &str = ".berth-rendered";
 
 pub fn run(args: RenderArgs) -> Result<(), RenderError> {
+    if args.flags.is_chart() {
+        return run_chart(&args);
+    }
     let rendered = args.flags.render().map_err(RenderError::Manifest)?;
     if let Some(dir) = &args.output_dir {
         return write_dir(dir, &rendered)
@@ -99,14 +163,37 @@ pub fn run(args: RenderArgs) -> Result<(), RenderError> {
             s
         }
     };
-    let mut out = std::io::stdout().lock();
-    let result = match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| RenderError::Output(format!("cannot write output: {e}"))),
-    };
+    let result = write_stdout(&text);
     // The process ends next; freeing thousands of small allocations one by one only costs time.
     std::mem::forget(rendered);
     result
+}
+
+fn run_chart(args: &RenderArgs) -> Result<(), RenderError> {
+    let out = args.flags.render_chart().map_err(RenderError::Manifest)?;
+    let text = match args.output {
+        Format::Yaml => out.to_yaml_stream(),
+        Format::Json => {
+            let crds = out.crds.iter().filter(|_| out.include_crds);
+            let all: Vec<&serde_json::Value> = crds
+                .chain(&out.manifests)
+                .chain(&out.hooks)
+                .map(|m| &m.body)
+                .collect();
+            let mut s = serde_json::to_string_pretty(&all).expect("JSON values serialize");
+            s.push('\n');
+            s
+        }
+    };
+    write_stdout(&text)
+}
+
+fn write_stdout(text: &str) -> Result<(), RenderError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| RenderError::Output(format!("cannot write output: {e}"))),
+    }
 }
 
 /// Every object as one multi-document YAML stream, each preceded by its source.

@@ -30,6 +30,7 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
         namespace: None,
         set: Vec::new(),
         value_files: Vec::new(),
+        chart: Default::default(),
     };
     let modes = berth_local::load_modes(&args.dir);
     let rendered = flags

@@ -115,6 +115,7 @@ pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> 
                     namespace: flags.namespace.clone(),
                     set: Vec::new(),
                     value_files: Vec::new(),
+                    chart: Default::default(),
                 };
                 crate::cluster::render(&rf, &flags.cluster)?.set
             }

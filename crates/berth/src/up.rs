@@ -113,6 +113,7 @@ impl Reload {
             namespace: self.namespace.clone(),
             set: self.set.clone(),
             value_files: self.value_files.clone(),
+            chart: Default::default(),
         };
         let rendered = flags
             .render_with_modes(berth_core::view::modes_json(&over.modes))

@@ -41,6 +41,10 @@ pub enum ErrorKind {
     Object,
     /// Two documents describe the same object.
     Duplicate,
+    /// A Helm chart is malformed (`Chart.yaml`, a missing dependency, an unreadable archive).
+    Chart,
+    /// Values break the chart's `values.schema.json`.
+    Schema,
 }
 
 /// A diagnostic in the style of cargo and ripgrep.
@@ -58,7 +62,7 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
             message: message.into(),
@@ -69,7 +73,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn at(mut self, file: &str, line: usize, col: usize) -> Self {
+    pub fn at(mut self, file: &str, line: usize, col: usize) -> Self {
         self.location = Some(Location {
             file: file.to_string(),
             line,
@@ -78,17 +82,17 @@ impl Error {
         self
     }
 
-    pub(crate) fn snippet(mut self, line: Option<&str>) -> Self {
+    pub fn snippet(mut self, line: Option<&str>) -> Self {
         self.snippet = line.map(|l| l.trim_end().to_string());
         self
     }
 
-    pub(crate) fn note(mut self, n: impl Into<String>) -> Self {
+    pub fn note(mut self, n: impl Into<String>) -> Self {
         self.notes.push(n.into());
         self
     }
 
-    pub(crate) fn hint(mut self, h: impl Into<String>) -> Self {
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
         self
     }

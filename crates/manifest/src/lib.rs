@@ -19,7 +19,7 @@ mod fastyaml;
 mod variables;
 
 pub use error::{Error, ErrorKind, Location};
-pub use variables::parse_set;
+pub use variables::{first_line, full_parse as parse_yaml_full, parse_set};
 
 use berth_core::{ApplyPhase, GroupKind, ObjectRef};
 use berth_template::{Templates, Value};

@@ -13,7 +13,7 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Json, serde_saphyr::Error> {
 }
 
 /// The complete YAML parser; also the source of every YAML error message.
-pub(crate) fn full_parse(text: &str) -> Result<Json, serde_saphyr::Error> {
+pub fn full_parse(text: &str) -> Result<Json, serde_saphyr::Error> {
     let opts = serde_saphyr::options! { legacy_octal_numbers: true };
     serde_saphyr::from_str_with_options(text, opts)
 }
@@ -37,7 +37,7 @@ pub(crate) fn yaml_error(
 }
 
 /// The first line of a message, without a trailing location the location already gives.
-pub(crate) fn first_line(s: &str) -> String {
+pub fn first_line(s: &str) -> String {
     let mut l = s.lines().next().unwrap_or("").trim();
     l = l.strip_prefix("error: ").unwrap_or(l);
     if let Some(rest) = l.strip_prefix("line ") {

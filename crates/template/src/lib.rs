@@ -12,6 +12,7 @@ mod error;
 mod exec;
 mod funcs;
 pub mod gofmt;
+pub mod semver;
 mod lex;
 mod parse;
 mod value;

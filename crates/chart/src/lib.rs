@@ -1,0 +1,165 @@
+//! Helm charts: load a chart folder or archive, compute its values as Helm does, and render it
+//! exactly as `helm template` would, with berth's errors.
+//!
+//! ```text
+//! Chart::load -> deps::check_present -> user values (-f, --set-json, --set, --set-string,
+//! --set-file) -> deps::process_enabled (aliases, tags, conditions) -> deps::process_imports
+//! -> values::coalesce -> schema::validate -> render::render (templates) -> output::split (sort)
+//! ```
+
+// A render ends at its first error, so errors are returned once and may carry detail.
+#![allow(clippy::result_large_err)]
+
+mod deps;
+mod load;
+mod metadata;
+mod objects;
+mod output;
+mod render;
+mod schema;
+pub mod strvals;
+mod values;
+
+pub use load::{read_values, Chart, File};
+pub use metadata::{Dependency, Metadata};
+pub use objects::DEFAULT_KUBE_VERSION;
+pub use output::{Manifest, Output};
+pub use values::go_numbers;
+
+use berth_manifest::{Error, ErrorKind};
+use serde_json::{Map, Value as Json};
+use std::path::{Path, PathBuf};
+
+/// What `helm template` takes besides the chart.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub release: String,
+    pub namespace: String,
+    /// `-f`, in order.
+    pub value_files: Vec<PathBuf>,
+    /// `--set`, `--set-string`, `--set-json`, `--set-file`, each in order.
+    pub set: Vec<String>,
+    pub set_string: Vec<String>,
+    pub set_json: Vec<String>,
+    pub set_file: Vec<String>,
+    /// `--kube-version` (default [`DEFAULT_KUBE_VERSION`]).
+    pub kube_version: Option<String>,
+    /// `--api-versions`, added to the built-in set.
+    pub api_versions: Vec<String>,
+    pub include_crds: bool,
+    /// `--show-only`: template paths (`templates/x.yaml`) whose output is wanted.
+    pub show_only: Vec<String>,
+    /// `.Release.IsUpgrade` (and not `IsInstall`); `.Release.Revision`.
+    pub is_upgrade: bool,
+    pub revision: i64,
+}
+
+/// Whether `path` is a chart (a folder with `Chart.yaml`, or a `.tgz` archive).
+pub fn is_chart(path: &Path) -> bool {
+    path.join("Chart.yaml").is_file()
+        || (path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e == "tgz" || e == "gz"))
+}
+
+/// Loads and renders a chart as `helm template` does.
+pub fn template(path: &Path, opts: &Options) -> Result<Output, Error> {
+    let chart = Chart::load(path)?;
+    render_chart(chart, opts)
+}
+
+/// Renders a loaded chart.
+pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
+    deps::check_present(&chart)?;
+    let user = user_values(opts)?;
+    deps::process_enabled(&mut chart, &user, "")?;
+    deps::process_imports(&mut chart)?;
+    let kube = kube_version(opts)?;
+    check_kube_version(&chart, &kube)?;
+    let mut top = user;
+    values::coalesce(&chart, &mut top, false)?;
+    schema::validate(&chart, &top)?;
+    let files = render::render(&chart, &top, opts, kube)?;
+    output::collect(&chart, files, opts, top)
+}
+
+fn kube_version(opts: &Options) -> Result<objects::KubeVersion, Error> {
+    let given = opts.kube_version.as_deref().unwrap_or(DEFAULT_KUBE_VERSION);
+    objects::KubeVersion::parse(given).ok_or_else(|| {
+        Error::new(
+            ErrorKind::SetArgument,
+            format!("invalid kube version {given:?}: not a version"),
+        )
+        .hint("give --kube-version as MAJOR.MINOR.PATCH, for example 1.28.7")
+    })
+}
+
+fn check_kube_version(chart: &Chart, kube: &objects::KubeVersion) -> Result<(), Error> {
+    let want = &chart.metadata.kube_version;
+    if want.is_empty() {
+        return Ok(());
+    }
+    let ok = berth_template::semver::compare(want, &kube.version).unwrap_or(false);
+    if ok {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Chart,
+        format!(
+            "chart requires kubeVersion: {want} which is incompatible with Kubernetes {}",
+            kube.version
+        ),
+    )
+    .at(&format!("{}/Chart.yaml", chart.source), 0, 0)
+    .hint("pass the cluster's version with --kube-version, or use a chart version made for it"))
+}
+
+/// The user's values: `-f` files in order, then `--set-json`, `--set`, `--set-string` and
+/// `--set-file`, as Helm merges them.
+fn user_values(opts: &Options) -> Result<Map<String, Json>, Error> {
+    let mut base = Map::new();
+    for f in &opts.value_files {
+        let shown = f.display().to_string();
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            Error::new(ErrorKind::Io, format!("cannot read values file {shown}: {e}"))
+                .hint("check the path given with -f")
+        })?;
+        values::merge_maps(&mut base, read_values(&text, &shown)?);
+    }
+    for s in &opts.set_json {
+        let t = s.trim();
+        if t.starts_with('{') {
+            let v: Json = serde_json::from_str(t).map_err(|e| set_error("--set-json", s, &e.to_string()))?;
+            if let Json::Object(m) = go_numbers(v) {
+                values::merge_maps(&mut base, m);
+            }
+        } else {
+            parse_set(s, &mut base, strvals::Kind::Json, "--set-json")?;
+        }
+    }
+    for s in &opts.set {
+        parse_set(s, &mut base, strvals::Kind::Typed, "--set")?;
+    }
+    for s in &opts.set_string {
+        parse_set(s, &mut base, strvals::Kind::String, "--set-string")?;
+    }
+    for s in &opts.set_file {
+        parse_set(s, &mut base, strvals::Kind::File, "--set-file")?;
+    }
+    Ok(base)
+}
+
+fn parse_set(s: &str, base: &mut Map<String, Json>, kind: strvals::Kind, flag: &str) -> Result<(), Error> {
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
+    strvals::parse_into(s, base, kind, &read).map_err(|e| set_error(flag, s, &e))
+}
+
+fn set_error(flag: &str, arg: &str, why: &str) -> Error {
+    Error::new(
+        ErrorKind::SetArgument,
+        format!("failed parsing {flag} data: {why}"),
+    )
+    .at(&format!("{flag} {arg}"), 0, 0)
+    .hint("write KEY=VALUE; nest with dots (a.b=c), index lists with a[0]=c, escape , and . with \\")
+}

@@ -1,0 +1,317 @@
+//! Reading a chart from a folder or a `.tgz` archive, as Helm's loader does: `Chart.yaml`,
+//! `values.yaml`, `values.schema.json`, `templates/`, `charts/` (folders and archives), and every
+//! other file for `.Files`, minus what `.helmignore` excludes.
+
+use crate::metadata::Metadata;
+use crate::values::{go_numbers, parse_yaml};
+use berth_manifest::{Error, ErrorKind};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// A file of a chart, named by its path inside the chart (`templates/web.yaml`).
+#[derive(Clone, Debug)]
+pub struct File {
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+/// A loaded chart and its subcharts.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub metadata: Metadata,
+    /// `values.yaml`, numbers as Go's `float64`.
+    pub values: Map<String, Json>,
+    /// `values.schema.json`, parsed.
+    pub schema: Option<Json>,
+    /// Files under `templates/`.
+    pub templates: Vec<File>,
+    /// Every other file (`.Files`), `crds/` included.
+    pub files: Vec<File>,
+    /// Subcharts from `charts/`.
+    pub dependencies: Vec<Chart>,
+    /// Where it was read from, for messages (`chart/charts/common`).
+    pub source: String,
+}
+
+impl Chart {
+    /// Loads a chart folder or `.tgz` archive.
+    pub fn load(path: &Path) -> Result<Chart, Error> {
+        let source = path.display().to_string();
+        let io = |e: std::io::Error| {
+            Error::new(ErrorKind::Io, format!("cannot read chart {source}: {e}"))
+                .hint("give a chart folder (with Chart.yaml) or a .tgz chart archive")
+        };
+        if path.is_dir() {
+            let files = read_dir(path).map_err(io)?;
+            Chart::from_files(files, &source)
+        } else {
+            let bytes = std::fs::read(path).map_err(io)?;
+            Chart::from_archive(&bytes, &source)
+        }
+    }
+
+    /// Loads a chart from a gzipped tar archive whose entries sit in one top folder.
+    pub fn from_archive(bytes: &[u8], source: &str) -> Result<Chart, Error> {
+        let bad = |e: std::io::Error| {
+            Error::new(
+                ErrorKind::Chart,
+                format!("{source} is not a readable chart archive: {e}"),
+            )
+            .hint("a chart archive is a .tgz made by `helm package`")
+        };
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        let mut files = Vec::new();
+        for entry in archive.entries().map_err(bad)? {
+            let mut entry = entry.map_err(bad)?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = entry.path().map_err(bad)?.to_string_lossy().replace('\\', "/");
+            // Entries are `NAME/...`: the chart's own paths follow the first folder.
+            let Some((_, rel)) = name.split_once('/') else {
+                continue;
+            };
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(bad)?;
+            files.push(File {
+                name: rel.to_string(),
+                data,
+            });
+        }
+        let ignore = Ignore::from_files(&files);
+        files.retain(|f| !ignore.excludes(&f.name, false));
+        Chart::from_files(files, source)
+    }
+
+    /// Builds a chart from its files (paths relative to the chart), as Helm's `LoadFiles`.
+    pub fn from_files(files: Vec<File>, source: &str) -> Result<Chart, Error> {
+        let mut metadata = None;
+        let mut values = Map::new();
+        let mut schema = None;
+        let mut templates = Vec::new();
+        let mut other = Vec::new();
+        let mut subcharts: BTreeMap<String, Vec<File>> = BTreeMap::new();
+        for f in files {
+            let shown = format!("{source}/{}", f.name);
+            match f.name.as_str() {
+                "Chart.yaml" => metadata = Some(Metadata::parse(&text(&f, &shown)?, &shown)?),
+                "values.yaml" => values = read_values(&text(&f, &shown)?, &shown)?,
+                "values.schema.json" => {
+                    schema = Some(serde_json::from_slice(&f.data).map_err(|e| {
+                        Error::new(ErrorKind::Chart, format!("values.schema.json is not JSON: {e}"))
+                            .at(&shown, e.line(), e.column())
+                    })?)
+                }
+                "Chart.lock" | "requirements.lock" => {}
+                n if n.starts_with("templates/") => templates.push(f),
+                n if n.starts_with("charts/") && !n.ends_with(".prov") => {
+                    let rest = &n["charts/".len()..];
+                    let (top, inner) = rest.split_once('/').unwrap_or((rest, ""));
+                    subcharts.entry(top.to_string()).or_default().push(File {
+                        name: inner.to_string(),
+                        data: f.data,
+                    });
+                }
+                _ => other.push(f),
+            }
+        }
+        let Some(mut metadata) = metadata else {
+            return Err(Error::new(
+                ErrorKind::Chart,
+                format!("{source} has no Chart.yaml, so it is not a chart"),
+            )
+            .hint("a chart folder holds Chart.yaml, values.yaml and templates/"));
+        };
+        if let Some(f) = other.iter().find(|f| f.name == "requirements.yaml") {
+            if metadata.api_version == "v1" {
+                let shown = format!("{source}/requirements.yaml");
+                metadata.read_requirements(&text(f, &shown)?, &shown)?;
+            }
+        }
+        let mut dependencies = Vec::new();
+        for (top, files) in subcharts {
+            if top.starts_with(['.', '_']) {
+                continue;
+            }
+            let sub_source = format!("{source}/charts/{top}");
+            if top.ends_with(".tgz") {
+                let data = &files.iter().find(|f| f.name.is_empty()).map(|f| &f.data);
+                let Some(data) = data else { continue };
+                dependencies.push(Chart::from_archive(data, &sub_source)?);
+            } else {
+                dependencies.push(Chart::from_files(files, &sub_source)?);
+            }
+        }
+        Ok(Chart {
+            metadata,
+            values,
+            schema,
+            templates,
+            files: other,
+            dependencies,
+            source: source.to_string(),
+        })
+    }
+
+    /// The chart's name (its alias once dependencies are processed).
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// Whether this is a library chart (named templates only, renders nothing itself).
+    pub fn is_library(&self) -> bool {
+        self.metadata.chart_type == "library"
+    }
+}
+
+fn text(f: &File, shown: &str) -> Result<String, Error> {
+    String::from_utf8(f.data.clone()).map_err(|_| {
+        Error::new(ErrorKind::Chart, format!("{shown} is not UTF-8 text"))
+            .hint("save the file as UTF-8")
+    })
+}
+
+/// Reads a values file: a YAML map, numbers as `float64` (Helm decodes through JSON).
+pub fn read_values(text: &str, shown: &str) -> Result<Map<String, Json>, Error> {
+    match parse_yaml(text, shown)? {
+        Json::Null => Ok(Map::new()),
+        Json::Object(m) => Ok(go_numbers(Json::Object(m))
+            .as_object()
+            .cloned()
+            .unwrap_or_default()),
+        _ => Err(Error::new(
+            ErrorKind::Variables,
+            format!("{shown} must be a map of values"),
+        )
+        .at(shown, 1, 1)
+        .hint("write values as `key: value` lines")),
+    }
+}
+
+/// Every file below `dir`, relative, in lexical walk order, minus `.helmignore` matches.
+fn read_dir(dir: &Path) -> std::io::Result<Vec<File>> {
+    let ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
+        Ok(t) => Ignore::parse(&t),
+        Err(_) => Ignore::parse(""),
+    };
+    let mut out = Vec::new();
+    walk(dir, "", &ignore, &mut out)?;
+    Ok(out)
+}
+
+fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<File>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().to_string();
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let meta = std::fs::metadata(e.path())?;
+        if ignore.excludes(&path, meta.is_dir()) {
+            continue;
+        }
+        if meta.is_dir() {
+            walk(&e.path(), &path, ignore, out)?;
+        } else {
+            out.push(File {
+                name: path,
+                data: std::fs::read(e.path())?,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `.helmignore` rules: shell globs matched against the path (when the rule has a `/`) or the
+/// base name, `!` to re-include, a trailing `/` for folders only. Hidden files in `templates/`
+/// are always ignored, as Helm's defaults say.
+struct Ignore {
+    rules: Vec<Rule>,
+}
+
+struct Rule {
+    glob: globset::GlobMatcher,
+    negate: bool,
+    dir_only: bool,
+    whole_path: bool,
+}
+
+impl Ignore {
+    fn from_files(files: &[File]) -> Ignore {
+        let text = files
+            .iter()
+            .find(|f| f.name == ".helmignore")
+            .map(|f| String::from_utf8_lossy(&f.data).to_string())
+            .unwrap_or_default();
+        Ignore::parse(&text)
+    }
+
+    fn parse(text: &str) -> Ignore {
+        let mut rules = Vec::new();
+        for line in std::iter::once("templates/.?*").chain(text.lines()) {
+            let mut p = line.trim();
+            if p.is_empty() || p.starts_with('#') || p == "!" {
+                continue;
+            }
+            let negate = p.starts_with('!');
+            if negate {
+                p = &p[1..];
+            }
+            let dir_only = p.ends_with('/') && p.len() > 1;
+            let p = p.trim_end_matches('/').trim_start_matches('/');
+            let whole_path = p.contains('/');
+            let Ok(g) = globset::GlobBuilder::new(p).literal_separator(true).build() else {
+                continue;
+            };
+            rules.push(Rule {
+                glob: g.compile_matcher(),
+                negate,
+                dir_only,
+                whole_path,
+            });
+        }
+        Ignore { rules }
+    }
+
+    fn excludes(&self, path: &str, is_dir: bool) -> bool {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        let mut ignored = false;
+        for r in &self.rules {
+            if r.dir_only && !is_dir {
+                continue;
+            }
+            let hit = if r.whole_path {
+                r.glob.is_match(path)
+            } else {
+                r.glob.is_match(base)
+            };
+            if hit {
+                ignored = !r.negate;
+            }
+        }
+        ignored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helmignore_rules() {
+        let i = Ignore::parse("*.md\n!KEEP.md\nci/\n# comment\nsecret/*.key\n");
+        assert!(i.excludes("README.md", false));
+        assert!(!i.excludes("KEEP.md", false));
+        assert!(i.excludes("ci", true));
+        assert!(!i.excludes("ci", false));
+        assert!(i.excludes("secret/a.key", false));
+        assert!(!i.excludes("a.key", false));
+        assert!(i.excludes("templates/.hidden", false));
+        assert!(!i.excludes("templates/web.yaml", false));
+    }
+}

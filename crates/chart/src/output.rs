@@ -1,0 +1,257 @@
+//! From rendered templates to manifests as `helm template` prints them: split at `---`, each
+//! document's YAML checked, hooks apart, sorted in Helm's install order, CRDs from `crds/` when
+//! asked, `--show-only` applied; `NOTES.txt` kept aside.
+
+use crate::render::RenderedFile;
+use crate::values::Values;
+use crate::{Chart, Options};
+use berth_manifest::{Error, ErrorKind};
+use serde_json::Value as Json;
+
+/// One document of the output.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The template it came from (`podinfo/templates/deployment.yaml`).
+    pub source: String,
+    /// The document's text, trimmed.
+    pub text: String,
+    /// The document parsed.
+    pub body: Json,
+    /// The `helm.sh/hook` annotation, for hooks.
+    pub hook: Option<String>,
+}
+
+impl Manifest {
+    pub fn kind(&self) -> &str {
+        self.body.get("kind").and_then(Json::as_str).unwrap_or("")
+    }
+}
+
+/// A rendered chart.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// CRDs from `crds/` folders (printed only with `--include-crds`).
+    pub crds: Vec<Manifest>,
+    /// Everything else that is not a hook, in Helm's install order.
+    pub manifests: Vec<Manifest>,
+    /// Hooks (`helm.sh/hook`), tests included, in install order.
+    pub hooks: Vec<Manifest>,
+    /// The chart's rendered `NOTES.txt`.
+    pub notes: Option<String>,
+    /// The values the templates saw.
+    pub values: Values,
+    pub include_crds: bool,
+}
+
+impl Output {
+    /// Every document as `helm template` prints them.
+    pub fn to_yaml_stream(&self) -> String {
+        let mut s = String::new();
+        let crds = self.crds.iter().filter(|_| self.include_crds);
+        for m in crds.chain(&self.manifests).chain(&self.hooks) {
+            s.push_str("---\n# Source: ");
+            s.push_str(&m.source);
+            s.push('\n');
+            s.push_str(&m.text);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Helm 4's install order (`kind_sorter.go`); other kinds follow, alphabetically.
+const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn order_key(kind: &str) -> (usize, String) {
+    match INSTALL_ORDER.iter().position(|k| *k == kind) {
+        Some(i) => (i, String::new()),
+        None => (INSTALL_ORDER.len(), kind.to_string()),
+    }
+}
+
+pub(crate) fn collect(
+    chart: &Chart,
+    mut files: Vec<RenderedFile>,
+    opts: &Options,
+    values: Values,
+) -> Result<Output, Error> {
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let notes_name = format!("{}/templates/NOTES.txt", chart.name());
+    let mut notes = None;
+    let mut docs = Vec::new();
+    for f in files {
+        if f.name.ends_with("/templates/NOTES.txt") {
+            if f.name == notes_name {
+                notes = Some(f.text);
+            }
+            continue;
+        }
+        if !shown(&f.name, &opts.show_only) {
+            continue;
+        }
+        docs.extend(split(&f.name, &f.text)?);
+    }
+    if !opts.show_only.is_empty() {
+        check_show_only(&docs, &opts.show_only)?;
+    }
+    let (mut hooks, mut manifests): (Vec<_>, Vec<_>) = docs.into_iter().partition(|m| m.hook.is_some());
+    manifests.sort_by_key(|m| order_key(m.kind()));
+    hooks.sort_by_key(|m| order_key(m.kind()));
+    let mut crds = Vec::new();
+    crd_files(chart, None, &mut crds)?;
+    Ok(Output {
+        crds,
+        manifests,
+        hooks,
+        notes,
+        values,
+        include_crds: opts.include_crds,
+    })
+}
+
+/// Whether `--show-only` lets a template's output through.
+fn shown(name: &str, only: &[String]) -> bool {
+    if only.is_empty() {
+        return true;
+    }
+    let rel = name.split_once('/').map(|(_, r)| r).unwrap_or(name);
+    only.iter().any(|o| {
+        let o = o.trim_start_matches("./");
+        o == rel
+            || o == name
+            || globset::Glob::new(o)
+                .map(|g| g.compile_matcher().is_match(rel))
+                .unwrap_or(false)
+    })
+}
+
+fn check_show_only(docs: &[Manifest], only: &[String]) -> Result<(), Error> {
+    for o in only {
+        if !docs.iter().any(|d| shown(&d.source, std::slice::from_ref(o))) {
+            return Err(Error::new(
+                ErrorKind::Chart,
+                format!("could not find template {o} in chart"),
+            )
+            .hint("--show-only takes a path inside the chart, such as templates/deployment.yaml"));
+        }
+    }
+    Ok(())
+}
+
+/// Splits a rendered template at `---` lines into its non-empty documents.
+fn split(source: &str, text: &str) -> Result<Vec<Manifest>, Error> {
+    let mut out = Vec::new();
+    for doc in split_documents(text) {
+        let doc = doc.trim();
+        if doc.is_empty() {
+            continue;
+        }
+        let body = berth_manifest::parse_yaml_full(doc).map_err(|e| {
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line() as usize, l.column() as usize))
+                .unwrap_or((0, 0));
+            Error::new(
+                ErrorKind::Yaml,
+                format!(
+                    "YAML parse error on {source}: {}",
+                    berth_manifest::first_line(&e.to_string())
+                ),
+            )
+            .note(format!(
+                "rendered line {line}: {}",
+                doc.lines().nth(line.saturating_sub(1)).unwrap_or("")
+            ))
+            .at(source, line, col)
+            .hint("the template's output is not YAML: check indentation, `nindent` and `toYaml` around this line")
+        })?;
+        if body.is_null() {
+            continue;
+        }
+        let hook = body
+            .pointer("/metadata/annotations/helm.sh~1hook")
+            .and_then(Json::as_str)
+            .map(str::to_string);
+        out.push(Manifest {
+            source: source.to_string(),
+            text: doc.to_string(),
+            body,
+            hook,
+        });
+    }
+    Ok(out)
+}
+
+/// Helm's `SplitManifests`: documents separated by lines starting with `---`.
+fn split_documents(text: &str) -> Vec<&str> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("---") && line[3..].trim().is_empty() {
+            docs.push(&text[start..off]);
+            start = off + line.len();
+        }
+        off += line.len();
+    }
+    docs.push(&text[start..]);
+    docs
+}
+
+fn crd_files(chart: &Chart, parent: Option<&str>, out: &mut Vec<Manifest>) -> Result<(), Error> {
+    let full = match parent {
+        None => chart.name().to_string(),
+        Some(p) => format!("{p}/charts/{}", chart.name()),
+    };
+    for f in &chart.files {
+        let is_crd = f.name.starts_with("crds/")
+            && [".yaml", ".yml", ".json"].iter().any(|e| f.name.ends_with(e));
+        if is_crd {
+            let text = String::from_utf8_lossy(&f.data);
+            out.extend(split(&format!("{full}/{}", f.name), &text)?);
+        }
+    }
+    for sub in &chart.dependencies {
+        crd_files(sub, Some(&full), out)?;
+    }
+    Ok(())
+}
