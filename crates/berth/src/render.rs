@@ -19,7 +19,12 @@ pub struct RenderFlags {
     pub namespace: Option<String>,
     /// Set a variable: KEY=VALUE or KEY:VALUE; dotted keys nest (images.web=web:1.2).
     /// For a Helm chart, Helm's --set syntax (a.b=c, a[0]=c, a={x,y}).
-    #[arg(short = 'v', long = "var", visible_alias = "set", value_name = "KEY=VALUE")]
+    #[arg(
+        short = 'v',
+        long = "var",
+        visible_alias = "set",
+        value_name = "KEY=VALUE"
+    )]
     pub set: Vec<String>,
     /// Extra variables file, merged after variables.yaml and variables.<ENV>.yaml.
     #[arg(short = 'f', long = "values", value_name = "FILE")]

@@ -88,7 +88,9 @@ pub(crate) fn process_enabled(chart: &mut Chart, user: &Values, path: &str) -> R
         .filter(|d| !d.enabled)
         .map(|d| d.name.clone())
         .collect();
-    chart.dependencies.retain(|c| !disabled.contains(&c.metadata.name));
+    chart
+        .dependencies
+        .retain(|c| !disabled.contains(&c.metadata.name));
     chart
         .metadata
         .dependencies
@@ -145,8 +147,14 @@ pub(crate) fn process_imports(chart: &mut Chart) -> Result<(), Error> {
         for iv in &req.import_values {
             let (child, parent) = match iv {
                 Json::Object(m) => (
-                    m.get("child").and_then(Json::as_str).unwrap_or("").to_string(),
-                    m.get("parent").and_then(Json::as_str).unwrap_or("").to_string(),
+                    m.get("child")
+                        .and_then(Json::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    m.get("parent")
+                        .and_then(Json::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 ),
                 Json::String(s) => (format!("exports.{s}"), ".".to_string()),
                 _ => continue,

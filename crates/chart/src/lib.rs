@@ -57,10 +57,7 @@ pub struct Options {
 /// Whether `path` is a chart (a folder with `Chart.yaml`, or a `.tgz` archive).
 pub fn is_chart(path: &Path) -> bool {
     path.join("Chart.yaml").is_file()
-        || (path.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e == "tgz" || e == "gz"))
+        || (path.is_file() && path.extension().is_some_and(|e| e == "tgz" || e == "gz"))
 }
 
 /// Loads and renders a chart as `helm template` does.
@@ -122,15 +119,19 @@ fn user_values(opts: &Options) -> Result<Map<String, Json>, Error> {
     for f in &opts.value_files {
         let shown = f.display().to_string();
         let text = std::fs::read_to_string(f).map_err(|e| {
-            Error::new(ErrorKind::Io, format!("cannot read values file {shown}: {e}"))
-                .hint("check the path given with -f")
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot read values file {shown}: {e}"),
+            )
+            .hint("check the path given with -f")
         })?;
         values::merge_maps(&mut base, read_values(&text, &shown)?);
     }
     for s in &opts.set_json {
         let t = s.trim();
         if t.starts_with('{') {
-            let v: Json = serde_json::from_str(t).map_err(|e| set_error("--set-json", s, &e.to_string()))?;
+            let v: Json =
+                serde_json::from_str(t).map_err(|e| set_error("--set-json", s, &e.to_string()))?;
             if let Json::Object(m) = go_numbers(v) {
                 values::merge_maps(&mut base, m);
             }
@@ -150,7 +151,12 @@ fn user_values(opts: &Options) -> Result<Map<String, Json>, Error> {
     Ok(base)
 }
 
-fn parse_set(s: &str, base: &mut Map<String, Json>, kind: strvals::Kind, flag: &str) -> Result<(), Error> {
+fn parse_set(
+    s: &str,
+    base: &mut Map<String, Json>,
+    kind: strvals::Kind,
+    flag: &str,
+) -> Result<(), Error> {
     let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
     strvals::parse_into(s, base, kind, &read).map_err(|e| set_error(flag, s, &e))
 }
@@ -161,5 +167,7 @@ fn set_error(flag: &str, arg: &str, why: &str) -> Error {
         format!("failed parsing {flag} data: {why}"),
     )
     .at(&format!("{flag} {arg}"), 0, 0)
-    .hint("write KEY=VALUE; nest with dots (a.b=c), index lists with a[0]=c, escape , and . with \\")
+    .hint(
+        "write KEY=VALUE; nest with dots (a.b=c), index lists with a[0]=c, escape , and . with \\",
+    )
 }

@@ -68,7 +68,11 @@ impl Chart {
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let name = entry.path().map_err(bad)?.to_string_lossy().replace('\\', "/");
+            let name = entry
+                .path()
+                .map_err(bad)?
+                .to_string_lossy()
+                .replace('\\', "/");
             // Entries are `NAME/...`: the chart's own paths follow the first folder.
             let Some((_, rel)) = name.split_once('/') else {
                 continue;
@@ -100,8 +104,11 @@ impl Chart {
                 "values.yaml" => values = read_values(&text(&f, &shown)?, &shown)?,
                 "values.schema.json" => {
                     schema = Some(serde_json::from_slice(&f.data).map_err(|e| {
-                        Error::new(ErrorKind::Chart, format!("values.schema.json is not JSON: {e}"))
-                            .at(&shown, e.line(), e.column())
+                        Error::new(
+                            ErrorKind::Chart,
+                            format!("values.schema.json is not JSON: {e}"),
+                        )
+                        .at(&shown, e.line(), e.column())
                     })?)
                 }
                 "Chart.lock" | "requirements.lock" => {}

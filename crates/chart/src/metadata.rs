@@ -85,11 +85,9 @@ impl Metadata {
 
     fn validate(&self, shown: &str) -> Result<(), Error> {
         let fail = |what: String, hint: &str| {
-            Err(
-                Error::new(ErrorKind::Chart, format!("validation: {what}"))
-                    .at(shown, 0, 0)
-                    .hint(hint.to_string()),
-            )
+            Err(Error::new(ErrorKind::Chart, format!("validation: {what}"))
+                .at(shown, 0, 0)
+                .hint(hint.to_string()))
         };
         if self.api_version.is_empty() {
             return fail(
@@ -135,7 +133,10 @@ impl Metadata {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 return fail(
-                    format!("dependency {:?} has disallowed characters in the alias", d.name),
+                    format!(
+                        "dependency {:?} has disallowed characters in the alias",
+                        d.name
+                    ),
                     "an alias holds letters, digits, '-' and '_'",
                 );
             }
@@ -171,7 +172,10 @@ impl Metadata {
             ("Annotations", annotations),
             ("AppVersion", s("appVersion")),
             ("Condition", s("condition")),
-            ("Dependencies", Value::list(self.dependencies.iter().map(dep_value).collect())),
+            (
+                "Dependencies",
+                Value::list(self.dependencies.iter().map(dep_value).collect()),
+            ),
             ("Deprecated", Value::Bool(self.deprecated)),
             ("Description", s("description")),
             ("Home", s("home")),
@@ -186,7 +190,12 @@ impl Metadata {
             ("Type", s("type")),
             ("Version", s("version")),
         ];
-        Value::map(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        Value::map(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 }
 
@@ -194,12 +203,7 @@ fn capitalized(pairs: &[(&str, &str)], m: &serde_json::Map<String, Json>) -> Val
     Value::map(
         pairs
             .iter()
-            .map(|(go, json)| {
-                (
-                    go.to_string(),
-                    Value::from(string(m, json)),
-                )
-            })
+            .map(|(go, json)| (go.to_string(), Value::from(string(m, json))))
             .collect(),
     )
 }

@@ -46,7 +46,9 @@ impl Object for Capabilities {
     }
     fn field(&self, name: &str) -> Option<Value> {
         match name {
-            "APIVersions" => Some(Value::Object(Rc::new(VersionSet(self.api_versions.clone())))),
+            "APIVersions" => Some(Value::Object(Rc::new(VersionSet(
+                self.api_versions.clone(),
+            )))),
             "KubeVersion" => Some(Value::Object(Rc::new(self.kube.clone()))),
             "HelmVersion" => Some(helm_version()),
             _ => None,
@@ -62,7 +64,10 @@ impl Object for Capabilities {
     }
     fn to_value(&self) -> Value {
         let mut m = BTreeMap::new();
-        m.insert("APIVersions".into(), VersionSet(self.api_versions.clone()).to_value());
+        m.insert(
+            "APIVersions".into(),
+            VersionSet(self.api_versions.clone()).to_value(),
+        );
         m.insert("KubeVersion".into(), self.kube.to_value());
         m.insert("HelmVersion".into(), helm_version());
         Value::map(m)
@@ -82,7 +87,10 @@ fn helm_version() -> Value {
     }
     // Templates read the Go field names.
     m.insert("Version".into(), Value::from("v4.3.1"));
-    m.insert("GitCommit".into(), Value::from("c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff"));
+    m.insert(
+        "GitCommit".into(),
+        Value::from("c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff"),
+    );
     m.insert("GitTreeState".into(), Value::from("clean"));
     m.insert("GoVersion".into(), Value::from("go1.27.2"));
     Value::map(m)
@@ -108,7 +116,10 @@ impl Object for KubeVersion {
             return None;
         }
         if !args.is_empty() {
-            return Some(Err(format!("wrong number of args for {name}: want 0 got {}", args.len())));
+            return Some(Err(format!(
+                "wrong number of args for {name}: want 0 got {}",
+                args.len()
+            )));
         }
         Some(Ok(Value::from(self.version.as_str())))
     }
@@ -148,7 +159,10 @@ impl Object for VersionSet {
                 "wrong type for value; expected string; got {}",
                 other.type_name()
             )),
-            _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len())),
+            _ => Err(format!(
+                "wrong number of args for Has: want 1 got {}",
+                args.len()
+            )),
         })
     }
     fn display(&self) -> String {

@@ -133,7 +133,8 @@ pub(crate) fn collect(
     if !opts.show_only.is_empty() {
         check_show_only(&docs, &opts.show_only)?;
     }
-    let (mut hooks, mut manifests): (Vec<_>, Vec<_>) = docs.into_iter().partition(|m| m.hook.is_some());
+    let (mut hooks, mut manifests): (Vec<_>, Vec<_>) =
+        docs.into_iter().partition(|m| m.hook.is_some());
     manifests.sort_by_key(|m| order_key(m.kind()));
     hooks.sort_by_key(|m| order_key(m.kind()));
     let mut crds = Vec::new();
@@ -166,7 +167,10 @@ fn shown(name: &str, only: &[String]) -> bool {
 
 fn check_show_only(docs: &[Manifest], only: &[String]) -> Result<(), Error> {
     for o in only {
-        if !docs.iter().any(|d| shown(&d.source, std::slice::from_ref(o))) {
+        if !docs
+            .iter()
+            .any(|d| shown(&d.source, std::slice::from_ref(o)))
+        {
             return Err(Error::new(
                 ErrorKind::Chart,
                 format!("could not find template {o} in chart"),
@@ -185,7 +189,7 @@ fn split(source: &str, text: &str) -> Result<Vec<Manifest>, Error> {
         if doc.is_empty() {
             continue;
         }
-        let body = berth_manifest::parse_yaml_full(doc).map_err(|e| {
+        let body = crate::values::parse_document(doc).map_err(|e| {
             let (line, col) = e
                 .location()
                 .map(|l| (l.line() as usize, l.column() as usize))
@@ -221,20 +225,12 @@ fn split(source: &str, text: &str) -> Result<Vec<Manifest>, Error> {
     Ok(out)
 }
 
-/// Helm's `SplitManifests`: documents separated by lines starting with `---`.
+/// Helm's `SplitManifests`: split at `(?:^|\s*\n)---\s*`, so `---` after a newline starts a
+/// document even with text right after it.
 fn split_documents(text: &str) -> Vec<&str> {
-    let mut docs = Vec::new();
-    let mut start = 0;
-    let mut off = 0;
-    for line in text.split_inclusive('\n') {
-        if line.starts_with("---") && line[3..].trim().is_empty() {
-            docs.push(&text[start..off]);
-            start = off + line.len();
-        }
-        off += line.len();
-    }
-    docs.push(&text[start..]);
-    docs
+    static SEP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let sep = SEP.get_or_init(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("separator"));
+    sep.split(text.trim()).collect()
 }
 
 fn crd_files(chart: &Chart, parent: Option<&str>, out: &mut Vec<Manifest>) -> Result<(), Error> {
@@ -244,7 +240,9 @@ fn crd_files(chart: &Chart, parent: Option<&str>, out: &mut Vec<Manifest>) -> Re
     };
     for f in &chart.files {
         let is_crd = f.name.starts_with("crds/")
-            && [".yaml", ".yml", ".json"].iter().any(|e| f.name.ends_with(e));
+            && [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|e| f.name.ends_with(e));
         if is_crd {
             let text = String::from_utf8_lossy(&f.data);
             out.extend(split(&format!("{full}/{}", f.name), &text)?);

@@ -52,7 +52,10 @@ pub(crate) fn render(
         .collect();
     let mut set = Templates::new();
     set.set_missing_key(MissingKey::Zero);
-    let sources: Vec<(&str, &str)> = all.iter().map(|r| (r.name.as_str(), r.text.as_str())).collect();
+    let sources: Vec<(&str, &str)> = all
+        .iter()
+        .map(|r| (r.name.as_str(), r.text.as_str()))
+        .collect();
     set.parse_all(&sources)
         .map_err(|e| template_error(e, &shown, &all))?;
     let mut out = Vec::new();
@@ -81,7 +84,10 @@ pub(crate) fn render(
 fn release(opts: &Options) -> Value {
     let mut m = BTreeMap::new();
     m.insert("Name".to_string(), Value::from(opts.release.as_str()));
-    m.insert("Namespace".to_string(), Value::from(opts.namespace.as_str()));
+    m.insert(
+        "Namespace".to_string(),
+        Value::from(opts.namespace.as_str()),
+    );
     m.insert("Revision".to_string(), Value::Int(opts.revision.max(1)));
     m.insert("Service".to_string(), Value::from("Helm"));
     m.insert("IsUpgrade".to_string(), Value::Bool(opts.is_upgrade));
@@ -104,8 +110,14 @@ fn collect(
     };
     let subcharts = Value::map(BTreeMap::new());
     let mut next = BTreeMap::new();
-    next.insert("Chart".to_string(), chart.metadata.to_value(parent_path.is_none()));
-    next.insert("Files".to_string(), Value::Object(Rc::new(Files(Rc::new(chart.files.clone())))));
+    next.insert(
+        "Chart".to_string(),
+        chart.metadata.to_value(parent_path.is_none()),
+    );
+    next.insert(
+        "Files".to_string(),
+        Value::Object(Rc::new(Files(Rc::new(chart.files.clone())))),
+    );
     next.insert("Release".to_string(), release.clone());
     next.insert("Capabilities".to_string(), caps.clone());
     next.insert("Values".to_string(), values.clone());
@@ -156,8 +168,14 @@ fn template_error(
         berth_template::ErrorKind::Parse => ErrorKind::TemplateParse,
         berth_template::ErrorKind::Exec => ErrorKind::TemplateExec,
     };
-    let file = shown.get(&e.file).cloned().unwrap_or_else(|| e.file.clone());
-    let text = all.iter().find(|r| r.name == e.file).map(|r| r.text.as_str());
+    let file = shown
+        .get(&e.file)
+        .cloned()
+        .unwrap_or_else(|| e.file.clone());
+    let text = all
+        .iter()
+        .find(|r| r.name == e.file)
+        .map(|r| r.text.as_str());
     let line = text.and_then(|t| t.lines().nth(e.line.saturating_sub(1)));
     let mut err = Error::new(kind, e.to_string())
         .at(&file, e.line, e.col)

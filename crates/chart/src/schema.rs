@@ -24,13 +24,26 @@ pub(crate) fn validate(chart: &Chart, values: &Values) -> Result<(), Error> {
 
 fn check(chart: &Chart, values: &Json, problems: &mut Vec<String>) -> Result<(), Error> {
     if let Some(schema) = &chart.schema {
-        let validator = jsonschema::validator_for(schema).map_err(|e| {
-            Error::new(
-                ErrorKind::Chart,
-                format!("values.schema.json of {} is not a valid schema: {e}", chart.name()),
-            )
-            .at(&format!("{}/values.schema.json", chart.source), 0, 0)
-        })?;
+        let validator = jsonschema::validator_for(schema)
+            .or_else(|e| {
+                // An unknown `$schema` (bitnami's `http://json-schema.org/schema`) falls back to the
+                // newest draft, as Helm's validator does.
+                let mut plain = schema.clone();
+                match plain.as_object_mut().and_then(|m| m.remove("$schema")) {
+                    Some(_) => jsonschema::validator_for(&plain),
+                    None => Err(e),
+                }
+            })
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Chart,
+                    format!(
+                        "values.schema.json of {} is not a valid schema: {e}",
+                        chart.name()
+                    ),
+                )
+                .at(&format!("{}/values.schema.json", chart.source), 0, 0)
+            })?;
         for err in validator.iter_errors(values) {
             let at = err.instance_path.to_string();
             problems.push(format!(

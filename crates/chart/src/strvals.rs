@@ -111,9 +111,7 @@ impl Parser<'_> {
                 let mut inner = match data.get(&k) {
                     Some(Json::Object(m)) => m.clone(),
                     None => Map::new(),
-                    Some(_) => {
-                        return Err(format!("unable to parse key: {k} is not a map").into())
-                    }
+                    Some(_) => return Err(format!("unable to parse key: {k} is not a map").into()),
                 };
                 let e = self.key(&mut inner, level + 1);
                 if e.is_ok() && inner.is_empty() {
@@ -161,8 +159,9 @@ impl Parser<'_> {
         if last.is_none() {
             return Err(Stop::Eof);
         }
-        v.parse::<i64>()
-            .map_err(|_| format!("error parsing index: strconv.Atoi: parsing {v:?}: invalid syntax").into())
+        v.parse::<i64>().map_err(|_| {
+            format!("error parsing index: strconv.Atoi: parsing {v:?}: invalid syntax").into()
+        })
     }
 
     fn list_item(&mut self, list: &mut Vec<Json>, i: i64, level: usize) -> Result<(), Stop> {
@@ -345,18 +344,33 @@ mod tests {
     fn helm_cases() {
         let t = |s: &str| parse(s, Kind::Typed).unwrap();
         assert_eq!(t("name=value"), json!({"name": "value"}));
-        assert_eq!(t("long_int_string=1234567890"), json!({"long_int_string": 1234567890}));
+        assert_eq!(
+            t("long_int_string=1234567890"),
+            json!({"long_int_string": 1234567890})
+        );
         assert_eq!(t("boolean=true"), json!({"boolean": true}));
         assert_eq!(t("is_null=null"), json!({"is_null": null}));
         assert_eq!(t("zero=0"), json!({"zero": 0}));
         assert_eq!(t("leading_zeros=00009"), json!({"leading_zeros": "00009"}));
-        assert_eq!(t("name1=value1,name2=value2"), json!({"name1": "value1", "name2": "value2"}));
+        assert_eq!(
+            t("name1=value1,name2=value2"),
+            json!({"name1": "value1", "name2": "value2"})
+        );
         assert_eq!(t("outer.inner=value"), json!({"outer": {"inner": "value"}}));
-        assert_eq!(t("name1.name2=value,name1.name3=v3"), json!({"name1": {"name2": "value", "name3": "v3"}}));
-        assert_eq!(t("name1={value1,value2}"), json!({"name1": ["value1", "value2"]}));
+        assert_eq!(
+            t("name1.name2=value,name1.name3=v3"),
+            json!({"name1": {"name2": "value", "name3": "v3"}})
+        );
+        assert_eq!(
+            t("name1={value1,value2}"),
+            json!({"name1": ["value1", "value2"]})
+        );
         assert_eq!(t("list[0]=foo"), json!({"list": ["foo"]}));
         assert_eq!(t("list[1]=foo"), json!({"list": [null, "foo"]}));
-        assert_eq!(t("list[0].foo=bar,list[0].hello=world"), json!({"list": [{"foo": "bar", "hello": "world"}]}));
+        assert_eq!(
+            t("list[0].foo=bar,list[0].hello=world"),
+            json!({"list": [{"foo": "bar", "hello": "world"}]})
+        );
         assert_eq!(t("nested[0][0]=1"), json!({"nested": [[1]]}));
         assert_eq!(t("name=one\\,two"), json!({"name": "one,two"}));
         assert_eq!(t("name=value,"), json!({"name": "value"}));

@@ -29,6 +29,16 @@ pub(crate) fn parse_yaml(text: &str, shown: &str) -> Result<Json, Error> {
     })
 }
 
+/// Parses a rendered document as Helm reads it: YAML 1.1 octals, and a repeated key keeps the
+/// last value (Go's YAML v2).
+pub(crate) fn parse_document(text: &str) -> Result<Json, serde_saphyr::Error> {
+    let opts = serde_saphyr::options! {
+        legacy_octal_numbers: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    };
+    serde_saphyr::from_str_with_options(text, opts)
+}
+
 /// Every number as Go's `float64`, as Helm's YAML-through-JSON decoding leaves it.
 pub fn go_numbers(v: Json) -> Json {
     match v {
@@ -67,16 +77,14 @@ fn coalesce_deps(chart: &crate::Chart, dest: &mut Values, merge: bool) -> Result
         let mut sub_values = match dest.remove(&name) {
             None => Map::new(),
             Some(Json::Object(m)) => m,
-            Some(other) => {
-                return Err(Error::new(
-                    ErrorKind::Variables,
-                    format!(
-                        "type mismatch on {name}: values for the subchart {name} must be a map, not {}",
-                        kind_of(&other)
-                    ),
-                )
-                .hint(format!("give `{name}:` a map of the subchart's values")))
-            }
+            Some(other) => return Err(Error::new(
+                ErrorKind::Variables,
+                format!(
+                    "type mismatch on {name}: values for the subchart {name} must be a map, not {}",
+                    kind_of(&other)
+                ),
+            )
+            .hint(format!("give `{name}:` a map of the subchart's values"))),
         };
         coalesce_globals(&mut sub_values, dest);
         coalesce(sub, &mut sub_values, merge)?;
@@ -244,8 +252,15 @@ mod tests {
     #[test]
     fn tables_coalesce_with_nulls_deleting() {
         let mut dst = obj(json!({"a": 1, "b": null, "m": {"x": 1}}));
-        coalesce_tables(&mut dst, obj(json!({"a": 2, "b": 3, "c": 4, "m": {"y": 2}, "n": {"z": null}})), false);
-        assert_eq!(Json::Object(dst), json!({"a": 1, "c": 4, "m": {"x": 1, "y": 2}, "n": {}}));
+        coalesce_tables(
+            &mut dst,
+            obj(json!({"a": 2, "b": 3, "c": 4, "m": {"y": 2}, "n": {"z": null}})),
+            false,
+        );
+        assert_eq!(
+            Json::Object(dst),
+            json!({"a": 1, "c": 4, "m": {"x": 1, "y": 2}, "n": {}})
+        );
     }
 
     #[test]
@@ -253,7 +268,10 @@ mod tests {
         let v = obj(json!({"a": {"b": {"c": true}}}));
         assert_eq!(path_value(&v, "a.b.c"), Some(&json!(true)));
         assert_eq!(path_value(&v, "a.x.c"), None);
-        assert_eq!(Json::Object(path_to_map("p.q", obj(json!({"k": 1})))), json!({"p": {"q": {"k": 1}}}));
+        assert_eq!(
+            Json::Object(path_to_map("p.q", obj(json!({"k": 1})))),
+            json!({"p": {"q": {"k": 1}}})
+        );
     }
 }
 

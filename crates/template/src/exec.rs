@@ -557,11 +557,20 @@ impl<'s> Exec<'s> {
             let last = i == n - 1;
             let has_args = last && (args.len() > 1 || fin.is_some());
             if let Value::Object(o) = &recv {
-                let call_args = if last { &args[args.len().min(1)..] } else { &[] };
+                let call_args = if last {
+                    &args[args.len().min(1)..]
+                } else {
+                    &[]
+                };
                 if let Some(v) = self.call_method(dot, o.clone(), id, call_args, fin.take())? {
                     recv = v;
                     continue;
                 }
+            }
+            // Go digs a pipeline's or variable's nil down to no value at all; with
+            // missingkey=zero a field of no value is no value.
+            if i == 0 && matches!(recv, Value::Nil) && self.trees.missing == MissingKey::Zero {
+                continue;
             }
             recv = self.eval_field(
                 id,
@@ -767,14 +776,9 @@ impl<'s> Exec<'s> {
                     _ => Err(self.error(format!("cannot assign nil to {}", ty.go_name()))),
                 };
             }
-            Arg::Field { idents, .. } => self.eval_field_chain(
-                dot,
-                dot.clone(),
-                a,
-                idents,
-                std::slice::from_ref(a),
-                None,
-            )?,
+            Arg::Field { idents, .. } => {
+                self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?
+            }
             Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
             Arg::Identifier { pos, name, func } => {

@@ -12,9 +12,9 @@ mod error;
 mod exec;
 mod funcs;
 pub mod gofmt;
-pub mod semver;
 mod lex;
 mod parse;
+pub mod semver;
 mod value;
 mod yaml;
 
@@ -22,7 +22,7 @@ pub use error::{Error, ErrorKind};
 pub use exec::MissingKey;
 pub use funcs::names as function_names;
 pub use value::{MapRef, Object, Struct, Value};
-pub use yaml::{from_yaml, to_json, to_yaml};
+pub use yaml::{from_yaml, to_json, to_json_with, to_yaml};
 
 use std::sync::Arc;
 

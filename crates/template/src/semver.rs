@@ -147,12 +147,22 @@ impl Constraints {
         for alt in s.split("||") {
             let alt = expand_hyphens(alt.trim());
             let mut all = Vec::new();
+            let mut pending = String::new();
             for t in alt
                 .split([',', ' '])
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
             {
-                all.push(term(t).ok_or_else(|| format!("improper constraint: {s}"))?);
+                // An operator alone (`>= 1.2`) belongs to the next word.
+                if t.chars().all(|c| "<>=!~^".contains(c)) {
+                    pending.push_str(t);
+                    continue;
+                }
+                let t = format!("{}{t}", std::mem::take(&mut pending));
+                all.push(term(&t).ok_or_else(|| format!("improper constraint: {s}"))?);
+            }
+            if !pending.is_empty() {
+                return Err(format!("improper constraint: {s}"));
             }
             if all.is_empty() {
                 all.push(term("*").expect("wildcard"));
@@ -220,7 +230,10 @@ fn term(t: &str) -> Option<Term> {
         [_, _, p] if is_x(p) => Dirty::Patch,
         _ => Dirty::None,
     };
-    let nums: Vec<&str> = parts.iter().map(|p| if is_x(p) { "0" } else { p }).collect();
+    let nums: Vec<&str> = parts
+        .iter()
+        .map(|p| if is_x(p) { "0" } else { p })
+        .collect();
     let v = Version::parse(&format!("{}{suffix}", nums.join(".")))?;
     Some(Term { op, v, dirty })
 }

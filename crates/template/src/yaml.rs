@@ -409,50 +409,86 @@ fn json_float(f: f64) -> String {
 
 /// Serializes like Go's `json.Marshal`: sorted keys, HTML-safe escaping.
 pub fn to_json(v: &Value) -> String {
-    let mut o = String::new();
-    json(&mut o, v);
-    o
+    to_json_with(v, None, true)
 }
 
-fn json(o: &mut String, v: &Value) {
-    match v {
-        Value::Nil => o.push_str("null"),
-        Value::Bool(b) => o.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            let _ = write!(o, "{i}");
-        }
-        Value::Uint(u) => {
-            let _ = write!(o, "{u}");
-        }
-        Value::Float(f) => o.push_str(&json_float(*f)),
-        Value::String(s) => json_str(o, s),
-        Value::Object(obj) => json(o, &obj.to_value()),
-        Value::List(l) => {
-            o.push('[');
-            for (i, e) in l.iter().enumerate() {
-                if i > 0 {
-                    o.push(',');
-                }
-                json(o, e);
+/// Serializes like Go's `json.MarshalIndent(v, "", indent)` (`indent` given) or `json.Marshal`,
+/// with or without HTML-safe escaping (`SetEscapeHTML`).
+pub fn to_json_with(v: &Value, indent: Option<&str>, escape_html: bool) -> String {
+    let mut j = Json {
+        o: String::new(),
+        indent,
+        escape_html,
+    };
+    j.value(v, 0);
+    j.o
+}
+
+struct Json<'a> {
+    o: String,
+    indent: Option<&'a str>,
+    escape_html: bool,
+}
+
+impl Json<'_> {
+    fn newline(&mut self, depth: usize) {
+        if let Some(ind) = self.indent {
+            self.o.push('\n');
+            for _ in 0..depth {
+                self.o.push_str(ind);
             }
-            o.push(']');
         }
-        Value::Map(m) => {
-            o.push('{');
-            for (i, (k, e)) in m.borrow().iter().enumerate() {
-                if i > 0 {
-                    o.push(',');
-                }
-                json_str(o, k);
-                o.push(':');
-                json(o, e);
+    }
+
+    fn value(&mut self, v: &Value, depth: usize) {
+        match v {
+            Value::Nil => self.o.push_str("null"),
+            Value::Bool(b) => self.o.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(self.o, "{i}");
             }
-            o.push('}');
+            Value::Uint(u) => {
+                let _ = write!(self.o, "{u}");
+            }
+            Value::Float(f) => self.o.push_str(&json_float(*f)),
+            Value::String(s) => json_str(&mut self.o, s, self.escape_html),
+            Value::Object(obj) => self.value(&obj.to_value(), depth),
+            Value::List(l) if l.is_empty() => self.o.push_str("[]"),
+            Value::List(l) => {
+                self.o.push('[');
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        self.o.push(',');
+                    }
+                    self.newline(depth + 1);
+                    self.value(e, depth + 1);
+                }
+                self.newline(depth);
+                self.o.push(']');
+            }
+            Value::Map(m) if m.borrow().is_empty() => self.o.push_str("{}"),
+            Value::Map(m) => {
+                self.o.push('{');
+                for (i, (k, e)) in m.borrow().iter().enumerate() {
+                    if i > 0 {
+                        self.o.push(',');
+                    }
+                    self.newline(depth + 1);
+                    json_str(&mut self.o, k, self.escape_html);
+                    self.o.push(':');
+                    if self.indent.is_some() {
+                        self.o.push(' ');
+                    }
+                    self.value(e, depth + 1);
+                }
+                self.newline(depth);
+                self.o.push('}');
+            }
         }
     }
 }
 
-fn json_str(o: &mut String, s: &str) {
+fn json_str(o: &mut String, s: &str, escape_html: bool) {
     o.push('"');
     for c in s.chars() {
         match c {
@@ -461,9 +497,9 @@ fn json_str(o: &mut String, s: &str) {
             '\n' => o.push_str("\\n"),
             '\r' => o.push_str("\\r"),
             '\t' => o.push_str("\\t"),
-            '<' => o.push_str("\\u003c"),
-            '>' => o.push_str("\\u003e"),
-            '&' => o.push_str("\\u0026"),
+            '<' if escape_html => o.push_str("\\u003c"),
+            '>' if escape_html => o.push_str("\\u003e"),
+            '&' if escape_html => o.push_str("\\u0026"),
             '\u{2028}' => o.push_str("\\u2028"),
             '\u{2029}' => o.push_str("\\u2029"),
             c if (c as u32) < 0x20 => {
@@ -478,5 +514,5 @@ fn json_str(o: &mut String, s: &str) {
 /// Parses YAML text into a value (the first document).
 pub fn from_yaml(s: &str) -> Result<Value, String> {
     let j: serde_json::Value = serde_saphyr::from_str(s).map_err(|e| e.to_string())?;
-    Ok(Value::from_json(&j))
+    Ok(Value::from_json_go(&j))
 }

@@ -24,7 +24,7 @@ pub(super) fn register(reg: &mut Registry) {
     });
     f("fromJson", &[Str], None, |_, a| {
         Ok(match serde_json::from_str::<serde_json::Value>(s(&a[0])) {
-            Ok(v) => Value::from_json(&v),
+            Ok(v) => Value::from_json_go(&v),
             Err(e) => Value::map(BTreeMap::from([(
                 "Error".to_string(),
                 Value::from(e.to_string()),

@@ -2,13 +2,20 @@
 //! Each entry carries the Go signature, so argument errors match Go's.
 
 mod builtins;
+mod collections;
 mod dicts;
 mod encoding;
+mod formats;
 mod helm;
 mod lists;
 mod logic;
 mod math;
+mod numbers;
+mod reflect;
+mod regexp;
 mod strings;
+mod text;
+mod versions;
 
 use crate::gofmt;
 use crate::value::Value;
@@ -136,6 +143,13 @@ fn table() -> &'static HashMap<&'static str, Func> {
         lists::register(&mut reg);
         dicts::register(&mut reg);
         encoding::register(&mut reg);
+        collections::register(&mut reg);
+        formats::register(&mut reg);
+        numbers::register(&mut reg);
+        reflect::register(&mut reg);
+        regexp::register(&mut reg);
+        text::register(&mut reg);
+        versions::register(&mut reg);
         reg.0
     })
 }

@@ -1,0 +1,118 @@
+//! Sprig: regular expressions (Go's RE2 syntax, which the `regex` crate shares), each with a
+//! `must` variant that fails on a bad pattern where the plain one panics in Go.
+
+use super::*;
+
+fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
+    ::regex::Regex::new(pattern).map_err(|e| {
+        FuncError::Hint(
+            format!("error parsing regexp: {}", first_line(&e.to_string())),
+            "the pattern uses Go's RE2 syntax; escape backslashes inside \"...\" strings".into(),
+        )
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+/// Go's `Regexp.Split(s, n)`.
+fn split(re: &::regex::Regex, s: &str, n: i64) -> Vec<String> {
+    if n == 0 {
+        return vec![];
+    }
+    if re.as_str().is_empty() && !s.is_empty() {
+        let chars: Vec<String> = s.chars().map(String::from).collect();
+        if n > 0 && (n as usize) < chars.len() {
+            let mut out: Vec<String> = chars[..n as usize - 1].to_vec();
+            out.push(chars[n as usize - 1..].concat());
+            return out;
+        }
+        return chars;
+    }
+    let mut out = Vec::new();
+    let mut beg = 0;
+    for m in re.find_iter(s) {
+        if n > 0 && out.len() as i64 == n - 1 {
+            break;
+        }
+        let end = m.start();
+        if m.end() == 0 {
+            continue;
+        }
+        out.push(s[beg..end].to_string());
+        beg = m.end();
+    }
+    out.push(s[beg..].to_string());
+    out
+}
+
+fn find_all(re: &::regex::Regex, s: &str, n: i64) -> Vec<Value> {
+    let it = re.find_iter(s).map(|m| Value::from(m.as_str()));
+    if n < 0 {
+        it.collect()
+    } else {
+        it.take(n as usize).collect()
+    }
+}
+
+pub(super) fn register(reg: &mut Registry) {
+    use Ty::*;
+    macro_rules! both {
+        ($name:literal, $must:literal, $params:expr, $body:expr) => {
+            reg.add($name, $params, None, $body);
+            reg.add($must, $params, None, $body);
+        };
+    }
+    both!("regexMatch", "mustRegexMatch", &[Str, Str], |_, a| {
+        Ok(Value::Bool(compile(s(&a[0]))?.is_match(s(&a[1]))))
+    });
+    both!("regexFind", "mustRegexFind", &[Str, Str], |_, a| {
+        let re = compile(s(&a[0]))?;
+        Ok(Value::from(
+            re.find(s(&a[1])).map(|m| m.as_str()).unwrap_or(""),
+        ))
+    });
+    both!(
+        "regexFindAll",
+        "mustRegexFindAll",
+        &[Str, Str, Int],
+        |_, a| {
+            let re = compile(s(&a[0]))?;
+            Ok(Value::list(find_all(&re, s(&a[1]), int(&a[2]))))
+        }
+    );
+    both!(
+        "regexReplaceAll",
+        "mustRegexReplaceAll",
+        &[Str, Str, Str],
+        |_, a| {
+            let re = compile(s(&a[0]))?;
+            Ok(Value::from(re.replace_all(s(&a[1]), s(&a[2])).to_string()))
+        }
+    );
+    both!(
+        "regexReplaceAllLiteral",
+        "mustRegexReplaceAllLiteral",
+        &[Str, Str, Str],
+        |_, a| {
+            let re = compile(s(&a[0]))?;
+            Ok(Value::from(
+                re.replace_all(s(&a[1]), ::regex::NoExpand(s(&a[2])))
+                    .to_string(),
+            ))
+        }
+    );
+    both!("regexSplit", "mustRegexSplit", &[Str, Str, Int], |_, a| {
+        let re = compile(s(&a[0]))?;
+        Ok(Value::list(
+            split(&re, s(&a[1]), int(&a[2]))
+                .into_iter()
+                .map(Value::from)
+                .collect(),
+        ))
+    });
+    reg.add("regexQuoteMeta", &[Str], None, |_, a| {
+        Ok(Value::from(::regex::escape(s(&a[0]))))
+    });
+}
