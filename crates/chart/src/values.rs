@@ -77,14 +77,16 @@ fn coalesce_deps(chart: &crate::Chart, dest: &mut Values, merge: bool) -> Result
         let mut sub_values = match dest.remove(&name) {
             None => Map::new(),
             Some(Json::Object(m)) => m,
-            Some(other) => return Err(Error::new(
-                ErrorKind::Variables,
-                format!(
+            Some(other) => {
+                return Err(Error::new(
+                    ErrorKind::Variables,
+                    format!(
                     "type mismatch on {name}: values for the subchart {name} must be a map, not {}",
                     kind_of(&other)
                 ),
-            )
-            .hint(format!("give `{name}:` a map of the subchart's values"))),
+                )
+                .hint(format!("give `{name}:` a map of the subchart's values")))
+            }
         };
         coalesce_globals(&mut sub_values, dest);
         coalesce(sub, &mut sub_values, merge)?;

@@ -3,6 +3,7 @@
 
 mod builtins;
 mod collections;
+mod crypto;
 mod dicts;
 mod encoding;
 mod formats;
@@ -54,6 +55,7 @@ impl Ty {
 }
 
 /// Why a function failed.
+#[derive(Debug)]
 pub enum FuncError {
     /// Reported as `error calling NAME: MSG`.
     Msg(String),
@@ -144,6 +146,7 @@ fn table() -> &'static HashMap<&'static str, Func> {
         dicts::register(&mut reg);
         encoding::register(&mut reg);
         collections::register(&mut reg);
+        crypto::register(&mut reg);
         formats::register(&mut reg);
         numbers::register(&mut reg);
         reflect::register(&mut reg);
