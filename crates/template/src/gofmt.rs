@@ -521,25 +521,61 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
     }
 }
 
-/// `fmt.Sprintf` over template values.
+/// Go's `fmt.Sprintf`: flags, width, precision, `*`, explicit argument indexes (`%[2]s`), and
+/// Go's error texts (`%!d(MISSING)`, `%!v(BADINDEX)`, `%!(EXTRA ...)`).
 pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut out = String::with_capacity(format.len() + 16);
-    let mut argi = 0;
+    let mut p = Printf {
+        f: format,
+        args,
+        out: String::with_capacity(format.len() + 16),
+        arg: 0,
+        reordered: false,
+        good: true,
+    };
     let b = format.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'%' {
-            let start = i;
-            while i < b.len() && b[i] != b'%' {
-                i += 1;
-            }
-            out.push_str(&format[start..i]);
-            continue;
+        let start = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
         }
-        i += 1;
+        p.out.push_str(&format[start..i]);
+        if i >= b.len() {
+            break;
+        }
+        match p.directive(i + 1) {
+            Some(next) => i = next,
+            None => break,
+        }
+    }
+    p.extra();
+    p.out
+}
+
+/// The state of one `sprintf` (Go's `pp`).
+struct Printf<'a> {
+    f: &'a str,
+    args: &'a [Value],
+    out: String,
+    /// The next argument to use.
+    arg: usize,
+    /// Whether an explicit index was used (then unused arguments are not reported).
+    reordered: bool,
+    /// Whether the current directive's indexes were valid.
+    good: bool,
+}
+
+impl Printf<'_> {
+    fn byte(&self, i: usize) -> Option<u8> {
+        self.f.as_bytes().get(i).copied()
+    }
+
+    /// One directive after its `%`; returns where the format continues, `None` at its end.
+    fn directive(&mut self, mut i: usize) -> Option<usize> {
+        self.good = true;
         let mut sp = Spec::default();
-        while i < b.len() {
-            match b[i] {
+        while let Some(c) = self.byte(i) {
+            match c {
                 b'-' => {
                     sp.minus = true;
                     sp.zero = false;
@@ -552,91 +588,154 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             i += 1;
         }
-        if i < b.len() && b[i] == b'*' {
+        let mut after_index;
+        (i, after_index) = self.arg_number(i);
+        if self.byte(i) == Some(b'*') {
             i += 1;
-            if let Some(Value::Int(w)) = args.get(argi) {
-                if *w < 0 {
-                    sp.minus = true;
-                    sp.zero = false;
+            match self.int_from_arg() {
+                Some(w) => {
+                    if w < 0 {
+                        sp.minus = true;
+                        sp.zero = false;
+                    }
+                    sp.width = Some(w.unsigned_abs() as usize);
                 }
-                sp.width = Some(w.unsigned_abs() as usize);
-            } else {
-                out.push_str("%!(BADWIDTH)");
+                None => self.out.push_str("%!(BADWIDTH)"),
             }
-            argi += 1;
+            after_index = false;
         } else {
-            let st = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i > st {
-                sp.width = format[st..i].parse().ok();
+            let (w, ni) = self.parse_num(i);
+            i = ni;
+            sp.width = w;
+            if after_index && w.is_some() {
+                self.good = false;
             }
         }
-        if i < b.len() && b[i] == b'.' {
+        if self.byte(i) == Some(b'.') && i + 1 < self.f.len() {
             i += 1;
-            if i < b.len() && b[i] == b'*' {
+            if after_index {
+                self.good = false;
+            }
+            (i, after_index) = self.arg_number(i);
+            if self.byte(i) == Some(b'*') {
                 i += 1;
-                if let Some(Value::Int(p)) = args.get(argi) {
-                    sp.prec = if *p < 0 { None } else { Some(*p as usize) };
-                } else {
-                    out.push_str("%!(BADPREC)");
+                match self.int_from_arg() {
+                    Some(p) if p >= 0 => sp.prec = Some(p as usize),
+                    Some(_) => sp.prec = None,
+                    None => self.out.push_str("%!(BADPREC)"),
                 }
-                argi += 1;
+                after_index = false;
             } else {
-                let st = i;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
-                sp.prec = Some(format[st..i].parse().unwrap_or(0));
+                let (p, ni) = self.parse_num(i);
+                i = ni;
+                sp.prec = Some(p.unwrap_or(0));
             }
         }
-        if !sp.minus && sp.zero {
-            sp.zero = true;
+        if !after_index {
+            (i, _) = self.arg_number(i);
         }
-        let Some(verb) = format[i..].chars().next() else {
-            out.push_str("%!(NOVERB)");
-            break;
+        let Some(verb) = self.f.get(i..).and_then(|r| r.chars().next()) else {
+            self.out.push_str("%!(NOVERB)");
+            return None;
         };
-        i += verb.len_utf8();
+        self.verb(verb, &mut sp);
+        Some(i + verb.len_utf8())
+    }
+
+    fn verb(&mut self, verb: char, sp: &mut Spec) {
         if verb == '%' {
-            out.push('%');
-            continue;
+            self.out.push('%');
+            return;
         }
-        let Some(arg) = args.get(argi) else {
-            out.push_str("%!");
-            out.push(verb);
-            out.push_str("(MISSING)");
-            continue;
+        if !self.good {
+            self.out.push_str(&format!("%!{verb}(BADINDEX)"));
+            return;
+        }
+        let Some(arg) = self.args.get(self.arg) else {
+            self.out.push_str(&format!("%!{verb}(MISSING)"));
+            return;
         };
-        argi += 1;
+        self.arg += 1;
         if verb == 'v' && sp.sharp {
-            out.push_str(&go_syntax(arg));
-            continue;
+            self.out.push_str(&go_syntax(arg));
+            return;
         }
         if verb == 'v' {
             sp.plus = false;
         }
-        fmt_one(&mut out, arg, verb, &sp);
+        fmt_one(&mut self.out, arg, verb, sp);
     }
-    if argi < args.len() {
-        out.push_str("%!(EXTRA ");
-        for (k, a) in args[argi..].iter().enumerate() {
+
+    /// Go's `argNumber`: an explicit `[n]` at `i` selects argument n (1-based).
+    fn arg_number(&mut self, i: usize) -> (usize, bool) {
+        if self.byte(i) != Some(b'[') {
+            return (i, false);
+        }
+        self.reordered = true;
+        let rest = &self.f.as_bytes()[i..];
+        let Some(close) = rest.iter().position(|&c| c == b']') else {
+            self.good = false;
+            return (i + 1, false);
+        };
+        let digits = &self.f[i + 1..i + close];
+        let ok =
+            !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) && digits.len() < 7;
+        let n: usize = if ok { digits.parse().unwrap_or(0) } else { 0 };
+        if ok && n >= 1 && n - 1 < self.args.len() {
+            self.arg = n - 1;
+            return (i + close + 1, true);
+        }
+        self.good = false;
+        (i + close + 1, ok)
+    }
+
+    /// Go's `intFromArg`: the next argument as a width or precision (consumed either way).
+    fn int_from_arg(&mut self) -> Option<i64> {
+        let v = self.args.get(self.arg)?;
+        self.arg += 1;
+        match v {
+            Value::Int(n) if n.unsigned_abs() <= 1_000_000 => Some(*n),
+            Value::Uint(n) if *n <= 1_000_000 => Some(*n as i64),
+            _ => None,
+        }
+    }
+
+    /// Go's `parsenum`: decimal digits at `i` (none gives `None`).
+    fn parse_num(&self, mut i: usize) -> (Option<usize>, usize) {
+        let st = i;
+        while self.byte(i).is_some_and(|c| c.is_ascii_digit()) {
+            i += 1;
+        }
+        if i == st {
+            return (None, i);
+        }
+        match self.f[st..i].parse::<usize>() {
+            Ok(n) if n <= 1_000_000 => (Some(n), i),
+            _ => (None, i),
+        }
+    }
+
+    /// `%!(EXTRA type=value, ...)` for unused arguments, unless indexes reordered them.
+    fn extra(&mut self) {
+        if self.reordered || self.arg >= self.args.len() {
+            return;
+        }
+        self.out.push_str("%!(EXTRA ");
+        for (k, a) in self.args[self.arg..].iter().enumerate() {
             if k > 0 {
-                out.push_str(", ");
+                self.out.push_str(", ");
             }
             match a {
-                Value::Nil => out.push_str("<nil>"),
+                Value::Nil => self.out.push_str("<nil>"),
                 _ => {
-                    out.push_str(a.type_name());
-                    out.push('=');
-                    write_v(&mut out, a);
+                    self.out.push_str(a.type_name());
+                    self.out.push('=');
+                    write_v(&mut self.out, a);
                 }
             }
         }
-        out.push(')');
+        self.out.push(')');
     }
-    out
 }
 
 /// `%#v`: Go-syntax representation.
@@ -691,5 +790,26 @@ mod tests {
             "1%!(EXTRA string=a)"
         );
         assert_eq!(sprintf("%q", &[Value::str("a\"b")]), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn sprintf_explicit_indexes_as_go() {
+        let ab = [Value::str("a"), Value::str("b")];
+        assert_eq!(sprintf("%[2]s-%[1]s", &ab), "b-a");
+        let n = [Value::Int(12), Value::Int(5)];
+        assert_eq!(sprintf("%[1]d %[1]x %[2]*[1]d", &n), "12 c    12");
+        assert_eq!(
+            sprintf("%[3]v", &[Value::Int(1), Value::Int(2)]),
+            "%!v(BADINDEX)"
+        );
+        assert_eq!(
+            sprintf("%d %d %[1]d %d", &[Value::Int(1), Value::Int(2)]),
+            "1 2 1 2"
+        );
+        assert_eq!(sprintf("%[0]d", &[Value::Int(1)]), "%!d(BADINDEX)");
+        assert_eq!(
+            sprintf("%.[2]*[1]f|", &[Value::Float(3.14159), Value::Int(2)]),
+            "3.14|"
+        );
     }
 }

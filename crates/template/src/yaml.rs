@@ -10,9 +10,18 @@ const BEST_WIDTH: usize = 80;
 
 /// Serializes like Helm's `toYaml` (before its trailing-newline trim).
 pub fn to_yaml(v: &Value) -> String {
-    let mut e = Emitter { out: String::new() };
+    to_yaml_with(v, false)
+}
+
+/// Serializes like Helm's `toYaml`, or with `pretty` like `toYamlPretty` (lists indented under
+/// their keys).
+pub fn to_yaml_with(v: &Value, pretty: bool) -> String {
+    let mut e = Emitter {
+        out: String::new(),
+        pretty,
+    };
     if let Value::Object(o) = v {
-        return to_yaml(&o.to_value());
+        return to_yaml_with(&o.to_value(), pretty);
     }
     match v {
         Value::Map(m) if !m.borrow().is_empty() => e.map_body(v, 0),
@@ -27,6 +36,7 @@ pub fn to_yaml(v: &Value) -> String {
 
 struct Emitter {
     out: String,
+    pretty: bool,
 }
 
 #[derive(PartialEq)]
@@ -64,7 +74,7 @@ impl Emitter {
                 }
                 Value::List(l) if !l.is_empty() => {
                     self.out.push('\n');
-                    self.list_body(val, indent);
+                    self.list_body(val, indent + if self.pretty { 2 } else { 0 });
                 }
                 _ => {
                     self.out.push(' ');

@@ -241,7 +241,7 @@ fn toml_table(
     path: &[String],
     depth: usize,
 ) -> Result<(), String> {
-    let pad = "  ".repeat(depth.saturating_sub(1));
+    let pad = "  ".repeat(depth);
     for (k, v) in m {
         if matches!(v, Value::Map(_) | Value::Nil) || is_table_list(v) {
             continue;
@@ -357,7 +357,7 @@ pub(super) fn register(reg: &mut Registry) {
             Ok(v @ Value::List(_)) => v,
             Ok(Value::Nil) => Value::list(vec![]),
             Ok(_) => Value::list(vec![Value::from(
-                "error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}",
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go value of type []interface {}",
             )]),
             Err(e) => Value::list(vec![Value::from(e)]),
         })
@@ -371,7 +371,7 @@ pub(super) fn register(reg: &mut Registry) {
     });
     f("toYamlPretty", &[Any], None, |_, a| {
         Ok(Value::from(
-            crate::yaml::to_yaml(&a[0])
+            crate::yaml::to_yaml_with(&a[0], true)
                 .trim_end_matches('\n')
                 .to_string(),
         ))

@@ -68,20 +68,23 @@ fn cap_first(w: &str) -> String {
     }
 }
 
-/// Go's `substr` in Sprig: byte offsets, a negative start means 0, a negative or too-large end
-/// means the end.
-fn substr(start: i64, end: i64, s: &str) -> String {
+/// Sprig's `substr`: byte offsets; a negative start takes from 0, a negative or too-large end
+/// takes to the end; other bad bounds fail as Go's slicing panics.
+fn substr(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
     let b = s.as_bytes();
-    let start = if start < 0 { 0 } else { start as usize };
-    let end = if end < 0 || end as usize > b.len() {
-        b.len()
+    let (lo, hi) = if start < 0 {
+        (0, end)
+    } else if end < 0 || end as usize > b.len() {
+        (start, b.len() as i64)
     } else {
-        end as usize
+        (start, end)
     };
-    if start > end || start > b.len() {
-        return String::new();
+    if lo > hi || hi < 0 || hi as usize > b.len() {
+        return msg(format!(
+            "runtime error: slice bounds out of range [{lo}:{hi}]"
+        ));
     }
-    String::from_utf8_lossy(&b[start..end]).to_string()
+    Ok(String::from_utf8_lossy(&b[lo as usize..hi as usize]).to_string())
 }
 
 fn abbrev(width: i64, s: &str) -> String {
@@ -122,7 +125,7 @@ pub(super) fn register(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
     f("substr", &[Int, Int, Str], None, |_, a| {
-        Ok(Value::from(substr(int(&a[0]), int(&a[1]), s(&a[2]))))
+        substr(int(&a[0]), int(&a[1]), s(&a[2])).map(Value::from)
     });
     f("abbrev", &[Int, Str], None, |_, a| {
         Ok(Value::from(abbrev(int(&a[0]), s(&a[1]))))
@@ -268,8 +271,10 @@ mod tests {
 
     #[test]
     fn sprig_string_helpers() {
-        assert_eq!(substr(1, 3, "hello"), "el");
-        assert_eq!(substr(-1, 100, "hello"), "hello");
+        assert_eq!(substr(1, 3, "hello").unwrap(), "el");
+        assert_eq!(substr(-1, 3, "hello").unwrap(), "hel");
+        assert_eq!(substr(2, 100, "hello").unwrap(), "llo");
+        assert!(substr(4, 2, "hello").is_err());
         assert_eq!(abbrev(5, "hello world"), "he...");
         assert_eq!(
             words("HTTPServer_name-id"),

@@ -1,17 +1,55 @@
-//! Differential test of the Sprig subset and Helm's own functions against real `helm template`.
+//! Differential test of every Sprig and Helm function against real `helm template`.
 //!
-//! Each case of corpus/sprig.txt becomes a chart template whose output travels base64-encoded
-//! (so any text survives YAML), rendered by helm and by berth with the same values.
+//! Each case of corpus/functions.txt becomes a template of one chart whose output travels
+//! base64-encoded (so any text survives YAML); the chart is rendered by helm and by
+//! `berth_chart::template` with the same values, and each case's output compared.
 //! Needs helm: `BERTH_HELM=/path/to/helm` or `helm` on PATH; ignored by plain `cargo test`.
 
 use base64::Engine;
-use berth_template::{Templates, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::unescape;
 
-mod support;
+/// Corpus lines escape `\n`, `\t`, `\r` and `\\`; any other backslash is kept for Go to read.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// The `out` of each case's ConfigMap, decoded, by ConfigMap name.
+fn outputs(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current = String::new();
+    for line in stdout.lines() {
+        if let Some(n) = line.strip_prefix("  name: ") {
+            current = n.to_string();
+        }
+        if let Some(b) = line.strip_prefix("  out: ") {
+            let b = b.trim_matches('"');
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+            out.insert(current.clone(), String::from_utf8(bytes).unwrap());
+        }
+    }
+    out
+}
 
 fn helm() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("BERTH_HELM") {
@@ -28,10 +66,10 @@ fn helm() -> Option<PathBuf> {
 
 #[test]
 #[ignore = "needs helm: BERTH_HELM or helm on PATH (./scripts/test.sh provides it)"]
-fn sprig_subset_matches_helm() {
+fn every_function_matches_helm() {
     let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let text = std::fs::read_to_string(corpus.join("sprig.txt")).unwrap();
+    let text = std::fs::read_to_string(corpus.join("functions.txt")).unwrap();
     let cases: Vec<(String, String)> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -40,7 +78,7 @@ fn sprig_subset_matches_helm() {
             (n.to_string(), unescape(t))
         })
         .collect();
-    let values_text = std::fs::read_to_string(corpus.join("sprig_values.yaml")).unwrap();
+    let values_text = std::fs::read_to_string(corpus.join("functions_values.yaml")).unwrap();
 
     let chart = tempfile::tempdir().unwrap();
     std::fs::create_dir(chart.path().join("templates")).unwrap();
@@ -70,41 +108,25 @@ fn sprig_subset_matches_helm() {
         "helm template failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-
-    let mut helm_out: BTreeMap<String, String> = BTreeMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(n) = line.strip_prefix("  name: ") {
-            current = n.to_string();
-        }
-        if let Some(b) = line.strip_prefix("  out: ") {
-            let b = b.trim_matches('"');
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
-            helm_out.insert(current.clone(), String::from_utf8(bytes).unwrap());
-        }
-    }
-
-    let values_json: serde_json::Value = serde_saphyr::from_str(&values_text).unwrap();
-    let root = Value::map(BTreeMap::from([(
-        "Values".to_string(),
-        Value::from_json(&values_json),
-    )]));
-    let mut set = Templates::new();
-    for (_, file, body) in &files {
-        set.parse(file, body)
-            .unwrap_or_else(|e| panic!("{file}: {}", e.go_message()));
-    }
+    let helm_out = outputs(&String::from_utf8(out.stdout).unwrap());
+    let opts = berth_chart::Options {
+        release: "release-name".into(),
+        namespace: "default".into(),
+        ..Default::default()
+    };
+    let rendered = berth_chart::template(chart.path(), &opts)
+        .unwrap_or_else(|e| panic!("berth render failed: {e}"));
+    let berth_out = outputs(&rendered.to_yaml_stream());
     let mut failures = Vec::new();
     for (i, (name, _, _)) in files.iter().enumerate() {
         let key = format!("case-{i:03}");
         let want = helm_out
             .get(&key)
             .unwrap_or_else(|| panic!("{name}: no helm output"));
-        match set.execute(&key, &root) {
-            Ok(got) if &got == want => {}
-            Ok(got) => failures.push(format!("{name}:\n  helm:  {want:?}\n  berth: {got:?}")),
-            Err(e) => failures.push(format!("{name}: berth failed: {}", e.go_message())),
+        match berth_out.get(&key) {
+            Some(got) if got == want => {}
+            Some(got) => failures.push(format!("{name}:\n  helm:  {want:?}\n  berth: {got:?}")),
+            None => failures.push(format!("{name}: no berth output")),
         }
     }
     eprintln!(
