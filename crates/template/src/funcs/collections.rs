@@ -134,6 +134,21 @@ pub(super) fn register(reg: &mut Registry) {
         Ok(Value::Bool(contains(&list_of("find has", &a[1])?, &a[0])))
     });
     reg.add("tuple", &[], Some(Any), |_, a| Ok(Value::list(a)));
+    reg.add("mustSlice", &[Any], Some(Any), |_, a| {
+        let l = list_of("slice", &a[0])?;
+        let idx: Vec<i64> = a[1..].iter().map(to_int64).collect();
+        let (lo, hi) = match idx.as_slice() {
+            [] => (0, l.len() as i64),
+            [lo] => (*lo, l.len() as i64),
+            [lo, hi, ..] => (*lo, *hi),
+        };
+        if lo < 0 || hi < lo || hi as usize > l.len() {
+            return msg(format!(
+                "runtime error: slice bounds out of range [{lo}:{hi}]"
+            ));
+        }
+        Ok(Value::list(l[lo as usize..hi as usize].to_vec()))
+    });
     reg.add("untilStep", &[Int, Int, Int], None, |_, a| {
         let (start, stop, step) = (int(&a[0]), int(&a[1]), int(&a[2]));
         let mut out = Vec::new();

@@ -1,0 +1,513 @@
+//! Sprig: dates and durations (`now`, `date`, `dateInZone`, `dateModify`, `ago`, `duration`,
+//! `durationRound`, `htmlDate`, `toDate`, `unixEpoch`), with Go's layouts (`2006-01-02`).
+
+use super::*;
+use crate::value::Object;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
+use std::rc::Rc;
+
+/// A Go `time.Time`.
+#[derive(Debug)]
+pub(crate) struct Time(pub Zoned);
+
+impl Object for Time {
+    fn type_name(&self) -> &'static str {
+        "time.Time"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn has_method(&self, name: &str) -> bool {
+        matches!(
+            name,
+            "Unix" | "Year" | "Day" | "Hour" | "Minute" | "Second" | "String" | "UTC"
+        )
+    }
+    fn call(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        let z = &self.0;
+        Some(Ok(match name {
+            "Unix" => Value::Int(z.timestamp().as_second()),
+            "Year" => Value::Int(z.year() as i64),
+            "Day" => Value::Int(z.day() as i64),
+            "Hour" => Value::Int(z.hour() as i64),
+            "Minute" => Value::Int(z.minute() as i64),
+            "Second" => Value::Int(z.second() as i64),
+            "String" => Value::from(self.display()),
+            "UTC" => time_value(z.with_time_zone(TimeZone::UTC)),
+            _ => return None,
+        }))
+    }
+    fn display(&self) -> String {
+        format_go(&self.0, "2006-01-02 15:04:05.999999999 -0700 MST")
+    }
+    fn to_value(&self) -> Value {
+        Value::from(format_go(&self.0, "2006-01-02T15:04:05.999999999Z07:00"))
+    }
+}
+
+fn time_value(z: Zoned) -> Value {
+    Value::Object(Rc::new(Time(z)))
+}
+
+fn zone(name: &str) -> TimeZone {
+    match name {
+        "" | "UTC" => TimeZone::UTC,
+        "Local" => TimeZone::system(),
+        n => TimeZone::get(n).unwrap_or(TimeZone::UTC),
+    }
+}
+
+/// The time a Sprig date function was given: a time, or Unix seconds as an integer; anything
+/// else is now (as Sprig does).
+fn time_of(v: &Value) -> Zoned {
+    match v {
+        Value::Object(o) if o.type_name() == "time.Time" => {
+            let secs = o.call("Unix", &[]).and_then(Result::ok);
+            let nanos = o.to_value();
+            // Round-trip through the RFC 3339 text keeps zone offset and nanoseconds.
+            if let Ok(z) = strval(&nanos).parse::<Timestamp>() {
+                return z.to_zoned(TimeZone::system());
+            }
+            let s = secs.map(|v| to_int64(&v)).unwrap_or(0);
+            Timestamp::from_second(s)
+                .unwrap_or(Timestamp::UNIX_EPOCH)
+                .to_zoned(TimeZone::system())
+        }
+        Value::Int(i) => Timestamp::from_second(*i)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(TimeZone::system()),
+        _ => Zoned::now(),
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// Formats with a Go layout (reference time `Mon Jan 2 15:04:05 MST 2006`).
+pub(crate) fn format_go(z: &Zoned, layout: &str) -> String {
+    let mut out = String::new();
+    let mut rest = layout;
+    while !rest.is_empty() {
+        let (n, text) = token(z, rest);
+        out.push_str(&text);
+        rest = &rest[n..];
+    }
+    out
+}
+
+fn offset_text(secs: i32, colon: bool, seconds: bool, hours_only: bool) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let a = secs.unsigned_abs();
+    let (h, m, s) = (a / 3600, a / 60 % 60, a % 60);
+    let sep = if colon { ":" } else { "" };
+    if hours_only {
+        return format!("{sign}{h:02}");
+    }
+    if seconds {
+        return format!("{sign}{h:02}{sep}{m:02}{sep}{s:02}");
+    }
+    format!("{sign}{h:02}{sep}{m:02}")
+}
+
+/// One layout element at the start of `s`: how many bytes it takes and what it prints.
+fn token(z: &Zoned, s: &str) -> (usize, String) {
+    let month = z.month() as usize;
+    let hour12 = match z.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let off = z.offset().seconds();
+    let abbrev = || {
+        let info = z.time_zone().to_offset_info(z.timestamp());
+        info.abbreviation().to_string()
+    };
+    let table: [(&str, &dyn Fn() -> String); 34] = [
+        ("January", &|| MONTHS[month - 1].to_string()),
+        ("Jan", &|| MONTHS[month - 1][..3].to_string()),
+        ("Monday", &|| {
+            DAYS[z.weekday().to_monday_zero_offset() as usize].to_string()
+        }),
+        ("Mon", &|| {
+            DAYS[z.weekday().to_monday_zero_offset() as usize][..3].to_string()
+        }),
+        ("MST", &abbrev),
+        ("2006", &|| format!("{:04}", z.year())),
+        ("Z07:00:00", &|| {
+            if off == 0 {
+                "Z".into()
+            } else {
+                offset_text(off, true, true, false)
+            }
+        }),
+        ("-07:00:00", &|| offset_text(off, true, true, false)),
+        ("Z070000", &|| {
+            if off == 0 {
+                "Z".into()
+            } else {
+                offset_text(off, false, true, false)
+            }
+        }),
+        ("-070000", &|| offset_text(off, false, true, false)),
+        ("Z07:00", &|| {
+            if off == 0 {
+                "Z".into()
+            } else {
+                offset_text(off, true, false, false)
+            }
+        }),
+        ("-07:00", &|| offset_text(off, true, false, false)),
+        ("Z0700", &|| {
+            if off == 0 {
+                "Z".into()
+            } else {
+                offset_text(off, false, false, false)
+            }
+        }),
+        ("-0700", &|| offset_text(off, false, false, false)),
+        ("Z07", &|| {
+            if off == 0 {
+                "Z".into()
+            } else {
+                offset_text(off, false, false, true)
+            }
+        }),
+        ("-07", &|| offset_text(off, false, false, true)),
+        ("002", &|| format!("{:03}", z.day_of_year())),
+        ("__2", &|| format!("{:>3}", z.day_of_year())),
+        ("_2", &|| format!("{:>2}", z.day())),
+        ("01", &|| format!("{month:02}")),
+        ("02", &|| format!("{:02}", z.day())),
+        ("03", &|| format!("{hour12:02}")),
+        ("04", &|| format!("{:02}", z.minute())),
+        ("05", &|| format!("{:02}", z.second())),
+        ("06", &|| format!("{:02}", z.year() % 100)),
+        ("15", &|| format!("{:02}", z.hour())),
+        ("PM", &|| {
+            if z.hour() >= 12 {
+                "PM".into()
+            } else {
+                "AM".into()
+            }
+        }),
+        ("pm", &|| {
+            if z.hour() >= 12 {
+                "pm".into()
+            } else {
+                "am".into()
+            }
+        }),
+        ("1", &|| month.to_string()),
+        ("2", &|| z.day().to_string()),
+        ("3", &|| hour12.to_string()),
+        ("4", &|| z.minute().to_string()),
+        ("5", &|| z.second().to_string()),
+        ("Z", &|| "Z".to_string()),
+    ];
+    if let Some(frac) = fraction(z, s) {
+        return frac;
+    }
+    for (tok, f) in table.iter() {
+        if *tok == "Z" {
+            continue;
+        }
+        if s.starts_with(tok) {
+            return (tok.len(), f());
+        }
+    }
+    let c = s.chars().next().expect("non-empty");
+    (c.len_utf8(), c.to_string())
+}
+
+/// `.000` (fixed) or `.999` (trailing zeros trimmed) fractional seconds.
+fn fraction(z: &Zoned, s: &str) -> Option<(usize, String)> {
+    let b = s.as_bytes();
+    if !(b.first() == Some(&b'.') || b.first() == Some(&b',')) {
+        return None;
+    }
+    let digit = *b.get(1)?;
+    if digit != b'0' && digit != b'9' {
+        return None;
+    }
+    let n = b[1..].iter().take_while(|&&c| c == digit).count();
+    if b.get(1 + n).is_some_and(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = format!("{:09}", z.subsec_nanosecond());
+    let digits = &nanos[..n.min(9)];
+    let text = if digit == b'0' {
+        format!("{}{digits}", b[0] as char)
+    } else {
+        let t = digits.trim_end_matches('0');
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!("{}{t}", b[0] as char)
+        }
+    };
+    Some((1 + n, text))
+}
+
+/// Go's `time.ParseDuration`.
+fn parse_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += num * unit;
+    }
+    Some(if neg { -(total as i128) } else { total as i128 })
+}
+
+/// Go's `time.Duration.String`.
+pub(crate) fn duration_string(ns: i128) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    let sign = if neg { "-" } else { "" };
+    if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", frac_text(u, div));
+    }
+    let h = u / 3_600_000_000_000;
+    let m = u / 60_000_000_000 % 60;
+    let s = u % 60_000_000_000;
+    let secs = format!("{}s", frac_text(s, 1_000_000_000));
+    match (h, m) {
+        (0, 0) => format!("{sign}{secs}"),
+        (0, m) => format!("{sign}{m}m{secs}"),
+        (h, m) => format!("{sign}{h}h{m}m{secs}"),
+    }
+}
+
+fn frac_text(v: u128, div: u128) -> String {
+    let whole = v / div;
+    let frac = v % div;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{frac:0width$}");
+    format!("{whole}.{}", f.trim_end_matches('0'))
+}
+
+/// Sprig's `durationRound`: the largest unit only (`2h`, `3mo`, `1y`).
+fn duration_round(v: &Value) -> String {
+    let ns: i128 = match v {
+        Value::String(s) => parse_duration(s).unwrap_or(0),
+        // Sprig takes `int64` nanoseconds; template integers are Go `int`, which it ignores.
+        Value::Object(_) => {
+            (Zoned::now().timestamp().as_nanosecond() - time_of(v).timestamp().as_nanosecond())
+        }
+        _ => 0,
+    };
+    let u = ns.unsigned_abs() / 1_000_000_000;
+    let (year, month, day, hour, minute) = (31_536_000, 2_592_000, 86_400, 3_600, 60);
+    match u {
+        u if u > year => format!("{}y", u / year),
+        u if u > month => format!("{}mo", u / month),
+        u if u > day => format!("{}d", u / day),
+        u if u > hour => format!("{}h", u / hour),
+        u if u > minute => format!("{}m", u / minute),
+        u if u > 0 => format!("{u}s"),
+        _ => "0s".into(),
+    }
+}
+
+/// Parses `value` with a Go layout (the common numeric elements), in the given zone.
+fn parse_go(layout: &str, value: &str, tz: &TimeZone) -> Option<Zoned> {
+    // Go's `Z07:00` reads `Z` as UTC.
+    let zulu;
+    let value = if layout.contains("Z07") && value.ends_with('Z') {
+        zulu = format!("{}+00:00", &value[..value.len() - 1]);
+        zulu.as_str()
+    } else {
+        value
+    };
+    let strf = layout
+        .replace("2006", "%Y")
+        .replace("01", "%m")
+        .replace("02", "%d")
+        .replace("15", "%H")
+        .replace("04", "%M")
+        .replace("05", "%S")
+        .replace("Z07:00", "%:z")
+        .replace("-07:00", "%:z")
+        .replace("-0700", "%z")
+        .replace("MST", "%Z");
+    if let Ok(z) = jiff::fmt::strtime::parse(&strf, value).and_then(|p| p.to_zoned()) {
+        return Some(z);
+    }
+    let dt = jiff::fmt::strtime::parse(&strf, value)
+        .ok()?
+        .to_datetime()
+        .or_else(|_| {
+            jiff::fmt::strtime::parse(&strf, value)
+                .and_then(|p| p.to_date())
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        })
+        .ok()?;
+    dt.to_zoned(tz.clone()).ok()
+}
+
+pub(super) fn register(reg: &mut Registry) {
+    use Ty::*;
+    let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
+    f("now", &[], None, |_, _| Ok(time_value(Zoned::now())));
+    f("date", &[Str, Any], None, |_, a| {
+        Ok(Value::from(format_go(
+            &time_of(&a[1]).with_time_zone(TimeZone::system()),
+            s(&a[0]),
+        )))
+    });
+    for name in ["dateInZone", "date_in_zone"] {
+        f(name, &[Str, Any, Str], None, |_, a| {
+            Ok(Value::from(format_go(
+                &time_of(&a[1]).with_time_zone(zone(s(&a[2]))),
+                s(&a[0]),
+            )))
+        });
+    }
+    f("htmlDate", &[Any], None, |_, a| {
+        Ok(Value::from(format_go(
+            &time_of(&a[0]).with_time_zone(TimeZone::system()),
+            "2006-01-02",
+        )))
+    });
+    f("htmlDateInZone", &[Any, Str], None, |_, a| {
+        Ok(Value::from(format_go(
+            &time_of(&a[0]).with_time_zone(zone(s(&a[1]))),
+            "2006-01-02",
+        )))
+    });
+    for name in [
+        "dateModify",
+        "date_modify",
+        "mustDateModify",
+        "must_date_modify",
+    ] {
+        f(name, &[Str, Any], None, |_, a| {
+            let t = time_of(&a[1]);
+            match parse_duration(s(&a[0])) {
+                Some(ns) => Ok(time_value(
+                    t.checked_add(jiff::SignedDuration::from_nanos(ns as i64))
+                        .unwrap_or(t),
+                )),
+                None => msg(format!("time: invalid duration {}", gofmt::quote(s(&a[0])))),
+            }
+        });
+    }
+    f("ago", &[Any], None, |_, a| {
+        let ns =
+            Zoned::now().timestamp().as_nanosecond() - time_of(&a[0]).timestamp().as_nanosecond();
+        Ok(Value::from(duration_string(
+            ns / 1_000_000_000 * 1_000_000_000,
+        )))
+    });
+    f("duration", &[Any], None, |_, a| {
+        // Sprig reads a string or an `int64`; template integers are Go `int`, read as 0.
+        let secs = match &a[0] {
+            Value::String(x) => x.parse::<i64>().unwrap_or(0),
+            _ => 0,
+        };
+        Ok(Value::from(duration_string(secs as i128 * 1_000_000_000)))
+    });
+    f("durationRound", &[Any], None, |_, a| {
+        Ok(Value::from(duration_round(&a[0])))
+    });
+    for name in ["toDate", "mustToDate"] {
+        f(name, &[Str, Str], None, |_, a| {
+            match parse_go(s(&a[0]), s(&a[1]), &TimeZone::system()) {
+                Some(z) => Ok(time_value(z)),
+                None => msg(format!(
+                    "parsing time {} as {}: cannot parse",
+                    gofmt::quote(s(&a[1])),
+                    gofmt::quote(s(&a[0]))
+                )),
+            }
+        });
+    }
+    f("unixEpoch", &[Any], None, |_, a| {
+        Ok(Value::from(
+            time_of(&a[0]).timestamp().as_second().to_string(),
+        ))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_layouts_and_durations() {
+        let z: Zoned = "2024-03-05T07:08:09.120-02:00[-02:00]".parse().unwrap();
+        assert_eq!(format_go(&z, "2006-01-02 15:04:05"), "2024-03-05 07:08:09");
+        assert_eq!(
+            format_go(&z, "Jan _2 3:04PM Mon .000 .999 -07:00 Z0700"),
+            "Mar  5 7:08AM Tue .120 .12 -02:00 -0200"
+        );
+        assert_eq!(duration_string(90_000_000_000), "1m30s");
+        assert_eq!(
+            duration_string(3_600_000_000_000 * 25 + 1_500_000_000),
+            "25h0m1.5s"
+        );
+        assert_eq!(duration_string(1_500_000), "1.5ms");
+        assert_eq!(parse_duration("-1.5h"), Some(-5_400_000_000_000));
+        assert_eq!(duration_round(&Value::from("2h10m")), "2h");
+    }
+}
