@@ -141,9 +141,6 @@ impl Parser<'_> {
                 let (rs, _) = self.until(&[',']);
                 let v = self.read(&rs)?;
                 set(data, k, v);
-                if self.pos >= self.chars.len() {
-                    return Err(Stop::Eof);
-                }
                 Ok(())
             }
             Err(Stop::Eof) => {
@@ -270,18 +267,15 @@ impl Parser<'_> {
         Ok(crate::values::go_numbers(v))
     }
 
+    /// Helm's `emptyVal` after a JSON value: spaces and one comma are consumed.
     fn skip_comma(&mut self) -> Result<(), Stop> {
-        while self.chars.get(self.pos) == Some(&' ') {
+        while self.chars.get(self.pos).is_some_and(|c| c.is_whitespace()) {
             self.pos += 1;
         }
-        match self.chars.get(self.pos) {
-            None => Err(Stop::Eof),
-            Some(',') => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(_) => Ok(()),
+        if self.chars.get(self.pos) == Some(&',') {
+            self.pos += 1;
         }
+        Ok(())
     }
 }
 
@@ -387,6 +381,8 @@ mod tests {
         assert!(parse("a[-1]=x", Kind::Typed).is_err());
         assert!(parse("a={x,y", Kind::Typed).is_err());
         assert!(parse("a=1,a.b=2", Kind::Typed).is_err());
+        assert_eq!(t("list[1].name=x"), json!({"list": [null, {"name": "x"}]}));
+        assert_eq!(t("a[0].b=1,a[0].c=2"), json!({"a": [{"b": 1, "c": 2}]}));
     }
 
     proptest::proptest! {

@@ -154,12 +154,8 @@ fn coalesce_values(chart: &crate::Chart, v: &mut Values, merge: bool) {
 }
 
 /// `dst` over `src` (both tables), recursively.
-pub(crate) fn coalesce_tables(dst: &mut Values, mut src: Values, merge: bool) {
-    for (k, v) in dst.iter() {
-        if v.is_null() {
-            src.insert(k.clone(), Json::Null);
-        }
-    }
+/// A `null` in `dst` deletes the default it overrides; a `null` with no default stays (Helm 4).
+pub(crate) fn coalesce_tables(dst: &mut Values, src: Values, merge: bool) {
     for (k, val) in src {
         match dst.get_mut(&k) {
             Some(Json::Null) if !merge => {

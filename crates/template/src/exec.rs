@@ -376,7 +376,14 @@ impl<'s> Exec<'s> {
 
     fn walk_range(&mut self, dot: &Value, b: &'s Branch) -> Result<(), Ctl> {
         self.at(b.pos, At::Range(&b.pipe));
-        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let val = match self.eval_pipeline(dot, &b.pipe)? {
+            // A Go map or slice type with methods (Helm's `.Files`) ranges as its contents.
+            Value::Object(o) => match o.to_value() {
+                v @ (Value::Map(_) | Value::List(_)) => v,
+                _ => Value::Object(o),
+            },
+            v => v,
+        };
         let mark = self.vars.len();
         let mut ran = false;
         match &val {
@@ -568,9 +575,9 @@ impl<'s> Exec<'s> {
                 }
             }
             // Go digs a pipeline's or variable's nil down to no value at all; with
-            // missingkey=zero a field of no value is no value.
+            // missingkey=zero every field of no value is no value.
             if i == 0 && matches!(recv, Value::Nil) && self.trees.missing == MissingKey::Zero {
-                continue;
+                return Ok(Value::Nil);
             }
             recv = self.eval_field(
                 id,

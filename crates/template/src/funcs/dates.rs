@@ -352,7 +352,7 @@ fn duration_round(v: &Value) -> String {
         Value::String(s) => parse_duration(s).unwrap_or(0),
         // Sprig takes `int64` nanoseconds; template integers are Go `int`, which it ignores.
         Value::Object(_) => {
-            (Zoned::now().timestamp().as_nanosecond() - time_of(v).timestamp().as_nanosecond())
+            Zoned::now().timestamp().as_nanosecond() - time_of(v).timestamp().as_nanosecond()
         }
         _ => 0,
     };

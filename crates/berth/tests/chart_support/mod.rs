@@ -1,0 +1,238 @@
+//! Shared by the chart tests: helm command lines as berth's, and comparing two YAML streams
+//! object by object as the chart corpus README says.
+// Each includer uses a different part of this module.
+#![allow(dead_code)]
+
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The arguments of `args.txt` (`helm template RELEASE chart ...`) as berth's.
+pub fn berth_args(line: &str) -> Vec<String> {
+    let words = shell_words(line.trim());
+    assert_eq!(&words[..2], ["helm", "template"], "{line}");
+    let mut args = vec![
+        "render".to_string(),
+        words[3].clone(),
+        "--release".into(),
+        words[2].clone(),
+    ];
+    args.extend(words[4..].iter().cloned());
+    args
+}
+
+/// Splits a command line with single and double quotes, as `sh` does for these simple lines.
+pub fn shell_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, ' ') => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+pub fn documents(text: &str) -> Vec<Json> {
+    // PyYAML (the corpus's reference reader) keeps the last of a repeated key.
+    let opts = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    };
+    let docs: Vec<Json> =
+        serde_saphyr::from_str_multiple_with_options(text, opts).expect("YAML stream");
+    docs.into_iter().filter(|d| !d.is_null()).collect()
+}
+
+/// Numbers as f64, so that `2` and `2.0` compare equal.
+pub fn normalize(v: &Json) -> Json {
+    match v {
+        Json::Number(n) => serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0))
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
+        Json::Array(a) => Json::Array(a.iter().map(normalize).collect()),
+        Json::Object(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// One line of `nondeterministic.txt`: `apiVersion kind namespace name field`.
+pub struct Varying {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub path: Vec<String>,
+}
+
+pub fn varying(case: &Path) -> Vec<Varying> {
+    let Ok(text) = std::fs::read_to_string(case.join("nondeterministic.txt")) else {
+        return vec![];
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let p: Vec<&str> = l.splitn(5, ' ').collect();
+            (p.len() == 5).then(|| Varying {
+                api_version: p[0].into(),
+                kind: p[1].into(),
+                name: p[3].into(),
+                path: field_path(p[4].trim()),
+            })
+        })
+        .collect()
+}
+
+/// `.data["tls.crt"]` or `.spec.template` as keys.
+pub fn field_path(f: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = f;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("[\"") {
+            let end = r.find("\"]").unwrap();
+            out.push(r[..end].to_string());
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            out.push(r[..end].to_string());
+            rest = &r[end..];
+        } else {
+            panic!("unreadable field {f}");
+        }
+    }
+    out
+}
+
+pub fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        Some((a, b)) => name.starts_with(a) && name.ends_with(b) && name.len() >= a.len() + b.len(),
+        None => pattern == name,
+    }
+}
+
+/// The object's key; names with random parts become their pattern. Varying fields that must be
+/// present are replaced by a marker (or reported missing).
+pub fn key_and_mask(o: &mut Json, vary: &[Varying], problems: &mut Vec<String>) -> String {
+    let s = |p: &str| {
+        o.pointer(p)
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (api, kind, ns, real) = (
+        s("/apiVersion"),
+        s("/kind"),
+        s("/metadata/namespace"),
+        s("/metadata/name"),
+    );
+    let mut name = real.clone();
+    for v in vary
+        .iter()
+        .filter(|v| v.api_version == api && v.kind == kind && glob(&v.name, &real))
+    {
+        name = v.name.clone();
+        let pointer: String = v
+            .path
+            .iter()
+            .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+            .collect();
+        match o.pointer_mut(&pointer) {
+            Some(field) => *field = Json::from("<varies>"),
+            None => problems.push(format!("{kind} {real}: {} is missing", v.path.join("."))),
+        }
+    }
+    format!("{api} {kind} {ns}/{name}")
+}
+
+pub fn by_key(
+    docs: Vec<Json>,
+    vary: &[Varying],
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, Vec<Json>> {
+    let mut m: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    for mut d in docs {
+        let k = key_and_mask(&mut d, vary, problems);
+        m.entry(k).or_default().push(normalize(&d));
+    }
+    for v in m.values_mut() {
+        v.sort_by_key(|d| d.to_string());
+    }
+    m
+}
+
+pub fn first_difference(a: &Json, b: &Json, path: &str) -> Option<String> {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => {
+                        if let Some(d) = first_difference(p, q, &format!("{path}.{k}")) {
+                            return Some(d);
+                        }
+                    }
+                    (None, _) => return Some(format!("{path}.{k}: missing in berth")),
+                    (_, None) => return Some(format!("{path}.{k}: not in helm's output")),
+                }
+            }
+            None
+        }
+        (Json::Array(x), Json::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, &format!("{path}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(format!("{path}: berth {a}, helm {b}")),
+    }
+}
+
+/// The differences between two YAML streams, object by object (empty when they match).
+pub fn compare(got_text: &str, want_text: &str, vary: &[Varying]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let got = by_key(documents(got_text), vary, &mut problems);
+    let want = by_key(documents(want_text), vary, &mut problems);
+    for k in got
+        .keys()
+        .chain(want.keys().filter(|k| !got.contains_key(*k)))
+    {
+        match (got.get(k), want.get(k)) {
+            (Some(g), Some(w)) if g.len() != w.len() => {
+                problems.push(format!("{k}: {} objects, helm has {}", g.len(), w.len()))
+            }
+            (Some(g), Some(w)) => {
+                for (x, y) in g.iter().zip(w) {
+                    if let Some(d) = first_difference(x, y, "") {
+                        problems.push(format!("{k}: {d}"));
+                    }
+                }
+            }
+            (None, _) => problems.push(format!("{k}: missing from berth's output")),
+            (_, None) => problems.push(format!("{k}: berth printed it, helm did not")),
+        }
+    }
+    problems.dedup();
+    problems
+}
+
+#[test]
+fn shell_words_as_sh() {
+    assert_eq!(
+        shell_words("helm template a chart --set 'b={x,y}' --set \"c=d e\""),
+        ["helm", "template", "a", "chart", "--set", "b={x,y}", "--set", "c=d e"]
+    );
+}
