@@ -1,6 +1,6 @@
 //! Property: parsing and executing any text returns Ok or Err, never panics.
 
-use berth_template::{Templates, Value};
+use berth_template::{MissingKey, Templates, Value};
 use proptest::prelude::*;
 
 const TOKENS: &[&str] = &[
@@ -71,6 +71,29 @@ const TOKENS: &[&str] = &[
     "split \",\"",
     "indent 2",
     "int",
+    "regexFind \"(a\"",
+    "regexReplaceAll \"a+\" .a \"$1\"",
+    "semverCompare \">=1.2\"",
+    "semver",
+    "substr 3 1",
+    "mustSlice .list 2",
+    "dig \"k\" \"z\" 0",
+    "mergeOverwrite .m",
+    "deepCopy",
+    "toToml",
+    "fromToml",
+    "urlParse",
+    "date \"2006\"",
+    "dateModify \"-1h\"",
+    "toDate \"2006-01-02\"",
+    "duration",
+    "round",
+    "chunk 0",
+    "untilStep 0 10 0",
+    "seq 1 0 5",
+    "printf \"%[2]*[1]d %[0]v %.[3]f\"",
+    "(.a).b.c",
+    "$x.y.z",
     ",",
     "/*",
     "*/",
@@ -87,9 +110,12 @@ fn data() -> Value {
 }
 
 fn render(text: &str) {
-    let mut t = Templates::new();
-    if t.parse("p", text).is_ok() {
-        let _ = t.execute("p", &data());
+    for missing in [MissingKey::Error, MissingKey::Zero] {
+        let mut t = Templates::new();
+        t.set_missing_key(missing);
+        if t.parse("p", text).is_ok() {
+            let _ = t.execute("p", &data());
+        }
     }
 }
 
