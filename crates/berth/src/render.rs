@@ -180,10 +180,10 @@ fn run_chart(args: &RenderArgs) -> Result<(), RenderError> {
         Format::Yaml => out.to_yaml_stream(),
         Format::Json => {
             let crds = out.crds.iter().filter(|_| out.include_crds);
-            let all: Vec<&serde_json::Value> = crds
+            let all: Vec<serde_json::Value> = crds
                 .chain(&out.manifests)
                 .chain(&out.hooks)
-                .map(|m| &m.body)
+                .map(|m| m.body())
                 .collect();
             let mut s = serde_json::to_string_pretty(&all).expect("JSON values serialize");
             s.push('\n');

@@ -76,8 +76,13 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
     check_kube_version(&chart, &kube)?;
     let mut top = user;
     values::coalesce(&chart, &mut top, false)?;
-    schema::validate(&chart, &top)?;
-    let files = render::render(&chart, &top, opts, kube)?;
+    // The schema check runs beside the rendering; its verdict comes first, as in Helm.
+    let files = std::thread::scope(|s| {
+        let checked = s.spawn(|| schema::validate(&chart, &top));
+        let files = render::render(&chart, &top, opts, kube);
+        checked.join().expect("schema thread")?;
+        files
+    })?;
     output::collect(&chart, files, opts, top)
 }
 

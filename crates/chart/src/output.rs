@@ -15,15 +15,60 @@ pub struct Manifest {
     pub source: String,
     /// The document's text, trimmed.
     pub text: String,
-    /// The document parsed.
-    pub body: Json,
-    /// The `helm.sh/hook` annotation, for hooks.
-    pub hook: Option<String>,
+    /// What Helm reads of every document: kind, name, hook.
+    pub head: Head,
+}
+
+/// The fields of a document Helm looks at (its `SimpleHead`), read while checking the YAML.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Head {
+    #[serde(default, deserialize_with = "lenient")]
+    pub api_version: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: Option<HeadMetadata>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct HeadMetadata {
+    #[serde(default, deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub namespace: String,
+    #[serde(default)]
+    pub annotations: Option<serde_json::Map<String, Json>>,
+}
+
+/// A string field that may hold anything (Helm does not validate objects when rendering).
+fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match <Json as serde::Deserialize>::deserialize(d)? {
+        Json::String(s) => s,
+        Json::Null => String::new(),
+        other => other.to_string(),
+    })
 }
 
 impl Manifest {
     pub fn kind(&self) -> &str {
-        self.body.get("kind").and_then(Json::as_str).unwrap_or("")
+        &self.head.kind
+    }
+
+    /// The `helm.sh/hook` annotation, for hooks.
+    pub fn hook(&self) -> Option<&str> {
+        self.head
+            .metadata
+            .as_ref()?
+            .annotations
+            .as_ref()?
+            .get("helm.sh/hook")?
+            .as_str()
+    }
+
+    /// The whole document, parsed (its text was checked when rendering).
+    pub fn body(&self) -> Json {
+        crate::values::parse_document(&self.text).unwrap_or(Json::Null)
     }
 }
 
@@ -134,7 +179,7 @@ pub(crate) fn collect(
         check_show_only(&docs, &opts.show_only)?;
     }
     let (mut hooks, mut manifests): (Vec<_>, Vec<_>) =
-        docs.into_iter().partition(|m| m.hook.is_some());
+        docs.into_iter().partition(|m| m.hook().is_some());
     manifests.sort_by_key(|m| order_key(m.kind()));
     hooks.sort_by_key(|m| order_key(m.kind()));
     let mut crds = Vec::new();
@@ -181,48 +226,54 @@ fn check_show_only(docs: &[Manifest], only: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Splits a rendered template at `---` lines into its non-empty documents.
+/// Splits a rendered template at `---` lines into its non-empty documents, each checked to be
+/// YAML as Helm checks it.
 fn split(source: &str, text: &str) -> Result<Vec<Manifest>, Error> {
     let mut out = Vec::new();
     for doc in split_documents(text) {
         let doc = doc.trim();
-        if doc.is_empty() {
+        if doc.is_empty() || is_only_comments(doc) {
             continue;
         }
-        let body = crate::values::parse_document(doc).map_err(|e| {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line() as usize, l.column() as usize))
-                .unwrap_or((0, 0));
-            Error::new(
-                ErrorKind::Yaml,
-                format!(
-                    "YAML parse error on {source}: {}",
-                    berth_manifest::first_line(&e.to_string())
-                ),
-            )
-            .note(format!(
-                "rendered line {line}: {}",
-                doc.lines().nth(line.saturating_sub(1)).unwrap_or("")
-            ))
-            .at(source, line, col)
-            .hint("the template's output is not YAML: check indentation, `nindent` and `toYaml` around this line")
-        })?;
-        if body.is_null() {
+        let head: Option<Head> =
+            crate::values::parse_head(doc).map_err(|e| yaml_error(source, doc, &e))?;
+        let Some(head) = head else {
             continue;
-        }
-        let hook = body
-            .pointer("/metadata/annotations/helm.sh~1hook")
-            .and_then(Json::as_str)
-            .map(str::to_string);
+        };
         out.push(Manifest {
             source: source.to_string(),
             text: doc.to_string(),
-            body,
-            hook,
+            head,
         });
     }
     Ok(out)
+}
+
+fn is_only_comments(doc: &str) -> bool {
+    doc.lines().all(|l| {
+        let t = l.trim_start();
+        t.is_empty() || t.starts_with('#')
+    })
+}
+
+fn yaml_error(source: &str, doc: &str, e: &serde_saphyr::Error) -> Error {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((0, 0));
+    Error::new(
+        ErrorKind::Yaml,
+        format!(
+            "YAML parse error on {source}: {}",
+            berth_manifest::first_line(&e.to_string())
+        ),
+    )
+    .note(format!(
+        "rendered line {line}: {}",
+        doc.lines().nth(line.saturating_sub(1)).unwrap_or("")
+    ))
+    .at(source, line, col)
+    .hint("the template's output is not YAML: check indentation, `nindent` and `toYaml` around this line")
 }
 
 /// Helm's `SplitManifests`: split at `(?:^|\s*\n)---\s*`, so `---` after a newline starts a

@@ -1,5 +1,7 @@
 //! `values.schema.json`: the chart's values checked against its JSON Schema, and each
-//! subchart's values against the subchart's, before anything renders.
+//! subchart's values against the subchart's, before anything renders. The validator is boon,
+//! the Rust port of the Go library Helm 4 uses (santhosh-tekuri/jsonschema): the same drafts
+//! (4, 6, 7, 2019-09, 2020-12), the same rules, errors as `at '/path' [rule]: what`.
 
 use crate::values::Values;
 use crate::Chart;
@@ -24,34 +26,32 @@ pub(crate) fn validate(chart: &Chart, values: &Values) -> Result<(), Error> {
 
 fn check(chart: &Chart, values: &Json, problems: &mut Vec<String>) -> Result<(), Error> {
     if let Some(schema) = &chart.schema {
-        let validator = jsonschema::validator_for(schema)
-            .or_else(|e| {
-                // An unknown `$schema` (bitnami's `http://json-schema.org/schema`) falls back to the
-                // newest draft, as Helm's validator does.
-                let mut plain = schema.clone();
-                match plain.as_object_mut().and_then(|m| m.remove("$schema")) {
-                    Some(_) => jsonschema::validator_for(&plain),
-                    None => Err(e),
-                }
-            })
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Chart,
-                    format!(
-                        "values.schema.json of {} is not a valid schema: {e}",
-                        chart.name()
-                    ),
-                )
-                .at(&format!("{}/values.schema.json", chart.source), 0, 0)
-            })?;
-        for err in validator.iter_errors(values) {
-            let at = err.instance_path.to_string();
-            problems.push(format!(
-                "{}: at '{at}': {} (schema rule {})",
-                chart.name(),
-                err,
-                err.schema_path
-            ));
+        let shown = format!("{}/values.schema.json", chart.source);
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::new(
+                ErrorKind::Chart,
+                format!(
+                    "values.schema.json of {} is not a valid schema: {e:#}",
+                    chart.name()
+                ),
+            )
+            .at(&shown, 0, 0)
+            .hint("fix the schema, or remove it to render without validation")
+        };
+        let url = "file:///values.schema.json";
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.set_default_draft(boon::Draft::V2020_12);
+        compiler
+            .add_resource(url, schema.clone())
+            .map_err(|e| bad(&e))?;
+        let id = compiler.compile(url, &mut schemas).map_err(|e| bad(&e))?;
+        if let Err(e) = schemas.validate(values, id) {
+            let mut leaves = Vec::new();
+            leaf_errors(&e, &mut leaves);
+            for l in leaves {
+                problems.push(format!("{}: {l}", chart.name()));
+            }
         }
     }
     for sub in &chart.dependencies {
@@ -62,4 +62,26 @@ fn check(chart: &Chart, values: &Json, problems: &mut Vec<String>) -> Result<(),
         check(sub, &v, problems)?;
     }
     Ok(())
+}
+
+/// The innermost errors: the value path, the schema rule broken, and what is wrong.
+fn leaf_errors(e: &boon::ValidationError, out: &mut Vec<String>) {
+    if e.causes.is_empty() {
+        let mut rule = e
+            .schema_url
+            .split_once('#')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default();
+        if let Some(k) = e.kind.keyword_path() {
+            rule = format!("{rule}/{}", k.keyword);
+        }
+        out.push(format!(
+            "at '{}' (schema rule {rule}): {}",
+            e.instance_location, e.kind
+        ));
+        return;
+    }
+    for c in &e.causes {
+        leaf_errors(c, out);
+    }
 }

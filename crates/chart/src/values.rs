@@ -39,6 +39,26 @@ pub(crate) fn parse_document(text: &str) -> Result<Json, serde_saphyr::Error> {
     serde_saphyr::from_str_with_options(text, opts)
 }
 
+/// Checks a rendered document is YAML and reads its head (the rest is checked, not kept);
+/// `None` for an empty document. A document that is not a map is an error, as in Helm.
+pub(crate) fn parse_head(text: &str) -> Result<Option<crate::output::Head>, serde_saphyr::Error> {
+    // Most documents are plain block YAML, which the fast reader takes (or declines).
+    match berth_manifest::parse_yaml_fast(text) {
+        Some(Json::Null) => return Ok(None),
+        Some(v @ Json::Object(_)) => {
+            if let Ok(h) = serde_json::from_value(v) {
+                return Ok(Some(h));
+            }
+        }
+        _ => {}
+    }
+    let opts = serde_saphyr::options! {
+        legacy_octal_numbers: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::FirstWins,
+    };
+    serde_saphyr::from_str_with_options(text, opts)
+}
+
 /// Every number as Go's `float64`, as Helm's YAML-through-JSON decoding leaves it.
 pub fn go_numbers(v: Json) -> Json {
     match v {
@@ -238,6 +258,19 @@ pub(crate) fn kind_of(v: &Json) -> &'static str {
     }
 }
 
+/// Helm's `MergeTables(dst, src)`: `src` fills in what `dst` lacks, recursively; nulls kept.
+pub(crate) fn merge_tables(dst: &mut Values, src: Values) {
+    for (k, v) in src {
+        match (dst.get_mut(&k), v) {
+            (None, v) => {
+                dst.insert(k, v);
+            }
+            (Some(Json::Object(d)), Json::Object(s)) => merge_tables(d, s),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,18 +303,5 @@ mod tests {
             Json::Object(path_to_map("p.q", obj(json!({"k": 1})))),
             json!({"p": {"q": {"k": 1}}})
         );
-    }
-}
-
-/// Helm's `MergeTables(dst, src)`: `src` fills in what `dst` lacks, recursively; nulls kept.
-pub(crate) fn merge_tables(dst: &mut Values, src: Values) {
-    for (k, v) in src {
-        match (dst.get_mut(&k), v) {
-            (None, v) => {
-                dst.insert(k, v);
-            }
-            (Some(Json::Object(d)), Json::Object(s)) => merge_tables(d, s),
-            _ => {}
-        }
     }
 }

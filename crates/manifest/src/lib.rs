@@ -19,6 +19,7 @@ mod fastyaml;
 mod variables;
 
 pub use error::{Error, ErrorKind, Location};
+pub use fastyaml::parse as parse_yaml_fast;
 pub use variables::{first_line, full_parse as parse_yaml_full, parse_set};
 
 use berth_core::{ApplyPhase, GroupKind, ObjectRef};

@@ -14,17 +14,20 @@ const MAX_DEPTH: usize = 10_000;
 /// A template set and how it treats a missing map key.
 #[derive(Clone, Default)]
 pub(crate) struct Trees {
-    pub map: HashMap<String, Arc<Tree>>,
+    /// The set's templates, shared (cloning a set for `tpl` copies no template).
+    pub map: Arc<HashMap<String, Arc<Tree>>>,
+    /// Templates a `tpl` text defines, over `map`.
+    pub local: HashMap<String, Arc<Tree>>,
     pub missing: MissingKey,
 }
 
 impl Trees {
     fn get(&self, name: &str) -> Option<&Arc<Tree>> {
-        self.map.get(name)
+        self.local.get(name).or_else(|| self.map.get(name))
     }
 
     fn contains_key(&self, name: &str) -> bool {
-        self.map.contains_key(name)
+        self.local.contains_key(name) || self.map.contains_key(name)
     }
 }
 
@@ -851,7 +854,7 @@ impl Host for ExecHost<'_> {
         })?;
         let name = parsed[0].name.clone();
         for t in parsed {
-            trees.map.insert(t.name.clone(), Arc::new(t));
+            trees.local.insert(t.name.clone(), Arc::new(t));
         }
         execute(&trees, &name, data, self.depth + 1).map_err(FuncError::Nested)
     }

@@ -808,8 +808,8 @@ mod tests {
         );
         assert_eq!(sprintf("%[0]d", &[Value::Int(1)]), "%!d(BADINDEX)");
         assert_eq!(
-            sprintf("%.[2]*[1]f|", &[Value::Float(3.14159), Value::Int(2)]),
-            "3.14|"
+            sprintf("%.[2]*[1]f|", &[Value::Float(1.23456), Value::Int(2)]),
+            "1.23|"
         );
     }
 }

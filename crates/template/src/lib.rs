@@ -89,7 +89,7 @@ impl Templates {
                     continue;
                 }
             }
-            self.trees.map.insert(t.name.clone(), Arc::new(t));
+            Arc::make_mut(&mut self.trees.map).insert(t.name.clone(), Arc::new(t));
         }
     }
 

@@ -1,0 +1,261 @@
+//! Benchmark: `berth render CHART` against `helm template` in one run, side by side, on every
+//! chart of the corpus (`../shared/charts` or BERTH_CHART_CORPUS) and on a generated chart of
+//! 100 services x 3 objects; both as processes, startup included; median wall time and peak
+//! memory (max RSS) of each. Needs helm (BERTH_HELM; the README test command installs it).
+//!
+//!     BERTH_HELM=.tools/helm/helm cargo bench -p berth --bench charts
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 15;
+const SERVICES: usize = 100;
+
+/// Runs a command to its end; wall time and peak RSS in KiB (from `wait4`, which also reaps it).
+#[allow(clippy::zombie_processes)]
+fn measure(cmd: &mut Command) -> (Duration, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let t = Instant::now();
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as i32;
+    let mut status = 0;
+    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child with valid pointers to locals.
+    let r = unsafe { nix::libc::wait4(pid, &mut status, 0, &mut usage) };
+    let d = t.elapsed();
+    assert_eq!(r, pid, "wait4");
+    let st = std::process::ExitStatus::from_raw(status);
+    assert!(st.success(), "{cmd:?} failed");
+    (d, usage.ru_maxrss)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Row {
+    name: String,
+    berth: Duration,
+    helm: Duration,
+    berth_rss: i64,
+    helm_rss: i64,
+}
+
+fn bench(name: &str, dir: &Path, helm: &Path, berth: &Path, args: &[String]) -> Row {
+    let helm_cmd = || {
+        let mut c = Command::new(helm);
+        c.current_dir(dir).arg("template").args(args);
+        c
+    };
+    let berth_cmd = || {
+        let mut c = Command::new(berth);
+        c.current_dir(dir).arg("render").args(berth_args(args));
+        c
+    };
+    let (mut bt, mut ht, mut brss, mut hrss) = (vec![], vec![], 0, 0);
+    for _ in 0..RUNS {
+        let (d, rss) = measure(&mut berth_cmd());
+        bt.push(d);
+        brss = brss.max(rss);
+        let (d, rss) = measure(&mut helm_cmd());
+        ht.push(d);
+        hrss = hrss.max(rss);
+    }
+    Row {
+        name: name.to_string(),
+        berth: median(bt),
+        helm: median(ht),
+        berth_rss: brss,
+        helm_rss: hrss,
+    }
+}
+
+/// `RELEASE CHART rest...` as `CHART --release RELEASE rest...`.
+fn berth_args(args: &[String]) -> Vec<String> {
+    let mut v = vec![args[1].clone(), "--release".into(), args[0].clone()];
+    v.extend(args[2..].iter().cloned());
+    v
+}
+
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut cur, mut q, mut any) = (String::new(), None, false);
+    for c in line.chars() {
+        match (q, c) {
+            (Some(x), c) if c == x => q = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                q = Some(c);
+                any = true;
+            }
+            (None, ' ') => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A chart of `SERVICES` services, each a Deployment, a Service and a ConfigMap, written as
+/// charts usually are (named templates, `toYaml`, `nindent`, `default`, `quote`, ranges).
+fn generate(dir: &Path) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: platform\nversion: 1.0.0\nappVersion: \"1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/_helpers.tpl"),
+        r#"{{- define "platform.labels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/version: {{ .svc.tag | default .root.Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end }}
+"#,
+    )
+    .unwrap();
+    let mut values = String::from("registry: registry.example.com\nservices:\n");
+    for i in 0..SERVICES {
+        let _ = write!(
+            values,
+            "  svc{i:03}:\n    replicas: {}\n    tag: \"1.{i}.0\"\n    port: {}\n    env:\n      LOG_LEVEL: info\n      SERVICE_ID: \"{i}\"\n      FEATURE_X: \"true\"\n    resources:\n      requests: {{cpu: 100m, memory: 128Mi}}\n      limits: {{memory: 256Mi}}\n    config:\n      a: \"1\"\n      b: two\n      c: \"three\"\n",
+            1 + i % 3,
+            8000 + i
+        );
+    }
+    std::fs::write(dir.join("values.yaml"), values).unwrap();
+    for i in 0..SERVICES {
+        std::fs::write(
+            dir.join(format!("templates/svc{i:03}.yaml")),
+            format!(
+                r#"{{{{- $svc := index .Values.services "svc{i:03}" }}}}
+{{{{- $ctx := dict "name" "svc{i:03}" "svc" $svc "root" $ }}}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{{{ .Release.Name }}}}-svc{i:03}
+  labels:
+    {{{{- include "platform.labels" $ctx | nindent 4 }}}}
+spec:
+  replicas: {{{{ $svc.replicas }}}}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: svc{i:03}
+  template:
+    metadata:
+      labels:
+        {{{{- include "platform.labels" $ctx | nindent 8 }}}}
+      annotations:
+        checksum/config: {{{{ $svc.config | toYaml | sha256sum }}}}
+    spec:
+      containers:
+        - name: main
+          image: "{{{{ .Values.registry }}}}/svc{i:03}:{{{{ $svc.tag }}}}"
+          ports:
+            - name: http
+              containerPort: {{{{ $svc.port }}}}
+          env:
+          {{{{- range $k, $v := $svc.env }}}}
+            - name: {{{{ $k }}}}
+              value: {{{{ $v | quote }}}}
+          {{{{- end }}}}
+          resources:
+            {{{{- toYaml $svc.resources | nindent 12 }}}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{{{ .Release.Name }}}}-svc{i:03}
+  labels:
+    {{{{- include "platform.labels" $ctx | nindent 4 }}}}
+spec:
+  selector:
+    app.kubernetes.io/name: svc{i:03}
+  ports:
+    - name: http
+      port: 80
+      targetPort: http
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{{{ .Release.Name }}}}-svc{i:03}
+data:
+  {{{{- toYaml $svc.config | nindent 2 }}}}
+"#
+            ),
+        )
+        .unwrap();
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let Some(helm) = std::env::var("BERTH_HELM").ok().map(|p| repo.join(p)) else {
+        eprintln!("charts bench skipped: set BERTH_HELM (the README test command installs helm)");
+        return;
+    };
+    let berth = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
+    let corpus = std::env::var("BERTH_CHART_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo.join("../shared/charts"));
+    let mut rows = Vec::new();
+    let gen = tempfile::tempdir().unwrap();
+    generate(gen.path());
+    let gen_args: Vec<String> = ["bench", ".", "-n", "apps"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    rows.push(bench(
+        "generated: 100 services x 3 objects",
+        gen.path(),
+        &helm,
+        &berth,
+        &gen_args,
+    ));
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    cases.sort();
+    for case in cases
+        .iter()
+        .filter(|c| c.join("args.txt").is_file() && !c.join("expected.txt").exists())
+    {
+        let line = std::fs::read_to_string(case.join("args.txt")).unwrap();
+        let args = words(line.trim())[2..].to_vec();
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        rows.push(bench(&name, case, &helm, &berth, &args));
+    }
+    println!("charts bench: berth render vs helm template, {RUNS} runs each, median wall time, process startup included");
+    println!(
+        "{:<40} {:>10} {:>10} {:>7} {:>10} {:>10}",
+        "chart", "berth", "helm", "ratio", "berth RSS", "helm RSS"
+    );
+    let mut worst = f64::MAX;
+    for r in &rows {
+        let ratio = r.helm.as_secs_f64() / r.berth.as_secs_f64();
+        worst = worst.min(ratio);
+        println!(
+            "{:<40} {:>10.2?} {:>10.2?} {:>6.1}x {:>8} KB {:>7} KB",
+            r.name, r.berth, r.helm, ratio, r.berth_rss, r.helm_rss
+        );
+    }
+    println!("slowest ratio: {worst:.1}x (targets: 5x on every chart, 8x on the generated one)");
+}
