@@ -102,6 +102,19 @@ impl RenderFlags {
         &self,
         modes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Rendered, berth_manifest::Error> {
+        if self.is_chart() {
+            return Err(berth_manifest::Error::new(
+                berth_manifest::ErrorKind::Chart,
+                format!(
+                    "{} is a Helm chart; only `berth render` takes charts so far",
+                    self.dir.display()
+                ),
+            )
+            .hint(format!(
+                "render it with `berth render {} --release NAME`; plan, apply and up of charts are not supported yet",
+                self.dir.display()
+            )));
+        }
         let folder = DeployFolder::load(&self.dir)?;
         folder.render(&RenderOptions {
             environment: self.environment.clone(),

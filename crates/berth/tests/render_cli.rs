@@ -501,3 +501,71 @@ fn completions_and_man_pages() {
     assert!(page.contains(r"\-\-atomic"), "{page}");
     assert!(dir.path().join("berth.1").exists());
 }
+
+fn legacy_chart() -> PathBuf {
+    repo().join("crates/chart/tests/charts/legacy")
+}
+
+#[test]
+fn renders_a_helm_chart_as_helm_template() {
+    let (out, err, code) = run_in(
+        &legacy_chart(),
+        &[
+            "render",
+            ".",
+            "--release",
+            "r",
+            "-n",
+            "ns",
+            "--set",
+            "child.greeting=hey",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("# Source: legacy/templates/cm.yaml"), "{out}");
+    assert!(
+        out.contains("# Source: legacy/charts/child/templates/cm.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("greeting: \"hey\""), "{out}");
+    assert!(out.contains("name: r-legacy"), "{out}");
+    let (json, _, code) = run_in(
+        &legacy_chart(),
+        &["render", ".", "--release", "r", "-o", "json"],
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn chart_errors_say_where_and_change_nothing() {
+    let (_, err, code) = run_in(&legacy_chart(), &["render", ".", "--set", "a[x]=1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("failed parsing --set data"), "{err}");
+    assert!(err.contains("--> --set a[x]=1"), "{err}");
+    let dir = scratch(&legacy_chart());
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: x\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("templates/bad.yaml"),
+        "a: {{ .Values.x | b64enc }}\n",
+    )
+    .unwrap();
+    let (_, err, code) = run_in(dir.path(), &["render", "."]);
+    assert_eq!(code, 1);
+    assert!(err.contains("templates/bad.yaml:1:"), "{err}");
+    assert!(err.contains("expected string"), "{err}");
+}
+
+#[test]
+fn commands_that_do_not_take_charts_yet_say_so() {
+    let (_, err, code) = run_in(&legacy_chart(), &["plan", ".", "--context", "nowhere"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is a Helm chart"), "{err}");
+    assert!(err.contains("berth render"), "{err}");
+}

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-/// A file of a chart, named by its path inside the chart (`templates/web.yaml`).
+/// A file of a chart, named by its path inside the chart (`templates/web.yaml`). The bytes are
+/// shared: copies of a chart (an aliased subchart, `.Files`) copy no content.
 #[derive(Clone, Debug)]
 pub struct File {
     pub name: String,
-    pub data: Vec<u8>,
+    pub data: std::sync::Arc<[u8]>,
 }
 
 /// A loaded chart and its subcharts.
@@ -81,7 +82,7 @@ impl Chart {
             entry.read_to_end(&mut data).map_err(bad)?;
             files.push(File {
                 name: rel.to_string(),
-                data,
+                data: data.into(),
             });
         }
         let ignore = Ignore::from_files(&files);
@@ -118,7 +119,7 @@ impl Chart {
                     let (top, inner) = rest.split_once('/').unwrap_or((rest, ""));
                     subcharts.entry(top.to_string()).or_default().push(File {
                         name: inner.to_string(),
-                        data: f.data,
+                        data: f.data.clone(),
                     });
                 }
                 _ => other.push(f),
@@ -174,7 +175,7 @@ impl Chart {
 }
 
 fn text(f: &File, shown: &str) -> Result<String, Error> {
-    String::from_utf8(f.data.clone()).map_err(|_| {
+    String::from_utf8(f.data.to_vec()).map_err(|_| {
         Error::new(ErrorKind::Chart, format!("{shown} is not UTF-8 text"))
             .hint("save the file as UTF-8")
     })
@@ -227,7 +228,7 @@ fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<File>) -> std::io:
         } else {
             out.push(File {
                 name: path,
-                data: std::fs::read(e.path())?,
+                data: std::fs::read(e.path())?.into(),
             });
         }
     }

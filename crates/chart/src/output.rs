@@ -163,17 +163,18 @@ pub(crate) fn collect(
     let notes_name = format!("{}/templates/NOTES.txt", chart.name());
     let mut notes = None;
     let mut docs = Vec::new();
+    let mut wanted = Vec::new();
     for f in files {
         if f.name.ends_with("/templates/NOTES.txt") {
             if f.name == notes_name {
                 notes = Some(f.text);
             }
-            continue;
+        } else if shown(&f.name, &opts.show_only) {
+            wanted.push(f);
         }
-        if !shown(&f.name, &opts.show_only) {
-            continue;
-        }
-        docs.extend(split(&f.name, &f.text)?);
+    }
+    for part in split_all(&wanted) {
+        docs.extend(part?);
     }
     if !opts.show_only.is_empty() {
         check_show_only(&docs, &opts.show_only)?;
@@ -191,6 +192,35 @@ pub(crate) fn collect(
         notes,
         values,
         include_crds: opts.include_crds,
+    })
+}
+
+/// Splits and checks every file's output, on every core when there is enough of it; results in
+/// file order (so the first error reported is the first in file order).
+fn split_all(files: &[RenderedFile]) -> Vec<Result<Vec<Manifest>, Error>> {
+    let bytes: usize = files.iter().map(|f| f.text.len()).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if bytes < 32 * 1024 || cores < 2 {
+        return files.iter().map(|f| split(&f.name, &f.text)).collect();
+    }
+    let chunk = files.len().div_ceil(cores).max(1);
+    std::thread::scope(|s| {
+        let mut parts = files.chunks(chunk);
+        let first = parts.next().unwrap_or(&[]);
+        let handles: Vec<_> = parts
+            .map(|p| {
+                s.spawn(move || {
+                    p.iter()
+                        .map(|f| split(&f.name, &f.text))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = first.iter().map(|f| split(&f.name, &f.text)).collect();
+        for h in handles {
+            all.extend(h.join().expect("split thread"));
+        }
+        all
     })
 }
 

@@ -20,9 +20,9 @@ pub(crate) struct RenderedFile {
 }
 
 /// A template to render with the data of its chart.
-struct Renderable {
+struct Renderable<'c> {
     name: String,
-    text: String,
+    text: std::borrow::Cow<'c, str>,
     data: Value,
     base_path: String,
     /// The file on disk, for errors.
@@ -54,7 +54,7 @@ pub(crate) fn render(
     set.set_missing_key(MissingKey::Zero);
     let sources: Vec<(&str, &str)> = all
         .iter()
-        .map(|r| (r.name.as_str(), r.text.as_str()))
+        .map(|r| (r.name.as_str(), r.text.as_ref()))
         .collect();
     set.parse_all(&sources)
         .map_err(|e| template_error(e, &shown, &all))?;
@@ -96,13 +96,13 @@ fn release(opts: &Options) -> Value {
 }
 
 /// Adds the chart's templates and its subcharts' (Helm's `recAllTpls`); returns the chart's data.
-fn collect(
-    chart: &Chart,
+fn collect<'c>(
+    chart: &'c Chart,
     parent_path: Option<&str>,
     values: Value,
     release: &Value,
     caps: &Value,
-    all: &mut Vec<Renderable>,
+    all: &mut Vec<Renderable<'c>>,
 ) -> Value {
     let full = match parent_path {
         None => chart.name().to_string(),
@@ -143,7 +143,7 @@ fn collect(
         }
         all.push(Renderable {
             name: format!("{full}/{}", t.name),
-            text: String::from_utf8_lossy(&t.data).to_string(),
+            text: String::from_utf8_lossy(&t.data),
             data: data.clone(),
             base_path: format!("{full}/templates"),
             shown: format!("{}/{}", chart.source, t.name),
@@ -175,7 +175,7 @@ fn template_error(
     let text = all
         .iter()
         .find(|r| r.name == e.file)
-        .map(|r| r.text.as_str());
+        .map(|r| r.text.as_ref());
     let line = text.and_then(|t| t.lines().nth(e.line.saturating_sub(1)));
     let mut err = Error::new(kind, e.to_string())
         .at(&file, e.line, e.col)

@@ -11,6 +11,9 @@ const GLOBAL: &str = "global";
 
 /// Parses YAML text; an error names the file, line and column.
 pub(crate) fn parse_yaml(text: &str, shown: &str) -> Result<Json, Error> {
+    if let Some(v) = berth_manifest::parse_yaml_fast(text) {
+        return Ok(v);
+    }
     berth_manifest::parse_yaml_full(text).map_err(|e| {
         let (line, col) = e
             .location()

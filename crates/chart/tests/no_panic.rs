@@ -63,11 +63,11 @@ const CHART_LINES: &[&str] = &[
 
 fn sub() -> Vec<File> {
     vec![
-        File { name: "charts/sub/Chart.yaml".into(), data: b"apiVersion: v2\nname: sub\nversion: 0.1.0\n".to_vec() },
-        File { name: "charts/sub/values.yaml".into(), data: b"x: 1\nexports: {e: {k: v}}\n".to_vec() },
+        File { name: "charts/sub/Chart.yaml".into(), data: b"apiVersion: v2\nname: sub\nversion: 0.1.0\n".to_vec().into() },
+        File { name: "charts/sub/values.yaml".into(), data: b"x: 1\nexports: {e: {k: v}}\n".to_vec().into() },
         File {
             name: "charts/sub/templates/t.yaml".into(),
-            data: b"kind: ConfigMap\nv: {{ .Values | toJson | quote }}\ng: {{ .Values.global | toJson | quote }}\n".to_vec(),
+            data: b"kind: ConfigMap\nv: {{ .Values | toJson | quote }}\ng: {{ .Values.global | toJson | quote }}\n".to_vec().into(),
         },
     ]
 }
@@ -76,20 +76,20 @@ fn render(chart_yaml: &str, values: &str, sets: &[String], schema: Option<&str>)
     let mut files = sub();
     files.push(File {
         name: "Chart.yaml".into(),
-        data: chart_yaml.as_bytes().to_vec(),
+        data: chart_yaml.as_bytes().into(),
     });
     files.push(File {
         name: "values.yaml".into(),
-        data: values.as_bytes().to_vec(),
+        data: values.as_bytes().into(),
     });
     files.push(File {
         name: "templates/t.yaml".into(),
-        data: b"kind: ConfigMap\nv: {{ .Values | toJson | quote }}\nc: {{ .Chart | toJson | quote }}\n".to_vec(),
+        data: b"kind: ConfigMap\nv: {{ .Values | toJson | quote }}\nc: {{ .Chart | toJson | quote }}\n".to_vec().into(),
     });
     if let Some(s) = schema {
         files.push(File {
             name: "values.schema.json".into(),
-            data: s.as_bytes().to_vec(),
+            data: s.as_bytes().into(),
         });
     }
     if let Ok(chart) = Chart::from_files(files, "fuzz") {
