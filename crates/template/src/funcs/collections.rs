@@ -96,6 +96,12 @@ pub(super) fn register(reg: &mut Registry) {
                 .collect(),
         ))
     });
+    register_must_and_ranges(reg);
+}
+
+/// The `must` forms of list functions, tuples, ranges, `all` and `any`.
+fn register_must_and_ranges(reg: &mut Registry) {
+    use Ty::*;
     reg.add("mustFirst", &[Any], None, |_, a| {
         Ok(list_of("find first", &a[0])?
             .first()
@@ -150,43 +156,10 @@ pub(super) fn register(reg: &mut Registry) {
         Ok(Value::list(l[lo as usize..hi as usize].to_vec()))
     });
     reg.add("untilStep", &[Int, Int, Int], None, |_, a| {
-        let (start, stop, step) = (int(&a[0]), int(&a[1]), int(&a[2]));
-        let mut out = Vec::new();
-        if step > 0 && start < stop {
-            let mut i = start;
-            while i < stop && out.len() < 1_000_000 {
-                out.push(Value::Int(i));
-                i += step;
-            }
-        } else if step < 0 && start > stop {
-            let mut i = start;
-            while i > stop && out.len() < 1_000_000 {
-                out.push(Value::Int(i));
-                i += step;
-            }
-        }
-        Ok(Value::list(out))
+        Ok(until_step(int(&a[0]), int(&a[1]), int(&a[2])))
     });
     reg.add("seq", &[], Some(Int), |_, a| {
-        let n: Vec<i64> = a.iter().map(int).collect();
-        let (start, step, end) = match n.as_slice() {
-            [] => return Ok(Value::from("")),
-            [e] => (1, if *e >= 1 { 1 } else { -1 }, *e),
-            [s0, e] => (*s0, if e >= s0 { 1 } else { -1 }, *e),
-            [s0, st, e, ..] => (*s0, *st, *e),
-        };
-        let mut out = Vec::new();
-        if step != 0 && (end - start).signum() * step.signum() >= 0 {
-            let mut i = start;
-            while (step > 0 && i <= end) || (step < 0 && i >= end) {
-                out.push(i.to_string());
-                i += step;
-                if out.len() > 1_000_000 {
-                    break;
-                }
-            }
-        }
-        Ok(Value::from(out.join(" ")))
+        Ok(seq(&a.iter().map(int).collect::<Vec<_>>()))
     });
     reg.add("all", &[], Some(Any), |_, a| {
         Ok(Value::Bool(a.iter().all(Value::truthy)))
@@ -195,6 +168,36 @@ pub(super) fn register(reg: &mut Registry) {
         Ok(Value::Bool(a.iter().any(Value::truthy)))
     });
     register_dicts(reg);
+}
+
+/// Sprig's `untilStep`: `start, start+step, ...` short of `stop` (empty for a zero step).
+fn until_step(start: i64, stop: i64, step: i64) -> Value {
+    let mut out = Vec::new();
+    let mut i = start;
+    while ((step > 0 && i < stop) || (step < 0 && i > stop)) && out.len() < 1_000_000 {
+        out.push(Value::Int(i));
+        i += step;
+    }
+    Value::list(out)
+}
+
+/// Sprig's `seq`, as GNU seq: `seq end`, `seq start end`, `seq start step end`.
+fn seq(n: &[i64]) -> Value {
+    let (start, step, end) = match n {
+        [] => return Value::from(""),
+        [e] => (1, if *e >= 1 { 1 } else { -1 }, *e),
+        [s0, e] => (*s0, if e >= s0 { 1 } else { -1 }, *e),
+        [s0, st, e, ..] => (*s0, *st, *e),
+    };
+    let mut out = Vec::new();
+    if step != 0 && (end - start).signum() * step.signum() >= 0 {
+        let mut i = start;
+        while ((step > 0 && i <= end) || (step < 0 && i >= end)) && out.len() <= 1_000_000 {
+            out.push(i.to_string());
+            i += step;
+        }
+    }
+    Value::from(out.join(" "))
 }
 
 fn register_dicts(reg: &mut Registry) {

@@ -369,6 +369,13 @@ pub(super) fn register(reg: &mut Registry) {
                 .to_string(),
         ))
     });
+    register_text_formats(reg);
+}
+
+/// YAML, TOML, URLs, UUIDs, random bytes, paths, lookups.
+fn register_text_formats(reg: &mut Registry) {
+    use Ty::*;
+    let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
     f("toYamlPretty", &[Any], None, |_, a| {
         Ok(Value::from(
             crate::yaml::to_yaml_with(&a[0], true)

@@ -174,6 +174,13 @@ pub(super) fn register(reg: &mut Registry) {
         }
         Ok(Value::from(out))
     });
+    register_cases_and_random(reg);
+}
+
+/// Case changes, plurals, splitting, random strings.
+fn register_cases_and_random(reg: &mut Registry) {
+    use Ty::*;
+    let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
     f("camelcase", &[Str], None, |_, a| {
         Ok(Value::from(
             s(&a[0]).split('_').map(cap_first).collect::<String>(),
