@@ -69,6 +69,29 @@ impl RenderFlags {
         berth_chart::is_chart(&self.dir)
     }
 
+    /// A chart's objects for the commands that apply them: the CRDs of `crds/` and every
+    /// rendered object, hooks and tests aside (Helm runs those around an install, not as part
+    /// of it; berth does not run hooks yet).
+    fn chart_objects(&self) -> Result<Rendered, berth_manifest::Error> {
+        let out = self.render_chart()?;
+        let namespace = self.namespace.clone().unwrap_or_else(|| "default".into());
+        let docs = out
+            .crds
+            .iter()
+            .chain(&out.manifests)
+            .map(|m| berth_manifest::Document {
+                file: m.source.clone(),
+                text: m.text.clone(),
+                body: m.body(),
+            })
+            .collect();
+        Ok(Rendered {
+            objects: berth_manifest::objects_from_documents(docs, &namespace)?,
+            variables: out.values,
+            namespace,
+        })
+    }
+
     /// Renders DIR as a Helm chart, as `helm template` would.
     pub fn render_chart(&self) -> Result<berth_chart::Output, berth_manifest::Error> {
         let c = &self.chart;
@@ -103,17 +126,7 @@ impl RenderFlags {
         modes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Rendered, berth_manifest::Error> {
         if self.is_chart() {
-            return Err(berth_manifest::Error::new(
-                berth_manifest::ErrorKind::Chart,
-                format!(
-                    "{} is a Helm chart; only `berth render` takes charts so far",
-                    self.dir.display()
-                ),
-            )
-            .hint(format!(
-                "render it with `berth render {} --release NAME`; plan, apply and up of charts are not supported yet",
-                self.dir.display()
-            )));
+            return self.chart_objects();
         }
         let folder = DeployFolder::load(&self.dir)?;
         folder.render(&RenderOptions {

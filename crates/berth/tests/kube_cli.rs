@@ -44,6 +44,7 @@ scenarios!(
     a_changed_job_is_replaced,
     a_removed_api_version_is_refused_with_its_replacement,
     a_lock_left_by_a_killed_berth_on_this_host_is_taken_over,
+    a_helm_chart_applies_and_plans_clean,
 );
 
 /// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
@@ -85,6 +86,44 @@ mod applyset_id_matches_kubectl {
 // ---- the scenarios: each runs against the fake and, with BERTH_E2E_KUBECONFIG, a real cluster ----
 
 /// Apply the example folder; plan shows no changes; change a variable: plan shows exactly that.
+/// A Helm chart goes to the cluster like a deploy folder: applied, planned clean, and a `--set`
+/// change planned as exactly that object's update.
+fn a_helm_chart_applies_and_plans_clean(env: &Env) {
+    let ns = env.namespace();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../chart/tests/charts/legacy");
+    let common = ["-n", &ns, "--name", "legacy", "--release", "r"];
+    let out = env.berth(&[&["apply", s(&chart), "--no-wait"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(env.configmap(&ns, "r-legacy").is_some(), "{}", text(&out));
+    assert!(env.configmap(&ns, "r-child").is_some(), "{}", text(&out));
+    let out = env.berth(&[&["plan", s(&chart), "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no changes expected:\n{}",
+        text(&out)
+    );
+    let out = env.berth(
+        &[
+            &[
+                "plan",
+                s(&chart),
+                "--detailed-exitcode",
+                "--set",
+                "child.greeting=hey",
+                "-o",
+                "json",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["summary"]["update"], json!(2), "{plan}");
+    assert_eq!(plan["summary"]["create"], json!(0), "{plan}");
+}
+
 fn example_applies_and_plans(env: &Env) {
     let ns = env.namespace();
     let dir = example();

@@ -561,11 +561,3 @@ fn chart_errors_say_where_and_change_nothing() {
     assert!(err.contains("templates/bad.yaml:1:"), "{err}");
     assert!(err.contains("expected string"), "{err}");
 }
-
-#[test]
-fn commands_that_do_not_take_charts_yet_say_so() {
-    let (_, err, code) = run_in(&legacy_chart(), &["plan", ".", "--context", "nowhere"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("is a Helm chart"), "{err}");
-    assert!(err.contains("berth render"), "{err}");
-}

@@ -373,7 +373,7 @@ impl DeployFolder {
         &self,
         t: &TemplateFile,
         out: &str,
-        doc: &Document,
+        doc: &DocSpan,
         map: &berth_template::SourceMap,
         e: &serde_saphyr::Error,
     ) -> Error {
@@ -404,7 +404,7 @@ impl DeployFolder {
         &self,
         t: &TemplateFile,
         out: &str,
-        doc: &Document,
+        doc: &DocSpan,
         map: &berth_template::SourceMap,
         namespace: &str,
     ) -> Result<Option<Object>, Error> {
@@ -435,53 +435,119 @@ impl DeployFolder {
                 ))
                 .hint(hint.to_string())
         };
-        let Json::Object(m) = &parsed else {
-            return Err(obj_err(
-                format!("a document must be a Kubernetes object (a map), found {}", variables::json_type(&parsed)),
-                "each document between `---` lines must be one object with apiVersion, kind and metadata",
-            ));
-        };
-        let api_version = required(m, "apiVersion", &obj_err, "`apiVersion: apps/v1`")?;
-        let kind = required(m, "kind", &obj_err, "`kind: Deployment`")?;
-        let Some(Json::Object(meta)) = m.get("metadata") else {
-            return Err(obj_err(
-                format!("{kind} has no metadata"),
-                "add `metadata:` with a `name:`",
-            ));
-        };
-        let name = match meta.get("name") {
-            Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            _ => {
-                return Err(obj_err(
-                    format!("{kind} has no metadata.name"),
-                    "give every object a `metadata.name`",
-                ))
-            }
-        };
-        let gk = GroupKind::from_api_version(&api_version, &kind);
-        let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
-            None
-        } else {
-            Some(
-                meta.get("namespace")
-                    .and_then(Json::as_str)
-                    .unwrap_or(namespace)
-                    .to_string(),
-            )
-        };
-        let oref = ObjectRef {
-            group_kind: gk,
-            namespace: ns,
-            name,
-        };
-        Ok(Some(Object {
+        build_object(
+            parsed,
             origin,
-            api_version,
-            oref,
-            body: parsed,
-            text: text.trim_matches('\n').to_string(),
-        }))
+            text.trim_matches('\n').to_string(),
+            namespace,
+            &obj_err,
+        )
     }
+}
+
+/// The object a parsed document describes: a map with `apiVersion`, `kind` and
+/// `metadata.name`; a namespaced kind without a namespace gets `namespace`.
+fn build_object(
+    parsed: Json,
+    origin: Origin,
+    text: String,
+    namespace: &str,
+    obj_err: &dyn Fn(String, &str) -> Error,
+) -> Result<Option<Object>, Error> {
+    let Json::Object(m) = &parsed else {
+        return Err(obj_err(
+            format!("a document must be a Kubernetes object (a map), found {}", variables::json_type(&parsed)),
+            "each document between `---` lines must be one object with apiVersion, kind and metadata",
+        ));
+    };
+    let api_version = required(m, "apiVersion", obj_err, "`apiVersion: apps/v1`")?;
+    let kind = required(m, "kind", obj_err, "`kind: Deployment`")?;
+    let Some(Json::Object(meta)) = m.get("metadata") else {
+        return Err(obj_err(
+            format!("{kind} has no metadata"),
+            "add `metadata:` with a `name:`",
+        ));
+    };
+    let name = match meta.get("name") {
+        Some(Json::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err(obj_err(
+                format!("{kind} has no metadata.name"),
+                "give every object a `metadata.name`",
+            ))
+        }
+    };
+    let gk = GroupKind::from_api_version(&api_version, &kind);
+    let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
+        None
+    } else {
+        Some(
+            meta.get("namespace")
+                .and_then(Json::as_str)
+                .unwrap_or(namespace)
+                .to_string(),
+        )
+    };
+    let oref = ObjectRef {
+        group_kind: gk,
+        namespace: ns,
+        name,
+    };
+    Ok(Some(Object {
+        origin,
+        api_version,
+        oref,
+        body: parsed,
+        text,
+    }))
+}
+
+/// One document rendered elsewhere (a Helm chart's output): where it came from, its text and
+/// its parsed body.
+pub struct Document {
+    pub file: String,
+    pub text: String,
+    pub body: Json,
+}
+
+/// Objects from documents rendered elsewhere, validated as a deploy folder's are (a Kubernetes
+/// object each, no object twice), namespaced ones put in `namespace` unless they name theirs,
+/// in apply order.
+pub fn objects_from_documents(docs: Vec<Document>, namespace: &str) -> Result<Vec<Object>, Error> {
+    let mut objects = Vec::with_capacity(docs.len());
+    for (i, d) in docs.into_iter().enumerate() {
+        let origin = Origin {
+            file: d.file.clone(),
+            line: 1,
+        };
+        let obj_err = |msg: String, hint: &str| {
+            Error::new(ErrorKind::Object, msg)
+                .at(&d.file, 0, 0)
+                .note(format!("document {} of the output", i + 1))
+                .hint(hint.to_string())
+        };
+        if let Some(o) = build_object(d.body, origin, d.text, namespace, &obj_err)? {
+            objects.push(o);
+        }
+    }
+    let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
+    for o in &objects {
+        if let Some(first) = seen.insert(&o.oref, &o.origin) {
+            return Err(
+                Error::new(ErrorKind::Duplicate, format!("{} is defined twice", o.oref))
+                    .at(&o.origin.file, 0, 0)
+                    .note(format!("first defined in {}", first.file))
+                    .hint("remove one of them, or give them different names or namespaces"),
+            );
+        }
+    }
+    objects.sort_by_key(|o| {
+        (
+            ApplyPhase::of(&o.oref.group_kind),
+            ApplyPhase::rank(&o.oref.group_kind),
+        )
+    });
+    Ok(objects)
 }
 
 /// Renders template file `i` with the data given into its objects.
@@ -525,7 +591,7 @@ fn line_offset(text: &str, line: usize) -> usize {
 
 /// One YAML document of a rendered file.
 #[derive(Debug)]
-struct Document {
+struct DocSpan {
     index: usize,
     start: usize,
     end: usize,
@@ -536,7 +602,7 @@ struct Document {
 }
 
 /// Splits rendered text at `---` separator lines.
-fn split_documents(out: &str) -> Vec<Document> {
+fn split_documents(out: &str) -> Vec<DocSpan> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut first_line = 1;
@@ -567,7 +633,7 @@ fn split_documents(out: &str) -> Vec<Document> {
         let Some(content_start) = content_start else {
             continue;
         };
-        result.push(Document {
+        result.push(DocSpan {
             index: result.len(),
             start,
             end,
