@@ -34,7 +34,7 @@ pub struct RenderFlags {
 }
 
 /// Flags for Helm charts, as `helm template` takes them.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[command(next_help_heading = "Helm charts")]
 pub struct ChartFlags {
     /// Release name (.Release.Name) when DIR is a Helm chart.

@@ -89,6 +89,9 @@ struct Reload {
     namespace: Option<String>,
     set: Vec<String>,
     value_files: Vec<PathBuf>,
+    /// A Helm chart's flags (release name, `--set-string`, ...).
+    #[serde(default)]
+    chart: crate::render::ChartFlags,
 }
 
 impl Reload {
@@ -102,6 +105,7 @@ impl Reload {
                 .iter()
                 .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
                 .collect(),
+            chart: flags.chart.clone(),
         }
     }
 
@@ -113,7 +117,7 @@ impl Reload {
             namespace: self.namespace.clone(),
             set: self.set.clone(),
             value_files: self.value_files.clone(),
-            chart: Default::default(),
+            chart: self.chart.clone(),
         };
         let rendered = flags
             .render_with_modes(berth_core::view::modes_json(&over.modes))
@@ -341,6 +345,10 @@ async fn run(
         .map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    // One listener for the whole run: a `ctrl_c()` made anew on each turn of the loop misses a
+    // Ctrl-C that arrives while the loop is busy.
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
     for pw in &plan.workloads {
         if let Some(why) = &pw.not_runnable {
             say(&format!(
@@ -392,7 +400,7 @@ async fn run(
         sources.refresh(&running);
         view.update(&running.shared.snapshot());
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
                 match std::fs::read_to_string(reload_file(dir)).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Reload>(&t).map_err(|e| e.to_string())) {

@@ -45,6 +45,7 @@ scenarios!(
     a_removed_api_version_is_refused_with_its_replacement,
     a_lock_left_by_a_killed_berth_on_this_host_is_taken_over,
     a_helm_chart_applies_and_plans_clean,
+    the_example_chart_rolls_out,
 );
 
 /// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
@@ -122,6 +123,24 @@ fn a_helm_chart_applies_and_plans_clean(env: &Env) {
     let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["summary"]["update"], json!(2), "{plan}");
     assert_eq!(plan["summary"]["create"], json!(0), "{plan}");
+}
+
+/// The example chart (examples/guestbook) rolls out on a cluster and then plans clean.
+fn the_example_chart_rolls_out(env: &Env) {
+    let ns = env.namespace();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guestbook");
+    let common = ["-n", &ns, "--name", "guestbook", "--release", "gb"];
+    let out = env.berth(&[&["apply", s(&chart), "--timeout", "60s"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("ready"), "{}", text(&out));
+    assert!(env.deployment(&ns, "api").is_some() && env.deployment(&ns, "web").is_some());
+    let out = env.berth(&[&["plan", s(&chart), "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no changes expected:\n{}",
+        text(&out)
+    );
 }
 
 fn example_applies_and_plans(env: &Env) {

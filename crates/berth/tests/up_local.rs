@@ -917,3 +917,63 @@ fn a_values_file_outside_the_folder_is_watched() {
     berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     child.wait().unwrap();
 }
+
+/// A Helm chart runs with `berth up` as a deploy folder does: its Deployments as processes
+/// (from the `berth.dev/run` annotation), Services and the Ingress in front, and stops cleanly.
+#[test]
+fn the_example_chart_runs_with_berth_up() {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/guestbook"), t.path());
+    let dir = t.path();
+    let mut child = berth(&[
+        "up",
+        dir.to_str().unwrap(),
+        "--ingress",
+        "127.0.0.1:0",
+        "--release",
+        "gb",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let s = wait_for(dir, "every replica ready", all_ready);
+    let ingress = s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let (code, _) = http_host(&ingress, "guestbook.localhost", "POST", "/", Some(""));
+    assert_eq!(
+        code, 400,
+        "an empty entry is refused by the api through web"
+    );
+    let form = "text=signed+through+the+ingress";
+    let mut reply = String::new();
+    {
+        let mut stream = TcpStream::connect(&ingress).unwrap();
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: guestbook.localhost\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+        .unwrap();
+        stream.read_to_string(&mut reply).unwrap();
+    }
+    assert!(
+        reply.lines().next().unwrap_or("").contains(" 303 "),
+        "{reply}"
+    );
+    let (code, page) = http_host(&ingress, "guestbook.localhost", "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("signed through the ingress"), "{page}");
+    let before = pids(&s);
+    assert_eq!(before.len(), 2, "{s}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    wait_gone(&before);
+}
