@@ -19,6 +19,10 @@ pub struct UpArgs {
     /// is taken]. Anything but loopback requires a token (BERTH_TOKEN, else one is generated).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// Run specs for workloads without a `berth.dev/run` annotation (a chart you do not own):
+    /// `Kind/name` -> container -> run spec [default: berth.run.yaml here, when it exists].
+    #[arg(long, value_name = "FILE")]
+    run: Option<PathBuf>,
 }
 
 /// The dashboard's default address.
@@ -92,9 +96,23 @@ struct Reload {
     /// A Helm chart's flags (release name, `--set-string`, ...).
     #[serde(default)]
     chart: crate::render::ChartFlags,
+    /// The run-spec file (`--run`, or `berth.run.yaml` where berth was started).
+    #[serde(default)]
+    run: Option<PathBuf>,
 }
 
 impl Reload {
+    fn from_args(args: &UpArgs) -> Reload {
+        let mut r = Reload::from_flags(&args.flags);
+        r.run = match &args.run {
+            Some(f) => Some(std::path::absolute(f).unwrap_or(f.clone())),
+            None => std::path::absolute(berth_local::DEFAULT_RUN_FILE)
+                .ok()
+                .filter(|p| p.is_file()),
+        };
+        r
+    }
+
     fn from_flags(flags: &RenderFlags) -> Reload {
         Reload {
             environment: flags.environment.clone(),
@@ -106,6 +124,7 @@ impl Reload {
                 .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
                 .collect(),
             chart: flags.chart.clone(),
+            run: None,
         }
     }
 
@@ -119,9 +138,15 @@ impl Reload {
             value_files: self.value_files.clone(),
             chart: self.chart.clone(),
         };
-        let rendered = flags
+        let mut rendered = flags
             .render_with_modes(berth_core::view::modes_json(&over.modes))
             .map_err(|e| e.to_string())?;
+        if let Some(file) = &self.run {
+            let shown = file.display().to_string();
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read the run-spec file {shown}: {e}"))?;
+            berth_local::apply_run_file(&mut rendered, &text, &shown)?;
+        }
         let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
         plan.set_modes(&over.modes);
         for pw in &mut plan.workloads {
@@ -171,11 +196,11 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         modes: berth_local::load_modes(&dir),
         scale: BTreeMap::new(),
     };
-    let plan = Reload::from_flags(&args.flags)
+    let plan = Reload::from_args(&args)
         .plan(&dir, &over)
         .map_err(|e| format!("{e}\n  = help: fix the folder; nothing was started"))?;
     if let Some(running) = berth_local::running_status(&dir) {
-        return hand_over(&dir, &args.flags, running.pid);
+        return hand_over(&dir, &args, running.pid);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -186,15 +211,15 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         plan,
         args.ingress,
         args.listen,
-        Reload::from_flags(&args.flags),
+        Reload::from_args(&args),
         over,
     ))
 }
 
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
-fn hand_over(dir: &Path, flags: &RenderFlags, pid: u32) -> Result<(), String> {
+fn hand_over(dir: &Path, args: &UpArgs, pid: u32) -> Result<(), String> {
     let before = read_status(dir).map(|s| s.0).unwrap_or(0);
-    let req = Reload::from_flags(flags);
+    let req = Reload::from_args(args);
     let text = serde_json::to_string(&req).map_err(|e| e.to_string())?;
     std::fs::write(reload_file(dir), text)
         .map_err(|e| format!("cannot write {}: {e}", reload_file(dir).display()))?;

@@ -977,3 +977,88 @@ fn the_example_chart_runs_with_berth_up() {
     child.wait().unwrap();
     wait_gone(&before);
 }
+
+/// A chart you do not own carries no `berth.dev/run`: its run specs come from a file beside
+/// the invocation (`--run FILE`); a file naming a workload the chart lacks is refused.
+#[test]
+fn run_specs_for_a_chart_come_from_a_run_file() {
+    let t = tempfile::tempdir().unwrap();
+    let chart = t.path().join("chart");
+    copy_dir(&repo().join("examples/guestbook"), &chart);
+    for f in ["api.yaml", "web.yaml"] {
+        let p = chart.join("templates").join(f);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut out = Vec::new();
+        let mut skipping = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("berth.dev/run:") {
+                skipping = true;
+                continue;
+            }
+            if skipping && line.starts_with("      ") {
+                continue;
+            }
+            skipping = false;
+            out.push(line);
+        }
+        std::fs::write(&p, out.join("\n")).unwrap();
+    }
+    let run = t.path().join("run.yaml");
+    std::fs::write(
+        &run,
+        "Deployment/api:\n  api: {command: [python3, -u, api.py], workdir: services}\nDeployment/web:\n  web: {command: [python3, -u, web.py], workdir: services}\n",
+    )
+    .unwrap();
+    let bad = t.path().join("bad.yaml");
+    std::fs::write(&bad, "Deployment/nope:\n  x: {command: [true]}\n").unwrap();
+    let out = berth(&[
+        "up",
+        chart.to_str().unwrap(),
+        "--ingress",
+        "127.0.0.1:0",
+        "--run",
+        bad.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains("Deployment/nope"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Deployment/api"),
+        "the error lists the workloads: {err}"
+    );
+
+    let mut child = berth(&[
+        "up",
+        chart.to_str().unwrap(),
+        "--ingress",
+        "127.0.0.1:0",
+        "--run",
+        run.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let s = wait_for(&chart, "every replica ready", all_ready);
+    let ingress = s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let (code, page) = http_host(&ingress, "guestbook.localhost", "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    let before = pids(&s);
+    assert_eq!(before.len(), 2, "{s}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    wait_gone(&before);
+}

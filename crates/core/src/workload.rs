@@ -448,7 +448,16 @@ impl Workload {
         let description = annotation("berth.dev/description")
             .or_else(|| annotation("description"))
             .map(String::from);
-        let runs: BTreeMap<String, RunSpec> = match annotation("berth.dev/run") {
+        // The run spec sits on the workload, or on its pod template (charts often let users
+        // add pod annotations, not workload ones).
+        let job_path = if kind == WorkloadKind::CronJob {
+            "/spec/jobTemplate/spec/template/metadata/annotations/berth.dev~1run"
+        } else {
+            "/spec/template/metadata/annotations/berth.dev~1run"
+        };
+        let run_text =
+            annotation("berth.dev/run").or_else(|| o.pointer(job_path).and_then(Json::as_str));
+        let runs: BTreeMap<String, RunSpec> = match run_text {
             None => BTreeMap::new(),
             Some(text) => serde_saphyr::from_str(text).map_err(|e| {
                 err(format!(

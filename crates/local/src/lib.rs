@@ -13,6 +13,7 @@ mod plan;
 mod probe;
 mod proxy;
 mod rerun;
+mod run_file;
 pub mod source;
 mod state;
 mod supervisor;
@@ -21,6 +22,7 @@ pub mod usage;
 pub use holder::port_holder;
 pub use plan::{IngressRule, Plan, PlannedWorkload};
 pub use rerun::rerun;
+pub use run_file::{apply_run_file, DEFAULT_RUN_FILE};
 pub use state::{
     ContainerStatus, Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus,
 };
