@@ -46,6 +46,7 @@ scenarios!(
     a_lock_left_by_a_killed_berth_on_this_host_is_taken_over,
     a_helm_chart_applies_and_plans_clean,
     the_example_chart_rolls_out,
+    a_kept_object_is_never_pruned,
 );
 
 /// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
@@ -141,6 +142,44 @@ fn the_example_chart_rolls_out(env: &Env) {
         "no changes expected:\n{}",
         text(&out)
     );
+}
+
+/// `helm.sh/resource-policy: keep` (Helm's) keeps an object that leaves the render; the others
+/// are pruned as usual.
+fn a_kept_object_is_never_pruned(env: &Env) {
+    let ns = env.namespace();
+    let chart = tempfile::tempdir().unwrap();
+    std::fs::create_dir(chart.path().join("templates")).unwrap();
+    std::fs::write(
+        chart.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: keep\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.path().join("values.yaml"), "on: true\n").unwrap();
+    std::fs::write(
+        chart.path().join("templates/cm.yaml"),
+        "{{- if .Values.on }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  annotations:\n    helm.sh/resource-policy: keep\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dropped\n{{- end }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: always\n",
+    )
+    .unwrap();
+    let common = ["-n", &ns, "--name", "keep", "--release", "k"];
+    let out = env.berth(&[&["apply", s(chart.path()), "--no-wait"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(env.configmap(&ns, "kept").is_some() && env.configmap(&ns, "dropped").is_some());
+    let out = env.berth(
+        &[
+            &["apply", s(chart.path()), "--no-wait", "--set", "on=false"][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(env.configmap(&ns, "kept").is_some(), "kept: {}", text(&out));
+    assert!(
+        env.configmap(&ns, "dropped").is_none(),
+        "pruned: {}",
+        text(&out)
+    );
+    assert!(env.configmap(&ns, "always").is_some());
 }
 
 fn example_applies_and_plans(env: &Env) {

@@ -544,7 +544,13 @@ async fn list_live(
             .and_then(|l| l.get(PART_OF))
             .and_then(Json::as_str)
             == Some(id.as_str());
-        if member {
+        // Helm's `helm.sh/resource-policy: keep`: the object outlives its removal from the
+        // render, so it is never a candidate for pruning.
+        let kept = body
+            .pointer("/metadata/annotations/helm.sh~1resource-policy")
+            .and_then(Json::as_str)
+            == Some("keep");
+        if member && !kept {
             live.members.push((oref.clone(), r));
         }
         live.objects.insert(oref, body);
