@@ -541,6 +541,7 @@ pub async fn deploy(
 
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     let r = render(&args.render, &args.cluster)?;
+    let notes = args.render.chart_notes();
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
@@ -556,6 +557,10 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
             "applied: {} created, {} updated, {} unchanged, {} deleted; {revision}",
             rep.created, rep.updated, rep.unchanged, rep.deleted
         ));
+        // A chart's NOTES.txt, as Helm prints it after an install.
+        if let Some(n) = notes {
+            let _ = writeln!(anstream::stdout(), "\nNOTES:\n{}", n.trim_end());
+        }
         Ok(())
     })
 }

@@ -92,6 +92,18 @@ impl RenderFlags {
         })
     }
 
+    /// A chart's rendered NOTES.txt (what Helm prints after an install), if DIR is a chart
+    /// that has one.
+    pub fn chart_notes(&self) -> Option<String> {
+        if !self.is_chart() {
+            return None;
+        }
+        self.render_chart()
+            .ok()?
+            .notes
+            .filter(|n| !n.trim().is_empty())
+    }
+
     /// Renders DIR as a Helm chart, as `helm template` would.
     pub fn render_chart(&self) -> Result<berth_chart::Output, berth_manifest::Error> {
         let c = &self.chart;

@@ -134,6 +134,11 @@ fn the_example_chart_rolls_out(env: &Env) {
     let out = env.berth(&[&["apply", s(&chart), "--timeout", "60s"][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("ready"), "{}", text(&out));
+    assert!(
+        text(&out).contains("NOTES:\nThe guestbook runs as gb"),
+        "the chart's NOTES.txt follows a successful apply: {}",
+        text(&out)
+    );
     assert!(env.deployment(&ns, "api").is_some() && env.deployment(&ns, "web").is_some());
     let out = env.berth(&[&["plan", s(&chart), "--detailed-exitcode"][..], &common].concat());
     assert_eq!(
