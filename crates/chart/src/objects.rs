@@ -14,6 +14,19 @@ pub(crate) fn default_api_versions() -> Vec<String> {
 /// The Kubernetes version `helm template` assumes without `--kube-version`.
 pub const DEFAULT_KUBE_VERSION: &str = "v1.37.0";
 
+/// The helm release whose behaviour berth reproduces (`.Capabilities.HelmVersion`).
+const HELM: [(&str, &str, &str); 5] = [
+    ("Version", "version", "v4.3.1"),
+    (
+        "GitCommit",
+        "git_commit",
+        "c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff",
+    ),
+    ("GitTreeState", "git_tree_state", "clean"),
+    ("GoVersion", "go_version", "go1.27.2"),
+    ("KubeClientVersion", "kube_client_version", "v1.37"),
+];
+
 /// `.Capabilities`.
 #[derive(Debug)]
 pub(crate) struct Capabilities {
@@ -56,10 +69,10 @@ impl Object for Capabilities {
     }
     fn display(&self) -> String {
         format!(
-            "&{{{} {} {}}}",
+            "&{{{} {} {{{}}}}}",
             VersionSet(self.api_versions.clone()).display(),
             self.kube.display(),
-            "{v4.3.1 c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff clean go1.27.2 v1.37}"
+            HELM.map(|(_, _, v)| v).join(" ")
         )
     }
     fn to_value(&self) -> Value {
@@ -75,24 +88,12 @@ impl Object for Capabilities {
 }
 
 fn helm_version() -> Value {
+    // Templates read the Go field names; `toJson` shows the JSON ones.
     let mut m = BTreeMap::new();
-    for (k, v) in [
-        ("version", "v4.3.1"),
-        ("git_commit", "c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff"),
-        ("git_tree_state", "clean"),
-        ("go_version", "go1.27.2"),
-        ("kube_client_version", "v1.37"),
-    ] {
-        m.insert(k.to_string(), Value::from(v));
+    for (go, json, v) in HELM {
+        m.insert(go.to_string(), Value::from(v));
+        m.insert(json.to_string(), Value::from(v));
     }
-    // Templates read the Go field names.
-    m.insert("Version".into(), Value::from("v4.3.1"));
-    m.insert(
-        "GitCommit".into(),
-        Value::from("c0d08d0d6d9424d4a14febb5e8a3e51b0dd00dff"),
-    );
-    m.insert("GitTreeState".into(), Value::from("clean"));
-    m.insert("GoVersion".into(), Value::from("go1.27.2"));
     Value::map(m)
 }
 

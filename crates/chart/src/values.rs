@@ -105,7 +105,7 @@ fn coalesce_deps(chart: &crate::Chart, dest: &mut Values, merge: bool) -> Result
                     ErrorKind::Variables,
                     format!(
                     "type mismatch on {name}: values for the subchart {name} must be a map, not {}",
-                    kind_of(&other)
+                    berth_manifest::json_type(&other)
                 ),
                 )
                 .hint(format!("give `{name}:` a map of the subchart's values")))
@@ -248,17 +248,6 @@ pub(crate) fn path_to_map(path: &str, data: Values) -> Values {
         out = m;
     }
     out
-}
-
-pub(crate) fn kind_of(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
-    }
 }
 
 /// Helm's `MergeTables(dst, src)`: `src` fills in what `dst` lacks, recursively; nulls kept.

@@ -10,29 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Corpus lines escape `\n`, `\t`, `\r` and `\\`; any other backslash is kept for Go to read.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some(o) => {
-                out.push('\\');
-                out.push(o);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
+#[path = "../../template/tests/support/mod.rs"]
+mod support;
+use support::unescape;
 
 /// The `out` of each case's ConfigMap, decoded, by ConfigMap name.
 fn outputs(stdout: &str) -> BTreeMap<String, String> {

@@ -20,7 +20,7 @@ mod variables;
 
 pub use error::{Error, ErrorKind, Location};
 pub use fastyaml::parse as parse_yaml_fast;
-pub use variables::{first_line, full_parse as parse_yaml_full, parse_set};
+pub use variables::{first_line, full_parse as parse_yaml_full, json_type, parse_set};
 
 use berth_core::{ApplyPhase, GroupKind, ObjectRef};
 use berth_template::{Templates, Value};

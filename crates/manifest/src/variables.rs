@@ -99,7 +99,7 @@ pub(crate) fn parse_variables(text: &str, display: &str) -> Result<Map<String, J
     }
 }
 
-pub(crate) fn json_type(v: &Json) -> &'static str {
+pub fn json_type(v: &Json) -> &'static str {
     match v {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",

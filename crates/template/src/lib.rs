@@ -21,7 +21,7 @@ mod yaml;
 pub use error::{Error, ErrorKind};
 pub use exec::MissingKey;
 pub use funcs::names as function_names;
-pub use value::{MapRef, Object, Struct, Value};
+pub use value::{MapRef, Object, Value};
 pub use yaml::{from_yaml, to_json, to_json_with, to_yaml};
 
 use std::sync::Arc;

@@ -46,52 +46,6 @@ pub trait Object: std::fmt::Debug {
     fn to_value(&self) -> Value;
 }
 
-/// A plain Go struct: named fields, printed as `{a b}`, serialized as a map.
-#[derive(Debug)]
-pub struct Struct {
-    pub type_name: &'static str,
-    /// Field names as Go spells them, in declaration order, and values.
-    pub fields: Vec<(&'static str, Value)>,
-    /// The JSON name of each field (same order), for `toYaml`/`toJson`; `None` omits it when empty.
-    pub json_names: Vec<&'static str>,
-}
-
-impl Object for Struct {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        self.fields
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    }
-    fn display(&self) -> String {
-        let mut s = String::from("{");
-        for (i, (_, v)) in self.fields.iter().enumerate() {
-            if i > 0 {
-                s.push(' ');
-            }
-            crate::gofmt::write_v(&mut s, v);
-        }
-        s.push('}');
-        s
-    }
-    fn to_value(&self) -> Value {
-        let mut m = BTreeMap::new();
-        for ((_, v), j) in self.fields.iter().zip(&self.json_names) {
-            if let Some(name) = j.strip_suffix(",omitempty") {
-                if v.truthy() {
-                    m.insert(name.to_string(), v.clone());
-                }
-            } else {
-                m.insert(j.to_string(), v.clone());
-            }
-        }
-        Value::map(m)
-    }
-}
-
 impl Value {
     /// Builds a string value.
     pub fn str(s: impl Into<Rc<str>>) -> Value {
