@@ -145,6 +145,17 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
         )
     })?;
     let mut out = std::io::stdout().lock();
+    // Rotated files first, oldest first; then the current one, followed when asked.
+    for older in berth_local::log_file::files_oldest_first(&path) {
+        if older == path {
+            continue;
+        }
+        let mut f = std::fs::File::open(&older)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", older.display()))?;
+        if std::io::copy(&mut f, &mut out).is_err() {
+            return Ok(());
+        }
+    }
     let mut reader = std::io::BufReader::new(&mut file);
     let mut line = String::new();
     loop {

@@ -23,6 +23,36 @@ pub struct UpArgs {
     /// `Kind/name` -> container -> run spec [default: berth.run.yaml here, when it exists].
     #[arg(long, value_name = "FILE")]
     run: Option<PathBuf>,
+    /// Rotate a workload's log file in .berth/logs/ when it reaches this size (512K, 10M, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
+    log_size: u64,
+    /// Log files kept per workload, the current one included.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    log_files: u32,
+}
+
+/// `512`, `512K`, `10M`, `1G` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let scale: u64 = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?}: use K, M or G (10M)")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: write a number with K, M or G (10M)"))?;
+    match n.checked_mul(scale) {
+        Some(0) => Err("the size must be more than 0".into()),
+        Some(v) => Ok(v),
+        None => Err(format!("{s:?} is too large")),
+    }
 }
 
 /// The dashboard's default address.
@@ -206,10 +236,17 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let start = berth_local::StartOptions {
+        ingress: args.ingress,
+        log_limits: berth_local::log_file::LogLimits {
+            max_bytes: args.log_size,
+            files: args.log_files,
+        },
+    };
     runtime.block_on(run(
         &dir,
         plan,
-        args.ingress,
+        start,
         args.listen,
         Reload::from_args(&args),
         over,
@@ -360,7 +397,7 @@ fn watch(
 async fn run(
     dir: &Path,
     plan: Plan,
-    ingress: std::net::SocketAddr,
+    start: berth_local::StartOptions,
     listen: Option<std::net::SocketAddr>,
     mut options: Reload,
     mut over: Overrides,
@@ -382,7 +419,7 @@ async fn run(
             ));
         }
     }
-    let mut running = Running::start(dir, plan, ingress)
+    let mut running = Running::start(dir, plan, start)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     let status = running.shared.snapshot();

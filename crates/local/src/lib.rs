@@ -8,6 +8,7 @@
 pub mod backend;
 mod holder;
 mod ingress;
+pub mod log_file;
 pub use berth_core::logs;
 mod plan;
 mod probe;
@@ -27,6 +28,7 @@ pub use state::{
     ContainerStatus, Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus,
 };
 
+use log_file::{LogFile, LogLimits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -125,6 +127,14 @@ pub fn pid_alive(pid: u32) -> bool {
 }
 
 /// A running local environment.
+/// How a local environment listens and keeps its logs.
+#[derive(Debug, Clone, Copy)]
+pub struct StartOptions {
+    /// Where the Ingress listens, when the folder has Ingress rules.
+    pub ingress: std::net::SocketAddr,
+    pub log_limits: LogLimits,
+}
+
 pub struct Running {
     pub shared: Arc<Shared>,
     dir: PathBuf,
@@ -139,6 +149,9 @@ pub struct Running {
     last_plan: Option<Plan>,
     /// Workloads whose source build already ran for the replicas about to start.
     prebuilt: std::collections::BTreeSet<String>,
+    log_limits: LogLimits,
+    /// One log file per workload, shared by its replicas (rotation needs a single writer).
+    log_files: BTreeMap<String, Arc<LogFile>>,
 }
 
 struct ServiceRun {
@@ -163,11 +176,26 @@ pub struct Applied {
     pub unchanged: Vec<String>,
 }
 
+impl Running {
+    fn log_file(&mut self, workload: &str) -> Arc<LogFile> {
+        let path = state_dir(&self.dir)
+            .join("logs")
+            .join(format!("{workload}.log"));
+        let limits = self.log_limits;
+        self.log_files
+            .entry(workload.to_string())
+            .or_insert_with(|| LogFile::new(path, limits))
+            .clone()
+    }
+}
+
 fn env_name(s: &str) -> String {
     s.to_uppercase().replace(['-', '.'], "_")
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A loopback port free right now (another program may take it before the replica binds it:
+/// the supervisor checks again before every start).
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())
@@ -176,11 +204,7 @@ fn free_port() -> std::io::Result<u16> {
 impl Running {
     /// Binds every Service (and the ingress at `ingress`, when the folder has Ingress rules)
     /// and starts every runnable workload, in apply order.
-    pub async fn start(
-        dir: &Path,
-        plan: Plan,
-        ingress: std::net::SocketAddr,
-    ) -> std::io::Result<Running> {
+    pub async fn start(dir: &Path, plan: Plan, options: StartOptions) -> std::io::Result<Running> {
         std::fs::create_dir_all(state_dir(dir).join("logs"))?;
         let shared = Arc::new(Shared::new(Status {
             pid: std::process::id(),
@@ -192,7 +216,7 @@ impl Running {
         let mut running = Running {
             shared,
             dir: dir.to_path_buf(),
-            ingress_addr: ingress,
+            ingress_addr: options.ingress,
             ingress: None,
             services: BTreeMap::new(),
             replicas: BTreeMap::new(),
@@ -201,6 +225,8 @@ impl Running {
             state_file,
             last_plan: None,
             prebuilt: Default::default(),
+            log_limits: options.log_limits,
+            log_files: BTreeMap::new(),
         };
         running.apply(plan).await?;
         Ok(running)
@@ -337,9 +363,7 @@ impl Running {
                 container: ci,
                 index: key.1,
                 dir: self.dir.clone(),
-                log_file: state_dir(&self.dir)
-                    .join("logs")
-                    .join(format!("{}.log", w.name)),
+                log: self.log_file(&w.name),
                 plan: plan.clone(),
                 service_env: service_env.clone(),
                 shared: self.shared.clone(),

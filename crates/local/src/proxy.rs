@@ -25,27 +25,41 @@ pub async fn serve(route: Route, shared: Arc<Shared>) {
         let (route, shared) = (route.clone(), shared.clone());
         tokio::spawn(async move {
             let mut client = client;
-            let Some(backends) = ready_backends(&route, &shared).await else {
-                return;
-            };
-            // Try each ready replica once, starting with this connection's turn.
-            for k in 0..backends.len() {
-                let port = backends[(start + k) % backends.len()];
-                if let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", port)).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                    return;
-                }
+            if let Some(mut upstream) = connect(&route, &shared, start).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
             }
         });
+    }
+}
+
+/// A connection to a ready replica, trying each once from this connection's turn; when none
+/// accepts (a process marked ready before it listens), tries again until [`WAIT_FOR_READY`].
+async fn connect(route: &Route, shared: &Shared, start: usize) -> Option<TcpStream> {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
+    loop {
+        let backends = ready_backends(route, shared, deadline).await?;
+        for k in 0..backends.len() {
+            let port = backends[(start + k) % backends.len()];
+            if let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)).await {
+                return Some(upstream);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// How long a connection waits for a ready replica (during a start or restart) before it is closed.
 const WAIT_FOR_READY: Duration = Duration::from_secs(10);
 
-async fn ready_backends(route: &Route, shared: &Shared) -> Option<Vec<u16>> {
+async fn ready_backends(
+    route: &Route,
+    shared: &Shared,
+    deadline: tokio::time::Instant,
+) -> Option<Vec<u16>> {
     let mut changes = shared.subscribe();
-    let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
     loop {
         let b = shared.backends(&route.service, route.port_index);
         if !b.is_empty() {

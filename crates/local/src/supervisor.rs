@@ -1,5 +1,6 @@
 //! One supervised process: start, log, probe, restart with back-off, stop gracefully.
 
+use crate::log_file::{LogFile, WriteOutcome};
 use crate::plan::Plan;
 use crate::state::{Phase, Shared};
 use berth_core::{Container, Probe, RestartPolicy, Workload, WorkloadKind};
@@ -8,7 +9,7 @@ use nix::unistd::Pid;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
@@ -47,7 +48,8 @@ pub struct Replica {
     pub container: usize,
     pub index: u32,
     pub dir: PathBuf,
-    pub log_file: PathBuf,
+    /// The workload's log file, shared by its replicas.
+    pub log: Arc<LogFile>,
     pub plan: Arc<Plan>,
     /// Service variables (`<NAME>_SERVICE_HOST`, ...) for every process.
     pub service_env: Vec<(String, String)>,
@@ -101,6 +103,32 @@ impl Replica {
             env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         Ok(env)
+    }
+
+    /// Moves this replica to a fresh port for each of its ports another program took since it
+    /// was chosen (an outgoing connection, another tool), so the replica can bind it; says so in
+    /// its logs. Routes read ports per connection, so traffic follows.
+    fn claim_ports(&self) {
+        let Some(status) = self.shared.replica_status(self.id) else {
+            return;
+        };
+        for (container_port, local) in status.ports {
+            if std::net::TcpListener::bind(("127.0.0.1", local)).is_ok() {
+                continue;
+            }
+            let Ok(fresh) = crate::free_port() else {
+                continue;
+            };
+            self.shared.replica(self.id, |r| {
+                r.ports.insert(container_port, fresh);
+            });
+            let sink = self.log_sink();
+            sink.line(
+                "berth",
+                format!("port {local} is taken by another program; this replica listens on {fresh} instead"),
+                true,
+            );
+        }
     }
 
     fn workdir(&self) -> PathBuf {
@@ -191,7 +219,6 @@ impl Replica {
 
     fn log_streams(&self, child: &mut Child) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
-        let prefix = format!("{}-{}", self.workload.name, self.index);
         let streams: Vec<(Box<dyn tokio::io::AsyncRead + Unpin + Send>, &str)> = [
             child.stdout.take().map(|s| {
                 (
@@ -210,44 +237,28 @@ impl Replica {
         .flatten()
         .collect();
         for (stream, name) in streams {
-            let path = self.log_file.clone();
-            let prefix = prefix.clone();
-            let name = name.to_string();
-            let shared = self.shared.clone();
-            let service = self.workload.name.clone();
+            let this = self.log_sink();
             tasks.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
-                let file = tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .await
-                    .ok();
-                let mut file = file.map(|f| tokio::io::BufWriter::with_capacity(64 * 1024, f));
                 while let Ok(Some(line)) = lines.next_line().await {
-                    shared.logs.push(&service, &prefix, &name, line.clone());
-                    if let Some(f) = file.as_mut() {
-                        let ts = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .unwrap_or_default();
-                        let entry = format!(
-                            "{}.{:03} {prefix} {name} {line}\n",
-                            ts.as_secs(),
-                            ts.subsec_millis()
-                        );
-                        let _ = f.write_all(entry.as_bytes()).await;
-                        // Flush whenever the process has nothing more for us right now.
-                        if lines.get_ref().buffer().is_empty() {
-                            let _ = f.flush().await;
-                        }
-                    }
+                    // Flush whenever the process has nothing more for us right now.
+                    let idle = lines.get_ref().buffer().is_empty();
+                    this.line(name, line, idle);
                 }
-                if let Some(f) = file.as_mut() {
-                    let _ = f.flush().await;
-                }
+                this.flush();
             }));
         }
         tasks
+    }
+
+    fn log_sink(&self) -> LogSink {
+        LogSink {
+            log: self.log.clone(),
+            shared: self.shared.clone(),
+            service: self.workload.name.clone(),
+            replica: format!("{}-{}", self.workload.name, self.index),
+            id: self.id,
+        }
     }
 
     fn probe_task(
@@ -393,6 +404,7 @@ impl Replica {
             if *stop.borrow() {
                 break;
             }
+            self.claim_ports();
             let env = match self.env() {
                 Ok(env) => env,
                 Err(why) => {
@@ -509,7 +521,7 @@ impl Replica {
                     r.pid = None;
                     r.ready = false;
                     r.phase = phase;
-                    r.message = failed.then(|| format!("{why}; see {}", self.log_file.display()));
+                    r.message = failed.then(|| format!("{why}; see {}", self.log.path().display()));
                 });
                 return Ended::Completed;
             }
@@ -587,6 +599,62 @@ impl Replica {
                 _ = changes.changed() => {}
                 _ = stop.wait_for(|s| *s) => return false,
             }
+        }
+    }
+}
+
+/// Where a replica's lines go: the in-memory ring (for the dashboard) and the rotated log file.
+/// A file that cannot be written (a full disk) never stops the process: the lines stay in the
+/// ring, and the replica says so until writing works again.
+struct LogSink {
+    log: Arc<LogFile>,
+    shared: Arc<Shared>,
+    service: String,
+    replica: String,
+    id: usize,
+}
+
+impl LogSink {
+    fn line(&self, stream: &str, text: String, flush: bool) {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let entry = format!(
+            "{}.{:03} {} {stream} {text}",
+            ts.as_secs(),
+            ts.subsec_millis(),
+            self.replica
+        );
+        self.shared
+            .logs
+            .push(&self.service, &self.replica, stream, text);
+        self.report(self.log.write_line(&entry));
+        if flush {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        self.report(self.log.flush());
+    }
+
+    fn report(&self, outcome: WriteOutcome) {
+        const PREFIX: &str = "logs: ";
+        match outcome {
+            WriteOutcome::StartedFailing(why) => {
+                let message =
+                    format!("{PREFIX}{why}; the process keeps running, its lines stay in memory");
+                self.shared
+                    .logs
+                    .push(&self.service, &self.replica, "berth", message.clone());
+                self.shared.replica(self.id, |r| r.message = Some(message));
+            }
+            WriteOutcome::Recovered => self.shared.replica(self.id, |r| {
+                if r.message.as_deref().is_some_and(|m| m.starts_with(PREFIX)) {
+                    r.message = None;
+                }
+            }),
+            WriteOutcome::Written | WriteOutcome::StillFailing => {}
         }
     }
 }

@@ -1,0 +1,358 @@
+//! `berth up` against processes that misbehave, and over time: ports taken by other programs,
+//! services that ignore SIGTERM, crash storms, forked children, chatty logs and a full disk.
+//! Each scenario runs real processes from a small folder of its own.
+
+mod local_support;
+use local_support::*;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A Deployment named `name` running `script` (Python) with one port, behind a Service.
+fn service_yaml(name: &str, script: &str, extra_pod_spec: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  annotations:
+    berth.dev/run: |
+      {name}: {{command: [python3, -u, {script}]}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:{extra_pod_spec}
+      containers:
+        - name: {name}
+          image: example/{name}
+          ports: [{{name: http, containerPort: 8000}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: http}}]
+"#
+    )
+}
+
+/// Serves `GET /` with the process id; exits when it cannot bind its port.
+const SERVER: &str = r#"
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = str(os.getpid()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+port = int(os.environ["PORT"])
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(t.path().join(name), text).unwrap();
+    }
+    t
+}
+
+fn replica(s: &serde_json::Value, workload: &str) -> serde_json::Value {
+    s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == workload)
+        .unwrap_or_else(|| panic!("no replica of {workload} in {s:#}"))
+        .clone()
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+}
+
+fn logs_of(dir: &Path, service: &str) -> String {
+    let out = berth(&["logs", service, "-C", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Another program takes a replica's port while it is down: the replica comes back on a fresh
+/// port, says so in its logs, and traffic follows it.
+#[test]
+fn a_port_taken_mid_run_is_reported_and_the_replica_moves() {
+    let t = folder(&[
+        ("server.py", SERVER),
+        ("api.yaml", &service_yaml("api", "server.py", "")),
+    ]);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "api ready", all_ready);
+    let r = replica(&s, "api");
+    let (port, pid) = (
+        r["ports"]["8000"].as_u64().unwrap() as u16,
+        r["pid"].as_i64().unwrap(),
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // Take the port as soon as the process lets go of it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let _thief = loop {
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "port {port} never freed");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let s = wait_for(dir, "api ready on another port", |s| {
+        let r = replica(s, "api");
+        r["ready"] == true && r["ports"]["8000"].as_u64() != Some(port as u64)
+    });
+    let (code, body) = http(&address(&s, "api"), "GET", "/", None);
+    assert_eq!(code, 200);
+    assert_eq!(body, replica(&s, "api")["pid"].to_string());
+    let logs = logs_of(dir, "api");
+    assert!(
+        logs.contains(&format!("port {port} is taken by another program")),
+        "{logs}"
+    );
+    stop(child);
+}
+
+/// A service that ignores SIGTERM is killed once its grace period is over, not before.
+#[test]
+fn a_service_that_ignores_sigterm_is_killed_after_its_grace_period() {
+    let stubborn =
+        format!("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n{SERVER}");
+    let t = folder(&[
+        ("stubborn.py", &stubborn),
+        (
+            "stubborn.yaml",
+            &service_yaml(
+                "stubborn",
+                "stubborn.py",
+                "\n      terminationGracePeriodSeconds: 2",
+            ),
+        ),
+    ]);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "ready", all_ready);
+    // Serving means the interpreter got past `signal.signal`.
+    assert_eq!(http(&address(&s, "stubborn"), "GET", "/", None).0, 200);
+    let pid = replica(&s, "stubborn")["pid"].as_i64().unwrap() as i32;
+    let asked = Instant::now();
+    let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = asked.elapsed();
+    assert!(!alive(pid), "the process outlived berth");
+    assert!(
+        took >= Duration::from_millis(1900),
+        "killed before its grace period: {took:?}"
+    );
+    assert!(took < Duration::from_secs(20), "stop took {took:?}");
+    stop(child);
+}
+
+/// A process that exits at once, forever: berth backs off, and spends little CPU on it.
+#[test]
+fn a_crash_storm_backs_off_and_keeps_berth_cpu_low() {
+    let t = folder(&[
+        ("crash.py", "raise SystemExit(3)\n"),
+        ("crash.yaml", &service_yaml("crash", "crash.py", "")),
+    ]);
+    let dir = t.path();
+    let child = up(dir);
+    let berth_pid = child.id();
+    let start = cpu_seconds(berth_pid);
+    std::thread::sleep(Duration::from_secs(8));
+    let used = cpu_seconds(berth_pid) - start;
+    let s = status(dir).unwrap();
+    let r = replica(&s, "crash");
+    let restarts = r["restarts"].as_u64().unwrap();
+    // Back-off 1 s, 2 s, 4 s: at most 4 starts in 8 s.
+    assert!((2..=4).contains(&restarts), "restarts in 8 s: {restarts}");
+    assert_eq!(r["phase"], "crashLoop", "{r:#}");
+    assert!(
+        used < 1.0,
+        "berth used {used:.2} s of CPU in 8 s of crash storm"
+    );
+    eprintln!("crash storm: {restarts} restarts, berth CPU {used:.3} s in 8 s");
+    stop(child);
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks
+        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .unwrap()
+            .unwrap() as f64
+}
+
+/// A service that forks workers: a restart leaves none of the old ones behind.
+#[test]
+fn a_restarted_service_leaves_no_forked_children() {
+    let forking = format!(
+        "import subprocess, os\nchild = subprocess.Popen(['sleep', '600'])\nopen('child-' + str(os.getpid()), 'w').write(str(child.pid))\n{SERVER}"
+    );
+    let t = folder(&[
+        ("forking.py", &forking),
+        ("forking.yaml", &service_yaml("forking", "forking.py", "")),
+    ]);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "ready", all_ready);
+    let pid = replica(&s, "forking")["pid"].as_i64().unwrap();
+    let child_file = dir.join(format!("child-{pid}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&child_file).map_or(true, |t| t.is_empty()) {
+        assert!(Instant::now() < deadline, "the service never forked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let forked: i32 = std::fs::read_to_string(&child_file)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(alive(forked));
+    let out = berth(&["restart", "forking", "-C", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(dir, "a new process ready", |s| {
+        let r = replica(s, "forking");
+        r["ready"] == true && r["pid"].as_i64() != Some(pid)
+    });
+    wait_gone(&[pid as i32, forked]);
+    stop(child);
+}
+
+/// Prints numbered lines, fast.
+const CHATTY: &str = r#"
+import os, time
+n = 0
+while True:
+    for _ in range(200):
+        print(f"line {n:07d} " + "." * 80)
+        n += 1
+    time.sleep(0.01)
+"#;
+
+/// A chatty service: its log files rotate at the limit, the disk use stays bounded, and
+/// `berth logs` reads across the rotated files in order.
+#[test]
+fn logs_rotate_by_size_and_berth_logs_reads_across_the_files() {
+    let t = folder(&[
+        ("chatty.py", CHATTY),
+        ("chatty.yaml", &service_yaml("chatty", "chatty.py", "")),
+    ]);
+    let dir = t.path();
+    let child = berth(&[
+        "up",
+        dir.to_str().unwrap(),
+        "--ingress",
+        "127.0.0.1:0",
+        "--log-size",
+        "64K",
+        "--log-files",
+        "3",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let logs = dir.join(".berth/logs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !logs.join("chatty.log.2").exists() {
+        assert!(Instant::now() < deadline, "the log never rotated twice");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let it write through several more rotations.
+    std::thread::sleep(Duration::from_secs(2));
+    let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(&logs)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    files.sort();
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(names, ["chatty.log", "chatty.log.1", "chatty.log.2"]);
+    for (name, size) in &files {
+        assert!(*size <= 64 * 1024, "{name} is {size} bytes");
+    }
+    // Without a running `up`, `berth logs` reads the files: every line in order, no gap.
+    let text = logs_of(dir, "chatty");
+    let numbers: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.split("line ").nth(1)?.get(..7)?.parse().ok())
+        .collect();
+    assert!(numbers.len() > 1000, "{} lines", numbers.len());
+    for w in numbers.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "lines out of order or missing");
+    }
+    stop(child);
+}
+
+/// The log file cannot be written (a full disk): the service keeps serving, and berth says so.
+#[test]
+fn a_full_disk_for_logs_keeps_services_running_and_says_so() {
+    let talking = format!("print('starting', flush=True)\n{SERVER}");
+    let t = folder(&[
+        ("talking.py", &talking),
+        ("talking.yaml", &service_yaml("talking", "talking.py", "")),
+    ]);
+    let dir = t.path();
+    std::fs::create_dir_all(dir.join(".berth/logs")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join(".berth/logs/talking.log")).unwrap();
+    let child = up(dir);
+    let s = wait_for(dir, "the full disk reported", |s| {
+        replica(s, "talking")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No space left on device"))
+    });
+    let message = replica(&s, "talking")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("keeps running"), "{message}");
+    let s = wait_for(dir, "ready", all_ready);
+    let (code, _) = http(&address(&s, "talking"), "GET", "/", None);
+    assert_eq!(code, 200, "the service keeps serving");
+    stop(child);
+}
