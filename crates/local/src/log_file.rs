@@ -172,7 +172,7 @@ pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
                 Some((n, e.path()))
             })
             .collect();
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut all: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     if path.exists() {
         all.push(path.to_path_buf());
