@@ -572,8 +572,12 @@ spec:
     }
     let head = String::from_utf8_lossy(&head);
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // Header names are case-insensitive (hyper writes them in lower case).
     assert!(
-        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        head.lines().any(|l| l
+            .split_once(':')
+            .is_some_and(|(k, v)| k.eq_ignore_ascii_case("sec-websocket-accept")
+                && v.trim() == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")),
         "{head}"
     );
     let mask = [1u8, 2, 3, 4];

@@ -1,300 +1,379 @@
-//! The Ingress: one HTTP/1.1 reverse proxy routing by host and path to Services.
+//! The Ingress: one reverse proxy routing by host and path straight to the ready replicas of
+//! Services, built on hyper.
 //!
-//! Requests are forwarded as they arrive (bodies streamed by Content-Length or chunked framing),
-//! responses likewise; a response without framing (SSE, `Connection: close`) streams until the
-//! upstream closes. `Upgrade` (WebSocket) requests are spliced both ways after the 101.
+//! - Clients speak HTTP/1.1 (keep-alive, pipelining) or HTTP/2 without TLS (h2c, prior
+//!   knowledge); upstreams get HTTP/1.1 over pooled keep-alive connections, one pool per replica.
+//! - Hop-by-hop headers are removed both ways; `X-Forwarded-For/-Proto/-Host` and `Forwarded`
+//!   are set as nginx and ingress-nginx set them.
+//! - Bodies stream both ways (server-sent events arrive as sent); `Upgrade` requests
+//!   (WebSocket) are spliced both ways after the `101`.
+//! - A request head must arrive within [`HEAD_TIMEOUT`] and fit in [`MAX_HEAD`] (slow or huge
+//!   heads are refused); an idle keep-alive client is dropped after [`IDLE_TIMEOUT`].
+//! - A bodiless idempotent request whose replica fails before answering is retried on the next
+//!   ready replica; `503` only when none is ready within [`WAIT_FOR_READY`].
 
 use crate::state::Shared;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
-};
-use tokio::net::{TcpListener, TcpStream};
+use std::time::Duration;
+use tokio::net::TcpListener;
 
-/// The largest request or response head accepted.
-const MAX_HEAD: usize = 64 * 1024;
+/// The largest request head accepted (nginx's large_client_header_buffers is 4 x 8k).
+pub const MAX_HEAD: usize = 64 * 1024;
+/// How long a client may take to send a request head (slowloris).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a keep-alive client connection may sit idle between requests.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// How long a request waits for a ready replica (during a start or a rolling restart).
+pub const WAIT_FOR_READY: Duration = Duration::from_secs(2);
 
-/// A parsed message head, kept as received so it can be forwarded untouched.
-struct Head {
-    raw: Vec<u8>,
-    first: String,
-    headers: Vec<(String, String)>,
-}
+type Body = BoxBody<Bytes, hyper::Error>;
 
-impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.header(name)
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    }
-
-    fn chunked(&self) -> bool {
-        self.has_token("transfer-encoding", "chunked")
-    }
-
-    fn content_length(&self) -> Option<u64> {
-        self.header("content-length")
-            .and_then(|v| v.trim().parse().ok())
-    }
-}
-
-/// Reads a head; `Ok(None)` at a clean end of stream before any byte.
-async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<Option<Head>> {
-    let mut raw = Vec::new();
-    loop {
-        let before = raw.len();
-        let n = r.read_until(b'\n', &mut raw).await?;
-        if n == 0 {
-            return if raw.is_empty() {
-                Ok(None)
-            } else {
-                Err(std::io::ErrorKind::UnexpectedEof.into())
-            };
-        }
-        if raw.len() > MAX_HEAD {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "head too large",
-            ));
-        }
-        let line = &raw[before..];
-        if (line == b"\r\n" || line == b"\n") && before > 0 {
-            break;
-        }
-        if (line == b"\r\n" || line == b"\n") && before == 0 {
-            raw.clear();
-        }
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or_default().to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Some(Head {
-        raw,
-        first,
-        headers,
-    }))
-}
-
-/// Copies exactly `n` bytes.
-async fn copy_exact<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
-    r: &mut R,
-    w: &mut W,
-    n: u64,
-) -> std::io::Result<()> {
-    let copied = tokio::io::copy(&mut r.take(n), w).await?;
-    if copied < n {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(())
-}
-
-/// Copies a chunked body, framing included, through its last chunk and trailers.
-async fn copy_chunked<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
-    r: &mut R,
-    w: &mut W,
-) -> std::io::Result<()> {
-    loop {
-        let mut line = Vec::new();
-        if r.read_until(b'\n', &mut line).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        w.write_all(&line).await?;
-        let size_text = String::from_utf8_lossy(&line);
-        let size = u64::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size"))?;
-        if size == 0 {
-            // Trailers, then an empty line.
-            loop {
-                let mut t = Vec::new();
-                if r.read_until(b'\n', &mut t).await? == 0 {
-                    return Ok(());
-                }
-                w.write_all(&t).await?;
-                if t == b"\r\n" || t == b"\n" {
-                    w.flush().await?;
-                    return Ok(());
-                }
-            }
-        }
-        copy_exact(r, w, size + 2).await?;
-        w.flush().await?;
-    }
-}
-
-fn page(status: &str, title: &str, text: &str) -> Vec<u8> {
-    let body = format!(
-        "<!doctype html><title>{title}</title><body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p><p><small>berth ingress</small></p>"
-    );
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+struct Ingress {
+    shared: Arc<Shared>,
+    client: Client<HttpConnector, Body>,
 }
 
 /// Serves the ingress until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .pool_timer(TokioTimer::new())
+        .build(connector);
+    let ingress = Arc::new(Ingress { shared, client });
+    let mut server = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    server
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD);
+    server.http2().timer(TokioTimer::new());
+    let server = Arc::new(server);
     loop {
-        let Ok((client, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
-        let _ = client.set_nodelay(true);
-        tokio::spawn(connection(client, shared.clone()));
+        let _ = stream.set_nodelay(true);
+        let (ingress, server) = (ingress.clone(), server.clone());
+        tokio::spawn(async move {
+            let (io, idle) = crate::idle::IdleTimeout::new(stream, IDLE_TIMEOUT);
+            let service = hyper::service::service_fn(move |req| {
+                let ingress = ingress.clone();
+                async move { Ok::<_, Infallible>(ingress.handle(req, peer).await) }
+            });
+            let conn = server.serve_connection_with_upgrades(TokioIo::new(io), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = idle => {}
+            }
+        });
     }
 }
 
-/// One client connection: requests in order (HTTP/1.1 keep-alive).
-async fn connection(client: TcpStream, shared: Arc<Shared>) {
-    let (r, mut w) = client.into_split();
-    let mut r = BufReader::new(r);
-    while let Ok(Some(req)) = read_head(&mut r).await {
-        let mut parts = req.first.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let target = parts.next().unwrap_or("/").to_string();
-        let host = req.header("host").unwrap_or("").to_string();
-        let Some(rule) = shared.ingress_route(&host, &target) else {
-            let _ = w
-                .write_all(&page(
-                    "404 Not Found",
-                    "Not found",
-                    &format!("No Ingress rule matches {host}{target}."),
-                ))
-                .await;
-            if skip_body(&mut r, &req).await.is_err() || req.has_token("connection", "close") {
-                return;
-            }
-            continue;
-        };
-        let backends = shared.backends_by_port(&rule.service, &rule.port);
-        let Some(port) = backends.first().copied() else {
-            let text = format!(
-                "Service <b>{}</b> has no ready replica right now; berth shows why in its status.",
-                rule.service
+impl Ingress {
+    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let host = request_host(&req);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let Some(rule) = self.shared.ingress_route(&host, &path) else {
+            return page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                &format!("No Ingress rule matches {host}{path}."),
             );
-            let _ = w
-                .write_all(&page(
-                    "503 Service Unavailable",
-                    "Service unavailable",
-                    &text,
-                ))
-                .await;
-            if skip_body(&mut r, &req).await.is_err() || req.has_token("connection", "close") {
-                return;
+        };
+        let Some(backends) = self.ready_backends(&rule).await else {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+                &format!(
+                    "Service <b>{}</b> has no ready replica right now; berth shows why in its status.",
+                    rule.service
+                ),
+            );
+        };
+        let first = self.shared.next_backend(&rule.service, backends.len());
+        let upgrade = upgrade_of(&req);
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        prepare_request_headers(&mut parts.headers, &host, peer, upgrade.as_ref());
+        parts.version = Version::HTTP_11;
+        // Only a bodiless idempotent request can be sent again to another replica.
+        let replayable = idempotent(&parts.method) && hyper::body::Body::is_end_stream(&body);
+        let mut body = Some(body.boxed());
+        let mut last_error = String::new();
+        for k in 0..backends.len() {
+            let port = backends[(first + k) % backends.len()];
+            let Ok(uri) = Uri::try_from(format!("http://127.0.0.1:{port}{path}")) else {
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    "The path is not valid.",
+                );
+            };
+            let mut upstream =
+                Request::from_parts(parts.clone(), Empty::new().map_err(never).boxed());
+            *upstream.uri_mut() = uri;
+            if let Some(b) = body.take() {
+                *upstream.body_mut() = b;
             }
-            continue;
-        };
-        let next = shared.next_backend(&rule.service, backends.len());
-        let port = backends.get(next).copied().unwrap_or(port);
-        let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)).await else {
-            let _ = w
-                .write_all(&page(
-                    "502 Bad Gateway",
-                    "Bad gateway",
-                    &format!("Service <b>{}</b> refused the connection.", rule.service),
-                ))
-                .await;
-            return;
-        };
-        let _ = upstream.set_nodelay(true);
-        let (ur, mut uw) = upstream.into_split();
-        let mut ur = BufReader::new(ur);
-        // Request: head, then body by its framing.
-        if uw.write_all(&req.raw).await.is_err() {
-            return;
+            match self.client.request(upstream).await {
+                Ok(resp) => return respond(resp, client_upgrade),
+                Err(e) => last_error = error_chain(&e),
+            }
+            if !replayable {
+                break;
+            }
         }
-        let upgrade = req.header("upgrade").is_some();
-        let sent = if req.chunked() {
-            copy_chunked(&mut r, &mut uw).await
-        } else if let Some(n) = req.content_length() {
-            copy_exact(&mut r, &mut uw, n).await
-        } else {
-            Ok(())
-        };
-        if sent.is_err() {
-            return;
-        }
-        // Response.
-        let Ok(Some(resp)) = read_head(&mut ur).await else {
-            let _ = w
-                .write_all(&page(
-                    "502 Bad Gateway",
-                    "Bad gateway",
-                    &format!("Service <b>{}</b> closed the connection.", rule.service),
-                ))
-                .await;
-            return;
-        };
-        if w.write_all(&resp.raw).await.is_err() {
-            return;
-        }
-        let status: u16 = resp
-            .first
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if status == 101 && upgrade {
-            // WebSocket (or any upgrade): both ways until either side closes.
-            let mut client = r.into_inner().reunite(w).expect("halves of one stream");
-            let mut up = ur.into_inner().reunite(uw).expect("halves of one stream");
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut up).await;
-            return;
-        }
-        let no_body =
-            method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status);
-        let done = if no_body {
-            Ok(true)
-        } else if resp.chunked() {
-            copy_chunked(&mut ur, &mut w).await.map(|_| true)
-        } else if let Some(n) = resp.content_length() {
-            copy_exact(&mut ur, &mut w, n).await.map(|_| true)
-        } else {
-            // No framing: the body ends when the upstream closes (SSE, HTTP/1.0 style).
-            stream_to_end(&mut ur, &mut w).await.map(|_| false)
-        };
-        let _ = w.flush().await;
-        let keep = matches!(done, Ok(true))
-            && !req.has_token("connection", "close")
-            && !resp.has_token("connection", "close");
-        if !keep {
-            return;
+        page(
+            StatusCode::BAD_GATEWAY,
+            "Bad gateway",
+            &format!(
+                "Service <b>{}</b> did not answer: {}",
+                rule.service,
+                html_escape(&last_error)
+            ),
+        )
+    }
+
+    async fn ready_backends(&self, rule: &crate::IngressRule) -> Option<Vec<u16>> {
+        let mut changes = self.shared.subscribe();
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
+        loop {
+            let b = self.shared.backends_by_port(&rule.service, &rule.port);
+            if !b.is_empty() {
+                return Some(b);
+            }
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
         }
     }
 }
 
-/// Copies until EOF, flushing each piece (so server-sent events arrive as they are sent).
-async fn stream_to_end<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
-    r: &mut R,
-    w: &mut W,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = r.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
+/// The upstream's answer for the client: hop-by-hop headers removed; after a `101`, both
+/// connections are spliced.
+fn respond(
+    mut resp: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client) = client_upgrade {
+            let upstream = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                if let (Ok(c), Ok(u)) = (client.await, upstream.await) {
+                    let _ =
+                        tokio::io::copy_bidirectional(&mut TokioIo::new(c), &mut TokioIo::new(u))
+                            .await;
+                }
+            });
+            // Keep Connection/Upgrade: the client needs them to switch.
+            return resp.map(|b| b.boxed());
         }
-        w.write_all(&buf[..n]).await?;
-        w.flush().await?;
+    }
+    remove_hop_by_hop(resp.headers_mut());
+    resp.map(|b| b.boxed())
+}
+
+/// The host a request is for: HTTP/2's `:authority`, else the `Host` header.
+fn request_host<B>(req: &Request<B>) -> String {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` + `Upgrade`).
+fn upgrade_of<B>(req: &Request<B>) -> Option<HeaderValue> {
+    let asks = connection_tokens(req.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    asks.then(|| req.headers().get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 7.6.1).
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for h in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(h);
     }
 }
 
-/// Reads and drops a request body we answered without forwarding.
-async fn skip_body<R: AsyncBufRead + Unpin>(r: &mut R, req: &Head) -> std::io::Result<()> {
-    if req.chunked() {
-        copy_chunked(r, &mut tokio::io::sink()).await
-    } else if let Some(n) = req.content_length() {
-        copy_exact(r, &mut tokio::io::sink(), n).await
+/// Hop-by-hop headers out (an upgrade's own kept), forwarding headers in, `Host` set.
+fn prepare_request_headers(
+    headers: &mut HeaderMap,
+    host: &str,
+    peer: SocketAddr,
+    upgrade: Option<&HeaderValue>,
+) {
+    remove_hop_by_hop(headers);
+    if let Some(protocol) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol.clone());
+    }
+    if let Ok(h) = HeaderValue::from_str(host) {
+        headers.insert(header::HOST, h.clone());
+        headers.insert(HeaderName::from_static("x-forwarded-host"), h);
+    }
+    let ip = peer.ip().to_string();
+    let xff = HeaderName::from_static("x-forwarded-for");
+    let chain = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
+        Some(before) => format!("{before}, {ip}"),
+        None => ip.clone(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&chain) {
+        headers.insert(xff, v);
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    let node = if peer.is_ipv6() {
+        format!("\"[{ip}]\"")
     } else {
-        Ok(())
+        ip
+    };
+    let element = format!("for={node};host=\"{host}\";proto=http");
+    let forwarded = match headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(before) => format!("{before}, {element}"),
+        None => element,
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, v);
+    }
+}
+
+/// Methods that mean the same when sent twice (RFC 9110 9.2.2).
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+fn never(n: Infallible) -> hyper::Error {
+    match n {}
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
+    let body = format!(
+        "<!doctype html><title>{title}</title><body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p><p><small>berth ingress</small></p>"
+    );
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(body)).map_err(never).boxed())
+        .expect("a valid response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go_and_forwarding_headers_come() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        h.insert("accept", HeaderValue::from_static("*/*"));
+        prepare_request_headers(
+            &mut h,
+            "shop.localhost:8080",
+            "127.0.0.1:5000".parse().unwrap(),
+            None,
+        );
+        for gone in ["connection", "x-secret", "keep-alive", "te"] {
+            assert!(h.get(gone).is_none(), "{gone} forwarded");
+        }
+        assert_eq!(h["accept"], "*/*");
+        assert_eq!(h["host"], "shop.localhost:8080");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "shop.localhost:8080");
+        assert_eq!(
+            h["forwarded"],
+            "for=127.0.0.1;host=\"shop.localhost:8080\";proto=http"
+        );
+    }
+
+    #[test]
+    fn an_upgrade_keeps_its_own_headers_and_ipv6_peers_are_quoted() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        let ws = HeaderValue::from_static("websocket");
+        prepare_request_headers(&mut h, "a", "[::1]:9".parse().unwrap(), Some(&ws));
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["forwarded"], "for=\"[::1]\";host=\"a\";proto=http");
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod backend;
 mod holder;
+mod idle;
 mod ingress;
 pub mod log_file;
 pub use berth_core::logs;
