@@ -12,7 +12,7 @@
 //! - A bodiless idempotent request whose replica fails before answering is retried on the next
 //!   ready replica; `503` only when none is ready within [`WAIT_FOR_READY`].
 
-use crate::state::Shared;
+use crate::state::{InFlight, Shared};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
@@ -113,42 +113,56 @@ impl Ingress {
         let (mut parts, body) = req.into_parts();
         prepare_request_headers(&mut parts.headers, &host, peer, upgrade.as_ref());
         parts.version = Version::HTTP_11;
-        // Only a bodiless idempotent request can be sent again to another replica.
-        let replayable = idempotent(&parts.method) && hyper::body::Body::is_end_stream(&body);
-        let mut body = Some(body.boxed());
-        let mut last_error = String::new();
-        for k in 0..backends.len() {
-            let port = backends[(first + k) % backends.len()];
-            let Ok(uri) = Uri::try_from(format!("http://127.0.0.1:{port}{path}")) else {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    "Bad request",
-                    "The path is not valid.",
-                );
-            };
-            let mut upstream =
-                Request::from_parts(parts.clone(), Empty::new().map_err(never).boxed());
-            *upstream.uri_mut() = uri;
-            if let Some(b) = body.take() {
-                *upstream.body_mut() = b;
-            }
-            match self.client.request(upstream).await {
-                Ok(resp) => return respond(resp, client_upgrade),
-                Err(e) => last_error = error_chain(&e),
-            }
-            if !replayable {
-                break;
-            }
+        let upstream = Upstream {
+            rule: &rule,
+            path: &path,
+            parts,
+            first,
+        };
+        match self.forward(upstream, body, backends).await {
+            Ok((resp, in_flight)) => respond(resp, client_upgrade, in_flight),
+            Err(why) => why,
         }
-        page(
-            StatusCode::BAD_GATEWAY,
-            "Bad gateway",
-            &format!(
-                "Service <b>{}</b> did not answer: {}",
-                rule.service,
-                html_escape(&last_error)
-            ),
-        )
+    }
+
+    /// Sends the request to a ready replica, the next one on failure while it can be sent again
+    /// (a bodiless idempotent request), until [`WAIT_FOR_READY`] has passed.
+    async fn forward(
+        &self,
+        up: Upstream<'_>,
+        body: Incoming,
+        mut backends: Vec<u16>,
+    ) -> Result<(Response<Incoming>, InFlight), Response<Body>> {
+        let replayable = idempotent(&up.parts.method) && hyper::body::Body::is_end_stream(&body);
+        let mut body = Some(body.boxed());
+        let mut last_error = String::from("no ready replica");
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
+        loop {
+            for k in 0..backends.len() {
+                let port = backends[(up.first + k) % backends.len()];
+                // Replaced or stopped since the list was read: not this one.
+                let Some(in_flight) = self.shared.begin_request(port) else {
+                    continue;
+                };
+                let request = up.request(port, body.take())?;
+                match self.client.request(request).await {
+                    Ok(resp) => return Ok((resp, in_flight)),
+                    Err(e) => last_error = error_chain(&e),
+                }
+                if !replayable {
+                    return Err(bad_gateway(up.rule, &last_error));
+                }
+            }
+            // A replica marked ready before it listens, or replaced meanwhile: look again.
+            if tokio::time::Instant::now() >= deadline || body.is_none() && !replayable {
+                return Err(bad_gateway(up.rule, &last_error));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            backends = self
+                .ready_backends(up.rule)
+                .await
+                .ok_or_else(|| bad_gateway(up.rule, &last_error))?;
+        }
     }
 
     async fn ready_backends(&self, rule: &crate::IngressRule) -> Option<Vec<u16>> {
@@ -169,11 +183,75 @@ impl Ingress {
     }
 }
 
+/// What a request becomes upstream, but for the replica's port and the body.
+struct Upstream<'a> {
+    rule: &'a crate::IngressRule,
+    path: &'a str,
+    parts: http::request::Parts,
+    /// This request's round-robin turn.
+    first: usize,
+}
+
+impl Upstream<'_> {
+    fn request(&self, port: u16, body: Option<Body>) -> Result<Request<Body>, Response<Body>> {
+        let uri = Uri::try_from(format!("http://127.0.0.1:{port}{}", self.path)).map_err(|_| {
+            page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The path is not valid.",
+            )
+        })?;
+        let body = body.unwrap_or_else(|| Empty::new().map_err(never).boxed());
+        let mut request = Request::from_parts(self.parts.clone(), body);
+        *request.uri_mut() = uri;
+        Ok(request)
+    }
+}
+
+fn bad_gateway(rule: &crate::IngressRule, why: &str) -> Response<Body> {
+    page(
+        StatusCode::BAD_GATEWAY,
+        "Bad gateway",
+        &format!(
+            "Service <b>{}</b> did not answer: {}",
+            rule.service,
+            html_escape(why)
+        ),
+    )
+}
+
+/// A response body that keeps its request counted as in flight until it is sent (or dropped).
+struct Tracked {
+    inner: Incoming,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// The upstream's answer for the client: hop-by-hop headers removed; after a `101`, both
 /// connections are spliced.
 fn respond(
     mut resp: Response<Incoming>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    in_flight: InFlight,
 ) -> Response<Body> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client) = client_upgrade {
@@ -190,7 +268,13 @@ fn respond(
         }
     }
     remove_hop_by_hop(resp.headers_mut());
-    resp.map(|b| b.boxed())
+    resp.map(|inner| {
+        Tracked {
+            inner,
+            _in_flight: in_flight,
+        }
+        .boxed()
+    })
 }
 
 /// The host a request is for: HTTP/2's `:authority`, else the `Host` header.

@@ -29,6 +29,7 @@ pub use state::{
     ContainerStatus, Phase, ReplicaStatus, ServiceStatus, Shared, Status, WorkloadStatus,
 };
 
+use berth_core::WorkloadKind;
 use log_file::{LogFile, LogLimits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -160,8 +161,12 @@ struct ServiceRun {
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
+/// A replica's identity across restarts: workload, replica index, container.
+type ReplicaKey = (String, u32, String);
+
 struct ReplicaRun {
-    key: (String, u32, String),
+    key: ReplicaKey,
+    kind: WorkloadKind,
     fingerprint: String,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -188,6 +193,59 @@ impl Running {
             .or_insert_with(|| LogFile::new(path, limits))
             .clone()
     }
+}
+
+impl ReplicaRun {
+    fn name(&self) -> String {
+        format!("{}-{}", self.key.0, self.key.1)
+    }
+}
+
+/// How long a rolling replacement waits for the new replica before stopping the old one.
+const ROLLOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a replica being stopped may take to finish the requests it is answering.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A replica the plan asks for, and a fingerprint of everything it would run with.
+struct DesiredReplica {
+    key: ReplicaKey,
+    fingerprint: String,
+    workload: Arc<berth_core::Workload>,
+    container: usize,
+}
+
+impl DesiredReplica {
+    fn name(&self) -> String {
+        format!("{}-{}", self.key.0, self.key.1)
+    }
+}
+
+fn desired_replicas(plan: &Plan) -> Vec<DesiredReplica> {
+    let mut desired = Vec::new();
+    for pw in plan.workloads.iter().filter(|pw| pw.not_runnable.is_none()) {
+        let w = Arc::new(pw.workload.clone());
+        for index in 0..w.replicas {
+            for (ci, c) in w.containers.iter().enumerate() {
+                let env = plan.resolve_env(&w, c, index);
+                let fingerprint = format!(
+                    "{:?}|{:?}|{:?}|{:?}|{}",
+                    w.kind,
+                    w.restart,
+                    c,
+                    env,
+                    plan.is_source(&w.name, &c.name)
+                );
+                desired.push(DesiredReplica {
+                    key: (w.name.clone(), index, c.name.clone()),
+                    fingerprint,
+                    workload: w.clone(),
+                    container: ci,
+                });
+            }
+        }
+    }
+    desired
 }
 
 fn env_name(s: &str) -> String {
@@ -267,126 +325,184 @@ impl Running {
         self.apply_services(&plan).await?;
         self.apply_ingress(&plan).await?;
 
-        // Replicas: compare fingerprints of what each would run.
-        let mut desired = Vec::new();
-        for pw in plan.workloads.iter().filter(|pw| pw.not_runnable.is_none()) {
-            let w = Arc::new(pw.workload.clone());
-            for index in 0..w.replicas {
-                for (ci, c) in w.containers.iter().enumerate() {
-                    let env = plan.resolve_env(&w, c, index);
-                    let fingerprint = format!(
-                        "{:?}|{:?}|{:?}|{:?}|{}",
-                        w.kind,
-                        w.restart,
-                        c,
-                        env,
-                        plan.is_source(&w.name, &c.name)
-                    );
-                    desired.push((
-                        (w.name.clone(), index, c.name.clone()),
-                        fingerprint,
-                        w.clone(),
-                        ci,
-                    ));
-                }
-            }
-        }
-        let mut applied = Applied::default();
-        let name = |k: &(String, u32, String)| format!("{}-{}", k.0, k.1);
-        let keep: Vec<usize> = self
-            .replicas
-            .iter()
-            .filter(|(_, r)| {
-                desired
-                    .iter()
-                    .any(|(k, f, _, _)| *k == r.key && *f == r.fingerprint)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        let going: Vec<usize> = self
-            .replicas
-            .keys()
-            .filter(|id| !keep.contains(id))
-            .copied()
-            .collect();
-        for id in going {
-            let r = self.replicas.remove(&id).expect("listed above");
-            let _ = r.stop.send(true);
-            let _ = r.task.await;
-            self.shared.update(|s| s.replicas.retain(|x| x.id != id));
-            if desired.iter().any(|(k, _, _, _)| *k == r.key) {
-                applied.restarted.push(name(&r.key));
-            } else {
-                applied.stopped.push(name(&r.key));
-            }
-        }
-        let service_env = self.service_env();
-        for (key, fingerprint, w, ci) in desired {
-            if self.replicas.values().any(|r| r.key == key) {
-                applied.unchanged.push(name(&key));
-                continue;
-            }
-            if !applied.restarted.contains(&name(&key)) {
-                applied.started.push(name(&key));
-            }
-            let c = &w.containers[ci];
-            let mut ports = BTreeMap::new();
-            for p in &c.ports {
-                ports.insert(p.port, free_port()?);
-            }
-            let id = self.next_id;
-            self.next_id += 1;
-            self.shared.update(|s| {
-                s.replicas.push(ReplicaStatus {
-                    id,
-                    workload: w.name.clone(),
-                    index: key.1,
-                    container: c.name.clone(),
-                    pid: None,
-                    ports,
-                    port_names: c
-                        .ports
-                        .iter()
-                        .filter_map(|p| Some((p.name.clone()?, p.port)))
-                        .collect(),
-                    phase: Phase::Starting,
-                    ready: false,
-                    restarts: 0,
-                    started: None,
-                    probe_failures: 0,
-                    source: plan.is_source(&w.name, &c.name),
-                    message: None,
-                })
-            });
-            let job = supervisor::Replica {
-                id,
-                workload: w.clone(),
-                container: ci,
-                index: key.1,
-                dir: self.dir.clone(),
-                log: self.log_file(&w.name),
-                plan: plan.clone(),
-                service_env: service_env.clone(),
-                shared: self.shared.clone(),
-                prebuilt: self.prebuilt.contains(&w.name),
-            };
-            let (stop, stop_rx) = watch::channel(false);
-            let task = tokio::spawn(job.run(stop_rx));
-            self.replicas.insert(
-                id,
-                ReplicaRun {
-                    key,
-                    fingerprint,
-                    stop,
-                    task,
-                },
-            );
-        }
+        let applied = self.apply_replicas(&plan).await?;
         self.shared.update(|s| {
             s.generation += 1;
             s.last_apply = Some(applied.clone());
         });
         Ok(applied)
+    }
+
+    /// Replicas: unchanged ones keep running (same fingerprint of what each would run); a
+    /// changed replica of a Deployment is replaced rolling (the new one starts, and the old one
+    /// stops once the new one is ready, so traffic never finds none); other changed replicas
+    /// (StatefulSets, Jobs) stop before their successor starts, as Kubernetes does.
+    async fn apply_replicas(&mut self, plan: &Arc<Plan>) -> std::io::Result<Applied> {
+        let desired = desired_replicas(plan);
+        let mut applied = Applied::default();
+        let is_desired =
+            |k: &ReplicaKey, f: &str| desired.iter().any(|d| d.key == *k && d.fingerprint == f);
+        let going: Vec<usize> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| !is_desired(&r.key, &r.fingerprint))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut rolling = Vec::new();
+        for id in going {
+            let r = &self.replicas[&id];
+            let replaced = desired.iter().any(|d| d.key == r.key);
+            if replaced {
+                applied.restarted.push(r.name());
+            } else {
+                applied.stopped.push(r.name());
+            }
+            let serving = self.shared.replica_status(id).is_some_and(|s| s.ready);
+            if replaced && serving && r.kind == WorkloadKind::Deployment {
+                rolling.push(id);
+            } else {
+                self.stop_replica(id).await;
+            }
+        }
+        let service_env = self.service_env();
+        let mut successors = BTreeMap::new();
+        for d in desired {
+            let running = self
+                .replicas
+                .values()
+                .any(|r| r.key == d.key && r.fingerprint == d.fingerprint);
+            if running {
+                applied.unchanged.push(d.name());
+                continue;
+            }
+            if !applied.restarted.contains(&d.name()) {
+                applied.started.push(d.name());
+            }
+            let key = d.key.clone();
+            let id = self.start_replica(plan, d, &service_env)?;
+            successors.insert(key, id);
+        }
+        for old in rolling {
+            if let Some(new) = successors.get(&self.replicas[&old].key) {
+                self.wait_serving(*new).await;
+            }
+            self.stop_replica(old).await;
+        }
+        Ok(applied)
+    }
+
+    /// Waits until a new replica is ready, has failed, or [`ROLLOUT_WAIT`] has passed.
+    async fn wait_serving(&self, id: usize) {
+        let mut changes = self.shared.subscribe();
+        let deadline = tokio::time::Instant::now() + ROLLOUT_WAIT;
+        loop {
+            let done = self.shared.replica_status(id).is_none_or(|r| {
+                r.ready
+                    || matches!(
+                        r.phase,
+                        Phase::Failed | Phase::Succeeded | Phase::CrashLoop { .. } | Phase::Stopped
+                    )
+            });
+            if done
+                || tokio::time::timeout_at(deadline, changes.changed())
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Stops one replica (no traffic reaches it from the moment it is asked to stop) and
+    /// forgets it.
+    async fn stop_replica(&mut self, id: usize) {
+        let Some(r) = self.replicas.remove(&id) else {
+            return;
+        };
+        self.shared.replica(id, |s| s.ready = false);
+        self.drain(id).await;
+        let _ = r.stop.send(true);
+        let _ = r.task.await;
+        self.shared.update(|s| s.replicas.retain(|x| x.id != id));
+    }
+
+    /// Waits until the Ingress has finished the requests it sent to a replica no longer ready
+    /// (at most [`DRAIN_WAIT`]).
+    async fn drain(&self, id: usize) {
+        let Some(ports) = self
+            .shared
+            .replica_status(id)
+            .map(|r| r.ports.values().copied().collect::<Vec<_>>())
+        else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
+        while self.shared.in_flight(&ports) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    fn start_replica(
+        &mut self,
+        plan: &Arc<Plan>,
+        d: DesiredReplica,
+        service_env: &[(String, String)],
+    ) -> std::io::Result<usize> {
+        let w = d.workload;
+        let c = &w.containers[d.container];
+        let mut ports = BTreeMap::new();
+        for p in &c.ports {
+            ports.insert(p.port, free_port()?);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.shared.update(|s| {
+            s.replicas.push(ReplicaStatus {
+                id,
+                workload: w.name.clone(),
+                index: d.key.1,
+                container: c.name.clone(),
+                pid: None,
+                ports,
+                port_names: c
+                    .ports
+                    .iter()
+                    .filter_map(|p| Some((p.name.clone()?, p.port)))
+                    .collect(),
+                phase: Phase::Starting,
+                ready: false,
+                restarts: 0,
+                started: None,
+                probe_failures: 0,
+                source: plan.is_source(&w.name, &c.name),
+                message: None,
+            })
+        });
+        let job = supervisor::Replica {
+            id,
+            workload: w.clone(),
+            container: d.container,
+            index: d.key.1,
+            dir: self.dir.clone(),
+            log: self.log_file(&w.name),
+            plan: plan.clone(),
+            service_env: service_env.to_vec(),
+            shared: self.shared.clone(),
+            prebuilt: self.prebuilt.contains(&w.name),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(job.run(stop_rx));
+        self.replicas.insert(
+            id,
+            ReplicaRun {
+                key: d.key,
+                kind: w.kind,
+                fingerprint: d.fingerprint,
+                stop,
+                task,
+            },
+        );
+        Ok(id)
     }
 
     /// `<NAME>_SERVICE_HOST` and friends, as Kubernetes injects them.
@@ -513,27 +629,17 @@ impl Running {
         Ok(())
     }
 
-    /// Stops every process (SIGTERM, grace period, SIGKILL) and every listener.
-    /// Stops every replica of a workload and starts it again with the current plan.
+    /// Replaces every replica of a workload with a new one from the current plan.
     pub async fn restart(&mut self, workload: &str) -> std::io::Result<Applied> {
         let Some(plan) = self.last_plan.clone() else {
             return Ok(Applied::default());
         };
-        let ids: Vec<usize> = self
-            .replicas
-            .iter()
-            .filter(|(_, r)| r.key.0 == workload)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            let r = self.replicas.remove(&id).expect("listed above");
-            let _ = r.stop.send(true);
-            let _ = r.task.await;
-            self.shared.update(|s| s.replicas.retain(|x| x.id != id));
+        // Every replica of the workload counts as changed: the apply replaces them (rolling for
+        // a Deployment).
+        for r in self.replicas.values_mut().filter(|r| r.key.0 == workload) {
+            r.fingerprint.clear();
         }
-        let mut applied = self.apply(plan).await?;
-        applied.restarted = std::mem::take(&mut applied.started);
-        Ok(applied)
+        self.apply(plan).await
     }
 
     /// Restarts a workload whose source build has just succeeded (the replicas skip building).
@@ -641,6 +747,7 @@ impl Running {
         out
     }
 
+    /// Stops every process (SIGTERM, grace period, SIGKILL) and every listener.
     pub async fn shutdown(mut self) {
         for r in self.replicas.values() {
             let _ = r.stop.send(true);

@@ -144,6 +144,26 @@ pub struct Shared {
     /// Round-robin position per Service, for the ingress.
     turns: Mutex<BTreeMap<String, usize>>,
     ingress_rules: Mutex<Vec<crate::IngressRule>>,
+    /// Requests the Ingress has sent to each local port and not finished answering.
+    in_flight: Mutex<BTreeMap<u16, usize>>,
+}
+
+/// A request in flight to a replica's port; the count goes down when it is dropped.
+pub struct InFlight {
+    shared: std::sync::Arc<Shared>,
+    port: u16,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut m = self.shared.in_flight.lock().expect("in-flight lock");
+        if let Some(n) = m.get_mut(&self.port) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.port);
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -155,6 +175,7 @@ impl Shared {
             changed: watch::channel(0).0,
             turns: Mutex::new(BTreeMap::new()),
             ingress_rules: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -266,6 +287,36 @@ impl Shared {
             PortRef::Number(n) => sp.port == *n,
             PortRef::Name(name) => sp.name.as_deref() == Some(name.as_str()),
         })
+    }
+
+    /// Counts a request to `port` as in flight, if a ready replica still listens there. Counted
+    /// first and checked second, so a replica being stopped (marked not ready first, then
+    /// drained) either sees this request or this request sees it is gone.
+    pub fn begin_request(self: &std::sync::Arc<Self>, port: u16) -> Option<InFlight> {
+        *self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .entry(port)
+            .or_insert(0) += 1;
+        let guard = InFlight {
+            shared: self.clone(),
+            port,
+        };
+        let ready = self
+            .status
+            .lock()
+            .expect("status lock")
+            .replicas
+            .iter()
+            .any(|r| r.ready && r.ports.values().any(|p| *p == port));
+        ready.then_some(guard)
+    }
+
+    /// Requests in flight to any of `ports`.
+    pub fn in_flight(&self, ports: &[u16]) -> usize {
+        let m = self.in_flight.lock().expect("in-flight lock");
+        ports.iter().filter_map(|p| m.get(p)).sum()
     }
 
     /// The next round-robin turn for a Service with `n` backends.
