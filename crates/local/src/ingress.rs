@@ -121,7 +121,20 @@ impl Ingress {
         };
         match self.forward(upstream, body, backends).await {
             Ok((resp, in_flight)) => respond(resp, client_upgrade, in_flight),
-            Err(why) => why,
+            Err(Failure::BadPath) => page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The path is not valid.",
+            ),
+            Err(Failure::NoAnswer(why)) => page(
+                StatusCode::BAD_GATEWAY,
+                "Bad gateway",
+                &format!(
+                    "Service <b>{}</b> did not answer: {}",
+                    rule.service,
+                    html_escape(&why)
+                ),
+            ),
         }
     }
 
@@ -132,7 +145,7 @@ impl Ingress {
         up: Upstream<'_>,
         body: Incoming,
         mut backends: Vec<u16>,
-    ) -> Result<(Response<Incoming>, InFlight), Response<Body>> {
+    ) -> Result<(Response<Incoming>, InFlight), Failure> {
         let replayable = idempotent(&up.parts.method) && hyper::body::Body::is_end_stream(&body);
         let mut body = Some(body.boxed());
         let mut last_error = String::from("no ready replica");
@@ -150,18 +163,18 @@ impl Ingress {
                     Err(e) => last_error = error_chain(&e),
                 }
                 if !replayable {
-                    return Err(bad_gateway(up.rule, &last_error));
+                    return Err(Failure::NoAnswer(last_error));
                 }
             }
             // A replica marked ready before it listens, or replaced meanwhile: look again.
             if tokio::time::Instant::now() >= deadline || body.is_none() && !replayable {
-                return Err(bad_gateway(up.rule, &last_error));
+                return Err(Failure::NoAnswer(last_error));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
             backends = self
                 .ready_backends(up.rule)
                 .await
-                .ok_or_else(|| bad_gateway(up.rule, &last_error))?;
+                .ok_or(Failure::NoAnswer(last_error.clone()))?;
         }
     }
 
@@ -208,16 +221,12 @@ impl Upstream<'_> {
     }
 }
 
-fn bad_gateway(rule: &crate::IngressRule, why: &str) -> Response<Body> {
-    page(
-        StatusCode::BAD_GATEWAY,
-        "Bad gateway",
-        &format!(
-            "Service <b>{}</b> did not answer: {}",
-            rule.service,
-            html_escape(why)
-        ),
-    )
+/// Why a request got no answer from a replica.
+enum Failure {
+    /// The request's path cannot be sent on.
+    BadPath,
+    /// No replica answered; the last error.
+    NoAnswer(String),
 }
 
 /// A response body that keeps its request counted as in flight until it is sent (or dropped).
