@@ -206,14 +206,9 @@ struct Upstream<'a> {
 }
 
 impl Upstream<'_> {
-    fn request(&self, port: u16, body: Option<Body>) -> Result<Request<Body>, Response<Body>> {
-        let uri = Uri::try_from(format!("http://127.0.0.1:{port}{}", self.path)).map_err(|_| {
-            page(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                "The path is not valid.",
-            )
-        })?;
+    fn request(&self, port: u16, body: Option<Body>) -> Result<Request<Body>, Failure> {
+        let uri = Uri::try_from(format!("http://127.0.0.1:{port}{}", self.path))
+            .map_err(|_| Failure::BadPath)?;
         let body = body.unwrap_or_else(|| Empty::new().map_err(never).boxed());
         let mut request = Request::from_parts(self.parts.clone(), body);
         *request.uri_mut() = uri;
