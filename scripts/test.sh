@@ -48,14 +48,21 @@ PY
   rm -rf "$tools/dl"
 fi
 
-# Debian's Chromium and playwright-core (no bundled browser download) for the dashboard tests.
-if [ ! -x /usr/bin/chromium ]; then
-  echo "==> installing chromium (Debian package)"
-  sudo_=""
-  if [ "$(id -u)" != 0 ]; then sudo_="sudo"; fi
-  $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-    || { $sudo_ apt-get update -q >/dev/null && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
-fi
+# Debian packages: Chromium for the dashboard tests; nginx and wrk for the Ingress bench
+# (`cargo bench -p berth --bench ingress`) and curl for the HTTP/2 test.
+apt_install() { # PACKAGE EXECUTABLE
+  if [ ! -x "$2" ]; then
+    echo "==> installing $1 (Debian package)"
+    sudo_=""
+    if [ "$(id -u)" != 0 ]; then sudo_="sudo"; fi
+    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >/dev/null \
+      || { $sudo_ apt-get update -q >/dev/null && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >/dev/null; }
+  fi
+}
+apt_install chromium /usr/bin/chromium
+apt_install nginx /usr/sbin/nginx
+apt_install wrk /usr/bin/wrk
+apt_install curl /usr/bin/curl
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "==> installing playwright-core (npm) into tests/browser"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

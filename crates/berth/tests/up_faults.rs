@@ -356,3 +356,187 @@ fn a_full_disk_for_logs_keeps_services_running_and_says_so() {
     assert_eq!(code, 200, "the service keeps serving");
     stop(child);
 }
+
+/// Answers every request with the headers it got, as JSON, and its own pid.
+const ECHO: &str = r#"
+import http.server, json, os
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = json.dumps({"pid": os.getpid(), "path": self.path,
+                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "keep-alive, x-hop")
+        self.send_header("X-Hop", "must not reach the client")
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+fn echo_folder(replicas: u32) -> tempfile::TempDir {
+    let yaml = service_yaml("echo", "echo.py", "")
+        .replace("replicas: 1", &format!("replicas: {replicas}"))
+        + r#"---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: echo}
+spec:
+  rules:
+    - host: echo.localhost
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {service: {name: echo, port: {number: 80}}}
+"#;
+    folder(&[("echo.py", ECHO), ("echo.yaml", &yaml)])
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-D", "-"])
+        .args(args)
+        .output()
+        .expect("curl (Debian package curl; ./scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+/// The Ingress as a proxy: forwarding headers in, hop-by-hop headers out both ways, HTTP/2
+/// from clients (h2c), pipelined requests answered in order.
+#[test]
+fn the_ingress_forwards_headers_speaks_h2c_and_keeps_pipelined_order() {
+    let t = echo_folder(1);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "ready", |s| all_ready(s) && s["ingress"].is_string());
+    let ingress = s["ingress"].as_str().unwrap().to_string();
+    let (head, body) = curl(&[
+        "-H",
+        "Host: echo.localhost",
+        "-H",
+        "X-Forwarded-For: 10.1.2.3",
+        "-H",
+        "Connection: keep-alive, X-Private",
+        "-H",
+        "X-Private: secret",
+        &format!("{ingress}/a?b=c"),
+    ]);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        !head.contains("x-hop"),
+        "a header named by Connection reached the client: {head}"
+    );
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let h = &seen["headers"];
+    assert_eq!(seen["path"], "/a?b=c");
+    assert_eq!(h["host"], "echo.localhost");
+    assert_eq!(h["x-forwarded-for"], "10.1.2.3, 127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-forwarded-host"], "echo.localhost");
+    assert_eq!(
+        h["forwarded"],
+        "for=127.0.0.1;host=\"echo.localhost\";proto=http"
+    );
+    assert!(
+        h.get("x-private").is_none(),
+        "a header named by Connection was forwarded: {h}"
+    );
+
+    // HTTP/2 with prior knowledge (h2c).
+    let (head, body) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Host: echo.localhost",
+        &format!("{ingress}/h2"),
+    ]);
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(body.contains("\"path\": \"/h2\""), "{body}");
+
+    // Pipelining: three requests in one write, three answers in order.
+    let addr = ingress.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut burst = String::new();
+    for p in ["/1", "/2", "/3"] {
+        burst.push_str(&format!("GET {p} HTTP/1.1\r\nHost: echo.localhost\r\n\r\n"));
+    }
+    std::io::Write::write_all(&mut c, burst.as_bytes()).unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while got.matches("\"path\"").count() < 3 {
+        let n = std::io::Read::read(&mut c, &mut buf).unwrap();
+        assert!(n > 0, "closed early: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let order: Vec<usize> = ["\"/1\"", "\"/2\"", "\"/3\""]
+        .iter()
+        .map(|p| got.find(p).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{got}");
+
+    // A head larger than the limit is refused, not buffered.
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: echo.localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let _ = std::io::Write::write_all(&mut c, huge.as_bytes());
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut c, &mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "a 100 KiB head was accepted: {}",
+        &answer[..answer.len().min(200)]
+    );
+    stop(child);
+}
+
+/// A replica that dies under the Ingress: GETs go to the other one, none fails; with none
+/// ready the answer is a 503 page naming the Service.
+#[test]
+fn the_ingress_retries_idempotent_requests_and_says_503_when_nothing_is_ready() {
+    let t = echo_folder(2);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "ready", |s| all_ready(s) && s["ingress"].is_string());
+    let ingress = s["ingress"].as_str().unwrap().to_string();
+    let get = || curl(&["-H", "Host: echo.localhost", &format!("{ingress}/")]);
+    for _ in 0..4 {
+        assert!(get().0.starts_with("http/1.1 200"));
+    }
+    // Kill one replica outright, under traffic.
+    let victim = replica(&s, "echo")["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..6 {
+        let (head, body) = get();
+        assert!(head.starts_with("http/1.1 200"), "{head}{body}");
+        assert!(!body.contains(&format!("\"pid\": {victim}")), "{body}");
+    }
+    // Scale to zero: nothing is ready, a 503 names the Service.
+    let out = berth(&["scale", "echo", "0", "-C", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (head, body) = get();
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(body.contains("<b>echo</b> has no ready replica"), "{body}");
+    stop(child);
+}
