@@ -265,7 +265,7 @@ fn render_modes(
     modes: &berth_core::view::Modes,
 ) -> anyhow::Result<Rendered> {
     let rendered = flags
-        .render_with_modes(berth_core::view::modes_json(modes))
+        .render_for_cluster(berth_core::view::modes_json(modes))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -517,6 +517,7 @@ fn deploy_options(
         atomic,
         lock_timeout: flags.lock_timeout,
         dry_run: false,
+        rollback: false,
     }
 }
 

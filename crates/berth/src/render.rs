@@ -69,21 +69,39 @@ impl RenderFlags {
         berth_chart::is_chart(&self.dir)
     }
 
-    /// A chart's objects for the commands that apply them: the CRDs of `crds/` and every
-    /// rendered object, hooks and tests aside (Helm runs those around an install, not as part
-    /// of it; berth does not run hooks yet).
-    fn chart_objects(&self) -> Result<Rendered, berth_manifest::Error> {
+    /// A chart's objects: every rendered object; for a cluster also the CRDs of `crds/`
+    /// (marked, so that they are only created when missing, as Helm does) and the hooks (run
+    /// around the apply), `templates/tests/` hooks aside.
+    fn chart_objects(&self, for_cluster: bool) -> Result<Rendered, berth_manifest::Error> {
         let out = self.render_chart()?;
         let namespace = self.namespace.clone().unwrap_or_else(|| "default".into());
-        let docs = out
-            .crds
-            .iter()
-            .chain(&out.manifests)
-            .map(|m| berth_manifest::Document {
-                file: m.source.clone(),
-                text: m.text.clone(),
-                body: m.body(),
-            })
+        let document = |m: &berth_chart::Manifest| berth_manifest::Document {
+            file: m.source.clone(),
+            text: m.text.clone(),
+            body: m.body(),
+        };
+        let crds = out.crds.iter().filter(|_| for_cluster).map(|m| {
+            let mut d = document(m);
+            if let Some(md) = d.body.get_mut("metadata").and_then(|v| v.as_object_mut()) {
+                let ann = md
+                    .entry("annotations")
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(a) = ann.as_object_mut() {
+                    a.insert(berth_kube::crds::CRDS_FOLDER.into(), "true".into());
+                }
+            }
+            d
+        });
+        let hooks = out.hooks.iter().filter(|h| {
+            for_cluster
+                && !h
+                    .hook()
+                    .unwrap_or("")
+                    .split(',')
+                    .any(|e| e.trim().starts_with("test"))
+        });
+        let docs = crds
+            .chain(out.manifests.iter().chain(hooks).map(document))
             .collect();
         Ok(Rendered {
             objects: berth_manifest::objects_from_documents(docs, &namespace)?,
@@ -132,13 +150,30 @@ impl RenderFlags {
         self.render_with_modes(Default::default())
     }
 
-    /// Renders with `.Modes` set (workload -> container -> `image`|`source`).
+    /// Renders with `.Modes` set (workload -> container -> `image`|`source`), for running
+    /// locally: a chart's CRDs and hooks are left out.
     pub fn render_with_modes(
         &self,
         modes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Rendered, berth_manifest::Error> {
+        self.render_modes(modes, false)
+    }
+
+    /// Renders for a cluster: a chart's `crds/` and hooks included (see `chart_objects`).
+    pub fn render_for_cluster(
+        &self,
+        modes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Rendered, berth_manifest::Error> {
+        self.render_modes(modes, true)
+    }
+
+    fn render_modes(
+        &self,
+        modes: serde_json::Map<String, serde_json::Value>,
+        for_cluster: bool,
+    ) -> Result<Rendered, berth_manifest::Error> {
         if self.is_chart() {
-            return self.chart_objects();
+            return self.chart_objects(for_cluster);
         }
         let folder = DeployFolder::load(&self.dir)?;
         folder.render(&RenderOptions {

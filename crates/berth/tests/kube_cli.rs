@@ -66,6 +66,7 @@ real_cluster_scenarios!(
     a_server_error_midway_names_the_object_and_the_next_apply_converges,
     a_rollout_that_times_out_names_the_waiting_reason_and_events,
     a_deprecated_api_version_is_a_warning_of_the_plan,
+    chart_hooks_run_around_the_apply_and_crds_are_installed_once,
 );
 
 /// kubectl and berth agree on the ApplySet (needs kubectl: `BERTH_KUBECTL`).
@@ -1604,4 +1605,170 @@ fn a_deprecated_api_version_is_a_warning_of_the_plan(env: &Env) {
     let out = env.berth(&[&["plan", s(app.path()), "-o", "json"][..], &common].concat());
     let plan: Json = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["warnings"].as_array().map(Vec::len), Some(1), "{plan}");
+}
+
+/// A chart with `crds/` and hooks on the real control plane (Jobs complete there): the CRD is
+/// created first and never upgraded or owned; pre-install hooks run before the objects, in
+/// weight order, post-install ones after, `hook-succeeded` ones are deleted, test hooks never
+/// run; an upgrade runs the pre-upgrade hooks (recreated: `before-hook-creation`); a failing
+/// hook Job fails the apply, names the hook and the Job's reason, and leaves the objects as
+/// they were.
+fn chart_hooks_run_around_the_apply_and_crds_are_installed_once(env: &Env) {
+    let ns = env.namespace();
+    let group = format!("{ns}.example.com");
+    let crd = format!("widgets.{group}");
+    let chart = tempfile::tempdir().unwrap();
+    let c = chart.path();
+    for d in ["templates/tests", "crds"] {
+        std::fs::create_dir_all(c.join(d)).unwrap();
+    }
+    std::fs::write(
+        c.join("Chart.yaml"),
+        "apiVersion: v2\nname: hooked\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(c.join("values.yaml"), "version: 1\nfailing: false\n").unwrap();
+    let crd_yaml = |extra: &str| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {crd}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: widgets, singular: widget, kind: Widget{extra}}}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
+        )
+    };
+    std::fs::write(c.join("crds/widgets.yaml"), crd_yaml("")).unwrap();
+    let job = |name: &str, hook: &str, extra: &str, image: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    helm.sh/hook: {hook}\n{extra}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: run, image: {image}}}]\n"
+        )
+    };
+    let files = [
+        ("templates/widget.yaml", format!("apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n")),
+        ("templates/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {version: \"{{ .Values.version }}\"}\n".to_string()),
+        ("templates/pre.yaml", job("pre", "pre-install,pre-upgrade", "    helm.sh/hook-weight: \"-1\"\n", "busybox")),
+        ("templates/post.yaml", job("post", "post-install", "    helm.sh/hook-delete-policy: hook-succeeded\n", "busybox")),
+        ("templates/upgrade-cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: upgraded\n  annotations: {helm.sh/hook: pre-upgrade}\ndata: {at: \"{{ .Values.version }}\"}\n".to_string()),
+        ("templates/bad.yaml", format!("{{{{- if .Values.failing }}}}\n{}{{{{- end }}}}\n", job("bad", "pre-upgrade", "", "crash"))),
+        ("templates/tests/t.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations: {helm.sh/hook: test}\nspec:\n  containers: [{name: t, image: busybox}]\n".to_string()),
+    ];
+    for (f, text) in &files {
+        std::fs::write(c.join(f), text).unwrap();
+    }
+    let common = [
+        "-n",
+        &ns,
+        "--name",
+        "hooked",
+        "--release",
+        "h",
+        "--timeout",
+        "60s",
+    ];
+    let apply = |more: &[&str]| env.berth(&[&["apply", s(c)][..], &common, more].concat());
+
+    // Install.
+    let out = apply(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    let (pre, post) = (
+        said.find("pre-install hook Job/pre")
+            .unwrap_or_else(|| panic!("{said}")),
+        said.find("post-install hook Job/post").unwrap(),
+    );
+    assert!(pre < post, "{said}");
+    let crd_obj = env
+        .get(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            &crd,
+        )
+        .expect("the CRD is installed");
+    assert!(
+        crd_obj["metadata"]["labels"]
+            .get("applyset.kubernetes.io/part-of")
+            .is_none(),
+        "a crds/ CRD is not a member of the set"
+    );
+    assert!(
+        crd_obj["metadata"]["annotations"]
+            .get("berth.dev/crds-folder")
+            .is_none(),
+        "berth's marker stays out of the cluster"
+    );
+    assert!(
+        env.get(&format!("{group}/v1"), "Widget", &ns, "w1")
+            .is_some(),
+        "the custom resource is applied after its CRD"
+    );
+    let pre_job = env
+        .get("batch/v1", "Job", &ns, "pre")
+        .expect("the pre-install Job stays (before-hook-creation)");
+    assert!(
+        pre_job["metadata"]["labels"]
+            .get("applyset.kubernetes.io/part-of")
+            .is_none(),
+        "hooks are not members"
+    );
+    assert!(
+        env.get("batch/v1", "Job", &ns, "post").is_none(),
+        "hook-succeeded deletes the hook"
+    );
+    assert!(
+        env.get("v1", "ConfigMap", &ns, "upgraded").is_none(),
+        "no pre-upgrade hook on install"
+    );
+    assert!(
+        env.get("v1", "Pod", &ns, "smoke").is_none(),
+        "test hooks do not run on apply"
+    );
+
+    // Upgrade, with the CRD edited in crds/: the cluster's CRD stays as it was.
+    std::fs::write(c.join("crds/widgets.yaml"), crd_yaml(", shortNames: [wd]")).unwrap();
+    let out = apply(&["--set", "version=2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("pre-upgrade hook Job/pre"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("post-install hook"), "{}", text(&out));
+    let again = env.get("batch/v1", "Job", &ns, "pre").unwrap();
+    assert_ne!(
+        again["metadata"]["uid"], pre_job["metadata"]["uid"],
+        "recreated before the upgrade's run"
+    );
+    assert_eq!(
+        env.configmap(&ns, "upgraded").unwrap().data.unwrap()["at"],
+        "2"
+    );
+    let crd_obj = env
+        .get(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            &crd,
+        )
+        .unwrap();
+    assert!(
+        crd_obj["spec"]["names"].get("shortNames").is_none(),
+        "crds/ are never upgraded: {crd_obj}"
+    );
+    assert!(text(&out).contains("left as it is"), "{}", text(&out));
+
+    // A failing pre-upgrade hook: the apply fails and changes nothing else.
+    let out = apply(&["--set", "version=3", "--set", "failing=true"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("pre-upgrade hook Job/bad") && said.contains("BackoffLimitExceeded"),
+        "{said}"
+    );
+    assert_eq!(
+        env.configmap(&ns, "app").unwrap().data.unwrap()["version"],
+        "2",
+        "objects unchanged"
+    );
+    // The CRD is cluster-wide: remove it (berth never does).
+    let _ = env.rt.block_on(
+        env.dynamic("apiextensions.k8s.io/v1", "CustomResourceDefinition", "")
+            .delete(&crd, &Default::default()),
+    );
 }

@@ -527,6 +527,7 @@ impl KubeBackend {
             atomic: false,
             lock_timeout: Duration::from_secs(30),
             dry_run: false,
+            rollback: false,
         };
         self.view.lock().unwrap().busy = Some("applying".into());
         self.changed.send_modify(|n| *n += 1);

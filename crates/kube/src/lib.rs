@@ -7,9 +7,11 @@
 pub mod apply;
 pub mod applyset;
 pub mod cluster;
+pub mod crds;
 pub mod dashboard;
 pub mod diff;
 pub mod error;
+pub mod hooks;
 pub mod lock;
 pub mod plan;
 pub mod release;
@@ -56,6 +58,8 @@ pub struct DeployOptions {
     pub lock_timeout: Duration,
     /// Compute and show the plan, change nothing.
     pub dry_run: bool,
+    /// A rollback: runs pre-/post-rollback hooks instead of install or upgrade ones.
+    pub rollback: bool,
 }
 
 /// What a deploy did.
@@ -112,12 +116,21 @@ async fn deploy_unrecorded(
     ui: &dyn Ui,
 ) -> Result<DeployOutcome, Error> {
     let resolver = Resolver::default();
+    let (members, hooks) = hooks::split(manifests)?;
+    let (members, crds) = crds::split(members);
     if opts.dry_run {
+        // The crds/ definitions the cluster lacks would be created (those it has stay as
+        // they are); planned with the rest so that their custom resources validate.
+        let planned: Vec<Manifest> = crds::missing(client, &crds)
+            .await?
+            .into_iter()
+            .chain(members.iter().cloned())
+            .collect();
         let plan = plan::plan(
             client,
             &resolver,
             set,
-            manifests,
+            &planned,
             PlanOptions {
                 force_conflicts: opts.apply.force_conflicts,
                 prune: opts.apply.prune,
@@ -125,13 +138,16 @@ async fn deploy_unrecorded(
         )
         .await?;
         ui.plan(&plan);
+        say_hooks(&hooks, ui);
         apply::check_empty(&plan, opts.apply.allow_empty)?;
         return Ok(DeployOutcome {
             changed: plan.has_changes(),
             ..Default::default()
         });
     }
-    if let Some(outcome) = unchanged(client, &resolver, set, manifests, opts, ui).await? {
+    // Helm installs crds/ before anything else, and only when missing.
+    crds::install(client, &crds, &|m| ui.info(m)).await?;
+    if let Some(outcome) = unchanged(client, &resolver, set, &members, opts, ui).await? {
         return Ok(outcome);
     }
     // The set's namespace holds the lock, the parent and the releases: it must exist first.
@@ -147,7 +163,12 @@ async fn deploy_unrecorded(
             return Err(e);
         }
     };
-    let result = deploy_locked(client, &resolver, set, manifests, info, opts, ui, &created).await;
+    let objects = Objects {
+        all: manifests,
+        members,
+        hooks,
+    };
+    let result = deploy_locked(client, &resolver, set, &objects, info, opts, ui, &created).await;
     lock.release().await;
     result
 }
@@ -196,6 +217,31 @@ async fn unchanged(
     }))
 }
 
+/// What a deploy writes: every manifest (recorded in the release), split into the set's
+/// members and the hooks run around them.
+struct Objects<'a> {
+    all: &'a [Manifest],
+    members: Vec<Manifest>,
+    hooks: Vec<hooks::Hook>,
+}
+
+/// The hooks an apply would run, for the plan.
+fn say_hooks(hooks: &[hooks::Hook], ui: &dyn Ui) {
+    for h in hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| *e != hooks::HookEvent::Test))
+    {
+        let events: Vec<String> = h.events.iter().map(|e| e.to_string()).collect();
+        ui.info(format!(
+            "hook {}/{} runs at {} (weight {}); it is not a member of the set",
+            h.manifest.body["kind"].as_str().unwrap_or(""),
+            h.manifest.body["metadata"]["name"].as_str().unwrap_or(""),
+            events.join(", "),
+            h.weight
+        ));
+    }
+}
+
 async fn ensure_namespace(client: &kube::Client, set: &ApplySet) -> Result<Vec<String>, Error> {
     let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
     match api.get_metadata_opt(&set.namespace).await {
@@ -221,7 +267,7 @@ async fn deploy_locked(
     client: &kube::Client,
     resolver: &Resolver,
     set: &ApplySet,
-    manifests: &[Manifest],
+    objects: &Objects<'_>,
     info: NewRevision,
     opts: &DeployOptions,
     ui: &dyn Ui,
@@ -232,6 +278,7 @@ async fn deploy_locked(
         prune: opts.apply.prune,
     };
     let mut created = created_namespaces.to_vec();
+    let manifests = &objects.members;
     let mut plan = plan::plan(client, resolver, set, manifests, popts).await;
     // Objects in other namespaces that do not exist yet: create them, then validate for real.
     if let Ok(p) = &plan {
@@ -256,10 +303,33 @@ async fn deploy_locked(
     ui.plan(&plan);
     let previous = Releases::new(client, set).current().await?;
     let changed = plan.has_changes();
+    let occasion = match (opts.rollback, &previous) {
+        (true, _) => hooks::Occasion::Rollback,
+        (false, None) => hooks::Occasion::Install,
+        (false, Some(_)) => hooks::Occasion::Upgrade,
+    };
+    // Hooks run when a revision is made (as Helm's run on each install or upgrade), not on a
+    // deploy that changes nothing.
+    let hook_timeout = opts.wait.unwrap_or(Duration::from_secs(300));
+    let say = |m| ui.info(m);
+    let run_hooks = |event| {
+        hooks::run(
+            client,
+            resolver,
+            &objects.hooks,
+            event,
+            &set.namespace,
+            hook_timeout,
+            &say,
+        )
+    };
+    if changed || previous.is_none() {
+        run_hooks(occasion.pre()).await?;
+    }
     let report = apply::apply(client, resolver, &plan, opts.apply, &|m| ui.info(m)).await?;
     let releases = Releases::new(client, set);
     let revision = if changed || previous.is_none() {
-        let rev = releases.record(manifests, info).await?;
+        let rev = releases.record(objects.all, info).await?;
         ui.info(format!("recorded revision {}", rev.number));
         Some(rev)
     } else {
@@ -281,6 +351,14 @@ async fn deploy_locked(
         }
         None => None,
     };
+    if let Some(rev) = &revision {
+        if let Err(e) = run_hooks(occasion.post()).await {
+            releases
+                .set_status(rev.number, RevisionStatus::Failed)
+                .await?;
+            return Err(e);
+        }
+    }
     if let Some(n) = current {
         releases.set_status(n, RevisionStatus::Deployed).await?;
     }
@@ -332,13 +410,20 @@ async fn wait_or_roll_back(
     };
     let inner = DeployOptions {
         atomic: false,
+        rollback: true,
         ..opts.clone()
+    };
+    let (members, hooks) = hooks::split(&old)?;
+    let objects = Objects {
+        all: &old,
+        members,
+        hooks,
     };
     let rolled = Box::pin(deploy_locked(
         client,
         resolver,
         set,
-        &old,
+        &objects,
         back,
         &inner,
         ui,
@@ -397,7 +482,11 @@ pub async fn rollback(
         variables_digest: rev.map(|r| r.variables_digest.clone()).unwrap_or_default(),
         source: format!("rollback to {target}"),
     };
-    let outcome = deploy(client, set, &manifests, info, opts, ui).await?;
+    let opts = DeployOptions {
+        rollback: true,
+        ..opts.clone()
+    };
+    let outcome = deploy(client, set, &manifests, info, &opts, ui).await?;
     // A rollback is a decision: continuous sync must not undo it until someone resumes it.
     apply::set_parent_annotation(
         client,

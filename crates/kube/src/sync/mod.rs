@@ -150,6 +150,7 @@ async fn once(
         atomic: false,
         lock_timeout: Duration::from_secs(60),
         dry_run: false,
+        rollback: false,
     };
     let outcome = crate::deploy(&cluster.client, set, &manifests, info, &deploy, ui)
         .await

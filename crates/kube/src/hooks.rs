@@ -1,0 +1,487 @@
+//! Helm hooks: objects annotated `helm.sh/hook` are not members of the deploy set; they are
+//! created around an apply (pre-install, post-install, pre-upgrade, post-upgrade, pre-rollback,
+//! post-rollback), in order of `helm.sh/hook-weight`, then kind, then name; a Job or Pod hook is
+//! waited for, and a failed one fails the deploy with its logs' last lines when the cluster
+//! has them. `helm.sh/hook-delete-policy` says when a hook object is deleted:
+//! `before-hook-creation` (the default), `hook-succeeded`, `hook-failed`.
+
+use crate::error::{Error, ErrorKind};
+use crate::plan::{api, Manifest};
+use crate::resources::Resolver;
+use berth_core::{ApplyPhase, GroupKind};
+use kube::api::{DeleteParams, DynamicObject, LogParams, PostParams};
+use serde_json::Value as Json;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub const HOOK: &str = "helm.sh/hook";
+pub const WEIGHT: &str = "helm.sh/hook-weight";
+pub const DELETE_POLICY: &str = "helm.sh/hook-delete-policy";
+
+/// When a hook runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookEvent {
+    PreInstall,
+    PostInstall,
+    PreUpgrade,
+    PostUpgrade,
+    PreDelete,
+    PostDelete,
+    PreRollback,
+    PostRollback,
+    /// `helm test` (also `test-success`, `test-failure`): never run by an apply.
+    Test,
+}
+
+impl FromStr for HookEvent {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.trim() {
+            "pre-install" => HookEvent::PreInstall,
+            "post-install" => HookEvent::PostInstall,
+            "pre-upgrade" => HookEvent::PreUpgrade,
+            "post-upgrade" => HookEvent::PostUpgrade,
+            "pre-delete" => HookEvent::PreDelete,
+            "post-delete" => HookEvent::PostDelete,
+            "pre-rollback" => HookEvent::PreRollback,
+            "post-rollback" => HookEvent::PostRollback,
+            "test" | "test-success" | "test-failure" => HookEvent::Test,
+            other => return Err(format!("unknown hook {other:?}")),
+        })
+    }
+}
+
+impl std::fmt::Display for HookEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HookEvent::PreInstall => "pre-install",
+            HookEvent::PostInstall => "post-install",
+            HookEvent::PreUpgrade => "pre-upgrade",
+            HookEvent::PostUpgrade => "post-upgrade",
+            HookEvent::PreDelete => "pre-delete",
+            HookEvent::PostDelete => "post-delete",
+            HookEvent::PreRollback => "pre-rollback",
+            HookEvent::PostRollback => "post-rollback",
+            HookEvent::Test => "test",
+        })
+    }
+}
+
+/// What kind of change a deploy is, for choosing its hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occasion {
+    Install,
+    Upgrade,
+    Rollback,
+}
+
+impl Occasion {
+    pub fn pre(self) -> HookEvent {
+        match self {
+            Occasion::Install => HookEvent::PreInstall,
+            Occasion::Upgrade => HookEvent::PreUpgrade,
+            Occasion::Rollback => HookEvent::PreRollback,
+        }
+    }
+
+    pub fn post(self) -> HookEvent {
+        match self {
+            Occasion::Install => HookEvent::PostInstall,
+            Occasion::Upgrade => HookEvent::PostUpgrade,
+            Occasion::Rollback => HookEvent::PostRollback,
+        }
+    }
+}
+
+/// One hook object.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub events: Vec<HookEvent>,
+    pub weight: i64,
+    pub before_creation: bool,
+    pub on_success: bool,
+    pub on_failure: bool,
+    pub manifest: Manifest,
+}
+
+impl Hook {
+    fn kind(&self) -> &str {
+        self.manifest.body["kind"].as_str().unwrap_or("")
+    }
+
+    fn name(&self) -> &str {
+        self.manifest.body["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    fn group_kind(&self) -> GroupKind {
+        let api_version = self.manifest.body["apiVersion"].as_str().unwrap_or("");
+        GroupKind::from_api_version(api_version, self.kind())
+    }
+
+    fn label(&self) -> String {
+        format!("{}/{}", self.kind(), self.name())
+    }
+}
+
+/// Splits hooks from the objects of the set; a hook annotation that cannot be read is an error
+/// naming the object.
+pub fn split(manifests: &[Manifest]) -> Result<(Vec<Manifest>, Vec<Hook>), Error> {
+    let mut members = Vec::new();
+    let mut hooks = Vec::new();
+    for m in manifests {
+        let ann = &m.body["metadata"]["annotations"];
+        let Some(events) = ann.get(HOOK).and_then(Json::as_str) else {
+            members.push(m.clone());
+            continue;
+        };
+        let bad = |what: String| {
+            Error::new(ErrorKind::Rejected, what)
+                .at(m.origin.clone())
+                .hint("see https://helm.sh/docs/topics/charts_hooks/ for the hooks and policies Helm knows")
+        };
+        let events = events
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+            .map(HookEvent::from_str)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("{HOOK}: {e}")))?;
+        let weight = match ann.get(WEIGHT).and_then(Json::as_str) {
+            None => 0,
+            Some(w) => w
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("{WEIGHT}: {w:?} is not a whole number")))?,
+        };
+        let policies: Vec<&str> = ann
+            .get(DELETE_POLICY)
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        for p in &policies {
+            if !matches!(
+                *p,
+                "before-hook-creation" | "hook-succeeded" | "hook-failed"
+            ) {
+                return Err(bad(format!("{DELETE_POLICY}: unknown policy {p:?}")));
+            }
+        }
+        hooks.push(Hook {
+            events,
+            weight,
+            before_creation: policies.is_empty() || policies.contains(&"before-hook-creation"),
+            on_success: policies.contains(&"hook-succeeded"),
+            on_failure: policies.contains(&"hook-failed"),
+            manifest: m.clone(),
+        });
+    }
+    Ok((members, hooks))
+}
+
+/// The hooks of `event`, in Helm's order: weight, then kind (install order), then name.
+pub fn of_event(hooks: &[Hook], event: HookEvent) -> Vec<&Hook> {
+    let mut v: Vec<&Hook> = hooks.iter().filter(|h| h.events.contains(&event)).collect();
+    v.sort_by(|a, b| {
+        let (ga, gb) = (a.group_kind(), b.group_kind());
+        (
+            a.weight,
+            ApplyPhase::of(&ga),
+            ApplyPhase::rank(&ga),
+            a.name(),
+        )
+            .cmp(&(
+                b.weight,
+                ApplyPhase::of(&gb),
+                ApplyPhase::rank(&gb),
+                b.name(),
+            ))
+    });
+    v
+}
+
+/// Runs the hooks of `event` one after another; the first failure ends the run.
+pub async fn run(
+    client: &kube::Client,
+    resolver: &Resolver,
+    hooks: &[Hook],
+    event: HookEvent,
+    namespace: &str,
+    timeout: Duration,
+    say: &(dyn Fn(String) + Sync),
+) -> Result<(), Error> {
+    for hook in of_event(hooks, event) {
+        say(format!(
+            "{event} hook {} (weight {})",
+            hook.label(),
+            hook.weight
+        ));
+        run_one(client, resolver, hook, event, namespace, timeout).await?;
+    }
+    Ok(())
+}
+
+async fn run_one(
+    client: &kube::Client,
+    resolver: &Resolver,
+    hook: &Hook,
+    event: HookEvent,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let m = &hook.manifest;
+    let api_version = m.body["apiVersion"].as_str().unwrap_or("");
+    let resource = resolver
+        .require(client, api_version, hook.kind(), &m.origin)
+        .await?;
+    let ns = m.body["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(namespace);
+    let objects = api(client, &resource, Some(ns));
+    let failed = |what: String| {
+        Error::new(
+            ErrorKind::Rejected,
+            format!("{event} hook {}: {what}", hook.label()),
+        )
+        .at(m.origin.clone())
+    };
+    if hook.before_creation {
+        delete_and_wait(&objects, hook.name())
+            .await
+            .map_err(|e| failed(format!("cannot delete the previous one: {e}")))?;
+    }
+    let mut body = m.body.clone();
+    body["metadata"]["namespace"] = Json::from(ns);
+    let obj: DynamicObject = serde_json::from_value(body)
+        .map_err(|e| failed(format!("not a Kubernetes object: {e}")))?;
+    let pp = PostParams {
+        field_manager: Some("berth".into()),
+        ..Default::default()
+    };
+    objects
+        .create(&pp, &obj)
+        .await
+        .map_err(|e| failed(format!("cannot create it: {e}")))?;
+    let outcome = wait_done(client, &objects, hook, ns, timeout).await;
+    let delete = match &outcome {
+        Ok(()) => hook.on_success,
+        Err(_) => hook.on_failure,
+    };
+    if delete {
+        let _ = objects
+            .delete(hook.name(), &DeleteParams::background())
+            .await;
+    }
+    outcome.map_err(|why| {
+        failed(why).hint(
+            "the objects of the set were not changed by a failed pre- hook; fix the hook (or its \
+             image) and apply again",
+        )
+    })
+}
+
+/// Deletes `name` if it exists and waits until it is gone.
+async fn delete_and_wait(objects: &kube::Api<DynamicObject>, name: &str) -> Result<(), String> {
+    match objects.delete(name, &DeleteParams::background()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match objects.get_opt(name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Ok(Some(_)) => return Err("it is still being deleted after 60 s".into()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Waits for a Job to complete or a Pod to succeed (other kinds are done once created).
+async fn wait_done(
+    client: &kube::Client,
+    objects: &kube::Api<DynamicObject>,
+    hook: &Hook,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    if !matches!(hook.kind(), "Job" | "Pod") {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let obj = objects
+            .get(hook.name())
+            .await
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        let status = serde_json::to_value(&obj.data["status"]).unwrap_or_default();
+        match settled(hook.kind(), &status) {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(why)) => {
+                let logs = last_log_lines(client, hook, namespace).await;
+                return Err(format!("failed: {why}\n{logs}"));
+            }
+            None if tokio::time::Instant::now() >= deadline => {
+                return Err(format!("did not finish within {}s", timeout.as_secs()))
+            }
+            None => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// `Some(Ok)` once a Job completed or a Pod succeeded, `Some(Err(why))` once it failed.
+fn settled(kind: &str, status: &Json) -> Option<Result<(), String>> {
+    if kind == "Pod" {
+        return match status["phase"].as_str() {
+            Some("Succeeded") => Some(Ok(())),
+            Some("Failed") => Some(Err(status["message"]
+                .as_str()
+                .unwrap_or("the pod failed")
+                .to_string())),
+            _ => None,
+        };
+    }
+    let conditions = status["conditions"].as_array()?;
+    for c in conditions {
+        if c["status"] != "True" {
+            continue;
+        }
+        match c["type"].as_str() {
+            Some("Complete") => return Some(Ok(())),
+            Some("Failed") => {
+                return Some(Err(format!(
+                    "{}: {}",
+                    c["reason"].as_str().unwrap_or("Failed"),
+                    c["message"].as_str().unwrap_or("")
+                )))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The last lines of the hook's pods' logs, or why there are none.
+async fn last_log_lines(client: &kube::Client, hook: &Hook, namespace: &str) -> String {
+    use k8s_openapi::api::core::v1::Pod;
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
+    let names: Vec<String> = if hook.kind() == "Pod" {
+        vec![hook.name().to_string()]
+    } else {
+        let lp = kube::api::ListParams::default().labels(&format!("job-name={}", hook.name()));
+        match pods.list(&lp).await {
+            Ok(list) => list
+                .items
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect(),
+            Err(e) => return format!("  = note: its pods cannot be listed: {e}"),
+        }
+    };
+    let mut out = Vec::new();
+    for name in names.iter().rev().take(1) {
+        let lp = LogParams {
+            tail_lines: Some(10),
+            ..Default::default()
+        };
+        match pods.logs(name, &lp).await {
+            Ok(text) if text.trim().is_empty() => {
+                out.push(format!("  = note: pod {name} logged nothing"))
+            }
+            Ok(text) => {
+                out.push(format!("  = note: the last lines of pod {name}:"));
+                out.extend(text.lines().map(|l| format!("    {l}")));
+            }
+            Err(e) => out.push(format!(
+                "  = note: the logs of pod {name} are not available: {e}"
+            )),
+        }
+    }
+    if out.is_empty() {
+        out.push("  = note: it has no pods to read logs from".into());
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(name: &str, kind: &str, ann: Json) -> Manifest {
+        Manifest {
+            origin: format!("{name}.yaml:1"),
+            body: json!({"apiVersion": if kind == "Job" {"batch/v1"} else {"v1"}, "kind": kind,
+                         "metadata": {"name": name, "annotations": ann}}),
+        }
+    }
+
+    #[test]
+    fn hooks_split_from_members_and_sort_by_weight_kind_name() {
+        let (members, hooks) = split(&[
+            m("plain", "ConfigMap", json!({})),
+            m(
+                "b",
+                "Job",
+                json!({HOOK: "pre-install,pre-upgrade", WEIGHT: "5"}),
+            ),
+            m("a", "Job", json!({HOOK: "pre-install", WEIGHT: "5"})),
+            m(
+                "cfg",
+                "ConfigMap",
+                json!({HOOK: "pre-install", WEIGHT: "5"}),
+            ),
+            m(
+                "first",
+                "Job",
+                json!({HOOK: "pre-install", WEIGHT: "-3", DELETE_POLICY: "hook-succeeded"}),
+            ),
+            m("t", "Pod", json!({HOOK: "test"})),
+        ])
+        .unwrap();
+        assert_eq!(members.len(), 1);
+        let order: Vec<&str> = of_event(&hooks, HookEvent::PreInstall)
+            .iter()
+            .map(|h| h.name())
+            .collect();
+        assert_eq!(order, ["first", "cfg", "a", "b"]);
+        let upgrade: Vec<&str> = of_event(&hooks, HookEvent::PreUpgrade)
+            .iter()
+            .map(|h| h.name())
+            .collect();
+        assert_eq!(upgrade, ["b"]);
+        let first = hooks.iter().find(|h| h.name() == "first").unwrap();
+        assert!(first.on_success && !first.before_creation && !first.on_failure);
+        let a = hooks.iter().find(|h| h.name() == "a").unwrap();
+        assert!(a.before_creation, "before-hook-creation is the default");
+    }
+
+    #[test]
+    fn a_bad_hook_annotation_names_the_object() {
+        let e = split(&[m("x", "Job", json!({HOOK: "pre-instal"}))]).unwrap_err();
+        assert!(e.to_string().contains("unknown hook \"pre-instal\""), "{e}");
+        assert!(e.to_string().contains("x.yaml:1"), "{e}");
+        let e = split(&[m("x", "Job", json!({HOOK: "post-install", WEIGHT: "high"}))]).unwrap_err();
+        assert!(e.to_string().contains("not a whole number"), "{e}");
+    }
+
+    #[test]
+    fn job_and_pod_outcomes() {
+        let done = json!({"conditions": [{"type": "Complete", "status": "True"}]});
+        assert_eq!(settled("Job", &done), Some(Ok(())));
+        let failed = json!({"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+        assert!(settled("Job", &failed)
+            .unwrap()
+            .unwrap_err()
+            .contains("BackoffLimitExceeded"));
+        assert_eq!(settled("Job", &json!({})), None);
+        assert_eq!(settled("Pod", &json!({"phase": "Succeeded"})), Some(Ok(())));
+        assert_eq!(settled("Pod", &json!({"phase": "Running"})), None);
+    }
+}
