@@ -69,6 +69,15 @@ real_cluster_scenarios!(
     chart_hooks_run_around_the_apply_and_crds_are_installed_once,
 );
 
+/// A release helm 4 installed is adopted by `berth apply` of the same chart (needs helm).
+mod a_helm_release_is_adopted_in_place {
+    #[test]
+    #[ignore = "needs a real cluster (BERTH_E2E_KUBECONFIG) and helm (BERTH_HELM)"]
+    fn e2e() {
+        super::a_helm_release_is_adopted_in_place(&super::Env::real())
+    }
+}
+
 /// kubectl and berth agree on the ApplySet (needs kubectl: `BERTH_KUBECTL`).
 mod applyset_id_matches_kubectl {
     #[test]
@@ -1770,5 +1779,97 @@ fn chart_hooks_run_around_the_apply_and_crds_are_installed_once(env: &Env) {
     let _ = env.rt.block_on(
         env.dynamic("apiextensions.k8s.io/v1", "CustomResourceDefinition", "")
             .delete(&crd, &Default::default()),
+    );
+}
+
+/// `helm install` of the example chart, then `berth apply` of the same chart and release: every
+/// object joins berth's set in place (same uids, no new ReplicaSet, so no pod restarts), berth
+/// says what it adopted and what that means for Helm, the release records it, and the next plan
+/// is clean.
+fn a_helm_release_is_adopted_in_place(env: &Env) {
+    let ns = env.namespace();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guestbook");
+    let helm = std::env::var("BERTH_HELM").expect("BERTH_HELM: ./scripts/test.sh sets it");
+    let out = std::process::Command::new(helm)
+        .args([
+            "install",
+            "gb",
+            s(&chart),
+            "-n",
+            &ns,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "60s",
+        ])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm install: {}", text(&out));
+    let uid = |kind: &str, name: &str| {
+        let api_version = if kind == "Deployment" {
+            "apps/v1"
+        } else {
+            "v1"
+        };
+        env.get(api_version, kind, &ns, name).unwrap()["metadata"]["uid"].clone()
+    };
+    let before = [
+        uid("Deployment", "api"),
+        uid("Deployment", "web"),
+        uid("Service", "api"),
+    ];
+    let replica_sets = env.names("apps/v1", "ReplicaSet", &ns);
+    let pods = env.names("v1", "Pod", &ns);
+
+    let common = ["-n", &ns, "--name", "guestbook", "--release", "gb"];
+    let out = env.berth(&[&["apply", s(&chart), "--timeout", "60s"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("adopting 6 live objects of Helm release gb"),
+        "{said}"
+    );
+    assert!(
+        said.contains("helm uninstall gb"),
+        "the user learns what Helm still thinks: {said}"
+    );
+    let after = [
+        uid("Deployment", "api"),
+        uid("Deployment", "web"),
+        uid("Service", "api"),
+    ];
+    assert_eq!(before, after, "nothing deleted or recreated");
+    assert_eq!(
+        env.names("apps/v1", "ReplicaSet", &ns),
+        replica_sets,
+        "no rollout: pods not restarted"
+    );
+    assert_eq!(env.names("v1", "Pod", &ns), pods, "the same pods run");
+    let api = env.deployment(&ns, "api").unwrap();
+    assert!(
+        api["metadata"]["labels"]
+            .get("applyset.kubernetes.io/part-of")
+            .is_some(),
+        "{api}"
+    );
+    assert_eq!(
+        api["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm",
+        "Helm's labels stay"
+    );
+
+    let out = env.berth(&["history", "-n", &ns, "--name", "guestbook", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("adopted 6 objects of Helm release"),
+        "{}",
+        text(&out)
+    );
+    let out = env.berth(&[&["plan", s(&chart), "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no changes after the adoption:\n{}",
+        text(&out)
     );
 }

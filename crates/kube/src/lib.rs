@@ -138,6 +138,7 @@ async fn deploy_unrecorded(
         )
         .await?;
         ui.plan(&plan);
+        say_adoptions(&plan, ui);
         say_hooks(&hooks, ui);
         apply::check_empty(&plan, opts.apply.allow_empty)?;
         return Ok(DeployOutcome {
@@ -225,6 +226,31 @@ struct Objects<'a> {
     hooks: Vec<hooks::Hook>,
 }
 
+/// Objects of Helm releases that the apply takes over, and what that means for Helm.
+fn say_adoptions(plan: &Plan, ui: &dyn Ui) {
+    let mut releases: Vec<(&str, &str)> = plan
+        .adopted
+        .iter()
+        .map(|a| (a.release_namespace.as_str(), a.release.as_str()))
+        .collect();
+    releases.dedup();
+    for (ns, release) in releases {
+        let n = plan
+            .adopted
+            .iter()
+            .filter(|a| a.release == release && a.release_namespace == ns)
+            .count();
+        ui.info(format!(
+            "adopting {n} live objects of Helm release {release} (namespace {ns}) into deploy set \
+             {}: they are updated in place, nothing is deleted or recreated. Helm's records \
+             (Secrets sh.helm.release.v1.{release}.v*) stay; `helm uninstall {release}` would \
+             still delete these objects, so remove the records once berth manages them: \
+             kubectl delete secret -n {ns} -l owner=helm,name={release}",
+            plan.set.name
+        ));
+    }
+}
+
 /// The hooks an apply would run, for the plan.
 fn say_hooks(hooks: &[hooks::Hook], ui: &dyn Ui) {
     for h in hooks
@@ -301,6 +327,17 @@ async fn deploy_locked(
         }
     };
     ui.plan(&plan);
+    say_adoptions(&plan, ui);
+    let mut info = info;
+    if let Some(a) = plan.adopted.first() {
+        info.source = format!(
+            "{} (adopted {} objects of Helm release {}/{})",
+            info.source,
+            plan.adopted.len(),
+            a.release_namespace,
+            a.release
+        );
+    }
     let previous = Releases::new(client, set).current().await?;
     let changed = plan.has_changes();
     let occasion = match (opts.rollback, &previous) {

@@ -136,6 +136,46 @@ pub struct Plan {
     pub live_members: usize,
     /// Things to know that change nothing: API versions deprecated in the cluster's release.
     pub warnings: Vec<String>,
+    /// Live objects this apply takes into the set from a Helm release (`meta.helm.sh/*`).
+    pub adopted: Vec<Adoption>,
+}
+
+/// A live object of a Helm release that becomes a member of the set, as it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct Adoption {
+    #[serde(flatten)]
+    pub oref: JsonRef,
+    /// `meta.helm.sh/release-name`.
+    pub release: String,
+    /// `meta.helm.sh/release-namespace`.
+    pub release_namespace: String,
+}
+
+/// The desired objects that are live, not members of `set`, and part of a Helm release.
+fn adoptions(set: &ApplySet, desired: &[Desired], live: &Live) -> Vec<Adoption> {
+    let id = set.id();
+    desired
+        .iter()
+        .filter_map(|d| {
+            let body = live.objects.get(&d.oref)?;
+            let member = body
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(PART_OF))
+                .and_then(Json::as_str)
+                == Some(id.as_str());
+            let ann = body.pointer("/metadata/annotations")?;
+            let release = ann.get("meta.helm.sh/release-name")?.as_str()?;
+            (!member).then(|| Adoption {
+                oref: (&d.oref).into(),
+                release: release.to_string(),
+                release_namespace: ann
+                    .get("meta.helm.sh/release-namespace")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            })
+        })
+        .collect()
 }
 
 impl Plan {
@@ -469,6 +509,7 @@ async fn plan_with(
         actions.push(change.action);
         changes.push(change);
     }
+    let adopted = adoptions(set, &desired, &live);
     let live_members = live.members.len();
     let prunes = prunes_of(live.members, &desired, opts);
     changes.extend(prunes.iter().map(|p| Change {
@@ -488,6 +529,7 @@ async fn plan_with(
         missing_namespaces,
         live_members,
         warnings,
+        adopted,
     }))
 }
 
