@@ -565,6 +565,7 @@ pub(crate) mod tests {
             missing_namespaces: Vec::new(),
             live_members: 0,
             warnings: Vec::new(),
+            adopted: Vec::new(),
         }
     }
 
