@@ -255,6 +255,37 @@ async fn with_modes(
     Ok(again)
 }
 
+/// The flags a chart renders with on `cluster`: its version and API versions for
+/// `.Capabilities`, and `lookup` reading its live objects, as `helm install` renders. A deploy
+/// folder renders as it is.
+pub(crate) async fn seen_by(flags: &RenderFlags, cluster: &Cluster) -> anyhow::Result<RenderFlags> {
+    let mut flags = flags.clone();
+    if !flags.is_chart() {
+        return Ok(flags);
+    }
+    let (kube_version, api_versions) = berth_kube::cluster::capabilities(&cluster.client)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+    let lookup = berth_kube::cluster::LiveLookup::new(cluster.client.clone());
+    flags.cluster_view = Some(crate::render::ClusterView {
+        kube_version,
+        api_versions,
+        lookup: Some(berth_chart::LookupSource(std::sync::Arc::new(lookup))),
+    });
+    Ok(flags)
+}
+
+/// Renders for a cluster already connected (a chart's `lookup` may call it).
+pub(crate) async fn render_on(
+    flags: &RenderFlags,
+    cluster_flags: &ClusterFlags,
+    cluster: &Cluster,
+) -> anyhow::Result<(RenderFlags, Rendered)> {
+    let flags = seen_by(flags, cluster).await?;
+    let r = tokio::task::block_in_place(|| render(&flags, cluster_flags))?;
+    Ok((flags, r))
+}
+
 pub(crate) fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<Rendered> {
     render_modes(flags, cluster, &Default::default())
 }
@@ -403,6 +434,9 @@ pub fn plan_text(plan: &Plan, context: &str) -> String {
         count(ChangeKind::Delete),
         count(ChangeKind::Unchanged)
     ));
+    for n in &plan.notes {
+        s.push_str(&format!("{} {n}\n", "note:".cyan().bold()));
+    }
     s
 }
 
@@ -459,13 +493,17 @@ impl Ui for Terminal {
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
-    let r = render(&args.render, &args.cluster)?;
+    // A deploy folder is checked before connecting; a chart renders as the cluster sees it.
+    if !args.render.is_chart() {
+        render(&args.render, &args.cluster)?;
+    }
     let rt = runtime()?;
     let (changed, exit_two) = rt.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let r = with_modes(r, &args.render, &args.cluster, &cluster).await?;
+        let (flags, r) = render_on(&args.render, &args.cluster, &cluster).await?;
+        let r = with_modes(r, &flags, &args.cluster, &cluster).await?;
         let resolver = berth_kube::resources::Resolver::default();
-        let plan = berth_kube::plan::plan(
+        let plan = berth_kube::plan_deploy(
             &cluster.client,
             &resolver,
             &r.set,
@@ -541,12 +579,16 @@ pub async fn deploy(
 }
 
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
-    let r = render(&args.render, &args.cluster)?;
-    let notes = args.render.chart_notes();
+    // A deploy folder is checked before connecting; a chart renders as the cluster sees it.
+    if !args.render.is_chart() {
+        render(&args.render, &args.cluster)?;
+    }
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let r = with_modes(r, &args.render, &args.cluster, &cluster).await?;
+        let (flags, r) = render_on(&args.render, &args.cluster, &cluster).await?;
+        let notes = tokio::task::block_in_place(|| flags.chart_notes());
+        let r = with_modes(r, &flags, &args.cluster, &cluster).await?;
         let ui = Terminal::new(&cluster.context);
         let outcome = deploy(&cluster, &r, &opts, &ui).await?;
         let rep = &outcome.report;

@@ -40,7 +40,7 @@ pub async fn backend(
     let cluster = cluster_flags.connect().await?;
     let set = crate::cluster::set_of(render, cluster_flags)?;
     let renderer = FolderRenderer {
-        flags: render.clone(),
+        flags: crate::cluster::seen_by(render, &cluster).await?,
         cluster: cluster_flags.clone(),
     };
     let backend = KubeBackend::new(&cluster, &set, Box::new(renderer))

@@ -31,6 +31,18 @@ pub struct RenderFlags {
     pub value_files: Vec<PathBuf>,
     #[command(flatten)]
     pub chart: ChartFlags,
+    /// Set by the cluster commands: what the cluster tells a chart's render.
+    #[arg(skip)]
+    pub cluster_view: Option<ClusterView>,
+}
+
+/// What a cluster tells a chart's render, as `helm install` sees it: the server's version and
+/// API versions for `.Capabilities`, and live objects for `lookup`.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    pub kube_version: String,
+    pub api_versions: Vec<String>,
+    pub lookup: Option<berth_chart::LookupSource>,
 }
 
 /// Flags for Helm charts, as `helm template` takes them.
@@ -135,12 +147,18 @@ impl RenderFlags {
                 set_string: c.set_string.clone(),
                 set_json: c.set_json.clone(),
                 set_file: c.set_file.clone(),
-                kube_version: c.kube_version.clone(),
+                // --kube-version wins over the cluster's, as with `helm install`.
+                kube_version: c
+                    .kube_version
+                    .clone()
+                    .or_else(|| self.cluster_view.as_ref().map(|v| v.kube_version.clone())),
                 api_versions: c.api_versions.clone(),
                 include_crds: c.include_crds,
                 show_only: c.show_only.clone(),
                 is_upgrade: false,
                 revision: 1,
+                cluster_api_versions: self.cluster_view.as_ref().map(|v| v.api_versions.clone()),
+                lookup: self.cluster_view.as_ref().and_then(|v| v.lookup.clone()),
             },
         )
     }

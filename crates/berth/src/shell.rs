@@ -31,6 +31,7 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
         set: Vec::new(),
         value_files: Vec::new(),
         chart: Default::default(),
+        cluster_view: None,
     };
     let modes = berth_local::load_modes(&args.dir);
     let rendered = flags

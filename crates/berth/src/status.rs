@@ -116,6 +116,7 @@ pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> 
                     set: Vec::new(),
                     value_files: Vec::new(),
                     chart: Default::default(),
+                    cluster_view: None,
                 };
                 crate::cluster::render(&rf, &flags.cluster)?.set
             }

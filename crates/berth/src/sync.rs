@@ -102,7 +102,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
             timeout: args.timeout,
         };
         let renderer = FolderRenderer {
-            flags: args.render.clone(),
+            flags: crate::cluster::seen_by(&args.render, &cluster).await?,
             cluster: args.cluster.clone(),
         };
         let stop = async {

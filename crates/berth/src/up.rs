@@ -167,6 +167,7 @@ impl Reload {
             set: self.set.clone(),
             value_files: self.value_files.clone(),
             chart: self.chart.clone(),
+            cluster_view: None,
         };
         let mut rendered = flags
             .render_with_modes(berth_core::view::modes_json(&over.modes))

@@ -67,6 +67,7 @@ real_cluster_scenarios!(
     a_rollout_that_times_out_names_the_waiting_reason_and_events,
     a_deprecated_api_version_is_a_warning_of_the_plan,
     chart_hooks_run_around_the_apply_and_crds_are_installed_once,
+    a_chart_sees_the_cluster_as_helm_install_shows_it,
 );
 
 /// A release helm 4 installed is adopted by `berth apply` of the same chart (needs helm).
@@ -1871,5 +1872,66 @@ fn a_helm_release_is_adopted_in_place(env: &Env) {
         Some(0),
         "no changes after the adoption:\n{}",
         text(&out)
+    );
+}
+
+/// On a cluster, a chart renders as `helm install` renders it: `.Capabilities` from the server
+/// (its version, the APIs it serves) and `lookup` reading live objects; `berth render` stays
+/// offline.
+fn a_chart_sees_the_cluster_as_helm_install_shows_it(env: &Env) {
+    let ns = env.namespace();
+    let chart = tempfile::tempdir().unwrap();
+    let c = chart.path();
+    std::fs::create_dir(c.join("templates")).unwrap();
+    std::fs::write(
+        c.join("Chart.yaml"),
+        "apiVersion: v2\nname: seer\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        c.join("templates/seen.yaml"),
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: seen}
+data:
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+  dra: {{ .Capabilities.APIVersions.Has "resource.k8s.io/v1" | quote }}
+  apps: {{ .Capabilities.APIVersions.Has "apps/v1/Deployment" | quote }}
+  found: {{ dig "metadata" "name" "none" (lookup "v1" "ConfigMap" .Release.Namespace "preset") | quote }}
+  missing: {{ lookup "v1" "ConfigMap" .Release.Namespace "absent" | len | quote }}
+  listed: {{ dig "items" list (lookup "v1" "ConfigMap" .Release.Namespace "") | len | lt 0 | quote }}
+"#,
+    )
+    .unwrap();
+    env.create_configmap(&ns, "preset");
+    let common = ["-n", &ns, "--name", "seer", "--release", "s"];
+    let out = env.berth(&[&["apply", s(c), "--no-wait"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let data = env.configmap(&ns, "seen").unwrap().data.unwrap();
+    assert_eq!(data["kube"], "v1.28.7", "{data:?}");
+    assert_eq!(
+        data["dra"], "false",
+        "an API the server does not serve: {data:?}"
+    );
+    assert_eq!(data["apps"], "true", "{data:?}");
+    assert_eq!(
+        data["found"], "preset",
+        "lookup reads live objects: {data:?}"
+    );
+    assert_eq!(data["missing"], "0", "{data:?}");
+    assert_eq!(data["listed"], "true", "{data:?}");
+    let out = env.berth(&[&["plan", s(c), "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the plan renders the same way:\n{}",
+        text(&out)
+    );
+    let out = env.berth(&["render", s(c), "-n", &ns, "--release", "s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let offline = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        offline.contains("kube: \"v1.37.0\"") && offline.contains("found: \"none\""),
+        "render stays offline: {offline}"
     );
 }

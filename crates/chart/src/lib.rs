@@ -52,6 +52,21 @@ pub struct Options {
     /// `.Release.IsUpgrade` (and not `IsInstall`); `.Release.Revision`.
     pub is_upgrade: bool,
     pub revision: i64,
+    /// A cluster's API versions from discovery, as `helm install` sees them: they replace the
+    /// built-in list (`api_versions` still adds to them).
+    pub cluster_api_versions: Option<Vec<String>>,
+    /// Where `lookup` reads live objects; none renders offline (empty maps, as `helm template`).
+    pub lookup: Option<LookupSource>,
+}
+
+/// A [`berth_template::Lookup`] for [`Options`].
+#[derive(Clone)]
+pub struct LookupSource(pub std::sync::Arc<dyn berth_template::Lookup>);
+
+impl std::fmt::Debug for LookupSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupSource")
+    }
 }
 
 /// Whether `path` is a chart (a folder with `Chart.yaml`, or a `.tgz` archive).

@@ -35,7 +35,10 @@ pub(crate) fn render(
     opts: &Options,
     kube: KubeVersion,
 ) -> Result<Vec<RenderedFile>, Error> {
-    let mut api = default_api_versions();
+    let mut api = match &opts.cluster_api_versions {
+        Some(cluster) => cluster.clone(),
+        None => default_api_versions(),
+    };
     api.extend(opts.api_versions.iter().cloned());
     let caps = Value::Object(Rc::new(Capabilities {
         api_versions: Rc::new(api),
@@ -52,6 +55,9 @@ pub(crate) fn render(
         .collect();
     let mut set = Templates::new();
     set.set_missing_key(MissingKey::Zero);
+    if let Some(l) = &opts.lookup {
+        set.set_lookup(l.0.clone());
+    }
     let sources: Vec<(&str, &str)> = all
         .iter()
         .map(|r| (r.name.as_str(), r.text.as_ref()))

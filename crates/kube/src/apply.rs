@@ -566,6 +566,7 @@ pub(crate) mod tests {
             live_members: 0,
             warnings: Vec::new(),
             adopted: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -116,36 +116,21 @@ async fn deploy_unrecorded(
     ui: &dyn Ui,
 ) -> Result<DeployOutcome, Error> {
     let resolver = Resolver::default();
-    let (members, hooks) = hooks::split(manifests)?;
-    let (members, crds) = crds::split(members);
     if opts.dry_run {
-        // The crds/ definitions the cluster lacks would be created (those it has stay as
-        // they are); planned with the rest so that their custom resources validate.
-        let planned: Vec<Manifest> = crds::missing(client, &crds)
-            .await?
-            .into_iter()
-            .chain(members.iter().cloned())
-            .collect();
-        let plan = plan::plan(
-            client,
-            &resolver,
-            set,
-            &planned,
-            PlanOptions {
-                force_conflicts: opts.apply.force_conflicts,
-                prune: opts.apply.prune,
-            },
-        )
-        .await?;
+        let popts = PlanOptions {
+            force_conflicts: opts.apply.force_conflicts,
+            prune: opts.apply.prune,
+        };
+        let plan = plan_deploy(client, &resolver, set, manifests, popts).await?;
         ui.plan(&plan);
-        say_adoptions(&plan, ui);
-        say_hooks(&hooks, ui);
         apply::check_empty(&plan, opts.apply.allow_empty)?;
         return Ok(DeployOutcome {
             changed: plan.has_changes(),
             ..Default::default()
         });
     }
+    let (members, hooks) = hooks::split(manifests)?;
+    let (members, crds) = crds::split(members);
     // Helm installs crds/ before anything else, and only when missing.
     crds::install(client, &crds, &|m| ui.info(m)).await?;
     if let Some(outcome) = unchanged(client, &resolver, set, &members, opts, ui).await? {
@@ -226,46 +211,51 @@ struct Objects<'a> {
     hooks: Vec<hooks::Hook>,
 }
 
-/// Objects of Helm releases that the apply takes over, and what that means for Helm.
-fn say_adoptions(plan: &Plan, ui: &dyn Ui) {
-    let mut releases: Vec<(&str, &str)> = plan
-        .adopted
-        .iter()
-        .map(|a| (a.release_namespace.as_str(), a.release.as_str()))
-        .collect();
-    releases.dedup();
-    for (ns, release) in releases {
-        let n = plan
-            .adopted
-            .iter()
-            .filter(|a| a.release == release && a.release_namespace == ns)
-            .count();
-        ui.info(format!(
-            "adopting {n} live objects of Helm release {release} (namespace {ns}) into deploy set \
-             {}: they are updated in place, nothing is deleted or recreated. Helm's records \
-             (Secrets sh.helm.release.v1.{release}.v*) stay; `helm uninstall {release}` would \
-             still delete these objects, so remove the records once berth manages them: \
-             kubectl delete secret -n {ns} -l owner=helm,name={release}",
-            plan.set.name
-        ));
-    }
-}
-
-/// The hooks an apply would run, for the plan.
-fn say_hooks(hooks: &[hooks::Hook], ui: &dyn Ui) {
-    for h in hooks
+/// The hooks an apply would run, for the plan's notes.
+fn hook_notes(hooks: &[hooks::Hook]) -> Vec<String> {
+    hooks
         .iter()
         .filter(|h| h.events.iter().any(|e| *e != hooks::HookEvent::Test))
-    {
-        let events: Vec<String> = h.events.iter().map(|e| e.to_string()).collect();
-        ui.info(format!(
-            "hook {}/{} runs at {} (weight {}); it is not a member of the set",
-            h.manifest.body["kind"].as_str().unwrap_or(""),
-            h.manifest.body["metadata"]["name"].as_str().unwrap_or(""),
-            events.join(", "),
-            h.weight
+        .map(|h| {
+            let events: Vec<String> = h.events.iter().map(|e| e.to_string()).collect();
+            format!(
+                "hook {}/{} runs at {} (weight {}); it is not a member of the set",
+                h.manifest.body["kind"].as_str().unwrap_or(""),
+                h.manifest.body["metadata"]["name"].as_str().unwrap_or(""),
+                events.join(", "),
+                h.weight
+            )
+        })
+        .collect()
+}
+
+/// The plan `berth plan` shows and a dry-run deploy computes: hooks and `crds/` definitions
+/// apart from the set's members (the definitions the cluster lacks are planned as creates,
+/// so that their custom resources validate), with notes on both.
+pub async fn plan_deploy(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    manifests: &[Manifest],
+    popts: PlanOptions,
+) -> Result<Plan, Error> {
+    let (members, hooks) = hooks::split(manifests)?;
+    let (members, crds) = crds::split(members);
+    let missing = crds::missing(client, &crds).await?;
+    let planned: Vec<Manifest> = missing.iter().cloned().chain(members).collect();
+    let mut plan = plan::plan(client, resolver, set, &planned, popts).await?;
+    plan.notes.extend(hook_notes(&hooks));
+    for m in crds.iter().filter(|m| {
+        !missing
+            .iter()
+            .any(|x| x.body["metadata"]["name"] == m.body["metadata"]["name"])
+    }) {
+        plan.notes.push(format!(
+            "CustomResourceDefinition/{} (crds/) exists: left as it is, never upgraded",
+            m.body["metadata"]["name"].as_str().unwrap_or("")
         ));
     }
+    Ok(plan)
 }
 
 async fn ensure_namespace(client: &kube::Client, set: &ApplySet) -> Result<Vec<String>, Error> {
@@ -326,8 +316,9 @@ async fn deploy_locked(
             return Err(e);
         }
     };
+    let mut plan = plan;
+    plan.notes.extend(hook_notes(&objects.hooks));
     ui.plan(&plan);
-    say_adoptions(&plan, ui);
     let mut info = info;
     if let Some(a) = plan.adopted.first() {
         info.source = format!(

@@ -138,6 +138,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Live objects this apply takes into the set from a Helm release (`meta.helm.sh/*`).
     pub adopted: Vec<Adoption>,
+    /// What else the apply does or means, in sentences: adoptions, hooks, `crds/`.
+    pub notes: Vec<String>,
 }
 
 /// A live object of a Helm release that becomes a member of the set, as it is.
@@ -149,6 +151,33 @@ pub struct Adoption {
     pub release: String,
     /// `meta.helm.sh/release-namespace`.
     pub release_namespace: String,
+}
+
+/// What adopting means, once per Helm release.
+fn adoption_notes(set: &ApplySet, adopted: &[Adoption]) -> Vec<String> {
+    let mut releases: Vec<(&str, &str)> = adopted
+        .iter()
+        .map(|a| (a.release_namespace.as_str(), a.release.as_str()))
+        .collect();
+    releases.sort();
+    releases.dedup();
+    releases
+        .into_iter()
+        .map(|(ns, release)| {
+            let n = adopted
+                .iter()
+                .filter(|a| a.release == release && a.release_namespace == ns)
+                .count();
+            format!(
+                "adopting {n} live objects of Helm release {release} (namespace {ns}) into deploy \
+                 set {}: they are updated in place, nothing is deleted or recreated. Helm's \
+                 records (Secrets sh.helm.release.v1.{release}.v*) stay; `helm uninstall \
+                 {release}` would still delete these objects, so remove the records once berth \
+                 manages them: kubectl delete secret -n {ns} -l owner=helm,name={release}",
+                set.name
+            )
+        })
+        .collect()
 }
 
 /// The desired objects that are live, not members of `set`, and part of a Helm release.
@@ -209,6 +238,8 @@ impl Plan {
             },
             "changes": self.changes.iter().filter(|c| c.action != ChangeKind::Unchanged).collect::<Vec<_>>(),
             "warnings": self.warnings,
+            "adopted": self.adopted,
+            "notes": self.notes,
         })
     }
 }
@@ -510,6 +541,7 @@ async fn plan_with(
         changes.push(change);
     }
     let adopted = adoptions(set, &desired, &live);
+    let notes = adoption_notes(set, &adopted);
     let live_members = live.members.len();
     let prunes = prunes_of(live.members, &desired, opts);
     changes.extend(prunes.iter().map(|p| Change {
@@ -530,6 +562,7 @@ async fn plan_with(
         live_members,
         warnings,
         adopted,
+        notes,
     }))
 }
 

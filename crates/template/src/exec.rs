@@ -19,6 +19,8 @@ pub(crate) struct Trees {
     /// Templates a `tpl` text defines, over `map`.
     pub local: HashMap<String, Arc<Tree>>,
     pub missing: MissingKey,
+    /// Where `lookup` reads live objects; none renders offline (an empty map, as `helm template`).
+    pub lookup: Option<Arc<dyn crate::funcs::Lookup>>,
 }
 
 impl Trees {
@@ -842,6 +844,20 @@ impl Host for ExecHost<'_> {
             execute(self.trees, name, data, self.depth + 1)
         })
         .map_err(FuncError::Nested)
+    }
+
+    fn lookup(&mut self, query: &crate::funcs::LookupQuery) -> Result<Value, FuncError> {
+        let Some(source) = &self.trees.lookup else {
+            return Ok(Value::map(Default::default()));
+        };
+        match source.lookup(query) {
+            Ok(Some(found)) => Ok(Value::from_json_go(&found)),
+            Ok(None) => Ok(Value::map(Default::default())),
+            Err(e) => Err(FuncError::Msg(format!(
+                "lookup {} {} {:?} {:?}: {e}",
+                query.api_version, query.kind, query.namespace, query.name
+            ))),
+        }
     }
 
     fn tpl(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {

@@ -21,6 +21,7 @@ mod yaml;
 pub use error::{Error, ErrorKind};
 pub use exec::MissingKey;
 pub use funcs::names as function_names;
+pub use funcs::{Lookup, LookupQuery};
 pub use value::{MapRef, Object, Value};
 pub use yaml::{from_yaml, to_json, to_json_with, to_yaml};
 
@@ -110,6 +111,11 @@ impl Templates {
     /// Sets what a missing map key gives (an error unless told otherwise).
     pub fn set_missing_key(&mut self, missing: MissingKey) {
         self.trees.missing = missing;
+    }
+
+    /// Where `lookup` reads live objects (none: an empty map, as `helm template`).
+    pub fn set_lookup(&mut self, lookup: Arc<dyn funcs::Lookup>) {
+        self.trees.lookup = Some(lookup);
     }
 
     /// The names of every template in the set, `define`s included.

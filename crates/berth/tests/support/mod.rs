@@ -190,7 +190,15 @@ impl Env {
             .map(|d| serde_json::to_value(d).unwrap())
     }
 
+    /// Creates a ConfigMap another tool made (the namespace too, when it is missing).
     pub fn create_configmap(&self, ns: &str, name: &str) {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        if self.rt.block_on(namespaces.get_opt(ns)).unwrap().is_none() {
+            let n = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+            self.rt
+                .block_on(namespaces.create(&PostParams::default(), &n))
+                .unwrap();
+        }
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
         let cm: ConfigMap =
             serde_json::from_value(json!({"metadata": {"name": name}, "data": {"mine": "yes"}}))

@@ -422,8 +422,13 @@ fn register_text_formats(reg: &mut Registry) {
     f("osIsAbs", &[Str], None, |_, a| {
         Ok(Value::Bool(s(&a[0]).starts_with('/')))
     });
-    f("lookup", &[Str, Str, Str, Str], None, |_, _| {
-        Ok(Value::map(BTreeMap::new()))
+    f("lookup", &[Str, Str, Str, Str], None, |h, a| {
+        h.lookup(&super::LookupQuery {
+            api_version: s(&a[0]).to_string(),
+            kind: s(&a[1]).to_string(),
+            namespace: s(&a[2]).to_string(),
+            name: s(&a[3]).to_string(),
+        })
     });
     f("getHostByName", &[Str], None, |_, a| {
         use std::net::ToSocketAddrs;

@@ -74,6 +74,26 @@ type FResult = Result<Value, FuncError>;
 pub trait Host {
     fn include(&mut self, name: &str, data: &Value) -> Result<String, FuncError>;
     fn tpl(&mut self, text: &str, data: &Value) -> Result<String, FuncError>;
+    /// Helm's `lookup`: a live object (or a list when `name` is empty), an empty map when there
+    /// is none or no cluster.
+    fn lookup(&mut self, query: &LookupQuery) -> Result<Value, FuncError>;
+}
+
+/// What a template asks of `lookup`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupQuery {
+    pub api_version: String,
+    pub kind: String,
+    /// Empty: cluster-scoped, or every namespace.
+    pub namespace: String,
+    /// Empty: every object (a `List`).
+    pub name: String,
+}
+
+/// Reads live objects for `lookup` (a cluster backend); the template engine itself has no I/O.
+pub trait Lookup: Send + Sync {
+    /// The object (or `{"items": [...]}` list) as JSON, `None` when it does not exist.
+    fn lookup(&self, query: &LookupQuery) -> Result<Option<serde_json::Value>, String>;
 }
 
 /// One function: Go signature and implementation.
