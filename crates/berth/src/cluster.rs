@@ -230,6 +230,10 @@ impl berth_kube::dashboard::Renderer for FolderRenderer {
         }
         Ok((r.manifests, r.info))
     }
+
+    fn chart(&self) -> Option<berth_core::view::ChartView> {
+        self.flags.chart_view()
+    }
 }
 
 /// Renders again when the cluster has containers in source mode: `.Modes` for the templates,

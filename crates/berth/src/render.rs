@@ -122,6 +122,24 @@ impl RenderFlags {
         })
     }
 
+    /// The chart DIR is and the release it runs as, for status views; `None` for a folder.
+    pub fn chart_view(&self) -> Option<berth_core::view::ChartView> {
+        if !self.is_chart() {
+            return None;
+        }
+        let meta = berth_chart::Chart::load(&self.dir).ok()?.metadata;
+        Some(berth_core::view::ChartView {
+            release: self
+                .chart
+                .release
+                .clone()
+                .unwrap_or_else(|| "release-name".into()),
+            name: meta.name,
+            version: meta.version,
+            app_version: Some(meta.app_version).filter(|v| !v.is_empty()),
+        })
+    }
+
     /// A chart's rendered NOTES.txt (what Helm prints after an install), if DIR is a chart
     /// that has one.
     pub fn chart_notes(&self) -> Option<String> {

@@ -179,6 +179,7 @@ impl Reload {
             berth_local::apply_run_file(&mut rendered, &text, &shown)?;
         }
         let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
+        plan.chart = flags.chart_view();
         plan.set_modes(&over.modes);
         for pw in &mut plan.workloads {
             if let Some(n) = over.scale.get(&pw.workload.name) {

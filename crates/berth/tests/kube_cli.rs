@@ -158,6 +158,30 @@ fn the_example_chart_rolls_out(env: &Env) {
         "no changes expected:\n{}",
         text(&out)
     );
+    // The cluster dashboard names the release and the chart.
+    let (_child, addr) = spawn_with_dashboard(
+        env,
+        &[
+            &["dashboard", s(&chart), "--listen", "127.0.0.1:0"][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        format!("GET /api/v1/environment HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+    let view: Json = serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(
+        view["chart"],
+        json!({"release": "gb", "name": "guestbook", "version": "0.1.0", "app_version": "1.0.0"}),
+        "{view}"
+    );
 }
 
 /// `helm.sh/resource-policy: keep` (Helm's) keeps an object that leaves the render; the others

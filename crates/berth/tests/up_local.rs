@@ -789,6 +789,10 @@ fn the_example_chart_runs_with_berth_up() {
     .spawn()
     .unwrap();
     let s = wait_for(dir, "every replica ready", all_ready);
+    // The status (and so the dashboard) names the release and the chart.
+    assert_eq!(s["chart"]["release"], "gb", "{s:#}");
+    assert_eq!(s["chart"]["name"], "guestbook");
+    assert_eq!(s["chart"]["version"], "0.1.0");
     let ingress = s["ingress"]
         .as_str()
         .unwrap()

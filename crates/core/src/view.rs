@@ -153,6 +153,19 @@ pub struct EnvironmentView {
     /// The continuous sync, when `berth sync` drives this environment.
     #[serde(default)]
     pub sync: Option<SyncView>,
+    /// The Helm chart the environment runs, when it is one.
+    #[serde(default)]
+    pub chart: Option<ChartView>,
+}
+
+/// A Helm chart and the release name it runs as.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartView {
+    pub release: String,
+    /// `name` of Chart.yaml.
+    pub name: String,
+    pub version: String,
+    pub app_version: Option<String>,
 }
 
 /// What `berth sync` is doing.

@@ -24,6 +24,10 @@ use tokio::sync::{broadcast, watch};
 /// Renders the deploy folder again, with the given source modes, for a redeploy.
 pub trait Renderer: Send + Sync + 'static {
     fn render(&self, modes: &Modes) -> Result<(Vec<Manifest>, NewRevision), String>;
+    /// The Helm chart rendered, when it is one (for the dashboard's header).
+    fn chart(&self) -> Option<berth_core::view::ChartView> {
+        None
+    }
 }
 
 /// The REST resource of a workload kind.
@@ -352,6 +356,7 @@ impl KubeBackend {
         set: &ApplySet,
         renderer: Box<dyn Renderer>,
     ) -> Result<Arc<KubeBackend>, crate::Error> {
+        let chart = renderer.chart();
         let backend = Arc::new(KubeBackend {
             client: cluster.client.clone(),
             context: cluster.context.clone(),
@@ -366,6 +371,7 @@ impl KubeBackend {
                 ingress: None,
                 services: Vec::new(),
                 sync: None,
+                chart,
             }),
             changed: watch::channel(0).0,
             logs: Arc::new(LogHub::default()),

@@ -74,6 +74,7 @@ fn build(status: &Status, dir: &Path, busy: Option<String>, usage: bool) -> Envi
             .map(|w| service_view(status, w, dir, usage))
             .collect(),
         sync: None,
+        chart: status.chart.clone(),
     }
 }
 

@@ -321,7 +321,10 @@ impl Running {
                     .collect(),
             })
             .collect();
-        self.shared.update(|s| s.workloads = workloads);
+        self.shared.update(|s| {
+            s.workloads = workloads;
+            s.chart = plan.chart.clone();
+        });
         self.apply_services(&plan).await?;
         self.apply_ingress(&plan).await?;
 

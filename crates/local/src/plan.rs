@@ -68,6 +68,8 @@ pub struct Plan {
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
     /// (workload, container) pairs that run from source.
     pub sources: std::collections::BTreeSet<(String, String)>,
+    /// The Helm chart the folder is, for the status and the dashboard.
+    pub chart: Option<berth_core::view::ChartView>,
 }
 
 fn data_map(o: &Json, field: &str, base64: bool) -> BTreeMap<String, String> {

@@ -133,6 +133,9 @@ pub struct Status {
     pub workloads: Vec<WorkloadStatus>,
     pub services: Vec<ServiceStatus>,
     pub replicas: Vec<ReplicaStatus>,
+    /// The Helm chart this runs, when the folder is one.
+    #[serde(default)]
+    pub chart: Option<berth_core::view::ChartView>,
 }
 
 /// The status behind a lock, with a change counter to wait on.

@@ -106,7 +106,10 @@ function renderDetail() {
 
 function render() {
   if (!env) return;
-  $("target").textContent = `${env.backend} · ${env.target}`;
+  const chart = env.chart
+    ? ` · release ${env.chart.release} (chart ${env.chart.name} ${env.chart.version})`
+    : "";
+  $("target").textContent = `${env.backend} · ${env.target}${chart}`;
   $("busy").textContent = env.busy || lastMessage;
   $("error").hidden = !env.last_error;
   $("error").textContent = env.last_error || "";

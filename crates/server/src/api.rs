@@ -353,6 +353,7 @@ mod tests {
                     shell: None,
                 }],
                 sync: None,
+                chart: None,
             }
         }
         fn changed(&self) -> watch::Receiver<u64> {
