@@ -266,20 +266,25 @@ async fn run_one(
         .await
         .map_err(|e| failed(format!("cannot create it: {e}")))?;
     let outcome = wait_done(client, &objects, hook, ns, timeout).await;
-    let delete = match &outcome {
-        Ok(()) => hook.on_success,
-        Err(_) => hook.on_failure,
-    };
-    if delete {
+    if outcome.is_err() && hook.on_failure {
         let _ = objects
             .delete(hook.name(), &DeleteParams::background())
             .await;
     }
+    let pre = matches!(
+        event,
+        HookEvent::PreInstall
+            | HookEvent::PreUpgrade
+            | HookEvent::PreRollback
+            | HookEvent::PreDelete
+    );
     outcome.map_err(|why| {
-        failed(why).hint(
-            "the objects of the set were not changed by a failed pre- hook; fix the hook (or its \
-             image) and apply again",
-        )
+        failed(why).hint(if pre {
+            "the objects of the set were not changed; fix the hook (or its image) and apply again"
+        } else {
+            "the objects of the set were applied and the revision is marked failed; fix the hook \
+             (or its image) and apply again"
+        })
     })
 }
 
@@ -315,11 +320,15 @@ async fn wait_done(
         return Ok(());
     }
     let deadline = tokio::time::Instant::now() + timeout;
+    // A Job with `ttlSecondsAfterFinished` may be gone by the time it is read again: it finished.
+    let expires = hook.manifest.body["spec"]["ttlSecondsAfterFinished"].is_number();
     loop {
-        let obj = objects
-            .get(hook.name())
-            .await
-            .map_err(|e| format!("cannot read it: {e}"))?;
+        let obj = match objects.get_opt(hook.name()).await {
+            Ok(Some(obj)) => obj,
+            Ok(None) if expires => return Ok(()),
+            Ok(None) => return Err("it was deleted before it finished".into()),
+            Err(e) => return Err(format!("cannot read it: {e}")),
+        };
         let status = serde_json::to_value(&obj.data["status"]).unwrap_or_default();
         match settled(hook.kind(), &status) {
             Some(Ok(())) => return Ok(()),

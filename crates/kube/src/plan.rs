@@ -336,6 +336,13 @@ fn as_member(
                 .as_object_mut()
         })
         .ok_or_else(|| refuse("object has no metadata"))?;
+    // `annotations:` or `labels:` with nothing under them (a chart's empty block) mean none,
+    // as kubectl and helm read them.
+    for key in ["labels", "annotations"] {
+        if meta.get(key).is_some_and(Json::is_null) {
+            meta.remove(key);
+        }
+    }
     let name = meta
         .get("name")
         .and_then(Json::as_str)
@@ -913,6 +920,23 @@ mod tests {
             change_of(&d, Some(Json::Null), Some(&live)).action,
             ChangeKind::Replace
         );
+    }
+
+    #[test]
+    fn empty_annotations_and_labels_blocks_mean_none() {
+        let m = Manifest {
+            origin: "svc.yaml:1".into(),
+            body: json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "s", "annotations": null, "labels": null}}),
+        };
+        let set = ApplySet {
+            name: "app".into(),
+            namespace: "ns".into(),
+        };
+        let (body, name, ns) = as_member(&m, &set, true).unwrap();
+        assert_eq!((name.as_str(), ns.as_deref()), ("s", Some("ns")));
+        assert!(body["metadata"]["labels"][PART_OF].is_string(), "{body}");
+        assert!(body["metadata"]["annotations"].is_object(), "{body}");
     }
 
     #[test]
