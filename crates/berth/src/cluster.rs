@@ -161,6 +161,21 @@ pub struct RollbackArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    set: SetFlags,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// How long a pre-delete or post-delete hook may run.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+    /// How long to wait for an apply of the same set to finish.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    lock_timeout: Duration,
+}
+
+#[derive(Args, Debug)]
 pub struct UnlockArgs {
     #[command(flatten)]
     set: SetFlags,
@@ -695,6 +710,32 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
                 .map(|r| format!(" (recorded as revision {})", r.number))
                 .unwrap_or_default()
         ));
+        Ok(())
+    })
+}
+
+pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let cluster = args.set.cluster.connect().await?;
+        let set = resolve_set(&cluster, &args.set).await?;
+        let ui = Terminal::new(&cluster.context);
+        let report = berth_kube::delete(
+            &cluster.client,
+            &set,
+            args.timeout,
+            args.lock_timeout,
+            args.dry_run,
+            &ui,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        if !args.dry_run {
+            ui.info(format!(
+                "deleted deploy set {} ({} objects, its parent and its release history); \
+                 the namespace and anything berth did not apply stay",
+                set.name, report.deleted
+            ));
+        }
         Ok(())
     })
 }

@@ -53,6 +53,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Serve the dashboard and API over a deploy set on a cluster.
     Dashboard(kube_dashboard::DashboardArgs),
+    /// Delete a deploy set from a cluster, as `helm uninstall`: pre-delete hooks, every member,
+    /// its records, post-delete hooks.
+    Delete(cluster::DeleteArgs),
     /// Break a deploy set's lock left by a killed apply.
     Unlock(cluster::UnlockArgs),
     /// Restart every replica of a workload of the running `berth up`.
@@ -166,6 +169,7 @@ fn main() -> ExitCode {
         Command::Dashboard(args) => kube_dashboard::dashboard(args),
         Command::Sync(args) => sync::sync(args),
         Command::Logs(args) => logs::logs(args),
+        Command::Delete(args) => cluster::delete(args),
         Command::Rerun(args) => rerun(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),

@@ -47,6 +47,7 @@ scenarios!(
     a_helm_chart_applies_and_plans_clean,
     the_example_chart_rolls_out,
     a_kept_object_is_never_pruned,
+    delete_removes_the_set_and_nothing_else,
 );
 
 /// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
@@ -1679,6 +1680,7 @@ fn chart_hooks_run_around_the_apply_and_crds_are_installed_once(env: &Env) {
         ("templates/pre.yaml", job("pre", "pre-install,pre-upgrade", "    helm.sh/hook-weight: \"-1\"\n", "busybox")),
         ("templates/post.yaml", job("post", "post-install", "    helm.sh/hook-delete-policy: hook-succeeded\n", "busybox")),
         ("templates/upgrade-cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: upgraded\n  annotations: {helm.sh/hook: pre-upgrade}\ndata: {at: \"{{ .Values.version }}\"}\n".to_string()),
+        ("templates/cleanup.yaml", job("cleanup", "pre-delete", "", "busybox")),
         ("templates/bad.yaml", format!("{{{{- if .Values.failing }}}}\n{}{{{{- end }}}}\n", job("bad", "pre-upgrade", "", "crash"))),
         ("templates/tests/t.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations: {helm.sh/hook: test}\nspec:\n  containers: [{name: t, image: busybox}]\n".to_string()),
     ];
@@ -1958,4 +1960,46 @@ data:
         offline.contains("kube: \"v1.37.0\"") && offline.contains("found: \"none\""),
         "render stays offline: {offline}"
     );
+}
+
+/// `berth delete` removes every member, the parent and the release history, and nothing else:
+/// an object another tool made stays, and so does the namespace; a second delete says there is
+/// no such set; `--dry-run` changes nothing.
+fn delete_removes_the_set_and_nothing_else(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    env.apply_no_wait(app.path(), &ns);
+    env.create_configmap(&ns, "not-ours");
+    let members = env.names("v1", "ConfigMap", &ns);
+    assert!(members.len() > 1, "{members:?}");
+    let out = env.berth(&["delete", "-n", &ns, "--name", "app", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("to delete"), "{}", text(&out));
+    assert_eq!(
+        env.names("v1", "ConfigMap", &ns),
+        members,
+        "a dry run deletes nothing"
+    );
+    let out = env.berth(&["delete", "-n", &ns, "--name", "app"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("deleted deploy set app"),
+        "{}",
+        text(&out)
+    );
+    let left: Vec<String> = env
+        .names("v1", "ConfigMap", &ns)
+        .into_iter()
+        .filter(|n| n != "kube-root-ca.crt")
+        .collect();
+    assert_eq!(left, ["not-ours"], "only what berth did not apply stays");
+    assert!(env.names("apps/v1", "Deployment", &ns).is_empty());
+    let secrets = env.names("v1", "Secret", &ns);
+    assert!(
+        !secrets.iter().any(|s| s.starts_with("berth-")),
+        "the parent and the releases are gone: {secrets:?}"
+    );
+    let out = env.berth(&["delete", "-n", &ns, "--name", "app"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("does not exist"), "{}", text(&out));
 }

@@ -3,7 +3,8 @@
 //! post-rollback), in order of `helm.sh/hook-weight`, then kind, then name; a Job or Pod hook is
 //! waited for, and a failed one fails the deploy with its logs' last lines when the cluster
 //! has them. `helm.sh/hook-delete-policy` says when a hook object is deleted:
-//! `before-hook-creation` (the default), `hook-succeeded`, `hook-failed`.
+//! `before-hook-creation` (the default: just before it is created again), `hook-succeeded`
+//! (once every hook of the event succeeded), `hook-failed` (when it failed).
 
 use crate::error::{Error, ErrorKind};
 use crate::plan::{api, Manifest};
@@ -213,7 +214,8 @@ pub async fn run(
     timeout: Duration,
     say: &(dyn Fn(String) + Sync),
 ) -> Result<(), Error> {
-    for hook in of_event(hooks, event) {
+    let ran = of_event(hooks, event);
+    for hook in &ran {
         say(format!(
             "{event} hook {} (weight {})",
             hook.label(),
@@ -221,7 +223,41 @@ pub async fn run(
         ));
         run_one(client, resolver, hook, event, namespace, timeout).await?;
     }
+    // As Helm: `hook-succeeded` hooks go once every hook of the event succeeded (a
+    // ServiceAccount hook must outlive the Job hook that uses it).
+    for hook in ran.iter().filter(|h| h.on_success) {
+        let objects = hook_api(client, resolver, hook, namespace).await?;
+        match objects
+            .delete(hook.name(), &DeleteParams::background())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => say(format!(
+                "warning: {event} hook {} (hook-succeeded) could not be deleted: {e}",
+                hook.label()
+            )),
+        }
+    }
     Ok(())
+}
+
+/// The API of a hook's kind in its namespace (the set's, unless it names one).
+async fn hook_api(
+    client: &kube::Client,
+    resolver: &Resolver,
+    hook: &Hook,
+    namespace: &str,
+) -> Result<kube::Api<DynamicObject>, Error> {
+    let m = &hook.manifest;
+    let api_version = m.body["apiVersion"].as_str().unwrap_or("");
+    let resource = resolver
+        .require(client, api_version, hook.kind(), &m.origin)
+        .await?;
+    let ns = m.body["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(namespace);
+    Ok(api(client, &resource, Some(ns)))
 }
 
 async fn run_one(
@@ -233,14 +269,10 @@ async fn run_one(
     timeout: Duration,
 ) -> Result<(), Error> {
     let m = &hook.manifest;
-    let api_version = m.body["apiVersion"].as_str().unwrap_or("");
-    let resource = resolver
-        .require(client, api_version, hook.kind(), &m.origin)
-        .await?;
     let ns = m.body["metadata"]["namespace"]
         .as_str()
         .unwrap_or(namespace);
-    let objects = api(client, &resource, Some(ns));
+    let objects = hook_api(client, resolver, hook, namespace).await?;
     let failed = |what: String| {
         Error::new(
             ErrorKind::Rejected,

@@ -546,3 +546,118 @@ pub async fn only_set(client: &kube::Client, namespace: &str) -> Result<String, 
         .hint("pass --name SET")),
     }
 }
+
+/// What `berth delete` did.
+#[derive(Clone, Debug, Default)]
+pub struct DeleteReport {
+    /// Members deleted (in reverse apply order).
+    pub deleted: usize,
+}
+
+/// Deletes a deploy set, as `helm uninstall` removes a release: under the set's lock, the
+/// current revision's pre-delete hooks run, every member is deleted (reverse apply order; objects
+/// annotated `helm.sh/resource-policy: keep` stay), then the set's parent and release records,
+/// then the post-delete hooks. Objects that are not members (the namespace, `crds/`
+/// definitions, anything berth did not apply) are never touched. `dry_run` only shows the plan.
+pub async fn delete(
+    client: &kube::Client,
+    set: &ApplySet,
+    timeout: Duration,
+    lock_timeout: Duration,
+    dry_run: bool,
+    ui: &dyn Ui,
+) -> Result<DeleteReport, Error> {
+    let resolver = Resolver::default();
+    let parent = applyset::read_parent(client, set).await?;
+    if parent.is_none() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "deploy set `{}` does not exist in namespace {}",
+                set.name, set.namespace
+            ),
+        )
+        .hint("check -n, --name and --context; `berth history` lists a set's revisions"));
+    }
+    let popts = PlanOptions {
+        force_conflicts: false,
+        prune: true,
+    };
+    let plan = plan::plan(client, &resolver, set, &[], popts).await?;
+    ui.plan(&plan);
+    if dry_run {
+        return Ok(DeleteReport::default());
+    }
+    let lock = lock::Lock::acquire(client, set, lock_timeout, &|m| ui.info(m.to_string())).await?;
+    let result = delete_locked(client, &resolver, set, &plan, timeout, ui).await;
+    lock.release().await;
+    result
+}
+
+async fn delete_locked(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    plan: &Plan,
+    timeout: Duration,
+    ui: &dyn Ui,
+) -> Result<DeleteReport, Error> {
+    let releases = Releases::new(client, set);
+    let recorded = match releases.current().await? {
+        Some(rev) => releases.load(rev.number).await?,
+        None => Vec::new(),
+    };
+    let (_, hooks) = hooks::split(&recorded)?;
+    let say = |m| ui.info(m);
+    hooks::run(
+        client,
+        resolver,
+        &hooks,
+        hooks::HookEvent::PreDelete,
+        &set.namespace,
+        timeout,
+        &say,
+    )
+    .await?;
+    let opts = ApplyOptions {
+        force_conflicts: false,
+        prune: true,
+        allow_empty: true,
+    };
+    let report = apply::apply(client, resolver, plan, opts, &say).await?;
+    let parents: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &set.namespace);
+    match parents
+        .delete(&set.parent_name(), &Default::default())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => {
+            return Err(error::from_kube(
+                e,
+                &error::Action {
+                    verb: "delete",
+                    resource: "secrets".into(),
+                    namespace: Some(&set.namespace),
+                    object: Some(format!("the set's parent Secret/{}", set.parent_name())),
+                    origin: None,
+                },
+            ))
+        }
+    }
+    releases.delete_all().await?;
+    hooks::run(
+        client,
+        resolver,
+        &hooks,
+        hooks::HookEvent::PostDelete,
+        &set.namespace,
+        timeout,
+        &say,
+    )
+    .await?;
+    Ok(DeleteReport {
+        deleted: report.deleted,
+    })
+}

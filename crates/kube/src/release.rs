@@ -131,6 +131,24 @@ impl Releases {
         Ok(out)
     }
 
+    /// Deletes every revision's Secrets (when the set itself is deleted).
+    pub async fn delete_all(&self) -> Result<(), Error> {
+        let lp = ListParams::default().labels(&format!("{RELEASE_LABEL}={}", self.set.name));
+        let list = self
+            .api
+            .list_metadata(&lp)
+            .await
+            .map_err(|e| from_kube(e, &action("list", &self.set.namespace)))?;
+        for name in list.items.into_iter().filter_map(|s| s.metadata.name) {
+            match self.api.delete(&name, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(from_kube(e, &action("delete", &self.set.namespace))),
+            }
+        }
+        Ok(())
+    }
+
     /// The revision deployed now: the latest one marked deployed.
     pub async fn current(&self) -> Result<Option<Revision>, Error> {
         Ok(self
