@@ -334,6 +334,7 @@ fn render_modes(
             git_commit: berth_kube::release::git_commit(&flags.dir),
             variables_digest: hex,
             source: flags.dir.display().to_string(),
+            adopted: None,
         },
     })
 }
@@ -665,6 +666,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        print_helm_history(&cluster, &revisions).await;
         let _ = writeln!(
             out,
             "{:>8}  {:<19}  {:<11}  {:>7}  {:<12}  SOURCE",
@@ -686,11 +688,60 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
                 r.status.to_string(),
                 r.objects,
                 commit,
-                r.source
+                match &r.adopted {
+                    Some(h) => format!(
+                        "{} (adopted Helm release {}/{})",
+                        r.source, h.namespace, h.name
+                    ),
+                    None => r.source.clone(),
+                }
             );
         }
         Ok(())
     })
+}
+
+/// Before berth's revisions: the history Helm recorded for a release berth adopted, read from
+/// Helm's own records while they exist.
+async fn print_helm_history(cluster: &Cluster, revisions: &[berth_kube::release::Revision]) {
+    let Some(release) = revisions.iter().find_map(|r| r.adopted.clone()) else {
+        return;
+    };
+    let mut out = anstream::stdout();
+    match berth_kube::release::helm_history(&cluster.client, &release).await {
+        Ok(helm) if !helm.is_empty() => {
+            let _ = writeln!(
+                out,
+                "Helm release {} (namespace {}), before berth adopted it:",
+                release.name, release.namespace
+            );
+            let _ = writeln!(
+                out,
+                "{:>8}  {:<19}  {:<11}  {:<24}  DESCRIPTION",
+                "REVISION", "TIME (UTC)", "STATUS", "CHART"
+            );
+            for h in helm {
+                let _ = writeln!(
+                    out,
+                    "{:>8}  {:<19}  {:<11}  {:<24}  {}",
+                    h.version,
+                    h.last_deployed.chars().take(19).collect::<String>(),
+                    h.status,
+                    h.chart,
+                    h.description
+                );
+            }
+            let _ = writeln!(out, "berth:");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writeln!(
+                anstream::stderr(),
+                "warning: cannot read Helm's records of release {}: {e}",
+                release.name
+            );
+        }
+    }
 }
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {

@@ -1887,11 +1887,24 @@ fn a_helm_release_is_adopted_in_place(env: &Env) {
 
     let out = env.berth(&["history", "-n", &ns, "--name", "guestbook", "-o", "json"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("adopted 6 objects of Helm release"),
-        "{}",
-        text(&out)
+    let history: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        history[0]["adopted"],
+        json!({"namespace": ns, "name": "gb"}),
+        "{history}"
     );
+    // The text history starts with what Helm recorded, read from its own Secrets.
+    let out = env.berth(&["history", "-n", &ns, "--name", "guestbook"]);
+    let said = text(&out);
+    assert!(
+        said.contains("Helm release gb") && said.contains("guestbook-0.1.0"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Install complete"),
+        "Helm's description of its revision 1: {said}"
+    );
+    assert!(said.contains("(adopted Helm release"), "{said}");
     let out = env.berth(&[&["plan", s(&chart), "--detailed-exitcode"][..], &common].concat());
     assert_eq!(
         out.status.code(),

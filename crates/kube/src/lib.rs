@@ -321,13 +321,10 @@ async fn deploy_locked(
     ui.plan(&plan);
     let mut info = info;
     if let Some(a) = plan.adopted.first() {
-        info.source = format!(
-            "{} (adopted {} objects of Helm release {}/{})",
-            info.source,
-            plan.adopted.len(),
-            a.release_namespace,
-            a.release
-        );
+        info.adopted = Some(release::HelmRelease {
+            namespace: a.release_namespace.clone(),
+            name: a.release.clone(),
+        });
     }
     let previous = Releases::new(client, set).current().await?;
     let changed = plan.has_changes();
@@ -435,6 +432,7 @@ async fn wait_or_roll_back(
         git_commit: prev.git_commit.clone(),
         variables_digest: prev.variables_digest.clone(),
         source: format!("rollback to {} (--atomic)", prev.number),
+        adopted: None,
     };
     let inner = DeployOptions {
         atomic: false,
@@ -509,6 +507,7 @@ pub async fn rollback(
         git_commit: rev.and_then(|r| r.git_commit.clone()),
         variables_digest: rev.map(|r| r.variables_digest.clone()).unwrap_or_default(),
         source: format!("rollback to {target}"),
+        adopted: None,
     };
     let opts = DeployOptions {
         rollback: true,

@@ -65,6 +65,77 @@ pub struct Revision {
     /// The folder, or `rollback to 3`.
     pub source: String,
     pub chunks: usize,
+    /// The Helm release whose live objects this revision took into the set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<HelmRelease>,
+}
+
+/// A Helm release, by namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelmRelease {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// One revision of a Helm release, read from Helm's own record (`sh.helm.release.v1.NAME.vN`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmRevision {
+    pub version: u64,
+    pub status: String,
+    /// RFC 3339.
+    pub last_deployed: String,
+    /// `grafana-7.3.0`.
+    pub chart: String,
+    pub description: String,
+}
+
+/// The revisions Helm recorded for `release`, oldest first (Helm's Secrets driver: labels
+/// `owner=helm,name=NAME`, `data.release` = base64 of gzip of the release JSON).
+pub async fn helm_history(
+    client: &kube::Client,
+    release: &HelmRelease,
+) -> Result<Vec<HelmRevision>, Error> {
+    use base64::Engine;
+    let api: Api<Secret> = Api::namespaced(client.clone(), &release.namespace);
+    let lp = ListParams::default().labels(&format!("owner=helm,name={}", release.name));
+    let list = api
+        .list(&lp)
+        .await
+        .map_err(|e| from_kube(e, &action("list", &release.namespace)))?;
+    let mut out = Vec::new();
+    for secret in list.items {
+        let Some(data) = secret.data.as_ref().and_then(|d| d.get("release")) else {
+            continue;
+        };
+        let Ok(gz) = base64::engine::general_purpose::STANDARD.decode(&data.0) else {
+            continue;
+        };
+        let mut text = Vec::new();
+        if GzDecoder::new(&gz[..]).read_to_end(&mut text).is_err() {
+            continue;
+        }
+        let Ok(r) = serde_json::from_slice::<Json>(&text) else {
+            continue;
+        };
+        let meta = &r["chart"]["metadata"];
+        out.push(HelmRevision {
+            version: r["version"].as_u64().unwrap_or(0),
+            status: r["info"]["status"].as_str().unwrap_or("").to_string(),
+            last_deployed: r["info"]["last_deployed"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            chart: format!(
+                "{}-{}",
+                meta["name"].as_str().unwrap_or("?"),
+                meta["version"].as_str().unwrap_or("?")
+            ),
+            description: r["info"]["description"].as_str().unwrap_or("").to_string(),
+        });
+    }
+    out.sort_by_key(|r| r.version);
+    Ok(out)
 }
 
 /// A revision's description before it is stored.
@@ -74,6 +145,8 @@ pub struct NewRevision {
     pub git_commit: Option<String>,
     pub variables_digest: String,
     pub source: String,
+    /// The Helm release whose live objects this revision adopts.
+    pub adopted: Option<HelmRelease>,
 }
 
 /// The revisions of one deploy set.
@@ -192,6 +265,7 @@ impl Releases {
             objects: manifests.len(),
             source: info.source,
             chunks: chunks.len(),
+            adopted: info.adopted,
         };
         // Later chunks first, so a visible revision is always complete.
         for (i, chunk) in chunks.iter().enumerate().rev() {
