@@ -176,6 +176,15 @@ pub struct DeleteArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct TestArgs {
+    #[command(flatten)]
+    set: SetFlags,
+    /// How long each test may run.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Args, Debug)]
 pub struct UnlockArgs {
     #[command(flatten)]
     set: SetFlags,
@@ -786,6 +795,23 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
                  the namespace and anything berth did not apply stay",
                 set.name, report.deleted
             ));
+        }
+        Ok(())
+    })
+}
+
+pub fn test(args: TestArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let cluster = args.set.cluster.connect().await?;
+        let set = resolve_set(&cluster, &args.set).await?;
+        let ui = Terminal::new(&cluster.context);
+        let ran = berth_kube::test(&cluster.client, &set, args.timeout, &ui)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        if ran.is_empty() {
+            ui.info(format!("deploy set {} has no tests", set.name));
+        } else {
+            ui.info(format!("{} tests passed: {}", ran.len(), ran.join(", ")));
         }
         Ok(())
     })

@@ -56,6 +56,8 @@ enum Command {
     /// Delete a deploy set from a cluster, as `helm uninstall`: pre-delete hooks, every member,
     /// its records, post-delete hooks.
     Delete(cluster::DeleteArgs),
+    /// Run a deployed chart's tests (its `helm.sh/hook: test` objects), as `helm test`.
+    Test(cluster::TestArgs),
     /// Break a deploy set's lock left by a killed apply.
     Unlock(cluster::UnlockArgs),
     /// Restart every replica of a workload of the running `berth up`.
@@ -170,6 +172,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync::sync(args),
         Command::Logs(args) => logs::logs(args),
         Command::Delete(args) => cluster::delete(args),
+        Command::Test(args) => cluster::test(args),
         Command::Rerun(args) => rerun(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),

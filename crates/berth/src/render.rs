@@ -83,7 +83,7 @@ impl RenderFlags {
 
     /// A chart's objects: every rendered object; for a cluster also the CRDs of `crds/`
     /// (marked, so that they are only created when missing, as Helm does) and the hooks (run
-    /// around the apply), `templates/tests/` hooks aside.
+    /// around the apply; test hooks only by `berth test`).
     fn chart_objects(&self, for_cluster: bool) -> Result<Rendered, berth_manifest::Error> {
         let out = self.render_chart()?;
         let namespace = self.namespace.clone().unwrap_or_else(|| "default".into());
@@ -104,14 +104,7 @@ impl RenderFlags {
             }
             d
         });
-        let hooks = out.hooks.iter().filter(|h| {
-            for_cluster
-                && !h
-                    .hook()
-                    .unwrap_or("")
-                    .split(',')
-                    .any(|e| e.trim().starts_with("test"))
-        });
+        let hooks = out.hooks.iter().filter(|_| for_cluster);
         let docs = crds
             .chain(out.manifests.iter().chain(hooks).map(document))
             .collect();

@@ -1682,7 +1682,7 @@ fn chart_hooks_run_around_the_apply_and_crds_are_installed_once(env: &Env) {
         ("templates/upgrade-cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: upgraded\n  annotations: {helm.sh/hook: pre-upgrade}\ndata: {at: \"{{ .Values.version }}\"}\n".to_string()),
         ("templates/cleanup.yaml", job("cleanup", "pre-delete", "", "busybox")),
         ("templates/bad.yaml", format!("{{{{- if .Values.failing }}}}\n{}{{{{- end }}}}\n", job("bad", "pre-upgrade", "", "crash"))),
-        ("templates/tests/t.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations: {helm.sh/hook: test}\nspec:\n  containers: [{name: t, image: busybox}]\n".to_string()),
+        ("templates/tests/t.yaml", job("smoke", "test", "", "busybox")),
     ];
     for (f, text) in &files {
         std::fs::write(c.join(f), text).unwrap();
@@ -1752,8 +1752,20 @@ fn chart_hooks_run_around_the_apply_and_crds_are_installed_once(env: &Env) {
         "no pre-upgrade hook on install"
     );
     assert!(
-        env.get("v1", "Pod", &ns, "smoke").is_none(),
+        env.get("batch/v1", "Job", &ns, "smoke").is_none(),
         "test hooks do not run on apply"
+    );
+    // `berth test` runs them, as `helm test`.
+    let out = env.berth(&["test", "-n", &ns, "--name", "hooked", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 tests passed: Job/smoke"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.get("batch/v1", "Job", &ns, "smoke").unwrap()["status"]["succeeded"],
+        1
     );
 
     // Upgrade, with the CRD edited in crds/: the cluster's CRD stays as it was.

@@ -121,7 +121,7 @@ impl Hook {
         GroupKind::from_api_version(api_version, self.kind())
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("{}/{}", self.kind(), self.name())
     }
 }

@@ -660,3 +660,40 @@ async fn delete_locked(
         deleted: report.deleted,
     })
 }
+
+/// Runs the test hooks (`helm.sh/hook: test`, a chart's `templates/tests/`) of the deployed
+/// revision, as `helm test`: one at a time in hook order, each waited for; the first failure
+/// ends the run with its reason and logs. Returns the tests that ran.
+pub async fn test(
+    client: &kube::Client,
+    set: &ApplySet,
+    timeout: Duration,
+    ui: &dyn Ui,
+) -> Result<Vec<String>, Error> {
+    let releases = Releases::new(client, set);
+    let Some(current) = releases.current().await? else {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("deploy set `{}` has no deployed revision", set.name),
+        )
+        .hint("apply the chart first; `berth history` lists the revisions"));
+    };
+    let (_, hooks) = hooks::split(&releases.load(current.number).await?)?;
+    let tests: Vec<String> = hooks::of_event(&hooks, hooks::HookEvent::Test)
+        .iter()
+        .map(|h| h.label())
+        .collect();
+    let resolver = Resolver::default();
+    let say = |m| ui.info(m);
+    hooks::run(
+        client,
+        &resolver,
+        &hooks,
+        hooks::HookEvent::Test,
+        &set.namespace,
+        timeout,
+        &say,
+    )
+    .await?;
+    Ok(tests)
+}
