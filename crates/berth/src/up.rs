@@ -425,19 +425,7 @@ async fn run(
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     let status = running.shared.snapshot();
-    for s in &status.services {
-        say(&format!(
-            "service {:<18} {}",
-            s.name,
-            s.addresses.join(", ")
-        ));
-        for n in &s.notes {
-            say(&format!("{:<26} └ {n}", ""));
-        }
-    }
-    if let Some(url) = &status.ingress {
-        say(&format!("ingress {url}"));
-    }
+    say_listeners(&status);
     let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
     let busy = std::sync::Arc::new(std::sync::Mutex::new(None));
     let backend = std::sync::Arc::new(berth_local::backend::LocalBackend {
@@ -474,34 +462,7 @@ async fn run(
                 report_apply(&mut view, "reloaded", apply_folder(dir, &options, &over, &mut running).await);
             }
             Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", apply_folder(dir, &options, &over, &mut running).await),
-            Some(mut changed) = sources.next() => {
-                // Build; if more saves arrived meanwhile, build again: one restart per burst,
-                // always with the latest source.
-                let mut built = std::collections::BTreeSet::new();
-                loop {
-                    while let Some(more) = sources.try_next() {
-                        changed.extend(more);
-                    }
-                    if changed.is_empty() {
-                        break;
-                    }
-                    for workload in std::mem::take(&mut changed) {
-                        match running.build_source(&workload).await {
-                            Ok(()) => {
-                                built.insert(workload);
-                            }
-                            Err(e) => {
-                                built.remove(&workload);
-                                view.event(&format!("berth up: {workload}: {e}"));
-                            }
-                        }
-                    }
-                }
-                for workload in built {
-                    let result = running.restart_built(&workload).await.map_err(|e| e.to_string());
-                    report_apply(&mut view, &format!("{workload}: source changed"), result);
-                }
-            }
+            Some(changed) = sources.next() => rebuild(changed, &mut sources, &mut running, &mut view).await,
             Some(ask) = asks.recv() => {
                 *busy.lock().unwrap() = Some("applying".to_string());
                 running.shared.update(|_| {});
@@ -521,6 +482,60 @@ async fn run(
     running.shutdown().await;
     say("berth up: stopped");
     Ok(())
+}
+
+/// Where the Services and the Ingress listen.
+fn say_listeners(status: &Status) {
+    for s in &status.services {
+        say(&format!(
+            "service {:<18} {}",
+            s.name,
+            s.addresses.join(", ")
+        ));
+        for n in &s.notes {
+            say(&format!("{:<26} └ {n}", ""));
+        }
+    }
+    if let Some(url) = &status.ingress {
+        say(&format!("ingress {url}"));
+    }
+}
+
+/// Source mode: builds the workloads whose sources changed; if more saves arrived meanwhile,
+/// builds again, so a burst restarts each once, always with the latest source.
+async fn rebuild(
+    mut changed: std::collections::BTreeSet<String>,
+    sources: &mut Sources,
+    running: &mut Running,
+    view: &mut View,
+) {
+    let mut built = std::collections::BTreeSet::new();
+    loop {
+        while let Some(more) = sources.try_next() {
+            changed.extend(more);
+        }
+        if changed.is_empty() {
+            break;
+        }
+        for workload in std::mem::take(&mut changed) {
+            match running.build_source(&workload).await {
+                Ok(()) => {
+                    built.insert(workload);
+                }
+                Err(e) => {
+                    built.remove(&workload);
+                    view.event(&format!("berth up: {workload}: {e}"));
+                }
+            }
+        }
+    }
+    for workload in built {
+        let result = running
+            .restart_built(&workload)
+            .await
+            .map_err(|e| e.to_string());
+        report_apply(view, &format!("{workload}: source changed"), result);
+    }
 }
 
 /// The source-mode watcher, rebuilt whenever the set of watched services changes.

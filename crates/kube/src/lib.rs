@@ -284,11 +284,96 @@ async fn deploy_locked(
     resolver: &Resolver,
     set: &ApplySet,
     objects: &Objects<'_>,
-    info: NewRevision,
+    mut info: NewRevision,
     opts: &DeployOptions,
     ui: &dyn Ui,
     created_namespaces: &[String],
 ) -> Result<DeployOutcome, Error> {
+    let mut plan = validated_plan(client, resolver, set, objects, opts, created_namespaces).await?;
+    plan.notes.extend(hook_notes(&objects.hooks));
+    ui.plan(&plan);
+    if let Some(a) = plan.adopted.first() {
+        info.adopted = Some(release::HelmRelease {
+            namespace: a.release_namespace.clone(),
+            name: a.release.clone(),
+        });
+    }
+    let releases = Releases::new(client, set);
+    let previous = releases.current().await?;
+    let changed = plan.has_changes();
+    let occasion = match (opts.rollback, &previous) {
+        (true, _) => hooks::Occasion::Rollback,
+        (false, None) => hooks::Occasion::Install,
+        (false, Some(_)) => hooks::Occasion::Upgrade,
+    };
+    // Hooks run when a revision is made (as Helm's run on each install or upgrade), not on a
+    // deploy that changes nothing.
+    let makes_revision = changed || previous.is_none();
+    let hook_timeout = opts.wait.unwrap_or(Duration::from_secs(300));
+    let say = |m| ui.info(m);
+    let run_hooks = |event| {
+        let ns = &set.namespace;
+        hooks::run(
+            client,
+            resolver,
+            &objects.hooks,
+            event,
+            ns,
+            hook_timeout,
+            &say,
+        )
+    };
+    if makes_revision {
+        run_hooks(occasion.pre()).await?;
+    }
+    let report = apply::apply(client, resolver, &plan, opts.apply, &say).await?;
+    let revision = match makes_revision {
+        true => {
+            let rev = releases.record(objects.all, info).await?;
+            ui.info(format!("recorded revision {}", rev.number));
+            Some(rev)
+        }
+        false => None,
+    };
+    let recorded = revision.as_ref().map(|r| r.number);
+    let current = recorded.or(previous.as_ref().map(|r| r.number));
+    let waited = match opts.wait {
+        Some(timeout) => Some(
+            wait_or_roll_back(
+                client, resolver, set, &plan, timeout, recorded, previous, opts, ui,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    if let Some(n) = recorded {
+        if let Err(e) = run_hooks(occasion.post()).await {
+            releases.set_status(n, RevisionStatus::Failed).await?;
+            return Err(e);
+        }
+    }
+    if let Some(n) = current {
+        releases.set_status(n, RevisionStatus::Deployed).await?;
+    }
+    Ok(DeployOutcome {
+        report,
+        revision,
+        changed,
+        waited,
+        current,
+    })
+}
+
+/// The plan of the set's members, validated by the server: namespaces the objects need are
+/// created first (and removed again when validation fails, so the cluster is left as it was).
+async fn validated_plan(
+    client: &kube::Client,
+    resolver: &Resolver,
+    set: &ApplySet,
+    objects: &Objects<'_>,
+    opts: &DeployOptions,
+    created_namespaces: &[String],
+) -> Result<Plan, Error> {
     let popts = PlanOptions {
         force_conflicts: opts.apply.force_conflicts,
         prune: opts.apply.prune,
@@ -308,92 +393,13 @@ async fn deploy_locked(
             }
         }
     }
-    let plan = match plan.and_then(|p| apply::check_empty(&p, opts.apply.allow_empty).map(|_| p)) {
-        Ok(p) => p,
+    match plan.and_then(|p| apply::check_empty(&p, opts.apply.allow_empty).map(|_| p)) {
+        Ok(p) => Ok(p),
         Err(e) => {
-            // Validation failed: leave the cluster as it was.
             apply::undo_namespaces(client, &created).await;
-            return Err(e);
-        }
-    };
-    let mut plan = plan;
-    plan.notes.extend(hook_notes(&objects.hooks));
-    ui.plan(&plan);
-    let mut info = info;
-    if let Some(a) = plan.adopted.first() {
-        info.adopted = Some(release::HelmRelease {
-            namespace: a.release_namespace.clone(),
-            name: a.release.clone(),
-        });
-    }
-    let previous = Releases::new(client, set).current().await?;
-    let changed = plan.has_changes();
-    let occasion = match (opts.rollback, &previous) {
-        (true, _) => hooks::Occasion::Rollback,
-        (false, None) => hooks::Occasion::Install,
-        (false, Some(_)) => hooks::Occasion::Upgrade,
-    };
-    // Hooks run when a revision is made (as Helm's run on each install or upgrade), not on a
-    // deploy that changes nothing.
-    let hook_timeout = opts.wait.unwrap_or(Duration::from_secs(300));
-    let say = |m| ui.info(m);
-    let run_hooks = |event| {
-        hooks::run(
-            client,
-            resolver,
-            &objects.hooks,
-            event,
-            &set.namespace,
-            hook_timeout,
-            &say,
-        )
-    };
-    if changed || previous.is_none() {
-        run_hooks(occasion.pre()).await?;
-    }
-    let report = apply::apply(client, resolver, &plan, opts.apply, &|m| ui.info(m)).await?;
-    let releases = Releases::new(client, set);
-    let revision = if changed || previous.is_none() {
-        let rev = releases.record(objects.all, info).await?;
-        ui.info(format!("recorded revision {}", rev.number));
-        Some(rev)
-    } else {
-        None
-    };
-    let current = revision
-        .as_ref()
-        .map(|r| r.number)
-        .or(previous.as_ref().map(|r| r.number));
-    let took = match opts.wait {
-        Some(timeout) => {
-            let recorded = revision.as_ref().map(|r| r.number);
-            Some(
-                wait_or_roll_back(
-                    client, resolver, set, &plan, timeout, recorded, previous, opts, ui,
-                )
-                .await?,
-            )
-        }
-        None => None,
-    };
-    if let Some(rev) = &revision {
-        if let Err(e) = run_hooks(occasion.post()).await {
-            releases
-                .set_status(rev.number, RevisionStatus::Failed)
-                .await?;
-            return Err(e);
+            Err(e)
         }
     }
-    if let Some(n) = current {
-        releases.set_status(n, RevisionStatus::Deployed).await?;
-    }
-    Ok(DeployOutcome {
-        report,
-        revision,
-        changed,
-        waited: took,
-        current,
-    })
 }
 
 /// Waits for the rollout; on failure marks the new revision failed and, with `--atomic`,

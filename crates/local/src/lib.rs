@@ -154,6 +154,10 @@ pub struct Running {
     log_limits: LogLimits,
     /// One log file per workload, shared by its replicas (rotation needs a single writer).
     log_files: BTreeMap<String, Arc<LogFile>>,
+    /// Replicas replaced rolling, waiting for their successors before they stop.
+    retiring: JoinSet<()>,
+    /// Tells retiring replicas to stop at once (berth is stopping).
+    hurry: watch::Sender<bool>,
 }
 
 struct ServiceRun {
@@ -203,6 +207,70 @@ impl ReplicaRun {
 
 /// How long a rolling replacement waits for the new replica before stopping the old one.
 const ROLLOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Retires a replica replaced rolling: once `successor` is ready (or failed, or after
+/// [`ROLLOUT_WAIT`], or at once when berth stops), it stops serving, is drained and stopped.
+async fn retire(
+    shared: Arc<Shared>,
+    id: usize,
+    run: ReplicaRun,
+    successor: Option<usize>,
+    mut hurry: watch::Receiver<bool>,
+) {
+    if let Some(new) = successor {
+        tokio::select! {
+            _ = wait_serving(&shared, new) => {}
+            _ = hurry.wait_for(|h| *h) => {}
+        }
+    }
+    stop_run(&shared, id, run).await;
+}
+
+/// Waits until a new replica is ready, has failed, or [`ROLLOUT_WAIT`] has passed.
+async fn wait_serving(shared: &Shared, id: usize) {
+    let mut changes = shared.subscribe();
+    let deadline = tokio::time::Instant::now() + ROLLOUT_WAIT;
+    loop {
+        let done = shared.replica_status(id).is_none_or(|r| {
+            r.ready
+                || matches!(
+                    r.phase,
+                    Phase::Failed | Phase::Succeeded | Phase::CrashLoop { .. } | Phase::Stopped
+                )
+        });
+        if done
+            || tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Marks a replica not ready, drains it, stops its process and forgets its status.
+async fn stop_run(shared: &Shared, id: usize, run: ReplicaRun) {
+    shared.replica(id, |s| s.ready = false);
+    drain(shared, id).await;
+    let _ = run.stop.send(true);
+    let _ = run.task.await;
+    shared.update(|s| s.replicas.retain(|x| x.id != id));
+}
+
+/// Waits until the Ingress has finished the requests it sent to a replica no longer ready
+/// (at most [`DRAIN_WAIT`]).
+async fn drain(shared: &Shared, id: usize) {
+    let Some(ports) = shared
+        .replica_status(id)
+        .map(|r| r.ports.values().copied().collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
+    while shared.in_flight(&ports) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
 
 /// How long a replica being stopped may take to finish the requests it is answering.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -286,6 +354,8 @@ impl Running {
             prebuilt: Default::default(),
             log_limits: options.log_limits,
             log_files: BTreeMap::new(),
+            retiring: JoinSet::new(),
+            hurry: watch::channel(false).0,
         };
         running.apply(plan).await?;
         Ok(running)
@@ -385,35 +455,19 @@ impl Running {
             let id = self.start_replica(plan, d, &service_env)?;
             successors.insert(key, id);
         }
+        // The old replicas retire in the background, each once its successor serves: the apply
+        // (and whatever berth does next, such as watching a source) does not wait for them.
+        while self.retiring.try_join_next().is_some() {}
         for old in rolling {
-            if let Some(new) = successors.get(&self.replicas[&old].key) {
-                self.wait_serving(*new).await;
-            }
-            self.stop_replica(old).await;
+            let Some(run) = self.replicas.remove(&old) else {
+                continue;
+            };
+            let successor = successors.get(&run.key).copied();
+            let (shared, hurry) = (self.shared.clone(), self.hurry.subscribe());
+            self.retiring
+                .spawn(retire(shared, old, run, successor, hurry));
         }
         Ok(applied)
-    }
-
-    /// Waits until a new replica is ready, has failed, or [`ROLLOUT_WAIT`] has passed.
-    async fn wait_serving(&self, id: usize) {
-        let mut changes = self.shared.subscribe();
-        let deadline = tokio::time::Instant::now() + ROLLOUT_WAIT;
-        loop {
-            let done = self.shared.replica_status(id).is_none_or(|r| {
-                r.ready
-                    || matches!(
-                        r.phase,
-                        Phase::Failed | Phase::Succeeded | Phase::CrashLoop { .. } | Phase::Stopped
-                    )
-            });
-            if done
-                || tokio::time::timeout_at(deadline, changes.changed())
-                    .await
-                    .is_err()
-            {
-                return;
-            }
-        }
     }
 
     /// Stops one replica (no traffic reaches it from the moment it is asked to stop) and
@@ -422,27 +476,7 @@ impl Running {
         let Some(r) = self.replicas.remove(&id) else {
             return;
         };
-        self.shared.replica(id, |s| s.ready = false);
-        self.drain(id).await;
-        let _ = r.stop.send(true);
-        let _ = r.task.await;
-        self.shared.update(|s| s.replicas.retain(|x| x.id != id));
-    }
-
-    /// Waits until the Ingress has finished the requests it sent to a replica no longer ready
-    /// (at most [`DRAIN_WAIT`]).
-    async fn drain(&self, id: usize) {
-        let Some(ports) = self
-            .shared
-            .replica_status(id)
-            .map(|r| r.ports.values().copied().collect::<Vec<_>>())
-        else {
-            return;
-        };
-        let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
-        while self.shared.in_flight(&ports) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        stop_run(&self.shared, id, r).await;
     }
 
     fn start_replica(
@@ -752,9 +786,11 @@ impl Running {
 
     /// Stops every process (SIGTERM, grace period, SIGKILL) and every listener.
     pub async fn shutdown(mut self) {
+        let _ = self.hurry.send(true);
         for r in self.replicas.values() {
             let _ = r.stop.send(true);
         }
+        while self.retiring.join_next().await.is_some() {}
         for (_, r) in std::mem::take(&mut self.replicas) {
             let _ = r.task.await;
         }

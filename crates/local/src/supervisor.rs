@@ -400,155 +400,162 @@ impl Replica {
     async fn run_once(&self, stop: &mut watch::Receiver<bool>) -> Ended {
         let mut backoff = BACKOFF_FIRST;
         let mut attempts = 0;
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            self.claim_ports();
-            let env = match self.env() {
+        while !*stop.borrow() {
+            let env = match self.prepare().await {
                 Ok(env) => env,
-                Err(why) => {
-                    self.shared.replica(self.id, |r| {
-                        r.phase = Phase::Failed;
-                        r.message = Some(why);
-                    });
-                    let _ = stop.wait_for(|s| *s).await;
-                    break;
-                }
+                Err(why) => return self.fail_until_stopped(why, stop).await,
             };
-            self.shared.replica(self.id, |r| r.phase = Phase::Starting);
-            if let Err(why) = self.build(&env).await {
-                self.shared.replica(self.id, |r| {
-                    r.phase = Phase::Failed;
-                    r.message = Some(why);
-                });
-                let _ = stop.wait_for(|s| *s).await;
-                break;
-            }
             let started = Instant::now();
-            let mut child = match self.spawn(&env) {
+            let child = match self.spawn(&env) {
                 Ok(c) => c,
+                Err(why) if why.contains("workdir") => {
+                    return self.fail_until_stopped(why, stop).await
+                }
                 Err(why) => {
-                    let failed = why.contains("workdir");
                     self.shared.replica(self.id, |r| {
-                        r.phase = if failed {
-                            Phase::Failed
-                        } else {
-                            Phase::CrashLoop {
-                                retry_in_ms: backoff.as_millis() as u64,
-                            }
+                        r.phase = Phase::CrashLoop {
+                            retry_in_ms: backoff.as_millis() as u64,
                         };
                         r.message = Some(why);
                     });
-                    if failed
-                        || tokio::time::timeout(backoff, stop.wait_for(|s| *s))
-                            .await
-                            .is_ok()
-                    {
-                        let _ = stop.wait_for(|s| *s).await;
+                    if !back_off(&mut backoff, stop).await {
                         break;
                     }
-                    backoff = (backoff * 2).min(BACKOFF_CAP);
                     continue;
                 }
             };
-            let pid = child.id().unwrap_or(0);
-            let c = self.container();
-            // Jobs do not serve; long-running replicas without a probe are ready once running.
-            let ready_now = c.readiness.is_none()
-                && !matches!(
-                    self.workload.kind,
-                    WorkloadKind::Job | WorkloadKind::CronJob
-                );
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            self.shared.replica(self.id, |r| {
-                r.pid = Some(pid);
-                r.started = Some(now);
-                r.phase = Phase::Running;
-                r.ready = ready_now;
-                r.message = None;
-            });
-            let mut tasks = self.log_streams(&mut child);
-            if let Some(p) = c.readiness.clone() {
-                tasks.push(self.probe_task(p, false, env.clone(), pid));
-            }
-            if let Some(p) = c.liveness.clone() {
-                tasks.push(self.probe_task(p, true, env.clone(), pid));
-            }
-            let exit = tokio::select! {
-                status = child.wait() => Some(status),
-                _ = stop.wait_for(|s| *s) => None,
-            };
-            let Some(status) = exit else {
-                self.shared.replica(self.id, |r| r.ready = false);
-                self.stop(&mut child).await;
-                for t in tasks {
-                    t.abort();
-                }
+            let Some(status) = self.supervise(child, &env, stop).await else {
                 break;
             };
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            for t in tasks {
-                t.abort();
-            }
             if started.elapsed() >= HEALTHY_RUN {
                 backoff = BACKOFF_FIRST;
             }
-            let succeeded = status.as_ref().is_ok_and(|s| s.success());
-            let why = match status {
-                Ok(s) => format!("exited with {s}"),
-                Err(e) => format!("lost the process: {e}"),
-            };
-            let restarts = attempts;
-            attempts += 1;
-            let done = match self.workload.restart {
-                RestartPolicy::Always => None,
-                RestartPolicy::OnFailure | RestartPolicy::Never if succeeded => {
-                    Some(Phase::Succeeded)
-                }
-                RestartPolicy::Never => Some(Phase::Failed),
-                RestartPolicy::OnFailure if restarts >= self.workload.backoff_limit => {
-                    Some(Phase::Failed)
-                }
-                RestartPolicy::OnFailure => None,
-            };
-            if let Some(phase) = done {
-                let failed = phase == Phase::Failed;
-                self.shared.replica(self.id, |r| {
-                    r.pid = None;
-                    r.ready = false;
-                    r.phase = phase;
-                    r.message = failed.then(|| format!("{why}; see {}", self.log.path().display()));
-                });
+            if self.exited(status, attempts, backoff) {
                 return Ended::Completed;
             }
+            attempts += 1;
+            if !back_off(&mut backoff, stop).await {
+                break;
+            }
+        }
+        Ended::Stopped
+    }
+
+    /// Everything before a start: free ports, the environment, source mode's build.
+    async fn prepare(&self) -> Result<Vec<(String, String)>, String> {
+        self.claim_ports();
+        let env = self.env()?;
+        self.shared.replica(self.id, |r| r.phase = Phase::Starting);
+        self.build(&env).await?;
+        Ok(env)
+    }
+
+    /// Shows why the replica cannot start, until the folder changes (berth stops it).
+    async fn fail_until_stopped(&self, why: String, stop: &mut watch::Receiver<bool>) -> Ended {
+        self.shared.replica(self.id, |r| {
+            r.phase = Phase::Failed;
+            r.message = Some(why);
+        });
+        let _ = stop.wait_for(|s| *s).await;
+        Ended::Stopped
+    }
+
+    /// A started process: its logs and probes until it exits (its exit status), or until berth
+    /// stops it (`None`; it is then stopped gracefully).
+    async fn supervise(
+        &self,
+        mut child: Child,
+        env: &[(String, String)],
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<std::io::Result<std::process::ExitStatus>> {
+        let pid = child.id().unwrap_or(0);
+        let c = self.container();
+        // Jobs do not serve; long-running replicas without a probe are ready once running.
+        let ready_now = c.readiness.is_none()
+            && !matches!(
+                self.workload.kind,
+                WorkloadKind::Job | WorkloadKind::CronJob
+            );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        self.shared.replica(self.id, |r| {
+            r.pid = Some(pid);
+            r.started = Some(now);
+            r.phase = Phase::Running;
+            r.ready = ready_now;
+            r.message = None;
+        });
+        let mut tasks = self.log_streams(&mut child);
+        for (probe, liveness) in [(&c.readiness, false), (&c.liveness, true)] {
+            if let Some(p) = probe.clone() {
+                tasks.push(self.probe_task(p, liveness, env.to_vec(), pid));
+            }
+        }
+        let exit = tokio::select! {
+            status = child.wait() => Some(status),
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        if exit.is_none() {
+            self.shared.replica(self.id, |r| r.ready = false);
+            self.stop(&mut child).await;
+        } else {
+            // Anything the process left in its group goes with it.
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        tasks.iter().for_each(|t| t.abort());
+        exit
+    }
+
+    /// Records how a run ended; true when the replica is done for good (a Job that succeeded or
+    /// failed for the last time), false when it restarts after `backoff`.
+    fn exited(
+        &self,
+        status: std::io::Result<std::process::ExitStatus>,
+        restarts: u32,
+        backoff: Duration,
+    ) -> bool {
+        let succeeded = status.as_ref().is_ok_and(|s| s.success());
+        let why = match status {
+            Ok(s) => format!("exited with {s}"),
+            Err(e) => format!("lost the process: {e}"),
+        };
+        let done = match self.workload.restart {
+            RestartPolicy::Always => None,
+            RestartPolicy::OnFailure | RestartPolicy::Never if succeeded => Some(Phase::Succeeded),
+            RestartPolicy::Never => Some(Phase::Failed),
+            RestartPolicy::OnFailure if restarts >= self.workload.backoff_limit => {
+                Some(Phase::Failed)
+            }
+            RestartPolicy::OnFailure => None,
+        };
+        if let Some(phase) = done {
+            let failed = phase == Phase::Failed;
             self.shared.replica(self.id, |r| {
                 r.pid = None;
                 r.ready = false;
-                r.restarts += 1;
-                r.phase = Phase::CrashLoop {
-                    retry_in_ms: backoff.as_millis() as u64,
-                };
-                if !r
-                    .message
-                    .as_deref()
-                    .is_some_and(|m| m.starts_with("liveness"))
-                {
-                    r.message = Some(why);
-                }
+                r.phase = phase;
+                r.message = failed.then(|| format!("{why}; see {}", self.log.path().display()));
             });
-            if tokio::time::timeout(backoff, stop.wait_for(|s| *s))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            backoff = (backoff * 2).min(BACKOFF_CAP);
+            return true;
         }
-        Ended::Stopped
+        self.shared.replica(self.id, |r| {
+            r.pid = None;
+            r.ready = false;
+            r.restarts += 1;
+            r.phase = Phase::CrashLoop {
+                retry_in_ms: backoff.as_millis() as u64,
+            };
+            let liveness = r
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("liveness"));
+            if !liveness {
+                r.message = Some(why);
+            }
+        });
+        false
     }
 
     fn finish(&self) {
@@ -601,6 +608,19 @@ impl Replica {
             }
         }
     }
+}
+
+/// Waits out a back-off (then doubles it, up to the cap); false when berth stops the replica
+/// meanwhile.
+async fn back_off(backoff: &mut Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if tokio::time::timeout(*backoff, stop.wait_for(|s| *s))
+        .await
+        .is_ok()
+    {
+        return false;
+    }
+    *backoff = (*backoff * 2).min(BACKOFF_CAP);
+    true
 }
 
 /// Where a replica's lines go: the in-memory ring (for the dashboard) and the rotated log file.

@@ -86,10 +86,19 @@ pub fn settled(r: &serde_json::Value) -> bool {
                 .is_some_and(|m| m.starts_with("next run at")))
 }
 
-/// Every replica settled.
+/// Every replica settled, and no rollout under way (a replica replaced rolling shows twice, the
+/// old one and its successor, until the old one has stopped).
 pub fn all_ready(s: &serde_json::Value) -> bool {
     let r = s["replicas"].as_array().unwrap();
-    !r.is_empty() && r.iter().all(settled)
+    let mut keys = std::collections::BTreeSet::new();
+    let unique = r.iter().all(|r| {
+        keys.insert((
+            r["workload"].to_string(),
+            r["index"].to_string(),
+            r["container"].to_string(),
+        ))
+    });
+    !r.is_empty() && unique && r.iter().all(settled)
 }
 
 pub fn address(s: &serde_json::Value, service: &str) -> String {
