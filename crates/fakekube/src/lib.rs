@@ -143,6 +143,41 @@ struct Stored {
 /// (group, plural, namespace or "", name)
 type Key = (String, String, String, String);
 
+/// One request to an object path: what it is for and how it came.
+struct Call<'a> {
+    kind: Kind,
+    /// Empty for cluster-scoped kinds.
+    ns: String,
+    /// `deployments.apps`, as the API server names a resource in its messages.
+    gk: String,
+    query: &'a HashMap<String, String>,
+    content_type: &'a str,
+    body: &'a [u8],
+    dry: bool,
+}
+
+impl Call<'_> {
+    fn key(&self, name: &str) -> Key {
+        (
+            self.kind.group.clone(),
+            self.kind.plural.clone(),
+            self.ns.clone(),
+            name.to_string(),
+        )
+    }
+
+    fn manager(&self) -> String {
+        self.query
+            .get("fieldManager")
+            .cloned()
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    fn not_found(&self, name: &str) -> Response {
+        status(404, "NotFound", format!("{} \"{name}\" not found", self.gk))
+    }
+}
+
 /// The server's state; tests reach into it through [`FakeKube`].
 #[derive(Default)]
 pub struct Store {
@@ -344,99 +379,106 @@ async fn handle(
         }
     }
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
-    match segs.as_slice() {
-        ["version"] => {
-            return ok(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake"}))
-        }
-        ["api"] => {
-            return ok(
-                json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
-            )
-        }
-        ["apis"] => return ok(s.group_list()),
-        ["api", v] => return ok(s.resource_list("", v)),
-        ["apis", g, v] => {
-            if !s.kinds.iter().any(|k| k.group == *g && k.version == *v) {
-                return status(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource".into(),
-                );
-            }
-            return ok(s.resource_list(g, v));
-        }
-        _ => {}
+    if let Some(answer) = discovery(&s, &segs) {
+        return answer;
     }
-    let (group, version, rest) = match segs.as_slice() {
-        ["api", v, rest @ ..] => ("", *v, rest),
-        ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => {
-            return status(
-                404,
-                "NotFound",
-                "the server could not find the requested resource".into(),
-            )
-        }
+    let target = match s.target(&segs) {
+        Ok(t) => t,
+        Err(refused) => return refused,
     };
-    let (namespace, plural, name, sub) = match rest {
-        ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
-        ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), None),
-        ["namespaces", ns, plural] => (Some(*ns), *plural, None, None),
-        ["namespaces", name] => (None, "namespaces", Some(*name), None),
-        [plural, name] => (None, *plural, Some(*name), None),
-        [plural] => (None, *plural, None, None),
-        _ => {
-            return status(
-                404,
-                "NotFound",
-                "the server could not find the requested resource".into(),
-            )
-        }
-    };
-    let Some(kind) = s
-        .kinds
-        .iter()
-        .find(|k| k.group == group && k.version == version && k.plural == plural)
-        .cloned()
-    else {
-        return status(
-            404,
-            "NotFound",
-            "the server could not find the requested resource".into(),
-        );
-    };
-    let verb = match (&method, name.is_some()) {
-        (&Method::GET, false) => "list",
-        (&Method::GET, true) => "get",
-        (&Method::POST, _) => "create",
-        (&Method::PUT, _) => "update",
-        (&Method::PATCH, _) => "patch",
-        (&Method::DELETE, _) => "delete",
-        _ => "unknown",
-    };
-    if s.forbidden.iter().any(|(v, p)| v == verb && p == plural) {
-        return status(
-            403,
-            "Forbidden",
-            format!(
-                "{plural}{} is forbidden: User \"fake\" cannot {verb} resource \"{plural}\" in API group \"{group}\"{}",
-                name.map(|n| format!(" \"{n}\"")).unwrap_or_default(),
-                namespace.map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_default()
-            ),
-        );
+    if let Some(refused) = s.forbid(&method, &target) {
+        return refused;
     }
-    let target = Target {
-        kind,
-        namespace: namespace.map(str::to_string),
-        name: name.map(str::to_string),
-        subresource: sub.map(str::to_string),
-    };
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
     s.serve(&method, target, &query, &content_type, &body, dry)
+}
+
+fn not_served() -> Response {
+    status(
+        404,
+        "NotFound",
+        "the server could not find the requested resource".into(),
+    )
+}
+
+/// `/version`, `/api`, `/apis` and the resource lists of a group-version.
+fn discovery(s: &Store, segs: &[&str]) -> Option<Response> {
+    Some(match segs {
+        ["version"] => ok(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake"})),
+        ["api"] => {
+            ok(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}))
+        }
+        ["apis"] => ok(s.group_list()),
+        ["api", v] => ok(s.resource_list("", v)),
+        ["apis", g, v] if !s.kinds.iter().any(|k| k.group == *g && k.version == *v) => not_served(),
+        ["apis", g, v] => ok(s.resource_list(g, v)),
+        _ => return None,
+    })
+}
+
+impl Store {
+    /// What an object path names: kind, namespace, name, subresource.
+    fn target(&self, segs: &[&str]) -> Result<Target, Response> {
+        let (group, version, rest) = match segs {
+            ["api", v, rest @ ..] => ("", *v, rest),
+            ["apis", g, v, rest @ ..] => (*g, *v, rest),
+            _ => return Err(not_served()),
+        };
+        let (namespace, plural, name, sub) = match rest {
+            ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
+            ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), None),
+            ["namespaces", ns, plural] => (Some(*ns), *plural, None, None),
+            ["namespaces", name] => (None, "namespaces", Some(*name), None),
+            [plural, name] => (None, *plural, Some(*name), None),
+            [plural] => (None, *plural, None, None),
+            _ => return Err(not_served()),
+        };
+        let kind = self
+            .kinds
+            .iter()
+            .find(|k| k.group == group && k.version == version && k.plural == plural)
+            .cloned()
+            .ok_or_else(not_served)?;
+        Ok(Target {
+            kind,
+            namespace: namespace.map(str::to_string),
+            name: name.map(str::to_string),
+            subresource: sub.map(str::to_string),
+        })
+    }
+
+    /// A 403 as RBAC words it, for the verbs and resources a test forbade.
+    fn forbid(&self, method: &Method, t: &Target) -> Option<Response> {
+        let verb = match (method, t.name.is_some()) {
+            (&Method::GET, false) => "list",
+            (&Method::GET, true) => "get",
+            (&Method::POST, _) => "create",
+            (&Method::PUT, _) => "update",
+            (&Method::PATCH, _) => "patch",
+            (&Method::DELETE, _) => "delete",
+            _ => "unknown",
+        };
+        let plural = &t.kind.plural;
+        let group = &t.kind.group;
+        self.forbidden
+            .iter()
+            .any(|(v, p)| v == verb && p == plural)
+            .then(|| {
+                status(
+                    403,
+                    "Forbidden",
+                    format!(
+                        "{plural}{} is forbidden: User \"fake\" cannot {verb} resource \"{plural}\" in API group \"{group}\"{}",
+                        t.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default(),
+                        t.namespace.as_ref().map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_default()
+                    ),
+                )
+            })
+    }
 }
 
 fn parse_body(body: &[u8]) -> Result<Json, String> {
@@ -623,78 +665,28 @@ impl Store {
         } else {
             format!("{}.{}", kind.plural, kind.group)
         };
+        let call = Call {
+            kind,
+            ns,
+            gk,
+            query,
+            content_type,
+            body,
+            dry,
+        };
         let Some(name) = t.name.clone() else {
             return match *method {
-                Method::GET => self.list(&kind, t.namespace.as_deref(), query),
-                Method::POST => {
-                    let obj = match parse_body(body) {
-                        Ok(o) => o,
-                        Err(e) => return status(400, "BadRequest", e),
-                    };
-                    let name = obj
-                        .pointer("/metadata/name")
-                        .and_then(Json::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    if kind.namespaced && !self.namespace_exists(&ns) {
-                        return status(404, "NotFound", format!("namespaces \"{ns}\" not found"));
-                    }
-                    let key = (
-                        kind.group.clone(),
-                        kind.plural.clone(),
-                        ns.clone(),
-                        name.clone(),
-                    );
-                    if self.objects.contains_key(&key) {
-                        return status(
-                            409,
-                            "AlreadyExists",
-                            format!("{gk} \"{name}\" already exists"),
-                        );
-                    }
-                    if let Err(e) = self.validate(&kind, &name, &obj) {
-                        return e;
-                    }
-                    let mut managers = Managers::default();
-                    let manager = query
-                        .get("fieldManager")
-                        .cloned()
-                        .unwrap_or_else(|| "unknown".into());
-                    ssa::update(&mut managers, &manager, &json!({}), &obj);
-                    let mut obj = obj;
-                    obj["metadata"]["namespace"] = if kind.namespaced {
-                        json!(ns)
-                    } else {
-                        Json::Null
-                    };
-                    if !kind.namespaced {
-                        obj["metadata"]
-                            .as_object_mut()
-                            .map(|m| m.remove("namespace"));
-                    }
-                    if dry {
-                        return (StatusCode::CREATED, axum::Json(obj)).into_response();
-                    }
-                    let out = self.write_new(key, obj, managers);
-                    (StatusCode::CREATED, axum::Json(out)).into_response()
-                }
+                Method::GET => self.list(&call.kind, t.namespace.as_deref(), query),
+                Method::POST => self.create(&call),
                 _ => status(405, "MethodNotAllowed", "method not allowed".into()),
             };
         };
-        if t.subresource.as_deref() == Some("log") && kind.kind == "Pod" && *method == Method::GET {
-            let key = (
-                kind.group.clone(),
-                kind.plural.clone(),
-                ns.clone(),
-                name.clone(),
-            );
-            if !self.objects.contains_key(&key) {
-                return status(404, "NotFound", format!("pods \"{name}\" not found"));
-            }
-            let text: String = (1..=3)
-                .map(|i| format!("log line {i} from {name}\n"))
-                .collect();
-            return (StatusCode::OK, [("content-type", "text/plain")], text).into_response();
+        let key = call.key(&name);
+        if t.subresource.as_deref() == Some("log")
+            && call.kind.kind == "Pod"
+            && *method == Method::GET
+        {
+            return self.pod_log(&key, &name);
         }
         if t.subresource.is_some() {
             return status(
@@ -703,150 +695,211 @@ impl Store {
                 "subresources are not served by the fake".into(),
             );
         }
-        let key = (
-            kind.group.clone(),
-            kind.plural.clone(),
-            ns.clone(),
-            name.clone(),
-        );
         match *method {
             Method::GET => match self.objects.get(&key) {
                 Some(o) => ok(self.render(o)),
-                None => status(404, "NotFound", format!("{gk} \"{name}\" not found")),
+                None => call.not_found(&name),
             },
-            Method::DELETE => {
-                let Some(o) = self.objects.get(&key).cloned() else {
-                    return status(404, "NotFound", format!("{gk} \"{name}\" not found"));
-                };
-                if !dry {
-                    self.objects.remove(&key);
-                    let owner = format!("{}.{}", kind.kind.to_lowercase(), name);
-                    self.objects.retain(|k, o| {
-                        !(k.1 == "pods"
-                            && o.body
-                                .pointer("/metadata/annotations/fake.berth.dev~1owner")
-                                .and_then(Json::as_str)
-                                == Some(owner.as_str()))
-                    });
-                    if kind.kind == "Namespace" {
-                        self.objects.retain(|k, _| k.2 != name);
-                    }
-                    if kind.kind == "CustomResourceDefinition" {
-                        self.unserve(&o.body);
-                    }
-                    self.rv += 1;
-                }
-                ok(self.render(&o))
-            }
-            Method::PUT => {
-                let obj = match parse_body(body) {
-                    Ok(o) => o,
-                    Err(e) => return status(400, "BadRequest", e),
-                };
-                let Some(existing) = self.objects.get(&key).cloned() else {
-                    return status(404, "NotFound", format!("{gk} \"{name}\" not found"));
-                };
-                let want_rv = obj
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Json::as_str);
-                let have_rv = existing
-                    .body
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Json::as_str);
-                if want_rv.is_some() && want_rv != have_rv {
-                    return status(
-                        409,
-                        "Conflict",
-                        format!("Operation cannot be fulfilled on {gk} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
-                    );
-                }
-                if let Err(e) = self.validate(&kind, &name, &obj) {
-                    return e;
-                }
-                let manager = query
-                    .get("fieldManager")
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into());
-                let mut managers = existing.managers.clone();
-                ssa::update(&mut managers, &manager, &existing.body, &obj);
-                let mut merged = obj;
-                merged["metadata"]["managedFields"] = Json::Null;
-                if dry {
-                    return ok(merged);
-                }
-                ok(self.write(&kind, key, merged, managers, Some(&existing.body)))
-            }
-            Method::PATCH => {
-                let patch = match parse_body(body) {
-                    Ok(o) => o,
-                    Err(e) => return status(400, "BadRequest", e),
-                };
-                if kind.namespaced && !self.namespace_exists(&ns) {
-                    return status(404, "NotFound", format!("namespaces \"{ns}\" not found"));
-                }
-                if content_type.starts_with("application/apply-patch") {
-                    let Some(manager) = query.get("fieldManager") else {
-                        return status(
-                            400,
-                            "BadRequest",
-                            "PATCH, fieldManager is required for apply requests".into(),
-                        );
-                    };
-                    let force = query.get("force").is_some_and(|v| v == "true");
-                    if patch.pointer("/metadata/name").and_then(Json::as_str) != Some(name.as_str())
-                    {
-                        return status(400, "BadRequest", format!("the name of the object ({}) does not match the name on the URL ({name})", patch.pointer("/metadata/name").and_then(Json::as_str).unwrap_or("")));
-                    }
-                    if patch.get("kind").and_then(Json::as_str) != Some(kind.kind.as_str()) {
-                        return status(
-                            400,
-                            "BadRequest",
-                            format!("the kind of the object does not match {}", kind.kind),
-                        );
-                    }
-                    // The server validates the object the apply results in, not the patch.
-                    let mut merged = self
-                        .objects
-                        .get(&key)
-                        .map(|o| o.body.clone())
-                        .unwrap_or_else(|| json!({}));
-                    ssa::merge(&mut merged, &patch, "");
-                    if let Err(e) = self.validate(&kind, &name, &merged) {
-                        return e;
-                    }
-                    if let Some(live) = self.objects.get(&key) {
-                        let template = |o: &Json| o.pointer("/spec/template").cloned();
-                        if kind.kind == "Job" && template(&merged) != template(&live.body) {
-                            return status(422, "Invalid", format!("Job.batch \"{name}\" is invalid: spec.template: Invalid value: core.PodTemplateSpec{{...}}: field is immutable"));
-                        }
-                    }
-                    self.server_side_apply(&kind, key, &patch, manager, force, dry)
-                } else if content_type.contains("merge-patch") {
-                    let Some(existing) = self.objects.get(&key).cloned() else {
-                        return status(404, "NotFound", format!("{gk} \"{name}\" not found"));
-                    };
-                    let mut merged = existing.body.clone();
-                    merge_patch(&mut merged, &patch);
-                    let manager = query
-                        .get("fieldManager")
-                        .cloned()
-                        .unwrap_or_else(|| "unknown".into());
-                    let mut managers = existing.managers.clone();
-                    ssa::update(&mut managers, &manager, &existing.body, &merged);
-                    if dry {
-                        return ok(merged);
-                    }
-                    ok(self.write(&kind, key, merged, managers, Some(&existing.body)))
-                } else {
-                    status(
-                        415,
-                        "UnsupportedMediaType",
-                        format!("the fake does not support {content_type}"),
-                    )
-                }
-            }
+            Method::DELETE => self.delete_one(&call, key, &name),
+            Method::PUT => self.put(&call, key, &name),
+            Method::PATCH => self.patch(&call, key, &name),
             _ => status(405, "MethodNotAllowed", "method not allowed".into()),
         }
+    }
+
+    fn create(&mut self, call: &Call) -> Response {
+        let (kind, ns, gk) = (&call.kind, &call.ns, &call.gk);
+        let obj = match parse_body(call.body) {
+            Ok(o) => o,
+            Err(e) => return status(400, "BadRequest", e),
+        };
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        if kind.namespaced && !self.namespace_exists(ns) {
+            return status(404, "NotFound", format!("namespaces \"{ns}\" not found"));
+        }
+        let key = call.key(&name);
+        if self.objects.contains_key(&key) {
+            return status(
+                409,
+                "AlreadyExists",
+                format!("{gk} \"{name}\" already exists"),
+            );
+        }
+        if let Err(e) = self.validate(kind, &name, &obj) {
+            return e;
+        }
+        let mut managers = Managers::default();
+        ssa::update(&mut managers, &call.manager(), &json!({}), &obj);
+        let mut obj = obj;
+        obj["metadata"]["namespace"] = if kind.namespaced {
+            json!(ns)
+        } else {
+            Json::Null
+        };
+        if !kind.namespaced {
+            obj["metadata"]
+                .as_object_mut()
+                .map(|m| m.remove("namespace"));
+        }
+        if call.dry {
+            return (StatusCode::CREATED, axum::Json(obj)).into_response();
+        }
+        let out = self.write_new(key, obj, managers);
+        (StatusCode::CREATED, axum::Json(out)).into_response()
+    }
+
+    fn pod_log(&self, key: &Key, name: &str) -> Response {
+        if !self.objects.contains_key(key) {
+            return status(404, "NotFound", format!("pods \"{name}\" not found"));
+        }
+        let text: String = (1..=3)
+            .map(|i| format!("log line {i} from {name}\n"))
+            .collect();
+        (StatusCode::OK, [("content-type", "text/plain")], text).into_response()
+    }
+
+    fn delete_one(&mut self, call: &Call, key: Key, name: &str) -> Response {
+        let Some(o) = self.objects.get(&key).cloned() else {
+            return call.not_found(name);
+        };
+        if !call.dry {
+            self.objects.remove(&key);
+            let owner = format!("{}.{}", call.kind.kind.to_lowercase(), name);
+            self.objects.retain(|k, o| {
+                !(k.1 == "pods"
+                    && o.body
+                        .pointer("/metadata/annotations/fake.berth.dev~1owner")
+                        .and_then(Json::as_str)
+                        == Some(owner.as_str()))
+            });
+            if call.kind.kind == "Namespace" {
+                self.objects.retain(|k, _| k.2 != name);
+            }
+            if call.kind.kind == "CustomResourceDefinition" {
+                self.unserve(&o.body);
+            }
+            self.rv += 1;
+        }
+        ok(self.render(&o))
+    }
+
+    fn put(&mut self, call: &Call, key: Key, name: &str) -> Response {
+        let obj = match parse_body(call.body) {
+            Ok(o) => o,
+            Err(e) => return status(400, "BadRequest", e),
+        };
+        let Some(existing) = self.objects.get(&key).cloned() else {
+            return call.not_found(name);
+        };
+        let rv = |o: &Json| {
+            o.pointer("/metadata/resourceVersion")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+        };
+        let want_rv = rv(&obj);
+        if want_rv.is_some() && want_rv != rv(&existing.body) {
+            return status(
+                409,
+                "Conflict",
+                format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", call.gk),
+            );
+        }
+        if let Err(e) = self.validate(&call.kind, name, &obj) {
+            return e;
+        }
+        let mut managers = existing.managers.clone();
+        ssa::update(&mut managers, &call.manager(), &existing.body, &obj);
+        let mut merged = obj;
+        merged["metadata"]["managedFields"] = Json::Null;
+        if call.dry {
+            return ok(merged);
+        }
+        ok(self.write(&call.kind, key, merged, managers, Some(&existing.body)))
+    }
+
+    fn patch(&mut self, call: &Call, key: Key, name: &str) -> Response {
+        let patch = match parse_body(call.body) {
+            Ok(o) => o,
+            Err(e) => return status(400, "BadRequest", e),
+        };
+        if call.kind.namespaced && !self.namespace_exists(&call.ns) {
+            let ns = &call.ns;
+            return status(404, "NotFound", format!("namespaces \"{ns}\" not found"));
+        }
+        if call.content_type.starts_with("application/apply-patch") {
+            self.apply_patch(call, key, name, &patch)
+        } else if call.content_type.contains("merge-patch") {
+            let Some(existing) = self.objects.get(&key).cloned() else {
+                return call.not_found(name);
+            };
+            let mut merged = existing.body.clone();
+            merge_patch(&mut merged, &patch);
+            let mut managers = existing.managers.clone();
+            ssa::update(&mut managers, &call.manager(), &existing.body, &merged);
+            if call.dry {
+                return ok(merged);
+            }
+            ok(self.write(&call.kind, key, merged, managers, Some(&existing.body)))
+        } else {
+            status(
+                415,
+                "UnsupportedMediaType",
+                format!("the fake does not support {}", call.content_type),
+            )
+        }
+    }
+
+    /// A server-side apply: checked as the API server checks it, then merged by field owner.
+    fn apply_patch(&mut self, call: &Call, key: Key, name: &str, patch: &Json) -> Response {
+        let kind = &call.kind;
+        let Some(manager) = call.query.get("fieldManager") else {
+            return status(
+                400,
+                "BadRequest",
+                "PATCH, fieldManager is required for apply requests".into(),
+            );
+        };
+        let force = call.query.get("force").is_some_and(|v| v == "true");
+        let named = patch.pointer("/metadata/name").and_then(Json::as_str);
+        if named != Some(name) {
+            return status(
+                400,
+                "BadRequest",
+                format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    named.unwrap_or("")
+                ),
+            );
+        }
+        if patch.get("kind").and_then(Json::as_str) != Some(kind.kind.as_str()) {
+            return status(
+                400,
+                "BadRequest",
+                format!("the kind of the object does not match {}", kind.kind),
+            );
+        }
+        // The server validates the object the apply results in, not the patch.
+        let mut merged = self
+            .objects
+            .get(&key)
+            .map(|o| o.body.clone())
+            .unwrap_or_else(|| json!({}));
+        ssa::merge(&mut merged, patch, "");
+        if let Err(e) = self.validate(kind, name, &merged) {
+            return e;
+        }
+        if let Some(live) = self.objects.get(&key) {
+            let template = |o: &Json| o.pointer("/spec/template").cloned();
+            if kind.kind == "Job" && template(&merged) != template(&live.body) {
+                return status(422, "Invalid", format!("Job.batch \"{name}\" is invalid: spec.template: Invalid value: core.PodTemplateSpec{{...}}: field is immutable"));
+            }
+        }
+        let manager = manager.clone();
+        self.server_side_apply(kind, key, patch, &manager, force, call.dry)
     }
 
     fn list(&self, kind: &Kind, ns: Option<&str>, query: &HashMap<String, String>) -> Response {
