@@ -382,9 +382,8 @@ async fn handle(
     if let Some(answer) = discovery(&s, &segs) {
         return answer;
     }
-    let target = match s.target(&segs) {
-        Ok(t) => t,
-        Err(refused) => return refused,
+    let Some(target) = s.target(&segs) else {
+        return not_served();
     };
     if let Some(refused) = s.forbid(&method, &target) {
         return refused;
@@ -421,12 +420,12 @@ fn discovery(s: &Store, segs: &[&str]) -> Option<Response> {
 }
 
 impl Store {
-    /// What an object path names: kind, namespace, name, subresource.
-    fn target(&self, segs: &[&str]) -> Result<Target, Response> {
+    /// What an object path names (kind, namespace, name, subresource), if the fake serves it.
+    fn target(&self, segs: &[&str]) -> Option<Target> {
         let (group, version, rest) = match segs {
             ["api", v, rest @ ..] => ("", *v, rest),
             ["apis", g, v, rest @ ..] => (*g, *v, rest),
-            _ => return Err(not_served()),
+            _ => return None,
         };
         let (namespace, plural, name, sub) = match rest {
             ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
@@ -435,15 +434,14 @@ impl Store {
             ["namespaces", name] => (None, "namespaces", Some(*name), None),
             [plural, name] => (None, *plural, Some(*name), None),
             [plural] => (None, *plural, None, None),
-            _ => return Err(not_served()),
+            _ => return None,
         };
         let kind = self
             .kinds
             .iter()
             .find(|k| k.group == group && k.version == version && k.plural == plural)
-            .cloned()
-            .ok_or_else(not_served)?;
-        Ok(Target {
+            .cloned()?;
+        Some(Target {
             kind,
             namespace: namespace.map(str::to_string),
             name: name.map(str::to_string),
