@@ -398,7 +398,6 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
                 fmt_one(out, e, verb, sp);
             }
             out.push(']');
-            return;
         }
         Value::Map(m) if verb != 'T' => {
             out.push_str("map[");
@@ -411,113 +410,93 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
                 fmt_one(out, e, verb, sp);
             }
             out.push(']');
-            return;
         }
-        _ => {}
+        _ if verb == 'T' => pad(out, v.type_name(), sp),
+        Value::Object(o) if matches!(verb, 'v' | 's') => pad(out, &o.display(), sp),
+        Value::Nil if verb == 'v' => pad(out, "<nil>", sp),
+        Value::Bool(b) if matches!(verb, 't' | 'v') => {
+            pad(out, if *b { "true" } else { "false" }, sp)
+        }
+        Value::Int(i) => fmt_integer(out, v, *i < 0, i.unsigned_abs(), verb, sp),
+        Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
+        Value::Float(f) => fmt_float(out, v, *f, verb, sp),
+        Value::String(s) => fmt_string(out, v, s, verb, sp),
+        _ => bad_verb(out, verb, v),
     }
-    if verb == 'T' {
-        pad(out, v.type_name(), sp);
-        return;
+}
+
+/// An integer under `verb`: numbers, a character (`%c`, `%q`), a code point (`%U`).
+fn fmt_integer(out: &mut String, v: &Value, neg: bool, mag: u64, verb: char, sp: &Spec) {
+    match verb {
+        'v' | 'd' | 'b' | 'o' | 'O' | 'x' | 'X' => fmt_int(out, neg, mag, verb, sp),
+        'c' => pad(
+            out,
+            &char::from_u32(mag as u32).unwrap_or('\u{FFFD}').to_string(),
+            sp,
+        ),
+        'q' => {
+            let c = char::from_u32(mag as u32).unwrap_or('\u{FFFD}');
+            let q = quote(&c.to_string());
+            let inner = &q[1..q.len() - 1];
+            let inner = if c == '"' {
+                "\"".to_string()
+            } else if c == '\'' {
+                "\\'".to_string()
+            } else {
+                inner.to_string()
+            };
+            pad(out, &format!("'{inner}'"), sp);
+        }
+        'U' => pad(out, &format!("U+{mag:04X}"), sp),
+        _ => bad_verb(out, verb, v),
     }
-    match v {
-        Value::Object(o) => match verb {
-            'v' | 's' => pad(out, &o.display(), sp),
-            _ => bad_verb(out, verb, v),
-        },
-        Value::Nil => match verb {
-            'v' => pad(out, "<nil>", sp),
-            _ => bad_verb(out, verb, v),
-        },
-        Value::Bool(b) => match verb {
-            't' | 'v' => pad(out, if *b { "true" } else { "false" }, sp),
-            _ => bad_verb(out, verb, v),
-        },
-        Value::Int(_) | Value::Uint(_) => {
-            let (neg, mag) = match v {
-                Value::Int(i) => (*i < 0, i.unsigned_abs()),
-                Value::Uint(u) => (false, *u),
-                _ => unreachable!(),
+}
+
+fn fmt_float(out: &mut String, v: &Value, f: f64, verb: char, sp: &Spec) {
+    let mut s = match verb {
+        'v' | 'g' | 'G' => format_float(f, if verb == 'G' { 'G' } else { 'g' }, sp.prec),
+        'e' | 'E' => format_float(f, verb, Some(sp.prec.unwrap_or(6))),
+        'f' | 'F' => format_float(f, 'f', Some(sp.prec.unwrap_or(6))),
+        _ => return bad_verb(out, verb, v),
+    };
+    if sp.plus && !s.starts_with('-') && !s.starts_with('+') {
+        s.insert(0, '+');
+    } else if sp.space && !s.starts_with('-') {
+        s.insert(0, ' ');
+    }
+    let mut sp2 = *sp;
+    if f.is_infinite() || f.is_nan() {
+        sp2.zero = false;
+    }
+    pad(out, &s, &sp2);
+}
+
+fn fmt_string(out: &mut String, v: &Value, s: &str, verb: char, sp: &Spec) {
+    match verb {
+        'v' | 's' => {
+            let t: String = match sp.prec {
+                Some(p) => s.chars().take(p).collect(),
+                None => s.to_string(),
             };
-            match verb {
-                'v' | 'd' | 'b' | 'o' | 'O' | 'x' | 'X' => fmt_int(out, neg, mag, verb, sp),
-                'c' => pad(
-                    out,
-                    &char::from_u32(mag as u32).unwrap_or('\u{FFFD}').to_string(),
-                    sp,
-                ),
-                'q' => {
-                    let c = char::from_u32(mag as u32).unwrap_or('\u{FFFD}');
-                    let q = quote(&c.to_string());
-                    let inner = &q[1..q.len() - 1];
-                    let inner = if c == '"' {
-                        "\"".to_string()
-                    } else if c == '\'' {
-                        "\\'".to_string()
-                    } else {
-                        inner.to_string()
-                    };
-                    pad(out, &format!("'{inner}'"), sp);
-                }
-                'U' => pad(out, &format!("U+{mag:04X}"), sp),
-                _ => bad_verb(out, verb, v),
-            }
+            pad(out, &t, sp);
         }
-        Value::Float(f) => {
-            let mut s = match verb {
-                'v' | 'g' | 'G' => format_float(*f, if verb == 'G' { 'G' } else { 'g' }, sp.prec),
-                'e' | 'E' => format_float(*f, verb, Some(sp.prec.unwrap_or(6))),
-                'f' | 'F' => format_float(*f, 'f', Some(sp.prec.unwrap_or(6))),
-                _ => {
-                    bad_verb(out, verb, v);
-                    return;
+        'q' if sp.sharp && !s.contains('`') => pad(out, &format!("`{s}`"), sp),
+        'q' => pad(out, &quote(s), sp),
+        'x' | 'X' => {
+            let mut h = String::new();
+            for (i, b) in s.bytes().enumerate() {
+                if sp.space && i > 0 {
+                    h.push(' ');
                 }
-            };
-            if sp.plus && !s.starts_with('-') && !s.starts_with('+') {
-                s.insert(0, '+');
-            } else if sp.space && !s.starts_with('-') {
-                s.insert(0, ' ');
-            }
-            if s == "+Inf" && !sp.plus {
-                s = "+Inf".into();
-            }
-            let mut sp2 = *sp;
-            if f.is_infinite() || f.is_nan() {
-                sp2.zero = false;
-            }
-            pad(out, &s, &sp2);
-        }
-        Value::String(s) => match verb {
-            'v' | 's' => {
-                let t: String = match sp.prec {
-                    Some(p) => s.chars().take(p).collect(),
-                    None => s.to_string(),
-                };
-                pad(out, &t, sp);
-            }
-            'q' => {
-                if sp.sharp && !s.contains('`') {
-                    pad(out, &format!("`{s}`"), sp)
+                if verb == 'x' {
+                    let _ = write!(h, "{b:02x}");
                 } else {
-                    pad(out, &quote(s), sp)
+                    let _ = write!(h, "{b:02X}");
                 }
             }
-            'x' | 'X' => {
-                let mut h = String::new();
-                for (i, b) in s.bytes().enumerate() {
-                    if sp.space && i > 0 {
-                        h.push(' ');
-                    }
-                    if verb == 'x' {
-                        let _ = write!(h, "{b:02x}");
-                    } else {
-                        let _ = write!(h, "{b:02X}");
-                    }
-                }
-                pad(out, &h, sp);
-            }
-            _ => bad_verb(out, verb, v),
-        },
-        Value::List(_) | Value::Map(_) => unreachable!(),
+            pad(out, &h, sp);
+        }
+        _ => bad_verb(out, verb, v),
     }
 }
 
