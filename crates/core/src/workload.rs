@@ -448,23 +448,7 @@ impl Workload {
         let description = annotation("berth.dev/description")
             .or_else(|| annotation("description"))
             .map(String::from);
-        // The run spec sits on the workload, or on its pod template (charts often let users
-        // add pod annotations, not workload ones).
-        let job_path = if kind == WorkloadKind::CronJob {
-            "/spec/jobTemplate/spec/template/metadata/annotations/berth.dev~1run"
-        } else {
-            "/spec/template/metadata/annotations/berth.dev~1run"
-        };
-        let run_text =
-            annotation("berth.dev/run").or_else(|| o.pointer(job_path).and_then(Json::as_str));
-        let runs: BTreeMap<String, RunSpec> = match run_text {
-            None => BTreeMap::new(),
-            Some(text) => serde_saphyr::from_str(text).map_err(|e| {
-                err(format!(
-                    "annotation berth.dev/run is not a map of container name to run spec: {e}"
-                ))
-            })?,
-        };
+        let runs = run_specs(kind, o).map_err(err)?;
         // A CronJob's pod and Job settings live in its jobTemplate.
         let job_spec = if kind == WorkloadKind::CronJob {
             "/spec/jobTemplate/spec"
@@ -477,19 +461,7 @@ impl Workload {
                 job_spec[1..].replace('/', ".")
             ))
         })?;
-        let schedule = match kind {
-            WorkloadKind::CronJob => {
-                let text = o
-                    .pointer("/spec/schedule")
-                    .and_then(Json::as_str)
-                    .ok_or_else(|| err("spec.schedule is missing".into()))?;
-                Some(
-                    crate::Schedule::parse(text)
-                        .map_err(|e| err(format!("spec.schedule: {}", e.message)))?,
-                )
-            }
-            _ => None,
-        };
+        let schedule = schedule_of(kind, o).map_err(err)?;
         let replicas = match kind {
             WorkloadKind::Job | WorkloadKind::CronJob => 1,
             _ => o
@@ -693,4 +665,38 @@ fn env_from(c: &Json) -> Vec<EnvFrom> {
         }
     }
     out
+}
+
+/// The run specs of a workload, by container: from its `berth.dev/run` annotation, or its pod
+/// template's (charts often let users add pod annotations, not workload ones).
+fn run_specs(kind: WorkloadKind, o: &Json) -> Result<BTreeMap<String, RunSpec>, String> {
+    let pod_annotation = if kind == WorkloadKind::CronJob {
+        "/spec/jobTemplate/spec/template/metadata/annotations/berth.dev~1run"
+    } else {
+        "/spec/template/metadata/annotations/berth.dev~1run"
+    };
+    let text = o
+        .pointer("/metadata/annotations/berth.dev~1run")
+        .or_else(|| o.pointer(pod_annotation))
+        .and_then(Json::as_str);
+    match text {
+        None => Ok(BTreeMap::new()),
+        Some(text) => serde_saphyr::from_str(text).map_err(|e| {
+            format!("annotation berth.dev/run is not a map of container name to run spec: {e}")
+        }),
+    }
+}
+
+/// A CronJob's schedule (`None` for other kinds).
+fn schedule_of(kind: WorkloadKind, o: &Json) -> Result<Option<crate::Schedule>, String> {
+    if kind != WorkloadKind::CronJob {
+        return Ok(None);
+    }
+    let text = o
+        .pointer("/spec/schedule")
+        .and_then(Json::as_str)
+        .ok_or("spec.schedule is missing")?;
+    crate::Schedule::parse(text)
+        .map(Some)
+        .map_err(|e| format!("spec.schedule: {}", e.message))
 }

@@ -131,113 +131,149 @@ fn offset_text(secs: i32, colon: bool, seconds: bool, hours_only: bool) -> Strin
     format!("{sign}{h:02}{sep}{m:02}")
 }
 
+/// What an element of a Go time layout prints.
+#[derive(Clone, Copy)]
+enum Elem {
+    MonthName,
+    MonthAbbrev,
+    DayName,
+    DayAbbrev,
+    ZoneAbbrev,
+    Year,
+    /// A UTC offset: `Z` for UTC when `z`; with a colon, seconds, or hours only.
+    Offset {
+        z: bool,
+        colon: bool,
+        seconds: bool,
+        hours: bool,
+    },
+    YearDay0,
+    YearDaySpace,
+    DaySpace,
+    Month0,
+    Day0,
+    Hour12_0,
+    Minute0,
+    Second0,
+    Year2,
+    Hour24,
+    PmUpper,
+    PmLower,
+    Month,
+    Day,
+    Hour12,
+    Minute,
+    Second,
+}
+
+const fn off(z: bool, colon: bool, seconds: bool, hours: bool) -> Elem {
+    Elem::Offset {
+        z,
+        colon,
+        seconds,
+        hours,
+    }
+}
+
+/// Go's layout elements, longest first where one is a prefix of another.
+const LAYOUT: [(&str, Elem); 33] = [
+    ("January", Elem::MonthName),
+    ("Jan", Elem::MonthAbbrev),
+    ("Monday", Elem::DayName),
+    ("Mon", Elem::DayAbbrev),
+    ("MST", Elem::ZoneAbbrev),
+    ("2006", Elem::Year),
+    ("Z07:00:00", off(true, true, true, false)),
+    ("-07:00:00", off(false, true, true, false)),
+    ("Z070000", off(true, false, true, false)),
+    ("-070000", off(false, false, true, false)),
+    ("Z07:00", off(true, true, false, false)),
+    ("-07:00", off(false, true, false, false)),
+    ("Z0700", off(true, false, false, false)),
+    ("-0700", off(false, false, false, false)),
+    ("Z07", off(true, false, false, true)),
+    ("-07", off(false, false, false, true)),
+    ("002", Elem::YearDay0),
+    ("__2", Elem::YearDaySpace),
+    ("_2", Elem::DaySpace),
+    ("01", Elem::Month0),
+    ("02", Elem::Day0),
+    ("03", Elem::Hour12_0),
+    ("04", Elem::Minute0),
+    ("05", Elem::Second0),
+    ("06", Elem::Year2),
+    ("15", Elem::Hour24),
+    ("PM", Elem::PmUpper),
+    ("pm", Elem::PmLower),
+    ("1", Elem::Month),
+    ("2", Elem::Day),
+    ("3", Elem::Hour12),
+    ("4", Elem::Minute),
+    ("5", Elem::Second),
+];
+
 /// One layout element at the start of `s`: how many bytes it takes and what it prints.
 fn token(z: &Zoned, s: &str) -> (usize, String) {
+    if let Some(frac) = fraction(z, s) {
+        return frac;
+    }
+    if let Some((tok, elem)) = LAYOUT.iter().find(|(tok, _)| s.starts_with(tok)) {
+        return (tok.len(), print(z, *elem));
+    }
+    let c = s.chars().next().expect("non-empty");
+    (c.len_utf8(), c.to_string())
+}
+
+fn print(z: &Zoned, elem: Elem) -> String {
     let month = z.month() as usize;
+    let day = z.weekday().to_monday_zero_offset() as usize;
     let hour12 = match z.hour() % 12 {
         0 => 12,
         h => h,
     };
-    let off = z.offset().seconds();
-    let abbrev = || {
-        let info = z.time_zone().to_offset_info(z.timestamp());
-        info.abbreviation().to_string()
-    };
-    let table: [(&str, &dyn Fn() -> String); 34] = [
-        ("January", &|| MONTHS[month - 1].to_string()),
-        ("Jan", &|| MONTHS[month - 1][..3].to_string()),
-        ("Monday", &|| {
-            DAYS[z.weekday().to_monday_zero_offset() as usize].to_string()
-        }),
-        ("Mon", &|| {
-            DAYS[z.weekday().to_monday_zero_offset() as usize][..3].to_string()
-        }),
-        ("MST", &abbrev),
-        ("2006", &|| format!("{:04}", z.year())),
-        ("Z07:00:00", &|| {
-            if off == 0 {
+    let pm = z.hour() >= 12;
+    match elem {
+        Elem::MonthName => MONTHS[month - 1].to_string(),
+        Elem::MonthAbbrev => MONTHS[month - 1][..3].to_string(),
+        Elem::DayName => DAYS[day].to_string(),
+        Elem::DayAbbrev => DAYS[day][..3].to_string(),
+        Elem::ZoneAbbrev => z
+            .time_zone()
+            .to_offset_info(z.timestamp())
+            .abbreviation()
+            .to_string(),
+        Elem::Year => format!("{:04}", z.year()),
+        Elem::Offset {
+            z: utc_z,
+            colon,
+            seconds,
+            hours,
+        } => {
+            let off = z.offset().seconds();
+            if utc_z && off == 0 {
                 "Z".into()
             } else {
-                offset_text(off, true, true, false)
+                offset_text(off, colon, seconds, hours)
             }
-        }),
-        ("-07:00:00", &|| offset_text(off, true, true, false)),
-        ("Z070000", &|| {
-            if off == 0 {
-                "Z".into()
-            } else {
-                offset_text(off, false, true, false)
-            }
-        }),
-        ("-070000", &|| offset_text(off, false, true, false)),
-        ("Z07:00", &|| {
-            if off == 0 {
-                "Z".into()
-            } else {
-                offset_text(off, true, false, false)
-            }
-        }),
-        ("-07:00", &|| offset_text(off, true, false, false)),
-        ("Z0700", &|| {
-            if off == 0 {
-                "Z".into()
-            } else {
-                offset_text(off, false, false, false)
-            }
-        }),
-        ("-0700", &|| offset_text(off, false, false, false)),
-        ("Z07", &|| {
-            if off == 0 {
-                "Z".into()
-            } else {
-                offset_text(off, false, false, true)
-            }
-        }),
-        ("-07", &|| offset_text(off, false, false, true)),
-        ("002", &|| format!("{:03}", z.day_of_year())),
-        ("__2", &|| format!("{:>3}", z.day_of_year())),
-        ("_2", &|| format!("{:>2}", z.day())),
-        ("01", &|| format!("{month:02}")),
-        ("02", &|| format!("{:02}", z.day())),
-        ("03", &|| format!("{hour12:02}")),
-        ("04", &|| format!("{:02}", z.minute())),
-        ("05", &|| format!("{:02}", z.second())),
-        ("06", &|| format!("{:02}", z.year() % 100)),
-        ("15", &|| format!("{:02}", z.hour())),
-        ("PM", &|| {
-            if z.hour() >= 12 {
-                "PM".into()
-            } else {
-                "AM".into()
-            }
-        }),
-        ("pm", &|| {
-            if z.hour() >= 12 {
-                "pm".into()
-            } else {
-                "am".into()
-            }
-        }),
-        ("1", &|| month.to_string()),
-        ("2", &|| z.day().to_string()),
-        ("3", &|| hour12.to_string()),
-        ("4", &|| z.minute().to_string()),
-        ("5", &|| z.second().to_string()),
-        ("Z", &|| "Z".to_string()),
-    ];
-    if let Some(frac) = fraction(z, s) {
-        return frac;
-    }
-    for (tok, f) in table.iter() {
-        if *tok == "Z" {
-            continue;
         }
-        if s.starts_with(tok) {
-            return (tok.len(), f());
-        }
+        Elem::YearDay0 => format!("{:03}", z.day_of_year()),
+        Elem::YearDaySpace => format!("{:>3}", z.day_of_year()),
+        Elem::DaySpace => format!("{:>2}", z.day()),
+        Elem::Month0 => format!("{month:02}"),
+        Elem::Day0 => format!("{:02}", z.day()),
+        Elem::Hour12_0 => format!("{hour12:02}"),
+        Elem::Minute0 => format!("{:02}", z.minute()),
+        Elem::Second0 => format!("{:02}", z.second()),
+        Elem::Year2 => format!("{:02}", z.year() % 100),
+        Elem::Hour24 => format!("{:02}", z.hour()),
+        Elem::PmUpper => (if pm { "PM" } else { "AM" }).into(),
+        Elem::PmLower => (if pm { "pm" } else { "am" }).into(),
+        Elem::Month => month.to_string(),
+        Elem::Day => z.day().to_string(),
+        Elem::Hour12 => hour12.to_string(),
+        Elem::Minute => z.minute().to_string(),
+        Elem::Second => z.second().to_string(),
     }
-    let c = s.chars().next().expect("non-empty");
-    (c.len_utf8(), c.to_string())
 }
 
 /// `.000` (fixed) or `.999` (trailing zeros trimmed) fractional seconds.
