@@ -86,85 +86,13 @@ pub fn watch(
     debounce: Duration,
 ) -> std::io::Result<(SourceWatcher, mpsc::UnboundedReceiver<BTreeSet<String>>)> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let entries: Vec<Entry> = watched
-        .into_iter()
-        .map(|w| {
-            let mut b = GlobSetBuilder::new();
-            for g in &w.globs {
-                if let Ok(glob) = Glob::new(g) {
-                    b.add(glob);
-                }
-            }
-            Entry {
-                set: b.build().unwrap_or_else(|_| GlobSet::empty()),
-                ignore: ignores(&w.root),
-                watched: w,
-            }
-        })
-        .collect();
-    let entries = Arc::new(entries);
-    let hashes: Arc<Mutex<HashMap<PathBuf, u64>>> = Arc::default();
-    // Until the first scan is done, every event counts as a change.
-    let scanned = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Hash the watched files once, in the background: a later event compares against it.
-    {
-        let (entries, hashes, scanned) = (entries.clone(), hashes.clone(), scanned.clone());
-        std::thread::spawn(move || {
-            for e in entries.iter() {
-                let walker = ignore::WalkBuilder::new(&e.watched.root)
-                    .add_custom_ignore_filename(".berthignore")
-                    .build();
-                for file in walker.flatten() {
-                    let p = file.path();
-                    if p.is_file() && e.matches(p) {
-                        if let Some(h) = content_hash(p) {
-                            hashes.lock().unwrap().entry(p.to_path_buf()).or_insert(h);
-                        }
-                    }
-                }
-            }
-            scanned.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-    }
+    let entries: Arc<Vec<Entry>> = Arc::new(watched.into_iter().map(Entry::new).collect());
+    let hashes = Hashes::default();
+    hashes.scan_in_background(entries.clone());
     let roots: BTreeSet<PathBuf> = entries.iter().map(|e| e.watched.root.clone()).collect();
-    let handler_entries = entries.clone();
     let mut debouncer = new_debouncer(debounce, None, move |res: DebounceEventResult| {
         let Ok(events) = res else { return };
-        let mut changed = BTreeSet::new();
-        let paths: BTreeSet<PathBuf> = events
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
-                )
-            })
-            .flat_map(|e| e.paths.iter().cloned())
-            .collect();
-        for path in paths {
-            let owners: Vec<&Entry> = handler_entries
-                .iter()
-                .filter(|e| e.matches(&path))
-                .collect();
-            if owners.is_empty() {
-                continue;
-            }
-            let now = content_hash(&path);
-            let mut known = hashes.lock().unwrap();
-            let before = known.get(&path).copied();
-            match now {
-                Some(h) => {
-                    known.insert(path.clone(), h);
-                }
-                None => {
-                    known.remove(&path);
-                }
-            }
-            let complete = scanned.load(std::sync::atomic::Ordering::SeqCst);
-            if before != now || before.is_none() || !complete {
-                changed.extend(owners.iter().map(|e| e.watched.workload.clone()));
-            }
-        }
+        let changed = hashes.changed_workloads(&entries, &events);
         if !changed.is_empty() {
             let _ = tx.send(changed);
         }
@@ -181,4 +109,95 @@ pub fn watch(
         },
         rx,
     ))
+}
+
+impl Entry {
+    fn new(w: Watched) -> Entry {
+        let mut b = GlobSetBuilder::new();
+        for g in &w.globs {
+            if let Ok(glob) = Glob::new(g) {
+                b.add(glob);
+            }
+        }
+        Entry {
+            set: b.build().unwrap_or_else(|_| GlobSet::empty()),
+            ignore: ignores(&w.root),
+            watched: w,
+        }
+    }
+}
+
+/// The content hash of every watched file, so that an event that changes nothing (an editor
+/// saving the same bytes, a touch) restarts nothing.
+#[derive(Clone, Default)]
+struct Hashes {
+    known: Arc<Mutex<HashMap<PathBuf, u64>>>,
+    /// Until the first scan is done, every event counts as a change.
+    scanned: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Hashes {
+    /// Hashes the watched files once, in the background: a later event compares against it.
+    fn scan_in_background(&self, entries: Arc<Vec<Entry>>) {
+        let this = self.clone();
+        std::thread::spawn(move || {
+            for e in entries.iter() {
+                let walker = ignore::WalkBuilder::new(&e.watched.root)
+                    .add_custom_ignore_filename(".berthignore")
+                    .build();
+                for file in walker.flatten() {
+                    let p = file.path();
+                    if p.is_file() && e.matches(p) {
+                        if let Some(h) = content_hash(p) {
+                            this.known
+                                .lock()
+                                .unwrap()
+                                .entry(p.to_path_buf())
+                                .or_insert(h);
+                        }
+                    }
+                }
+            }
+            this.scanned
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+
+    /// The workloads whose watched files `events` changed in content.
+    fn changed_workloads(
+        &self,
+        entries: &[Entry],
+        events: &[notify_debouncer_full::DebouncedEvent],
+    ) -> BTreeSet<String> {
+        let mut changed = BTreeSet::new();
+        let paths: BTreeSet<PathBuf> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+                )
+            })
+            .flat_map(|e| e.paths.iter().cloned())
+            .collect();
+        for path in paths {
+            let owners: Vec<&Entry> = entries.iter().filter(|e| e.matches(&path)).collect();
+            if owners.is_empty() {
+                continue;
+            }
+            let now = content_hash(&path);
+            let before = {
+                let mut known = self.known.lock().unwrap();
+                match now {
+                    Some(h) => known.insert(path.clone(), h),
+                    None => known.remove(&path),
+                }
+            };
+            let complete = self.scanned.load(std::sync::atomic::Ordering::SeqCst);
+            if before != now || before.is_none() || !complete {
+                changed.extend(owners.iter().map(|e| e.watched.workload.clone()));
+            }
+        }
+        changed
+    }
 }
