@@ -81,7 +81,12 @@ try {
     res.end("<!doctype html><title>elsewhere</title>");
   });
   await new Promise((r) => evil.listen(0, "127.0.0.1", r));
-  const web = await api("/api/v1/services/web");
+  // Settled first: a rolling restart shows the old replica beside its successor for a moment.
+  let web = await api("/api/v1/services/web");
+  for (let i = 0; i < 200 && web.replicas.length !== web.desired; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    web = await api("/api/v1/services/web");
+  }
   const started = web.replicas.map((r) => r.started + r.name).join();
   const other = await browser.newPage();
   await other.goto(`http://127.0.0.1:${evil.address().port}/`);
