@@ -168,6 +168,7 @@ fn register_must_and_ranges(reg: &mut Registry) {
         Ok(Value::Bool(a.iter().any(Value::truthy)))
     });
     register_dicts(reg);
+    register_merges(reg);
 }
 
 /// Sprig's `untilStep`: `start, start+step, ...` short of `stop` (empty for a zero step).
@@ -200,6 +201,7 @@ fn seq(n: &[i64]) -> Value {
     Value::from(out.join(" "))
 }
 
+/// Reading and picking from maps.
 fn register_dicts(reg: &mut Registry) {
     use Ty::*;
     reg.add("dig", &[Any, Any], Some(Any), |_, a| {
@@ -255,6 +257,11 @@ fn register_dicts(reg: &mut Registry) {
         }
         Ok(Value::map(out))
     });
+}
+
+/// Merging and copying maps.
+fn register_merges(reg: &mut Registry) {
+    use Ty::*;
     for name in ["mergeOverwrite", "mustMergeOverwrite"] {
         reg.add(name, &[Map], Some(Map), |_, a| {
             let Value::Map(dst) = &a[0] else {

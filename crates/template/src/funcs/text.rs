@@ -174,11 +174,12 @@ pub(super) fn register(reg: &mut Registry) {
         }
         Ok(Value::from(out))
     });
-    register_cases_and_random(reg);
+    register_cases(reg);
+    register_random_and_more(reg);
 }
 
-/// Case changes, plurals, splitting, random strings.
-fn register_cases_and_random(reg: &mut Registry) {
+/// Case changes.
+fn register_cases(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
     f("camelcase", &[Str], None, |_, a| {
@@ -218,6 +219,12 @@ fn register_cases_and_random(reg: &mut Registry) {
                 .collect::<String>(),
         ))
     });
+}
+
+/// Random strings, plurals, splitting.
+fn register_random_and_more(reg: &mut Registry) {
+    use Ty::*;
+    let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
     f("shuffle", &[Str], None, |_, a| {
         let mut chars: Vec<char> = s(&a[0]).chars().collect();
         let r = random_bytes(chars.len() * 4)?;
