@@ -1,6 +1,7 @@
 //! `berth up` and `berth down`: the deploy folder as local processes.
 
 use crate::render::RenderFlags;
+use berth_local::session::{Overrides, Planner, Rebuilt, Session};
 use berth_local::{Phase, Plan, Running, Status};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -57,13 +58,6 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 /// The dashboard's default address.
 const DASHBOARD: &str = "127.0.0.1:7700";
-
-/// What the dashboard changed on top of the folder: modes and replica counts.
-#[derive(Default)]
-struct Overrides {
-    modes: berth_core::view::Modes,
-    scale: BTreeMap<String, u32>,
-}
 
 #[derive(Args, Debug)]
 pub struct DownArgs {
@@ -157,7 +151,9 @@ impl Reload {
             run: None,
         }
     }
+}
 
+impl Planner for Reload {
     /// Renders the folder with these options (and the dashboard's overrides) into a plan.
     fn plan(&self, dir: &Path, over: &Overrides) -> Result<Plan, String> {
         let flags = RenderFlags {
@@ -299,120 +295,15 @@ fn read_status(dir: &Path) -> Option<(u64, String)> {
     ))
 }
 
-/// Renders the folder with `options` and applies the difference; a folder that does not
-/// render changes nothing and is reported in the status.
-async fn apply_folder(
-    dir: &Path,
-    options: &Reload,
-    over: &Overrides,
-    running: &mut Running,
-) -> Result<berth_local::Applied, String> {
-    let started = std::time::Instant::now();
-    let result = match options.plan(dir, over) {
-        Ok(plan) => running
-            .apply(plan)
-            .await
-            .map_err(|e| format!("cannot apply: {e}")),
-        Err(e) => Err(e),
-    };
-    berth_core::events::applied("local", result.is_ok(), started.elapsed());
-    if let Ok(a) = &result {
-        berth_core::events::objects("create", a.started.len());
-        berth_core::events::objects("update", a.restarted.len());
-        berth_core::events::objects("delete", a.stopped.len());
-        berth_core::events::objects("unchanged", a.unchanged.len());
-    }
-    let error = result.as_ref().err().cloned();
-    running.shared.update(|s| s.last_error = error);
-    result
-}
-
-/// Watches the folder's templates and variables; one message per settled burst of saves.
-fn watch(
-    dir: &Path,
-    value_files: &[PathBuf],
-) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<()>), String> {
-    // `-f` files outside the folder count too: their directories are watched for them alone.
-    let extra: Vec<PathBuf> = value_files
-        .iter()
-        .filter_map(|f| std::path::absolute(f).ok())
-        .collect();
-    let extra_for_events = extra.clone();
-    use notify_debouncer_full::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut debouncer = new_debouncer(
-        Duration::from_millis(150),
-        None,
-        move |res: DebounceEventResult| {
-            use notify_debouncer_full::notify::{event::ModifyKind, EventKind};
-            // Only writes, creations, renames and removals: rendering itself reads the files,
-            // and those access events must not trigger another render.
-            let changes = |k: &EventKind| {
-                matches!(
-                    k,
-                    EventKind::Create(_)
-                        | EventKind::Remove(_)
-                        | EventKind::Modify(
-                            ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any
-                        )
-                )
-            };
-            let relevant = res.is_ok_and(|events| {
-                events
-                    .iter()
-                    .filter(|e| changes(&e.kind))
-                    .flat_map(|e| e.paths.iter())
-                    .any(|p| {
-                        if extra_for_events.iter().any(|f| f == p) {
-                            return true;
-                        }
-                        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                        !name.starts_with('.')
-                            && (name.ends_with(".yaml")
-                                || name.ends_with(".yml")
-                                || name.ends_with(".tpl"))
-                    })
-            });
-            if relevant {
-                let _ = tx.send(());
-            }
-        },
-    )
-    .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-    debouncer
-        .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-    let dir_abs = std::path::absolute(dir).unwrap_or(dir.to_path_buf());
-    let parents: std::collections::BTreeSet<PathBuf> = extra
-        .iter()
-        .filter_map(|f| f.parent().map(Path::to_path_buf))
-        .filter(|p| *p != dir_abs)
-        .collect();
-    for p in parents {
-        debouncer
-            .watch(&p, RecursiveMode::NonRecursive)
-            .map_err(|e| format!("cannot watch {}: {e}", p.display()))?;
-    }
-    Ok((debouncer, rx))
-}
-
 async fn run(
     dir: &Path,
     plan: Plan,
     start: berth_local::StartOptions,
     listen: Option<std::net::SocketAddr>,
-    mut options: Reload,
-    mut over: Overrides,
+    options: Reload,
+    over: Overrides,
 ) -> Result<(), String> {
-    // Before anything advertises this process: SIGHUP's default would end it.
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(|e| format!("cannot watch for SIGHUP: {e}"))?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
-    // One listener for the whole run: a `ctrl_c()` made anew on each turn of the loop misses a
-    // Ctrl-C that arrives while the loop is busy.
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
+    let mut signals = Signals::new()?;
     for pw in &plan.workloads {
         if let Some(why) = &pw.not_runnable {
             say(&format!(
@@ -421,7 +312,7 @@ async fn run(
             ));
         }
     }
-    let mut running = Running::start(dir, plan, start)
+    let running = Running::start(dir, plan, start)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     let status = running.shared.snapshot();
@@ -443,35 +334,44 @@ async fn run(
         "berth up: {} processes; Ctrl-C stops them all",
         status.replicas.len()
     ));
-    let (_watcher, mut saves) = watch(dir, &options.value_files)?;
-    let mut sources = Sources::default();
-    sources.refresh(&running);
-    let mut changes = running.shared.subscribe();
+    let (_watcher, mut saves) = berth_local::session::watch_folder(dir, &options.value_files)?;
+    let mut session = Session::new(dir, running, options, over);
+    let mut changes = session.running.shared.subscribe();
     let mut view = View::new();
     loop {
-        sources.refresh(&running);
-        view.update(&running.shared.snapshot());
+        session.refresh_sources();
+        for w in session.take_warnings() {
+            view.event(&format!("berth up: warning: {w}"));
+        }
+        view.update(&session.running.shared.snapshot());
         tokio::select! {
-            _ = int.recv() => break,
-            _ = term.recv() => break,
-            _ = hup.recv() => {
-                match std::fs::read_to_string(reload_file(dir)).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Reload>(&t).map_err(|e| e.to_string())) {
-                    Ok(new) => options = new,
+            _ = signals.int.recv() => break,
+            _ = signals.term.recv() => break,
+            _ = signals.hup.recv() => {
+                match read_reload(dir) {
+                    Ok(new) => session.planner = new,
                     Err(e) => say(&format!("berth up: ignoring an unreadable reload request: {e}")),
                 }
-                report_apply(&mut view, "reloaded", apply_folder(dir, &options, &over, &mut running).await);
+                report_apply(&mut view, "reloaded", session.apply_folder().await);
             }
-            Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", apply_folder(dir, &options, &over, &mut running).await),
-            Some(changed) = sources.next() => rebuild(changed, &mut sources, &mut running, &mut view).await,
+            Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", session.apply_folder().await),
+            Some(changed) = session.source_changes() => {
+                for r in session.rebuild(changed).await {
+                    match r {
+                        Rebuilt::BuildFailed(w, e) => view.event(&format!("berth up: {w}: {e}")),
+                        Rebuilt::Restarted(w, result) => report_apply(&mut view, &format!("{w}: source changed"), result),
+                    }
+                }
+            }
             Some(ask) = asks.recv() => {
                 *busy.lock().unwrap() = Some("applying".to_string());
-                running.shared.update(|_| {});
-                let (why, reply, result) = answer(dir, ask, &options, &mut over, &mut running).await;
+                session.running.shared.update(|_| {});
+                let a = session.answer(ask).await;
                 *busy.lock().unwrap() = None;
-                running.shared.update(|_| {});
-                let message = result.as_ref().map(applied_summary).map_err(|e| e.clone());
-                report_apply(&mut view, &why, result.map_err(|e| e.message));
-                let _ = reply.send(message);
+                session.running.shared.update(|_| {});
+                let message = a.result.as_ref().map(applied_summary).map_err(|e| e.clone());
+                report_apply(&mut view, &a.what, a.result.map_err(|e| e.message));
+                let _ = a.reply.send(message);
             }
             _ = changes.changed() => tokio::time::sleep(Duration::from_millis(30)).await,
         }
@@ -479,9 +379,38 @@ async fn run(
     view.event("berth up: stopping");
     server.task.abort();
     berth_local::remove_token(dir);
-    running.shutdown().await;
+    session.running.shutdown().await;
     say("berth up: stopped");
     Ok(())
+}
+
+/// The signals `up` answers: SIGINT and SIGTERM stop it, SIGHUP reloads. Installed before
+/// anything advertises the process (SIGHUP's default would end it), once for the whole run (a
+/// `ctrl_c()` made anew on each turn of the loop misses a Ctrl-C that arrives while it is busy).
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let on = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("cannot watch for {name}: {e}"))
+        };
+        Ok(Signals {
+            hup: on(SignalKind::hangup(), "SIGHUP")?,
+            term: on(SignalKind::terminate(), "SIGTERM")?,
+            int: on(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+}
+
+/// The options a second `berth up` left for this one.
+fn read_reload(dir: &Path) -> Result<Reload, String> {
+    let text = std::fs::read_to_string(reload_file(dir)).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// Where the Services and the Ingress listen.
@@ -498,89 +427,6 @@ fn say_listeners(status: &Status) {
     }
     if let Some(url) = &status.ingress {
         say(&format!("ingress {url}"));
-    }
-}
-
-/// Source mode: builds the workloads whose sources changed; if more saves arrived meanwhile,
-/// builds again, so a burst restarts each once, always with the latest source.
-async fn rebuild(
-    mut changed: std::collections::BTreeSet<String>,
-    sources: &mut Sources,
-    running: &mut Running,
-    view: &mut View,
-) {
-    let mut built = std::collections::BTreeSet::new();
-    loop {
-        while let Some(more) = sources.try_next() {
-            changed.extend(more);
-        }
-        if changed.is_empty() {
-            break;
-        }
-        for workload in std::mem::take(&mut changed) {
-            match running.build_source(&workload).await {
-                Ok(()) => {
-                    built.insert(workload);
-                }
-                Err(e) => {
-                    built.remove(&workload);
-                    view.event(&format!("berth up: {workload}: {e}"));
-                }
-            }
-        }
-    }
-    for workload in built {
-        let result = running
-            .restart_built(&workload)
-            .await
-            .map_err(|e| e.to_string());
-        report_apply(view, &format!("{workload}: source changed"), result);
-    }
-}
-
-/// The source-mode watcher, rebuilt whenever the set of watched services changes.
-#[derive(Default)]
-struct Sources {
-    watched: Vec<(String, PathBuf, Vec<String>)>,
-    watcher: Option<berth_local::source::SourceWatcher>,
-    rx: Option<tokio::sync::mpsc::UnboundedReceiver<std::collections::BTreeSet<String>>>,
-}
-
-impl Sources {
-    fn refresh(&mut self, running: &Running) {
-        let now = running.watched_sources();
-        let key: Vec<(String, PathBuf, Vec<String>)> = now
-            .iter()
-            .map(|w| (w.workload.clone(), w.root.clone(), w.globs.clone()))
-            .collect();
-        if key == self.watched {
-            return;
-        }
-        self.watched = key;
-        self.watcher = None;
-        self.rx = None;
-        if now.is_empty() {
-            return;
-        }
-        match berth_local::source::watch(now, Duration::from_millis(25)) {
-            Ok((w, rx)) => {
-                self.watcher = Some(w);
-                self.rx = Some(rx);
-            }
-            Err(e) => say(&format!("berth up: cannot watch the sources: {e}")),
-        }
-    }
-
-    /// The next set of workloads whose sources changed (never, without a watcher).
-    async fn next(&mut self) -> Option<std::collections::BTreeSet<String>> {
-        match self.rx.as_mut() {
-            Some(rx) => rx.recv().await,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn try_next(&mut self) -> Option<std::collections::BTreeSet<String>> {
-        self.rx.as_mut()?.try_recv().ok()
     }
 }
 
@@ -614,163 +460,6 @@ async fn start_dashboard(
         Err(e) => Err(format!(
             "cannot start the dashboard on {addr}: {e}\n  = help: pass --listen with a free address (port 0 picks one)"
         )),
-    }
-}
-
-/// The containers of `w` a mode change applies to: `container`, or all that can run from
-/// source; an error that says why when there are none.
-fn mode_targets(
-    w: &berth_local::WorkloadStatus,
-    name: &str,
-    container: Option<&str>,
-) -> Result<Vec<String>, berth_server::ApiError> {
-    use berth_server::ApiError;
-    let targets: Vec<String> = match container {
-        Some(c) => match w.containers.iter().find(|x| x.name == c) {
-            Some(x) if x.runnable => vec![c.to_string()],
-            Some(_) => {
-                return Err(ApiError::bad_request(format!(
-                "container {c} of {name} has no berth.dev/run entry, so it cannot run from source"
-            )))
-            }
-            None => return Err(ApiError::not_found(format!("{name} has no container {c}"))),
-        },
-        None => w
-            .containers
-            .iter()
-            .filter(|x| x.runnable)
-            .map(|x| x.name.clone())
-            .collect(),
-    };
-    if targets.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "no container of {name} can run from source (none has a berth.dev/run entry)"
-        )));
-    }
-    Ok(targets)
-}
-
-/// Scales a long-running workload by re-applying the folder with the override; on failure the
-/// override is taken back.
-async fn scale(
-    dir: &Path,
-    w: &berth_local::WorkloadStatus,
-    n: u32,
-    options: &Reload,
-    over: &mut Overrides,
-    running: &mut Running,
-) -> Result<berth_local::Applied, berth_server::ApiError> {
-    if w.kind.is_batch() {
-        return Err(berth_server::ApiError::bad_request(format!(
-            "{} is a {}; only long-running workloads scale",
-            w.name, w.kind
-        )));
-    }
-    let before = over.scale.insert(w.name.clone(), n);
-    let r = apply_folder(dir, options, over, running).await;
-    if r.is_err() {
-        match before {
-            Some(b) => over.scale.insert(w.name.clone(), b),
-            None => over.scale.remove(&w.name),
-        };
-    }
-    r.map_err(unprocessable)
-}
-
-/// Switches containers of a workload to `mode`, remembers it for the next `berth up`, applies.
-#[allow(clippy::too_many_arguments)]
-async fn set_mode(
-    dir: &Path,
-    w: &berth_local::WorkloadStatus,
-    container: Option<&str>,
-    mode: berth_core::view::Mode,
-    options: &Reload,
-    over: &mut Overrides,
-    running: &mut Running,
-) -> Result<berth_local::Applied, berth_server::ApiError> {
-    let targets = mode_targets(w, &w.name, container)?;
-    let entry = over.modes.entry(w.name.clone()).or_default();
-    for c in targets {
-        entry.insert(c, mode);
-    }
-    if let Err(e) = berth_local::save_modes(dir, &over.modes) {
-        say(&format!(
-            "warning: the modes are not remembered for the next berth up: {e}"
-        ));
-    }
-    apply_folder(dir, options, over, running)
-        .await
-        .map_err(unprocessable)
-}
-
-/// A folder that cannot be applied, as the API's answer.
-fn unprocessable(e: String) -> berth_server::ApiError {
-    berth_server::ApiError {
-        status: 422,
-        message: e,
-    }
-}
-
-/// Carries out one dashboard request; returns what to report, the reply, and the result.
-async fn answer(
-    dir: &Path,
-    ask: berth_local::backend::UpCommand,
-    options: &Reload,
-    over: &mut Overrides,
-    running: &mut Running,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<Result<String, berth_server::ApiError>>,
-    Result<berth_local::Applied, berth_server::ApiError>,
-) {
-    use berth_local::backend::UpCommand;
-    use berth_server::ApiError;
-    let status = running.shared.snapshot();
-    let find = |name: &str| {
-        status
-            .workloads
-            .iter()
-            .find(|w| w.name == name)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("no service named {name}")))
-    };
-    match ask {
-        UpCommand::Restart(name, reply) => {
-            let result = match find(&name) {
-                Ok(_) => running
-                    .restart(&name)
-                    .await
-                    .map_err(|e| ApiError::failed(e.to_string())),
-                Err(e) => Err(e),
-            };
-            (format!("restart {name} (dashboard)"), reply, result)
-        }
-        UpCommand::Scale(name, n, reply) => {
-            let result = match find(&name) {
-                Ok(w) => scale(dir, &w, n, options, over, running).await,
-                Err(e) => Err(e),
-            };
-            (format!("scale {name} to {n} (dashboard)"), reply, result)
-        }
-        UpCommand::Mode(name, container, mode, reply) => {
-            let result = match find(&name) {
-                Ok(w) => {
-                    set_mode(dir, &w, container.as_deref(), mode, options, over, running).await
-                }
-                Err(e) => Err(e),
-            };
-            (
-                format!("{name} to {} mode (dashboard)", mode.as_str()),
-                reply,
-                result,
-            )
-        }
-        UpCommand::Redeploy(reply) => {
-            let result = apply_folder(dir, options, over, running)
-                .await
-                .map_err(unprocessable);
-            ("redeploy (dashboard)".to_string(), reply, result)
-        }
     }
 }
 

@@ -16,6 +16,7 @@ mod probe;
 mod proxy;
 mod rerun;
 mod run_file;
+pub mod session;
 pub mod source;
 mod state;
 mod supervisor;
@@ -156,7 +157,7 @@ pub struct Running {
     log_files: BTreeMap<String, Arc<LogFile>>,
     /// Replicas replaced rolling, waiting for their successors before they stop.
     retiring: JoinSet<()>,
-    /// Tells retiring replicas to stop at once (berth is stopping).
+    /// Berth is stopping: retiring replicas stop at once, the state writer ends.
     hurry: watch::Sender<bool>,
 }
 
@@ -338,8 +339,13 @@ impl Running {
             ..Status::default()
         }));
         let state_file = state_file(dir);
+        let hurry = watch::channel(false).0;
         let mut background = JoinSet::new();
-        background.spawn(write_state(shared.clone(), state_file.clone()));
+        background.spawn(write_state(
+            shared.clone(),
+            state_file.clone(),
+            hurry.subscribe(),
+        ));
         let mut running = Running {
             shared,
             dir: dir.to_path_buf(),
@@ -355,7 +361,7 @@ impl Running {
             log_limits: options.log_limits,
             log_files: BTreeMap::new(),
             retiring: JoinSet::new(),
-            hurry: watch::channel(false).0,
+            hurry,
         };
         running.apply(plan).await?;
         Ok(running)
@@ -800,14 +806,16 @@ impl Running {
         if let Some(i) = &self.ingress {
             i.abort();
         }
-        self.background.abort_all();
+        // The state writer ends between writes (it saw `hurry`).
         while self.background.join_next().await.is_some() {}
         let _ = std::fs::remove_file(&self.state_file);
     }
 }
 
 /// Keeps the state file current, written atomically.
-async fn write_state(shared: Arc<Shared>, path: PathBuf) {
+/// Ends between writes when `closing` turns true (never mid-write: a write cut short would
+/// still finish on the blocking pool, after the file is removed).
+async fn write_state(shared: Arc<Shared>, path: PathBuf, mut closing: watch::Receiver<bool>) {
     let mut changes = shared.subscribe();
     loop {
         let text = serde_json::to_string_pretty(&shared.snapshot()).unwrap_or_default();
@@ -815,8 +823,9 @@ async fn write_state(shared: Arc<Shared>, path: PathBuf) {
         if tokio::fs::write(&tmp, text).await.is_ok() {
             let _ = tokio::fs::rename(&tmp, &path).await;
         }
-        if changes.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = closing.wait_for(|c| *c) => return,
         }
         // Coalesce bursts of changes into one write.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
