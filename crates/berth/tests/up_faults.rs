@@ -203,18 +203,6 @@ fn a_crash_storm_backs_off_and_keeps_berth_cpu_low() {
     stop(child);
 }
 
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks
-        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .unwrap()
-            .unwrap() as f64
-}
-
 /// A service that forks workers: a restart leaves none of the old ones behind.
 #[test]
 fn a_restarted_service_leaves_no_forked_children() {

@@ -70,23 +70,6 @@ fn get_json(addr: &str, path: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn fifty_services_of_two_replicas_start_show_idle_and_stop() {
     let t = tempfile::tempdir().unwrap();
@@ -128,13 +111,10 @@ fn fifty_services_of_two_replicas_start_show_idle_and_stop() {
 
     // Idle: probes keep running, nothing else.
     std::thread::sleep(Duration::from_secs(1));
-    let ticks = cpu_ticks(pid);
+    let before = cpu_seconds(pid);
     let idle = Duration::from_secs(5);
     std::thread::sleep(idle);
-    let clk = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .unwrap()
-        .unwrap() as f64;
-    let cpu = (cpu_ticks(pid) - ticks) as f64 / clk / idle.as_secs_f64();
+    let cpu = (cpu_seconds(pid) - before) / idle.as_secs_f64();
     let rss = rss_kib(pid);
     eprintln!(
         "scale: {} replicas of {SERVICES} services ready after {all_ready:.2?}; berth RSS {} MiB, CPU at idle {:.1}% of a core",

@@ -170,21 +170,6 @@ fn events(addr: String, stop: Arc<AtomicBool>) -> usize {
     total
 }
 
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 fn ctl(dir: &Path, args: &[&str]) {
     let mut all = args.to_vec();
     all.extend(["-C", dir.to_str().unwrap()]);

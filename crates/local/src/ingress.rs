@@ -179,20 +179,10 @@ impl Ingress {
     }
 
     async fn ready_backends(&self, rule: &crate::IngressRule) -> Option<Vec<u16>> {
-        let mut changes = self.shared.subscribe();
         let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
-        loop {
-            let b = self.shared.backends_by_port(&rule.service, &rule.port);
-            if !b.is_empty() {
-                return Some(b);
-            }
-            if tokio::time::timeout_at(deadline, changes.changed())
-                .await
-                .is_err()
-            {
-                return None;
-            }
-        }
+        self.shared
+            .wait_for_backends(deadline, |s| s.backends_by_port(&rule.service, &rule.port))
+            .await
     }
 }
 

@@ -59,19 +59,9 @@ async fn ready_backends(
     shared: &Shared,
     deadline: tokio::time::Instant,
 ) -> Option<Vec<u16>> {
-    let mut changes = shared.subscribe();
-    loop {
-        let b = shared.backends(&route.service, route.port_index);
-        if !b.is_empty() {
-            return Some(b);
-        }
-        if tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .is_err()
-        {
-            return None;
-        }
-    }
+    shared
+        .wait_for_backends(deadline, |s| s.backends(&route.service, route.port_index))
+        .await
 }
 
 /// Binds the Service's own port when free, else any free loopback port.

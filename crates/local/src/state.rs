@@ -322,6 +322,28 @@ impl Shared {
         ports.iter().filter_map(|p| m.get(p)).sum()
     }
 
+    /// The local ports `backends` reads, once there are some (a start or a restart may be
+    /// under way); `None` when there are still none at `deadline`.
+    pub async fn wait_for_backends(
+        &self,
+        deadline: tokio::time::Instant,
+        backends: impl Fn(&Shared) -> Vec<u16>,
+    ) -> Option<Vec<u16>> {
+        let mut changes = self.subscribe();
+        loop {
+            let b = backends(self);
+            if !b.is_empty() {
+                return Some(b);
+            }
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
     /// The next round-robin turn for a Service with `n` backends.
     pub fn next_backend(&self, service: &str, n: usize) -> usize {
         let mut t = self.turns.lock().expect("turns lock");
