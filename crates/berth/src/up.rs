@@ -304,19 +304,8 @@ async fn run(
     over: Overrides,
 ) -> Result<(), String> {
     let mut signals = Signals::new()?;
-    for pw in &plan.workloads {
-        if let Some(why) = &pw.not_runnable {
-            say(&format!(
-                "{:<20} not runnable locally: {why}",
-                pw.workload.name
-            ));
-        }
-    }
-    let running = Running::start(dir, plan, start)
-        .await
-        .map_err(|e| format!("cannot start: {e}"))?;
+    let running = start_running(dir, plan, start).await?;
     let status = running.shared.snapshot();
-    say_listeners(&status);
     let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
     let busy = std::sync::Arc::new(std::sync::Mutex::new(None));
     let backend = std::sync::Arc::new(berth_local::backend::LocalBackend {
@@ -382,6 +371,27 @@ async fn run(
     session.running.shutdown().await;
     say("berth up: stopped");
     Ok(())
+}
+
+/// Starts the processes and listeners; says what does not run locally and where things listen.
+async fn start_running(
+    dir: &Path,
+    plan: Plan,
+    start: berth_local::StartOptions,
+) -> Result<Running, String> {
+    for pw in &plan.workloads {
+        if let Some(why) = &pw.not_runnable {
+            say(&format!(
+                "{:<20} not runnable locally: {why}",
+                pw.workload.name
+            ));
+        }
+    }
+    let running = Running::start(dir, plan, start)
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
+    say_listeners(&running.shared.snapshot());
+    Ok(running)
 }
 
 /// The signals `up` answers: SIGINT and SIGTERM stop it, SIGHUP reloads. Installed before
