@@ -72,12 +72,9 @@ fn replica(s: &serde_json::Value, workload: &str) -> serde_json::Value {
         .clone()
 }
 
-fn stop(mut child: std::process::Child) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = child.wait();
+/// Stops a `berth up` (and waits for it).
+fn stop(child: Up) {
+    drop(child);
 }
 
 fn logs_of(dir: &Path, service: &str) -> String {
@@ -264,20 +261,22 @@ fn logs_rotate_by_size_and_berth_logs_reads_across_the_files() {
         ("chatty.yaml", &service_yaml("chatty", "chatty.py", "")),
     ]);
     let dir = t.path();
-    let child = berth(&[
-        "up",
-        dir.to_str().unwrap(),
-        "--ingress",
-        "127.0.0.1:0",
-        "--log-size",
-        "64K",
-        "--log-files",
-        "3",
-    ])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .unwrap();
+    let child = Up::from(
+        berth(&[
+            "up",
+            dir.to_str().unwrap(),
+            "--ingress",
+            "127.0.0.1:0",
+            "--log-size",
+            "64K",
+            "--log-files",
+            "3",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
     let logs = dir.join(".berth/logs");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !logs.join("chatty.log.2").exists() {

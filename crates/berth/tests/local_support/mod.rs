@@ -41,12 +41,57 @@ pub fn berth(args: &[&str]) -> Command {
     c
 }
 
-pub fn up(dir: &Path) -> Child {
-    berth(&["up", dir.to_str().unwrap(), "--ingress", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+pub fn up(dir: &Path) -> Up {
+    Up(
+        berth(&["up", dir.to_str().unwrap(), "--ingress", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A running `berth up` that is stopped (SIGTERM, then SIGKILL) when the test ends, also when
+/// it fails: a failed test leaves no environment behind to hold ports for the next.
+pub struct Up(pub Child);
+
+impl Up {
+    /// Takes a started `berth up` in charge.
+    pub fn from(child: Child) -> Up {
+        Up(child)
+    }
+}
+
+impl std::ops::Deref for Up {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Up {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub fn status(dir: &Path) -> Option<serde_json::Value> {
