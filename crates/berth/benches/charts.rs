@@ -5,6 +5,9 @@
 //!
 //!     BERTH_HELM=.tools/helm/helm cargo bench -p berth --bench charts
 
+#[path = "../tests/chart_support/mod.rs"]
+mod chart_support;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -80,32 +83,6 @@ fn berth_args(args: &[String]) -> Vec<String> {
     let mut v = vec![args[1].clone(), "--release".into(), args[0].clone()];
     v.extend(args[2..].iter().cloned());
     v
-}
-
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut cur, mut q, mut any) = (String::new(), None, false);
-    for c in line.chars() {
-        match (q, c) {
-            (Some(x), c) if c == x => q = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                q = Some(c);
-                any = true;
-            }
-            (None, ' ') => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 /// A chart of `SERVICES` services, each a Deployment, a Service and a ConfigMap, written as
@@ -239,7 +216,7 @@ fn main() {
         .filter(|c| c.join("args.txt").is_file() && !c.join("expected.txt").exists())
     {
         let line = std::fs::read_to_string(case.join("args.txt")).unwrap();
-        let args = words(line.trim())[2..].to_vec();
+        let args = chart_support::shell_words(line.trim())[2..].to_vec();
         let name = case.file_name().unwrap().to_string_lossy().to_string();
         rows.push(bench(&name, case, &helm, &berth, &args));
     }

@@ -23,43 +23,39 @@ fn nginx_binary() -> String {
     std::env::var("BERTH_NGINX").unwrap_or_else(|_| "nginx".into())
 }
 
-/// The backend's nginx.conf, with `PORT` put in by the run spec's shell.
-fn backend_conf(root: &Path) -> String {
+/// An nginx.conf: `workers` processes, files under `root`, `servers` inside `http`.
+fn nginx_conf(root: &Path, name: &str, workers: &str, servers: &str) -> String {
     format!(
         r#"daemon off;
-worker_processes 1;
+worker_processes {workers};
 error_log stderr warn;
-pid {root}/backend-PORT.pid;
+pid {root}/{name}.pid;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
   uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
   keepalive_requests 1000000;
-  server {{
-    listen 127.0.0.1:PORT;
-    root {root}/www;
-    location / {{ }}
-  }}
+{servers}
 }}
 "#,
         root = root.display()
     )
 }
 
+/// The backend's nginx.conf, with `PORT` put in by the run spec's shell.
+fn backend_conf(root: &Path) -> String {
+    let servers = format!(
+        "  server {{\n    listen 127.0.0.1:PORT;\n    root {}/www;\n    location / {{ }}\n  }}",
+        root.display()
+    );
+    nginx_conf(root, "backend-PORT", "1", &servers)
+}
+
+/// nginx as a reverse proxy with a keep-alive upstream pool, as a tuned setup would be.
 fn proxy_conf(root: &Path, listen: u16, backend: u16) -> String {
-    format!(
-        r#"daemon off;
-worker_processes auto;
-error_log stderr warn;
-pid {root}/proxy.pid;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
-  uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-  keepalive_requests 1000000;
-  upstream backend {{
+    let servers = format!(
+        r#"  upstream backend {{
     server 127.0.0.1:{backend};
     keepalive 64;
   }}
@@ -73,11 +69,9 @@ http {{
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
     }}
-  }}
-}}
-"#,
-        root = root.display()
-    )
+  }}"#
+    );
+    nginx_conf(root, "proxy", "auto", &servers)
 }
 
 fn folder(root: &Path) {

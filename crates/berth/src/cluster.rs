@@ -222,6 +222,8 @@ fn set_name(flags: &ClusterFlags, dir: &std::path::Path) -> String {
 }
 
 pub struct Rendered {
+    /// A chart's `NOTES.txt`, rendered with the objects.
+    pub notes: Option<String>,
     pub set: ApplySet,
     pub manifests: Vec<Manifest>,
     pub info: NewRevision,
@@ -291,10 +293,10 @@ pub(crate) async fn seen_by(flags: &RenderFlags, cluster: &Cluster) -> anyhow::R
     if !flags.is_chart() {
         return Ok(flags);
     }
-    let (kube_version, api_versions) = berth_kube::cluster::capabilities(&cluster.client)
+    let (kube_version, api_versions) = berth_kube::capabilities::capabilities(&cluster.client)
         .await
         .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
-    let lookup = berth_kube::cluster::LiveLookup::new(cluster.client.clone());
+    let lookup = berth_kube::capabilities::LiveLookup::new(cluster.client.clone());
     flags.cluster_view = Some(crate::render::ClusterView {
         kube_version,
         api_versions,
@@ -303,12 +305,29 @@ pub(crate) async fn seen_by(flags: &RenderFlags, cluster: &Cluster) -> anyhow::R
     Ok(flags)
 }
 
-/// Renders for a cluster already connected (a chart's `lookup` may call it).
+/// A deploy folder rendered before connecting, so that its mistakes show without a cluster;
+/// `None` for a chart, which renders as the cluster sees it ([`render_on`]).
+pub(crate) fn render_offline(
+    flags: &RenderFlags,
+    cluster_flags: &ClusterFlags,
+) -> anyhow::Result<Option<Rendered>> {
+    match flags.is_chart() {
+        true => Ok(None),
+        false => render(flags, cluster_flags).map(Some),
+    }
+}
+
+/// Renders for a cluster already connected (a chart's `lookup` may call it); a folder
+/// rendered offline already is taken as it is.
 pub(crate) async fn render_on(
     flags: &RenderFlags,
     cluster_flags: &ClusterFlags,
     cluster: &Cluster,
+    offline: Option<Rendered>,
 ) -> anyhow::Result<(RenderFlags, Rendered)> {
+    if let Some(r) = offline {
+        return Ok((flags.clone(), r));
+    }
     let flags = seen_by(flags, cluster).await?;
     let r = tokio::task::block_in_place(|| render(&flags, cluster_flags))?;
     Ok((flags, r))
@@ -323,12 +342,13 @@ fn render_modes(
     cluster: &ClusterFlags,
     modes: &berth_core::view::Modes,
 ) -> anyhow::Result<Rendered> {
-    let rendered = flags
+    let (rendered, notes) = flags
         .render_for_cluster(berth_core::view::modes_json(modes))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Rendered {
+        notes,
         set: ApplySet {
             name: set_name(cluster, &flags.dir),
             namespace: rendered.namespace.clone(),
@@ -522,14 +542,11 @@ impl Ui for Terminal {
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
-    // A deploy folder is checked before connecting; a chart renders as the cluster sees it.
-    if !args.render.is_chart() {
-        render(&args.render, &args.cluster)?;
-    }
+    let offline = render_offline(&args.render, &args.cluster)?;
     let rt = runtime()?;
     let (changed, exit_two) = rt.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let (flags, r) = render_on(&args.render, &args.cluster, &cluster).await?;
+        let (flags, r) = render_on(&args.render, &args.cluster, &cluster, offline).await?;
         let r = with_modes(r, &flags, &args.cluster, &cluster).await?;
         let resolver = berth_kube::resources::Resolver::default();
         let plan = berth_kube::plan_deploy(
@@ -608,15 +625,11 @@ pub async fn deploy(
 }
 
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
-    // A deploy folder is checked before connecting; a chart renders as the cluster sees it.
-    if !args.render.is_chart() {
-        render(&args.render, &args.cluster)?;
-    }
+    let offline = render_offline(&args.render, &args.cluster)?;
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let (flags, r) = render_on(&args.render, &args.cluster, &cluster).await?;
-        let notes = tokio::task::block_in_place(|| flags.chart_notes());
+        let (flags, r) = render_on(&args.render, &args.cluster, &cluster, offline).await?;
         let r = with_modes(r, &flags, &args.cluster, &cluster).await?;
         let ui = Terminal::new(&cluster.context);
         let outcome = deploy(&cluster, &r, &opts, &ui).await?;
@@ -630,7 +643,7 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
             rep.created, rep.updated, rep.unchanged, rep.deleted
         ));
         // A chart's NOTES.txt, as Helm prints it after an install.
-        if let Some(n) = notes {
+        if let Some(n) = &r.notes {
             let _ = writeln!(anstream::stdout(), "\nNOTES:\n{}", n.trim_end());
         }
         Ok(())

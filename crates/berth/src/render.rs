@@ -84,7 +84,11 @@ impl RenderFlags {
     /// A chart's objects: every rendered object; for a cluster also the CRDs of `crds/`
     /// (marked, so that they are only created when missing, as Helm does) and the hooks (run
     /// around the apply; test hooks only by `berth test`).
-    fn chart_objects(&self, for_cluster: bool) -> Result<Rendered, berth_manifest::Error> {
+    /// Also the chart's rendered `NOTES.txt`, when it says something.
+    fn chart_objects(
+        &self,
+        for_cluster: bool,
+    ) -> Result<(Rendered, Option<String>), berth_manifest::Error> {
         let out = self.render_chart()?;
         let namespace = self.namespace.clone().unwrap_or_else(|| "default".into());
         let document = |m: &berth_chart::Manifest| berth_manifest::Document {
@@ -108,11 +112,12 @@ impl RenderFlags {
         let docs = crds
             .chain(out.manifests.iter().chain(hooks).map(document))
             .collect();
-        Ok(Rendered {
+        let rendered = Rendered {
             objects: berth_manifest::objects_from_documents(docs, &namespace)?,
             variables: out.values,
             namespace,
-        })
+        };
+        Ok((rendered, out.notes.filter(|n| !n.trim().is_empty())))
     }
 
     /// The chart DIR is and the release it runs as, for status views; `None` for a folder.
@@ -120,7 +125,7 @@ impl RenderFlags {
         if !self.is_chart() {
             return None;
         }
-        let meta = berth_chart::Chart::load(&self.dir).ok()?.metadata;
+        let meta = berth_chart::read_metadata(&self.dir).ok()?;
         Some(berth_core::view::ChartView {
             release: self
                 .chart
@@ -131,18 +136,6 @@ impl RenderFlags {
             version: meta.version,
             app_version: Some(meta.app_version).filter(|v| !v.is_empty()),
         })
-    }
-
-    /// A chart's rendered NOTES.txt (what Helm prints after an install), if DIR is a chart
-    /// that has one.
-    pub fn chart_notes(&self) -> Option<String> {
-        if !self.is_chart() {
-            return None;
-        }
-        self.render_chart()
-            .ok()?
-            .notes
-            .filter(|n| !n.trim().is_empty())
     }
 
     /// Renders DIR as a Helm chart, as `helm template` would.
@@ -185,14 +178,15 @@ impl RenderFlags {
         &self,
         modes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Rendered, berth_manifest::Error> {
-        self.render_modes(modes, false)
+        Ok(self.render_modes(modes, false)?.0)
     }
 
-    /// Renders for a cluster: a chart's `crds/` and hooks included (see `chart_objects`).
+    /// Renders for a cluster: a chart's `crds/` and hooks included (see `chart_objects`), and
+    /// its `NOTES.txt` (printed after a successful apply).
     pub fn render_for_cluster(
         &self,
         modes: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Rendered, berth_manifest::Error> {
+    ) -> Result<(Rendered, Option<String>), berth_manifest::Error> {
         self.render_modes(modes, true)
     }
 
@@ -200,18 +194,19 @@ impl RenderFlags {
         &self,
         modes: serde_json::Map<String, serde_json::Value>,
         for_cluster: bool,
-    ) -> Result<Rendered, berth_manifest::Error> {
+    ) -> Result<(Rendered, Option<String>), berth_manifest::Error> {
         if self.is_chart() {
             return self.chart_objects(for_cluster);
         }
         let folder = DeployFolder::load(&self.dir)?;
-        folder.render(&RenderOptions {
+        let rendered = folder.render(&RenderOptions {
             environment: self.environment.clone(),
             namespace: self.namespace.clone(),
             value_files: self.value_files.clone(),
             set: self.set.clone(),
             modes,
-        })
+        })?;
+        Ok((rendered, None))
     }
 }
 

@@ -261,22 +261,7 @@ fn logs_rotate_by_size_and_berth_logs_reads_across_the_files() {
         ("chatty.yaml", &service_yaml("chatty", "chatty.py", "")),
     ]);
     let dir = t.path();
-    let child = Up::from(
-        berth(&[
-            "up",
-            dir.to_str().unwrap(),
-            "--ingress",
-            "127.0.0.1:0",
-            "--log-size",
-            "64K",
-            "--log-files",
-            "3",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
+    let child = up_with(dir, &["--log-size", "64K", "--log-files", "3"]);
     let logs = dir.join(".berth/logs");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !logs.join("chatty.log.2").exists() {

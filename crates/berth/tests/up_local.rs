@@ -2,7 +2,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::Duration;
 
 mod local_support;
@@ -744,21 +743,9 @@ fn a_values_file_outside_the_folder_is_watched() {
     let extra = tempfile::tempdir().unwrap();
     let values = extra.path().join("mine.yaml");
     std::fs::write(&values, "queue:\n  rate_per_second: 21\n").unwrap();
-    let mut child = Up::from(
-        berth(&[
-            "up",
-            dir.to_str().unwrap(),
-            "--ingress",
-            "127.0.0.1:0",
-            "--listen",
-            "127.0.0.1:0",
-            "-f",
-            values.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
+    let mut child = up_with(
+        dir,
+        &["--listen", "127.0.0.1:0", "-f", values.to_str().unwrap()],
     );
     let s = wait_for(dir, "every replica ready", all_ready);
     let generation = s["generation"].as_u64().unwrap();
@@ -778,20 +765,7 @@ fn the_example_chart_runs_with_berth_up() {
     let t = tempfile::tempdir().unwrap();
     copy_dir(&repo().join("examples/guestbook"), t.path());
     let dir = t.path();
-    let mut child = Up::from(
-        berth(&[
-            "up",
-            dir.to_str().unwrap(),
-            "--ingress",
-            "127.0.0.1:0",
-            "--release",
-            "gb",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
+    let mut child = up_with(dir, &["--release", "gb"]);
     let s = wait_for(dir, "every replica ready", all_ready);
     // The status (and so the dashboard) names the release and the chart.
     assert_eq!(s["chart"]["release"], "gb", "{s:#}");
@@ -891,20 +865,7 @@ fn run_specs_for_a_chart_come_from_a_run_file() {
         "the error lists the workloads: {err}"
     );
 
-    let mut child = Up::from(
-        berth(&[
-            "up",
-            chart.to_str().unwrap(),
-            "--ingress",
-            "127.0.0.1:0",
-            "--run",
-            run.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
+    let mut child = up_with(&chart, &["--run", run.to_str().unwrap()]);
     let s = wait_for(&chart, "every replica ready", all_ready);
     let ingress = s["ingress"]
         .as_str()

@@ -75,6 +75,21 @@ pub fn is_chart(path: &Path) -> bool {
         || (path.is_file() && path.extension().is_some_and(|e| e == "tgz" || e == "gz"))
 }
 
+/// A chart's `Chart.yaml`, without loading the rest of a chart folder (an archive is read
+/// whole).
+pub fn read_metadata(path: &Path) -> Result<Metadata, Error> {
+    if !path.is_dir() {
+        return Ok(Chart::load(path)?.metadata);
+    }
+    let file = path.join("Chart.yaml");
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Error::new(ErrorKind::Io, format!("cannot read {shown}: {e}"))
+            .hint("a chart folder has a Chart.yaml")
+    })?;
+    Metadata::parse(&text, &shown)
+}
+
 /// Loads and renders a chart as `helm template` does.
 pub fn template(path: &Path, opts: &Options) -> Result<Output, Error> {
     let chart = Chart::load(path)?;

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod applyset;
+pub mod capabilities;
 pub mod cluster;
 pub mod crds;
 pub mod dashboard;
@@ -60,6 +61,16 @@ pub struct DeployOptions {
     pub dry_run: bool,
     /// A rollback: runs pre-/post-rollback hooks instead of install or upgrade ones.
     pub rollback: bool,
+}
+
+impl DeployOptions {
+    /// What the plan asks of the server for this deploy.
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            force_conflicts: self.apply.force_conflicts,
+            prune: self.apply.prune,
+        }
+    }
 }
 
 /// What a deploy did.
@@ -117,10 +128,7 @@ async fn deploy_unrecorded(
 ) -> Result<DeployOutcome, Error> {
     let resolver = Resolver::default();
     if opts.dry_run {
-        let popts = PlanOptions {
-            force_conflicts: opts.apply.force_conflicts,
-            prune: opts.apply.prune,
-        };
+        let popts = opts.plan_options();
         let plan = plan_deploy(client, &resolver, set, manifests, popts).await?;
         ui.plan(&plan);
         apply::check_empty(&plan, opts.apply.allow_empty)?;
@@ -170,10 +178,7 @@ async fn unchanged(
     opts: &DeployOptions,
     ui: &dyn Ui,
 ) -> Result<Option<DeployOutcome>, Error> {
-    let popts = PlanOptions {
-        force_conflicts: opts.apply.force_conflicts,
-        prune: opts.apply.prune,
-    };
+    let popts = opts.plan_options();
     let Some(plan) = plan::plan_if_unchanged(client, resolver, set, manifests, popts).await? else {
         return Ok(None);
     };
@@ -374,10 +379,7 @@ async fn validated_plan(
     opts: &DeployOptions,
     created_namespaces: &[String],
 ) -> Result<Plan, Error> {
-    let popts = PlanOptions {
-        force_conflicts: opts.apply.force_conflicts,
-        prune: opts.apply.prune,
-    };
+    let popts = opts.plan_options();
     let mut created = created_namespaces.to_vec();
     let manifests = &objects.members;
     let mut plan = plan::plan(client, resolver, set, manifests, popts).await;

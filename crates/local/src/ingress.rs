@@ -97,7 +97,10 @@ impl Ingress {
                 &format!("No Ingress rule matches {host}{path}."),
             );
         };
-        let Some(backends) = self.ready_backends(&rule).await else {
+        let Some(backends) = self
+            .ready_backends(&rule, tokio::time::Instant::now() + WAIT_FOR_READY)
+            .await
+        else {
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service unavailable",
@@ -167,19 +170,22 @@ impl Ingress {
                 }
             }
             // A replica marked ready before it listens, or replaced meanwhile: look again.
-            if tokio::time::Instant::now() >= deadline || body.is_none() && !replayable {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(Failure::NoAnswer(last_error));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-            backends = self
-                .ready_backends(up.rule)
-                .await
-                .ok_or(Failure::NoAnswer(last_error.clone()))?;
+            match self.ready_backends(up.rule, deadline).await {
+                Some(b) => backends = b,
+                None => return Err(Failure::NoAnswer(last_error)),
+            }
         }
     }
 
-    async fn ready_backends(&self, rule: &crate::IngressRule) -> Option<Vec<u16>> {
-        let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
+    async fn ready_backends(
+        &self,
+        rule: &crate::IngressRule,
+        deadline: tokio::time::Instant,
+    ) -> Option<Vec<u16>> {
         self.shared
             .wait_for_backends(deadline, |s| s.backends_by_port(&rule.service, &rule.port))
             .await

@@ -42,25 +42,23 @@ pub fn berth(args: &[&str]) -> Command {
 }
 
 pub fn up(dir: &Path) -> Up {
-    Up(
-        berth(&["up", dir.to_str().unwrap(), "--ingress", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    up_with(dir, &[])
+}
+
+/// `berth up DIR` with the Ingress on a free port, and more flags.
+pub fn up_with(dir: &Path, flags: &[&str]) -> Up {
+    let mut args = vec!["up", dir.to_str().unwrap(), "--ingress", "127.0.0.1:0"];
+    args.extend_from_slice(flags);
+    Up(berth(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap())
 }
 
 /// A running `berth up` that is stopped (SIGTERM, then SIGKILL) when the test ends, also when
 /// it fails: a failed test leaves no environment behind to hold ports for the next.
 pub struct Up(pub Child);
-
-impl Up {
-    /// Takes a started `berth up` in charge.
-    pub fn from(child: Child) -> Up {
-        Up(child)
-    }
-}
 
 impl std::ops::Deref for Up {
     type Target = Child;
