@@ -346,11 +346,7 @@ fn inline(rest: &str) -> Option<Json> {
             None
         }
         b'[' => flow_seq(rest),
-        b'{' => {
-            let t = strip_comment(rest);
-            (t.strip_prefix('{')?.strip_suffix('}')?.trim().is_empty())
-                .then(|| Json::Object(Map::new()))
-        }
+        b'{' => flow_map(rest),
         _ => {
             let s = strip_comment(rest);
             if s.is_empty() || !plain_ok(s) {
@@ -361,12 +357,15 @@ fn inline(rest: &str) -> Option<Json> {
     }
 }
 
-fn flow_seq(rest: &str) -> Option<Json> {
-    let body = rest.strip_prefix('[')?;
+/// The items of a one-line flow collection opening `rest` (`[` or `{`), split at top-level
+/// commas, untrimmed; `None` for nesting, comments inside, or anything after the close but a
+/// comment.
+fn flow_items(rest: &str, close: char) -> Option<Vec<String>> {
+    let body = &rest[1..];
     let mut items = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;
-    let mut close = None;
+    let mut end = None;
     let mut chars = body.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match quote {
@@ -388,40 +387,64 @@ fn flow_seq(rest: &str) -> Option<Json> {
                     cur.push(c);
                 }
                 ',' => items.push(std::mem::take(&mut cur)),
-                ']' => {
-                    close = Some(i);
+                c if c == close => {
+                    end = Some(i);
                     break;
                 }
-                '[' | '{' | '}' | '#' | '&' | '*' | '!' | '\t' => return None,
+                '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '\t' => return None,
                 _ => cur.push(c),
             },
         }
     }
-    let close = close?;
-    if !tail_ok(&body[close + 1..]) {
+    if !tail_ok(&body[end? + 1..]) {
         return None;
     }
     if items.is_empty() && cur.trim().is_empty() {
-        return Some(Json::Array(vec![]));
+        return Some(items);
     }
     items.push(cur);
-    let mut v = Vec::new();
-    for item in &items {
-        let item = item.trim_matches(' ');
-        if item.is_empty() {
-            return None;
-        }
-        match item.as_bytes()[0] {
-            b'"' | b'\'' => v.push(inline(item)?),
-            _ => {
-                if item.contains(": ") || item.ends_with(':') || !plain_ok(item) {
-                    return None;
-                }
-                v.push(resolve_plain(item)?);
+    Some(items)
+}
+
+/// One scalar inside a flow collection, trimmed: quoted, or plain without `: `.
+fn flow_scalar(item: &str) -> Option<Json> {
+    if item.is_empty() {
+        return None;
+    }
+    match item.as_bytes()[0] {
+        b'"' | b'\'' => inline(item),
+        _ => {
+            if item.contains(": ") || item.ends_with(':') || !plain_ok(item) {
+                return None;
             }
+            resolve_plain(item)
         }
     }
+}
+
+fn flow_seq(rest: &str) -> Option<Json> {
+    let items = flow_items(rest, ']')?;
+    let v = items
+        .iter()
+        .map(|i| flow_scalar(i.trim_matches(' ')))
+        .collect::<Option<Vec<_>>>()?;
     Some(Json::Array(v))
+}
+
+/// `{k: v, ...}` on one line, plain keys that are surely strings and scalar values.
+fn flow_map(rest: &str) -> Option<Json> {
+    let mut m = Map::new();
+    for item in flow_items(rest, '}')? {
+        let (k, v) = item.trim_matches(' ').split_once(": ")?;
+        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || !surely_string(k) {
+            return None;
+        }
+        let v = flow_scalar(v.trim_matches(' '))?;
+        if m.insert(k.to_string(), v).is_some() {
+            return None;
+        }
+    }
+    Some(Json::Object(m))
 }
 
 /// Types a plain scalar exactly as the full parser would, or `None` where unsure.
@@ -544,6 +567,9 @@ mod tests {
         "k: [a, b, 1, 2.5, true]\nl: []\nm: {}\n",
         "k: [a, {x: y}]\n",
         "k: {x: y}\n",
+        "k: {cpu: 100m, memory: 128Mi}\nl: { a: 1 , b: 'x, y', c: \"q\" }\n",
+        "k: {a: 1, a: 2}\nl: {a}\nm: {a: }\nn: {a: b: c}\no: {1: x}\np: {\"q\": x}\nq: {a: [b]}\n",
+        "k: {a: b} # c\nl: {a: b}x\nm: {a:b}\nn: {a: yes, b: ~, c: -1}\n",
         "k: a # comment\nl: a#b\n# full comment\nm: 'x' # c\n",
         "\"quoted key\": 1\n'single': 2\n",
         "a: 1\na: 2\n",
@@ -586,7 +612,10 @@ mod tests {
             "the common case takes the fast path"
         );
         assert!(parse(DOCS[2]).is_some());
-        assert!(parse(DOCS[30]).is_some());
+        let manifest = DOCS.iter().find(|d| d.starts_with("apiVersion")).unwrap();
+        assert!(parse(manifest).is_some());
+        let flow = DOCS.iter().find(|d| d.contains("cpu: 100m")).unwrap();
+        assert!(parse(flow).is_some(), "one-line flow mappings take the fast path");
     }
 
     #[test]
@@ -636,6 +665,10 @@ mod tests {
         "[]",
         "[a, 1, \"b\"]",
         "{}",
+        "{a: 1, b: x}",
+        "{a: 'x, y', b: \"q\"}",
+        "{ k: v }",
+        "{a: 1, a: 2}",
         "|",
         "|-",
         "|+",

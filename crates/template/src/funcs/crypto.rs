@@ -25,7 +25,7 @@ struct Key {
 }
 
 fn rsa_key(bits: usize) -> Res<Key> {
-    let k = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).map_err(err)?;
+    let k = super::rsa_keys::generate(bits).map_err(err)?;
     rsa_from(k)
 }
 

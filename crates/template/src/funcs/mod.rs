@@ -15,6 +15,7 @@ mod math;
 mod numbers;
 mod reflect;
 mod regexp;
+mod rsa_keys;
 mod strings;
 mod text;
 mod versions;
