@@ -265,10 +265,17 @@ pub fn run(args: RenderArgs) -> Result<(), RenderError> {
             s
         }
     };
-    let result = write_stdout(&text);
-    // The process ends next; freeing thousands of small allocations one by one only costs time.
-    std::mem::forget(rendered);
-    result
+    write_stdout(&text)?;
+    end_process()
+}
+
+/// Ends `berth render` once its output is written and flushed: the process would next free
+/// thousands of small allocations one by one and hand memory back to the system (together 6%
+/// of a 1,000-document render in a profile), none of which anyone sees.
+fn end_process() -> ! {
+    // SAFETY: `_exit` only ends the process; stdout was flushed, stderr is unbuffered and no
+    // file of ours is left half-written (`--output-dir` writes return before this).
+    unsafe { nix::libc::_exit(0) }
 }
 
 fn run_chart(args: &RenderArgs) -> Result<(), RenderError> {
@@ -287,7 +294,8 @@ fn run_chart(args: &RenderArgs) -> Result<(), RenderError> {
             s
         }
     };
-    write_stdout(&text)
+    write_stdout(&text)?;
+    end_process()
 }
 
 fn write_stdout(text: &str) -> Result<(), RenderError> {

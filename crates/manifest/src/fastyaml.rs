@@ -7,6 +7,7 @@
 //! every input it accepts it must give exactly what serde-saphyr gives; a test checks that.
 
 use serde_json::{Map, Number, Value as Json};
+use std::borrow::Cow;
 
 struct Line<'a> {
     indent: usize,
@@ -95,12 +96,12 @@ impl<'a> P<'a> {
                 return None;
             }
             let (key, rest) = split_key(text)?;
-            if m.contains_key(&key) {
-                return None;
-            }
             self.i += 1;
             let v = self.value_after(ind, rest, true)?;
-            m.insert(key, v);
+            match m.entry(key) {
+                serde_json::map::Entry::Vacant(e) => e.insert(v),
+                serde_json::map::Entry::Occupied(_) => return None,
+            };
         }
         Some(Json::Object(m))
     }
@@ -248,27 +249,29 @@ impl<'a> P<'a> {
 }
 
 /// Splits `key: rest` / `key:`; `None` if the line is not a simple mapping entry.
-fn split_key(text: &str) -> Option<(String, &str)> {
+fn split_key(text: &str) -> Option<(Cow<'_, str>, &str)> {
     let (key, after) = if let Some(q) = text.strip_prefix('"') {
         let end = q.find('"')?;
         let k = unescape_double(&q[..end])?;
-        (k, &q[end + 1..])
+        (Cow::Owned(k), &q[end + 1..])
     } else if let Some(q) = text.strip_prefix('\'') {
         let end = q.find('\'')?;
         if q[end + 1..].starts_with('\'') {
             return None;
         }
-        (q[..end].to_string(), &q[end + 1..])
+        (Cow::Borrowed(&q[..end]), &q[end + 1..])
     } else {
-        let i = text
-            .find(": ")
-            .or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
+        let i = find2(text, b':', b' ').or_else(|| text.ends_with(':').then(|| text.len() - 1))?;
         let k = &text[..i];
-        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || k.contains(" #") || !surely_string(k)
+        if k.is_empty()
+            || k.ends_with(' ')
+            || !plain_ok(k)
+            || find2(k, b' ', b'#').is_some()
+            || !surely_string(k)
         {
             return None;
         }
-        (k.to_string(), &text[i..])
+        (Cow::Borrowed(k), &text[i..])
     };
     let rest = after.strip_prefix(':')?;
     if !(rest.is_empty() || rest.starts_with(' ')) {
@@ -289,12 +292,27 @@ fn plain_ok(s: &str) -> bool {
     if (first == b'-' || first == b':') && (s.len() == 1 || s.as_bytes()[1] == b' ') {
         return false;
     }
-    !s.contains(": ") && !s.ends_with(':')
+    find2(s, b':', b' ').is_none() && !s.ends_with(':')
+}
+
+/// Where the two bytes `a b` first occur in `s`. A byte scan: lines are short, and a substring
+/// searcher's setup cost more than the search (a profile showed it).
+fn find2(s: &str, a: u8, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&c| c == a) {
+        let at = from + i;
+        if bytes.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Strips a trailing ` # comment` from a plain scalar.
 fn strip_comment(s: &str) -> &str {
-    match s.find(" #") {
+    match find2(s, b' ', b'#') {
         Some(i) => s[..i].trim_end(),
         None => s,
     }
@@ -483,11 +501,9 @@ fn surely_string(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
         "y", "yes", "n", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan",
     ];
+    // A special word never starts with a sign, so `s` equal to one is `unsigned` equal to it.
     let unsigned = s.trim_start_matches(['+', '-']);
-    if SPECIAL
-        .iter()
-        .any(|w| s.eq_ignore_ascii_case(w) || unsigned.eq_ignore_ascii_case(w))
-    {
+    if unsigned.len() <= 5 && SPECIAL.iter().any(|w| unsigned.eq_ignore_ascii_case(w)) {
         return false;
     }
     let b = s.as_bytes();
@@ -615,7 +631,10 @@ mod tests {
         let manifest = DOCS.iter().find(|d| d.starts_with("apiVersion")).unwrap();
         assert!(parse(manifest).is_some());
         let flow = DOCS.iter().find(|d| d.contains("cpu: 100m")).unwrap();
-        assert!(parse(flow).is_some(), "one-line flow mappings take the fast path");
+        assert!(
+            parse(flow).is_some(),
+            "one-line flow mappings take the fast path"
+        );
     }
 
     #[test]

@@ -7,16 +7,45 @@ use std::sync::Arc;
 pub struct Source {
     pub name: String,
     pub text: String,
+    /// Where each line starts, found on the first `line_col` (every rendered document asks).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl Source {
+    pub fn new(name: &str, text: &str) -> Source {
+        Source {
+            name: name.to_string(),
+            text: text.to_string(),
+            line_starts: Default::default(),
+        }
+    }
+
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, pos: usize) -> (usize, usize) {
         let pos = pos.min(self.text.len());
-        let before = &self.text[..pos];
-        let line = 1 + before.matches('\n').count();
-        let start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts.partition_point(|&s| s <= pos);
+        let start = starts[line - 1];
         (line, self.text[start..pos].chars().count() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn line_col_counts_lines_and_characters() {
+        let s = super::Source::new("t", "ab\nçd\n\nx");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(2), (1, 3));
+        assert_eq!(s.line_col(3), (2, 1));
+        assert_eq!(s.line_col(6), (2, 3));
+        assert_eq!(s.line_col(7), (3, 1));
+        assert_eq!(s.line_col(8), (4, 1));
+        assert_eq!(s.line_col(99), (4, 2));
     }
 }
 

@@ -21,10 +21,7 @@ pub fn parse(
     text: &str,
     find_func: &dyn Fn(&str) -> Option<&'static Func>,
 ) -> PResult<Vec<Tree>> {
-    let source = Arc::new(Source {
-        name: name.to_string(),
-        text: text.to_string(),
-    });
+    let source = Arc::new(Source::new(name, text));
     let items = lex(text);
     let mut p = Parser {
         items,

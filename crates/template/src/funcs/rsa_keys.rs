@@ -4,9 +4,9 @@
 //! base 2 and a strong Lucas test: BPSW, no known counterexample); the two are searched on two
 //! threads at once, and `rsa` derives and checks the rest of the key.
 
-use crypto_bigint::{U1024, U2048, Uint};
+use crypto_bigint::{Uint, U1024, U2048};
 use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
-use crypto_primes::{Flavor, is_prime, sieve_and_find};
+use crypto_primes::{is_prime, sieve_and_find, Flavor};
 use rsa::{BigUint, RsaPrivateKey};
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
