@@ -3,13 +3,32 @@
 
 use super::*;
 
+/// Compiles a pattern once per thread: charts call the same few patterns from helpers that
+/// every template includes (bitnami's common chart: 6% of a render went to recompiling them).
 fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
-    ::regex::Regex::new(pattern).map_err(|e| {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const KEPT: usize = 256;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, ::regex::Regex>> = RefCell::default();
+    }
+    if let Some(re) = COMPILED.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = ::regex::Regex::new(pattern).map_err(|e| {
         FuncError::Hint(
             format!("error parsing regexp: {}", first_line(&e.to_string())),
             "the pattern uses Go's RE2 syntax; escape backslashes inside \"...\" strings".into(),
         )
-    })
+    })?;
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= KEPT {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), re.clone());
+    });
+    Ok(re)
 }
 
 fn first_line(s: &str) -> String {
