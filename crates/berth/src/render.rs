@@ -70,6 +70,9 @@ pub struct ChartFlags {
     /// Print the CRDs of the chart's crds/ folders too.
     #[arg(long = "include-crds")]
     pub include_crds: bool,
+    /// Do not check values against the charts' values.schema.json files (as helm's flag).
+    #[arg(long = "skip-schema-validation")]
+    pub skip_schema_validation: bool,
     /// Only the output of these templates (templates/x.yaml).
     #[arg(long = "show-only", value_name = "TEMPLATE")]
     pub show_only: Vec<String>,
@@ -158,6 +161,7 @@ impl RenderFlags {
                     .or_else(|| self.cluster_view.as_ref().map(|v| v.kube_version.clone())),
                 api_versions: c.api_versions.clone(),
                 include_crds: c.include_crds,
+                skip_schema_validation: c.skip_schema_validation,
                 show_only: c.show_only.clone(),
                 is_upgrade: false,
                 revision: 1,

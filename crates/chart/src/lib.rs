@@ -47,6 +47,8 @@ pub struct Options {
     /// `--api-versions`, added to the built-in set.
     pub api_versions: Vec<String>,
     pub include_crds: bool,
+    /// `--skip-schema-validation`: do not check values against `values.schema.json` files.
+    pub skip_schema_validation: bool,
     /// `--show-only`: template paths (`templates/x.yaml`) whose output is wanted.
     pub show_only: Vec<String>,
     /// `.Release.IsUpgrade` (and not `IsInstall`); `.Release.Revision`.
@@ -108,7 +110,10 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
     values::coalesce(&chart, &mut top, false)?;
     // The schema check runs beside the rendering; its verdict comes first, as in Helm.
     let files = std::thread::scope(|s| {
-        let checked = s.spawn(|| schema::validate(&chart, &top));
+        let checked = s.spawn(|| match opts.skip_schema_validation {
+            true => Ok(()),
+            false => schema::validate(&chart, &top),
+        });
         let files = render::render(&chart, &top, opts, kube);
         checked.join().expect("schema thread")?;
         files
