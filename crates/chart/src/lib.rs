@@ -108,16 +108,21 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
     check_kube_version(&chart, &kube)?;
     let mut top = user;
     values::coalesce(&chart, &mut top, false)?;
-    // The schema check runs beside the rendering; its verdict comes first, as in Helm.
+    // The schema check runs beside the rendering; its verdict comes first, as in Helm. It sees
+    // the values as one JSON value, which `top` becomes for the while (not a copy).
+    let top = Json::Object(top);
     let files = std::thread::scope(|s| {
         let checked = s.spawn(|| match opts.skip_schema_validation {
             true => Ok(()),
             false => schema::validate(&chart, &top),
         });
-        let files = render::render(&chart, &top, opts, kube);
+        let files = render::render(&chart, top.as_object().expect("an object"), opts, kube);
         checked.join().expect("schema thread")?;
         files
     })?;
+    let Json::Object(top) = top else {
+        unreachable!("made an object above")
+    };
     output::collect(&chart, files, opts, top)
 }
 

@@ -3,14 +3,14 @@
 //! the Rust port of the Go library Helm 4 uses (santhosh-tekuri/jsonschema): the same drafts
 //! (4, 6, 7, 2019-09, 2020-12), the same rules, errors as `at '/path' [rule]: what`.
 
-use crate::values::Values;
 use crate::Chart;
 use berth_manifest::{Error, ErrorKind};
 use serde_json::Value as Json;
 
-pub(crate) fn validate(chart: &Chart, values: &Values) -> Result<(), Error> {
+/// Checks `values` (the coalesced values, an object) against every chart's schema.
+pub(crate) fn validate(chart: &Chart, values: &Json) -> Result<(), Error> {
     let mut problems = Vec::new();
-    check(chart, &Json::Object(values.clone()), &mut problems)?;
+    check(chart, values, &mut problems)?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -54,12 +54,9 @@ fn check(chart: &Chart, values: &Json, problems: &mut Vec<String>) -> Result<(),
             }
         }
     }
+    let none = Json::Object(Default::default());
     for sub in &chart.dependencies {
-        let v = values
-            .get(sub.name())
-            .cloned()
-            .unwrap_or(Json::Object(Default::default()));
-        check(sub, &v, problems)?;
+        check(sub, values.get(sub.name()).unwrap_or(&none), problems)?;
     }
     Ok(())
 }
