@@ -1,29 +1,38 @@
 //! RSA private keys as Go's `rsa.GenerateKey` makes them for Sprig: two random primes of half
 //! the size with their two top bits set (so the modulus has exactly the asked size), public
 //! exponent 65537. Each prime comes from crypto-primes (a small-factor sieve, then Miller-Rabin
-//! base 2 and a strong Lucas test: BPSW, no known counterexample); the two are searched on two
-//! threads at once, and `rsa` derives and checks the rest of the key.
+//! base 2 and a strong Lucas test: BPSW, no known counterexample); `rsa` derives and checks
+//! the rest of the key.
+//!
+//! The search for a prime takes a random, often long, time, so primes come from a pool: on the
+//! first demand one worker per core starts searching, and each key takes the first two primes
+//! found (a slow search on one core no longer holds up a key the other cores could finish).
+//! The workers stop once a few primes wait unasked, so a chart's next key is often ready
+//! before the template asks for it. A prime is handed out once and never reused.
 
 use crypto_bigint::{Uint, U1024, U2048};
 use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
 use crypto_primes::{is_prime, sieve_and_find, Flavor};
 use rsa::{BigUint, RsaPrivateKey};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
 pub(super) fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
+    static HALF_2048: OnceLock<Pool> = OnceLock::new();
+    static HALF_4096: OnceLock<Pool> = OnceLock::new();
     match bits {
-        2048 => from_primes(prime_pair::<{ U1024::LIMBS }>),
-        4096 => from_primes(prime_pair::<{ U2048::LIMBS }>),
+        2048 => from_pool(HALF_2048.get_or_init(|| Pool::new(prime::<{ U1024::LIMBS }>))),
+        4096 => from_pool(HALF_4096.get_or_init(|| Pool::new(prime::<{ U2048::LIMBS }>))),
         _ => RsaPrivateKey::new(&mut rand_core::OsRng, bits),
     }
 }
 
 /// Completes a key from fresh primes; a pair that cannot make one (65537 shares a factor with
 /// p-1 or q-1, or p = q) is drawn again.
-fn from_primes(pair: fn() -> (BigUint, BigUint)) -> Result<RsaPrivateKey, rsa::Error> {
+fn from_pool(pool: &'static Pool) -> Result<RsaPrivateKey, rsa::Error> {
     let mut last = rsa::Error::InvalidPrime;
     for _ in 0..16 {
-        let (p, q) = pair();
+        let (p, q) = pool.take_two();
         if p == q {
             continue;
         }
@@ -35,12 +44,80 @@ fn from_primes(pair: fn() -> (BigUint, BigUint)) -> Result<RsaPrivateKey, rsa::E
     Err(last)
 }
 
-fn prime_pair<const LIMBS: usize>() -> (BigUint, BigUint) {
-    std::thread::scope(|s| {
-        let p = s.spawn(prime::<LIMBS>);
-        let q = prime::<LIMBS>();
-        (p.join().unwrap_or_else(|_| prime::<LIMBS>()), q)
-    })
+/// Primes found ahead of demand by worker threads.
+struct Pool {
+    search: fn() -> BigUint,
+    state: Mutex<PoolState>,
+    found: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    ready: Vec<BigUint>,
+    /// Primes asked for and not yet handed out.
+    wanted: usize,
+    workers: usize,
+}
+
+/// Primes the workers find beyond those asked for before they stop.
+const SPARE: usize = 2;
+
+impl Pool {
+    fn new(search: fn() -> BigUint) -> Pool {
+        Pool {
+            search,
+            state: Mutex::default(),
+            found: Condvar::new(),
+        }
+    }
+
+    fn take_two(&'static self) -> (BigUint, BigUint) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.wanted += 2;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        while st.workers < cores {
+            st.workers += 1;
+            if std::thread::Builder::new()
+                .name("primes".into())
+                .spawn(move || self.work())
+                .is_err()
+            {
+                st.workers -= 1;
+                break;
+            }
+        }
+        while st.ready.len() < 2 {
+            if st.workers == 0 {
+                // No thread could start: search here.
+                drop(st);
+                let p = (self.search)();
+                st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.ready.push(p);
+                continue;
+            }
+            st = self.found.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.wanted -= 2;
+        let p = st.ready.pop().expect("two ready");
+        let q = st.ready.pop().expect("two ready");
+        (p, q)
+    }
+
+    fn work(&self) {
+        loop {
+            {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if st.ready.len() >= st.wanted + SPARE {
+                    st.workers -= 1;
+                    return;
+                }
+            }
+            let p = (self.search)();
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.ready.push(p);
+            self.found.notify_all();
+        }
+    }
 }
 
 /// A random prime filling `LIMBS` limbs, its two top bits set.
@@ -75,9 +152,23 @@ mod tests {
     }
 
     #[test]
-    fn two_keys_differ() {
-        let a = super::generate(2048).unwrap();
-        let b = super::generate(2048).unwrap();
-        assert_ne!(a.n(), b.n());
+    fn no_prime_serves_two_keys() {
+        let keys: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..3)
+                            .map(|_| super::generate(2048).unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let mut primes: Vec<_> = keys.iter().flat_map(|k| k.primes().to_vec()).collect();
+        assert_eq!(primes.len(), 18);
+        primes.sort();
+        primes.dedup();
+        assert_eq!(primes.len(), 18, "a prime was handed out twice");
     }
 }
