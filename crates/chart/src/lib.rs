@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 mod deps;
+mod gomatch;
 mod load;
 mod metadata;
 mod objects;
@@ -116,7 +117,7 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
             true => Ok(()),
             false => schema::validate(&chart, &top),
         });
-        let files = render::render(&chart, top.as_object().expect("an object"), opts, kube);
+        let files = render::render(&chart, &top, opts, kube);
         checked.join().expect("schema thread")?;
         files
     })?;

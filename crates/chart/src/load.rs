@@ -185,10 +185,10 @@ fn text(f: &File, shown: &str) -> Result<String, Error> {
 pub fn read_values(text: &str, shown: &str) -> Result<Map<String, Json>, Error> {
     match parse_yaml(text, shown)? {
         Json::Null => Ok(Map::new()),
-        Json::Object(m) => Ok(go_numbers(Json::Object(m))
-            .as_object()
-            .cloned()
-            .unwrap_or_default()),
+        Json::Object(m) => match go_numbers(Json::Object(m)) {
+            Json::Object(m) => Ok(m),
+            _ => unreachable!("go_numbers keeps an object an object"),
+        },
         _ => Err(Error::new(
             ErrorKind::Variables,
             format!("{shown} must be a map of values"),
@@ -219,11 +219,17 @@ fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<File>) -> std::io:
         } else {
             format!("{rel}/{name}")
         };
-        let meta = std::fs::metadata(e.path())?;
-        if ignore.excludes(&path, meta.is_dir()) {
+        // The entry's type comes with the listing; only a symlink needs a stat (it is followed).
+        let kind = e.file_type()?;
+        let is_dir = if kind.is_symlink() {
+            std::fs::metadata(e.path())?.is_dir()
+        } else {
+            kind.is_dir()
+        };
+        if ignore.excludes(&path, is_dir) {
             continue;
         }
-        if meta.is_dir() {
+        if is_dir {
             walk(&e.path(), &path, ignore, out)?;
         } else {
             out.push(File {
@@ -243,7 +249,8 @@ struct Ignore {
 }
 
 struct Rule {
-    glob: globset::GlobMatcher,
+    /// A pattern for Go's `filepath.Match`, as Helm reads `.helmignore`.
+    glob: String,
     negate: bool,
     dir_only: bool,
     whole_path: bool,
@@ -273,11 +280,12 @@ impl Ignore {
             let dir_only = p.ends_with('/') && p.len() > 1;
             let p = p.trim_end_matches('/').trim_start_matches('/');
             let whole_path = p.contains('/');
-            let Ok(g) = globset::GlobBuilder::new(p).literal_separator(true).build() else {
+            // A malformed pattern is left out.
+            if crate::gomatch::matches(p, "abc").is_err() {
                 continue;
-            };
+            }
             rules.push(Rule {
-                glob: g.compile_matcher(),
+                glob: p.to_string(),
                 negate,
                 dir_only,
                 whole_path,
@@ -293,11 +301,8 @@ impl Ignore {
             if r.dir_only && !is_dir {
                 continue;
             }
-            let hit = if r.whole_path {
-                r.glob.is_match(path)
-            } else {
-                r.glob.is_match(base)
-            };
+            let hit = crate::gomatch::matches(&r.glob, if r.whole_path { path } else { base })
+                .unwrap_or(false);
             if hit {
                 ignored = !r.negate;
             }

@@ -232,11 +232,7 @@ fn shown(name: &str, only: &[String]) -> bool {
     let rel = name.split_once('/').map(|(_, r)| r).unwrap_or(name);
     only.iter().any(|o| {
         let o = o.trim_start_matches("./");
-        o == rel
-            || o == name
-            || globset::Glob::new(o)
-                .map(|g| g.compile_matcher().is_match(rel))
-                .unwrap_or(false)
+        o == rel || o == name || crate::gomatch::matches(o, rel).unwrap_or(false)
     })
 }
 

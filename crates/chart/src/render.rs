@@ -5,7 +5,6 @@
 //! `.Files`, `.Subcharts`, `.Template`).
 
 use crate::objects::{default_api_versions, Capabilities, Files, KubeVersion};
-use crate::values::Values;
 use crate::{Chart, Options};
 use berth_manifest::{Error, ErrorKind};
 use berth_template::{MissingKey, Templates, Value};
@@ -31,7 +30,7 @@ struct Renderable<'c> {
 
 pub(crate) fn render(
     chart: &Chart,
-    top: &Values,
+    top: &Json,
     opts: &Options,
     kube: KubeVersion,
 ) -> Result<Vec<RenderedFile>, Error> {
@@ -45,7 +44,7 @@ pub(crate) fn render(
         kube,
     }));
     let release = release(opts);
-    let values = Value::from_json(&Json::Object(top.clone()));
+    let values = Value::from_json(top);
     let mut all = Vec::new();
     collect(chart, None, values, &release, &caps, &mut all);
     all.sort_by(|a, b| by_path_len(&b.name, &a.name));
