@@ -27,7 +27,7 @@ pub(crate) fn matches(pattern: &str, name: &str) -> Result<bool, BadPattern> {
             let mut i = 0;
             while i < name.len() && name[i] != b'/' {
                 let (t, ok) = match_chunk(chunk, &name[i + 1..])?;
-                if ok && !(pattern.is_empty() && !t.is_empty()) {
+                if ok && (t.is_empty() || !pattern.is_empty()) {
                     name = t;
                     continue 'pattern;
                 }
