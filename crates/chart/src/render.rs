@@ -83,6 +83,7 @@ pub(crate) fn render(
             text: text.replace("<no value>", ""),
         });
     }
+    set.drop_in_background();
     Ok(out)
 }
 

@@ -249,6 +249,7 @@ impl DeployFolder {
                 ApplyPhase::rank(&o.oref.group_kind),
             )
         });
+        set.drop_in_background();
         Ok(Rendered {
             objects,
             variables: vars,

@@ -39,6 +39,17 @@ impl Templates {
         Self::default()
     }
 
+    /// Frees the set on a helper thread. A parsed chart or folder is tens of thousands of
+    /// small nodes; freeing them took 4-6% of a `berth render`, time the caller can spend on
+    /// its output instead.
+    pub fn drop_in_background(self) {
+        let spawned = std::thread::Builder::new()
+            .name("free templates".into())
+            .spawn(move || drop(self));
+        // Without a thread, `self` went down with the failed spawn's closure, here.
+        drop(spawned);
+    }
+
     /// Parses `text` as the template `name` and adds it and its `define`s to the set.
     /// A later definition replaces an earlier one unless it is empty (Go's `AddParseTree`).
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
