@@ -282,7 +282,7 @@ fn split_key(text: &str) -> Option<(Cow<'_, str>, &str)> {
 
 /// Whether a plain scalar starts and continues in a way that stays a plain scalar.
 fn plain_ok(s: &str) -> bool {
-    if s.contains(['\t', '\r']) {
+    if s.bytes().any(|b| b == b'\t' || b == b'\r') {
         return false;
     }
     let first = s.as_bytes()[0];
