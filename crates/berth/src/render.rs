@@ -303,11 +303,23 @@ fn run_chart(args: &RenderArgs) -> Result<(), RenderError> {
 }
 
 fn write_stdout(text: &str) -> Result<(), RenderError> {
+    widen_pipe(text.len());
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(|e| RenderError::Output(format!("cannot write output: {e}"))),
     }
+}
+
+/// Lets a pipe on stdout take the whole output at once (up to 1 MiB, the unprivileged limit)
+/// rather than 64 KiB at a time, each waiting for the reader to drain it. Nothing happens for
+/// a file or a terminal, or where the kernel refuses.
+fn widen_pipe(len: usize) {
+    use std::os::fd::AsRawFd;
+    let fd = std::io::stdout().as_raw_fd();
+    let size = len.clamp(64 * 1024, 1 << 20) as nix::libc::c_int;
+    // SAFETY: F_SETPIPE_SZ on our own stdout changes only its buffer size; errors are ignored.
+    unsafe { nix::libc::fcntl(fd, nix::libc::F_SETPIPE_SZ, size) };
 }
 
 /// Every object as one multi-document YAML stream, each preceded by its source.
