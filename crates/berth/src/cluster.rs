@@ -657,6 +657,15 @@ impl SetFlags {
     }
 }
 
+impl SetFlags {
+    /// Connects to the cluster and finds the deploy set these flags name.
+    async fn connect(&self) -> anyhow::Result<(Cluster, ApplySet)> {
+        let cluster = self.cluster.connect().await?;
+        let set = resolve_set(&cluster, self).await?;
+        Ok((cluster, set))
+    }
+}
+
 pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> anyhow::Result<ApplySet> {
     let namespace = flags
         .namespace
@@ -673,8 +682,7 @@ pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> anyhow::
 
 pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let cluster = args.set.cluster.connect().await?;
-        let set = resolve_set(&cluster, &args.set).await?;
+        let (cluster, set) = args.set.connect().await?;
         let revisions = berth_kube::Releases::new(&cluster.client, &set)
             .list()
             .await
@@ -769,8 +777,7 @@ async fn print_helm_history(cluster: &Cluster, revisions: &[berth_kube::release:
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     let opts = deploy_options(&args.apply, true, true, false);
     runtime()?.block_on(async {
-        let cluster = args.set.cluster.connect().await?;
-        let set = resolve_set(&cluster, &args.set).await?;
+        let (cluster, set) = args.set.connect().await?;
         let ui = Terminal::new(&cluster.context);
         let (target, outcome) =
             berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui)
@@ -789,8 +796,7 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
 
 pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let cluster = args.set.cluster.connect().await?;
-        let set = resolve_set(&cluster, &args.set).await?;
+        let (cluster, set) = args.set.connect().await?;
         let ui = Terminal::new(&cluster.context);
         let report = berth_kube::delete(
             &cluster.client,
@@ -815,8 +821,7 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
 
 pub fn test(args: TestArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let cluster = args.set.cluster.connect().await?;
-        let set = resolve_set(&cluster, &args.set).await?;
+        let (cluster, set) = args.set.connect().await?;
         let ui = Terminal::new(&cluster.context);
         let ran = berth_kube::test(&cluster.client, &set, args.timeout, &ui)
             .await
@@ -832,8 +837,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
 
 pub fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let cluster = args.set.cluster.connect().await?;
-        let set = resolve_set(&cluster, &args.set).await?;
+        let (cluster, set) = args.set.connect().await?;
         let holder = berth_kube::lock::unlock(&cluster.client, &set)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -113,12 +113,12 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
     // the values as one JSON value, which `top` becomes for the while (not a copy).
     let top = Json::Object(top);
     let files = std::thread::scope(|s| {
-        let checked = s.spawn(|| match opts.skip_schema_validation {
-            true => Ok(()),
-            false => schema::validate(&chart, &top),
-        });
+        let checked =
+            (!opts.skip_schema_validation).then(|| s.spawn(|| schema::validate(&chart, &top)));
         let files = render::render(&chart, &top, opts, kube);
-        checked.join().expect("schema thread")?;
+        if let Some(checked) = checked {
+            checked.join().expect("schema thread")?;
+        }
         files
     })?;
     let Json::Object(top) = top else {
