@@ -199,6 +199,9 @@ fn main() {
     let corpus = std::env::var("BERTH_CHART_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo.join("../shared/charts"));
+    // `cargo bench -p berth --bench charts -- bitnami` runs only the cases whose name has it.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let mut rows = Vec::new();
     let gen = tempfile::tempdir().unwrap();
     generate(gen.path());
@@ -206,13 +209,10 @@ fn main() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    rows.push(bench(
-        "generated: 100 services x 3 objects",
-        gen.path(),
-        &helm,
-        &berth,
-        &gen_args,
-    ));
+    let gen_name = "generated: 100 services x 3 objects";
+    if wanted(gen_name) {
+        rows.push(bench(gen_name, gen.path(), &helm, &berth, &gen_args));
+    }
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
@@ -224,6 +224,9 @@ fn main() {
         let line = std::fs::read_to_string(case.join("args.txt")).unwrap();
         let args = chart_support::shell_words(line.trim())[2..].to_vec();
         let name = case.file_name().unwrap().to_string_lossy().to_string();
+        if !wanted(&name) {
+            continue;
+        }
         rows.push(bench(&name, case, &helm, &berth, &args));
     }
     println!("charts bench: berth render vs helm template, {RUNS} runs each, median wall time, process startup included");

@@ -11,10 +11,12 @@
 //! before the template asks for it. A prime is handed out once and never reused.
 
 use crypto_bigint::{Uint, U1024, U2048};
-use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
-use crypto_primes::{is_prime, sieve_and_find, Flavor};
+use crypto_primes::hazmat::{SetBits, SieveFactory, SmallFactorsSieveFactory};
+use crypto_primes::{is_prime, Flavor};
 use rsa::{BigUint, RsaPrivateKey};
 use std::sync::{Condvar, Mutex, OnceLock};
+
+mod fermat;
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
 pub(super) fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
@@ -120,16 +122,32 @@ impl Pool {
     }
 }
 
-/// A random prime filling `LIMBS` limbs, its two top bits set.
+/// A random prime filling `LIMBS` limbs, its two top bits set: the first candidate of the
+/// sieve that passes BPSW. Where the processor allows, the sieve's candidates go eight at a
+/// time through a fast Fermat filter first (a prime always passes it), so the same prime is
+/// found with a fraction of the work.
 fn prime<const LIMBS: usize>() -> BigUint {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
     let bits = Uint::<LIMBS>::BITS;
-    let sieve = SmallFactorsSieveFactory::new(Flavor::Any, bits, SetBits::TwoMsb)
+    let mut factory = SmallFactorsSieveFactory::new(Flavor::Any, bits, SetBits::TwoMsb)
         .expect("a sieve for a size of at least 1024 bits");
-    let p: Uint<LIMBS> = sieve_and_find(&mut rng, sieve, |_, c| is_prime(Flavor::Any, c))
-        .ok()
-        .flatten()
-        .expect("the sieve yields candidates until a prime is found");
+    let mut sieve =
+        (factory.make_sieve(&mut rng, None).ok().flatten()).expect("a sieve over a random start");
+    let p: Uint<LIMBS> = loop {
+        let batch: Vec<Uint<LIMBS>> = sieve.by_ref().take(8).collect();
+        if batch.is_empty() {
+            sieve = (factory.make_sieve(&mut rng, Some(&sieve)).ok().flatten())
+                .expect("a sieve over a random start");
+            continue;
+        }
+        let words: Vec<&[u64]> = batch.iter().map(|c| &c.as_words()[..]).collect();
+        let pass = fermat::base2(&words).unwrap_or(u8::MAX);
+        let found = (batch.iter().enumerate())
+            .find(|&(i, c)| pass >> i & 1 == 1 && is_prime(Flavor::Any, c));
+        if let Some((_, c)) = found {
+            break *c;
+        }
+    };
     BigUint::from_bytes_be(&p.to_be_bytes())
 }
 
