@@ -16,7 +16,7 @@ use crypto_primes::{is_prime, Flavor};
 use rsa::{BigUint, RsaPrivateKey};
 use std::sync::{Condvar, Mutex, OnceLock};
 
-mod fermat;
+mod miller_rabin;
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
 pub(super) fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
@@ -123,9 +123,12 @@ impl Pool {
 }
 
 /// A random prime filling `LIMBS` limbs, its two top bits set: the first candidate of the
-/// sieve that passes BPSW. Where the processor allows, the sieve's candidates go eight at a
-/// time through a fast Fermat filter first (a prime always passes it), so the same prime is
-/// found with a fraction of the work.
+/// sieve that is a prime by the test below.
+///
+/// Where the processor allows ([`miller_rabin`]), the candidates go eight at a time through
+/// Miller-Rabin to base 2, and the first that passes through eight more rounds to random
+/// bases: Go's `rsa.GenerateKey` (which helm runs) asks for five at this size, after FIPS
+/// 186-5. Elsewhere, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>() -> BigUint {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
     let bits = Uint::<LIMBS>::BITS;
@@ -141,14 +144,40 @@ fn prime<const LIMBS: usize>() -> BigUint {
             continue;
         }
         let words: Vec<&[u64]> = batch.iter().map(|c| &c.as_words()[..]).collect();
-        let pass = fermat::base2(&words).unwrap_or(u8::MAX);
-        let found = (batch.iter().enumerate())
-            .find(|&(i, c)| pass >> i & 1 == 1 && is_prime(Flavor::Any, c));
+        let two = Uint::<LIMBS>::from_u8(2);
+        let twos = vec![&two.as_words()[..]; batch.len()];
+        let found = match miller_rabin::strong_probable_primes(&words, &twos) {
+            Some(pass) => (batch.iter().enumerate())
+                .find(|&(i, c)| pass >> i & 1 == 1 && random_bases_pass(&mut rng, c)),
+            None => (batch.iter().enumerate()).find(|(_, c)| is_prime(Flavor::Any, *c)),
+        };
         if let Some((_, c)) = found {
             break *c;
         }
     };
     BigUint::from_bytes_be(&p.to_be_bytes())
+}
+
+/// Miller-Rabin to eight random bases in `2..=n-2`, drawn as Go draws them (random numbers of
+/// n's size, those out of range drawn again).
+fn random_bases_pass<const LIMBS: usize>(rng: &mut impl rand_core10::Rng, n: &Uint<LIMBS>) -> bool {
+    let top_bits = n.bit_width() % 64;
+    let (low, high) = (Uint::<LIMBS>::from_u8(2), n.wrapping_sub(&Uint::from_u8(2)));
+    let random = || {
+        let mut words = [0u64; LIMBS];
+        words.iter_mut().for_each(|w| *w = rng.next_u64());
+        if top_bits != 0 {
+            words[LIMBS - 1] >>= 64 - top_bits;
+        }
+        Uint::<LIMBS>::from_words(words)
+    };
+    let bases: Vec<Uint<LIMBS>> = std::iter::repeat_with(random)
+        .filter(|b| *b >= low && *b <= high)
+        .take(8)
+        .collect();
+    let words: Vec<&[u64]> = bases.iter().map(|b| &b.as_words()[..]).collect();
+    let moduli = vec![&n.as_words()[..]; 8];
+    miller_rabin::strong_probable_primes(&moduli, &words) == Some(0xff)
 }
 
 #[cfg(test)]
