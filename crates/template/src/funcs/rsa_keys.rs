@@ -1,7 +1,7 @@
 //! RSA private keys as Go's `rsa.GenerateKey` makes them for Sprig: two random primes of half
 //! the size with their two top bits set (so the modulus has exactly the asked size), public
-//! exponent 65537. The candidates come from crypto-primes' small-factor sieve; the primality
-//! test is in [`prime`]; `rsa` derives and checks the rest of the key.
+//! exponent 65537. The candidates come from a sieve ([`sieve`]); the primality test is in
+//! [`prime`]; `rsa` derives and checks the rest of the key.
 //!
 //! The search for a prime takes a random, often long, time, so primes come from a pool: one
 //! worker per core searches at idle priority, and the thread that asks for a key searches too
@@ -14,12 +14,12 @@
 //! whose key-making branch is off, so it is not done.)
 
 use crypto_bigint::{Uint, U1024, U2048};
-use crypto_primes::hazmat::{SetBits, SieveFactory, SmallFactorsSieveFactory};
 use crypto_primes::{is_prime, Flavor};
 use rsa::{BigUint, RsaPrivateKey};
 use std::sync::{Mutex, OnceLock};
 
 mod miller_rabin;
+mod sieve;
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
 pub(super) fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
@@ -165,19 +165,14 @@ fn idle_priority() {
 /// 186-5. Elsewhere, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
-    let bits = Uint::<LIMBS>::BITS;
-    let mut factory = SmallFactorsSieveFactory::new(Flavor::Any, bits, SetBits::TwoMsb)
-        .expect("a sieve for a size of at least 1024 bits");
-    let mut sieve =
-        (factory.make_sieve(&mut rng, None).ok().flatten()).expect("a sieve over a random start");
+    let mut window = sieve::Candidates::<LIMBS>::random(&mut rng);
     let p: Uint<LIMBS> = loop {
         if stop() {
             return None;
         }
-        let batch: Vec<Uint<LIMBS>> = sieve.by_ref().take(8).collect();
+        let batch: Vec<Uint<LIMBS>> = window.by_ref().take(8).collect();
         if batch.is_empty() {
-            sieve = (factory.make_sieve(&mut rng, Some(&sieve)).ok().flatten())
-                .expect("a sieve over a random start");
+            window = sieve::Candidates::random(&mut rng);
             continue;
         }
         let words: Vec<&[u64]> = batch.iter().map(|c| &c.as_words()[..]).collect();
