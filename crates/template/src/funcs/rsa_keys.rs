@@ -164,6 +164,11 @@ fn idle_priority() {
 /// bases: Go's `rsa.GenerateKey` (which helm runs) asks for five at this size, after FIPS
 /// 186-5. Elsewhere, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
+    search::<LIMBS>(stop, true).map(|p| BigUint::from_bytes_be(&p.to_be_bytes()))
+}
+
+/// [`prime`], with or without the fast kernel (so that tests can take both ways here).
+fn search<const LIMBS: usize>(stop: &dyn Fn() -> bool, fast: bool) -> Option<Uint<LIMBS>> {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
     let mut window = sieve::Candidates::<LIMBS>::random(&mut rng);
     let p: Uint<LIMBS> = loop {
@@ -178,7 +183,8 @@ fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
         let words: Vec<&[u64]> = batch.iter().map(|c| &c.as_words()[..]).collect();
         let two = Uint::<LIMBS>::from_u8(2);
         let twos = vec![&two.as_words()[..]; batch.len()];
-        let found = match miller_rabin::strong_probable_primes(&words, &twos) {
+        let pass = fast.then(|| miller_rabin::strong_probable_primes(&words, &twos));
+        let found = match pass.flatten() {
             Some(pass) => (batch.iter().enumerate())
                 .find(|&(i, c)| pass >> i & 1 == 1 && random_bases_pass(&mut rng, c)),
             None => (batch.iter().enumerate()).find(|(_, c)| is_prime(Flavor::Any, *c)),
@@ -187,7 +193,7 @@ fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
             break *c;
         }
     };
-    Some(BigUint::from_bytes_be(&p.to_be_bytes()))
+    Some(p)
 }
 
 /// Miller-Rabin to eight random bases in `2..=n-2`, drawn as Go draws them (random numbers of
@@ -228,6 +234,26 @@ mod tests {
         }
         let k = super::generate(4096).unwrap();
         assert_eq!(k.n().bits(), 4096);
+    }
+
+    /// Both ways give primes of the asked shape that crypto-primes' Baillie-PSW test accepts.
+    #[test]
+    fn both_searches_find_primes_bpsw_accepts() {
+        use crypto_bigint::{U1024, U2048};
+        use crypto_primes::{is_prime, Flavor};
+        for fast in [true, false] {
+            let p = super::search::<{ U1024::LIMBS }>(&|| false, fast).unwrap();
+            assert!(is_prime(Flavor::Any, &p), "{p}, fast: {fast}");
+            assert!(p.bit(1023).to_bool() && p.bit(1022).to_bool(), "{p}");
+        }
+        let p = super::search::<{ U2048::LIMBS }>(&|| false, true).unwrap();
+        assert!(is_prime(Flavor::Any, &p) && p.bit(2047).to_bool(), "{p}");
+    }
+
+    #[test]
+    fn a_search_asked_to_stop_gives_up() {
+        use crypto_bigint::U1024;
+        assert_eq!(super::search::<{ U1024::LIMBS }>(&|| true, true), None);
     }
 
     #[test]
