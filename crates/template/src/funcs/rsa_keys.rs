@@ -29,10 +29,6 @@ pub(super) fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
     }
 }
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 fn pool(bits: usize) -> Option<&'static Pool> {
     static HALF_2048: OnceLock<Pool> = OnceLock::new();
     static HALF_4096: OnceLock<Pool> = OnceLock::new();
@@ -95,7 +91,7 @@ impl Pool {
     /// could starve them.
     fn take_two(&'static self) -> (BigUint, BigUint) {
         self.lock().wanted += 2;
-        self.start_workers(cores());
+        self.start_workers();
         let enough = || self.lock().ready.len() >= 2;
         loop {
             {
@@ -113,10 +109,11 @@ impl Pool {
         }
     }
 
-    /// Idle-priority workers, up to `count`.
-    fn start_workers(&'static self, count: usize) {
+    /// One idle-priority worker per core, if they are not running.
+    fn start_workers(&'static self) {
         let mut st = self.lock();
-        while st.workers < count {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        while st.workers < cores {
             let spawned = std::thread::Builder::new()
                 .name("primes".into())
                 .spawn(move || self.work());
