@@ -168,29 +168,31 @@ fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
 fn search<const LIMBS: usize>(stop: &dyn Fn() -> bool, fast: bool) -> Option<Uint<LIMBS>> {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
     let mut window = sieve::Candidates::<LIMBS>::random(&mut rng);
-    let p: Uint<LIMBS> = loop {
-        if stop() {
-            return None;
-        }
+    let two = Uint::<LIMBS>::from_u8(2);
+    let twos = [&two.as_words()[..]; 8];
+    while !stop() {
         let batch: Vec<Uint<LIMBS>> = window.by_ref().take(8).collect();
         if batch.is_empty() {
             window = sieve::Candidates::random(&mut rng);
             continue;
         }
         let words: Vec<&[u64]> = batch.iter().map(|c| &c.as_words()[..]).collect();
-        let two = Uint::<LIMBS>::from_u8(2);
-        let twos = vec![&two.as_words()[..]; batch.len()];
-        let pass = fast.then(|| miller_rabin::strong_probable_primes(&words, &twos));
+        let pass = fast.then(|| miller_rabin::strong_probable_primes(&words, &twos[..batch.len()]));
         let found = match pass.flatten() {
             Some(pass) => (batch.iter().enumerate())
                 .find(|&(i, c)| pass >> i & 1 == 1 && random_bases_pass(&mut rng, c)),
             None => (batch.iter().enumerate()).find(|(_, c)| is_prime(Flavor::Any, *c)),
         };
         if let Some((_, c)) = found {
-            break *c;
+            return Some(*c);
         }
-    };
-    Some(p)
+    }
+    None
+}
+
+/// `LIMBS` random words.
+fn random_words<const LIMBS: usize>(rng: &mut impl rand_core10::Rng) -> [u64; LIMBS] {
+    std::array::from_fn(|_| rng.next_u64())
 }
 
 /// Miller-Rabin to eight random bases in `2..=n-2`, drawn as Go draws them (random numbers of
@@ -199,8 +201,7 @@ fn random_bases_pass<const LIMBS: usize>(rng: &mut impl rand_core10::Rng, n: &Ui
     let top_bits = n.bit_width() % 64;
     let (low, high) = (Uint::<LIMBS>::from_u8(2), n.wrapping_sub(&Uint::from_u8(2)));
     let random = || {
-        let mut words = [0u64; LIMBS];
-        words.iter_mut().for_each(|w| *w = rng.next_u64());
+        let mut words = random_words::<LIMBS>(rng);
         if top_bits != 0 {
             words[LIMBS - 1] >>= 64 - top_bits;
         }

@@ -285,10 +285,9 @@ mod ifma {
 
         // R^2 mod n, to bring the bases into Montgomery form: 2^(52 L) in Montgomery form,
         // by powering 2 R mod n.
-        let one = columns(&std::array::from_fn(|l| to52(&r_mod::<N, L>(&n[l]))));
-        let two = columns(&std::array::from_fn(|l| {
-            to52(&double_mod(&r_mod::<N, L>(&n[l]), &n[l]))
-        }));
+        let r: [[u64; N]; 8] = std::array::from_fn(|l| r_mod::<N, L>(&n[l]));
+        let one = columns(&std::array::from_fn(|l| to52(&r[l])));
+        let two = columns(&std::array::from_fn(|l| to52(&double_mod(&r[l], &n[l]))));
         let e = 52 * L;
         let mut r2 = two;
         for bit in (0..usize::BITS - 1 - e.leading_zeros()).rev() {
@@ -304,8 +303,9 @@ mod ifma {
         }
 
         // n - 1 = d 2^s; x = b^d.
-        let s: [u32; 8] = std::array::from_fn(|l| trailing_zeros(&minus_one_words(&n[l])));
-        let d: [[u64; N]; 8] = std::array::from_fn(|l| shr(&minus_one_words(&n[l]), s[l]));
+        let n_minus_1: [[u64; N]; 8] = std::array::from_fn(|l| minus_one_words(&n[l]));
+        let s: [u32; 8] = std::array::from_fn(|l| trailing_zeros(&n_minus_1[l]));
+        let d: [[u64; N]; 8] = std::array::from_fn(|l| shr(&n_minus_1[l], s[l]));
         let digit = |w: usize| {
             lanes(std::array::from_fn(|l| {
                 (d[l][w / 16] >> (4 * (w % 16))) & 15

@@ -69,8 +69,7 @@ impl<const LIMBS: usize> Candidates<LIMBS> {
     /// A window from a random start of `LIMBS` full words.
     pub(super) fn random(rng: &mut impl rand_core10::Rng) -> Self {
         loop {
-            let mut words = [0u64; LIMBS];
-            words.iter_mut().for_each(|w| *w = rng.next_u64());
+            let mut words = super::random_words::<LIMBS>(rng);
             words[0] |= 1;
             words[LIMBS - 1] |= 0b11 << 62;
             // The window must not run past the size.
