@@ -203,14 +203,25 @@ impl RenderFlags {
             return self.chart_objects(for_cluster);
         }
         let folder = DeployFolder::load(&self.dir)?;
-        let rendered = folder.render(&RenderOptions {
+        let rendered = folder.render(&self.folder_options(modes))?;
+        Ok((rendered, None))
+    }
+
+    /// Renders a deploy folder (not a chart) keeping only each object's text and identity:
+    /// what printing needs.
+    fn render_folder_text(&self) -> Result<Rendered<()>, berth_manifest::Error> {
+        let folder = DeployFolder::load(&self.dir)?;
+        folder.render_text(&self.folder_options(Default::default()))
+    }
+
+    fn folder_options(&self, modes: serde_json::Map<String, serde_json::Value>) -> RenderOptions {
+        RenderOptions {
             environment: self.environment.clone(),
             namespace: self.namespace.clone(),
             value_files: self.value_files.clone(),
             set: self.set.clone(),
             modes,
-        })?;
-        Ok((rendered, None))
+        }
     }
 }
 
@@ -255,14 +266,23 @@ pub fn run(args: RenderArgs) -> Result<(), RenderError> {
     if args.flags.is_chart() {
         return run_chart(&args);
     }
-    let rendered = args.flags.render().map_err(RenderError::Manifest)?;
     if let Some(dir) = &args.output_dir {
+        let rendered = args
+            .flags
+            .render_folder_text()
+            .map_err(RenderError::Manifest)?;
         return write_dir(dir, &rendered)
             .map_err(|e| RenderError::Output(format!("cannot write to {}: {e}", dir.display())));
     }
     let text = match args.output {
-        Format::Yaml => to_yaml_stream(&rendered),
+        Format::Yaml => to_yaml_stream(
+            &args
+                .flags
+                .render_folder_text()
+                .map_err(RenderError::Manifest)?,
+        ),
         Format::Json => {
+            let rendered = args.flags.render().map_err(RenderError::Manifest)?;
             let all: Vec<&serde_json::Value> = rendered.objects.iter().map(|o| &o.body).collect();
             let mut s = serde_json::to_string_pretty(&all).expect("JSON values serialize");
             s.push('\n');
@@ -323,7 +343,7 @@ fn widen_pipe(len: usize) {
 }
 
 /// Every object as one multi-document YAML stream, each preceded by its source.
-pub fn to_yaml_stream(r: &Rendered) -> String {
+pub fn to_yaml_stream<B>(r: &Rendered<B>) -> String {
     let mut s = String::new();
     for o in &r.objects {
         s.push_str("---\n# Source: ");
@@ -335,7 +355,7 @@ pub fn to_yaml_stream(r: &Rendered) -> String {
     s
 }
 
-fn file_name(o: &berth_manifest::Object, clash: bool) -> String {
+fn file_name(o: &berth_manifest::Object<()>, clash: bool) -> String {
     let kind = o.oref.group_kind.kind.to_lowercase();
     match (&o.oref.namespace, clash) {
         (Some(ns), true) => format!("{kind}--{}--{ns}.yaml", o.oref.name),
@@ -343,7 +363,7 @@ fn file_name(o: &berth_manifest::Object, clash: bool) -> String {
     }
 }
 
-fn write_dir(dir: &Path, r: &Rendered) -> std::io::Result<()> {
+fn write_dir(dir: &Path, r: &Rendered<()>) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut counts = std::collections::HashMap::new();
     for o in &r.objects {

@@ -5,6 +5,10 @@
 //! tags, folded or multi-line plain scalars, YAML 1.1 spellings like `yes`, duplicate keys,
 //! errors). Callers then use the full parser, which also produces the error messages. For
 //! every input it accepts it must give exactly what serde-saphyr gives; a test checks that.
+//!
+//! The reader hands what it reads to a [`Build`]: [`parse`] builds JSON values, [`head`]
+//! builds nothing, checking the whole document but keeping only the fields that name an
+//! object (printing a render needs no more, and building was most of the reading's cost).
 
 use serde_json::{Map, Number, Value as Json};
 use std::borrow::Cow;
@@ -17,8 +21,240 @@ struct Line<'a> {
     raw: &'a str,
 }
 
+/// A scalar, typed as the full parser types it.
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Always finite.
+    Float(f64),
+    Str(Cow<'a, str>),
+}
+
+/// What the reader makes of the nodes it reads, innermost first.
+trait Build<'a> {
+    type Node;
+    type Map;
+    type Seq;
+    fn scalar(&mut self, s: Scalar<'a>) -> Self::Node;
+    fn new_map(&mut self) -> Self::Map;
+    /// Called with each key of `map` before its value is read.
+    fn key(&mut self, _map: &Self::Map, _key: &str) {}
+    /// Adds an entry; `false` when the key is there already, or the builder wants the full
+    /// parser to read this document.
+    fn insert(&mut self, map: &mut Self::Map, key: Cow<'a, str>, value: Self::Node) -> bool;
+    fn end_map(&mut self, map: Self::Map) -> Self::Node;
+    fn new_seq(&mut self) -> Self::Seq;
+    fn push(&mut self, seq: &mut Self::Seq, value: Self::Node);
+    fn end_seq(&mut self, seq: Self::Seq) -> Self::Node;
+}
+
 /// Parses one document, or `None` when the input is outside the fast subset.
 pub fn parse(doc: &str) -> Option<Json> {
+    Some(read(doc, &mut JsonBuild)?.unwrap_or(Json::Null))
+}
+
+/// Builds JSON values, keys in document order.
+struct JsonBuild;
+
+impl<'a> Build<'a> for JsonBuild {
+    type Node = Json;
+    type Map = Map<String, Json>;
+    type Seq = Vec<Json>;
+
+    fn scalar(&mut self, s: Scalar<'a>) -> Json {
+        match s {
+            Scalar::Null => Json::Null,
+            Scalar::Bool(b) => Json::Bool(b),
+            Scalar::Int(i) => Json::Number(i.into()),
+            // Finite, so always a number.
+            Scalar::Float(f) => Number::from_f64(f).map_or(Json::Null, Json::Number),
+            Scalar::Str(s) => Json::String(s.into_owned()),
+        }
+    }
+
+    fn new_map(&mut self) -> Self::Map {
+        Map::new()
+    }
+
+    fn insert(&mut self, map: &mut Self::Map, key: Cow<'a, str>, value: Json) -> bool {
+        match map.entry(key.into_owned()) {
+            serde_json::map::Entry::Vacant(e) => {
+                e.insert(value);
+                true
+            }
+            serde_json::map::Entry::Occupied(_) => false,
+        }
+    }
+
+    fn end_map(&mut self, map: Self::Map) -> Json {
+        Json::Object(map)
+    }
+
+    fn new_seq(&mut self) -> Self::Seq {
+        Vec::new()
+    }
+
+    fn push(&mut self, seq: &mut Self::Seq, value: Json) {
+        seq.push(value);
+    }
+
+    fn end_seq(&mut self, seq: Self::Seq) -> Json {
+        Json::Array(seq)
+    }
+}
+
+/// What names a Kubernetes object: `apiVersion`, `kind`, `metadata.name` (all non-empty
+/// strings) and `metadata.namespace` (a string if there).
+pub(crate) struct Head<'a> {
+    pub api_version: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub namespace: Option<Cow<'a, str>>,
+}
+
+/// A document as [`head`] reads it.
+pub(crate) enum Read<'a> {
+    /// Only blank lines and comments.
+    Empty,
+    Object(Head<'a>),
+}
+
+/// Reads one document completely without building it, and gives its head. `None` when the
+/// document is outside the fast subset or is not an object with a complete head: the full
+/// parser then reads it, and says what is wrong.
+pub(crate) fn head(doc: &str) -> Option<Read<'_>> {
+    let mut b = HeadBuild::default();
+    let Some(root) = read(doc, &mut b)? else {
+        return Some(Read::Empty);
+    };
+    fn text(f: Option<Lite<'_>>) -> Option<Cow<'_, str>> {
+        match f {
+            Some(Lite::Str(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+    if !matches!(root, Lite::Map) || !matches!(b.metadata, Some(Lite::Map)) {
+        return None;
+    }
+    let namespace = match b.namespace {
+        None => None,
+        Some(Lite::Str(s)) => Some(s),
+        Some(_) => return None,
+    };
+    Some(Read::Object(Head {
+        api_version: text(b.api_version)?,
+        kind: text(b.kind)?,
+        name: text(b.name)?,
+        namespace,
+    }))
+}
+
+/// Where a map sits, as far as the head is concerned.
+#[derive(Clone, Copy, Default, PartialEq)]
+enum Role {
+    #[default]
+    Top,
+    Metadata,
+    Other,
+}
+
+/// A node as [`HeadBuild`] keeps it.
+enum Lite<'a> {
+    Str(Cow<'a, str>),
+    Map,
+    Other,
+}
+
+struct LiteMap {
+    role: Role,
+    /// Where this map's keys start in [`HeadBuild::keys`].
+    keys_from: usize,
+}
+
+/// Keeps the head's fields and the keys of the maps being read (to refuse duplicates).
+#[derive(Default)]
+struct HeadBuild<'a> {
+    /// The role of the next map to start.
+    next: Role,
+    keys: Vec<Cow<'a, str>>,
+    api_version: Option<Lite<'a>>,
+    kind: Option<Lite<'a>>,
+    metadata: Option<Lite<'a>>,
+    name: Option<Lite<'a>>,
+    namespace: Option<Lite<'a>>,
+}
+
+/// Maps with more keys than this go to the full parser (the duplicate check is a scan).
+const MAX_SCANNED_KEYS: usize = 128;
+
+impl<'a> Build<'a> for HeadBuild<'a> {
+    type Node = Lite<'a>;
+    type Map = LiteMap;
+    type Seq = ();
+
+    fn scalar(&mut self, s: Scalar<'a>) -> Lite<'a> {
+        match s {
+            Scalar::Str(s) => Lite::Str(s),
+            _ => Lite::Other,
+        }
+    }
+
+    fn new_map(&mut self) -> LiteMap {
+        let role = std::mem::replace(&mut self.next, Role::Other);
+        LiteMap {
+            role,
+            keys_from: self.keys.len(),
+        }
+    }
+
+    fn key(&mut self, map: &LiteMap, key: &str) {
+        self.next = match (map.role, key) {
+            (Role::Top, "metadata") => Role::Metadata,
+            _ => Role::Other,
+        };
+    }
+
+    fn insert(&mut self, map: &mut LiteMap, key: Cow<'a, str>, value: Lite<'a>) -> bool {
+        let keys = &self.keys[map.keys_from..];
+        if keys.len() >= MAX_SCANNED_KEYS || keys.contains(&key) {
+            return false;
+        }
+        let field = match (map.role, key.as_ref()) {
+            (Role::Top, "apiVersion") => &mut self.api_version,
+            (Role::Top, "kind") => &mut self.kind,
+            (Role::Top, "metadata") => &mut self.metadata,
+            (Role::Metadata, "name") => &mut self.name,
+            (Role::Metadata, "namespace") => &mut self.namespace,
+            _ => {
+                self.keys.push(key);
+                return true;
+            }
+        };
+        *field = Some(value);
+        self.keys.push(key);
+        true
+    }
+
+    fn end_map(&mut self, map: LiteMap) -> Lite<'a> {
+        self.keys.truncate(map.keys_from);
+        Lite::Map
+    }
+
+    fn new_seq(&mut self) {
+        self.next = Role::Other;
+    }
+
+    fn push(&mut self, _seq: &mut (), _value: Lite<'a>) {}
+
+    fn end_seq(&mut self, _seq: ()) -> Lite<'a> {
+        Lite::Other
+    }
+}
+
+/// Reads one document into `b`: `Some(None)` when it has only blank lines and comments,
+/// `None` when it is outside the fast subset.
+fn read<'a, B: Build<'a>>(doc: &'a str, b: &mut B) -> Option<Option<B::Node>> {
     let mut lines = Vec::with_capacity(doc.len() / 24 + 4);
     for raw in doc.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
@@ -43,27 +279,32 @@ pub fn parse(doc: &str) -> Option<Json> {
             raw: trimmed,
         });
     }
-    let mut p = P { lines, i: 0 };
+    let mut p = P { lines, i: 0, b };
     p.skip_blank();
     if p.i >= p.lines.len() {
-        return Some(Json::Null);
+        return Some(None);
     }
     let ind = p.lines[p.i].indent;
     let v = p.block(ind)?;
     p.skip_blank();
-    (p.i >= p.lines.len()).then_some(v)
+    (p.i >= p.lines.len()).then_some(Some(v))
 }
 
-struct P<'a> {
+struct P<'a, 'b, B> {
     lines: Vec<Line<'a>>,
     i: usize,
+    b: &'b mut B,
 }
 
 fn is_blank(t: &str) -> bool {
     t.is_empty() || t.starts_with('#')
 }
 
-impl<'a> P<'a> {
+fn is_item(text: &str) -> bool {
+    text == "-" || text.starts_with("- ")
+}
+
+impl<'a, B: Build<'a>> P<'a, '_, B> {
     fn skip_blank(&mut self) {
         while self.i < self.lines.len() && is_blank(self.lines[self.i].text) {
             self.i += 1;
@@ -75,9 +316,9 @@ impl<'a> P<'a> {
         self.lines.get(self.i).map(|l| (l.indent, l.text))
     }
 
-    fn block(&mut self, ind: usize) -> Option<Json> {
+    fn block(&mut self, ind: usize) -> Option<B::Node> {
         let (_, text) = self.peek()?;
-        if text == "-" || text.starts_with("- ") {
+        if is_item(text) {
             self.sequence(ind)
         } else if split_key(text).is_some() {
             self.mapping(ind)
@@ -86,8 +327,8 @@ impl<'a> P<'a> {
         }
     }
 
-    fn mapping(&mut self, ind: usize) -> Option<Json> {
-        let mut m = Map::new();
+    fn mapping(&mut self, ind: usize) -> Option<B::Node> {
+        let mut m = self.b.new_map();
         while let Some((li, text)) = self.peek() {
             if li < ind {
                 break;
@@ -97,17 +338,17 @@ impl<'a> P<'a> {
             }
             let (key, rest) = split_key(text)?;
             self.i += 1;
+            self.b.key(&m, &key);
             let v = self.value_after(ind, rest, true)?;
-            match m.entry(key) {
-                serde_json::map::Entry::Vacant(e) => e.insert(v),
-                serde_json::map::Entry::Occupied(_) => return None,
-            };
+            if !self.b.insert(&mut m, key, v) {
+                return None;
+            }
         }
-        Some(Json::Object(m))
+        Some(self.b.end_map(m))
     }
 
-    fn sequence(&mut self, ind: usize) -> Option<Json> {
-        let mut v = Vec::new();
+    fn sequence(&mut self, ind: usize) -> Option<B::Node> {
+        let mut v = self.b.new_seq();
         while let Some((li, text)) = self.peek() {
             if li < ind {
                 break;
@@ -115,12 +356,12 @@ impl<'a> P<'a> {
             if li > ind {
                 return None;
             }
-            if !(text == "-" || text.starts_with("- ")) {
+            if !is_item(text) {
                 // The parent mapping continues; it checks this line.
                 break;
             }
             let rest = text[1..].trim_start_matches(' ');
-            if rest.starts_with("- ") || rest == "-" {
+            if is_item(rest) {
                 return None;
             }
             if !rest.is_empty() && !rest.starts_with('#') && split_key(rest).is_some() {
@@ -131,30 +372,31 @@ impl<'a> P<'a> {
                     text: rest,
                     raw: rest,
                 };
-                v.push(self.mapping(col)?);
+                let item = self.mapping(col)?;
+                self.b.push(&mut v, item);
                 continue;
             }
             self.i += 1;
-            v.push(self.value_after(ind, rest, false)?);
+            let item = self.value_after(ind, rest, false)?;
+            self.b.push(&mut v, item);
         }
-        Some(Json::Array(v))
+        Some(self.b.end_seq(v))
     }
 
     /// The value after `key:` or `-`, at parent indentation `ind`.
-    fn value_after(&mut self, ind: usize, rest: &'a str, in_map: bool) -> Option<Json> {
+    fn value_after(&mut self, ind: usize, rest: &'a str, in_map: bool) -> Option<B::Node> {
         if rest.is_empty() || rest.starts_with('#') {
             return match self.peek() {
                 Some((li, _)) if li > ind => self.block(li),
-                Some((li, t)) if in_map && li == ind && (t == "-" || t.starts_with("- ")) => {
-                    self.sequence(ind)
-                }
-                _ => Some(Json::Null),
+                Some((li, t)) if in_map && li == ind && is_item(t) => self.sequence(ind),
+                _ => Some(self.b.scalar(Scalar::Null)),
             };
         }
         if let Some(h) = rest.strip_prefix('|') {
-            return self.literal(ind, h);
+            let text = self.literal(ind, h)?;
+            return Some(self.b.scalar(Scalar::Str(Cow::Owned(text))));
         }
-        let v = inline(rest)?;
+        let v = self.inline(rest)?;
         // A more-indented line after an inline value is a multi-line scalar or an error.
         if matches!(self.peek(), Some((li, _)) if li > ind) {
             return None;
@@ -162,7 +404,7 @@ impl<'a> P<'a> {
         Some(v)
     }
 
-    fn literal(&mut self, ind: usize, header: &str) -> Option<Json> {
+    fn literal(&mut self, ind: usize, header: &str) -> Option<String> {
         let header = header.split(" #").next().unwrap_or("").trim_end();
         let chomp = match header {
             "" => 'c',
@@ -223,7 +465,7 @@ impl<'a> P<'a> {
             }
         }
         let trailing_blank = s.split_inclusive('\n').count().saturating_sub(body_lines);
-        let text = match chomp {
+        Some(match chomp {
             's' => kept.trim_end_matches('\n').to_string(),
             'c' => {
                 let t = kept.trim_end_matches('\n');
@@ -243,8 +485,44 @@ impl<'a> P<'a> {
                 }
                 t
             }
-        };
-        Some(Json::String(text))
+        })
+    }
+
+    /// A value on the rest of the line: a scalar or a one-line flow collection.
+    fn inline(&mut self, rest: &'a str) -> Option<B::Node> {
+        match rest.as_bytes()[0] {
+            b'[' => self.flow_seq(rest),
+            b'{' => self.flow_map(rest),
+            _ => Some(self.b.scalar(inline_scalar(rest)?)),
+        }
+    }
+
+    fn flow_seq(&mut self, rest: &'a str) -> Option<B::Node> {
+        let mut seq = self.b.new_seq();
+        for item in flow_items(rest, ']')? {
+            let v = flow_scalar(item.trim_matches(' '))?;
+            let v = self.b.scalar(v);
+            self.b.push(&mut seq, v);
+        }
+        Some(self.b.end_seq(seq))
+    }
+
+    /// `{k: v, ...}` on one line, plain keys that are surely strings and scalar values.
+    fn flow_map(&mut self, rest: &'a str) -> Option<B::Node> {
+        let mut m = self.b.new_map();
+        for item in flow_items(rest, '}')? {
+            let (k, v) = item.trim_matches(' ').split_once(": ")?;
+            if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || !surely_string(k) {
+                return None;
+            }
+            self.b.key(&m, k);
+            let v = flow_scalar(v.trim_matches(' '))?;
+            let v = self.b.scalar(v);
+            if !self.b.insert(&mut m, Cow::Borrowed(k), v) {
+                return None;
+            }
+        }
+        Some(self.b.end_map(m))
     }
 }
 
@@ -252,8 +530,7 @@ impl<'a> P<'a> {
 fn split_key(text: &str) -> Option<(Cow<'_, str>, &str)> {
     let (key, after) = if let Some(q) = text.strip_prefix('"') {
         let end = q.find('"')?;
-        let k = unescape_double(&q[..end])?;
-        (Cow::Owned(k), &q[end + 1..])
+        (unescape_double(&q[..end])?, &q[end + 1..])
     } else if let Some(q) = text.strip_prefix('\'') {
         let end = q.find('\'')?;
         if q[end + 1..].starts_with('\'') {
@@ -324,7 +601,8 @@ fn tail_ok(tail: &str) -> bool {
         || (tail.starts_with(' ') && (tail.trim().is_empty() || tail.trim_start().starts_with('#')))
 }
 
-fn inline(rest: &str) -> Option<Json> {
+/// A quoted or plain scalar taking the rest of the line (a comment aside).
+fn inline_scalar(rest: &str) -> Option<Scalar<'_>> {
     match rest.as_bytes()[0] {
         b'"' => {
             let body = &rest[1..];
@@ -344,27 +622,9 @@ fn inline(rest: &str) -> Option<Json> {
             if !tail_ok(&body[end + 1..]) {
                 return None;
             }
-            unescape_double(&body[..end]).map(Json::String)
+            unescape_double(&body[..end]).map(Scalar::Str)
         }
-        b'\'' => {
-            let body = &rest[1..];
-            let mut out = String::new();
-            let mut it = body.char_indices().peekable();
-            while let Some((i, c)) = it.next() {
-                if c == '\'' {
-                    if matches!(it.peek(), Some((_, '\''))) {
-                        it.next();
-                        out.push('\'');
-                        continue;
-                    }
-                    return tail_ok(&body[i + 1..]).then_some(Json::String(out));
-                }
-                out.push(c);
-            }
-            None
-        }
-        b'[' => flow_seq(rest),
-        b'{' => flow_map(rest),
+        b'\'' => single_quoted(&rest[1..]),
         _ => {
             let s = strip_comment(rest);
             if s.is_empty() || !plain_ok(s) {
@@ -375,62 +635,86 @@ fn inline(rest: &str) -> Option<Json> {
     }
 }
 
+/// The rest of a single-quoted scalar after its opening quote.
+fn single_quoted(body: &str) -> Option<Scalar<'_>> {
+    let close = body.find('\'')?;
+    if !body[close + 1..].starts_with('\'') {
+        // No doubled quote: the text as written.
+        return tail_ok(&body[close + 1..]).then_some(Scalar::Str(Cow::Borrowed(&body[..close])));
+    }
+    let mut out = String::new();
+    let mut it = body.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c == '\'' {
+            if matches!(it.peek(), Some((_, '\''))) {
+                it.next();
+                out.push('\'');
+                continue;
+            }
+            return tail_ok(&body[i + 1..]).then_some(Scalar::Str(Cow::Owned(out)));
+        }
+        out.push(c);
+    }
+    None
+}
+
 /// The items of a one-line flow collection opening `rest` (`[` or `{`), split at top-level
 /// commas, untrimmed; `None` for nesting, comments inside, or anything after the close but a
 /// comment.
-fn flow_items(rest: &str, close: char) -> Option<Vec<String>> {
+fn flow_items(rest: &str, close: char) -> Option<Vec<&str>> {
     let body = &rest[1..];
     let mut items = Vec::new();
-    let mut cur = String::new();
+    let mut from = 0;
     let mut quote: Option<char> = None;
     let mut end = None;
     let mut chars = body.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match quote {
             Some(q) => {
-                cur.push(c);
                 if c == '\\' && q == '"' {
-                    cur.push(chars.next()?.1);
+                    chars.next()?;
                 } else if c == q {
                     if q == '\'' && matches!(chars.peek(), Some((_, '\''))) {
-                        cur.push(chars.next()?.1);
+                        chars.next();
                     } else {
                         quote = None;
                     }
                 }
             }
             None => match c {
-                '"' | '\'' => {
-                    quote = Some(c);
-                    cur.push(c);
+                '"' | '\'' => quote = Some(c),
+                ',' => {
+                    items.push(&body[from..i]);
+                    from = i + 1;
                 }
-                ',' => items.push(std::mem::take(&mut cur)),
                 c if c == close => {
                     end = Some(i);
                     break;
                 }
                 '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '\t' => return None,
-                _ => cur.push(c),
+                _ => {}
             },
         }
     }
-    if !tail_ok(&body[end? + 1..]) {
+    let end = end?;
+    if !tail_ok(&body[end + 1..]) {
         return None;
     }
-    if items.is_empty() && cur.trim().is_empty() {
+    let last = &body[from..end];
+    if items.is_empty() && last.trim().is_empty() {
         return Some(items);
     }
-    items.push(cur);
+    items.push(last);
     Some(items)
 }
 
 /// One scalar inside a flow collection, trimmed: quoted, or plain without `: `.
-fn flow_scalar(item: &str) -> Option<Json> {
+fn flow_scalar(item: &str) -> Option<Scalar<'_>> {
     if item.is_empty() {
         return None;
     }
     match item.as_bytes()[0] {
-        b'"' | b'\'' => inline(item),
+        b'"' | b'\'' => inline_scalar(item),
         _ => {
             if item.contains(": ") || item.ends_with(':') || !plain_ok(item) {
                 return None;
@@ -440,37 +724,12 @@ fn flow_scalar(item: &str) -> Option<Json> {
     }
 }
 
-fn flow_seq(rest: &str) -> Option<Json> {
-    let items = flow_items(rest, ']')?;
-    let v = items
-        .iter()
-        .map(|i| flow_scalar(i.trim_matches(' ')))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Json::Array(v))
-}
-
-/// `{k: v, ...}` on one line, plain keys that are surely strings and scalar values.
-fn flow_map(rest: &str) -> Option<Json> {
-    let mut m = Map::new();
-    for item in flow_items(rest, '}')? {
-        let (k, v) = item.trim_matches(' ').split_once(": ")?;
-        if k.is_empty() || k.ends_with(' ') || !plain_ok(k) || !surely_string(k) {
-            return None;
-        }
-        let v = flow_scalar(v.trim_matches(' '))?;
-        if m.insert(k.to_string(), v).is_some() {
-            return None;
-        }
-    }
-    Some(Json::Object(m))
-}
-
 /// Types a plain scalar exactly as the full parser would, or `None` where unsure.
-fn resolve_plain(s: &str) -> Option<Json> {
+fn resolve_plain(s: &str) -> Option<Scalar<'_>> {
     match s {
-        "~" | "null" | "Null" | "NULL" => return Some(Json::Null),
-        "true" | "True" | "TRUE" => return Some(Json::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Json::Bool(false)),
+        "~" | "null" | "Null" | "NULL" => return Some(Scalar::Null),
+        "true" | "True" | "TRUE" => return Some(Scalar::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Scalar::Bool(false)),
         _ => {}
     }
     let b = s.as_bytes();
@@ -480,7 +739,7 @@ fn resolve_plain(s: &str) -> Option<Json> {
             && digits.bytes().all(|c| c.is_ascii_digit())
             && (digits == "0" || !digits.starts_with('0'))
         {
-            return s.parse::<i64>().ok().map(|i| Json::Number(i.into()));
+            return s.parse::<i64>().ok().map(Scalar::Int);
         }
         if let Some((a, f)) = digits.split_once('.') {
             let simple = !a.is_empty()
@@ -489,11 +748,11 @@ fn resolve_plain(s: &str) -> Option<Json> {
                 && f.bytes().all(|c| c.is_ascii_digit());
             if simple && (a == "0" || !a.starts_with('0')) {
                 let v: f64 = s.parse().ok()?;
-                return Number::from_f64(v).map(Json::Number);
+                return v.is_finite().then_some(Scalar::Float(v));
             }
         }
     }
-    surely_string(s).then(|| Json::String(s.to_string()))
+    surely_string(s).then_some(Scalar::Str(Cow::Borrowed(s)))
 }
 
 /// Whether a plain scalar certainly reads as a string (no YAML 1.1 boolean, null or number form).
@@ -518,7 +777,12 @@ fn surely_string(s: &str) -> bool {
     wordlike || two_dots || s.contains([':', '/', ' '])
 }
 
-fn unescape_double(s: &str) -> Option<String> {
+/// The text of a double-quoted scalar (between its quotes), escapes resolved; borrowed when
+/// it has none.
+fn unescape_double(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains('\\') {
+        return Some(Cow::Borrowed(s));
+    }
     let mut out = String::with_capacity(s.len());
     let mut it = s.chars();
     while let Some(c) = it.next() {
@@ -545,19 +809,20 @@ fn unescape_double(s: &str) -> Option<String> {
             _ => return None,
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{head, parse, Read};
     use proptest::prelude::*;
 
     fn full(doc: &str) -> Option<serde_json::Value> {
         crate::variables::full_parse(doc).ok()
     }
 
-    /// Whatever the fast path accepts must equal the full parser's reading.
+    /// Whatever the fast path accepts must equal the full parser's reading, and reading only
+    /// the head must agree with building the object from that reading.
     fn agree(doc: &str) {
         if let Some(fast) = parse(doc) {
             assert_eq!(
@@ -565,6 +830,59 @@ mod tests {
                 full(doc).as_ref(),
                 "fast path disagrees on:\n{doc}"
             );
+        }
+        head_agrees(doc);
+    }
+
+    type Identity = (String, String, String, Option<String>);
+
+    /// What the full way makes of a document: `Ok(None)` when it is empty, `Err(())` when it
+    /// is not a complete object (an error, or a namespace that is not a string).
+    fn identity_by_full_parser(doc: &str) -> Result<Option<Identity>, ()> {
+        let json = full(doc).ok_or(())?;
+        if json.is_null() {
+            return Ok(None);
+        }
+        let origin = crate::Origin {
+            file: "t.yaml".into(),
+            line: 1,
+        };
+        let err = |m: String, _: &str| crate::Error::new(crate::ErrorKind::Object, m);
+        let o = crate::build_object::<serde_json::Value>(json, origin, doc.into(), "ns", &err)
+            .map_err(drop)?
+            .ok_or(())?;
+        let namespace = match o.body["metadata"].get("namespace") {
+            None => None,
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(()),
+        };
+        Ok(Some((
+            o.api_version,
+            o.oref.group_kind.kind,
+            o.oref.name,
+            namespace,
+        )))
+    }
+
+    fn head_agrees(doc: &str) {
+        let expected = identity_by_full_parser(doc);
+        match head(doc) {
+            Some(Read::Empty) => assert_eq!(expected, Ok(None), "head says empty:\n{doc}"),
+            Some(Read::Object(h)) => {
+                let got = (
+                    h.api_version.into_owned(),
+                    h.kind.into_owned(),
+                    h.name.into_owned(),
+                    h.namespace.map(|n| n.into_owned()),
+                );
+                assert_eq!(expected, Ok(Some(got)), "head disagrees on:\n{doc}");
+            }
+            // The head reader gives up only where the fast path does, or on what is not a
+            // complete object (the full way then says what is wrong).
+            None => assert!(
+                parse(doc).is_none() || !matches!(expected, Ok(Some(_))),
+                "head gave up on an object the fast path reads:\n{doc}"
+            ),
         }
     }
 
@@ -717,6 +1035,10 @@ mod tests {
         "1",
         "true",
         "x y",
+        "apiVersion",
+        "kind",
+        "metadata",
+        "namespace",
     ];
 
     fn structured() -> impl Strategy<Value = String> {
@@ -742,8 +1064,73 @@ mod tests {
         })
     }
 
+    /// Mostly strings, in every spelling, sometimes anything.
+    fn head_value() -> impl Strategy<Value = &'static str> {
+        const STRINGS: &[&str] = &[
+            "v1",
+            "apps/v1",
+            "ConfigMap",
+            "x",
+            "hello world",
+            "'q'",
+            "'it''s'",
+            "\"d\\n\"",
+            "\"plain\"",
+            "10Gi",
+            "a#b",
+            "http://x:80/y",
+            "1.0.0",
+            "é",
+            "-x",
+        ];
+        prop_oneof![
+            4 => proptest::sample::select(STRINGS),
+            1 => proptest::sample::select(SCALARS),
+        ]
+    }
+
+    /// An object's head in varied spellings, then anything.
+    fn manifest() -> impl Strategy<Value = String> {
+        let head = (
+            head_value(),
+            head_value(),
+            head_value(),
+            proptest::option::of(head_value()),
+            0u8..3,
+        );
+        let tail = proptest::option::of(structured());
+        (head, tail).prop_map(|((api, kind, name, ns, style), tail)| {
+            let mut s = format!("apiVersion: {api}\nkind: {kind}\n");
+            let ns = ns.map(|n| format!("namespace: {n}"));
+            match style {
+                0 => {
+                    s.push_str(&format!("metadata:\n  name: {name}\n"));
+                    if let Some(ns) = &ns {
+                        s.push_str(&format!("  {ns}\n"));
+                    }
+                }
+                1 => s.push_str(&format!(
+                    "metadata: {{name: {name}{}}}\n",
+                    ns.map(|n| format!(", {n}")).unwrap_or_default()
+                )),
+                _ => s.push_str(&format!("metadata:\n  labels:\n    name: {name}\n")),
+            }
+            // Anything, under a key of its own (or after the head, where it may break it).
+            match tail {
+                Some(t) if t.len() % 2 == 0 => s + "spec:\n" + &t.replace('\n', "\n  "),
+                Some(t) => s + &t,
+                None => s,
+            }
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+        #[test]
+        fn head_never_disagrees_on_objects(doc in manifest()) {
+            agree(&doc);
+        }
+
         #[test]
         fn fast_path_never_disagrees_on_structured_documents(doc in structured()) {
             agree(&doc);

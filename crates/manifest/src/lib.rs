@@ -72,21 +72,49 @@ pub struct Origin {
 
 /// A rendered Kubernetes object.
 #[derive(Clone, Debug)]
-pub struct Object {
+pub struct Object<B = Json> {
     pub origin: Origin,
     pub api_version: String,
     pub oref: ObjectRef,
-    /// The object as written (keys in document order).
-    pub body: Json,
+    /// The object as written (keys in document order), or `()` from [`DeployFolder::render_text`].
+    pub body: B,
     /// The document's rendered YAML text.
     pub text: String,
 }
 
+/// What a render keeps of each object besides its text and identity: the parsed document
+/// (a JSON value), or nothing (`()`) for a caller that only prints objects, which lets the
+/// render check each document without building it.
+pub trait Body: Sized + Send {
+    /// The body of an object whose document was checked but not kept; `None` when bodies are
+    /// kept (then documents are built).
+    fn not_kept() -> Option<Self>;
+    fn from_json(body: Json) -> Self;
+}
+
+impl Body for Json {
+    fn not_kept() -> Option<Self> {
+        None
+    }
+
+    fn from_json(body: Json) -> Self {
+        body
+    }
+}
+
+impl Body for () {
+    fn not_kept() -> Option<Self> {
+        Some(())
+    }
+
+    fn from_json(_: Json) -> Self {}
+}
+
 /// The result of rendering a folder.
 #[derive(Clone, Debug)]
-pub struct Rendered {
+pub struct Rendered<B = Json> {
     /// In apply order.
-    pub objects: Vec<Object>,
+    pub objects: Vec<Object<B>>,
     /// The merged variables the templates saw.
     pub variables: Map<String, Json>,
     pub namespace: String,
@@ -189,6 +217,16 @@ impl DeployFolder {
 
     /// Renders every template and returns the validated objects in apply order.
     pub fn render(&self, opts: &RenderOptions) -> Result<Rendered, Error> {
+        self.render_keeping(opts)
+    }
+
+    /// Renders as [`DeployFolder::render`] does, with the same checks and errors, but keeps
+    /// only each object's text and identity (what printing needs; about a sixth faster).
+    pub fn render_text(&self, opts: &RenderOptions) -> Result<Rendered<()>, Error> {
+        self.render_keeping(opts)
+    }
+
+    fn render_keeping<B: Body>(&self, opts: &RenderOptions) -> Result<Rendered<B>, Error> {
         // Templates do not depend on variables: parse them while the variables load.
         let sources: Vec<(&str, &str)> = self
             .templates
@@ -226,7 +264,7 @@ impl DeployFolder {
             root.insert("Modes".to_string(), Value::from_json(&modes));
             Value::map(root)
         };
-        let render_file = |i: usize, data: &Value| -> Result<Vec<Object>, Error> {
+        let render_file = |i: usize, data: &Value| -> FileObjects<B> {
             let t = &self.templates[i];
             let (out, map) = set
                 .execute_mapped(&t.name, data)
@@ -260,12 +298,12 @@ impl DeployFolder {
     /// Renders every non-helper file, on every core unless a template changes shared data in
     /// place (Sprig's set, unset, merge): then in order on one thread, as Go would see it. Each
     /// thread stops at its first error; the caller reports the first in file order.
-    fn render_files(
+    fn render_files<B: Body>(
         &self,
         set: &Templates,
-        render_file: &RenderFile<'_>,
+        render_file: &RenderFile<'_, B>,
         make_data: impl Fn() -> Value + Sync,
-    ) -> Vec<(usize, Result<Vec<Object>, Error>)> {
+    ) -> Vec<(usize, FileObjects<B>)> {
         let renderable: Vec<usize> = (0..self.templates.len())
             .filter(|&i| !self.templates[i].helper)
             .collect();
@@ -308,7 +346,7 @@ impl DeployFolder {
     }
 
     /// Refuses an object defined twice, naming both places.
-    fn check_unique(&self, objects: &[Object]) -> Result<(), Error> {
+    fn check_unique<B>(&self, objects: &[Object<B>]) -> Result<(), Error> {
         let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
         for obj in objects {
             if let Some(first) = seen.insert(&obj.oref, &obj.origin) {
@@ -401,30 +439,55 @@ impl DeployFolder {
         .hint("check indentation around this line; `berth render` shows the rendered text with -o yaml once it parses, and `nindent`/`toYaml` help build nested YAML")
     }
 
-    fn to_object(
+    fn to_object<B: Body>(
         &self,
         t: &TemplateFile,
         out: &str,
         doc: &DocSpan,
         map: &berth_template::SourceMap,
         namespace: &str,
-    ) -> Result<Option<Object>, Error> {
+    ) -> Result<Option<Object<B>>, Error> {
         let text = &out[doc.start..doc.end];
+        let origin = || {
+            let (file, line, _) = self.locate(map, doc.content_start);
+            let file = if file.is_empty() {
+                t.name.clone()
+            } else {
+                file
+            };
+            Origin { file, line }
+        };
+        if let Some(body) = B::not_kept() {
+            // Checked without building; what the fast reader leaves goes the full way below,
+            // which also says what is wrong.
+            match fastyaml::head(text) {
+                Some(fastyaml::Read::Empty) => return Ok(None),
+                Some(fastyaml::Read::Object(h)) => {
+                    let (api_version, oref) = identify(
+                        h.api_version.into_owned(),
+                        &h.kind,
+                        h.name.into_owned(),
+                        h.namespace.as_deref(),
+                        namespace,
+                    );
+                    return Ok(Some(Object {
+                        origin: origin(),
+                        api_version,
+                        oref,
+                        body,
+                        text: text.trim_matches('\n').to_string(),
+                    }));
+                }
+                None => {}
+            }
+        }
         let parsed =
             variables::parse_yaml(text).map_err(|e| self.yaml_error(t, out, doc, map, &e))?;
         if parsed.is_null() {
             return Ok(None);
         }
-        let (file, line, _) = self.locate(map, doc.content_start);
-        let file = if file.is_empty() {
-            t.name.clone()
-        } else {
-            file
-        };
-        let origin = Origin {
-            file: file.clone(),
-            line,
-        };
+        let origin = origin();
+        let (file, line) = (origin.file.clone(), origin.line);
         let obj_err = |msg: String, hint: &str| {
             Error::new(ErrorKind::Object, msg)
                 .at(&self.display(&file), line, 0)
@@ -448,13 +511,13 @@ impl DeployFolder {
 
 /// The object a parsed document describes: a map with `apiVersion`, `kind` and
 /// `metadata.name`; a namespaced kind without a namespace gets `namespace`.
-fn build_object(
+fn build_object<B: Body>(
     parsed: Json,
     origin: Origin,
     text: String,
     namespace: &str,
     obj_err: &dyn Fn(String, &str) -> Error,
-) -> Result<Option<Object>, Error> {
+) -> Result<Option<Object<B>>, Error> {
     let Json::Object(m) = &parsed else {
         return Err(obj_err(
             format!("a document must be a Kubernetes object (a map), found {}", variables::json_type(&parsed)),
@@ -478,29 +541,38 @@ fn build_object(
             ))
         }
     };
-    let gk = GroupKind::from_api_version(&api_version, &kind);
-    let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
+    let own_namespace = meta.get("namespace").and_then(Json::as_str);
+    let (api_version, oref) = identify(api_version, &kind, name, own_namespace, namespace);
+    Ok(Some(Object {
+        origin,
+        api_version,
+        oref,
+        body: B::from_json(parsed),
+        text,
+    }))
+}
+
+/// The identity of an object from its head: a namespaced kind without a namespace of its
+/// own gets `namespace`.
+fn identify(
+    api_version: String,
+    kind: &str,
+    name: String,
+    own_namespace: Option<&str>,
+    namespace: &str,
+) -> (String, ObjectRef) {
+    let gk = GroupKind::from_api_version(&api_version, kind);
+    let ns = if CLUSTER_SCOPED.contains(&kind) {
         None
     } else {
-        Some(
-            meta.get("namespace")
-                .and_then(Json::as_str)
-                .unwrap_or(namespace)
-                .to_string(),
-        )
+        Some(own_namespace.unwrap_or(namespace).to_string())
     };
     let oref = ObjectRef {
         group_kind: gk,
         namespace: ns,
         name,
     };
-    Ok(Some(Object {
-        origin,
-        api_version,
-        oref,
-        body: parsed,
-        text,
-    }))
+    (api_version, oref)
 }
 
 /// One document rendered elsewhere (a Helm chart's output): where it came from, its text and
@@ -552,7 +624,10 @@ pub fn objects_from_documents(docs: Vec<Document>, namespace: &str) -> Result<Ve
 }
 
 /// Renders template file `i` with the data given into its objects.
-type RenderFile<'a> = dyn Fn(usize, &Value) -> Result<Vec<Object>, Error> + Sync + 'a;
+/// The objects of one rendered file, or its first error.
+type FileObjects<B> = Result<Vec<Object<B>>, Error>;
+
+type RenderFile<'a, B> = dyn Fn(usize, &Value) -> FileObjects<B> + Sync + 'a;
 
 /// A required non-empty string field of an object (`apiVersion`, `kind`), or the error saying so.
 fn required(
@@ -655,6 +730,80 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].first_line, 4);
         assert_eq!(docs[1].first_line, 8);
+    }
+
+    /// A folder of one template, `t.yaml`.
+    fn folder_of(text: &str) -> (tempfile::TempDir, DeployFolder) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.yaml"), text).unwrap();
+        let folder = DeployFolder::load(dir.path()).unwrap();
+        (dir, folder)
+    }
+
+    type Seen = Vec<(Origin, String, ObjectRef, String)>;
+
+    fn seen<B>(r: &Rendered<B>) -> Seen {
+        r.objects
+            .iter()
+            .map(|o| {
+                (
+                    o.origin.clone(),
+                    o.api_version.clone(),
+                    o.oref.clone(),
+                    o.text.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Reading only heads gives the same objects, and the same errors, as building bodies.
+    #[test]
+    fn render_text_agrees_with_render() {
+        let opts = RenderOptions::default();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ticketing");
+        let folder = DeployFolder::load(example).unwrap();
+        let (full, text) = (
+            folder.render(&opts).unwrap(),
+            folder.render_text(&opts).unwrap(),
+        );
+        assert!(full.objects.len() > 10);
+        assert_eq!(seen(&full), seen(&text));
+        let docs = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow, namespace: other}\n",
+            "\"apiVersion\": v1\n'kind': Secret\nmetadata:\n  \"name\": \"q\\u0041\"\n",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: c\n  namespace: ignored\n",
+            "apiVersion: v1\nkind: Service\nmetadata: &m\n  name: anchored\nspec:\n  x: *m\n",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: ns-null\n  namespace:\n",
+            "~\n",
+            "# only a comment\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  labels: {a: b}\nspec:\n  template:\n    metadata:\n      name: not-this\n      namespace: nor-this\n",
+        ];
+        let (_dir, folder) = folder_of(&docs.join("---\n"));
+        let (full, text) = (
+            folder.render(&opts).unwrap(),
+            folder.render_text(&opts).unwrap(),
+        );
+        assert_eq!(full.objects.len(), 6);
+        assert_eq!(seen(&full), seen(&text));
+        let broken = [
+            "apiVersion: v1\nkind: ConfigMap\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"\"\n",
+            "apiVersion: 1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+            "- a\n- b\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n",
+            "apiVersion: v1\nkind: [ConfigMap\nmetadata:\n  name: x\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+        ];
+        for doc in broken {
+            let (_dir, folder) = folder_of(doc);
+            let full = folder.render(&opts).map(|_| ()).unwrap_err().to_string();
+            let text = folder
+                .render_text(&opts)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(full, text, "{doc}");
+        }
     }
 
     #[test]
