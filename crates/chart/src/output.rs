@@ -199,7 +199,7 @@ pub(crate) fn collect(
 /// file order (so the first error reported is the first in file order).
 fn split_all(files: &[RenderedFile]) -> Vec<Result<Vec<Manifest>, Error>> {
     let bytes: usize = files.iter().map(|f| f.text.len()).sum();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = berth_template::cores();
     if bytes < 32 * 1024 || cores < 2 {
         return files.iter().map(|f| split(&f.name, &f.text)).collect();
     }

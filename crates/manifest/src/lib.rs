@@ -281,12 +281,7 @@ impl DeployFolder {
             objects.extend(result?);
         }
         self.check_unique(&objects)?;
-        objects.sort_by_key(|o| {
-            (
-                ApplyPhase::of(&o.oref.group_kind),
-                ApplyPhase::rank(&o.oref.group_kind),
-            )
-        });
+        sort_for_apply(&mut objects);
         set.drop_in_background();
         Ok(Rendered {
             objects,
@@ -314,10 +309,7 @@ impl DeployFolder {
         let threads = if set.calls_any(&["set", "unset", "merge"]) || bytes < 32 * 1024 {
             1
         } else {
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(renderable.len())
-                .max(1)
+            berth_template::cores().min(renderable.len()).max(1)
         };
         let render_share = |k: usize| {
             let data = make_data();
@@ -347,22 +339,19 @@ impl DeployFolder {
 
     /// Refuses an object defined twice, naming both places.
     fn check_unique<B>(&self, objects: &[Object<B>]) -> Result<(), Error> {
-        let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
-        for obj in objects {
-            if let Some(first) = seen.insert(&obj.oref, &obj.origin) {
-                return Err(Error::new(
-                    ErrorKind::Duplicate,
-                    format!("{} is defined twice", obj.oref),
-                )
-                .at(&self.display(&obj.origin.file), obj.origin.line, 0)
-                .snippet(self.line_of(&obj.origin.file, obj.origin.line))
-                .note(format!(
-                    "first defined at {}:{}",
-                    self.display(&first.file),
-                    first.line
-                ))
-                .hint("remove one of them, or give them different names or namespaces"));
-            }
+        if let Some((obj, first)) = first_duplicate(objects) {
+            return Err(Error::new(
+                ErrorKind::Duplicate,
+                format!("{} is defined twice", obj.oref),
+            )
+            .at(&self.display(&obj.origin.file), obj.origin.line, 0)
+            .snippet(self.line_of(&obj.origin.file, obj.origin.line))
+            .note(format!(
+                "first defined at {}:{}",
+                self.display(&first.file),
+                first.line
+            ))
+            .hint("remove one of them, or give them different names or namespaces"));
         }
         Ok(())
     }
@@ -603,30 +592,39 @@ pub fn objects_from_documents(docs: Vec<Document>, namespace: &str) -> Result<Ve
             objects.push(o);
         }
     }
-    let mut seen: HashMap<&ObjectRef, &Origin> = HashMap::with_capacity(objects.len());
-    for o in &objects {
-        if let Some(first) = seen.insert(&o.oref, &o.origin) {
-            return Err(
-                Error::new(ErrorKind::Duplicate, format!("{} is defined twice", o.oref))
-                    .at(&o.origin.file, 0, 0)
-                    .note(format!("first defined in {}", first.file))
-                    .hint("remove one of them, or give them different names or namespaces"),
-            );
-        }
+    if let Some((o, first)) = first_duplicate(&objects) {
+        return Err(
+            Error::new(ErrorKind::Duplicate, format!("{} is defined twice", o.oref))
+                .at(&o.origin.file, 0, 0)
+                .note(format!("first defined in {}", first.file))
+                .hint("remove one of them, or give them different names or namespaces"),
+        );
     }
-    objects.sort_by_key(|o| {
-        (
-            ApplyPhase::of(&o.oref.group_kind),
-            ApplyPhase::rank(&o.oref.group_kind),
-        )
-    });
+    sort_for_apply(&mut objects);
     Ok(objects)
 }
 
-/// Renders template file `i` with the data given into its objects.
+/// The first object whose identity an earlier one has, and where that earlier one came from.
+fn first_duplicate<B>(objects: &[Object<B>]) -> Option<(&Object<B>, &Origin)> {
+    let mut seen: HashMap<&ObjectRef, &Origin, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(objects.len(), Default::default());
+    objects
+        .iter()
+        .find_map(|o| seen.insert(&o.oref, &o.origin).map(|first| (o, first)))
+}
+
+/// Puts objects in apply order, keeping their order within each place.
+fn sort_for_apply<B>(objects: &mut [Object<B>]) {
+    objects.sort_by_cached_key(|o| {
+        let gk = &o.oref.group_kind;
+        (ApplyPhase::of(gk), ApplyPhase::rank(gk))
+    });
+}
+
 /// The objects of one rendered file, or its first error.
 type FileObjects<B> = Result<Vec<Object<B>>, Error>;
 
+/// Renders template file `i` with the data given into its objects.
 type RenderFile<'a, B> = dyn Fn(usize, &Value) -> FileObjects<B> + Sync + 'a;
 
 /// A required non-empty string field of an object (`apiVersion`, `kind`), or the error saying so.
@@ -804,6 +802,27 @@ mod tests {
                 .to_string();
             assert_eq!(full, text, "{doc}");
         }
+    }
+
+    /// A template that changes shared data (Sprig's `set`) makes the folder render in file
+    /// order on one thread, as Go would: later files see the change.
+    #[test]
+    fn shared_data_changes_are_seen_in_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let padding = "# padding\n".repeat(4000);
+        let a = "{{- $_ := set .Variables \"seen\" \"from-a\" }}\n";
+        let b = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Variables.seen }}\n";
+        std::fs::write(dir.path().join("a.yaml"), format!("{padding}{a}")).unwrap();
+        for i in 0..4 {
+            let file = format!("b{i}.yaml");
+            let b = b.replace("}}", &format!("}}}}-{i}"));
+            std::fs::write(dir.path().join(file), format!("{padding}{b}")).unwrap();
+        }
+        std::fs::write(dir.path().join("variables.yaml"), "seen: initial\n").unwrap();
+        let folder = DeployFolder::load(dir.path()).unwrap();
+        let r = folder.render_text(&RenderOptions::default()).unwrap();
+        let names: Vec<&str> = r.objects.iter().map(|o| o.oref.name.as_str()).collect();
+        assert_eq!(names, ["from-a-0", "from-a-1", "from-a-2", "from-a-3"]);
     }
 
     #[test]

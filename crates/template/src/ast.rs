@@ -55,6 +55,8 @@ pub struct Tree {
     pub name: String,
     pub source: Arc<Source>,
     pub root: Vec<Node>,
+    /// Every function the tree calls, once each (found while parsing).
+    pub calls: Vec<&'static crate::funcs::Func>,
 }
 
 #[derive(Debug)]

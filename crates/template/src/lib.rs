@@ -27,6 +27,13 @@ pub use yaml::{from_yaml, to_json, to_json_with, to_yaml};
 
 use std::sync::Arc;
 
+/// How many threads can run at once here (at least 1). Asked once per process: the answer
+/// takes a few file reads (cgroup limits), 30 us each time.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// A set of named templates that can call each other.
 #[derive(Default, Clone)]
 pub struct Templates {
@@ -62,7 +69,7 @@ impl Templates {
     pub fn parse_all(&mut self, sources: &[(&str, &str)]) -> Result<(), Error> {
         // Starting a thread costs about as much as parsing 50 KiB, so small sets stay on this one.
         let bytes: usize = sources.iter().map(|(_, t)| t.len()).sum();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let threads = if bytes < 64 * 1024 {
             1
         } else {
@@ -107,10 +114,12 @@ impl Templates {
     /// Whether any template calls one of `functions` (for example the Sprig functions that
     /// change shared data in place, which make execution order matter).
     pub fn calls_any(&self, functions: &[&str]) -> bool {
-        self.trees
-            .map
-            .values()
-            .any(|t| t.root.iter().any(|n| node_calls(n, functions)))
+        let wanted: Vec<&funcs::Func> = functions.iter().filter_map(|f| funcs::lookup(f)).collect();
+        self.trees.map.values().any(|t| {
+            t.calls
+                .iter()
+                .any(|&c| wanted.iter().any(|&w| std::ptr::eq(c, w)))
+        })
     }
 
     /// Whether a template of that name exists.
@@ -168,33 +177,6 @@ impl SourceMap {
     }
 }
 
-fn node_calls(n: &ast::Node, f: &[&str]) -> bool {
-    use ast::Node;
-    match n {
-        Node::Text(..) | Node::Break | Node::Continue => false,
-        Node::Action(p) => pipe_calls(p, f),
-        Node::If(b) | Node::With(b) | Node::Range(b) => {
-            pipe_calls(&b.pipe, f)
-                || b.list.iter().any(|n| node_calls(n, f))
-                || b.else_list.iter().flatten().any(|n| node_calls(n, f))
-        }
-        Node::Template { pipe, .. } => pipe.as_ref().is_some_and(|p| pipe_calls(p, f)),
-    }
-}
-
-fn pipe_calls(p: &ast::Pipe, f: &[&str]) -> bool {
-    p.cmds.iter().flat_map(|c| &c.args).any(|a| arg_calls(a, f))
-}
-
-fn arg_calls(a: &ast::Arg, f: &[&str]) -> bool {
-    match a {
-        ast::Arg::Identifier { name, .. } => f.contains(&name.as_str()),
-        ast::Arg::Chain { node, .. } => arg_calls(node, f),
-        ast::Arg::Pipe(p) => pipe_calls(p, f),
-        _ => false,
-    }
-}
-
 fn parse_one(name: &str, text: &str) -> Result<Vec<ast::Tree>, Error> {
     parse::parse(name, text, &funcs::lookup).map_err(|e| Error {
         kind: ErrorKind::Parse,
@@ -214,4 +196,34 @@ pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
     let mut t = Templates::new();
     t.parse(name, text)?;
     t.execute(name, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Templates;
+
+    #[test]
+    fn calls_any_sees_every_call_of_the_set_as_it_stands() {
+        let mut t = Templates::new();
+        let a = r#"{{ define "x" }}{{ set (dict) "k" 1 }}{{ end }}{{ upper "q" }}"#;
+        t.parse("a", a).unwrap();
+        assert!(t.calls_any(&["set"]) && t.calls_any(&["upper"]));
+        assert!(!t.calls_any(&["merge", "unset"]));
+        // A later definition of `x` replaces it, and its calls with it.
+        t.parse("b", r#"{{ define "x" }}{{ lower "q" }}{{ end }}"#)
+            .unwrap();
+        assert!(!t.calls_any(&["set"]));
+        t.parse(
+            "c",
+            r#"{{ block "y" . }}{{ merge (dict) (dict) }}{{ end }}"#,
+        )
+        .unwrap();
+        assert!(t.calls_any(&["merge"]));
+        t.parse(
+            "d",
+            r#"{{ if true }}{{ else }}{{ len (unset (dict) "a" | keys) }}{{ end }}"#,
+        )
+        .unwrap();
+        assert!(t.calls_any(&["unset"]));
+    }
 }

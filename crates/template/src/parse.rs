@@ -31,6 +31,7 @@ pub fn parse(
         range_depth: 0,
         find_func,
         defs: Vec::new(),
+        calls: Vec::new(),
         action_line: 0,
         source: source.clone(),
     };
@@ -39,6 +40,7 @@ pub fn parse(
         name: name.to_string(),
         source,
         root,
+        calls: std::mem::take(&mut p.calls),
     }];
     trees.append(&mut p.defs);
     Ok(trees)
@@ -60,6 +62,8 @@ struct Parser<'a> {
     range_depth: usize,
     find_func: &'a dyn Fn(&str) -> Option<&'static Func>,
     defs: Vec<Tree>,
+    /// The functions the tree being parsed calls.
+    calls: Vec<&'static Func>,
     action_line: usize,
     source: Arc<Source>,
 }
@@ -173,18 +177,21 @@ impl<'a> Parser<'a> {
         let name = self.parse_template_name(&it, context)?;
         self.expect(ItemKind::RightDelim, context)?;
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_calls = std::mem::take(&mut self.calls);
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
+        let calls = std::mem::replace(&mut self.calls, saved_calls);
         if !matches!(end, Parsed::End) {
             return self.err(format!("unexpected {} in {context}", end.describe()));
         }
-        self.add(name, list)
+        self.add(name, list, calls)
     }
 
-    fn add(&mut self, name: String, root: Vec<Node>) -> PResult<()> {
+    fn add(&mut self, name: String, root: Vec<Node>, calls: Vec<&'static Func>) -> PResult<()> {
         if let Some(i) = self.defs.iter().position(|t| t.name == name) {
             if is_empty_tree(&self.defs[i].root) {
                 self.defs[i].root = root;
+                self.defs[i].calls = calls;
                 return Ok(());
             }
             if !is_empty_tree(&root) {
@@ -199,6 +206,7 @@ impl<'a> Parser<'a> {
             name,
             source: self.source.clone(),
             root,
+            calls,
         });
         Ok(())
     }
@@ -336,14 +344,16 @@ impl<'a> Parser<'a> {
         let pipe = self.pipeline(context, ItemKind::RightDelim)?;
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let saved_depth = std::mem::replace(&mut self.range_depth, 0);
+        let saved_calls = std::mem::take(&mut self.calls);
         let r = self.item_list();
         self.vars = saved_vars;
         self.range_depth = saved_depth;
+        let calls = std::mem::replace(&mut self.calls, saved_calls);
         let (list, end) = r?;
         if !matches!(end, Parsed::End) {
             return self.err(format!("unexpected {} in {context}", end.describe()));
         }
-        self.add(name.clone(), list)?;
+        self.add(name.clone(), list, calls)?;
         Ok(Parsed::Node(Node::Template {
             pos: it.pos,
             name,
@@ -519,11 +529,16 @@ impl<'a> Parser<'a> {
         let it = self.next_non_space();
         Ok(Some(match it.kind {
             ItemKind::Identifier => match (self.find_func)(&it.val) {
-                Some(func) => Arg::Identifier {
-                    pos: it.pos,
-                    name: it.val.into_owned(),
-                    func,
-                },
+                Some(func) => {
+                    if !self.calls.iter().any(|&f| std::ptr::eq(f, func)) {
+                        self.calls.push(func);
+                    }
+                    Arg::Identifier {
+                        pos: it.pos,
+                        name: it.val.into_owned(),
+                        func,
+                    }
+                }
                 None => {
                     return self.err(format!(
                         "function {} not defined",

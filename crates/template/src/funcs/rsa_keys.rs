@@ -112,7 +112,7 @@ impl Pool {
     /// One idle-priority worker per core, if they are not running.
     fn start_workers(&'static self) {
         let mut st = self.lock();
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = crate::cores();
         while st.workers < cores {
             let spawned = std::thread::Builder::new()
                 .name("primes".into())
