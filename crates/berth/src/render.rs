@@ -202,16 +202,14 @@ impl RenderFlags {
         if self.is_chart() {
             return self.chart_objects(for_cluster);
         }
-        let folder = DeployFolder::load(&self.dir)?;
-        let rendered = folder.render(&self.folder_options(modes))?;
+        let rendered = DeployFolder::render_dir(&self.dir, &self.folder_options(modes))?;
         Ok((rendered, None))
     }
 
     /// Renders a deploy folder (not a chart) keeping only each object's text and identity:
     /// what printing needs.
     fn render_folder_text(&self) -> Result<Rendered<()>, berth_manifest::Error> {
-        let folder = DeployFolder::load(&self.dir)?;
-        folder.render_text(&self.folder_options(Default::default()))
+        DeployFolder::render_dir_text(&self.dir, &self.folder_options(Default::default()))
     }
 
     fn folder_options(&self, modes: serde_json::Map<String, serde_json::Value>) -> RenderOptions {

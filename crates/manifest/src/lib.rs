@@ -188,59 +188,65 @@ impl DeployFolder {
     /// Merges the variables in precedence order: `variables.yaml`, `variables.<env>.yaml`,
     /// each `-f`, each `-v`.
     pub fn variables(&self, opts: &RenderOptions) -> Result<Map<String, Json>, Error> {
-        let mut vars = Map::new();
-        let mut files: Vec<(PathBuf, String)> = Vec::new();
-        let base = self.dir.join("variables.yaml");
-        if base.exists() {
-            files.push((base, self.display("variables.yaml")));
-        }
-        if let Some(env) = &opts.environment {
-            let name = format!("variables.{env}.yaml");
-            let p = self.dir.join(&name);
-            if p.exists() {
-                files.push((p, self.display(&name)));
-            }
-        }
-        for f in &opts.value_files {
-            files.push((f.clone(), f.display().to_string()));
-        }
-        for (path, shown) in files {
-            let m = variables::load_file(&path, &shown)?;
-            variables::merge(&mut vars, m);
-        }
-        for (i, arg) in opts.set.iter().enumerate() {
-            let (path, v) = parse_set(arg, i)?;
-            variables::set_path(&mut vars, &path, v);
-        }
-        Ok(vars)
+        variables_at(&self.dir, opts)
     }
 
     /// Renders every template and returns the validated objects in apply order.
     pub fn render(&self, opts: &RenderOptions) -> Result<Rendered, Error> {
-        self.render_keeping(opts)
+        self.render_loading_variables(opts)
     }
 
     /// Renders as [`DeployFolder::render`] does, with the same checks and errors, but keeps
     /// only each object's text and identity (what printing needs; about a sixth faster).
     pub fn render_text(&self, opts: &RenderOptions) -> Result<Rendered<()>, Error> {
-        self.render_keeping(opts)
+        self.render_loading_variables(opts)
     }
 
-    fn render_keeping<B: Body>(&self, opts: &RenderOptions) -> Result<Rendered<B>, Error> {
-        // Templates do not depend on variables: parse them while the variables load.
+    /// Loads the folder at `dir` and renders it, as [`DeployFolder::load`] then
+    /// [`DeployFolder::render`] would, loading the variables while the templates are read.
+    pub fn render_dir(dir: &Path, opts: &RenderOptions) -> Result<Rendered, Error> {
+        Self::load_rendering(dir, opts)
+    }
+
+    /// [`DeployFolder::render_dir`] keeping only text and identity, as [`DeployFolder::render_text`].
+    pub fn render_dir_text(dir: &Path, opts: &RenderOptions) -> Result<Rendered<()>, Error> {
+        Self::load_rendering(dir, opts)
+    }
+
+    fn load_rendering<B: Body>(dir: &Path, opts: &RenderOptions) -> Result<Rendered<B>, Error> {
+        std::thread::scope(|s| {
+            let loading = s.spawn(|| variables_at(dir, opts));
+            let folder = DeployFolder::load(dir)?;
+            folder.render_with(opts, || loading.join().expect("variables loader"))
+        })
+    }
+
+    fn render_loading_variables<B: Body>(
+        &self,
+        opts: &RenderOptions,
+    ) -> Result<Rendered<B>, Error> {
+        std::thread::scope(|s| {
+            let loading = s.spawn(|| self.variables(opts));
+            self.render_with(opts, || loading.join().expect("variables loader"))
+        })
+    }
+
+    /// Renders with the variables `variables` gives, once the templates are parsed (they do
+    /// not depend on variables, so the caller loads those meanwhile).
+    fn render_with<B: Body>(
+        &self,
+        opts: &RenderOptions,
+        variables: impl FnOnce() -> Result<Map<String, Json>, Error>,
+    ) -> Result<Rendered<B>, Error> {
         let sources: Vec<(&str, &str)> = self
             .templates
             .iter()
             .map(|t| (t.name.as_str(), t.text.as_str()))
             .collect();
-        let (vars, parsed) = std::thread::scope(|s| {
-            let loading = s.spawn(|| self.variables(opts));
-            let mut set = Templates::new();
-            let parsed = set.parse_all(&sources).map(|_| set);
-            (loading.join().expect("variables loader"), parsed)
-        });
-        let vars = vars?;
-        let set = parsed.map_err(|e| self.template_error(e))?;
+        let mut set = Templates::new();
+        let parsed = set.parse_all(&sources);
+        let vars = variables()?;
+        parsed.map_err(|e| self.template_error(e))?;
         let namespace = opts
             .namespace
             .clone()
@@ -252,10 +258,10 @@ impl DeployFolder {
             .unwrap_or_else(|| "default".to_string());
         // Template data is single-threaded (maps are shared by reference, as in Go), so each
         // rendering thread builds its own copy from the variables.
-        let (vars_json, modes) = (Json::Object(vars.clone()), Json::Object(opts.modes.clone()));
+        let modes = Json::Object(opts.modes.clone());
         let environment = opts.environment.clone().unwrap_or_default();
         let make_data = || {
-            let vars_value = Value::from_json(&vars_json);
+            let vars_value = Value::from_json_map(&vars);
             let mut root = std::collections::BTreeMap::new();
             root.insert("Variables".to_string(), vars_value.clone());
             root.insert("Values".to_string(), vars_value);
@@ -602,6 +608,37 @@ pub fn objects_from_documents(docs: Vec<Document>, namespace: &str) -> Result<Ve
     }
     sort_for_apply(&mut objects);
     Ok(objects)
+}
+
+/// Merges the variables of the folder at `dir` in precedence order: `variables.yaml`,
+/// `variables.<env>.yaml`, each `-f`, each `-v`.
+fn variables_at(dir: &Path, opts: &RenderOptions) -> Result<Map<String, Json>, Error> {
+    let display = |name: &str| dir.join(name).display().to_string();
+    let mut vars = Map::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let base = dir.join("variables.yaml");
+    if base.exists() {
+        files.push((base, display("variables.yaml")));
+    }
+    if let Some(env) = &opts.environment {
+        let name = format!("variables.{env}.yaml");
+        let p = dir.join(&name);
+        if p.exists() {
+            files.push((p, display(&name)));
+        }
+    }
+    for f in &opts.value_files {
+        files.push((f.clone(), f.display().to_string()));
+    }
+    for (path, shown) in files {
+        let m = variables::load_file(&path, &shown)?;
+        variables::merge(&mut vars, m);
+    }
+    for (i, arg) in opts.set.iter().enumerate() {
+        let (path, v) = parse_set(arg, i)?;
+        variables::set_path(&mut vars, &path, v);
+    }
+    Ok(vars)
 }
 
 /// The first object whose identity an earlier one has, and where that earlier one came from.

@@ -116,12 +116,17 @@ impl Value {
             }
             serde_json::Value::String(s) => Value::str(s.as_str()),
             serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => Value::map(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            ),
+            serde_json::Value::Object(o) => Value::from_json_map(o),
         }
+    }
+
+    /// Converts a JSON object to a map, as [`Value::from_json`] does.
+    pub fn from_json_map(o: &serde_json::Map<String, serde_json::Value>) -> Value {
+        Value::map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect(),
+        )
     }
 
     /// Converts from JSON as Go's `encoding/json` decodes into `interface{}`: every number is a
