@@ -43,11 +43,35 @@ pub struct HeadMetadata {
 
 /// A string field that may hold anything (Helm does not validate objects when rendering).
 fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match <Json as serde::Deserialize>::deserialize(d)? {
+    Ok(lenient_text(<Json as serde::Deserialize>::deserialize(d)?))
+}
+
+fn lenient_text(v: Json) -> String {
+    match v {
         Json::String(s) => s,
         Json::Null => String::new(),
         other => other.to_string(),
-    })
+    }
+}
+
+impl Head {
+    /// The head from fields the fast reader found, as deserializing the document would give.
+    pub(crate) fn from_fields(f: berth_manifest::HeadFields) -> Head {
+        let text = |v: Option<Json>| v.map(lenient_text).unwrap_or_default();
+        let metadata = (f.metadata == Some(true)).then(|| HeadMetadata {
+            name: text(f.name),
+            namespace: text(f.namespace),
+            annotations: match f.annotations {
+                Some(Json::Object(m)) => Some(m),
+                _ => None,
+            },
+        });
+        Head {
+            api_version: text(f.api_version),
+            kind: text(f.kind),
+            metadata,
+        }
+    }
 }
 
 impl Manifest {

@@ -45,15 +45,12 @@ pub(crate) fn parse_document(text: &str) -> Result<Json, serde_saphyr::Error> {
 /// Checks a rendered document is YAML and reads its head (the rest is checked, not kept);
 /// `None` for an empty document. A document that is not a map is an error, as in Helm.
 pub(crate) fn parse_head(text: &str) -> Result<Option<crate::output::Head>, serde_saphyr::Error> {
-    // Most documents are plain block YAML, which the fast reader takes (or declines).
-    match berth_manifest::parse_yaml_fast(text) {
-        Some(Json::Null) => return Ok(None),
-        Some(v @ Json::Object(_)) => {
-            if let Ok(h) = serde_json::from_value(v) {
-                return Ok(Some(h));
-            }
-        }
-        _ => {}
+    // Most documents are plain block YAML, which the fast reader checks (or declines),
+    // building only the head.
+    match berth_manifest::head_fields(text) {
+        Some(None) => return Ok(None),
+        Some(Some(f)) => return Ok(Some(crate::output::Head::from_fields(f))),
+        None => {}
     }
     let opts = serde_saphyr::options! {
         legacy_octal_numbers: true,
@@ -270,6 +267,32 @@ mod tests {
 
     fn obj(v: Json) -> Values {
         v.as_object().unwrap().clone()
+    }
+
+    /// The head read fast is the head deserializing the whole document gives (Helm's reading).
+    #[test]
+    fn fast_head_is_the_deserialized_head() {
+        let docs = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: ns\n",
+            "apiVersion: 1.5\nkind: true\nmetadata:\n  name: ~\n  namespace: 7\n",
+            "kind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"5\"\n    num: 1\n    l: [a, 1]\n    deep:\n      - x: z\n",
+            "kind: Job\nmetadata:\n  annotations:\n",
+            "kind: Job\nmetadata:\n",
+            "apiVersion: v1\n",
+            "kind: X\nmetadata: {name: flow, namespace: 1}\n",
+            "# only a comment\n",
+        ];
+        let opts = serde_saphyr::options! { legacy_octal_numbers: true };
+        for doc in docs {
+            assert!(
+                berth_manifest::head_fields(doc).is_some(),
+                "the fast reader takes {doc}"
+            );
+            let fast = parse_head(doc).unwrap();
+            let full: Option<crate::output::Head> =
+                serde_saphyr::from_str_with_options(doc, opts.clone()).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{doc}");
+        }
     }
 
     #[test]

@@ -104,64 +104,122 @@ impl<'a> Build<'a> for JsonBuild {
     }
 }
 
+/// The fields of a document that name and mark an object, as written; the rest of the
+/// document is checked but not kept. Each is `None` where the document does not have it.
+#[derive(Debug, Default, PartialEq)]
+pub struct HeadFields {
+    /// Scalars (strings, numbers, booleans, null).
+    pub api_version: Option<Json>,
+    pub kind: Option<Json>,
+    /// `Some(true)` for a map, `Some(false)` for null.
+    pub metadata: Option<bool>,
+    /// Scalars, from `metadata` when it is a map.
+    pub name: Option<Json>,
+    pub namespace: Option<Json>,
+    /// `metadata.annotations` whole (a map or null).
+    pub annotations: Option<Json>,
+}
+
+/// Reads one document completely, building only its [`HeadFields`]: `Some(None)` when it has
+/// only blank lines and comments; `None` when the fast reader declines it, or it is not a map,
+/// or a field has an unexpected shape (a list for a `kind`, a string for `metadata`), all of
+/// which the full parser then reads.
+pub fn head_fields(doc: &str) -> Option<Option<HeadFields>> {
+    let mut b = HeadBuild::default();
+    let Some(root) = read(doc, &mut b)? else {
+        return Some(None);
+    };
+    if !matches!(root, Lite::Map) {
+        return None;
+    }
+    let scalar = |f: Option<Lite>| match f {
+        None => Some(None),
+        Some(Lite::Json(j)) if !j.is_object() && !j.is_array() => Some(Some(j)),
+        Some(_) => None,
+    };
+    let metadata = match b.metadata {
+        None => None,
+        Some(Lite::Map) => Some(true),
+        Some(Lite::Json(Json::Null)) => Some(false),
+        Some(_) => return None,
+    };
+    let annotations = match b.annotations {
+        None => None,
+        Some(Lite::Json(j @ (Json::Null | Json::Object(_)))) => Some(j),
+        Some(_) => return None,
+    };
+    Some(Some(HeadFields {
+        api_version: scalar(b.api_version)?,
+        kind: scalar(b.kind)?,
+        metadata,
+        name: scalar(b.name)?,
+        namespace: scalar(b.namespace)?,
+        annotations,
+    }))
+}
+
 /// What names a Kubernetes object: `apiVersion`, `kind`, `metadata.name` (all non-empty
 /// strings) and `metadata.namespace` (a string if there).
-pub(crate) struct Head<'a> {
-    pub api_version: Cow<'a, str>,
-    pub kind: Cow<'a, str>,
-    pub name: Cow<'a, str>,
-    pub namespace: Option<Cow<'a, str>>,
+pub(crate) struct Head {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
 }
 
 /// A document as [`head`] reads it.
-pub(crate) enum Read<'a> {
+pub(crate) enum Read {
     /// Only blank lines and comments.
     Empty,
-    Object(Head<'a>),
+    Object(Head),
 }
 
 /// Reads one document completely without building it, and gives its head. `None` when the
 /// document is outside the fast subset or is not an object with a complete head: the full
 /// parser then reads it, and says what is wrong.
-pub(crate) fn head(doc: &str) -> Option<Read<'_>> {
-    let mut b = HeadBuild::default();
-    let Some(root) = read(doc, &mut b)? else {
+pub(crate) fn head(doc: &str) -> Option<Read> {
+    let Some(f) = head_fields(doc)? else {
         return Some(Read::Empty);
     };
-    fn text(f: Option<Lite<'_>>) -> Option<Cow<'_, str>> {
+    fn text(f: Option<Json>) -> Option<String> {
         match f {
-            Some(Lite::Str(s)) if !s.is_empty() => Some(s),
+            Some(Json::String(s)) if !s.is_empty() => Some(s),
             _ => None,
         }
     }
-    if !matches!(root, Lite::Map) || !matches!(b.metadata, Some(Lite::Map)) {
-        return None;
-    }
-    let namespace = match b.namespace {
+    let namespace = match f.namespace {
         None => None,
-        Some(Lite::Str(s)) => Some(s),
+        Some(Json::String(s)) => Some(s),
         Some(_) => return None,
     };
+    if f.metadata != Some(true) {
+        return None;
+    }
     Some(Read::Object(Head {
-        api_version: text(b.api_version)?,
-        kind: text(b.kind)?,
-        name: text(b.name)?,
+        api_version: text(f.api_version)?,
+        kind: text(f.kind)?,
+        name: text(f.name)?,
         namespace,
     }))
 }
 
-/// Where a map sits, as far as the head is concerned.
+/// Where a node sits, as far as the head is concerned.
 #[derive(Clone, Copy, Default, PartialEq)]
 enum Role {
     #[default]
     Top,
     Metadata,
+    /// `apiVersion`, `kind`, `metadata.name`, `metadata.namespace`.
+    Field,
+    /// Under `metadata.annotations`: built whole.
+    Kept,
     Other,
 }
 
 /// A node as [`HeadBuild`] keeps it.
-enum Lite<'a> {
-    Str(Cow<'a, str>),
+enum Lite {
+    /// A head field's scalar, or a kept node.
+    Json(Json),
     Map,
     Other,
 }
@@ -170,32 +228,37 @@ struct LiteMap {
     role: Role,
     /// Where this map's keys start in [`HeadBuild::keys`].
     keys_from: usize,
+    /// The entries, under `metadata.annotations`.
+    kept: Option<Map<String, Json>>,
 }
 
 /// Keeps the head's fields and the keys of the maps being read (to refuse duplicates).
 #[derive(Default)]
 struct HeadBuild<'a> {
-    /// The role of the next map to start.
+    /// The role of the next node.
     next: Role,
     keys: Vec<Cow<'a, str>>,
-    api_version: Option<Lite<'a>>,
-    kind: Option<Lite<'a>>,
-    metadata: Option<Lite<'a>>,
-    name: Option<Lite<'a>>,
-    namespace: Option<Lite<'a>>,
+    api_version: Option<Lite>,
+    kind: Option<Lite>,
+    metadata: Option<Lite>,
+    name: Option<Lite>,
+    namespace: Option<Lite>,
+    annotations: Option<Lite>,
 }
 
 /// Maps with more keys than this go to the full parser (the duplicate check is a scan).
 const MAX_SCANNED_KEYS: usize = 128;
 
 impl<'a> Build<'a> for HeadBuild<'a> {
-    type Node = Lite<'a>;
+    type Node = Lite;
     type Map = LiteMap;
-    type Seq = ();
+    /// The items, under `metadata.annotations`.
+    type Seq = Option<Vec<Json>>;
 
-    fn scalar(&mut self, s: Scalar<'a>) -> Lite<'a> {
-        match s {
-            Scalar::Str(s) => Lite::Str(s),
+    fn scalar(&mut self, s: Scalar<'a>) -> Lite {
+        match (self.next, s) {
+            (Role::Field | Role::Kept, s) => Lite::Json(JsonBuild.scalar(s)),
+            (Role::Metadata, Scalar::Null) => Lite::Json(Json::Null),
             _ => Lite::Other,
         }
     }
@@ -205,20 +268,32 @@ impl<'a> Build<'a> for HeadBuild<'a> {
         LiteMap {
             role,
             keys_from: self.keys.len(),
+            kept: (role == Role::Kept).then(Map::new),
         }
     }
 
     fn key(&mut self, map: &LiteMap, key: &str) {
         self.next = match (map.role, key) {
             (Role::Top, "metadata") => Role::Metadata,
+            (Role::Top, "apiVersion" | "kind") => Role::Field,
+            (Role::Metadata, "name" | "namespace") => Role::Field,
+            (Role::Metadata, "annotations") | (Role::Kept, _) => Role::Kept,
             _ => Role::Other,
         };
     }
 
-    fn insert(&mut self, map: &mut LiteMap, key: Cow<'a, str>, value: Lite<'a>) -> bool {
+    fn insert(&mut self, map: &mut LiteMap, key: Cow<'a, str>, value: Lite) -> bool {
         let keys = &self.keys[map.keys_from..];
         if keys.len() >= MAX_SCANNED_KEYS || keys.contains(&key) {
             return false;
+        }
+        if let Some(kept) = &mut map.kept {
+            let Lite::Json(v) = value else {
+                return false;
+            };
+            kept.insert(key.to_string(), v);
+            self.keys.push(key);
+            return true;
         }
         let field = match (map.role, key.as_ref()) {
             (Role::Top, "apiVersion") => &mut self.api_version,
@@ -226,6 +301,7 @@ impl<'a> Build<'a> for HeadBuild<'a> {
             (Role::Top, "metadata") => &mut self.metadata,
             (Role::Metadata, "name") => &mut self.name,
             (Role::Metadata, "namespace") => &mut self.namespace,
+            (Role::Metadata, "annotations") => &mut self.annotations,
             _ => {
                 self.keys.push(key);
                 return true;
@@ -236,19 +312,38 @@ impl<'a> Build<'a> for HeadBuild<'a> {
         true
     }
 
-    fn end_map(&mut self, map: LiteMap) -> Lite<'a> {
+    fn end_map(&mut self, map: LiteMap) -> Lite {
         self.keys.truncate(map.keys_from);
-        Lite::Map
+        match map.kept {
+            Some(m) => Lite::Json(Json::Object(m)),
+            None => Lite::Map,
+        }
     }
 
-    fn new_seq(&mut self) {
+    fn new_seq(&mut self) -> Self::Seq {
+        // Items of a kept list are kept; `next` stays.
+        if self.next == Role::Kept {
+            return Some(Vec::new());
+        }
         self.next = Role::Other;
+        None
     }
 
-    fn push(&mut self, _seq: &mut (), _value: Lite<'a>) {}
+    fn push(&mut self, seq: &mut Self::Seq, value: Lite) {
+        if let Some(items) = seq {
+            if let Lite::Json(v) = value {
+                items.push(v);
+            }
+            // The next item is kept too.
+            self.next = Role::Kept;
+        }
+    }
 
-    fn end_seq(&mut self, _seq: ()) -> Lite<'a> {
-        Lite::Other
+    fn end_seq(&mut self, seq: Self::Seq) -> Lite {
+        match seq {
+            Some(items) => Lite::Json(Json::Array(items)),
+            None => Lite::Other,
+        }
     }
 }
 
@@ -814,8 +909,9 @@ fn unescape_double(s: &str) -> Option<Cow<'_, str>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{head, parse, Read};
+    use super::{head, head_fields, parse, HeadFields, Read};
     use proptest::prelude::*;
+    use serde_json::Value as Json;
 
     fn full(doc: &str) -> Option<serde_json::Value> {
         crate::variables::full_parse(doc).ok()
@@ -832,6 +928,51 @@ mod tests {
             );
         }
         head_agrees(doc);
+        fields_agree(doc);
+    }
+
+    /// The fields as the full parser's reading has them.
+    fn fields_of(j: &Json) -> HeadFields {
+        let meta = j.get("metadata");
+        let m = meta.and_then(Json::as_object);
+        let get = |k: &str| m.and_then(|m| m.get(k)).cloned();
+        HeadFields {
+            api_version: j.get("apiVersion").cloned(),
+            kind: j.get("kind").cloned(),
+            metadata: meta.map(Json::is_object),
+            name: get("name"),
+            namespace: get("namespace"),
+            annotations: get("annotations"),
+        }
+    }
+
+    /// Whether the fields have the shapes `head_fields` takes.
+    fn well_shaped(j: &Json) -> bool {
+        let f = fields_of(j);
+        let scalar = |v: &Option<Json>| v.as_ref().is_none_or(|v| !v.is_object() && !v.is_array());
+        j.is_object()
+            && j.get("metadata")
+                .is_none_or(|m| m.is_object() || m.is_null())
+            && [&f.api_version, &f.kind, &f.name, &f.namespace]
+                .into_iter()
+                .all(scalar)
+            && f.annotations
+                .as_ref()
+                .is_none_or(|a| a.is_object() || a.is_null())
+    }
+
+    fn fields_agree(doc: &str) {
+        match head_fields(doc) {
+            Some(None) => assert_eq!(full(doc), Some(Json::Null), "empty? {doc}"),
+            Some(Some(f)) => {
+                let j = full(doc).expect("the full parser reads what head_fields read");
+                assert_eq!(f, fields_of(&j), "fields differ on:\n{doc}");
+            }
+            None => assert!(
+                !parse(doc).is_some_and(|j| well_shaped(&j)),
+                "head_fields declined a document the fast path reads:\n{doc}"
+            ),
+        }
     }
 
     type Identity = (String, String, String, Option<String>);
@@ -869,12 +1010,7 @@ mod tests {
         match head(doc) {
             Some(Read::Empty) => assert_eq!(expected, Ok(None), "head says empty:\n{doc}"),
             Some(Read::Object(h)) => {
-                let got = (
-                    h.api_version.into_owned(),
-                    h.kind.into_owned(),
-                    h.name.into_owned(),
-                    h.namespace.map(|n| n.into_owned()),
-                );
+                let got = (h.api_version, h.kind, h.name, h.namespace);
                 assert_eq!(expected, Ok(Some(got)), "head disagrees on:\n{doc}");
             }
             // The head reader gives up only where the fast path does, or on what is not a
@@ -922,6 +1058,12 @@ mod tests {
         "k: 12345678901234567890\nl: -0\nm: 0.0\nn: -0.0\no: 00\n",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    app.kubernetes.io/name: x\ndata:\n  key: |\n    multi\n    line\n",
         "k: \"\\u00e9\\x41\\/\"\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    helm.sh/hook: pre-install\n    n: 1\n    l: [a, 1]\n    m: {k: v}\n    deep:\n      - x: y\n        z: [1]\n      - - 2\n      -\n        w: 3\n    after: |\n      text\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n",
+        "apiVersion: 1.5\nkind: true\nmetadata:\n  name: ~\n  annotations:\n",
+        "kind: X\nmetadata:\n  annotations:\n    a: 1\n    a: 2\n",
+        "kind: X\nmetadata: [a]\n",
+        "kind: [X]\nmetadata:\n  name: {a: b}\n",
         "k: ''\nl: \"\"\n",
         "k: http://example.com/a?b=c\n",
         "",
@@ -1114,6 +1256,13 @@ mod tests {
                     ns.map(|n| format!(", {n}")).unwrap_or_default()
                 )),
                 _ => s.push_str(&format!("metadata:\n  labels:\n    name: {name}\n")),
+            }
+            match tail.as_ref().map_or(0, |t| t.len() % 3) {
+                0 => {}
+                1 => s.push_str(&format!(
+                    "  annotations:\n    a: {name}\n    b:\n    - {kind}\n    - c: {api}\n"
+                )),
+                _ => s.push_str(&format!("  annotations: {{a: {name}}}\n")),
             }
             // Anything, under a key of its own (or after the head, where it may break it).
             match tail {

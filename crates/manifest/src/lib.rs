@@ -19,7 +19,7 @@ mod fastyaml;
 mod variables;
 
 pub use error::{Error, ErrorKind, Location};
-pub use fastyaml::parse as parse_yaml_fast;
+pub use fastyaml::{head_fields, parse as parse_yaml_fast, HeadFields};
 pub use variables::{first_line, full_parse as parse_yaml_full, json_type, parse_set};
 
 use berth_core::{ApplyPhase, GroupKind, ObjectRef};
@@ -459,9 +459,9 @@ impl DeployFolder {
                 Some(fastyaml::Read::Empty) => return Ok(None),
                 Some(fastyaml::Read::Object(h)) => {
                     let (api_version, oref) = identify(
-                        h.api_version.into_owned(),
+                        h.api_version,
                         &h.kind,
-                        h.name.into_owned(),
+                        h.name,
                         h.namespace.as_deref(),
                         namespace,
                     );
