@@ -3,6 +3,8 @@
 //! Both run as processes, startup included. Run with `cargo bench -p berth --bench render`;
 //! needs `go` on PATH or BERTH_GORENDER (the README test command installs Go).
 
+#[path = "support/measure.rs"]
+mod measure;
 #[path = "../../template/tests/support/mod.rs"]
 mod support;
 
@@ -332,6 +334,12 @@ fn main() {
         gt.push(time(&mut go_cmd()).0);
     }
     let ((bm, bmin), (gm, gmin)) = (stats(bt), stats(gt));
+    // Peak memory: the largest of a few runs each, output to /dev/null.
+    let (mut b_rss, mut g_rss) = (0, 0);
+    for _ in 0..5 {
+        b_rss = b_rss.max(measure::measure(&mut berth_cmd()).1);
+        g_rss = g_rss.max(measure::measure(&mut go_cmd()).1);
+    }
 
     // The engine alone: berth's template parse + execute in-process on one thread, against Go's
     // run minus the cost of starting its process (Go does no YAML work, berth's full render does).
@@ -367,6 +375,12 @@ fn main() {
         report,
         "  ratio go/berth (median): {:.2}x",
         gm.as_secs_f64() / bm.as_secs_f64()
+    );
+    let _ = writeln!(
+        report,
+        "  peak memory (max RSS): berth {:.1} MiB, go {:.1} MiB",
+        b_rss as f64 / 1024.0,
+        g_rss as f64 / 1024.0
     );
     let go_engine = gm.saturating_sub(gs);
     let _ = writeln!(report, "  engine only: berth parse+execute in-process {:>8.2?}, go minus its {:.2?} process start {:>8.2?}, ratio {:.2}x",

@@ -6,7 +6,9 @@
 //! argument lines of `fails.txt` are ones helm refuses: berth must refuse them too.
 //!
 //! A folder `NAME-src` inside a chart is packaged by helm into its `charts/` first (an archived
-//! subchart). Needs helm: `BERTH_HELM` (./scripts/test.sh sets it).
+//! subchart); a folder `NAME-tar` is archived there as it is, with `tar` (as tools other than
+//! `helm package` do: its `.helmignore` and what that names come along). Needs helm:
+//! `BERTH_HELM` (./scripts/test.sh sets it).
 
 use assert_cmd::Command;
 use chart_support::{berth_args, compare};
@@ -32,12 +34,26 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A copy of the chart with its `*-src` folders packaged into `charts/`.
+/// A copy of the chart with its `*-src` folders packaged into `charts/` by helm, its `*-tar`
+/// folders by tar.
 fn prepared(chart: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(chart, tmp.path());
     for e in std::fs::read_dir(tmp.path()).unwrap() {
         let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(sub) = name.strip_suffix("-tar").filter(|_| p.is_dir()) {
+            let out = std::process::Command::new("tar")
+                .current_dir(tmp.path())
+                .args(["czf", &format!("charts/{sub}.tgz"), &name])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "tar: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         if p.is_dir() && p.to_string_lossy().ends_with("-src") {
             let out = std::process::Command::new(helm())
                 .current_dir(tmp.path())

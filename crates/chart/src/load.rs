@@ -45,7 +45,8 @@ impl Chart {
                 .hint("give a chart folder (with Chart.yaml) or a .tgz chart archive")
         };
         if path.is_dir() {
-            let files = read_dir(path).map_err(io)?;
+            let ignore = Ignore::read(path, &source)?;
+            let files = read_dir(path, &ignore).map_err(io)?;
             Chart::from_files(files, &source)
         } else {
             let bytes = std::fs::read(path).map_err(io)?;
@@ -85,8 +86,7 @@ impl Chart {
                 data: data.into(),
             });
         }
-        let ignore = Ignore::from_files(&files);
-        files.retain(|f| !ignore.excludes(&f.name, false));
+        // Every file: Helm applies `.helmignore` when it packages a chart, not when it loads one.
         Chart::from_files(files, source)
     }
 
@@ -198,14 +198,10 @@ pub fn read_values(text: &str, shown: &str) -> Result<Map<String, Json>, Error> 
     }
 }
 
-/// Every file below `dir`, relative, in lexical walk order, minus `.helmignore` matches.
-fn read_dir(dir: &Path) -> std::io::Result<Vec<File>> {
-    let ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
-        Ok(t) => Ignore::parse(&t),
-        Err(_) => Ignore::parse(""),
-    };
+/// Every file below `dir`, relative, in lexical walk order, minus what `ignore` excludes.
+fn read_dir(dir: &Path, ignore: &Ignore) -> std::io::Result<Vec<File>> {
     let mut out = Vec::new();
-    walk(dir, "", &ignore, &mut out)?;
+    walk(dir, "", ignore, &mut out)?;
     Ok(out)
 }
 
@@ -257,21 +253,39 @@ struct Rule {
 }
 
 impl Ignore {
-    fn from_files(files: &[File]) -> Ignore {
-        let text = files
-            .iter()
-            .find(|f| f.name == ".helmignore")
-            .map(|f| String::from_utf8_lossy(&f.data).to_string())
-            .unwrap_or_default();
-        Ignore::parse(&text)
+    /// The rules of the chart folder `dir` (shown as `source`): Helm's defaults and its
+    /// `.helmignore`, if it has one.
+    fn read(dir: &Path, source: &str) -> Result<Ignore, Error> {
+        let text = std::fs::read_to_string(dir.join(".helmignore")).unwrap_or_default();
+        Ignore::parse(&text).map_err(|(line, what, hint)| {
+            Error::new(
+                ErrorKind::Chart,
+                format!("invalid .helmignore rule: {what}"),
+            )
+            .at(&format!("{source}/.helmignore"), line, 1)
+            .snippet(text.lines().nth(line - 1))
+            .hint(hint)
+        })
     }
 
-    fn parse(text: &str) -> Ignore {
+    /// Parses `.helmignore` text; a rule Helm refuses is an error: its line, what is wrong and
+    /// a hint.
+    fn parse(text: &str) -> Result<Ignore, (usize, &'static str, &'static str)> {
         let mut rules = Vec::new();
-        for line in std::iter::once("templates/.?*").chain(text.lines()) {
+        let lines = std::iter::once((0, "templates/.?*")).chain((1..).zip(text.lines()));
+        for (n, line) in lines {
             let mut p = line.trim();
             if p.is_empty() || p.starts_with('#') || p == "!" {
                 continue;
+            }
+            if p.contains("**") {
+                let hint = "Go's filepath.Match has no `**`: write one rule per depth, such as `*/x` and `*/*/x`";
+                return Err((n, "double-star (**) syntax is not supported", hint));
+            }
+            // As Helm: the rule as written must be a pattern Go's filepath.Match accepts.
+            if crate::gomatch::matches(p, "abc").is_err() {
+                let hint = "check its brackets and backslashes (Go's filepath.Match syntax)";
+                return Err((n, "syntax error in pattern", hint));
             }
             let negate = p.starts_with('!');
             if negate {
@@ -280,10 +294,6 @@ impl Ignore {
             let dir_only = p.ends_with('/') && p.len() > 1;
             let p = p.trim_end_matches('/').trim_start_matches('/');
             let whole_path = p.contains('/');
-            // A malformed pattern is left out.
-            if crate::gomatch::matches(p, "abc").is_err() {
-                continue;
-            }
             rules.push(Rule {
                 glob: p.to_string(),
                 negate,
@@ -291,7 +301,7 @@ impl Ignore {
                 whole_path,
             });
         }
-        Ignore { rules }
+        Ok(Ignore { rules })
     }
 
     fn excludes(&self, path: &str, is_dir: bool) -> bool {
@@ -317,7 +327,7 @@ mod tests {
 
     #[test]
     fn helmignore_rules() {
-        let i = Ignore::parse("*.md\n!KEEP.md\nci/\n# comment\nsecret/*.key\n");
+        let i = Ignore::parse("*.md\n!KEEP.md\nci/\n# comment\nsecret/*.key\n").unwrap();
         assert!(i.excludes("README.md", false));
         assert!(!i.excludes("KEEP.md", false));
         assert!(i.excludes("ci", true));

@@ -76,7 +76,8 @@ pub struct Object<B = Json> {
     pub origin: Origin,
     pub api_version: String,
     pub oref: ObjectRef,
-    /// The object as written (keys in document order), or `()` from [`DeployFolder::render_text`].
+    /// The object as written (keys in document order), or `()` from the renders that keep only
+    /// text ([`DeployFolder::render_text`], [`DeployFolder::render_dir_text`]).
     pub body: B,
     /// The document's rendered YAML text.
     pub text: String,
@@ -197,7 +198,8 @@ impl DeployFolder {
     }
 
     /// Renders as [`DeployFolder::render`] does, with the same checks and errors, but keeps
-    /// only each object's text and identity (what printing needs; about a sixth faster).
+    /// only each object's text and identity: what printing needs, and each document is then
+    /// checked without being built.
     pub fn render_text(&self, opts: &RenderOptions) -> Result<Rendered<()>, Error> {
         self.render_loading_variables(opts)
     }
