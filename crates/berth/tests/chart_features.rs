@@ -39,37 +39,29 @@ fn copy_dir(from: &Path, to: &Path) {
 fn prepared(chart: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(chart, tmp.path());
+    let pack = |program: &Path, args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = run(tmp.path(), program, &args);
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     for e in std::fs::read_dir(tmp.path()).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if let Some(sub) = name.strip_suffix("-tar").filter(|_| p.is_dir()) {
-            let out = std::process::Command::new("tar")
-                .current_dir(tmp.path())
-                .args(["czf", &format!("charts/{sub}.tgz"), &name])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "tar: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if !p.is_dir() {
+            continue;
         }
-        if p.is_dir() && p.to_string_lossy().ends_with("-src") {
-            let out = std::process::Command::new(helm())
-                .current_dir(tmp.path())
-                .args([
-                    "package",
-                    p.file_name().unwrap().to_str().unwrap(),
-                    "-d",
-                    "charts",
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "helm package: {}",
-                String::from_utf8_lossy(&out.stderr)
+        if let Some(sub) = name.strip_suffix("-tar") {
+            pack(
+                Path::new("tar"),
+                &["czf", &format!("charts/{sub}.tgz"), &name],
             );
+        } else if name.ends_with("-src") {
+            pack(&helm(), &["package", &name, "-d", "charts"]);
         }
     }
     tmp

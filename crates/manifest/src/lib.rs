@@ -1,7 +1,7 @@
 //! The deploy folder: one directory of Go-templated Kubernetes manifests plus variables files.
 //!
-//! [`DeployFolder::load`] reads it, [`DeployFolder::render`] turns it into validated
-//! [`Object`]s in apply order. Usable as a library, as kube-appdeploy was.
+//! [`DeployFolder::render_dir`] reads it and turns it into validated [`Object`]s in apply
+//! order ([`DeployFolder::render_dir_text`] when only their text is needed). Usable as a library, as kube-appdeploy was.
 //!
 //! ```text
 //! deploy/
@@ -76,8 +76,8 @@ pub struct Object<B = Json> {
     pub origin: Origin,
     pub api_version: String,
     pub oref: ObjectRef,
-    /// The object as written (keys in document order), or `()` from the renders that keep only
-    /// text ([`DeployFolder::render_text`], [`DeployFolder::render_dir_text`]).
+    /// The object as written (keys in document order), or `()` from the render that keeps only
+    /// text ([`DeployFolder::render_dir_text`]).
     pub body: B,
     /// The document's rendered YAML text.
     pub text: String,
@@ -186,31 +186,15 @@ impl DeployFolder {
         t.text.lines().nth(line.checked_sub(1)?)
     }
 
-    /// Merges the variables in precedence order: `variables.yaml`, `variables.<env>.yaml`,
-    /// each `-f`, each `-v`.
-    pub fn variables(&self, opts: &RenderOptions) -> Result<Map<String, Json>, Error> {
-        variables_at(&self.dir, opts)
-    }
-
-    /// Renders every template and returns the validated objects in apply order.
-    pub fn render(&self, opts: &RenderOptions) -> Result<Rendered, Error> {
-        self.render_loading_variables(opts)
-    }
-
-    /// Renders as [`DeployFolder::render`] does, with the same checks and errors, but keeps
-    /// only each object's text and identity: what printing needs, and each document is then
-    /// checked without being built.
-    pub fn render_text(&self, opts: &RenderOptions) -> Result<Rendered<()>, Error> {
-        self.render_loading_variables(opts)
-    }
-
-    /// Loads the folder at `dir` and renders it, as [`DeployFolder::load`] then
-    /// [`DeployFolder::render`] would, loading the variables while the templates are read.
+    /// Loads the folder at `dir` and renders every template, loading the variables while the
+    /// templates are read; the validated objects in apply order.
     pub fn render_dir(dir: &Path, opts: &RenderOptions) -> Result<Rendered, Error> {
         Self::load_rendering(dir, opts)
     }
 
-    /// [`DeployFolder::render_dir`] keeping only text and identity, as [`DeployFolder::render_text`].
+    /// Renders as [`DeployFolder::render_dir`] does, with the same checks and errors, but keeps
+    /// only each object's text and identity: what printing needs, and each document is then
+    /// checked without being built.
     pub fn render_dir_text(dir: &Path, opts: &RenderOptions) -> Result<Rendered<()>, Error> {
         Self::load_rendering(dir, opts)
     }
@@ -220,16 +204,6 @@ impl DeployFolder {
             let loading = s.spawn(|| variables_at(dir, opts));
             let folder = DeployFolder::load(dir)?;
             folder.render_with(opts, || loading.join().expect("variables loader"))
-        })
-    }
-
-    fn render_loading_variables<B: Body>(
-        &self,
-        opts: &RenderOptions,
-    ) -> Result<Rendered<B>, Error> {
-        std::thread::scope(|s| {
-            let loading = s.spawn(|| self.variables(opts));
-            self.render_with(opts, || loading.join().expect("variables loader"))
         })
     }
 
@@ -770,11 +744,10 @@ mod tests {
     }
 
     /// A folder of one template, `t.yaml`.
-    fn folder_of(text: &str) -> (tempfile::TempDir, DeployFolder) {
+    fn folder_of(text: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.yaml"), text).unwrap();
-        let folder = DeployFolder::load(dir.path()).unwrap();
-        (dir, folder)
+        dir
     }
 
     type Seen = Vec<(Origin, String, ObjectRef, String)>;
@@ -798,10 +771,9 @@ mod tests {
     fn render_text_agrees_with_render() {
         let opts = RenderOptions::default();
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ticketing");
-        let folder = DeployFolder::load(example).unwrap();
         let (full, text) = (
-            folder.render(&opts).unwrap(),
-            folder.render_text(&opts).unwrap(),
+            DeployFolder::render_dir(&example, &opts).unwrap(),
+            DeployFolder::render_dir_text(&example, &opts).unwrap(),
         );
         assert!(full.objects.len() > 10);
         assert_eq!(seen(&full), seen(&text));
@@ -815,10 +787,10 @@ mod tests {
             "# only a comment\n",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  labels: {a: b}\nspec:\n  template:\n    metadata:\n      name: not-this\n      namespace: nor-this\n",
         ];
-        let (_dir, folder) = folder_of(&docs.join("---\n"));
+        let dir = folder_of(&docs.join("---\n"));
         let (full, text) = (
-            folder.render(&opts).unwrap(),
-            folder.render_text(&opts).unwrap(),
+            DeployFolder::render_dir(dir.path(), &opts).unwrap(),
+            DeployFolder::render_dir_text(dir.path(), &opts).unwrap(),
         );
         assert_eq!(full.objects.len(), 6);
         assert_eq!(seen(&full), seen(&text));
@@ -832,13 +804,10 @@ mod tests {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
         ];
         for doc in broken {
-            let (_dir, folder) = folder_of(doc);
-            let full = folder.render(&opts).map(|_| ()).unwrap_err().to_string();
-            let text = folder
-                .render_text(&opts)
-                .map(|_| ())
-                .unwrap_err()
-                .to_string();
+            let dir = folder_of(doc);
+            let full = DeployFolder::render_dir(dir.path(), &opts).map(|_| ());
+            let text = DeployFolder::render_dir_text(dir.path(), &opts).map(|_| ());
+            let (full, text) = (full.unwrap_err().to_string(), text.unwrap_err().to_string());
             assert_eq!(full, text, "{doc}");
         }
     }
@@ -858,8 +827,7 @@ mod tests {
             std::fs::write(dir.path().join(file), format!("{padding}{b}")).unwrap();
         }
         std::fs::write(dir.path().join("variables.yaml"), "seen: initial\n").unwrap();
-        let folder = DeployFolder::load(dir.path()).unwrap();
-        let r = folder.render_text(&RenderOptions::default()).unwrap();
+        let r = DeployFolder::render_dir_text(dir.path(), &RenderOptions::default()).unwrap();
         let names: Vec<&str> = r.objects.iter().map(|o| o.oref.name.as_str()).collect();
         assert_eq!(names, ["from-a-0", "from-a-1", "from-a-2", "from-a-3"]);
     }
