@@ -63,6 +63,22 @@ apt_install chromium /usr/bin/chromium
 apt_install nginx /usr/sbin/nginx
 apt_install wrk /usr/bin/wrk
 apt_install curl /usr/bin/curl
+# Podman (on runc: Debian's crun refuses this machine's hybrid cgroup layout) for image mode;
+# busybox-static is what the test images are made of (imported, never pulled).
+apt_install podman /usr/bin/podman
+apt_install runc /usr/sbin/runc
+apt_install uidmap /usr/bin/newuidmap
+dpkg -s busybox-static >/dev/null 2>&1 || apt_install busybox-static /nonexistent/busybox-static
+# Podman's default ulimits exceed what this VM allows; this file fixes that without touching /etc,
+# for the `podman` command and for the service berth starts (both read CONTAINERS_CONF).
+cat >"$tools/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$tools/containers.conf"
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "==> installing playwright-core (npm) into tests/browser"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

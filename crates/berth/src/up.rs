@@ -176,7 +176,7 @@ impl Planner for Reload {
         }
         let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
         plan.chart = flags.chart_view();
-        plan.set_modes(&over.modes);
+        plan.set_modes(&over.modes, berth_local::engine::configured());
         for pw in &mut plan.workloads {
             if let Some(n) = over.scale.get(&pw.workload.name) {
                 pw.workload.replicas = *n;

@@ -60,12 +60,17 @@ impl Observed<'_> {
     }
 }
 
-/// `image`, `source` or `mixed`: the mode of a workload from its containers' modes.
-pub fn mode_word(sources: usize, containers: usize) -> &'static str {
-    match sources {
-        0 => "image",
-        n if n == containers => "source",
-        _ => "mixed",
+/// `image`, `process`, `source` or `mixed`: the mode of a workload from its containers'
+/// modes (`image` when it has none, as on a cluster).
+pub fn mode_word(modes: impl IntoIterator<Item = crate::view::Mode>) -> &'static str {
+    let mut modes = modes.into_iter();
+    let Some(first) = modes.next() else {
+        return "image";
+    };
+    if modes.all(|m| m == first) {
+        first.as_str()
+    } else {
+        "mixed"
     }
 }
 
@@ -182,8 +187,11 @@ mod tests {
 
     #[test]
     fn modes() {
-        assert_eq!(mode_word(0, 2), "image");
-        assert_eq!(mode_word(2, 2), "source");
-        assert_eq!(mode_word(1, 2), "mixed");
+        use crate::view::Mode::*;
+        assert_eq!(mode_word([]), "image");
+        assert_eq!(mode_word([Image, Image]), "image");
+        assert_eq!(mode_word([Process, Process]), "process");
+        assert_eq!(mode_word([Source, Source]), "source");
+        assert_eq!(mode_word([Source, Process]), "mixed");
     }
 }

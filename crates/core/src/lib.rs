@@ -6,6 +6,7 @@ mod cron;
 pub mod events;
 pub mod health;
 pub mod logs;
+pub mod pod;
 pub mod view;
 mod workload;
 

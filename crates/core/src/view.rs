@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// The container's image, on a container engine (or the cluster).
     #[default]
     Image,
+    /// Locally, its `berth.dev/run` spec as a process.
+    Process,
+    /// Its run spec with `build` and `watch`: the developer's own code.
     Source,
 }
 
@@ -18,14 +22,16 @@ impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Image => "image",
+            Mode::Process => "process",
             Mode::Source => "source",
         }
     }
 
-    /// `image` or `source`.
+    /// `image`, `process` or `source`.
     pub fn parse(s: &str) -> Option<Mode> {
         match s {
             "image" => Some(Mode::Image),
+            "process" => Some(Mode::Process),
             "source" => Some(Mode::Source),
             _ => None,
         }
@@ -85,6 +91,9 @@ pub struct ContainerView {
     pub mode: Mode,
     /// Whether the run spec has source settings to switch to.
     pub source_available: bool,
+    /// The modes it can be switched to here.
+    #[serde(default)]
+    pub modes: Vec<Mode>,
     /// The run spec's `help` text.
     pub help: Option<String>,
 }

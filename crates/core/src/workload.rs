@@ -226,8 +226,10 @@ pub struct Container {
     pub ports: Vec<ContainerPort>,
     pub readiness: Option<Probe>,
     pub liveness: Option<Probe>,
-    /// `None`: not runnable locally.
+    /// `None`: not runnable as a process.
     pub run: Option<RunSpec>,
+    /// What an engine needs to run the image.
+    pub spec: crate::pod::ImageSpec,
 }
 
 /// When a finished process is started again (the pod's `restartPolicy`).
@@ -256,6 +258,8 @@ pub struct Workload {
     pub backoff_limit: u32,
     /// CronJobs: when each Job runs.
     pub schedule: Option<crate::Schedule>,
+    /// The pod's volumes.
+    pub volumes: Vec<crate::pod::Volume>,
 }
 
 /// A Service port.
@@ -475,7 +479,7 @@ impl Workload {
             .into_iter()
             .flatten()
             .enumerate()
-            .map(|(i, c)| container(i, c, &runs, &err))
+            .map(|(i, c)| container(i, c, &runs, pod.pointer("/spec/securityContext"), &err))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(unknown) = runs
             .keys()
@@ -505,6 +509,7 @@ impl Workload {
                 .and_then(Json::as_u64)
                 .unwrap_or(6) as u32,
             schedule,
+            volumes: crate::pod::volumes(pod.get("spec")),
             depends_on: annotation("berth.dev/depends-on")
                 .map(|s| {
                     s.split(',')
@@ -531,28 +536,36 @@ impl Workload {
             restart: RestartPolicy::Always,
             backoff_limit: 0,
             schedule: None,
+            volumes: Vec::new(),
         }
     }
 
-    /// Why this workload cannot run locally, if it cannot.
-    pub fn not_runnable_reason(&self) -> Option<String> {
-        let missing: Vec<&str> = self
-            .containers
-            .iter()
-            .filter(|c| c.run.is_none())
-            .map(|c| c.name.as_str())
-            .collect();
+    /// Why this workload cannot run locally, if it cannot: a container needs a run spec (to
+    /// run as a process) or an image and a container engine.
+    pub fn not_runnable_reason(&self, engine: bool) -> Option<String> {
         if self.containers.is_empty() {
             return Some("the pod template has no containers".into());
         }
+        let missing: Vec<&str> = self
+            .containers
+            .iter()
+            .filter(|c| c.run.is_none() && !(engine && c.image.is_some()))
+            .map(|c| c.name.as_str())
+            .collect();
         if missing.is_empty() {
             return None;
         }
-        Some(format!(
-            "no berth.dev/run entry for container{} {}: add one saying how to run it without a container runtime",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", ")
-        ))
+        let s = if missing.len() > 1 { "s" } else { "" };
+        let names = missing.join(", ");
+        Some(if engine {
+            format!(
+                "container{s} {names} name no image and no berth.dev/run entry: add one of them"
+            )
+        } else {
+            format!(
+                "no container engine (Docker or Podman) was found and container{s} {names} have no berth.dev/run entry: install Podman or Docker (or set DOCKER_HOST), or add a berth.dev/run entry saying how to run it as a process"
+            )
+        })
     }
 }
 
@@ -561,6 +574,7 @@ fn container(
     i: usize,
     c: &Json,
     runs: &BTreeMap<String, RunSpec>,
+    pod_security: Option<&Json>,
     err: &dyn Fn(String) -> SpecError,
 ) -> Result<Container, SpecError> {
     let name = c
@@ -594,6 +608,7 @@ fn container(
         liveness: probe(c.get("livenessProbe"), &field("livenessProbe"), err)?,
         image: c.get("image").and_then(Json::as_str).map(String::from),
         run: runs.get(&name).cloned(),
+        spec: crate::pod::ImageSpec::from_container(c, pod_security),
         env,
         env_from: env_from(c),
         ports,

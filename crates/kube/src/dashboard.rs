@@ -298,7 +298,6 @@ fn service(
         ..Default::default()
     }
     .health();
-    let sources = containers.iter().filter(|c| c.mode == Mode::Source).count();
     let shell = replicas.first().map(|r| {
         format!(
             "kubectl --context {} -n {} exec -ti {} -c {} -- sh",
@@ -317,7 +316,7 @@ fn service(
         available,
         health,
         status,
-        mode: mode_word(sources, containers.len()).to_string(),
+        mode: mode_word(containers.iter().map(|c| c.mode)).to_string(),
         containers,
         replicas,
         shell,
@@ -334,13 +333,20 @@ fn containers(kind: WorkloadKind, body: &Json, name: &str, modes: &Modes) -> Vec
         .map(|c| {
             let cname = c["name"].as_str().unwrap_or("").to_string();
             let run = runs.get(&cname);
+            let source_available =
+                run.is_some_and(|r| r.image.is_some() && r.source_path.is_some());
             ContainerView {
+                modes: if source_available {
+                    vec![Mode::Image, Mode::Source]
+                } else {
+                    vec![Mode::Image]
+                },
                 mode: modes
                     .get(name)
                     .and_then(|m| m.get(&cname))
                     .copied()
                     .unwrap_or_default(),
-                source_available: run.is_some_and(|r| r.image.is_some() && r.source_path.is_some()),
+                source_available,
                 help: run.and_then(|r| r.help.clone()),
                 image: c["image"].as_str().map(str::to_string),
                 name: cname,
@@ -677,7 +683,8 @@ impl Backend for KubeBackend {
             for c in targets {
                 match mode {
                     Mode::Source => entry.insert(c, Mode::Source),
-                    Mode::Image => entry.remove(&c),
+                    // A cluster runs images; a process is a local notion.
+                    Mode::Image | Mode::Process => entry.remove(&c),
                 };
             }
             modes.retain(|_, m| !m.is_empty());

@@ -119,12 +119,12 @@ fn service_view(
         .map(|c| ContainerView {
             name: c.name.clone(),
             image: c.image.clone(),
-            mode: if c.source { Mode::Source } else { Mode::Image },
+            mode: c.mode.unwrap_or(Mode::Image),
             source_available: c.runnable,
+            modes: c.modes.clone(),
             help: c.help.clone(),
         })
         .collect();
-    let sources = containers.iter().filter(|c| c.mode == Mode::Source).count();
     ServiceView {
         name: w.name.clone(),
         kind: w.kind,
@@ -138,7 +138,7 @@ fn service_view(
         available: ready,
         health,
         status: words,
-        mode: mode_word(sources, containers.len()).to_string(),
+        mode: mode_word(w.containers.iter().filter_map(|c| c.mode)).to_string(),
         replicas: reps.iter().map(|r| replica_view(r, w, usage)).collect(),
         containers,
         shell: w
@@ -262,6 +262,8 @@ mod tests {
                 image: None,
                 source: false,
                 runnable: true,
+                mode: Some(Mode::Process),
+                modes: vec![Mode::Process, Mode::Source],
                 help: None,
                 workdir: None,
             }],

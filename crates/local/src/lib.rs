@@ -6,12 +6,16 @@
 //! replicas. The live [`Status`] is also written to `.berth/up.json` beside the folder.
 
 pub mod backend;
+pub mod container;
+pub mod engine;
 mod holder;
 mod idle;
 mod ingress;
 pub mod log_file;
 pub use berth_core::logs;
+mod instance;
 mod plan;
+mod pod_net;
 mod probe;
 mod proxy;
 mod rerun;
@@ -46,6 +50,12 @@ pub fn state_dir(dir: &Path) -> PathBuf {
 /// The file a running `berth up` keeps current.
 pub fn state_file(dir: &Path) -> PathBuf {
     state_dir(dir).join("up.json")
+}
+
+/// Present while containers may run for the folder: the next start removes what a killed
+/// berth left.
+fn engine_marker(dir: &Path) -> PathBuf {
+    state_dir(dir).join("engine")
 }
 
 fn token_file(dir: &Path) -> PathBuf {
@@ -159,6 +169,8 @@ pub struct Running {
     retiring: JoinSet<()>,
     /// Berth is stopping: retiring replicas stop at once, the state writer ends.
     hurry: watch::Sender<bool>,
+    /// The container engine, connected when a container first runs in image mode.
+    engine: Option<Result<Arc<engine::Engine>, String>>,
 }
 
 struct ServiceRun {
@@ -298,12 +310,12 @@ fn desired_replicas(plan: &Plan) -> Vec<DesiredReplica> {
             for (ci, c) in w.containers.iter().enumerate() {
                 let env = plan.resolve_env(&w, c, index);
                 let fingerprint = format!(
-                    "{:?}|{:?}|{:?}|{:?}|{}",
+                    "{:?}|{:?}|{:?}|{:?}|{:?}",
                     w.kind,
                     w.restart,
                     c,
                     env,
-                    plan.is_source(&w.name, &c.name)
+                    plan.mode(&w.name, &c.name)
                 );
                 desired.push(DesiredReplica {
                     key: (w.name.clone(), index, c.name.clone()),
@@ -317,7 +329,7 @@ fn desired_replicas(plan: &Plan) -> Vec<DesiredReplica> {
     desired
 }
 
-fn env_name(s: &str) -> String {
+pub(crate) fn env_name(s: &str) -> String {
     s.to_uppercase().replace(['-', '.'], "_")
 }
 
@@ -362,7 +374,13 @@ impl Running {
             log_files: BTreeMap::new(),
             retiring: JoinSet::new(),
             hurry,
+            engine: None,
         };
+        // Containers a killed berth left behind.
+        if engine_marker(dir).exists() {
+            // A failure shows on the image-mode replicas, if any.
+            let _ = running.connect_engine().await;
+        }
         running.apply(plan).await?;
         Ok(running)
     }
@@ -391,6 +409,8 @@ impl Running {
                         image: c.image.clone(),
                         runnable: c.run.is_some(),
                         source: plan.is_source(&pw.workload.name, &c.name),
+                        mode: plan.mode(&pw.workload.name, &c.name),
+                        modes: plan::available_modes(c, plan.engine),
                         help: c.run.as_ref().and_then(|r| r.help.clone()),
                         workdir: c.run.as_ref().and_then(|r| r.workdir.clone()),
                     })
@@ -410,6 +430,35 @@ impl Running {
             s.last_apply = Some(applied.clone());
         });
         Ok(applied)
+    }
+
+    /// The engine, connected (and cleared of containers an earlier berth left for this
+    /// folder) on first use.
+    async fn connect_engine(&mut self) -> Result<Arc<engine::Engine>, String> {
+        if let Some(e) = &self.engine {
+            return e.clone();
+        }
+        let run_dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(container::set_name(
+                &std::path::absolute(&self.dir).unwrap_or(self.dir.clone()),
+            ));
+        let result = engine::Engine::connect(&run_dir).await.map(Arc::new);
+        if let Ok(e) = &result {
+            let _ = std::fs::write(engine_marker(&self.dir), &e.name);
+            let left = container::remove_leftovers(e, &self.dir).await.unwrap_or(0);
+            if left > 0 {
+                self.shared.logs.push(
+                    "berth",
+                    "berth",
+                    "berth",
+                    format!("removed {left} containers an earlier berth up left behind"),
+                );
+            }
+        }
+        self.engine = Some(result.clone());
+        result
     }
 
     /// Replicas: unchanged ones keep running (same fingerprint of what each would run); a
@@ -444,6 +493,15 @@ impl Running {
             }
         }
         let service_env = self.service_env();
+        let images = plan
+            .modes
+            .values()
+            .any(|m| *m == berth_core::view::Mode::Image);
+        let engine = if images {
+            self.connect_engine().await
+        } else {
+            Err("no container runs in image mode".to_string())
+        };
         let mut successors = BTreeMap::new();
         for d in desired {
             let running = self
@@ -458,7 +516,7 @@ impl Running {
                 applied.started.push(d.name());
             }
             let key = d.key.clone();
-            let id = self.start_replica(plan, d, &service_env)?;
+            let id = self.start_replica(plan, d, &service_env, engine.clone())?;
             successors.insert(key, id);
         }
         // The old replicas retire in the background, each once its successor serves: the apply
@@ -490,6 +548,7 @@ impl Running {
         plan: &Arc<Plan>,
         d: DesiredReplica,
         service_env: &[(String, String)],
+        engine: Result<Arc<engine::Engine>, String>,
     ) -> std::io::Result<usize> {
         let w = d.workload;
         let c = &w.containers[d.container];
@@ -532,6 +591,7 @@ impl Running {
             service_env: service_env.to_vec(),
             shared: self.shared.clone(),
             prebuilt: self.prebuilt.contains(&w.name),
+            engine,
         };
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(job.run(stop_rx));
@@ -805,6 +865,11 @@ impl Running {
         }
         if let Some(i) = &self.ingress {
             i.abort();
+        }
+        if let Some(Ok(engine)) = &self.engine {
+            if container::remove_leftovers(engine, &self.dir).await.is_ok() {
+                let _ = std::fs::remove_file(engine_marker(&self.dir));
+            }
         }
         // The state writer ends between writes (it saw `hurry`).
         while self.background.join_next().await.is_some() {}

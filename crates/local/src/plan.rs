@@ -1,5 +1,6 @@
 //! What to run: the rendered objects turned into workloads, services and resolvable config.
 
+use berth_core::view::Mode;
 use berth_core::{Container, EnvSource, PortRef, Service, SpecError, Workload};
 use berth_manifest::Rendered;
 use serde_json::Value as Json;
@@ -66,8 +67,13 @@ pub struct Plan {
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     /// Secret name -> key -> value (decoded).
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
-    /// (workload, container) pairs that run from source.
-    pub sources: std::collections::BTreeSet<(String, String)>,
+    /// How each runnable container runs, by (workload, container): `image`, `process` or
+    /// `source`. A container that is not here does not run.
+    pub modes: BTreeMap<(String, String), Mode>,
+    /// Whether a container engine is there to run images.
+    pub engine: bool,
+    /// The namespace the objects render into (Service DNS names inside containers).
+    pub namespace: String,
     /// The Helm chart the folder is, for the status and the dashboard.
     pub chart: Option<berth_core::view::ChartView>,
 }
@@ -107,37 +113,45 @@ fn decode_base64(s: &str) -> Option<String> {
 }
 
 impl Plan {
-    /// Builds the plan; a workload whose spec is invalid is an error naming it.
     /// Whether a container runs from source.
     pub fn is_source(&self, workload: &str, container: &str) -> bool {
-        self.sources
-            .contains(&(workload.to_string(), container.to_string()))
+        self.mode(workload, container) == Some(Mode::Source)
     }
 
-    /// Marks containers as running from source: `modes` maps workload -> container -> mode.
-    /// Containers without source settings (a run spec) stay as they are.
-    pub fn set_modes(
-        &mut self,
-        modes: &BTreeMap<String, BTreeMap<String, berth_core::view::Mode>>,
-    ) {
-        self.sources.clear();
-        for pw in &self.workloads {
-            for c in &pw.workload.containers {
-                let mode = modes
-                    .get(&pw.workload.name)
-                    .and_then(|m| m.get(&c.name))
-                    .copied()
-                    .unwrap_or_default();
-                if mode == berth_core::view::Mode::Source && c.run.is_some() {
-                    self.sources
-                        .insert((pw.workload.name.clone(), c.name.clone()));
+    /// How a container runs; `None` when it does not run here.
+    pub fn mode(&self, workload: &str, container: &str) -> Option<Mode> {
+        self.modes
+            .get(&(workload.to_string(), container.to_string()))
+            .copied()
+    }
+
+    /// Decides how every container runs, with `engine` telling whether images can run:
+    /// the mode asked for in `modes` (workload -> container -> mode) where the container can
+    /// run that way, else `process` where it has a run spec, else `image` where an engine is
+    /// there. Workloads with a container that can run no way are marked not runnable.
+    pub fn set_modes(&mut self, modes: &berth_core::view::Modes, engine: bool) {
+        self.engine = engine;
+        self.modes.clear();
+        for pw in &mut self.workloads {
+            let w = &pw.workload;
+            for c in &w.containers {
+                let asked = modes.get(&w.name).and_then(|m| m.get(&c.name)).copied();
+                if let Some(mode) = container_mode(c, asked, engine) {
+                    self.modes.insert((w.name.clone(), c.name.clone()), mode);
                 }
+            }
+            // A stand-in for an invalid spec has no containers and keeps its reason.
+            if !w.containers.is_empty() {
+                pw.not_runnable = w.not_runnable_reason(engine);
             }
         }
     }
 
     pub fn from_rendered(r: &Rendered) -> Result<Plan, SpecError> {
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            namespace: r.namespace.clone(),
+            ..Plan::default()
+        };
         for o in &r.objects {
             let kind = o.oref.group_kind.kind.as_str();
             match kind {
@@ -157,7 +171,7 @@ impl Plan {
                     // workload's row; the rest still runs.
                     match Workload::from_object(&o.body) {
                         Some(Ok(workload)) => {
-                            let not_runnable = workload.not_runnable_reason();
+                            let not_runnable = workload.not_runnable_reason(false);
                             plan.workloads.push(PlannedWorkload {
                                 workload,
                                 not_runnable,
@@ -234,6 +248,29 @@ impl Plan {
             }
         }
         Ok(env)
+    }
+}
+
+/// The modes a container can run in, here: `image` (with an engine and an image), `process`
+/// and `source` (with a run spec).
+pub fn available_modes(c: &Container, engine: bool) -> Vec<Mode> {
+    let mut out = Vec::new();
+    if engine && c.image.is_some() {
+        out.push(Mode::Image);
+    }
+    if c.run.is_some() {
+        out.extend([Mode::Process, Mode::Source]);
+    }
+    out
+}
+
+/// How one container runs: `asked` when it can run so, else its default.
+fn container_mode(c: &Container, asked: Option<Mode>, engine: bool) -> Option<Mode> {
+    let can = available_modes(c, engine);
+    match asked {
+        Some(m) if can.contains(&m) => Some(m),
+        _ if can.contains(&Mode::Process) => Some(Mode::Process),
+        _ => can.first().copied(),
     }
 }
 

@@ -90,9 +90,13 @@ pub struct WorkloadStatus {
 pub struct ContainerStatus {
     pub name: String,
     pub image: Option<String>,
-    /// It has a `berth.dev/run` entry, so it can run from source.
+    /// It has a `berth.dev/run` entry, so it can run as a process and from source.
     pub runnable: bool,
     pub source: bool,
+    /// How it runs (`None`: it does not run here).
+    pub mode: Option<berth_core::view::Mode>,
+    /// The modes it can be switched to.
+    pub modes: Vec<berth_core::view::Mode>,
     pub help: Option<String>,
     /// The run spec's workdir, relative to the deploy folder.
     pub workdir: Option<String>,

@@ -1,15 +1,16 @@
 //! One supervised process: start, log, probe, restart with back-off, stop gracefully.
 
+use crate::engine::Engine;
+use crate::instance::{Instance, Target};
 use crate::log_file::{LogFile, WriteOutcome};
 use crate::plan::Plan;
 use crate::state::{Phase, Shared};
+use berth_core::view::Mode;
 use berth_core::{Container, Probe, RestartPolicy, Workload, WorkloadKind};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
@@ -31,6 +32,13 @@ const PASS_THROUGH: &[&str] = &[
     "TMPDIR",
     "VIRTUAL_ENV",
 ];
+
+/// Why a replica did not start: for good (until the folder changes), or for now (retried
+/// with back-off).
+enum Start {
+    Never(String),
+    Failed(String),
+}
 
 /// How one run of a process ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,6 +64,8 @@ pub struct Replica {
     pub shared: Arc<Shared>,
     /// Source mode: the build just ran (a reload built once for all replicas).
     pub prebuilt: bool,
+    /// The container engine, for image mode (or why there is none).
+    pub engine: Result<Arc<Engine>, String>,
 }
 
 impl Replica {
@@ -181,6 +191,143 @@ impl Replica {
         }
     }
 
+    fn is_image(&self) -> bool {
+        self.plan.mode(&self.workload.name, &self.container().name) == Some(Mode::Image)
+    }
+
+    /// A container's environment: its spec's, resolved, and the Services as Kubernetes
+    /// injects them, at the addresses they have inside containers (no host variables).
+    fn image_env(&self) -> Result<Vec<(String, String)>, String> {
+        let mut env = Vec::new();
+        for svc in &self.plan.services {
+            let prefix = crate::env_name(&svc.name);
+            let host = crate::pod_net::service_address(&svc.name).to_string();
+            for (i, sp) in svc.ports.iter().enumerate() {
+                if i == 0 {
+                    env.push((format!("{prefix}_SERVICE_HOST"), host.clone()));
+                    env.push((format!("{prefix}_SERVICE_PORT"), sp.port.to_string()));
+                }
+                if let Some(n) = &sp.name {
+                    let key = format!("{prefix}_SERVICE_PORT_{}", crate::env_name(n));
+                    env.push((key, sp.port.to_string()));
+                }
+            }
+        }
+        env.extend(
+            self.plan
+                .resolve_env(&self.workload, self.container(), self.index)?,
+        );
+        Ok(env)
+    }
+
+    /// Starts the replica the way its mode says: a process, or a container on the engine.
+    async fn start(&self, env: &[(String, String)]) -> Result<Instance, Start> {
+        if !self.is_image() {
+            return self.spawn(env).map(Instance::Process).map_err(|why| {
+                if why.contains("workdir") {
+                    Start::Never(why)
+                } else {
+                    Start::Failed(why)
+                }
+            });
+        }
+        let engine = self.engine.clone().map_err(Start::Never)?;
+        let ports = self
+            .shared
+            .replica_status(self.id)
+            .map(|r| r.ports)
+            .unwrap_or_default();
+        let pod = crate::container::Pod {
+            engine: &engine,
+            folder: &self.dir,
+            workload: &self.workload,
+            container: self.container(),
+            index: self.index,
+            id: self.id,
+            plan: &self.plan,
+            ports,
+        };
+        let sink = self.log_sink();
+        pod.ensure_image(&|line| sink.line("berth", line, true))
+            .await
+            .map_err(Start::Failed)?;
+        let hosts = self
+            .plan
+            .services
+            .iter()
+            .flat_map(|s| crate::pod_net::host_entries(&s.name, &self.plan.namespace))
+            .collect();
+        let started = pod.start(env, hosts).await.map_err(|why| {
+            if why.starts_with("volume") {
+                Start::Never(why)
+            } else {
+                Start::Failed(why)
+            }
+        })?;
+        let listeners = self.pod_listeners(started.pid);
+        Ok(Instance::Container {
+            engine,
+            id: started.id,
+            pid: started.pid,
+            listeners,
+        })
+    }
+
+    /// The Services' listeners inside a container's network namespace, so it reaches them by
+    /// name; a port the pod's own containers declare is left to them (said in the logs).
+    fn pod_listeners(&self, pid: u32) -> Vec<tokio::task::AbortHandle> {
+        let own: Vec<u16> = self
+            .workload
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().map(|p| p.port))
+            .collect();
+        let mut wanted = Vec::new();
+        for svc in &self.plan.services {
+            let ip = crate::pod_net::service_address(&svc.name);
+            for (i, sp) in svc.ports.iter().enumerate() {
+                if own.contains(&sp.port) {
+                    let note = format!(
+                        "service {} port {} is this pod's own port too: not reachable by name from this pod",
+                        svc.name, sp.port
+                    );
+                    self.log_sink().line("berth", note, true);
+                    continue;
+                }
+                wanted.push((
+                    svc.name.clone(),
+                    i,
+                    std::net::SocketAddr::from((ip, sp.port)),
+                ));
+            }
+        }
+        if wanted.is_empty() || pid == 0 {
+            return Vec::new();
+        }
+        let addrs = wanted.iter().map(|w| w.2).collect();
+        let listeners = match crate::pod_net::bind_in(pid, addrs) {
+            Ok(l) => l,
+            Err(why) => {
+                let note = format!("Services are not reachable by name from this container: {why}");
+                self.log_sink().line("berth", note, true);
+                return Vec::new();
+            }
+        };
+        wanted
+            .into_iter()
+            .zip(listeners)
+            .filter_map(|((service, port_index, _), l)| {
+                let listener = tokio::net::TcpListener::from_std(l).ok()?;
+                let route = crate::proxy::Route {
+                    service,
+                    port_index,
+                    listener,
+                };
+                Some(tokio::spawn(crate::proxy::serve(route, self.shared.clone())).abort_handle())
+            })
+            .collect()
+    }
+
     fn spawn(&self, env: &[(String, String)]) -> Result<Child, String> {
         let run = self
             .container()
@@ -217,40 +364,6 @@ impl Replica {
         })
     }
 
-    fn log_streams(&self, child: &mut Child) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut tasks = Vec::new();
-        let streams: Vec<(Box<dyn tokio::io::AsyncRead + Unpin + Send>, &str)> = [
-            child.stdout.take().map(|s| {
-                (
-                    Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-                    "stdout",
-                )
-            }),
-            child.stderr.take().map(|s| {
-                (
-                    Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-                    "stderr",
-                )
-            }),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        for (stream, name) in streams {
-            let this = self.log_sink();
-            tasks.push(tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    // Flush whenever the process has nothing more for us right now.
-                    let idle = lines.get_ref().buffer().is_empty();
-                    this.line(name, line, idle);
-                }
-                this.flush();
-            }));
-        }
-        tasks
-    }
-
     fn log_sink(&self) -> LogSink {
         LogSink {
             log: self.log.clone(),
@@ -266,7 +379,7 @@ impl Replica {
         probe: Probe,
         liveness: bool,
         env: Vec<(String, String)>,
-        pid: u32,
+        target: Target,
     ) -> tokio::task::JoinHandle<()> {
         let shared = self.shared.clone();
         let id = self.id;
@@ -282,8 +395,16 @@ impl Replica {
                     }
                     berth_core::ProbeAction::Exec { .. } => None,
                 };
-                match crate::probe::check(&probe.action, port, probe.timeout, &workdir, &env).await
-                {
+                let outcome = match (&probe.action, &target) {
+                    (berth_core::ProbeAction::Exec { command }, Target::Container(engine, id)) => {
+                        crate::container::exec(engine, id, command, probe.timeout).await
+                    }
+                    _ => {
+                        crate::probe::check(&probe.action, port, probe.timeout, &workdir, &env)
+                            .await
+                    }
+                };
+                match outcome {
                     Ok(()) => {
                         ok += 1;
                         bad = 0;
@@ -305,7 +426,7 @@ impl Replica {
                                 r.message = Some(format!("{kind} probe failed: {why}"));
                             });
                             if liveness {
-                                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                                target.kill().await;
                                 return;
                             }
                         }
@@ -322,23 +443,6 @@ impl Replica {
                 .await;
             }
         })
-    }
-
-    /// Stops the process group: SIGTERM, then SIGKILL after the grace period.
-    async fn stop(&self, child: &mut Child) {
-        if let Some(pid) = child.id() {
-            let pg = Pid::from_raw(pid as i32);
-            let _ = killpg(pg, Signal::SIGTERM);
-            if tokio::time::timeout(self.workload.termination_grace, child.wait())
-                .await
-                .is_err()
-            {
-                let _ = killpg(pg, Signal::SIGKILL);
-                let _ = child.wait().await;
-            }
-            // Anything the process left in its group goes too.
-            let _ = killpg(pg, Signal::SIGKILL);
-        }
     }
 
     /// Runs until `stop` turns true.
@@ -406,12 +510,10 @@ impl Replica {
                 Err(why) => return self.fail_until_stopped(why, stop).await,
             };
             let started = Instant::now();
-            let child = match self.spawn(&env) {
-                Ok(c) => c,
-                Err(why) if why.contains("workdir") => {
-                    return self.fail_until_stopped(why, stop).await
-                }
-                Err(why) => {
+            let instance = match self.start(&env).await {
+                Ok(i) => i,
+                Err(Start::Never(why)) => return self.fail_until_stopped(why, stop).await,
+                Err(Start::Failed(why)) => {
                     self.shared.replica(self.id, |r| {
                         r.phase = Phase::CrashLoop {
                             retry_in_ms: backoff.as_millis() as u64,
@@ -424,7 +526,7 @@ impl Replica {
                     continue;
                 }
             };
-            let Some(status) = self.supervise(child, &env, stop).await else {
+            let Some(status) = self.supervise(instance, &env, stop).await else {
                 break;
             };
             if started.elapsed() >= HEALTHY_RUN {
@@ -444,7 +546,11 @@ impl Replica {
     /// Everything before a start: free ports, the environment, source mode's build.
     async fn prepare(&self) -> Result<Vec<(String, String)>, String> {
         self.claim_ports();
-        let env = self.env()?;
+        let env = if self.is_image() {
+            self.image_env()?
+        } else {
+            self.env()?
+        };
         self.shared.replica(self.id, |r| r.phase = Phase::Starting);
         self.build(&env).await?;
         Ok(env)
@@ -460,15 +566,15 @@ impl Replica {
         Ended::Stopped
     }
 
-    /// A started process: its logs and probes until it exits (its exit status), or until berth
+    /// A started replica: its logs and probes until it exits (its exit status), or until berth
     /// stops it (`None`; it is then stopped gracefully).
     async fn supervise(
         &self,
-        mut child: Child,
+        mut instance: Instance,
         env: &[(String, String)],
         stop: &mut watch::Receiver<bool>,
     ) -> Option<std::io::Result<std::process::ExitStatus>> {
-        let pid = child.id().unwrap_or(0);
+        let pid = instance.pid();
         let c = self.container();
         // Jobs do not serve; long-running replicas without a probe are ready once running.
         let ready_now = c.readiness.is_none()
@@ -487,24 +593,29 @@ impl Replica {
             r.ready = ready_now;
             r.message = None;
         });
-        let mut tasks = self.log_streams(&mut child);
+        let mut logs = instance.follow_logs(self.log_sink());
+        let mut probes = Vec::new();
         for (probe, liveness) in [(&c.readiness, false), (&c.liveness, true)] {
             if let Some(p) = probe.clone() {
-                tasks.push(self.probe_task(p, liveness, env.to_vec(), pid));
+                probes.push(self.probe_task(p, liveness, env.to_vec(), instance.target()));
             }
         }
         let exit = tokio::select! {
-            status = child.wait() => Some(status),
+            status = instance.wait() => Some(status),
             _ = stop.wait_for(|s| *s) => None,
         };
+        probes.iter().for_each(|t| t.abort());
         if exit.is_none() {
             self.shared.replica(self.id, |r| r.ready = false);
-            self.stop(&mut child).await;
+            instance.stop(self.workload.termination_grace).await;
         } else {
-            // Anything the process left in its group goes with it.
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            // Its last lines, before what is left of it goes.
+            for t in &mut logs {
+                let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+            }
+            instance.cleanup().await;
         }
-        tasks.iter().for_each(|t| t.abort());
+        logs.iter().for_each(|t| t.abort());
         exit
     }
 
@@ -626,7 +737,8 @@ async fn back_off(backoff: &mut Duration, stop: &mut watch::Receiver<bool>) -> b
 /// Where a replica's lines go: the in-memory ring (for the dashboard) and the rotated log file.
 /// A file that cannot be written (a full disk) never stops the process: the lines stay in the
 /// ring, and the replica says so until writing works again.
-struct LogSink {
+#[derive(Clone)]
+pub(crate) struct LogSink {
     log: Arc<LogFile>,
     shared: Arc<Shared>,
     service: String,
@@ -635,7 +747,7 @@ struct LogSink {
 }
 
 impl LogSink {
-    fn line(&self, stream: &str, text: String, flush: bool) {
+    pub(crate) fn line(&self, stream: &str, text: String, flush: bool) {
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -654,7 +766,7 @@ impl LogSink {
         }
     }
 
-    fn flush(&self) {
+    pub(crate) fn flush(&self) {
         self.report(self.log.flush());
     }
 

@@ -271,13 +271,16 @@ async fn mode(
     Path(name): Path<String>,
     body: Result<Json<ModeBody>, JsonRejection>,
 ) -> Response {
-    let body = match json_body(body, "send a JSON body {\"mode\": \"source\"|\"image\"}") {
+    let body = match json_body(
+        body,
+        "send a JSON body {\"mode\": \"image\"|\"process\"|\"source\"}",
+    ) {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
     let Some(m) = Mode::parse(&body.mode) else {
         return ApiError::bad_request(format!(
-            "unknown mode {:?}: use \"source\" or \"image\"",
+            "unknown mode {:?}: use \"image\", \"process\" or \"source\"",
             body.mode
         ))
         .reply();

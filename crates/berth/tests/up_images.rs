@@ -1,0 +1,427 @@
+//! `berth up` in image mode: containers on a real Podman (through its Docker-compatible API,
+//! which berth starts itself), from an image built here (busybox, imported; never pulled).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+mod local_support;
+use local_support::*;
+
+const NEEDS: &str = "needs podman and busybox-static (./scripts/test.sh installs them)";
+
+/// A tiny image made here from the static busybox: `localhost/berth-test/busybox:1`.
+fn image() -> &'static str {
+    static IMAGE: OnceLock<&'static str> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let name = "localhost/berth-test/busybox:1";
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).expect(NEEDS);
+        for tool in [
+            "sh", "cat", "echo", "httpd", "sleep", "wget", "env", "ls", "id", "hostname", "seq",
+        ] {
+            std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap();
+        }
+        std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+        let tar = root.path().join("rootfs.tar");
+        let ok = Command::new("tar")
+            .args([
+                "-C",
+                root.path().to_str().unwrap(),
+                "-cf",
+                tar.to_str().unwrap(),
+                "bin",
+                "tmp",
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let out = Command::new("podman")
+            .args(["import", tar.to_str().unwrap(), name])
+            .output()
+            .expect(NEEDS);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        name
+    })
+}
+
+/// The containers labelled with a folder, as `podman ps` lists them (names).
+fn containers_of(dir: &Path) -> Vec<String> {
+    let abs = std::path::absolute(dir).unwrap();
+    let out = Command::new("podman")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=berth.dev/folder={}", abs.display()),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn site(image: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {{name: site}}
+data:
+  index.html: "hello from a container\n"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: httpd
+          image: {image}
+          imagePullPolicy: IfNotPresent
+          command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+          ports: [{{containerPort: 8080}}]
+          readinessProbe:
+            httpGet: {{path: /, port: 8080}}
+          volumeMounts: [{{name: www, mountPath: /www}}]
+      volumes: [{{name: www, configMap: {{name: site}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: client}}
+spec:
+  selector: {{matchLabels: {{app: client}}}}
+  template:
+    metadata: {{labels: {{app: client}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: loop
+          image: {image}
+          imagePullPolicy: Never
+          env: [{{name: GREETING, valueFrom: {{configMapKeyRef: {{name: site, key: index.html}}}}}}]
+          command: ["sh", "-c", "hostname; echo \"$WEB_SERVICE_HOST:$WEB_SERVICE_PORT\"; while true; do wget -q -O - http://web.default.svc.cluster.local/ || echo failed; sleep 1; done"]
+          readinessProbe:
+            exec: {{command: ["wget", "-q", "-O", "/dev/null", "http://web/"]}}
+            periodSeconds: 1
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: site}}
+spec:
+  rules:
+    - host: site.localhost
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {{service: {{name: web, port: {{number: 80}}}}}}
+"#
+    )
+}
+
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(t.path().join(name), text).unwrap();
+    }
+    t
+}
+
+fn ingress(s: &serde_json::Value) -> String {
+    s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string()
+}
+
+fn log_text(dir: &Path, workload: &str) -> String {
+    std::fs::read_to_string(dir.join(format!(".berth/logs/{workload}.log"))).unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn images_serve_through_services_ingress_and_cluster_dns() {
+    let t = folder(&[("site.yaml", &site(image()))]);
+    let dir = t.path();
+    let mut child = up(dir);
+    let s = wait_for(dir, "every replica ready", all_ready);
+    assert_eq!(s["replicas"].as_array().unwrap().len(), 3, "{s:#}");
+    // Through the Ingress to the containers' published loopback ports, the page from the
+    // ConfigMap volume.
+    let (code, page) = http_host(&ingress(&s), "site.localhost", "GET", "/", None);
+    assert_eq!((code, page.as_str()), (200, "hello from a container\n"));
+    // From inside a container, by the Service's cluster DNS name and port (the exec probe
+    // made it ready by the short name); the pod's hostname and the Service variables.
+    wait_until(
+        "the client's wget through web.default.svc.cluster.local",
+        || log_text(dir, "client").contains("stdout hello from a container"),
+    );
+    let log = log_text(dir, "client");
+    assert!(log.contains("client-0 stdout client-0\n"), "{log}");
+    assert!(log.contains("stdout 127.100."), "{log}");
+    let out = berth(&["logs", "client", "-C", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello from a container"));
+    // Every container carries the folder's label; ports are published on loopback only.
+    let names = containers_of(dir);
+    assert_eq!(names.len(), 3, "{names:?}");
+    let ports = Command::new("podman")
+        .args([
+            "ps",
+            "--filter",
+            &format!(
+                "name={}",
+                names.iter().find(|n| n.contains("web-0")).unwrap()
+            ),
+            "--format",
+            "{{.Ports}}",
+        ])
+        .output()
+        .unwrap();
+    let ports = String::from_utf8_lossy(&ports.stdout).to_string();
+    assert!(ports.starts_with("127.0.0.1:"), "{ports}");
+    // The dashboard's view says image mode.
+    let services = dashboard_services(&s);
+    let web = services.iter().find(|v| v["name"] == "web").unwrap();
+    assert_eq!(web["mode"], "image", "{web}");
+    // Stopping berth removes every container it started.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(containers_of(dir), Vec::<String>::new());
+}
+
+/// The dashboard API's services, read with the folder's token.
+fn dashboard_services(s: &serde_json::Value) -> Vec<serde_json::Value> {
+    let url = s["dashboard"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://");
+    let addr = url.trim_end_matches('/');
+    let (code, body) = http(addr, "GET", "/api/v1/services", None);
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["services"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap())
+}
+
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn a_killed_berth_leaves_containers_that_the_next_start_removes() {
+    let app = format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: sleeper}}
+spec:
+  selector: {{matchLabels: {{app: s}}}}
+  template:
+    metadata: {{labels: {{app: s}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: main, image: {}, imagePullPolicy: Never, command: ["sleep", "3600"]}}]
+"#,
+        image()
+    );
+    let t = folder(&[("app.yaml", &app)]);
+    let dir = t.path();
+    let mut first = up(dir);
+    wait_for(dir, "the sleeper ready", all_ready);
+    let before = containers_of(dir);
+    assert_eq!(before.len(), 1);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // berth is gone; its container is not (the engine keeps it).
+    assert_eq!(containers_of(dir), before);
+    std::fs::remove_file(dir.join(".berth/up.json")).ok();
+    let mut second = up(dir);
+    wait_for(dir, "the sleeper ready again", all_ready);
+    let after = containers_of(dir);
+    assert_eq!(after.len(), 1, "{after:?}");
+    let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    second.wait().unwrap();
+    assert_eq!(containers_of(dir), Vec::<String>::new());
+    // A container berth did not start is never touched, even with a similar name.
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "berth-not-ours"])
+        .output();
+    let out = Command::new("podman")
+        .args(["create", "--name", "berth-not-ours", image(), "sleep", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut third = up(dir);
+    wait_for(dir, "the sleeper ready a third time", all_ready);
+    assert!(third_stop(&mut third).success());
+    let out = Command::new("podman")
+        .args(["rm", "berth-not-ours"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "berth removed a container it did not start"
+    );
+}
+
+fn third_stop(up: &mut Up) -> std::process::ExitStatus {
+    let pid = nix::unistd::Pid::from_raw(up.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    up.wait().unwrap()
+}
+
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn a_missing_image_is_err_image_pull_and_the_rest_runs() {
+    let app = format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: missing}}
+spec:
+  selector: {{matchLabels: {{app: m}}}}
+  template:
+    metadata: {{labels: {{app: m}}}}
+    spec:
+      containers: [{{name: main, image: "127.0.0.1:9/berth/absent:1"}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: fine}}
+spec:
+  selector: {{matchLabels: {{app: f}}}}
+  template:
+    metadata: {{labels: {{app: f}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: main, image: {}, imagePullPolicy: Never, command: ["sleep", "3600"]}}]
+"#,
+        image()
+    );
+    let t = folder(&[("app.yaml", &app)]);
+    let dir = t.path();
+    let _child = up(dir);
+    let s = wait_for(dir, "the pull to fail and the other to run", |s| {
+        let r = s["replicas"].as_array().unwrap();
+        let missing = r.iter().find(|r| r["workload"] == "missing");
+        let fine = r.iter().find(|r| r["workload"] == "fine");
+        missing.is_some_and(|m| {
+            m["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("ErrImagePull: "))
+        }) && fine.is_some_and(|f| f["ready"] == true)
+    });
+    let missing = s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "missing")
+        .unwrap()
+        .clone();
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:9/berth/absent:1"),
+        "{missing}"
+    );
+}
+
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn without_an_engine_images_are_listed_with_what_to_install() {
+    let t = folder(&[(
+        "app.yaml",
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: main, image: postgres:16}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: tool
+  annotations:
+    berth.dev/run: '{"main": {"command": ["sleep", "3600"]}}'
+spec:
+  selector: {matchLabels: {app: tool}}
+  template:
+    metadata: {labels: {app: tool}}
+    spec:
+      containers: [{name: main, image: tool:1}]
+"#,
+    )]);
+    let dir = t.path();
+    let mut args = vec!["up", dir.to_str().unwrap(), "--ingress", "127.0.0.1:0"];
+    args.push("--listen");
+    args.push("127.0.0.1:0");
+    let _child = Up(berth(&args)
+        .env("BERTH_ENGINE", "none")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap());
+    let s = wait_for(dir, "the tool process ready", |s| {
+        s["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["workload"] == "tool" && r["ready"] == true)
+    });
+    let db = s["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "db")
+        .unwrap()
+        .clone();
+    let why = db["notRunnable"].as_str().unwrap_or_default();
+    assert!(why.contains("install Podman or Docker"), "{db}");
+    assert_eq!(containers_of(dir), Vec::<String>::new());
+}

@@ -1,0 +1,516 @@
+//! One replica of a container in image mode, on the engine: its image (pulled when the policy
+//! says so), its volumes, the container itself (labelled with the deploy folder, ports
+//! published on loopback only, Services in its `/etc/hosts`), its logs, exit, stop and exec.
+
+use crate::engine::Engine;
+use crate::plan::Plan;
+use berth_core::pod::{PullPolicy, VolumeSource};
+use berth_core::{Container, Workload};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters as q;
+use futures::{Stream, StreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The label every container and volume berth creates carries: the deploy folder's absolute path.
+pub const FOLDER_LABEL: &str = "berth.dev/folder";
+
+/// A short, stable name for a folder's set of containers (`berth-1a2b3c4d`).
+pub fn set_name(folder: &Path) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in folder.as_os_str().as_encoded_bytes() {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("berth-{h:08x}")
+}
+
+fn absolute(folder: &Path) -> PathBuf {
+    std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf())
+}
+
+fn labels(folder: &Path, extra: &[(&str, String)]) -> HashMap<String, String> {
+    let mut l: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    l.insert(FOLDER_LABEL.into(), absolute(folder).display().to_string());
+    l.insert("berth.dev/set".into(), set_name(&absolute(folder)));
+    l
+}
+
+/// Everything about one replica that its container is made from.
+pub(crate) struct Pod<'a> {
+    pub engine: &'a Engine,
+    pub folder: &'a Path,
+    pub workload: &'a Workload,
+    pub container: &'a Container,
+    pub index: u32,
+    /// The replica's id in this session, which keeps names unique during a rolling restart.
+    pub id: usize,
+    pub plan: &'a Plan,
+    /// Container port -> loopback port on the host.
+    pub ports: BTreeMap<u16, u16>,
+}
+
+/// A started container.
+pub(crate) struct Started {
+    pub id: String,
+    pub pid: u32,
+}
+
+impl Pod<'_> {
+    fn pod_name(&self) -> String {
+        format!("{}-{}", self.workload.name, self.index)
+    }
+
+    fn volume_dir(&self) -> PathBuf {
+        crate::state_dir(&absolute(self.folder))
+            .join("volumes")
+            .join(self.pod_name())
+    }
+
+    /// Pulls the image when the policy asks for it or it is not here; a failed pull of an image
+    /// that is here uses it (said in `note`).
+    pub async fn ensure_image(&self, note: &(dyn Fn(String) + Sync)) -> Result<(), String> {
+        let image = self.container.image.as_deref().unwrap_or_default();
+        let policy = self.container.spec.pull.unwrap_or(PullPolicy::IfNotPresent);
+        let present = self.engine.docker.inspect_image(image).await.is_ok();
+        let pull = match policy {
+            PullPolicy::Never if !present => {
+                return Err(format!(
+                    "ErrImageNeverPull: image {image} is not present and imagePullPolicy is Never"
+                ))
+            }
+            PullPolicy::Never => false,
+            PullPolicy::IfNotPresent => !present,
+            PullPolicy::Always => true,
+        };
+        if !pull {
+            return Ok(());
+        }
+        note(format!("pulling image {image}"));
+        match pull_image(self.engine, image).await {
+            Ok(()) => {
+                note(format!("pulled image {image}"));
+                Ok(())
+            }
+            Err(e) if present => {
+                note(format!(
+                    "cannot pull {image} ({e}); using the image already here"
+                ));
+                Ok(())
+            }
+            Err(e) => Err(format!("ErrImagePull: {image}: {e}")),
+        }
+    }
+
+    /// The container's mounts: ConfigMaps and Secrets as read-only files written under
+    /// `.berth/volumes/POD/`, `emptyDir`s as folders there (shared by the pod's containers),
+    /// claims as named volumes that outlive the session.
+    async fn mounts(&self) -> Result<Vec<String>, String> {
+        let mut binds = Vec::new();
+        for m in &self.container.spec.mounts {
+            let v = self
+                .workload
+                .volumes
+                .iter()
+                .find(|v| v.name == m.name)
+                .ok_or_else(|| format!("volumeMounts: no volume named {:?} in the pod", m.name))?;
+            let dir = self.volume_dir().join(&v.name);
+            let (source, read_only) = match &v.source {
+                VolumeSource::Config { .. } => {
+                    write_config(&v.source, self.plan, &dir)?;
+                    (dir.display().to_string(), true)
+                }
+                VolumeSource::EmptyDir => {
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    (dir.display().to_string(), m.read_only)
+                }
+                VolumeSource::Claim(claim) => {
+                    let name = format!("{}-{claim}", set_name(&absolute(self.folder)));
+                    create_volume(self.engine, self.folder, &name).await?;
+                    (name, m.read_only)
+                }
+                VolumeSource::HostPath(p) => {
+                    return Err(format!(
+                        "volume {:?} is a hostPath ({p}); berth up does not mount host folders into containers",
+                        v.name
+                    ))
+                }
+                VolumeSource::Unsupported(kind) => {
+                    return Err(format!(
+                        "volume {:?} is a {kind} volume, which berth up cannot provide locally",
+                        v.name
+                    ))
+                }
+            };
+            let source = match &m.sub_path {
+                Some(sub) if !source.starts_with('/') => {
+                    return Err(format!(
+                        "subPath {sub:?} of claim volume {:?} is not supported locally",
+                        v.name
+                    ))
+                }
+                Some(sub) => format!("{source}/{sub}"),
+                None => source,
+            };
+            let mode = if read_only || m.read_only { "ro" } else { "rw" };
+            binds.push(format!("{source}:{}:{mode}", m.path));
+        }
+        Ok(binds)
+    }
+
+    /// Creates and starts the container with `env`, and the in-pod Service names.
+    pub async fn start(
+        &self,
+        env: &[(String, String)],
+        hosts: Vec<String>,
+    ) -> Result<Started, String> {
+        let binds = self.mounts().await?;
+        let c = self.container;
+        let spec = &c.spec;
+        let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        for (container_port, host_port) in &self.ports {
+            port_bindings.insert(
+                format!("{container_port}/tcp"),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(host_port.to_string()),
+                }]),
+            );
+        }
+        let user = spec
+            .security
+            .run_as_user
+            .map(|u| match spec.security.run_as_group {
+                Some(g) => format!("{u}:{g}"),
+                None => u.to_string(),
+            });
+        let body = ContainerCreateBody {
+            image: c.image.clone(),
+            hostname: Some(self.pod_name()),
+            entrypoint: (!spec.command.is_empty()).then(|| spec.command.clone()),
+            cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
+            working_dir: spec.working_dir.clone(),
+            user,
+            env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            exposed_ports: Some(self.ports.keys().map(|p| format!("{p}/tcp")).collect()),
+            labels: Some(labels(
+                self.folder,
+                &[
+                    ("berth.dev/workload", self.workload.name.clone()),
+                    ("berth.dev/pod", self.pod_name()),
+                    ("berth.dev/container", c.name.clone()),
+                ],
+            )),
+            host_config: Some(HostConfig {
+                port_bindings: Some(port_bindings),
+                binds: Some(binds),
+                extra_hosts: Some(hosts),
+                memory: spec.limits.memory_bytes,
+                nano_cpus: spec.limits.nano_cpus,
+                readonly_rootfs: Some(spec.security.read_only_root),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = format!(
+            "{}-{}-{}-{}",
+            set_name(&absolute(self.folder)),
+            self.pod_name(),
+            c.name,
+            self.id
+        );
+        let docker = &self.engine.docker;
+        // A container of this name left by a crash of this very session's replica.
+        let _ = docker
+            .remove_container(
+                &name,
+                Some(q::RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        let created = docker
+            .create_container(
+                Some(q::CreateContainerOptionsBuilder::new().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| format!("cannot create the container: {}", engine_message(&e)))?;
+        let id = created.id;
+        if let Err(e) = docker.start_container(&id, None).await {
+            remove(self.engine, &id).await;
+            return Err(format!(
+                "cannot start the container: {}",
+                engine_message(&e)
+            ));
+        }
+        let pid = docker
+            .inspect_container(&id, None)
+            .await
+            .ok()
+            .and_then(|i| i.state?.pid)
+            .unwrap_or(0) as u32;
+        Ok(Started { id, pid })
+    }
+}
+
+/// What the engine said, without the HTTP wrapping.
+fn engine_message(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn pull_image(engine: &Engine, image: &str) -> Result<(), String> {
+    let options = q::CreateImageOptionsBuilder::new()
+        .from_image(image)
+        .build();
+    let mut progress = engine.docker.create_image(Some(options), None, None);
+    while let Some(step) = progress.next().await {
+        let step = step.map_err(|e| engine_message(&e))?;
+        if let Some(e) = step.error_detail.and_then(|d| d.message) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+async fn create_volume(engine: &Engine, folder: &Path, name: &str) -> Result<(), String> {
+    if engine.docker.inspect_volume(name).await.is_ok() {
+        return Ok(());
+    }
+    let body = bollard::models::VolumeCreateRequest {
+        name: Some(name.to_string()),
+        labels: Some(labels(folder, &[])),
+        ..Default::default()
+    };
+    engine
+        .docker
+        .create_volume(body)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot create volume {name}: {}", engine_message(&e)))
+}
+
+/// Writes a ConfigMap or Secret volume's files into `dir` (anew), as the kubelet lays them out:
+/// every key, or only `items` under their paths, with their modes.
+fn write_config(source: &VolumeSource, plan: &Plan, dir: &Path) -> Result<(), String> {
+    let VolumeSource::Config {
+        secret,
+        name,
+        items,
+        default_mode,
+        optional,
+    } = source
+    else {
+        return Ok(());
+    };
+    let kind = if *secret { "Secret" } else { "ConfigMap" };
+    let data = if *secret {
+        &plan.secrets
+    } else {
+        &plan.config_maps
+    };
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let Some(values) = data.get(name) else {
+        if *optional {
+            return Ok(());
+        }
+        return Err(format!(
+            "volume: {kind} {name:?} is not in the deploy folder"
+        ));
+    };
+    let files: Vec<(String, String, u32)> = if items.is_empty() {
+        values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone(), *default_mode))
+            .collect()
+    } else {
+        items
+            .iter()
+            .map(|i| {
+                let v = values
+                    .get(&i.key)
+                    .ok_or_else(|| format!("volume: {kind} {name:?} has no key {:?}", i.key))?;
+                Ok((i.path.clone(), v.clone(), i.mode.unwrap_or(*default_mode)))
+            })
+            .collect::<Result<_, String>>()?
+    };
+    for (path, value, mode) in files {
+        if path.split('/').any(|p| p == ".." || p.is_empty()) {
+            return Err(format!(
+                "volume: {kind} {name:?}: path {path:?} leaves the volume"
+            ));
+        }
+        let file = dir.join(&path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&file, value).map_err(|e| format!("{}: {e}", file.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode));
+    }
+    Ok(())
+}
+
+/// The container's output, line by line, as (`stdout`|`stderr`, line), until it ends.
+pub(crate) fn log_lines(
+    engine: &Engine,
+    id: &str,
+) -> impl Stream<Item = (&'static str, String)> + Send + 'static {
+    let options = q::LogsOptionsBuilder::new()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let chunks = engine.docker.logs(id, Some(options));
+    let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    chunks
+        .take_while(|c| std::future::ready(c.is_ok()))
+        .filter_map(|c| std::future::ready(c.ok()))
+        .flat_map(move |chunk| {
+            let (i, name, bytes) = match chunk {
+                bollard::container::LogOutput::StdErr { message } => (1, "stderr", message),
+                other => (0, "stdout", other.into_bytes()),
+            };
+            pending[i].extend_from_slice(&bytes);
+            let mut lines = Vec::new();
+            while let Some(n) = pending[i].iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending[i].drain(..=n).collect();
+                let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+                lines.push((name, text.trim_end_matches('\r').to_string()));
+            }
+            futures::stream::iter(lines)
+        })
+}
+
+/// Waits for the container to exit; its exit status as a process's.
+pub(crate) async fn wait(engine: &Engine, id: &str) -> std::io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut waits = engine
+        .docker
+        .wait_container(id, None::<q::WaitContainerOptions>);
+    let code = match waits.next().await {
+        Some(Ok(r)) => r.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(e)) => return Err(std::io::Error::other(engine_message(&e))),
+        None => return Err(std::io::Error::other("the engine ended the wait")),
+    };
+    Ok(std::process::ExitStatus::from_raw(
+        ((code & 0xff) as i32) << 8,
+    ))
+}
+
+/// Stops the container (SIGTERM, then SIGKILL after `grace`) and removes it.
+pub(crate) async fn stop(engine: &Engine, id: &str, grace: Duration) {
+    let t = grace.as_secs().min(i32::MAX as u64) as i32;
+    let _ = engine
+        .docker
+        .stop_container(id, Some(q::StopContainerOptionsBuilder::new().t(t).build()))
+        .await;
+    remove(engine, id).await;
+}
+
+/// Kills the container at once (a failed liveness probe).
+pub(crate) async fn kill(engine: &Engine, id: &str) {
+    let _ = engine
+        .docker
+        .kill_container(id, None::<q::KillContainerOptions>)
+        .await;
+}
+
+pub(crate) async fn remove(engine: &Engine, id: &str) {
+    let _ = engine
+        .docker
+        .remove_container(
+            id,
+            Some(q::RemoveContainerOptionsBuilder::new().force(true).build()),
+        )
+        .await;
+}
+
+/// Runs `command` in the container (an exec probe): fine when it exits 0 within `timeout`.
+pub(crate) async fn exec(
+    engine: &Engine,
+    id: &str,
+    command: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
+    let docker = &engine.docker;
+    let run = async {
+        let exec = docker
+            .create_exec(
+                id,
+                bollard::models::ExecConfig {
+                    cmd: Some(command.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| engine_message(&e))?;
+        let mut output = String::new();
+        if let bollard::exec::StartExecResults::Attached {
+            output: mut out, ..
+        } = docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| engine_message(&e))?
+        {
+            while let Some(Ok(chunk)) = out.next().await {
+                if output.len() < 512 {
+                    output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                }
+            }
+        }
+        let code = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| engine_message(&e))?
+            .exit_code
+            .unwrap_or(-1);
+        match code {
+            0 => Ok(()),
+            n => Err(format!(
+                "{:?} exited with {n}: {}",
+                command.join(" "),
+                output.trim()
+            )),
+        }
+    };
+    tokio::time::timeout(timeout, run)
+        .await
+        .map_err(|_| format!("{:?} timed out after {timeout:?}", command.join(" ")))?
+}
+
+/// Removes every container berth started for `folder` that is still there (a berth that was
+/// killed); returns how many, or why the engine could not list them.
+pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, String> {
+    let mut filters = HashMap::new();
+    filters.insert(
+        "label",
+        vec![format!("{FOLDER_LABEL}={}", absolute(folder).display())],
+    );
+    let options = q::ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let found = engine
+        .docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| engine_message(&e))?;
+    let mut n = 0;
+    for c in found {
+        if let Some(id) = c.id {
+            remove(engine, &id).await;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
