@@ -48,23 +48,23 @@ try {
   await page.fill("#l-filter", "");
   ok("the log filter narrows the view");
 
-  // 3. Toggling source mode changes the Mode column.
-  const toggle = page.locator('#d-containers input[data-container="web"]');
-  await toggle.check();
+  // 3. Switching to source mode changes the Mode column.
+  const choose = page.locator('#d-containers select[data-container="web"]');
+  await choose.selectOption("source");
   await page.goto(dashboard + "#/");
   await page.waitForFunction(() => {
     const row = document.querySelector('#services tr[data-name="web"]');
     return row && row.cells[4].textContent.trim() === "source";
   }, null, { timeout: 20000 });
-  ok("toggling source mode changed the Mode column to source");
+  ok("switching to source mode changed the Mode column to source");
   await page.goto(dashboard + "#/service/web/configure");
   await page.waitForSelector('#d-containers button[data-reload="web"]');
   await page.screenshot({ path: `${shots}/configure.png`, fullPage: true });
-  await page.locator('#d-containers input[data-container="web"]').uncheck();
+  await page.locator('#d-containers select[data-container="web"]').selectOption("process");
   await page.goto(dashboard + "#/");
-  await page.waitForFunction(() => document.querySelector('#services tr[data-name="web"]').cells[4].textContent.trim() === "image",
+  await page.waitForFunction(() => document.querySelector('#services tr[data-name="web"]').cells[4].textContent.trim() === "process",
     null, { timeout: 20000 });
-  ok("and back to image");
+  ok("and back to process");
 
   // 4. The reload button redeploys.
   const before = (await api("/api/v1/environment")).generation;

@@ -47,10 +47,11 @@ pub struct ScaleArgs {
 pub struct ModeArgs {
     /// The workload.
     service: String,
-    /// `source` (run from your source, with the run spec's build) or `image`.
-    #[arg(value_parser = ["source", "image"])]
+    /// `image` (its image, on Docker or Podman), `process` (its berth.dev/run spec) or `source`
+    /// (the run spec with its build, rebuilt and restarted on save).
+    #[arg(value_parser = ["image", "process", "source"])]
     mode: String,
-    /// Only this container (default: every container with a berth.dev/run entry).
+    /// Only this container (default: every container that can run in that mode).
     #[arg(long)]
     container: Option<String>,
     /// The deploy folder a `berth up` runs for.

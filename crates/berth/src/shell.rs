@@ -65,6 +65,13 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
             .or(w.containers.first()),
     }
     .ok_or_else(|| anyhow::anyhow!("{} has no such container", w.name))?;
+    if let Some(engine) = berth_local::running_status(&args.dir)
+        .and_then(|_| berth_local::container::running_engine(&args.dir))
+    {
+        if let Some(err) = shell_in_container(&args.dir, &engine, &w.name, &c.name, &args.command) {
+            return Err(err);
+        }
+    }
     let mut env = plan.resolve_env(w, c, 0).map_err(anyhow::Error::msg)?;
     if let Some(run) = &c.run {
         env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -99,5 +106,33 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
     Err(anyhow::anyhow!(
         "cannot start {program} in {}: {err}",
         workdir.display()
+    ))
+}
+
+/// `berth shell` into the container of replica 0, when it runs in image mode: the engine's own
+/// `exec -it` (Podman's or Docker's command). `None` when no such container runs.
+fn shell_in_container(
+    dir: &std::path::Path,
+    engine: &berth_local::container::RunningEngine,
+    workload: &str,
+    container: &str,
+    command: &[String],
+) -> Option<anyhow::Error> {
+    let id = engine.find(dir, workload, container)?;
+    let mut cmd = engine.command();
+    cmd.args(["exec", "-i"]);
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        cmd.arg("-t");
+    }
+    cmd.arg(&id);
+    if command.is_empty() {
+        cmd.arg("sh");
+    } else {
+        cmd.args(command);
+    }
+    let err = cmd.exec();
+    Some(anyhow::anyhow!(
+        "cannot run {:?} to open a shell in container {id}: {err}",
+        cmd.get_program()
     ))
 }

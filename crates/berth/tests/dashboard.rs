@@ -267,7 +267,7 @@ fn the_api_serves_the_environment_and_acts_on_it() {
         let s = service(&env, name);
         assert!(s["description"].is_string(), "{name} has a description");
     }
-    assert_eq!(service(&env, "web")["mode"], "image");
+    assert_eq!(service(&env, "web")["mode"], "process");
     assert_eq!(service(&env, "seed")["health"], "completed");
 
     // Secret values never reach the API.
@@ -365,7 +365,7 @@ fn the_api_serves_the_environment_and_acts_on_it() {
         .args([
             "mode",
             "web",
-            "image",
+            "process",
             "-C",
             up.dir.path().to_str().unwrap(),
         ])
@@ -376,8 +376,8 @@ fn the_api_serves_the_environment_and_acts_on_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    up.wait_env("web back in image mode", |e| {
-        service(e, "web")["mode"] == "image"
+    up.wait_env("web back in process mode", |e| {
+        service(e, "web")["mode"] == "process"
     });
     let out = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["logs", "web", "-C", up.dir.path().to_str().unwrap()])

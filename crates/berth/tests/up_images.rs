@@ -16,40 +16,60 @@ fn image() -> &'static str {
     static IMAGE: OnceLock<&'static str> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let name = "localhost/berth-test/busybox:1";
-        let root = tempfile::tempdir().unwrap();
-        let bin = root.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).expect(NEEDS);
-        for tool in [
-            "sh", "cat", "echo", "httpd", "sleep", "wget", "env", "ls", "id", "hostname", "seq",
-        ] {
-            std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap();
-        }
-        std::fs::create_dir_all(root.path().join("tmp")).unwrap();
-        let tar = root.path().join("rootfs.tar");
-        let ok = Command::new("tar")
-            .args([
-                "-C",
-                root.path().to_str().unwrap(),
-                "-cf",
-                tar.to_str().unwrap(),
-                "bin",
-                "tmp",
-            ])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let out = Command::new("podman")
-            .args(["import", tar.to_str().unwrap(), name])
-            .output()
-            .expect(NEEDS);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        make_image(name, &[], &[]);
         name
     })
+}
+
+/// Builds an image named `name` from the static busybox, `files` (path, text, executable) and
+/// Dockerfile-style `changes` (`WORKDIR /x`, `CMD [...]`), with `podman import`.
+fn make_image(name: &str, files: &[(&str, &str, bool)], changes: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect(NEEDS);
+    let tools = [
+        "sh", "cat", "echo", "httpd", "sleep", "wget", "env", "ls", "id", "hostname", "seq", "nc",
+        "mkdir", "rm", "grep", "pidof",
+    ];
+    for tool in tools {
+        std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap();
+    }
+    std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+    for (path, text, exec) in files {
+        let file = root.path().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        let mode = if *exec { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let tar = tempfile::NamedTempFile::new().unwrap();
+    let ok = Command::new("tar")
+        .args([
+            "-C",
+            root.path().to_str().unwrap(),
+            "-cf",
+            tar.path().to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mut import = Command::new("podman");
+    import.arg("import");
+    for c in changes {
+        import.args(["--change", c]);
+    }
+    let out = import
+        .args([tar.path().to_str().unwrap(), name])
+        .output()
+        .expect(NEEDS);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The containers labelled with a folder, as `podman ps` lists them (names).
@@ -222,6 +242,25 @@ fn images_serve_through_services_ingress_and_cluster_dns() {
     let services = dashboard_services(&s);
     let web = services.iter().find(|v| v["name"] == "web").unwrap();
     assert_eq!(web["mode"], "image", "{web}");
+    // `berth shell` runs inside the container (the pod's hostname, the image's files).
+    let out = berth(&[
+        "shell",
+        "web",
+        "-C",
+        dir.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "hostname; cat /www/index.html",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "web-0\nhello from a container\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Stopping berth removes every container it started.
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
@@ -424,4 +463,112 @@ spec:
     let why = db["notRunnable"].as_str().unwrap_or_default();
     assert!(why.contains("install Podman or Docker"), "{db}");
     assert_eq!(containers_of(dir), Vec::<String>::new());
+}
+
+/// podinfo's image as its chart runs it (`./podinfo --port=... --cache-server=tcp://HOST:PORT`
+/// in /home/app, `podcli check http` probes): it serves on its port and is ready only while
+/// the cache answers PING.
+const PODINFO: &str = r#"#!/bin/sh
+port=9898; cache=""
+for a in "$@"; do
+  case "$a" in
+    --port=*) port="${a#--port=}" ;;
+    --cache-server=tcp://*) cache="${a#--cache-server=tcp://}" ;;
+  esac
+done
+www=/data/www
+mkdir -p $www
+echo "podinfo $(hostname) cache=$cache" > $www/index.html
+echo ok > $www/healthz
+if [ -n "$cache" ]; then
+  (while true; do
+    if (echo PING; sleep 0.3) | nc -w 1 "${cache%:*}" "${cache#*:}" | grep -q PONG; then
+      [ -f $www/readyz ] || echo "cache $cache answers"
+      echo ok > $www/readyz
+    else
+      rm -f $www/readyz
+    fi
+    sleep 1
+  done) &
+else
+  echo ok > $www/readyz
+fi
+exec httpd -f -p "$port" -h $www
+"#;
+
+const PODCLI: &str =
+    "#!/bin/sh\n# podcli check http HOST:PORT/PATH\nexec wget -q -O /dev/null \"http://$3\"\n";
+
+const REDIS_SERVER: &str = "#!/bin/sh\ncat \"$1\" > /dev/null || exit 1\necho \"fake redis with $1\"\nexec nc -ll -p 6379 -e /usr/local/bin/redis-pong\n";
+const REDIS_PONG: &str = "#!/bin/sh\nwhile read line; do echo '+PONG'; done\n";
+const REDIS_CLI: &str =
+    "#!/bin/sh\n(echo PING; sleep 0.3) | nc -w 1 127.0.0.1 6379 | grep -q PONG && echo PONG\n";
+
+/// A chart nobody annotated for berth: podinfo with its redis cache and Ingress (the corpus'
+/// `podinfo-switches` values), from images built here under the chart's own image names.
+#[test]
+#[ignore = "needs podman, busybox-static and the chart corpus (./scripts/test.sh)"]
+fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
+    let corpus = std::env::var("BERTH_CHART_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo().join("../shared/charts"));
+    let case = corpus.join("podinfo-switches");
+    assert!(
+        case.is_dir(),
+        "the chart corpus is needed: {}",
+        case.display()
+    );
+    make_image(
+        "ghcr.io/stefanprodan/podinfo:6.14.1",
+        &[
+            ("/home/app/podinfo", PODINFO, true),
+            ("/usr/local/bin/podcli", PODCLI, true),
+        ],
+        &["WORKDIR /home/app"],
+    );
+    make_image(
+        "docker.io/redis:8.8.0",
+        &[
+            ("/usr/local/bin/redis-server", REDIS_SERVER, true),
+            ("/usr/local/bin/redis-pong", REDIS_PONG, true),
+            ("/usr/local/bin/redis-cli", REDIS_CLI, true),
+        ],
+        &[],
+    );
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("chart"), &t.path().join("chart"));
+    let dir = t.path().join("chart");
+    let values = case.join("values.yaml");
+    let mut child = up_with(
+        &dir,
+        &[
+            "--release",
+            "demo",
+            "-n",
+            "apps",
+            "-f",
+            values.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let s = wait_for(&dir, "podinfo and redis ready", |s| {
+        // Its HPA owns podinfo's replicas, so the Deployment asks for the default one.
+        let r = s["replicas"].as_array().unwrap();
+        r.len() == 2 && all_ready(s)
+    });
+    // podinfo reached redis by its Service name (its readiness depends on it).
+    let log = log_text(&dir, "demo-podinfo");
+    assert!(
+        log.contains("cache demo-podinfo-redis:6379 answers"),
+        "{log}"
+    );
+    // The Ingress routes the chart's host to the podinfo replicas.
+    let (code, page) = http_host(&ingress(&s), "podinfo.example.com", "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.starts_with("podinfo demo-podinfo-"), "{page}");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(containers_of(&dir), Vec::<String>::new());
 }

@@ -125,7 +125,12 @@ impl Pod<'_> {
                     (dir.display().to_string(), true)
                 }
                 VolumeSource::EmptyDir => {
-                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    // Writable by any user the container runs as, as the kubelet makes it.
+                    let dir = match &m.sub_path {
+                        Some(sub) => dir.join(sub),
+                        None => dir,
+                    };
+                    make_shared_dir(&dir)?;
                     (dir.display().to_string(), m.read_only)
                 }
                 VolumeSource::Claim(claim) => {
@@ -147,6 +152,7 @@ impl Pod<'_> {
                 }
             };
             let source = match &m.sub_path {
+                _ if matches!(v.source, VolumeSource::EmptyDir) => source,
                 Some(sub) if !source.starts_with('/') => {
                     return Err(format!(
                         "subPath {sub:?} of claim volume {:?} is not supported locally",
@@ -262,6 +268,13 @@ fn engine_message(e: &bollard::errors::Error) -> String {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         other => other.to_string(),
     }
+}
+
+fn make_shared_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+        .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 async fn pull_image(engine: &Engine, image: &str) -> Result<(), String> {
@@ -513,4 +526,59 @@ pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, S
         }
     }
     Ok(n)
+}
+
+/// The engine a running `berth up` uses for a folder, as its command line sees it.
+pub struct RunningEngine {
+    /// `podman` or `docker`.
+    pub product: String,
+    /// The socket, for Docker's command.
+    pub socket: Option<String>,
+}
+
+/// The engine of the `berth up` running for `folder`, if it runs containers.
+pub fn running_engine(folder: &Path) -> Option<RunningEngine> {
+    let name = std::fs::read_to_string(crate::engine_marker(folder)).ok()?;
+    let product = name.split_whitespace().next()?.to_string();
+    let socket = name
+        .split(" at ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .map(String::from);
+    Some(RunningEngine { product, socket })
+}
+
+impl RunningEngine {
+    /// The engine's command (`podman`, or `docker` pointed at the socket berth uses).
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.product);
+        if self.product == "docker" {
+            if let Some(s) = &self.socket {
+                cmd.env("DOCKER_HOST", format!("unix://{s}"));
+            }
+        }
+        cmd
+    }
+
+    /// The id of replica 0's container `container` of `workload`, if it runs.
+    pub fn find(&self, folder: &Path, workload: &str, container: &str) -> Option<String> {
+        let out = self
+            .command()
+            .args(["ps", "-q", "--filter"])
+            .arg(format!(
+                "label={FOLDER_LABEL}={}",
+                absolute(folder).display()
+            ))
+            .args(["--filter", &format!("label=berth.dev/pod={workload}-0")])
+            .args([
+                "--filter",
+                &format!("label=berth.dev/container={container}"),
+            ])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .map(str::to_string)
+    }
 }

@@ -54,7 +54,7 @@ pub fn state_file(dir: &Path) -> PathBuf {
 
 /// Present while containers may run for the folder: the next start removes what a killed
 /// berth left.
-fn engine_marker(dir: &Path) -> PathBuf {
+pub(crate) fn engine_marker(dir: &Path) -> PathBuf {
     state_dir(dir).join("engine")
 }
 

@@ -162,7 +162,7 @@ impl<P: Planner> Session<P> {
         container: Option<&str>,
         mode: berth_core::view::Mode,
     ) -> Result<Applied, ApiError> {
-        let targets = mode_targets(w, container)?;
+        let targets = mode_targets(w, container, mode)?;
         let entry = self.over.modes.entry(w.name.clone()).or_default();
         for c in targets {
             entry.insert(c, mode);
@@ -230,33 +230,46 @@ pub enum Rebuilt {
     Restarted(String, Result<Applied, String>),
 }
 
-/// The containers of `w` a mode change applies to: `container`, or all that can run from
-/// source; an error that says why when there are none.
-fn mode_targets(w: &WorkloadStatus, container: Option<&str>) -> Result<Vec<String>, ApiError> {
+/// The containers of `w` a mode change applies to: `container`, or all that can run in
+/// `mode`; an error that says why when there are none.
+fn mode_targets(
+    w: &WorkloadStatus,
+    container: Option<&str>,
+    mode: berth_core::view::Mode,
+) -> Result<Vec<String>, ApiError> {
     let name = &w.name;
-    let targets: Vec<String> = match container {
-        Some(c) => match w.containers.iter().find(|x| x.name == c) {
-            Some(x) if x.runnable => vec![c.to_string()],
-            Some(_) => {
-                return Err(ApiError::bad_request(format!(
-                "container {c} of {name} has no berth.dev/run entry, so it cannot run from source"
-            )))
-            }
-            None => return Err(ApiError::not_found(format!("{name} has no container {c}"))),
-        },
-        None => w
-            .containers
-            .iter()
-            .filter(|x| x.runnable)
-            .map(|x| x.name.clone())
-            .collect(),
-    };
-    if targets.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "no container of {name} can run from source (none has a berth.dev/run entry)"
-        )));
+    let targets: Vec<String> = w
+        .containers
+        .iter()
+        .filter(|x| container.is_none_or(|c| c == x.name))
+        .filter(|x| x.modes.contains(&mode))
+        .map(|x| x.name.clone())
+        .collect();
+    if !targets.is_empty() {
+        return Ok(targets);
     }
-    Ok(targets)
+    if let Some(c) = container {
+        if !w.containers.iter().any(|x| x.name == c) {
+            return Err(ApiError::not_found(format!("{name} has no container {c}")));
+        }
+    }
+    let which = match container {
+        Some(c) => format!("container {c} of {name}"),
+        None => format!("no container of {name}"),
+    };
+    let why = match mode {
+        berth_core::view::Mode::Image => "needs an image and a container engine (Docker or Podman)",
+        _ => "needs a berth.dev/run entry",
+    };
+    let verb = if container.is_some() {
+        "cannot run"
+    } else {
+        "can run"
+    };
+    Err(ApiError::bad_request(format!(
+        "{which} {verb} in {} mode: that {why}",
+        mode.as_str()
+    )))
 }
 
 /// A folder that cannot be applied, as the API's answer.

@@ -85,15 +85,16 @@ function renderDetail() {
       el("td", {}, r.restarts),
       el("td", {}, age(r.started)))));
   $("d-containers").replaceChildren(...s.containers.map((c) => {
-    const toggle = el("input", { type: "checkbox", checked: c.mode === "source", disabled: !c.source_available });
-    toggle.setAttribute("data-container", c.name);
-    toggle.addEventListener("change", () => setMode(s.name, c.name, toggle.checked ? "source" : "image", toggle));
+    const modes = c.modes && c.modes.length ? c.modes : [c.mode];
+    const choose = el("select", { disabled: modes.length < 2 },
+      ...modes.map((m) => el("option", { value: m, selected: m === c.mode }, m)));
+    choose.setAttribute("data-container", c.name);
+    choose.addEventListener("change", () => setMode(s.name, c.name, choose.value, choose));
     const parts = [
-      el("label", {}, toggle, " ", el("strong", {}, c.name), " runs from ",
-        el("span", { class: "mode " + c.mode }, c.mode)),
+      el("label", {}, el("strong", {}, c.name), " runs from ", choose),
     ];
     if (c.help) parts.push(el("p", { class: "help" }, c.help));
-    if (!c.source_available) parts.push(el("p", { class: "help" }, "No source settings in berth.dev/run."));
+    if (!modes.includes("source")) parts.push(el("p", { class: "help" }, "No source settings in berth.dev/run."));
     if (c.mode === "source") {
       const b = el("button", { type: "button" }, "Reload source");
       b.setAttribute("data-reload", c.name);
