@@ -572,3 +572,76 @@ fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
     assert!(child.wait().unwrap().success());
     assert_eq!(containers_of(&dir), Vec::<String>::new());
 }
+
+/// A pod's containers share one network namespace (a holder container of berth's own, made
+/// here from a few bytes of machine code): a sidecar reaches the main container on localhost,
+/// and both see the pod's hostname; the Service reaches the pod's published port.
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn containers_of_a_pod_share_its_network() {
+    let app = format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {{name: page}}
+data: {{index.html: "main container\n"}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: pair}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: pair}}}}
+  template:
+    metadata: {{labels: {{app: pair}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: main
+          image: {image}
+          imagePullPolicy: Never
+          command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+          ports: [{{containerPort: 8080}}]
+          volumeMounts: [{{name: www, mountPath: /www}}]
+        - name: sidecar
+          image: {image}
+          imagePullPolicy: Never
+          command: ["sh", "-c", "while true; do echo \"$(hostname) sees $(wget -q -O - http://localhost:8080/)\"; sleep 1; done"]
+      volumes: [{{name: www, configMap: {{name: page}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: pair}}
+spec:
+  selector: {{app: pair}}
+  ports: [{{port: 8081, targetPort: 8080}}]
+"#,
+        image = image()
+    );
+    let t = folder(&[("app.yaml", &app)]);
+    let dir = t.path();
+    let mut child = up(dir);
+    let s = wait_for(dir, "both pods ready", |s| {
+        s["replicas"].as_array().unwrap().len() == 4 && all_ready(s)
+    });
+    wait_until(
+        "each sidecar to reach its main container on localhost",
+        || {
+            let log = log_text(dir, "pair");
+            log.contains("pair-0 stdout pair-0 sees main container")
+                && log.contains("pair-1 stdout pair-1 sees main container")
+        },
+    );
+    let (code, page) = http(&address(&s, "pair"), "GET", "/", None);
+    assert_eq!((code, page.as_str()), (200, "main container\n"));
+    let names = containers_of(dir);
+    assert_eq!(names.len(), 6, "two holders and four containers: {names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.contains("-pod-")).count(),
+        2,
+        "{names:?}"
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(containers_of(dir), Vec::<String>::new());
+}

@@ -173,20 +173,12 @@ impl Pod<'_> {
         &self,
         env: &[(String, String)],
         hosts: Vec<String>,
+        network: Option<&str>,
     ) -> Result<Started, String> {
         let binds = self.mounts().await?;
         let c = self.container;
         let spec = &c.spec;
-        let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-        for (container_port, host_port) in &self.ports {
-            port_bindings.insert(
-                format!("{container_port}/tcp"),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(host_port.to_string()),
-                }]),
-            );
-        }
+        let own_network = network.is_none();
         let user = spec
             .security
             .run_as_user
@@ -196,13 +188,14 @@ impl Pod<'_> {
             });
         let body = ContainerCreateBody {
             image: c.image.clone(),
-            hostname: Some(self.pod_name()),
+            hostname: own_network.then(|| self.pod_name()),
             entrypoint: (!spec.command.is_empty()).then(|| spec.command.clone()),
             cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
             working_dir: spec.working_dir.clone(),
             user,
             env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            exposed_ports: Some(self.ports.keys().map(|p| format!("{p}/tcp")).collect()),
+            exposed_ports: own_network
+                .then(|| self.ports.keys().map(|p| format!("{p}/tcp")).collect()),
             labels: Some(labels(
                 self.folder,
                 &[
@@ -212,9 +205,15 @@ impl Pod<'_> {
                 ],
             )),
             host_config: Some(HostConfig {
-                port_bindings: Some(port_bindings),
+                network_mode: network.map(|id| format!("container:{id}")),
+                // The pod's hostname too, as its containers share it on a cluster (Podman
+                // only: Docker Engine accepts no other container's UTS namespace).
+                uts_mode: network
+                    .filter(|_| self.engine.is_podman())
+                    .map(|id| format!("container:{id}")),
+                port_bindings: own_network.then(|| port_bindings(&self.ports)),
                 binds: Some(binds),
-                extra_hosts: Some(hosts),
+                extra_hosts: own_network.then_some(hosts),
                 memory: spec.limits.memory_bytes,
                 nano_cpus: spec.limits.nano_cpus,
                 readonly_rootfs: Some(spec.security.read_only_root),
@@ -229,6 +228,52 @@ impl Pod<'_> {
             c.name,
             self.id
         );
+        self.create_and_start(&name, body).await
+    }
+
+    /// Starts the pod's network holder: the pause program, with the pod's hostname, its
+    /// Service names and the published ports of all its containers (`ports`).
+    pub async fn start_holder(
+        &self,
+        ports: &BTreeMap<u16, u16>,
+        hosts: Vec<String>,
+    ) -> Result<Started, String> {
+        crate::pause::ensure_image(self.engine).await?;
+        let body = ContainerCreateBody {
+            image: Some(crate::pause::IMAGE.into()),
+            entrypoint: Some(vec!["/pause".into()]),
+            hostname: Some(self.pod_name()),
+            exposed_ports: Some(ports.keys().map(|p| format!("{p}/tcp")).collect()),
+            labels: Some(labels(
+                self.folder,
+                &[
+                    ("berth.dev/workload", self.workload.name.clone()),
+                    ("berth.dev/pod", self.pod_name()),
+                    ("berth.dev/container", "(pod)".into()),
+                ],
+            )),
+            host_config: Some(HostConfig {
+                port_bindings: Some(port_bindings(ports)),
+                extra_hosts: Some(hosts),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = format!(
+            "{}-{}-pod-{}",
+            set_name(&absolute(self.folder)),
+            self.pod_name(),
+            self.id
+        );
+        self.create_and_start(&name, body).await
+    }
+
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<Started, String> {
+        let name = name.to_string();
         let docker = &self.engine.docker;
         // A container of this name left by a crash of this very session's replica.
         let _ = docker
@@ -260,6 +305,20 @@ impl Pod<'_> {
             .unwrap_or(0) as u32;
         Ok(Started { id, pid })
     }
+}
+
+/// Container ports published on the host's loopback only, at the replica's ports.
+fn port_bindings(ports: &BTreeMap<u16, u16>) -> HashMap<String, Option<Vec<PortBinding>>> {
+    ports
+        .iter()
+        .map(|(container_port, host_port)| {
+            let binding = PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(host_port.to_string()),
+            };
+            (format!("{container_port}/tcp"), Some(vec![binding]))
+        })
+        .collect()
 }
 
 /// What the engine said, without the HTTP wrapping.
@@ -580,5 +639,61 @@ impl RunningEngine {
             .lines()
             .next()
             .map(str::to_string)
+    }
+}
+
+/// The network namespaces of pods with several containers in image mode: a holder container per
+/// pod replica, made by the first of its containers to start and removed after the last stops.
+#[derive(Default)]
+pub struct PodNets {
+    pods: tokio::sync::Mutex<HashMap<(String, u32), PodNet>>,
+}
+
+struct PodNet {
+    engine: std::sync::Arc<Engine>,
+    id: String,
+    refs: usize,
+    listeners: Vec<tokio::task::AbortHandle>,
+}
+
+/// A made holder: its container, its first process, and the Service listeners in it.
+pub(crate) type Holder = (Started, Vec<tokio::task::AbortHandle>);
+
+impl PodNets {
+    /// The holder of pod `key` (its container id), made with `make` when there is none.
+    pub(crate) async fn acquire(
+        &self,
+        key: (String, u32),
+        engine: &std::sync::Arc<Engine>,
+        make: impl std::future::Future<Output = Result<Holder, String>>,
+    ) -> Result<String, String> {
+        let mut pods = self.pods.lock().await;
+        if let Some(p) = pods.get_mut(&key) {
+            p.refs += 1;
+            return Ok(p.id.clone());
+        }
+        let (started, listeners) = make.await?;
+        pods.insert(
+            key,
+            PodNet {
+                engine: engine.clone(),
+                id: started.id.clone(),
+                refs: 1,
+                listeners,
+            },
+        );
+        Ok(started.id)
+    }
+
+    /// One container of pod `key` is gone; the holder goes with the last.
+    pub(crate) async fn release(&self, key: &(String, u32)) {
+        let mut pods = self.pods.lock().await;
+        let Some(p) = pods.get_mut(key) else { return };
+        p.refs -= 1;
+        if p.refs == 0 {
+            let p = pods.remove(key).expect("present");
+            p.listeners.iter().for_each(tokio::task::AbortHandle::abort);
+            remove(&p.engine, &p.id).await;
+        }
     }
 }

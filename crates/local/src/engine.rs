@@ -84,6 +84,11 @@ pub fn configured() -> bool {
 }
 
 impl Engine {
+    /// Podman (through its Docker-compatible service), rather than Docker Engine.
+    pub fn is_podman(&self) -> bool {
+        self.name.starts_with("podman")
+    }
+
     /// Connects to the first engine that answers; when none does and `podman` is installed,
     /// starts `podman system service` on a socket of berth's own (`run_dir`, short enough for
     /// a socket path). The error says what to install.

@@ -21,6 +21,8 @@ pub(crate) enum Instance {
         pid: u32,
         /// The Service listeners inside its network namespace.
         listeners: Vec<AbortHandle>,
+        /// The pod whose network it shares, released when it is gone.
+        pod: Option<(Arc<crate::container::PodNets>, (String, u32))>,
     },
 }
 
@@ -116,10 +118,14 @@ impl Instance {
                 engine,
                 id,
                 listeners,
+                pod,
                 ..
             } => {
                 listeners.iter().for_each(AbortHandle::abort);
                 container::remove(engine, id).await;
+                if let Some((nets, key)) = pod.take() {
+                    nets.release(&key).await;
+                }
             }
         }
     }

@@ -14,6 +14,7 @@ mod ingress;
 pub mod log_file;
 pub use berth_core::logs;
 mod instance;
+mod pause;
 mod plan;
 mod pod_net;
 mod probe;
@@ -171,6 +172,7 @@ pub struct Running {
     hurry: watch::Sender<bool>,
     /// The container engine, connected when a container first runs in image mode.
     engine: Option<Result<Arc<engine::Engine>, String>>,
+    pod_nets: Arc<container::PodNets>,
 }
 
 struct ServiceRun {
@@ -183,7 +185,9 @@ type ReplicaKey = (String, u32, String);
 
 struct ReplicaRun {
     key: ReplicaKey,
-    kind: WorkloadKind,
+    /// Replaced rolling (a new replica before the old one stops): Deployments, unless their
+    /// containers share a pod's network, where two generations would clash on ports.
+    rolling: bool,
     fingerprint: String,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -375,6 +379,7 @@ impl Running {
             retiring: JoinSet::new(),
             hurry,
             engine: None,
+            pod_nets: Default::default(),
         };
         // Containers a killed berth left behind.
         if engine_marker(dir).exists() {
@@ -486,7 +491,7 @@ impl Running {
                 applied.stopped.push(r.name());
             }
             let serving = self.shared.replica_status(id).is_some_and(|s| s.ready);
-            if replaced && serving && r.kind == WorkloadKind::Deployment {
+            if replaced && serving && r.rolling {
                 rolling.push(id);
             } else {
                 self.stop_replica(id).await;
@@ -592,6 +597,7 @@ impl Running {
             shared: self.shared.clone(),
             prebuilt: self.prebuilt.contains(&w.name),
             engine,
+            pod_nets: self.pod_nets.clone(),
         };
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(job.run(stop_rx));
@@ -599,7 +605,8 @@ impl Running {
             id,
             ReplicaRun {
                 key: d.key,
-                kind: w.kind,
+                rolling: w.kind == WorkloadKind::Deployment
+                    && !supervisor::shares_network(plan, &w),
                 fingerprint: d.fingerprint,
                 stop,
                 task,

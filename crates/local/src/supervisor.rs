@@ -33,6 +33,16 @@ const PASS_THROUGH: &[&str] = &[
     "VIRTUAL_ENV",
 ];
 
+/// Whether a workload's pods hold several containers in image mode, which then share one
+/// network namespace (a holder container's).
+pub(crate) fn shares_network(plan: &Plan, w: &Workload) -> bool {
+    w.containers
+        .iter()
+        .filter(|c| plan.mode(&w.name, &c.name) == Some(Mode::Image))
+        .count()
+        > 1
+}
+
 /// Why a replica did not start: for good (until the folder changes), or for now (retried
 /// with back-off).
 enum Start {
@@ -66,6 +76,8 @@ pub struct Replica {
     pub prebuilt: bool,
     /// The container engine, for image mode (or why there is none).
     pub engine: Result<Arc<Engine>, String>,
+    /// The network holders of pods with several containers in image mode.
+    pub pod_nets: Arc<crate::container::PodNets>,
 }
 
 impl Replica {
@@ -251,26 +263,62 @@ impl Replica {
         pod.ensure_image(&|line| sink.line("berth", line, true))
             .await
             .map_err(Start::Failed)?;
-        let hosts = self
+        let hosts: Vec<String> = self
             .plan
             .services
             .iter()
             .flat_map(|s| crate::pod_net::host_entries(&s.name, &self.plan.namespace))
             .collect();
-        let started = pod.start(env, hosts).await.map_err(|why| {
-            if why.starts_with("volume") {
-                Start::Never(why)
-            } else {
-                Start::Failed(why)
+        let key = (self.workload.name.clone(), self.index);
+        let shared = shares_network(&self.plan, &self.workload);
+        let network = if shared {
+            let make = async {
+                let started = pod.start_holder(&self.pod_ports(), hosts.clone()).await?;
+                let listeners = self.pod_listeners(started.pid);
+                Ok((started, listeners))
+            };
+            let holder = self.pod_nets.acquire(key.clone(), &engine, make).await;
+            Some(holder.map_err(Start::Failed)?)
+        } else {
+            None
+        };
+        let started = match pod.start(env, hosts, network.as_deref()).await {
+            Ok(s) => s,
+            Err(why) => {
+                if shared {
+                    self.pod_nets.release(&key).await;
+                }
+                return Err(if why.starts_with("volume") {
+                    Start::Never(why)
+                } else {
+                    Start::Failed(why)
+                });
             }
-        })?;
-        let listeners = self.pod_listeners(started.pid);
+        };
+        let listeners = if shared {
+            Vec::new()
+        } else {
+            self.pod_listeners(started.pid)
+        };
         Ok(Instance::Container {
             engine,
             id: started.id,
             pid: started.pid,
             listeners,
+            pod: shared.then(|| (self.pod_nets.clone(), key)),
         })
+    }
+
+    /// The published ports of every image-mode container of this replica's pod.
+    fn pod_ports(&self) -> std::collections::BTreeMap<u16, u16> {
+        self.shared
+            .snapshot()
+            .replicas
+            .into_iter()
+            .filter(|r| r.workload == self.workload.name && r.index == self.index)
+            .filter(|r| self.plan.mode(&r.workload, &r.container) == Some(Mode::Image))
+            .flat_map(|r| r.ports)
+            .collect()
     }
 
     /// The Services' listeners inside a container's network namespace, so it reaches them by

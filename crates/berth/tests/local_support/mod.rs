@@ -80,7 +80,8 @@ impl Drop for Up {
         }
         let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Longer than Kubernetes' default grace period, which containers may take to stop.
+        let deadline = Instant::now() + Duration::from_secs(45);
         while Instant::now() < deadline {
             if matches!(self.0.try_wait(), Ok(Some(_))) {
                 return;
