@@ -63,6 +63,10 @@ const DASHBOARD: &str = "127.0.0.1:7700";
 pub struct DownArgs {
     /// The deploy folder a `berth up` runs for.
     dir: PathBuf,
+    /// Also remove the volumes of its PersistentVolumeClaims in image mode (kept otherwise,
+    /// as a cluster keeps claims).
+    #[arg(long)]
+    volumes: bool,
 }
 
 fn say(line: &str) {
@@ -554,26 +558,40 @@ impl View {
 }
 
 pub fn down(args: DownArgs) -> Result<(), String> {
-    let Some(running) = berth_local::running_status(&args.dir) else {
-        return Err(crate::control::not_running(&args.dir));
-    };
-    let pid = nix::unistd::Pid::from_raw(running.pid as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
-        .map_err(|e| format!("cannot signal berth up (pid {}): {e}", running.pid))?;
+    match berth_local::running_status(&args.dir) {
+        Some(running) => stop_running(&args.dir, running.pid)?,
+        None if !args.volumes => return Err(crate::control::not_running(&args.dir)),
+        None => {}
+    }
+    if args.volumes {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        let removed = runtime
+            .block_on(berth_local::container::remove_volumes(&args.dir))
+            .map_err(|e| format!("cannot remove the volumes: {e}"))?;
+        let s = if removed.len() == 1 { "" } else { "s" };
+        say(format!("removed {} volume{s} {}", removed.len(), removed.join(" ")).trim_end());
+    }
+    Ok(())
+}
+
+/// Stops the `berth up` running as `pid` and waits until it has.
+fn stop_running(dir: &Path, pid: u32) -> Result<(), String> {
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM)
+        .map_err(|e| format!("cannot signal berth up (pid {pid}): {e}"))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while berth_local::pid_alive(running.pid) {
+    while berth_local::pid_alive(pid) {
         if std::time::Instant::now() > deadline {
-            return Err(format!(
-                "berth up (pid {}) did not stop within 90s",
-                running.pid
-            ));
+            return Err(format!("berth up (pid {pid}) did not stop within 90s"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     say(&format!(
-        "stopped berth up (pid {}) for {}",
-        running.pid,
-        args.dir.display()
+        "stopped berth up (pid {pid}) for {}",
+        dir.display()
     ));
     Ok(())
 }

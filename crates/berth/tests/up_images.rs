@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod local_support;
+use local_support::images::make_image;
 use local_support::*;
 
 const NEEDS: &str = "needs podman and busybox-static (./scripts/test.sh installs them)";
@@ -16,60 +17,9 @@ fn image() -> &'static str {
     static IMAGE: OnceLock<&'static str> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let name = "localhost/berth-test/busybox:1";
-        make_image(name, &[], &[]);
+        make_image(name, &[], &[]).expect(NEEDS);
         name
     })
-}
-
-/// Builds an image named `name` from the static busybox, `files` (path, text, executable) and
-/// Dockerfile-style `changes` (`WORKDIR /x`, `CMD [...]`), with `podman import`.
-fn make_image(name: &str, files: &[(&str, &str, bool)], changes: &[&str]) {
-    use std::os::unix::fs::PermissionsExt;
-    let root = tempfile::tempdir().unwrap();
-    let bin = root.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox")).expect(NEEDS);
-    let tools = [
-        "sh", "cat", "echo", "httpd", "sleep", "wget", "env", "ls", "id", "hostname", "seq", "nc",
-        "mkdir", "rm", "grep", "pidof",
-    ];
-    for tool in tools {
-        std::os::unix::fs::symlink("busybox", bin.join(tool)).unwrap();
-    }
-    std::fs::create_dir_all(root.path().join("tmp")).unwrap();
-    for (path, text, exec) in files {
-        let file = root.path().join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, text).unwrap();
-        let mode = if *exec { 0o755 } else { 0o644 };
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-    let tar = tempfile::NamedTempFile::new().unwrap();
-    let ok = Command::new("tar")
-        .args([
-            "-C",
-            root.path().to_str().unwrap(),
-            "-cf",
-            tar.path().to_str().unwrap(),
-            ".",
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let mut import = Command::new("podman");
-    import.arg("import");
-    for c in changes {
-        import.args(["--change", c]);
-    }
-    let out = import
-        .args([tar.path().to_str().unwrap(), name])
-        .output()
-        .expect(NEEDS);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The containers labelled with a folder, as `podman ps` lists them (names).
@@ -308,13 +258,25 @@ spec:
     assert_eq!(before.len(), 1);
     first.kill().unwrap();
     first.wait().unwrap();
-    // berth is gone; its container is not (the engine keeps it).
+    // berth is gone; its container is not (the engine keeps it). Renamed, so that only its
+    // labels can find it.
     assert_eq!(containers_of(dir), before);
+    let left = format!("{}-left-behind", before[0]);
+    let out = Command::new("podman")
+        .args(["rename", &before[0], &left])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_file(dir.join(".berth/up.json")).ok();
     let mut second = up(dir);
     wait_for(dir, "the sleeper ready again", all_ready);
     let after = containers_of(dir);
     assert_eq!(after.len(), 1, "{after:?}");
+    assert!(!after.contains(&left), "{after:?}");
     let out = berth(&["down", dir.to_str().unwrap()]).output().unwrap();
     assert!(
         out.status.success(),
@@ -525,7 +487,8 @@ fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
             ("/usr/local/bin/podcli", PODCLI, true),
         ],
         &["WORKDIR /home/app"],
-    );
+    )
+    .expect(NEEDS);
     make_image(
         "docker.io/redis:8.8.0",
         &[
@@ -534,7 +497,8 @@ fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
             ("/usr/local/bin/redis-cli", REDIS_CLI, true),
         ],
         &[],
-    );
+    )
+    .expect(NEEDS);
     let t = tempfile::tempdir().unwrap();
     copy_dir(&case.join("chart"), &t.path().join("chart"));
     let dir = t.path().join("chart");
@@ -644,4 +608,288 @@ spec:
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(containers_of(dir), Vec::<String>::new());
+}
+
+/// A claim is a named volume that outlives `berth down` and `up`, until `berth down --volumes`;
+/// Jobs run their image to completion (and fail as Kubernetes fails them).
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn claims_outlive_the_session_and_jobs_run_to_completion() {
+    let app = format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: keeper}}
+spec:
+  selector: {{matchLabels: {{app: keeper}}}}
+  template:
+    metadata: {{labels: {{app: keeper}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: main
+          image: {image}
+          imagePullPolicy: Never
+          env: [{{name: NS, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}]
+          command: ["sh", "-c", "echo \"found: $(cat /data/seen 2>/dev/null || echo nothing) in $NS\"; echo start >> /data/seen; exec sleep 3600"]
+          volumeMounts: [{{name: data, mountPath: /data}}]
+      volumes: [{{name: data, persistentVolumeClaim: {{claimName: keep}}}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: once}}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{{name: main, image: {image}, imagePullPolicy: Never, command: ["sh", "-c", "echo job done"]}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: broken}}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers: [{{name: main, image: {image}, imagePullPolicy: Never, command: ["sh", "-c", "echo failing; exit 3"]}}]
+"#,
+        image = image()
+    );
+    let t = folder(&[("app.yaml", &app)]);
+    let dir = t.path();
+    let mut first = up(dir);
+    let s = wait_for(dir, "the keeper ready and the Jobs finished", |s| {
+        let r = s["replicas"].as_array().unwrap();
+        let phase = |w: &str| {
+            r.iter()
+                .find(|r| r["workload"] == w)
+                .map(|r| r["phase"].clone())
+        };
+        r.iter()
+            .any(|r| r["workload"] == "keeper" && r["ready"] == true)
+            && phase("once") == Some("succeeded".into())
+            && phase("broken") == Some("failed".into())
+    });
+    let broken = s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "broken")
+        .unwrap()
+        .clone();
+    assert!(
+        broken["message"]
+            .as_str()
+            .unwrap()
+            .contains("exit status: 3"),
+        "{broken}"
+    );
+    assert!(log_text(dir, "once").contains("stdout job done"));
+    assert!(
+        log_text(dir, "keeper").contains("found: nothing in default"),
+        "{}",
+        log_text(dir, "keeper")
+    );
+    let pid = nix::unistd::Pid::from_raw(first.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(first.wait().unwrap().success());
+    // The claim's data is there for the next session.
+    std::fs::remove_file(dir.join(".berth/logs/keeper.log")).unwrap();
+    let _second = up(dir);
+    wait_for(dir, "the keeper ready again", |s| {
+        s["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["workload"] == "keeper" && r["ready"] == true)
+    });
+    wait_until("the keeper to find its data", || {
+        log_text(dir, "keeper").contains("found: start in default")
+    });
+    let out = berth(&["down", "--volumes", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("removed 1 volume berth-"), "{said}");
+    let abs = std::path::absolute(dir).unwrap();
+    let volumes = Command::new("podman")
+        .args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=berth.dev/folder={}", abs.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&volumes.stdout), "");
+}
+
+/// The devmatic flow: the platform runs from images, one service switches to its source (the
+/// run spec) while the others keep their containers, and traffic follows; and back.
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn one_service_switches_from_its_image_to_source_and_back() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/index.html"), "from source\n").unwrap();
+    std::fs::write(
+        dir.join("app.yaml"),
+        format!(
+            r#"apiVersion: v1
+kind: ConfigMap
+metadata: {{name: page}}
+data: {{index.html: "from the image\n"}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    berth.dev/run: |
+      main:
+        command: [sh, -c, "exec busybox httpd -f -p $PORT -h src"]
+        build: [busybox, true]
+spec:
+  selector: {{matchLabels: {{app: api}}}}
+  template:
+    metadata: {{labels: {{app: api}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: main
+          image: {image}
+          imagePullPolicy: Never
+          command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+          ports: [{{containerPort: 8080}}]
+          readinessProbe: {{tcpSocket: {{port: 8080}}}}
+          volumeMounts: [{{name: www, mountPath: /www}}]
+      volumes: [{{name: www, configMap: {{name: page}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: api}}
+spec:
+  selector: {{app: api}}
+  ports: [{{port: 20380, targetPort: 8080}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: other}}
+spec:
+  selector: {{matchLabels: {{app: other}}}}
+  template:
+    metadata: {{labels: {{app: other}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{{name: main, image: {image}, imagePullPolicy: Never, command: ["sleep", "3600"]}}]
+"#,
+            image = image()
+        ),
+    )
+    .unwrap();
+    // The whole platform from images: the choice a team makes once, kept in .berth/modes.json.
+    std::fs::create_dir_all(dir.join(".berth")).unwrap();
+    std::fs::write(
+        dir.join(".berth/modes.json"),
+        r#"{"api": {"main": "image"}}"#,
+    )
+    .unwrap();
+    let _child = up(dir);
+    let s = wait_for(dir, "both ready", |s| {
+        all_ready(s) && s["replicas"].as_array().unwrap().len() == 2
+    });
+    assert_eq!(
+        http(&address(&s, "api"), "GET", "/", None).1,
+        "from the image\n"
+    );
+    let other = containers_of(dir)
+        .into_iter()
+        .find(|n| n.contains("other-0"))
+        .unwrap();
+    let mode = |m: &str| {
+        let out = berth(&["mode", "api", m, "-C", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    mode("source");
+    wait_until("api answering from source", || {
+        status(dir).is_some_and(|s| all_ready(&s))
+            && http(&address(&status(dir).unwrap(), "api"), "GET", "/", None).1 == "from source\n"
+    });
+    let names = containers_of(dir);
+    assert_eq!(
+        names,
+        vec![other.clone()],
+        "api's container went, other's stayed"
+    );
+    mode("image");
+    wait_until("api answering from its image again", || {
+        http(&address(&status(dir).unwrap(), "api"), "GET", "/", None).1 == "from the image\n"
+    });
+    assert!(containers_of(dir).contains(&other));
+}
+
+/// Bitnami's memcached image as its chart runs it: the image's own command (`run.sh`), as
+/// user 1001 on a read-only root with emptyDir subPaths, answering the memcached protocol.
+const MEMCACHED_RUN: &str = "#!/bin/sh\nexec /opt/bitnami/memcached/bin/memcached\n";
+const MEMCACHED: &str = "#!/bin/sh\necho \"memcached as $(id -u) on ${MEMCACHED_PORT_NUMBER}\"\ntouch /tmp/written && echo 'tmp is writable'\nnc -ll -p \"$MEMCACHED_PORT_NUMBER\" -e /opt/bitnami/memcached/bin/reply\n";
+const MEMCACHED_REPLY: &str = "#!/bin/sh\nwhile read line; do echo 'VERSION 1.6.39'; done\n";
+const PGREP: &str = "#!/bin/sh\nexec pidof \"$1\"\n";
+
+/// A database chart nobody annotated (the corpus' bitnami memcached), from an image built here
+/// under the chart's own image name: it runs through its Service as the chart sets it up.
+#[test]
+#[ignore = "needs podman, busybox-static and the chart corpus (./scripts/test.sh)"]
+fn bitnami_memcached_chart_runs_from_its_image() {
+    let corpus = std::env::var("BERTH_CHART_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo().join("../shared/charts"));
+    let case = corpus.join("memcached-default");
+    assert!(
+        case.is_dir(),
+        "the chart corpus is needed: {}",
+        case.display()
+    );
+    make_image(
+        "docker.io/bitnami/memcached:1.6.39-debian-12-r0",
+        &[
+            ("/opt/bitnami/scripts/memcached/run.sh", MEMCACHED_RUN, true),
+            ("/opt/bitnami/memcached/bin/memcached", MEMCACHED, true),
+            ("/opt/bitnami/memcached/bin/reply", MEMCACHED_REPLY, true),
+            ("/usr/bin/pgrep", PGREP, true),
+        ],
+        &[r#"CMD ["/opt/bitnami/scripts/memcached/run.sh"]"#],
+    )
+    .expect(NEEDS);
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("chart"), &t.path().join("chart"));
+    let dir = t.path().join("chart");
+    let _child = up_with(
+        &dir,
+        &["--release", "demo", "-n", "apps", "--listen", "127.0.0.1:0"],
+    );
+    let s = wait_for(&dir, "memcached ready", all_ready);
+    let log = log_text(&dir, "demo-memcached");
+    assert!(log.contains("memcached as 1001 on 11211"), "{log}");
+    assert!(log.contains("tmp is writable"), "{log}");
+    use std::io::{BufRead, Write};
+    let mut conn = std::net::TcpStream::connect(address(&s, "demo-memcached")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(b"version\r\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(conn).read_line(&mut line).unwrap();
+    assert_eq!(line, "VERSION 1.6.39\n");
 }

@@ -189,8 +189,8 @@ impl Pod<'_> {
         let body = ContainerCreateBody {
             image: c.image.clone(),
             hostname: own_network.then(|| self.pod_name()),
-            entrypoint: (!spec.command.is_empty()).then(|| spec.command.clone()),
-            cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
+            entrypoint: (!spec.command.is_empty()).then(|| expand_all(&spec.command, env)),
+            cmd: (!spec.args.is_empty()).then(|| expand_all(&spec.args, env)),
             working_dir: spec.working_dir.clone(),
             user,
             env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -305,6 +305,40 @@ impl Pod<'_> {
             .unwrap_or(0) as u32;
         Ok(Started { id, pid })
     }
+}
+
+fn expand_all(words: &[String], env: &[(String, String)]) -> Vec<String> {
+    words.iter().map(|w| expand(w, env)).collect()
+}
+
+/// Kubernetes' `$(VAR)` references in `command` and `args`: the variable's value where the
+/// container defines it, the reference unchanged where not; `$$` is a literal `$`.
+fn expand(word: &str, env: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some((name, tail)) = after
+            .strip_prefix('(')
+            .and_then(|a| a.split_once(')'))
+            .filter(|(n, _)| !n.is_empty() && !n.contains('('))
+        {
+            match env.iter().rev().find(|(k, _)| k == name) {
+                Some((_, v)) => out.push_str(v),
+                None => out.push_str(&format!("$({name})")),
+            }
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Container ports published on the host's loopback only, at the replica's ports.
@@ -560,6 +594,35 @@ pub(crate) async fn exec(
         .map_err(|_| format!("{:?} timed out after {timeout:?}", command.join(" ")))?
 }
 
+/// Removes the named volumes berth made for `folder`'s PersistentVolumeClaims (`berth down
+/// --volumes`); returns their names.
+pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, String> {
+    let engine = Engine::connect_for(folder).await?;
+    let mut filters = HashMap::new();
+    filters.insert(
+        "label",
+        vec![format!("{FOLDER_LABEL}={}", absolute(folder).display())],
+    );
+    let options = q::ListVolumesOptionsBuilder::new()
+        .filters(&filters)
+        .build();
+    let found = engine
+        .docker
+        .list_volumes(Some(options))
+        .await
+        .map_err(|e| engine_message(&e))?;
+    let mut removed = Vec::new();
+    for v in found.volumes.into_iter().flatten() {
+        engine
+            .docker
+            .remove_volume(&v.name, None::<q::RemoveVolumeOptions>)
+            .await
+            .map_err(|e| format!("cannot remove volume {}: {}", v.name, engine_message(&e)))?;
+        removed.push(v.name);
+    }
+    Ok(removed)
+}
+
 /// Removes every container berth started for `folder` that is still there (a berth that was
 /// killed); returns how many, or why the engine could not list them.
 pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, String> {
@@ -585,6 +648,18 @@ pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, S
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn references_expand_as_kubernetes_expands_them() {
+        let env = [("PORT".to_string(), "80".to_string())];
+        let e = |w: &str| super::expand(w, &env);
+        assert_eq!(e("--port=$(PORT)"), "--port=80");
+        assert_eq!(e("$(MISSING)/$(PORT)"), "$(MISSING)/80");
+        assert_eq!(e("$$(PORT) $$ $x $("), "$(PORT) $ $x $(");
+    }
 }
 
 /// The engine a running `berth up` uses for a folder, as its command line sees it.

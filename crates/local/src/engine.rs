@@ -89,6 +89,17 @@ impl Engine {
         self.name.starts_with("podman")
     }
 
+    /// Connects for a deploy folder: a Podman service berth starts listens in a runtime folder
+    /// of the folder's own (short enough for a socket path).
+    pub async fn connect_for(folder: &Path) -> Result<Engine, String> {
+        let absolute = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
+        let run_dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(crate::container::set_name(&absolute));
+        Engine::connect(&run_dir).await
+    }
+
     /// Connects to the first engine that answers; when none does and `podman` is installed,
     /// starts `podman system service` on a socket of berth's own (`run_dir`, short enough for
     /// a socket path). The error says what to install.

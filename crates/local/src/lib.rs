@@ -443,13 +443,7 @@ impl Running {
         if let Some(e) = &self.engine {
             return e.clone();
         }
-        let run_dir = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir)
-            .join(container::set_name(
-                &std::path::absolute(&self.dir).unwrap_or(self.dir.clone()),
-            ));
-        let result = engine::Engine::connect(&run_dir).await.map(Arc::new);
+        let result = engine::Engine::connect_for(&self.dir).await.map(Arc::new);
         if let Ok(e) = &result {
             let _ = std::fs::write(engine_marker(&self.dir), &e.name);
             let left = container::remove_leftovers(e, &self.dir).await.unwrap_or(0);

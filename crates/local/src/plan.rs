@@ -238,6 +238,7 @@ impl Plan {
                 } => lookup(&self.secrets, true, name, key, *optional, &e.name)?,
                 EnvSource::Field(path) => Some(match path.as_str() {
                     "metadata.name" => format!("{}-{replica}", w.name),
+                    "metadata.namespace" => self.namespace.clone(),
                     "status.podIP" | "status.hostIP" => "127.0.0.1".into(),
                     _ => String::new(),
                 }),

@@ -2,6 +2,8 @@
 //! published status, and plain HTTP.
 #![allow(dead_code)]
 
+pub mod images;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
