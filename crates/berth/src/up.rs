@@ -30,6 +30,10 @@ pub struct UpArgs {
     /// Log files kept per workload, the current one included.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     log_files: u32,
+    /// Mount `hostPath` volumes into containers in image mode (refused otherwise: a chart
+    /// could mount any folder of this machine).
+    #[arg(long)]
+    allow_host_path: bool,
 }
 
 /// `512`, `512K`, `10M`, `1G` (powers of 1024).
@@ -127,11 +131,15 @@ struct Reload {
     /// The run-spec file (`--run`, or `berth.run.yaml` where berth was started).
     #[serde(default)]
     run: Option<PathBuf>,
+    /// `--allow-host-path`.
+    #[serde(default)]
+    allow_host_path: bool,
 }
 
 impl Reload {
     fn from_args(args: &UpArgs) -> Reload {
         let mut r = Reload::from_flags(&args.flags);
+        r.allow_host_path = args.allow_host_path;
         r.run = match &args.run {
             Some(f) => Some(std::path::absolute(f).unwrap_or(f.clone())),
             None => std::path::absolute(berth_local::DEFAULT_RUN_FILE)
@@ -153,6 +161,7 @@ impl Reload {
                 .collect(),
             chart: flags.chart.clone(),
             run: None,
+            allow_host_path: false,
         }
     }
 }
@@ -181,6 +190,7 @@ impl Planner for Reload {
         let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
         plan.chart = flags.chart_view();
         plan.set_modes(&over.modes, berth_local::engine::configured());
+        plan.allow_host_path = self.allow_host_path;
         for pw in &mut plan.workloads {
             if let Some(n) = over.scale.get(&pw.workload.name) {
                 pw.workload.replicas = *n;

@@ -893,3 +893,69 @@ fn bitnami_memcached_chart_runs_from_its_image() {
     std::io::BufReader::new(conn).read_line(&mut line).unwrap();
     assert_eq!(line, "VERSION 1.6.39\n");
 }
+
+/// Init containers run in order, each to completion, before the pod's containers start; the
+/// first one fails once (its exit is retried after a back-off, as on a cluster).
+#[test]
+#[ignore = "needs podman and busybox-static (./scripts/test.sh installs them)"]
+fn init_containers_run_in_order_before_the_pod() {
+    let app = format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: inited}}
+spec:
+  selector: {{matchLabels: {{app: inited}}}}
+  template:
+    metadata: {{labels: {{app: inited}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      initContainers:
+        - name: first
+          image: {image}
+          imagePullPolicy: Never
+          command: ["sh", "-c", "if [ ! -f /work/tried ]; then touch /work/tried; echo not yet; exit 1; fi; echo first > /work/index.html"]
+          volumeMounts: [{{name: work, mountPath: /work}}]
+        - name: second
+          image: {image}
+          imagePullPolicy: Never
+          command: ["sh", "-c", "echo second >> /work/index.html"]
+          volumeMounts: [{{name: work, mountPath: /work}}]
+      containers:
+        - name: main
+          image: {image}
+          imagePullPolicy: Never
+          command: ["httpd", "-f", "-p", "8080", "-h", "/work"]
+          ports: [{{containerPort: 8080}}]
+          readinessProbe: {{httpGet: {{path: /index.html, port: 8080}}}}
+          volumeMounts: [{{name: work, mountPath: /work}}]
+      volumes: [{{name: work, emptyDir: {{}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: inited}}
+spec:
+  selector: {{app: inited}}
+  ports: [{{port: 20480, targetPort: 8080}}]
+"#,
+        image = image()
+    );
+    let t = folder(&[("app.yaml", &app)]);
+    let dir = t.path();
+    let _child = up(dir);
+    let s = wait_for(dir, "the pod ready after its init containers", all_ready);
+    assert_eq!(
+        http(&address(&s, "inited"), "GET", "/", None).1,
+        "first\nsecond\n"
+    );
+    let r = &s["replicas"].as_array().unwrap()[0];
+    assert_eq!(
+        r["restarts"], 1,
+        "the failed init container's retry counts: {r}"
+    );
+    let log = log_text(dir, "inited");
+    assert!(log.contains("inited-0 stdout not yet"), "{log}");
+    // Only the pod's container is left running; the init containers are gone.
+    let names = containers_of(dir);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].contains("-main-"), "{names:?}");
+}

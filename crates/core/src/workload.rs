@@ -230,6 +230,8 @@ pub struct Container {
     pub run: Option<RunSpec>,
     /// What an engine needs to run the image.
     pub spec: crate::pod::ImageSpec,
+    /// An init container: runs to completion, in order, before the pod's other containers.
+    pub init: bool,
 }
 
 /// When a finished process is started again (the pod's `restartPolicy`).
@@ -260,6 +262,8 @@ pub struct Workload {
     pub schedule: Option<crate::Schedule>,
     /// The pod's volumes.
     pub volumes: Vec<crate::pod::Volume>,
+    /// `imagePullSecrets`: names of `dockerconfigjson` Secrets with registry credentials.
+    pub pull_secrets: Vec<String>,
 }
 
 /// A Service port.
@@ -473,14 +477,22 @@ impl Workload {
                 .and_then(Json::as_u64)
                 .unwrap_or(1) as u32,
         };
-        let containers = pod
-            .pointer("/spec/containers")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, c)| container(i, c, &runs, pod.pointer("/spec/securityContext"), &err))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Init containers first, in their order, marked as such.
+        let pod_security = pod.pointer("/spec/securityContext");
+        let mut containers = Vec::new();
+        for (field, init) in [("initContainers", true), ("containers", false)] {
+            for (i, c) in pod
+                .pointer(&format!("/spec/{field}"))
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let mut c = container(field, i, c, &runs, pod_security, &err)?;
+                c.init = init;
+                containers.push(c);
+            }
+        }
         if let Some(unknown) = runs
             .keys()
             .find(|k| !containers.iter().any(|c| &c.name == *k))
@@ -510,6 +522,13 @@ impl Workload {
                 .unwrap_or(6) as u32,
             schedule,
             volumes: crate::pod::volumes(pod.get("spec")),
+            pull_secrets: pod
+                .pointer("/spec/imagePullSecrets")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.get("name")?.as_str().map(String::from))
+                .collect(),
             depends_on: annotation("berth.dev/depends-on")
                 .map(|s| {
                     s.split(',')
@@ -537,13 +556,14 @@ impl Workload {
             backoff_limit: 0,
             schedule: None,
             volumes: Vec::new(),
+            pull_secrets: Vec::new(),
         }
     }
 
     /// Why this workload cannot run locally, if it cannot: a container needs a run spec (to
     /// run as a process) or an image and a container engine.
     pub fn not_runnable_reason(&self, engine: bool) -> Option<String> {
-        if self.containers.is_empty() {
+        if self.containers.iter().all(|c| c.init) {
             return Some("the pod template has no containers".into());
         }
         let missing: Vec<&str> = self
@@ -571,6 +591,7 @@ impl Workload {
 
 /// One container of a pod template: env, envFrom, ports, probes and its run spec.
 fn container(
+    list: &str,
     i: usize,
     c: &Json,
     runs: &BTreeMap<String, RunSpec>,
@@ -582,7 +603,7 @@ fn container(
         .and_then(Json::as_str)
         .unwrap_or_default()
         .to_string();
-    let field = |f: &str| format!("spec.template.spec.containers[{i}].{f}");
+    let field = |f: &str| format!("spec.template.spec.{list}[{i}].{f}");
     let env = c
         .get("env")
         .and_then(Json::as_array)
@@ -609,6 +630,7 @@ fn container(
         image: c.get("image").and_then(Json::as_str).map(String::from),
         run: runs.get(&name).cloned(),
         spec: crate::pod::ImageSpec::from_container(c, pod_security),
+        init: false,
         env,
         env_from: env_from(c),
         ports,

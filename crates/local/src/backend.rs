@@ -247,6 +247,7 @@ mod tests {
             started: None,
             source: false,
             message: None,
+            initialized: true,
         }
     }
 

@@ -91,7 +91,8 @@ impl Pod<'_> {
             return Ok(());
         }
         note(format!("pulling image {image}"));
-        match pull_image(self.engine, image).await {
+        let credentials = pull_credentials(self.plan, &self.workload.pull_secrets, image);
+        match pull_image(self.engine, image, credentials).await {
             Ok(()) => {
                 note(format!("pulled image {image}"));
                 Ok(())
@@ -138,9 +139,10 @@ impl Pod<'_> {
                     create_volume(self.engine, self.folder, &name).await?;
                     (name, m.read_only)
                 }
+                VolumeSource::HostPath(p) if self.plan.allow_host_path => (p.clone(), m.read_only),
                 VolumeSource::HostPath(p) => {
                     return Err(format!(
-                        "volume {:?} is a hostPath ({p}); berth up does not mount host folders into containers",
+                        "volume {:?} is a hostPath ({p}), which berth up mounts only when asked: pass --allow-host-path",
                         v.name
                     ))
                 }
@@ -370,11 +372,68 @@ fn make_shared_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
-async fn pull_image(engine: &Engine, image: &str) -> Result<(), String> {
+/// The registry an image reference names (`docker.io` when it names none).
+fn registry_of(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+/// Whether a `dockerconfigjson` key (`https://host/v1/`, `host:5000`) names `registry`.
+fn names_registry(key: &str, registry: &str) -> bool {
+    let host = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    host == registry
+        || (registry == "docker.io" && matches!(host, "index.docker.io" | "registry-1.docker.io"))
+}
+
+/// Credentials for `image` from the pod's `imagePullSecrets`: the first `dockerconfigjson`
+/// (or legacy `dockercfg`) Secret with an entry for the image's registry.
+pub(crate) fn pull_credentials(
+    plan: &Plan,
+    secrets: &[String],
+    image: &str,
+) -> Option<bollard::auth::DockerCredentials> {
+    let registry = registry_of(image);
+    secrets.iter().find_map(|name| {
+        let data = plan.secrets.get(name)?;
+        let config: serde_json::Value = data
+            .get(".dockerconfigjson")
+            .or_else(|| data.get(".dockercfg"))
+            .and_then(|t| serde_json::from_str(t).ok())?;
+        let auths = config.get("auths").unwrap_or(&config).as_object()?;
+        let (key, entry) = auths.iter().find(|(k, _)| names_registry(k, registry))?;
+        let field = |f: &str| entry.get(f).and_then(|v| v.as_str()).map(String::from);
+        let (mut username, mut password) = (field("username"), field("password"));
+        if let Some(pair) = field("auth").and_then(|a| crate::plan::decode_base64(&a)) {
+            if let Some((u, p)) = pair.split_once(':') {
+                username.get_or_insert(u.to_string());
+                password.get_or_insert(p.to_string());
+            }
+        }
+        Some(bollard::auth::DockerCredentials {
+            username,
+            password,
+            serveraddress: Some(key.clone()),
+            ..Default::default()
+        })
+    })
+}
+
+async fn pull_image(
+    engine: &Engine,
+    image: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
+) -> Result<(), String> {
     let options = q::CreateImageOptionsBuilder::new()
         .from_image(image)
         .build();
-    let mut progress = engine.docker.create_image(Some(options), None, None);
+    let mut progress = engine.docker.create_image(Some(options), None, credentials);
     while let Some(step) = progress.next().await {
         let step = step.map_err(|e| engine_message(&e))?;
         if let Some(e) = step.error_detail.and_then(|d| d.message) {
@@ -652,6 +711,31 @@ pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, S
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_secrets_give_the_registry_credentials() {
+        let mut plan = Plan::default();
+        let config = r#"{"auths": {"registry.example.com:5000": {"auth": "YW5uOnMzY3JldA=="},
+            "https://index.docker.io/v1/": {"username": "bob", "password": "pw"}}}"#;
+        plan.secrets.insert(
+            "regcred".into(),
+            [(".dockerconfigjson".to_string(), config.to_string())].into(),
+        );
+        let secrets = ["missing".to_string(), "regcred".to_string()];
+        let c =
+            super::pull_credentials(&plan, &secrets[1..], "registry.example.com:5000/team/web:1")
+                .unwrap();
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (Some("ann"), Some("s3cret"))
+        );
+        let c = super::pull_credentials(&plan, &secrets[1..], "redis:7").unwrap();
+        assert_eq!(c.username.as_deref(), Some("bob"));
+        assert!(super::pull_credentials(&plan, &secrets[1..], "ghcr.io/x/y:1").is_none());
+        assert!(super::pull_credentials(&plan, &secrets[..1], "redis:7").is_none());
+    }
+
     #[test]
     fn references_expand_as_kubernetes_expands_them() {
         let env = [("PORT".to_string(), "80".to_string())];

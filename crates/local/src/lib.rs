@@ -310,11 +310,19 @@ fn desired_replicas(plan: &Plan) -> Vec<DesiredReplica> {
     let mut desired = Vec::new();
     for pw in plan.workloads.iter().filter(|pw| pw.not_runnable.is_none()) {
         let w = Arc::new(pw.workload.clone());
+        // The init containers run inside the first container's replica; a change to any of
+        // them replaces the pod.
+        let inits: Vec<_> = w
+            .containers
+            .iter()
+            .filter(|c| c.init)
+            .map(|c| (c, plan.mode(&w.name, &c.name)))
+            .collect();
         for index in 0..w.replicas {
-            for (ci, c) in w.containers.iter().enumerate() {
+            for (ci, c) in w.containers.iter().enumerate().filter(|(_, c)| !c.init) {
                 let env = plan.resolve_env(&w, c, index);
                 let fingerprint = format!(
-                    "{:?}|{:?}|{:?}|{:?}|{:?}",
+                    "{:?}|{:?}|{:?}|{:?}|{:?}|{inits:?}",
                     w.kind,
                     w.restart,
                     c,
@@ -577,6 +585,7 @@ impl Running {
                 probe_failures: 0,
                 source: plan.is_source(&w.name, &c.name),
                 message: None,
+                initialized: !w.containers.iter().any(|c| c.init),
             })
         });
         let job = supervisor::Replica {

@@ -74,6 +74,8 @@ pub struct Plan {
     pub engine: bool,
     /// The namespace the objects render into (Service DNS names inside containers).
     pub namespace: String,
+    /// `hostPath` volumes may be mounted into containers (`berth up --allow-host-path`).
+    pub allow_host_path: bool,
     /// The Helm chart the folder is, for the status and the dashboard.
     pub chart: Option<berth_core::view::ChartView>,
 }
@@ -95,7 +97,7 @@ fn data_map(o: &Json, field: &str, base64: bool) -> BTreeMap<String, String> {
     m
 }
 
-fn decode_base64(s: &str) -> Option<String> {
+pub(crate) fn decode_base64(s: &str) -> Option<String> {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut n = 0;

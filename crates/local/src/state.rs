@@ -55,6 +55,9 @@ pub struct ReplicaStatus {
     pub source: bool,
     /// The latest problem, with the OS error where there is one.
     pub message: Option<String>,
+    /// The pod's init containers have completed (always, for a pod without them).
+    #[serde(default)]
+    pub initialized: bool,
 }
 
 impl ReplicaStatus {

@@ -38,7 +38,7 @@ const PASS_THROUGH: &[&str] = &[
 pub(crate) fn shares_network(plan: &Plan, w: &Workload) -> bool {
     w.containers
         .iter()
-        .filter(|c| plan.mode(&w.name, &c.name) == Some(Mode::Image))
+        .filter(|c| !c.init && plan.mode(&w.name, &c.name) == Some(Mode::Image))
         .count()
         > 1
 }
@@ -60,6 +60,7 @@ enum Ended {
 }
 
 /// One supervised replica: a container of a workload, replica `index`, and what it needs to run.
+#[derive(Clone)]
 pub struct Replica {
     pub id: usize,
     pub workload: Arc<Workload>,
@@ -244,11 +245,14 @@ impl Replica {
             });
         }
         let engine = self.engine.clone().map_err(Start::Never)?;
-        let ports = self
+        // Only the ports this container declares (an init container runs in the first
+        // container's replica and publishes none of its ports).
+        let mut ports = self
             .shared
             .replica_status(self.id)
             .map(|r| r.ports)
             .unwrap_or_default();
+        ports.retain(|p, _| self.container().ports.iter().any(|c| c.port == *p));
         let pod = crate::container::Pod {
             engine: &engine,
             folder: &self.dir,
@@ -550,6 +554,9 @@ impl Replica {
 
     /// Runs the process until it completes (Jobs), or until stopped.
     async fn run_once(&self, stop: &mut watch::Receiver<bool>) -> Ended {
+        if let Err(ended) = self.initialize(stop).await {
+            return ended;
+        }
         let mut backoff = BACKOFF_FIRST;
         let mut attempts = 0;
         while !*stop.borrow() {
@@ -589,6 +596,108 @@ impl Replica {
             }
         }
         Ended::Stopped
+    }
+
+    /// Init containers: the pod's first container runs them, in order, each to completion (a
+    /// failed one again after a back-off, or the pod fails when its restart policy is Never);
+    /// the pod's other containers wait for that.
+    async fn initialize(&self, stop: &mut watch::Receiver<bool>) -> Result<(), Ended> {
+        let w = &self.workload;
+        let first = w.containers.iter().position(|c| !c.init);
+        if first != Some(self.container) {
+            let ready = |s: &crate::state::Status| {
+                s.replicas.iter().any(|r| {
+                    r.workload == w.name
+                        && r.index == self.index
+                        && Some(r.container.as_str())
+                            == first.map(|f| w.containers[f].name.as_str())
+                        && r.initialized
+                })
+            };
+            let mut changes = self.shared.subscribe();
+            while !ready(&self.shared.snapshot()) {
+                self.shared.replica(self.id, |r| {
+                    r.phase = Phase::Waiting;
+                    r.message = Some("waiting for the pod's init containers".into());
+                });
+                tokio::select! {
+                    _ = changes.changed() => {}
+                    _ = stop.wait_for(|s| *s) => return Err(Ended::Stopped),
+                }
+            }
+            return Ok(());
+        }
+        self.shared.replica(self.id, |r| r.initialized = false);
+        for (k, c) in w.containers.iter().enumerate().filter(|(_, c)| c.init) {
+            let init = Replica {
+                container: k,
+                ..self.clone()
+            };
+            let mut backoff = BACKOFF_FIRST;
+            loop {
+                self.shared.replica(self.id, |r| {
+                    r.phase = Phase::Waiting;
+                    r.message = Some(format!("init container {} running", c.name));
+                });
+                let why = match init.run_to_end(stop).await? {
+                    Ok(()) => break,
+                    Err(why) => format!("init container {}: {why}", c.name),
+                };
+                if w.restart == RestartPolicy::Never {
+                    return Err(self.fail_until_stopped(why, stop).await);
+                }
+                self.shared.replica(self.id, |r| {
+                    r.phase = Phase::CrashLoop {
+                        retry_in_ms: backoff.as_millis() as u64,
+                    };
+                    r.restarts += 1;
+                    r.message = Some(why);
+                });
+                if !back_off(&mut backoff, stop).await {
+                    return Err(Ended::Stopped);
+                }
+            }
+        }
+        self.shared.replica(self.id, |r| {
+            r.initialized = true;
+            r.message = None;
+        });
+        Ok(())
+    }
+
+    /// Runs this (init) container once until it exits: `Ok(Ok(()))` when it succeeded,
+    /// `Ok(Err(why))` when it did not, `Err` when berth stops it first.
+    async fn run_to_end(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Result<(), String>, Ended> {
+        let env = match self.prepare().await {
+            Ok(env) => env,
+            Err(why) => return Ok(Err(why)),
+        };
+        let mut instance = match self.start(&env).await {
+            Ok(i) => i,
+            Err(Start::Never(why) | Start::Failed(why)) => return Ok(Err(why)),
+        };
+        let mut logs = instance.follow_logs(self.log_sink());
+        let exit = tokio::select! {
+            status = instance.wait() => Some(status),
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        let Some(exit) = exit else {
+            instance.stop(self.workload.termination_grace).await;
+            logs.iter().for_each(|t| t.abort());
+            return Err(Ended::Stopped);
+        };
+        for t in &mut logs {
+            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+        }
+        instance.cleanup().await;
+        match exit {
+            Ok(s) if s.success() => Ok(Ok(())),
+            Ok(s) => Ok(Err(format!("exited with {s}"))),
+            Err(e) => Ok(Err(format!("lost it: {e}"))),
+        }
     }
 
     /// Everything before a start: free ports, the environment, source mode's build.
