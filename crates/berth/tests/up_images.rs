@@ -959,3 +959,99 @@ spec:
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].contains("-main-"), "{names:?}");
 }
+
+/// The example platform from images built with its Dockerfile (on a Python image made here),
+/// every container in image mode: the shop and a reservation through the Ingress, the seed Job
+/// and the services reaching each other and the database by their Service variables.
+#[test]
+#[ignore = "needs podman, busybox-static and Debian's python3.11 (./scripts/test.sh)"]
+fn the_example_runs_from_the_images_its_dockerfile_builds() {
+    let base = "localhost/berth-test/python:3";
+    local_support::images::make_python_image(base).expect(NEEDS);
+    let t = example();
+    let dir = t.path();
+    let services = [
+        "web",
+        "reservationengine",
+        "queue",
+        "broadcaster",
+        "mailtool",
+        "testdbserver",
+    ];
+    for s in services {
+        let out = Command::new("podman")
+            .args([
+                "build",
+                "-q",
+                "--no-cache",
+                "--build-arg",
+                &format!("BASE={base}"),
+            ])
+            .args(["--build-arg", &format!("SERVICE={s}")])
+            .args([
+                "-t",
+                &format!("registry.example.com/ticketing/{s}:dev"),
+                dir.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut modes = serde_json::Map::new();
+    for (w, c) in services
+        .iter()
+        .map(|s| (*s, *s))
+        .chain([("seed", "seed"), ("reminders", "reminders")])
+    {
+        modes.insert(w.into(), serde_json::json!({ c: "image" }));
+    }
+    std::fs::create_dir_all(dir.join(".berth")).unwrap();
+    std::fs::write(
+        dir.join(".berth/modes.json"),
+        serde_json::Value::Object(modes).to_string(),
+    )
+    .unwrap();
+    let _child = up(dir);
+    let s = wait_for(dir, "every replica ready", all_ready);
+    let seed = s["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "seed")
+        .unwrap()
+        .clone();
+    assert_eq!(seed["phase"], "succeeded", "{seed}");
+    assert!(containers_of(dir).len() >= 6, "{:?}", containers_of(dir));
+    let ingress = ingress(&s);
+    let (code, page) = http_host(&ingress, "ticketing.localhost", "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("<h1>Tickets</h1>"), "{page}");
+    let reserve = r#"{"event":1,"seat":5,"customer":"ann"}"#;
+    let (code, body) = http_host(
+        &ingress,
+        "ticketing.localhost",
+        "POST",
+        "/api/reservations",
+        Some(reserve),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, _) = http_host(
+        &ingress,
+        "ticketing.localhost",
+        "POST",
+        "/api/reservations",
+        Some(reserve),
+    );
+    assert_eq!(code, 409);
+    // queue -> web -> reservationengine -> testdbserver, all containers.
+    let (code, page) = http(&address(&s, "queue"), "GET", "/", None);
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("Opening night: 19 of 20 seats left"),
+        "{page}"
+    );
+}

@@ -75,9 +75,11 @@ def fetch_json(url, body=None, timeout=5):
 
 def serve(handler_class, name):
     port = int(os.environ.get("PORT", "8000"))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+    # Loopback as a local process; every interface inside a container (the image sets it).
+    host = os.environ.get("LISTEN_HOST", "127.0.0.1")
+    server = ThreadingHTTPServer((host, port), handler_class)
     server.daemon_threads = True
     # SystemExit unwinds serve_forever; calling server.shutdown() here would deadlock.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print("%s listening on 127.0.0.1:%d" % (name, port), flush=True)
+    print("%s listening on %s:%d" % (name, host, port), flush=True)
     server.serve_forever()

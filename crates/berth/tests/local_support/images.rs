@@ -57,3 +57,72 @@ pub fn make_image(
     }
     Ok(())
 }
+
+/// A Python image made from this machine's own Python (Debian's `/usr/bin/python3.11`, its
+/// libraries and standard library) and the static busybox's `sh`: a stand-in for
+/// `python:3.11-slim` that needs no registry.
+pub fn make_python_image(name: &str) -> Result<(), String> {
+    let ldd = Command::new("ldd")
+        .arg("/usr/bin/python3.11")
+        .output()
+        .map_err(|e| format!("ldd: {e}"))?;
+    let mut paths: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(|w| w.trim_start_matches('/').to_string())
+        .collect();
+    paths.extend(
+        [
+            "usr/bin/python3.11",
+            "usr/bin/python3",
+            "usr/lib/python3.11",
+        ]
+        .map(String::from),
+    );
+    let root = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let tar = root.path().join("python.tar");
+    let ok = Command::new("tar")
+        .args(["-C", "/", "-h", "-cf", tar.to_str().unwrap()])
+        .args(["--exclude=usr/lib/python3.11/test", "--exclude=__pycache__"])
+        .args([
+            "--exclude=usr/lib/python3.11/idlelib",
+            "--exclude=usr/lib/python3.11/tkinter",
+        ])
+        .args(&paths)
+        .status()
+        .map_err(|e| format!("tar: {e}"))?;
+    if !ok.success() {
+        return Err("cannot pack this machine's Python (Debian's python3.11)".into());
+    }
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    std::fs::copy("/bin/busybox", bin.join("sh"))
+        .map_err(|e| format!("/bin/busybox (busybox-static): {e}"))?;
+    let ok = Command::new("tar")
+        .args([
+            "-C",
+            root.path().to_str().unwrap(),
+            "-rf",
+            tar.to_str().unwrap(),
+            "bin/sh",
+        ])
+        .status()
+        .map_err(|e| format!("tar: {e}"))?;
+    if !ok.success() {
+        return Err("cannot add sh to the Python image".into());
+    }
+    let out = Command::new("podman")
+        .args([
+            "import",
+            "--change",
+            "ENV PATH=/usr/bin:/bin",
+            tar.to_str().unwrap(),
+            name,
+        ])
+        .output()
+        .map_err(|e| format!("podman: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).to_string());
+    }
+    Ok(())
+}
