@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/local_support/images.rs"]
+#[allow(dead_code)]
 mod images;
 
 const IMAGE: &str = "localhost/berth-bench/busybox:1";
