@@ -189,7 +189,28 @@ fn render_only() -> clap::Command {
         .subcommand(render)
 }
 
+/// The stack berth runs on, and its render threads: deeply nested templates and values recurse
+/// (Go grows its stacks; a Rust thread's is fixed). Only the pages a run touches are used.
+const STACK: usize = 1 << 30;
+const WORKER_STACK: usize = 256 << 20;
+
 fn main() -> ExitCode {
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        // Read by std when it spawns a thread without a size of its own: the render workers.
+        std::env::set_var("RUST_MIN_STACK", WORKER_STACK.to_string());
+    }
+    match std::thread::Builder::new()
+        .name("berth".into())
+        .stack_size(STACK)
+        .spawn(run)
+    {
+        Ok(t) => t.join().unwrap_or(ExitCode::FAILURE),
+        // No room for a big stack (a tight address-space limit): run here.
+        Err(_) => run(),
+    }
+}
+
+fn run() -> ExitCode {
     let cli = parse_cli();
     let result = match cli.command {
         Command::Render(args) => render::run(args).map_err(|e| anyhow::anyhow!("{e}")),

@@ -561,3 +561,44 @@ fn chart_errors_say_where_and_change_nothing() {
     assert!(err.contains("templates/bad.yaml:1:"), "{err}");
     assert!(err.contains("expected string"), "{err}");
 }
+
+/// A folder of one template file (and variables), in a temp dir.
+fn folder_of(template: &str, variables: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("cm.yaml"), template).unwrap();
+    std::fs::write(t.path().join("variables.yaml"), variables).unwrap();
+    t
+}
+
+/// Hostile input (issue 23): a `tpl` that renders itself is an error with a location and a
+/// bounded trace, never a crash.
+#[test]
+fn self_rendering_tpl_is_a_located_error_with_a_bounded_trace() {
+    let t = folder_of(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: \"{{ tpl .Variables.a . }}\"}\n",
+        "a: \"{{ tpl .Variables.a . }}\"\n",
+    );
+    let (out, err, code) = run_in(t.path(), &["render", "."]);
+    assert_eq!((out.as_str(), code), ("", 1), "{err}");
+    assert!(
+        err.contains("exceeded maximum template depth (10000)"),
+        "{err}"
+    );
+    assert!(err.contains("--> "), "{err}");
+    assert!(err.contains("... 9990 more calls"), "{err}");
+    assert!(err.lines().count() < 30, "{err}");
+}
+
+/// Values nested 100,000 deep (Go renders them) render, printed and as JSON, without a crash.
+#[test]
+fn deeply_nested_values_render() {
+    let t = folder_of(
+        "{{ $x := list }}{{ range until 100000 }}{{ $x = list $x }}{{ end }}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  json: {{ toJson $x | len | quote }}\n  text: {{ printf \"%v\" $x | len | quote }}\n",
+        "{}\n",
+    );
+    let (out, err, code) = run_in(t.path(), &["render", "."]);
+    assert_eq!(code, 0, "{err}");
+    // `[[[...]]]`: two brackets per level.
+    assert!(out.contains("json: \"200002\""), "{out}");
+    assert!(out.contains("text: \"200002\""), "{out}");
+}

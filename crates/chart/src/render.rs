@@ -186,9 +186,14 @@ fn template_error(
     let mut err = Error::new(kind, e.to_string())
         .at(&file, e.line, e.col)
         .snippet(line);
-    for (f, l, c) in &e.called_from {
-        let f = shown.get(f).cloned().unwrap_or_else(|| f.clone());
-        err = err.note(format!("called from {f}:{l}:{c}"));
+    for frame in e.call_trace() {
+        err = err.note(match frame {
+            berth_template::CallFrame::At(f, l, c) => {
+                let f = shown.get(f).map_or(f, String::as_str);
+                format!("called from {f}:{l}:{c}")
+            }
+            berth_template::CallFrame::Elided(n) => format!("... {n} more calls"),
+        });
     }
     if let Some(h) = &e.hint {
         err = err.hint(h.clone());

@@ -346,8 +346,13 @@ impl DeployFolder {
         let mut err = Error::new(kind, e.to_string())
             .at(&self.display(&e.file), e.line, e.col)
             .snippet(self.line_of(&e.file, e.line));
-        for (file, line, col) in &e.called_from {
-            err = err.note(format!("called from {}:{line}:{col}", self.display(file)));
+        for frame in e.call_trace() {
+            err = err.note(match frame {
+                berth_template::CallFrame::At(file, line, col) => {
+                    format!("called from {}:{line}:{col}", self.display(file))
+                }
+                berth_template::CallFrame::Elided(n) => format!("... {n} more calls"),
+            });
         }
         let hint = e.hint.clone().or_else(|| match kind {
             ErrorKind::TemplateParse => Some(

@@ -872,6 +872,14 @@ impl Host for ExecHost<'_> {
         for t in parsed {
             trees.local.insert(t.name.clone(), Arc::new(t));
         }
-        execute(&trees, &name, data, self.depth + 1).map_err(FuncError::Nested)
+        if self.depth >= MAX_DEPTH {
+            return Err(FuncError::Msg(format!(
+                "exceeded maximum template depth ({MAX_DEPTH})"
+            )));
+        }
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+            execute(&trees, &name, data, self.depth + 1)
+        })
+        .map_err(FuncError::Nested)
     }
 }
