@@ -94,7 +94,10 @@ impl Ingress {
             return page(
                 StatusCode::NOT_FOUND,
                 "Not found",
-                &format!("No Ingress rule matches {host}{path}."),
+                &format!(
+                    "No Ingress rule matches {}.",
+                    html_escape(&format!("{host}{path}"))
+                ),
             );
         };
         let Some(backends) = self
@@ -106,7 +109,7 @@ impl Ingress {
                 "Service unavailable",
                 &format!(
                     "Service <b>{}</b> has no ready replica right now; berth shows why in its status.",
-                    rule.service
+                    html_escape(&rule.service)
                 ),
             );
         };
@@ -134,7 +137,7 @@ impl Ingress {
                 "Bad gateway",
                 &format!(
                     "Service <b>{}</b> did not answer: {}",
-                    rule.service,
+                    html_escape(&rule.service),
                     html_escape(&why)
                 ),
             ),
@@ -395,10 +398,13 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// Text made safe to put in a page: what a client sent (its Host, its path) is never markup.
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
