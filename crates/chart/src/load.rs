@@ -36,6 +36,28 @@ pub struct Chart {
     pub source: String,
 }
 
+/// The most a chart archive may hold decompressed, in all: Helm's loader's limit (100 MiB).
+pub const MAX_DECOMPRESSED: u64 = 100 << 20;
+
+/// A path inside the chart, cleaned as Go's `path.Clean`; `None` when it is absolute or leaves
+/// the chart (`../x`, `a/../../x`).
+fn inside_chart(rel: &str) -> Option<String> {
+    if rel.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for p in rel.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 impl Chart {
     /// Loads a chart folder or `.tgz` archive.
     pub fn load(path: &Path) -> Result<Chart, Error> {
@@ -54,7 +76,9 @@ impl Chart {
         }
     }
 
-    /// Loads a chart from a gzipped tar archive whose entries sit in one top folder.
+    /// Loads a chart from a gzipped tar archive whose entries sit in one top folder; refused,
+    /// as Helm refuses it, when its files add up to more than [`MAX_DECOMPRESSED`] or an entry
+    /// lies outside the chart.
     pub fn from_archive(bytes: &[u8], source: &str) -> Result<Chart, Error> {
         let bad = |e: std::io::Error| {
             Error::new(
@@ -65,6 +89,7 @@ impl Chart {
         };
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
         let mut files = Vec::new();
+        let mut remaining = MAX_DECOMPRESSED;
         for entry in archive.entries().map_err(bad)? {
             let mut entry = entry.map_err(bad)?;
             if !entry.header().entry_type().is_file() {
@@ -79,10 +104,33 @@ impl Chart {
             let Some((_, rel)) = name.split_once('/') else {
                 continue;
             };
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(bad)?;
+            let rel = inside_chart(rel).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Chart,
+                    format!("{source}: archive entry {name:?} lies outside the chart"),
+                )
+                .hint("Helm refuses such archives too: package the chart with `helm package`")
+            })?;
+            // Checked from the header, before anything is read: as Helm's loader.
+            let size = entry.header().size().map_err(bad)?;
+            if size > remaining {
+                return Err(Error::new(
+                    ErrorKind::Chart,
+                    format!(
+                        "{source}: the chart's files add up to more than {} MiB decompressed (at {name:?}, {size} bytes)",
+                        MAX_DECOMPRESSED >> 20
+                    ),
+                )
+                .hint("Helm refuses archives over the same limit: leave large files out of the chart"));
+            }
+            remaining -= size;
+            let mut data = Vec::with_capacity(size as usize);
+            (&mut entry)
+                .take(size)
+                .read_to_end(&mut data)
+                .map_err(bad)?;
             files.push(File {
-                name: rel.to_string(),
+                name: rel,
                 data: data.into(),
             });
         }
@@ -336,5 +384,66 @@ mod tests {
         assert!(!i.excludes("a.key", false));
         assert!(i.excludes("templates/.hidden", false));
         assert!(!i.excludes("templates/web.yaml", false));
+    }
+
+    /// A gzipped archive of (path, declared size, bytes) entries, written raw so an entry may
+    /// claim more than it holds.
+    fn archive(entries: &[(&str, u64, &[u8])]) -> Vec<u8> {
+        let mut tar = Vec::new();
+        for (name, size, data) in entries {
+            let mut h = tar::Header::new_old();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_size(*size);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            tar.extend_from_slice(h.as_bytes());
+            tar.extend_from_slice(data);
+            tar.resize(tar.len().next_multiple_of(512), 0);
+        }
+        tar.resize(tar.len() + 1024, 0);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        gz.finish().unwrap()
+    }
+
+    const CHART: &[u8] = b"apiVersion: v2\nname: c\nversion: 0.1.0\n";
+
+    #[test]
+    fn archives_are_refused_as_helm_refuses_them() {
+        let ok = archive(&[
+            ("c/Chart.yaml", CHART.len() as u64, CHART),
+            ("c/a/../x", 1, b"x"),
+        ]);
+        assert!(Chart::from_archive(&ok, "ok.tgz").is_ok());
+        let outside = archive(&[
+            ("c/Chart.yaml", CHART.len() as u64, CHART),
+            ("c/../../x", 1, b"x"),
+        ]);
+        let e = Chart::from_archive(&outside, "evil.tgz")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"c/../../x\" lies outside the chart"), "{e}");
+        // A header that claims 100 MiB (with no bytes behind it): refused before any reading.
+        let huge = archive(&[
+            ("c/Chart.yaml", CHART.len() as u64, CHART),
+            ("c/files/zeros", MAX_DECOMPRESSED, b""),
+        ]);
+        let e = Chart::from_archive(&huge, "big.tgz")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 100 MiB decompressed"), "{e}");
+    }
+
+    #[test]
+    fn paths_are_cleaned_as_go_cleans_them() {
+        assert_eq!(
+            inside_chart("templates/./a.yaml").as_deref(),
+            Some("templates/a.yaml")
+        );
+        assert_eq!(inside_chart("a/../b").as_deref(), Some("b"));
+        assert_eq!(inside_chart("../b"), None);
+        assert_eq!(inside_chart("/etc/passwd"), None);
+        assert_eq!(inside_chart("."), None);
     }
 }
