@@ -602,3 +602,27 @@ fn deeply_nested_values_render() {
     assert!(out.contains("json: \"200002\""), "{out}");
     assert!(out.contains("text: \"200002\""), "{out}");
 }
+
+/// A tab in the indentation is reported on its own line, as Go's YAML and Helm report it (the
+/// parser names the scalar before it), in variables files and in a chart's values alike.
+#[test]
+fn a_tab_is_reported_where_it_is() {
+    let yaml = "a: 1\nb:\n  c: 2\n\td: 3\n";
+    let t = folder_of(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        yaml,
+    );
+    let (_, err, code) = run_in(t.path(), &["render", "."]);
+    assert_eq!(code, 1);
+    assert!(err.contains("variables.yaml:4:1"), "{err}");
+    let c = tempfile::tempdir().unwrap();
+    std::fs::write(
+        c.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(c.path().join("values.yaml"), yaml).unwrap();
+    let (_, err, code) = run_in(c.path(), &["render", ".", "--release", "r"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("values.yaml:4:1"), "{err}");
+}

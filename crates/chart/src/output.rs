@@ -307,10 +307,7 @@ fn is_only_comments(doc: &str) -> bool {
 }
 
 fn yaml_error(source: &str, doc: &str, e: &serde_saphyr::Error) -> Error {
-    let (line, col) = e
-        .location()
-        .map(|l| (l.line() as usize, l.column() as usize))
-        .unwrap_or((0, 0));
+    let (line, col) = berth_manifest::yaml_position(doc, e).unwrap_or((0, 0));
     Error::new(
         ErrorKind::Yaml,
         format!(

@@ -15,10 +15,7 @@ pub(crate) fn parse_yaml(text: &str, shown: &str) -> Result<Json, Error> {
         return Ok(v);
     }
     berth_manifest::parse_yaml_full(text).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line() as usize, l.column() as usize))
-            .unwrap_or((0, 0));
+        let (line, col) = berth_manifest::yaml_position(text, &e).unwrap_or((0, 0));
         Error::new(
             ErrorKind::Variables,
             format!(

@@ -20,7 +20,9 @@ mod variables;
 
 pub use error::{Error, ErrorKind, Location};
 pub use fastyaml::{head_fields, parse as parse_yaml_fast, HeadFields};
-pub use variables::{first_line, full_parse as parse_yaml_full, json_type, parse_set};
+pub use variables::{
+    first_line, full_parse as parse_yaml_full, json_type, parse_set, yaml_position,
+};
 
 use berth_core::{ApplyPhase, GroupKind, ObjectRef};
 use berth_template::{Templates, Value};
@@ -392,10 +394,8 @@ impl DeployFolder {
         map: &berth_template::SourceMap,
         e: &serde_saphyr::Error,
     ) -> Error {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line() as usize, l.column() as usize))
-            .unwrap_or((1, 1));
+        let doc_text = &out[line_offset(out, doc.first_line).min(out.len())..];
+        let (line, col) = variables::yaml_position(doc_text, e).unwrap_or((1, 1));
         let rendered_line = doc.first_line + line.saturating_sub(1);
         let off = line_offset(out, rendered_line) + col.saturating_sub(1);
         let (file, tl, _) = self.locate(map, off.min(out.len().saturating_sub(1)));

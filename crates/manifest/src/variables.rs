@@ -26,14 +26,34 @@ pub(crate) fn yaml_error(
     e: &serde_saphyr::Error,
     what: &str,
 ) -> Error {
-    let (line, col) = e
-        .location()
-        .map(|l| (l.line() as usize, l.column() as usize))
-        .unwrap_or((0, 0));
+    let (line, col) = yaml_position(text, e).unwrap_or((0, 0));
     let msg = first_line(&e.to_string());
     Error::new(kind, format!("{what}: {msg}"))
         .at(file, line, col)
         .snippet(text.lines().nth(line.saturating_sub(1)))
+}
+
+/// Where a YAML error is, in `text` (1-based line and column). The parser places a misplaced
+/// tab at the scalar before it; the tab itself is where the fix goes (and where Go's YAML and
+/// Helm report it), so such an error points at the first tab from there on.
+pub fn yaml_position(text: &str, e: &serde_saphyr::Error) -> Option<(usize, usize)> {
+    let l = e.location()?;
+    let (line, col) = (l.line() as usize, l.column() as usize);
+    if !e.to_string().contains("tab") {
+        return Some((line, col));
+    }
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let Some(tab) = text[start..].find('\t').map(|i| start + i) else {
+        return Some((line, col));
+    };
+    let before = &text[..tab];
+    let tab_line = before.matches('\n').count() + 1;
+    let tab_col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    Some((tab_line, tab_col))
 }
 
 /// The first line of a message, without a trailing location the location already gives.
