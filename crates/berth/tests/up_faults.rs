@@ -606,3 +606,37 @@ fn the_examples_services_never_run_a_request_hidden_in_a_body() {
     );
     assert!(!log.contains("SMUGGLED"), "{log}");
 }
+
+/// A save that would have crashed berth (a `tpl` that renders itself) changes nothing: the
+/// running set keeps running, and the error is shown (issue 23).
+#[test]
+fn a_hostile_save_leaves_the_running_set_running() {
+    let t = folder(&[
+        ("server.py", SERVER),
+        ("web.yaml", &service_yaml("web", "server.py", "")),
+    ]);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "web ready", all_ready);
+    let pid = replica(&s, "web")["pid"].as_i64().unwrap();
+    std::fs::write(
+        dir.join("variables.yaml"),
+        "a: \"{{ tpl .Variables.a . }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("loop.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata: {a: \"{{ tpl .Variables.a . }}\"}\n",
+    )
+    .unwrap();
+    let s = wait_for(dir, "the error shown", |s| {
+        s["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("exceeded maximum template depth"))
+    });
+    let r = replica(&s, "web");
+    assert_eq!(r["pid"].as_i64(), Some(pid), "{r}");
+    assert!(r["ready"] == true, "{r}");
+    assert!(alive(pid as i32));
+    stop(child);
+}

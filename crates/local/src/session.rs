@@ -64,7 +64,22 @@ impl<P: Planner> Session<P> {
     /// nothing and is reported in the status.
     pub async fn apply_folder(&mut self) -> Result<Applied, String> {
         let started = std::time::Instant::now();
-        let result = match self.planner.plan(&self.dir, &self.over) {
+        // A render that fails, even by a bug in berth, changes nothing: the running set keeps
+        // running and the error is shown.
+        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.planner.plan(&self.dir, &self.over)
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(format!(
+                "berth failed while rendering the folder (a bug in berth: {why}); nothing changed"
+            ))
+        });
+        let result = match planned {
             Ok(plan) => self
                 .running
                 .apply(plan)
