@@ -61,7 +61,10 @@ impl Up {
             listen,
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::inherit())
+        // The API over processes: a fuzzed switch to image mode would start an engine and pull
+        // the example's images, which are nowhere (image mode has tests of its own).
+        .env("BERTH_ENGINE", "none");
         if let Some(t) = token {
             cmd.env("BERTH_TOKEN", t);
         }

@@ -640,3 +640,81 @@ fn a_hostile_save_leaves_the_running_set_running() {
     assert!(alive(pid as i32));
     stop(child);
 }
+
+/// Takes every request and closes the connection without an answer, saying so in its log.
+const CLOSER: &str = r#"
+import http.server, os, socket, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def handle_one_request(self):
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        self.parse_request()
+        if self.path == "/healthz":
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        print("took %s %s on %d" % (self.command, self.path, os.getpid()), flush=True)
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+/// A replica that takes a request and drops the connection: a request safe to repeat goes to
+/// one other replica, once; one that is not goes nowhere else (issue 23: it went 88-91 times
+/// to the same replica in 2 s).
+#[test]
+fn a_failed_request_is_retried_at_most_once_on_another_replica_and_only_when_safe() {
+    let yaml = service_yaml("closer", "closer.py", "")
+        .replace("replicas: 1", "replicas: 2")
+        .replace(
+            "ports: [{name: http, containerPort: 8000}]",
+            "ports: [{name: http, containerPort: 8000}]\n          readinessProbe: {httpGet: {path: /healthz, port: http}}",
+        )
+        + r#"---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: closer}
+spec:
+  rules:
+    - http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {service: {name: closer, port: {number: 80}}}
+"#;
+    let t = folder(&[("closer.py", CLOSER), ("closer.yaml", &yaml)]);
+    let dir = t.path();
+    let child = up(dir);
+    let s = wait_for(dir, "ready", |s| all_ready(s) && s["ingress"].is_string());
+    let ingress = s["ingress"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    let took = |what: &str| {
+        logs_of(dir, "closer")
+            .matches(&format!("took {what}"))
+            .count()
+    };
+    for (method, path, times) in [("DELETE", "/d", 2), ("GET", "/g", 2), ("POST", "/p", 1)] {
+        let (code, _) = http(&ingress, method, path, None);
+        assert_eq!(code, 502, "{method} {path}");
+        // Sent once, or once more to the other replica: never to the same one, never again.
+        std::thread::sleep(Duration::from_millis(300));
+        let n = took(&format!("{method} {path} "));
+        assert_eq!(n, times, "{method} {path} reached the replicas {n} times");
+    }
+    let logs = logs_of(dir, "closer");
+    let pids: std::collections::BTreeSet<&str> = logs
+        .lines()
+        .filter(|l| l.contains("took DELETE /d on "))
+        .filter_map(|l| l.rsplit(' ').next())
+        .collect();
+    assert_eq!(pids.len(), 2, "the retry went to the other replica: {logs}");
+    stop(child);
+}

@@ -521,12 +521,11 @@ fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
         let r = s["replicas"].as_array().unwrap();
         r.len() == 2 && all_ready(s)
     });
-    // podinfo reached redis by its Service name (its readiness depends on it).
-    let log = log_text(&dir, "demo-podinfo");
-    assert!(
-        log.contains("cache demo-podinfo-redis:6379 answers"),
-        "{log}"
-    );
+    // podinfo reached redis by its Service name (its readiness depends on it; the line may
+    // reach the log file a moment after the probe passed).
+    wait_until("podinfo's line about its cache", || {
+        log_text(&dir, "demo-podinfo").contains("cache demo-podinfo-redis:6379 answers")
+    });
     // The Ingress routes the chart's host to the podinfo replicas.
     let (code, page) = http_host(&ingress(&s), "podinfo.example.com", "GET", "/", None);
     assert_eq!(code, 200, "{page}");
@@ -685,11 +684,9 @@ spec:
         "{broken}"
     );
     assert!(log_text(dir, "once").contains("stdout job done"));
-    assert!(
-        log_text(dir, "keeper").contains("found: nothing in default"),
-        "{}",
-        log_text(dir, "keeper")
-    );
+    wait_until("the keeper's first line", || {
+        log_text(dir, "keeper").contains("found: nothing in default")
+    });
     let pid = nix::unistd::Pid::from_raw(first.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(first.wait().unwrap().success());
@@ -881,9 +878,10 @@ fn bitnami_memcached_chart_runs_from_its_image() {
         &["--release", "demo", "-n", "apps", "--listen", "127.0.0.1:0"],
     );
     let s = wait_for(&dir, "memcached ready", all_ready);
-    let log = log_text(&dir, "demo-memcached");
-    assert!(log.contains("memcached as 1001 on 11211"), "{log}");
-    assert!(log.contains("tmp is writable"), "{log}");
+    wait_until("memcached's first lines in its log", || {
+        let log = log_text(&dir, "demo-memcached");
+        log.contains("memcached as 1001 on 11211") && log.contains("tmp is writable")
+    });
     use std::io::{BufRead, Write};
     let mut conn = std::net::TcpStream::connect(address(&s, "demo-memcached")).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))

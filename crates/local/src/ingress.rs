@@ -146,19 +146,30 @@ impl Ingress {
 
     /// Sends the request to a ready replica, the next one on failure while it can be sent again
     /// (a bodiless idempotent request), until [`WAIT_FOR_READY`] has passed.
+    /// Sends the request to a ready replica. A replica that refuses the connection never saw
+    /// the request: the next one is tried (and, while replicas start, again until
+    /// [`WAIT_FOR_READY`]), as long as the request has no body to lose. A replica that took
+    /// the request and failed it (closed, reset) may have acted on it: only a request safe to
+    /// repeat is sent again, once, to another replica; otherwise the client gets the failure.
     async fn forward(
         &self,
         up: Upstream<'_>,
         body: Incoming,
         mut backends: Vec<u16>,
     ) -> Result<(Response<Incoming>, InFlight), Failure> {
-        let replayable = idempotent(&up.parts.method) && hyper::body::Body::is_end_stream(&body);
+        let resendable = hyper::body::Body::is_end_stream(&body);
+        let safe = idempotent(&up.parts.method) && resendable;
         let mut body = Some(body.boxed());
         let mut last_error = String::from("no ready replica");
+        // The replica that took the request and failed it: never tried again.
+        let mut failed_after_sending: Option<u16> = None;
         let deadline = tokio::time::Instant::now() + WAIT_FOR_READY;
         loop {
             for k in 0..backends.len() {
                 let port = backends[(up.first + k) % backends.len()];
+                if failed_after_sending == Some(port) {
+                    continue;
+                }
                 // Replaced or stopped since the list was read: not this one.
                 let Some(in_flight) = self.shared.begin_request(port) else {
                     continue;
@@ -166,14 +177,19 @@ impl Ingress {
                 let request = up.request(port, body.take())?;
                 match self.client.request(request).await {
                     Ok(resp) => return Ok((resp, in_flight)),
-                    Err(e) => last_error = error_chain(&e),
-                }
-                if !replayable {
-                    return Err(Failure::NoAnswer(last_error));
+                    Err(e) if e.is_connect() && resendable => last_error = error_chain(&e),
+                    Err(e) => {
+                        last_error = error_chain(&e);
+                        if !safe || e.is_connect() || failed_after_sending.is_some() {
+                            return Err(Failure::NoAnswer(last_error));
+                        }
+                        failed_after_sending = Some(port);
+                    }
                 }
             }
-            // A replica marked ready before it listens, or replaced meanwhile: look again.
-            if tokio::time::Instant::now() >= deadline {
+            // A replica marked ready before it listens, or replaced meanwhile: look again; but
+            // a request one replica already failed gets one more try at most, not a wait.
+            if failed_after_sending.is_some() || tokio::time::Instant::now() >= deadline {
                 return Err(Failure::NoAnswer(last_error));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
