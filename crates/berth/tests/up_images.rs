@@ -427,6 +427,23 @@ spec:
     assert_eq!(containers_of(dir), Vec::<String>::new());
 }
 
+/// A private copy of a case of the chart corpus (`../shared/charts`, or BERTH_CHART_CORPUS):
+/// its `chart` folder under the temp dir, and the case's folder (its values files).
+fn corpus_chart(case: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let corpus = std::env::var("BERTH_CHART_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo().join("../shared/charts"));
+    let case = corpus.join(case);
+    assert!(
+        case.is_dir(),
+        "the chart corpus is needed: {}",
+        case.display()
+    );
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("chart"), &t.path().join("chart"));
+    (t, case)
+}
+
 /// podinfo's image as its chart runs it (`./podinfo --port=... --cache-server=tcp://HOST:PORT`
 /// in /home/app, `podcli check http` probes): it serves on its port and is ready only while
 /// the cache answers PING.
@@ -471,15 +488,7 @@ const REDIS_CLI: &str =
 #[test]
 #[ignore = "needs podman, busybox-static and the chart corpus (./scripts/test.sh)"]
 fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
-    let corpus = std::env::var("BERTH_CHART_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| repo().join("../shared/charts"));
-    let case = corpus.join("podinfo-switches");
-    assert!(
-        case.is_dir(),
-        "the chart corpus is needed: {}",
-        case.display()
-    );
+    let (t, case) = corpus_chart("podinfo-switches");
     make_image(
         "ghcr.io/stefanprodan/podinfo:6.14.1",
         &[
@@ -499,8 +508,6 @@ fn podinfo_chart_runs_from_images_with_its_cache_by_dns_and_its_ingress() {
         &[],
     )
     .expect(NEEDS);
-    let t = tempfile::tempdir().unwrap();
-    copy_dir(&case.join("chart"), &t.path().join("chart"));
     let dir = t.path().join("chart");
     let values = case.join("values.yaml");
     let mut child = up_with(
@@ -848,15 +855,7 @@ const PGREP: &str = "#!/bin/sh\nexec pidof \"$1\"\n";
 #[test]
 #[ignore = "needs podman, busybox-static and the chart corpus (./scripts/test.sh)"]
 fn bitnami_memcached_chart_runs_from_its_image() {
-    let corpus = std::env::var("BERTH_CHART_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| repo().join("../shared/charts"));
-    let case = corpus.join("memcached-default");
-    assert!(
-        case.is_dir(),
-        "the chart corpus is needed: {}",
-        case.display()
-    );
+    let (t, _) = corpus_chart("memcached-default");
     make_image(
         "docker.io/bitnami/memcached:1.6.39-debian-12-r0",
         &[
@@ -868,8 +867,6 @@ fn bitnami_memcached_chart_runs_from_its_image() {
         &[r#"CMD ["/opt/bitnami/scripts/memcached/run.sh"]"#],
     )
     .expect(NEEDS);
-    let t = tempfile::tempdir().unwrap();
-    copy_dir(&case.join("chart"), &t.path().join("chart"));
     let dir = t.path().join("chart");
     let _child = up_with(
         &dir,

@@ -65,6 +65,18 @@ impl Pod<'_> {
         format!("{}-{}", self.workload.name, self.index)
     }
 
+    /// The labels of a container of this pod (`(pod)` for its network holder).
+    fn labels(&self, container: &str) -> HashMap<String, String> {
+        labels(
+            self.folder,
+            &[
+                ("berth.dev/workload", self.workload.name.clone()),
+                ("berth.dev/pod", self.pod_name()),
+                ("berth.dev/container", container.to_string()),
+            ],
+        )
+    }
+
     fn volume_dir(&self) -> PathBuf {
         crate::state_dir(&absolute(self.folder))
             .join("volumes")
@@ -198,14 +210,7 @@ impl Pod<'_> {
             env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             exposed_ports: own_network
                 .then(|| self.ports.keys().map(|p| format!("{p}/tcp")).collect()),
-            labels: Some(labels(
-                self.folder,
-                &[
-                    ("berth.dev/workload", self.workload.name.clone()),
-                    ("berth.dev/pod", self.pod_name()),
-                    ("berth.dev/container", c.name.clone()),
-                ],
-            )),
+            labels: Some(self.labels(&c.name)),
             host_config: Some(HostConfig {
                 network_mode: network.map(|id| format!("container:{id}")),
                 // The pod's hostname too, as its containers share it on a cluster (Podman
@@ -246,14 +251,7 @@ impl Pod<'_> {
             entrypoint: Some(vec!["/pause".into()]),
             hostname: Some(self.pod_name()),
             exposed_ports: Some(ports.keys().map(|p| format!("{p}/tcp")).collect()),
-            labels: Some(labels(
-                self.folder,
-                &[
-                    ("berth.dev/workload", self.workload.name.clone()),
-                    ("berth.dev/pod", self.pod_name()),
-                    ("berth.dev/container", "(pod)".into()),
-                ],
-            )),
+            labels: Some(self.labels("(pod)")),
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings(ports)),
                 extra_hosts: Some(hosts),
