@@ -367,6 +367,12 @@ spec:
             .contains("127.0.0.1:9/berth/absent:1"),
         "{missing}"
     );
+    // The pull said what it did, in the logs (and meanwhile as the replica's message).
+    assert!(
+        log_text(dir, "missing").contains("berth pulling image 127.0.0.1:9/berth/absent:1"),
+        "{}",
+        log_text(dir, "missing")
+    );
 }
 
 #[test]

@@ -263,10 +263,15 @@ impl Replica {
             plan: &self.plan,
             ports,
         };
+        // Each step of a pull is a line in the logs and, while it lasts, the replica's message
+        // (what `berth up` and the dashboard show).
         let sink = self.log_sink();
-        pod.ensure_image(&|line| sink.line("berth", line, true))
-            .await
-            .map_err(Start::Failed)?;
+        let note = |line: String| {
+            self.shared
+                .replica(self.id, |r| r.message = Some(line.clone()));
+            sink.line("berth", line, true);
+        };
+        pod.ensure_image(&note).await.map_err(Start::Failed)?;
         let hosts: Vec<String> = self
             .plan
             .services
