@@ -88,6 +88,7 @@ try {
     web = await api("/api/v1/services/web");
   }
   const started = web.replicas.map((r) => r.started + r.name).join();
+  const generation = (await api("/api/v1/environment")).generation;
   const other = await browser.newPage();
   await other.goto(`http://127.0.0.1:${evil.address().port}/`);
   const outcome = await other.evaluate(async (target) => {
@@ -103,6 +104,11 @@ try {
     return results.join(" ");
   }, new URL("/api/v1/services/web/restart", dashboard).href);
   evil.close();
+  // The page saw no answer it could read (an answer would name a status).
+  if (outcome !== "cors:blocked no-cors:0") fail("the cross-origin page read an answer: " + outcome);
+  // A restart would be an apply (a new generation) and new replicas: give one time to show.
+  await new Promise((r) => setTimeout(r, 1500));
+  if ((await api("/api/v1/environment")).generation !== generation) fail("a cross-origin POST applied something");
   const afterWeb = await api("/api/v1/services/web");
   if (afterWeb.replicas.map((r) => r.started + r.name).join() !== started) fail("a cross-origin POST restarted web");
   const direct = await fetch(new URL("/api/v1/services/web/restart", dashboard), {

@@ -9,6 +9,7 @@ use serde_json::{json, Value as Json};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
+mod shots;
 mod support;
 use support::*;
 macro_rules! scenarios {
@@ -1604,20 +1605,22 @@ fn the_cluster_dashboard_works_in_chromium_e2e() {
         ]
         .concat(),
     );
-    let shots = repo.join("target/screenshots");
+    let shots = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("node")
         .arg(repo.join("tests/browser/cluster.mjs"))
         .arg(format!("http://{addr}/"))
-        .arg(&shots)
+        .arg(shots.path())
         .output()
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     eprintln!("{}", text(&out));
     assert!(out.status.success(), "{}", text(&out));
-    for shot in ["cluster-main.png", "cluster-detail.png"] {
-        assert!(shots.join(shot).exists(), "screenshot {shot}");
-    }
+    shots::check_and_keep(
+        &repo,
+        shots.path(),
+        &["cluster-main.png", "cluster-detail.png"],
+    );
 }
 
 /// A version the cluster's release (1.28) deprecates is planned, with a warning naming the
