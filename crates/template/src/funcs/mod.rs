@@ -143,13 +143,18 @@ impl Registry {
         variadic: Option<Ty>,
         imp: fn(&mut dyn Host, Vec<Value>) -> FResult,
     ) {
-        self.0.insert(
+        let before = self.0.insert(
             name,
             Func {
                 params,
                 variadic,
                 imp,
             },
+        );
+        // One implementation per name: a second registration would silently replace the first.
+        assert!(
+            before.is_none(),
+            "template function {name:?} is registered twice"
         );
     }
 }
