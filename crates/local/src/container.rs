@@ -651,15 +651,17 @@ pub(crate) async fn exec(
         .map_err(|_| format!("{:?} timed out after {timeout:?}", command.join(" ")))?
 }
 
+/// The engine's filter for what berth made for `folder` (its label).
+fn folder_filter(folder: &Path) -> HashMap<&'static str, Vec<String>> {
+    let label = format!("{FOLDER_LABEL}={}", absolute(folder).display());
+    HashMap::from([("label", vec![label])])
+}
+
 /// Removes the named volumes berth made for `folder`'s PersistentVolumeClaims (`berth down
 /// --volumes`); returns their names.
 pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, String> {
     let engine = Engine::connect_for(folder).await?;
-    let mut filters = HashMap::new();
-    filters.insert(
-        "label",
-        vec![format!("{FOLDER_LABEL}={}", absolute(folder).display())],
-    );
+    let filters = folder_filter(folder);
     let options = q::ListVolumesOptionsBuilder::new()
         .filters(&filters)
         .build();
@@ -683,11 +685,7 @@ pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, String> {
 /// Removes every container berth started for `folder` that is still there (a berth that was
 /// killed); returns how many, or why the engine could not list them.
 pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, String> {
-    let mut filters = HashMap::new();
-    filters.insert(
-        "label",
-        vec![format!("{FOLDER_LABEL}={}", absolute(folder).display())],
-    );
+    let filters = folder_filter(folder);
     let options = q::ListContainersOptionsBuilder::new()
         .all(true)
         .filters(&filters)

@@ -341,7 +341,29 @@ fn desired_replicas(plan: &Plan) -> Vec<DesiredReplica> {
     desired
 }
 
-pub(crate) fn env_name(s: &str) -> String {
+/// A Service's `<NAME>_SERVICE_HOST`, `_SERVICE_PORT` and `_SERVICE_PORT_<PORT>`, as
+/// Kubernetes injects them: at `host`, each port as `port(index, port)` gives it.
+pub(crate) fn service_variables(
+    name: &str,
+    ports: &[berth_core::ServicePort],
+    host: &str,
+    port: impl Fn(usize, &berth_core::ServicePort) -> String,
+    env: &mut Vec<(String, String)>,
+) {
+    let prefix = env_name(name);
+    for (i, sp) in ports.iter().enumerate() {
+        let value = port(i, sp);
+        if i == 0 {
+            env.push((format!("{prefix}_SERVICE_HOST"), host.to_string()));
+            env.push((format!("{prefix}_SERVICE_PORT"), value.clone()));
+        }
+        if let Some(n) = &sp.name {
+            env.push((format!("{prefix}_SERVICE_PORT_{}", env_name(n)), value));
+        }
+    }
+}
+
+fn env_name(s: &str) -> String {
     s.to_uppercase().replace(['-', '.'], "_")
 }
 
@@ -623,17 +645,11 @@ impl Running {
         let status = self.shared.snapshot();
         let mut env = Vec::new();
         for svc in &status.services {
-            let prefix = env_name(&svc.name);
-            for (i, (sp, addr)) in svc.ports.iter().zip(&svc.addresses).enumerate() {
-                let port = addr.rsplit(':').next().unwrap_or_default().to_string();
-                if i == 0 {
-                    env.push((format!("{prefix}_SERVICE_HOST"), "127.0.0.1".to_string()));
-                    env.push((format!("{prefix}_SERVICE_PORT"), port.clone()));
-                }
-                if let Some(n) = &sp.name {
-                    env.push((format!("{prefix}_SERVICE_PORT_{}", env_name(n)), port));
-                }
-            }
+            let port = |i: usize, _: &berth_core::ServicePort| {
+                let addr = svc.addresses.get(i).map_or("", String::as_str);
+                addr.rsplit(':').next().unwrap_or_default().to_string()
+            };
+            service_variables(&svc.name, &svc.ports, "127.0.0.1", port, &mut env);
         }
         env
     }

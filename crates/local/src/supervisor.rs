@@ -213,18 +213,9 @@ impl Replica {
     fn image_env(&self) -> Result<Vec<(String, String)>, String> {
         let mut env = Vec::new();
         for svc in &self.plan.services {
-            let prefix = crate::env_name(&svc.name);
             let host = crate::pod_net::service_address(&svc.name).to_string();
-            for (i, sp) in svc.ports.iter().enumerate() {
-                if i == 0 {
-                    env.push((format!("{prefix}_SERVICE_HOST"), host.clone()));
-                    env.push((format!("{prefix}_SERVICE_PORT"), sp.port.to_string()));
-                }
-                if let Some(n) = &sp.name {
-                    let key = format!("{prefix}_SERVICE_PORT_{}", crate::env_name(n));
-                    env.push((key, sp.port.to_string()));
-                }
-            }
+            let port = |_: usize, sp: &berth_core::ServicePort| sp.port.to_string();
+            crate::service_variables(&svc.name, &svc.ports, &host, port, &mut env);
         }
         env.extend(
             self.plan
