@@ -9,8 +9,15 @@
 //!   (WebSocket) are spliced both ways after the `101`.
 //! - A request head must arrive within [`HEAD_TIMEOUT`] and fit in [`MAX_HEAD`] (slow or huge
 //!   heads are refused); an idle keep-alive client is dropped after [`IDLE_TIMEOUT`].
-//! - A bodiless idempotent request whose replica fails before answering is retried on the next
-//!   ready replica; `503` only when none is ready within [`WAIT_FOR_READY`].
+//! - As strict as nginx with what it forwards: the path is normalised before routing (see
+//!   [`path`]), `CONNECT` and `*` are refused, a malformed request body is a `400`, and an
+//!   upstream connection is reused only after a clean exchange (see [`pool`]).
+//! - A request a replica never saw goes to the next ready replica; one it saw and failed is sent
+//!   again, once, to another replica, only if it is safe to repeat (see [`Ingress::forward`]);
+//!   `503` only when none is ready within [`WAIT_FOR_READY`].
+
+mod path;
+mod pool;
 
 use crate::state::{InFlight, Shared};
 use bytes::Bytes;
@@ -18,8 +25,8 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use pool::{BodyWatch, Lease, Pool, SendError};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,20 +46,15 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 struct Ingress {
     shared: Arc<Shared>,
-    client: Client<HttpConnector, Body>,
+    pool: Arc<Pool>,
 }
 
 /// Serves the ingress until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .pool_timer(TokioTimer::new())
-        .build(connector);
-    let ingress = Arc::new(Ingress { shared, client });
+    let ingress = Arc::new(Ingress {
+        shared,
+        pool: Arc::default(),
+    });
     let mut server = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     server
         .http1()
@@ -84,12 +86,21 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 
 impl Ingress {
     async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        if req.method() == Method::CONNECT {
+            return bad_request("The Ingress does not tunnel: CONNECT is not allowed.");
+        }
         let host = request_host(&req);
-        let path = req
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let path = match path::normalize(target) {
+            Ok(p) => p,
+            Err(path::BadPath::NotAPath) => {
+                return bad_request("The request target is not a path.")
+            }
+            Err(path::BadPath::AboveRoot) => return bad_request("The path climbs above the root."),
+        };
+        let Ok(uri) = Uri::try_from(path.as_str()) else {
+            return bad_request("The path is not valid.");
+        };
         let Some(rule) = self.shared.ingress_route(&host, &path) else {
             return page(
                 StatusCode::NOT_FOUND,
@@ -121,17 +132,13 @@ impl Ingress {
         parts.version = Version::HTTP_11;
         let upstream = Upstream {
             rule: &rule,
-            path: &path,
+            uri,
             parts,
             first,
         };
         match self.forward(upstream, body, backends).await {
-            Ok((resp, in_flight)) => respond(resp, client_upgrade, in_flight),
-            Err(Failure::BadPath) => page(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                "The path is not valid.",
-            ),
+            Ok((resp, in_flight, lease)) => respond(resp, client_upgrade, in_flight, lease),
+            Err(Failure::BadBody) => bad_request("The request body is malformed or incomplete."),
             Err(Failure::NoAnswer(why)) => page(
                 StatusCode::BAD_GATEWAY,
                 "Bad gateway",
@@ -144,8 +151,6 @@ impl Ingress {
         }
     }
 
-    /// Sends the request to a ready replica, the next one on failure while it can be sent again
-    /// (a bodiless idempotent request), until [`WAIT_FOR_READY`] has passed.
     /// Sends the request to a ready replica. A replica that refuses the connection never saw
     /// the request: the next one is tried (and, while replicas start, again until
     /// [`WAIT_FOR_READY`]), as long as the request has no body to lose. A replica that took
@@ -156,10 +161,11 @@ impl Ingress {
         up: Upstream<'_>,
         body: Incoming,
         mut backends: Vec<u16>,
-    ) -> Result<(Response<Incoming>, InFlight), Failure> {
+    ) -> Result<(Response<Incoming>, InFlight, Lease), Failure> {
         let resendable = hyper::body::Body::is_end_stream(&body);
         let safe = idempotent(&up.parts.method) && resendable;
-        let mut body = Some(body.boxed());
+        let watch = Arc::new(BodyWatch::default());
+        let mut body = Some(pool::watched(body.boxed(), &watch));
         let mut last_error = String::from("no ready replica");
         // The replica that took the request and failed it: never tried again.
         let mut failed_after_sending: Option<u16> = None;
@@ -174,13 +180,15 @@ impl Ingress {
                 let Some(in_flight) = self.shared.begin_request(port) else {
                     continue;
                 };
-                let request = up.request(port, body.take())?;
-                match self.client.request(request).await {
-                    Ok(resp) => return Ok((resp, in_flight)),
-                    Err(e) if e.is_connect() && resendable => last_error = error_chain(&e),
-                    Err(e) => {
+                let request = up.request(body.take());
+                match self.pool.send(port, request, &watch).await {
+                    Ok((resp, lease)) => return Ok((resp, in_flight, lease)),
+                    Err(SendError::Connect(e)) if resendable => last_error = e,
+                    Err(SendError::Connect(e)) => return Err(Failure::NoAnswer(e)),
+                    Err(SendError::Sent(_)) if watch.broken() => return Err(Failure::BadBody),
+                    Err(SendError::Sent(e)) => {
                         last_error = error_chain(&e);
-                        if !safe || e.is_connect() || failed_after_sending.is_some() {
+                        if !safe || failed_after_sending.is_some() {
                             return Err(Failure::NoAnswer(last_error));
                         }
                         failed_after_sending = Some(port);
@@ -214,35 +222,36 @@ impl Ingress {
 /// What a request becomes upstream, but for the replica's port and the body.
 struct Upstream<'a> {
     rule: &'a crate::IngressRule,
-    path: &'a str,
+    /// Origin-form (`/path?query`): the replica is reached by its connection, named by `Host`.
+    uri: Uri,
     parts: http::request::Parts,
     /// This request's round-robin turn.
     first: usize,
 }
 
 impl Upstream<'_> {
-    fn request(&self, port: u16, body: Option<Body>) -> Result<Request<Body>, Failure> {
-        let uri = Uri::try_from(format!("http://127.0.0.1:{port}{}", self.path))
-            .map_err(|_| Failure::BadPath)?;
+    fn request(&self, body: Option<Body>) -> Request<Body> {
         let body = body.unwrap_or_else(|| Empty::new().map_err(never).boxed());
         let mut request = Request::from_parts(self.parts.clone(), body);
-        *request.uri_mut() = uri;
-        Ok(request)
+        *request.uri_mut() = self.uri.clone();
+        request
     }
 }
 
 /// Why a request got no answer from a replica.
 enum Failure {
-    /// The request's path cannot be sent on.
-    BadPath,
+    /// The client's request body was malformed or cut off.
+    BadBody,
     /// No replica answered; the last error.
     NoAnswer(String),
 }
 
-/// A response body that keeps its request counted as in flight until it is sent (or dropped).
+/// A response body that keeps its request counted as in flight until it is sent (or dropped),
+/// and gives its connection back to the pool once it was read to its end.
 struct Tracked {
     inner: Incoming,
     _in_flight: InFlight,
+    lease: Lease,
 }
 
 impl hyper::body::Body for Tracked {
@@ -253,7 +262,15 @@ impl hyper::body::Body for Tracked {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+        let frame = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &frame {
+            std::task::Poll::Ready(None) => self.lease.release(),
+            std::task::Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => {
+                self.lease.release()
+            }
+            _ => {}
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -271,6 +288,7 @@ fn respond(
     mut resp: Response<Incoming>,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     in_flight: InFlight,
+    mut lease: Lease,
 ) -> Response<Body> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client) = client_upgrade {
@@ -287,10 +305,14 @@ fn respond(
         }
     }
     remove_hop_by_hop(resp.headers_mut());
+    if hyper::body::Body::is_end_stream(resp.body()) {
+        lease.release();
+    }
     resp.map(|inner| {
         Tracked {
             inner,
             _in_flight: in_flight,
+            lease,
         }
         .boxed()
     })
@@ -421,6 +443,15 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+/// A `400`, after which the connection is closed (as nginx does: what follows a bad request
+/// cannot be trusted to be a request).
+fn bad_request(text: &str) -> Response<Body> {
+    let mut resp = page(StatusCode::BAD_REQUEST, "Bad request", text);
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
