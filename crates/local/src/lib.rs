@@ -153,7 +153,7 @@ pub struct Running {
     pub shared: Arc<Shared>,
     dir: PathBuf,
     ingress_addr: std::net::SocketAddr,
-    ingress: Option<tokio::task::AbortHandle>,
+    ingress: Option<ingress::Served>,
     services: BTreeMap<String, ServiceRun>,
     replicas: BTreeMap<usize, ReplicaRun>,
     next_id: usize,
@@ -743,7 +743,7 @@ impl Running {
         self.shared.set_ingress_rules(plan.ingress.clone());
         if self.ingress.is_none() && !plan.ingress.is_empty() {
             let addr = self.ingress_addr;
-            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            let l = std::net::TcpListener::bind(addr).map_err(|e| {
                 let holder = port_holder(addr.port()).map(|h| format!(" is in use by {h}")).unwrap_or_default();
                 std::io::Error::new(
                     e.kind(),
@@ -752,8 +752,7 @@ impl Running {
             })?;
             let url = format!("http://{}", l.local_addr()?);
             self.shared.update(|s| s.ingress = Some(url));
-            self.ingress =
-                Some(tokio::spawn(ingress::serve(l, self.shared.clone())).abort_handle());
+            self.ingress = Some(ingress::Served::start(l, self.shared.clone())?);
         }
         Ok(())
     }
@@ -889,9 +888,7 @@ impl Running {
         for run in self.services.values() {
             run.tasks.iter().for_each(|t| t.abort());
         }
-        if let Some(i) = &self.ingress {
-            i.abort();
-        }
+        self.ingress = None;
         if let Some(Ok(engine)) = &self.engine {
             if container::remove_leftovers(engine, &self.dir).await.is_ok() {
                 let _ = std::fs::remove_file(engine_marker(&self.dir));
