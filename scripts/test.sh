@@ -93,6 +93,13 @@ if [ ! -x "$tools/st-venv/bin/st" ]; then
 fi
 export BERTH_SCHEMATHESIS="$tools/st-venv/bin/st"
 
+# cargo-fuzz, for the fuzz targets in fuzz/ (built with the stable toolchain, see fuzz/README.md).
+CARGO_FUZZ_VERSION=0.13.2
+if [ ! -x "$tools/cargo-fuzz/bin/cargo-fuzz" ]; then
+  echo "==> installing cargo-fuzz (crates.io cargo-fuzz@$CARGO_FUZZ_VERSION) into .tools/cargo-fuzz"
+  cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" --root "$tools/cargo-fuzz" cargo-fuzz
+fi
+
 echo "==> building the Go reference renderer (tools/gorender)"
 (cd tools/gorender && "$tools/go-venv/bin/go" build -o "$tools/gorender" .)
 
@@ -137,6 +144,49 @@ if [ -n "$chart_corpus" ]; then
   echo "==> chart corpus: $chart_corpus"
 fi
 
+# Every fuzz target (fuzz/) for BERTH_FUZZ_SECONDS (20) each, seeded afresh from the repository's
+# own inputs and the kept regressions; a finding fails the run and is left in fuzz/artifacts/.
+run_fuzz() {
+  local seconds="${BERTH_FUZZ_SECONDS:-20}" seeds="$tools/fuzz-seeds" found=0 runs=0 target
+  echo "==> fuzzing: building the targets"
+  if ! RUSTC_BOOTSTRAP=1 "$tools/cargo-fuzz/bin/cargo-fuzz" build -O --fuzz-dir fuzz >"$tools/fuzz-build.log" 2>&1; then
+    cat "$tools/fuzz-build.log"
+    fuzz_summary="fuzz: the targets did not build"
+    return 1
+  fi
+  rm -rf "$seeds" && mkdir -p "$seeds"/{template,values,chart_archive,folder}
+  find examples -type f \( -name '*.yaml' -o -name '*.tpl' \) | while read -r f; do cp "$f" "$seeds/template/$(echo "$f" | tr / _)"; done
+  find examples -name 'values*.yaml' | while read -r f; do cp "$f" "$seeds/values/$(echo "$f" | tr / _)"; done
+  for d in examples/*/; do
+    if [ -f "$d/Chart.yaml" ]; then
+      tar czf "$seeds/chart_archive/$(basename "$d").tgz" -C examples "$(basename "$d")"
+    else
+      for f in "$d"*.yaml; do [ -f "$f" ] && printf -- '--- FILE %s\n' "$(basename "$f")" && cat "$f"; done >"$seeds/folder/$(basename "$d")"
+    fi
+  done
+  if [ -n "${BERTH_CHART_CORPUS:-}" ]; then
+    find "$BERTH_CHART_CORPUS" -type f -name 'values.yaml' -size -16k | head -50 | while read -r f; do cp "$f" "$seeds/values/$(echo "$f" | md5sum | cut -c1-12)"; done || true
+    find "$BERTH_CHART_CORPUS" -type f -path '*templates/*' -size -16k | head -100 | while read -r f; do cp "$f" "$seeds/template/$(echo "$f" | md5sum | cut -c1-12)"; done || true
+  fi
+  for target in template values chart_archive folder; do
+    echo "==> fuzzing $target for ${seconds}s"
+    local out="$tools/fuzz-$target.log"
+    if RUSTC_BOOTSTRAP=1 "$tools/cargo-fuzz/bin/cargo-fuzz" run "$target" -O --fuzz-dir fuzz \
+      "$seeds/$target" "fuzz/regressions/$target" -- \
+      -seed=1 -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 >"$out" 2>&1; then
+      local n
+      n=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$out" | tail -1)
+      runs=$((runs + ${n:-0}))
+    else
+      found=$((found + 1))
+      tail -n 60 "$out"
+      echo "error: fuzz target $target found a crash; its input is in fuzz/artifacts/$target/ (see fuzz/README.md)" >&2
+    fi
+  done
+  fuzz_summary="fuzz: 4 targets, ${seconds}s each, $runs runs, $found with findings"
+  [ "$found" = 0 ]
+}
+
 echo "==> cargo test"
 log="$tools/cargo-test.log"
 status=0
@@ -161,9 +211,14 @@ cargo test --workspace --locked --no-fail-fast -- "${filter[@]}" >"$log" 2>&1 &
 cargo_pid=$!
 tail -n +1 -f --pid="$cargo_pid" "$log"
 wait "$cargo_pid" || status=$?
+fuzz_summary="fuzz: not run"
+if [ "${BERTH_FUZZ_SECONDS:-20}" != 0 ]; then
+  run_fuzz || status=1
+fi
 # One closing line for the whole run (cargo ends on its doc-test summary, often "0 passed").
 awk -v skipped="$skipped" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, skipped }' "$log"
+echo "$fuzz_summary"
 if [ "$skipped" -gt 0 ]; then
   for m in "${missing[@]}"; do
     echo "skipped: tests that need $m"

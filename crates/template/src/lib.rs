@@ -144,13 +144,14 @@ impl Templates {
 
     /// Renders the template `name` with `data` as dot.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
-        exec::execute(&self.trees, name, data, 0).map_err(|e| *e)
+        on_own_stack(|| exec::execute(&self.trees, name, data, 0).map_err(|e| *e))
     }
 
     /// Renders like [`Templates::execute`] and also returns a map from output back to source.
     pub fn execute_mapped(&self, name: &str, data: &Value) -> Result<(String, SourceMap), Error> {
-        let (out, entries) =
-            exec::execute_mapped(&self.trees, name, data, 0, true).map_err(|e| *e)?;
+        let (out, entries) = on_own_stack(|| {
+            exec::execute_mapped(&self.trees, name, data, 0, true).map_err(|e| *e)
+        })?;
         Ok((out, SourceMap { entries }))
     }
 }
@@ -177,8 +178,18 @@ impl SourceMap {
     }
 }
 
+/// The stack a parse or an execution runs on: a segment of its own, reserved (not committed) at
+/// this size. Templates may build values nested 100,000 deep (`list $x` in a loop; helm renders
+/// them), and walking or freeing those recurses; Go grows its stacks to 1 GiB for the same. So
+/// no caller's thread (a 2 MiB tokio worker) can overflow, whatever the template does.
+const STACK: usize = 1 << 30;
+
+fn on_own_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::grow(STACK, f)
+}
+
 fn parse_one(name: &str, text: &str) -> Result<Vec<ast::Tree>, Error> {
-    parse::parse(name, text, &funcs::lookup).map_err(|e| Error {
+    on_own_stack(|| parse::parse(name, text, &funcs::lookup)).map_err(|e| Error {
         kind: ErrorKind::Parse,
         file: name.to_string(),
         line: e.line,

@@ -31,8 +31,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections by replica port.
 #[derive(Default)]
 pub(super) struct Pool {
-    idle: Mutex<HashMap<u16, Vec<(SendRequest<Body>, Instant)>>>,
+    idle: Mutex<HashMap<u16, Vec<Idle>>>,
 }
+
+/// A connection waiting for its next request, and since when.
+type Idle = (SendRequest<Body>, Instant);
 
 /// Why a request got no answer.
 pub(super) enum SendError {

@@ -1,0 +1,2 @@
+//! See `entries.rs`.
+pub mod entries;
