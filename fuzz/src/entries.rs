@@ -74,7 +74,9 @@ fn write_folder(dir: &Path, data: &str) -> Option<()> {
         // Only plain names inside the folder: the fuzzer must not write elsewhere.
         let plain = !name.is_empty()
             && name.len() < 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             && !name.starts_with('.');
         if plain {
             std::fs::write(dir.join(name), body).ok()?;

@@ -626,3 +626,55 @@ fn a_tab_is_reported_where_it_is() {
     assert_eq!(code, 1);
     assert!(err.contains("values.yaml:4:1"), "{err}");
 }
+
+/// A deploy folder is read as Helm reads a chart (issue 23): its files are capped in all while
+/// they are read, and a variables file that is a device (a symlink to `/dev/zero`) is refused,
+/// never read forever.
+#[test]
+fn a_folder_over_the_cap_or_with_a_device_is_refused_with_the_file_named() {
+    let err = broken(
+        |p| {
+            std::fs::remove_file(p.join("variables.yaml")).unwrap();
+            std::os::unix::fs::symlink("/dev/zero", p.join("variables.yaml")).unwrap();
+        },
+        &[],
+    );
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(err.contains("variables.yaml"), "{err}");
+    let err = broken(
+        |p| {
+            let f = std::fs::File::create(p.join("zz-huge.yaml")).unwrap();
+            f.set_len(101 << 20).unwrap();
+        },
+        &[],
+    );
+    assert!(err.contains("more than 100 MiB"), "{err}");
+    assert!(err.contains("zz-huge.yaml"), "{err}");
+}
+
+/// An error on a line of any length prints a bounded window of it, the caret still under the
+/// cause (issue 23: error output is bounded).
+#[test]
+fn an_error_on_a_huge_line_prints_a_bounded_window_of_it() {
+    let pad = "x".repeat(200_000);
+    let err = broken(
+        |p| {
+            let text = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: huge}}\ndata: {{a: \"{pad}{{{{ .Variables.nope }}}}{pad}\"}}\n"
+            );
+            std::fs::write(p.join("huge.yaml"), text).unwrap();
+        },
+        &[],
+    );
+    assert!(err.len() < 4000, "{} bytes of error output", err.len());
+    let lines: Vec<&str> = err.lines().collect();
+    let caret = lines
+        .iter()
+        .position(|l| l.trim_end().ends_with('^'))
+        .expect(&err);
+    let column = lines[caret].len() - 1;
+    assert!(
+        lines[caret - 1][column..].starts_with(".Variables.nope }}"),
+        "the caret is not under the field:\n{err}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use crate::metadata::Metadata;
 use crate::values::{go_numbers, parse_yaml};
-use berth_manifest::{Error, ErrorKind};
+use berth_manifest::{Budget, Error, ErrorKind, ReadError};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -37,7 +37,7 @@ pub struct Chart {
 }
 
 /// The most a chart archive may hold decompressed, in all: Helm's loader's limit (100 MiB).
-pub const MAX_DECOMPRESSED: u64 = 100 << 20;
+pub const MAX_DECOMPRESSED: u64 = berth_manifest::MAX_FOLDER_BYTES;
 
 /// A path inside the chart, cleaned as Go's `path.Clean`; `None` when it is absolute or leaves
 /// the chart (`../x`, `a/../../x`).
@@ -62,16 +62,23 @@ impl Chart {
     /// Loads a chart folder or `.tgz` archive.
     pub fn load(path: &Path) -> Result<Chart, Error> {
         let source = path.display().to_string();
-        let io = |e: std::io::Error| {
-            Error::new(ErrorKind::Io, format!("cannot read chart {source}: {e}"))
-                .hint("give a chart folder (with Chart.yaml) or a .tgz chart archive")
-        };
         if path.is_dir() {
             let ignore = Ignore::read(path, &source)?;
-            let files = read_dir(path, &ignore).map_err(io)?;
+            let files = read_dir(path, &ignore).map_err(|(file, why)| {
+                let hint = match why {
+                    ReadError::OverBudget => "Helm refuses charts over the same limit: leave large files out of the chart (or list them in .helmignore)",
+                    ReadError::Irregular => "Helm refuses such files too: remove it, or list it in .helmignore",
+                    ReadError::Io(_) => "give a chart folder (with Chart.yaml) or a .tgz chart archive",
+                };
+                Error::new(ErrorKind::Io, format!("cannot read chart {source}: {file}: {why}"))
+                    .hint(hint)
+            })?;
             Chart::from_files(files, &source)
         } else {
-            let bytes = std::fs::read(path).map_err(io)?;
+            let bytes = Budget::default().read(path).map_err(|why| {
+                Error::new(ErrorKind::Io, format!("cannot read chart {source}: {why}"))
+                    .hint("give a chart folder (with Chart.yaml) or a .tgz chart archive")
+            })?;
             Chart::from_archive(&bytes, &source)
         }
     }
@@ -247,14 +254,26 @@ pub fn read_values(text: &str, shown: &str) -> Result<Map<String, Json>, Error> 
 }
 
 /// Every file below `dir`, relative, in lexical walk order, minus what `ignore` excludes.
-fn read_dir(dir: &Path, ignore: &Ignore) -> std::io::Result<Vec<File>> {
+/// Files are read within one [`Budget`] (Helm's 100 MiB for a chart), regular files only.
+fn read_dir(dir: &Path, ignore: &Ignore) -> Result<Vec<File>, (String, ReadError)> {
     let mut out = Vec::new();
-    walk(dir, "", ignore, &mut out)?;
+    let mut budget = Budget::default();
+    walk(dir, "", ignore, &mut budget, &mut out)?;
     Ok(out)
 }
 
-fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<File>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+fn walk(
+    dir: &Path,
+    rel: &str,
+    ignore: &Ignore,
+    budget: &mut Budget,
+    out: &mut Vec<File>,
+) -> Result<(), (String, ReadError)> {
+    let io = |e: std::io::Error| (dir.display().to_string(), ReadError::Io(e));
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().to_string();
@@ -264,9 +283,9 @@ fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<File>) -> std::io:
             format!("{rel}/{name}")
         };
         // The entry's type comes with the listing; only a symlink needs a stat (it is followed).
-        let kind = e.file_type()?;
+        let kind = e.file_type().map_err(io)?;
         let is_dir = if kind.is_symlink() {
-            std::fs::metadata(e.path())?.is_dir()
+            std::fs::metadata(e.path()).map_err(io)?.is_dir()
         } else {
             kind.is_dir()
         };
@@ -274,11 +293,12 @@ fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<File>) -> std::io:
             continue;
         }
         if is_dir {
-            walk(&e.path(), &path, ignore, out)?;
+            walk(&e.path(), &path, ignore, budget, out)?;
         } else {
+            let data = budget.read(&e.path()).map_err(|why| (path.clone(), why))?;
             out.push(File {
                 name: path,
-                data: std::fs::read(e.path())?.into(),
+                data: data.into(),
             });
         }
     }
@@ -433,6 +453,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("more than 100 MiB decompressed"), "{e}");
+    }
+
+    /// A chart folder is capped in all (checked while reading) and holds regular files only, as
+    /// Helm's loader: "chart exceeds maximum decompressed size", "cannot load irregular file".
+    #[test]
+    fn folders_are_refused_as_helm_refuses_them() {
+        let t = tempfile::tempdir().unwrap();
+        let c = t.path().join("c");
+        std::fs::create_dir_all(c.join("files")).unwrap();
+        std::fs::write(c.join("Chart.yaml"), CHART).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", c.join("files/zero")).unwrap();
+        let e = Chart::load(&c).unwrap_err().to_string();
+        assert!(e.contains("files/zero: not a regular file"), "{e}");
+        std::fs::remove_file(c.join("files/zero")).unwrap();
+        for i in 0..3 {
+            let f = std::fs::File::create(c.join(format!("files/big{i}"))).unwrap();
+            f.set_len(40 << 20).unwrap();
+        }
+        let e = Chart::load(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("files/big2: the folder's files add up to more than 100 MiB"),
+            "{e}"
+        );
+        std::fs::remove_file(c.join("files/big2")).unwrap();
+        assert!(Chart::load(&c).is_ok());
     }
 
     #[test]

@@ -98,9 +98,48 @@ impl Error {
     }
 }
 
+/// The most of a message, a note or a hint an error prints (a message may quote a value or a
+/// line of any size: the output stays readable and bounded, issue 23).
+const MAX_TEXT: usize = 2000;
+/// The most source characters shown around the column in a snippet.
+const SNIPPET_WINDOW: usize = 120;
+/// The most notes printed.
+const MAX_NOTES: usize = 20;
+
+/// `text` cut at [`MAX_TEXT`] characters, saying how much was left out.
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_TEXT) {
+        None => text.into(),
+        Some((end, _)) => format!("{} ... ({} more bytes)", &text[..end], text.len() - end).into(),
+    }
+}
+
+/// The part of a source line around 1-based `col` that fits [`SNIPPET_WINDOW`], and the column
+/// within it.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SNIPPET_WINDOW {
+        return (line.to_string(), col);
+    }
+    let at = col.saturating_sub(1).min(chars.len());
+    let start = at.saturating_sub(SNIPPET_WINDOW / 2);
+    let end = (start + SNIPPET_WINDOW).min(chars.len());
+    let mut shown = String::new();
+    let mut col = col - start;
+    if start > 0 {
+        shown.push_str("...");
+        col += 3;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push_str("...");
+    }
+    (shown, col.max(1))
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.message)?;
+        writeln!(f, "{}", bounded(&self.message))?;
         if let Some(loc) = &self.location {
             let gutter = if loc.line > 0 {
                 loc.line.to_string().len()
@@ -110,6 +149,11 @@ impl fmt::Display for Error {
             let pad = " ".repeat(gutter);
             writeln!(f, "{pad}--> {loc}")?;
             if let (Some(s), true) = (&self.snippet, loc.line > 0) {
+                let (s, col) = window(s, loc.col.max(1));
+                let loc = Location {
+                    col: if loc.col > 0 { col } else { 0 },
+                    ..loc.clone()
+                };
                 writeln!(f, "{pad} |")?;
                 writeln!(f, "{} | {}", loc.line, s)?;
                 if loc.col > 0 {
@@ -122,11 +166,18 @@ impl fmt::Display for Error {
                 }
             }
         }
-        for n in &self.notes {
-            writeln!(f, "  = note: {n}")?;
+        for n in self.notes.iter().take(MAX_NOTES) {
+            writeln!(f, "  = note: {}", bounded(n))?;
+        }
+        if self.notes.len() > MAX_NOTES {
+            writeln!(
+                f,
+                "  = note: ... {} more notes",
+                self.notes.len() - MAX_NOTES
+            )?;
         }
         if let Some(h) = &self.hint {
-            writeln!(f, "  = help: {h}")?;
+            writeln!(f, "  = help: {}", bounded(h))?;
         }
         Ok(())
     }

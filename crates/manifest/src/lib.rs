@@ -16,10 +16,12 @@
 
 mod error;
 mod fastyaml;
+mod read;
 mod variables;
 
 pub use error::{Error, ErrorKind, Location};
 pub use fastyaml::{head_fields, parse as parse_yaml_fast, HeadFields};
+pub use read::{Budget, ReadError, MAX_FOLDER_BYTES};
 pub use variables::{
     first_line, full_parse as parse_yaml_full, json_type, parse_set, yaml_position,
 };
@@ -151,6 +153,7 @@ impl DeployFolder {
                 .hint("pass the folder that holds your templates and variables.yaml")
         })?;
         let mut templates = Vec::new();
+        let mut budget = Budget::default();
         for entry in entries {
             let entry = entry.map_err(|e| {
                 Error::new(ErrorKind::Io, format!("cannot list deploy folder: {e}"))
@@ -166,12 +169,14 @@ impl DeployFolder {
             if !(is_yaml || helper) || is_variables_file(&name) {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::new(ErrorKind::Io, format!("cannot read template: {e}")).at(
-                    &path.display().to_string(),
-                    0,
-                    0,
-                )
+            let text = budget.read_text(&path).map_err(|e| {
+                let hint = match e {
+                    ReadError::OverBudget => "keep large files out of the deploy folder",
+                    _ => "a template is a YAML file",
+                };
+                Error::new(ErrorKind::Io, format!("cannot read template: {e}"))
+                    .at(&path.display().to_string(), 0, 0)
+                    .hint(hint)
             })?;
             templates.push(TemplateFile { name, text, helper });
         }

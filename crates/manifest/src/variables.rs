@@ -73,7 +73,8 @@ pub fn first_line(s: &str) -> String {
 
 /// Reads one variables file; a missing or empty file is an empty map.
 pub(crate) fn load_file(path: &Path, display: &str) -> Result<Map<String, Json>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    // Capped and regular files only, as templates are (a symlink to a device is refused).
+    let text = crate::Budget::default().read_text(path).map_err(|e| {
         Error::new(ErrorKind::Io, format!("cannot read variables file: {e}"))
             .at(display, 0, 0)
             .hint("check the path given to -f, or that the file is readable")
