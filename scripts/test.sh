@@ -209,6 +209,9 @@ fi
 # can hold the log open, but never the run.
 cargo test --workspace --locked --no-fail-fast -- "${filter[@]}" >"$log" 2>&1 &
 cargo_pid=$!
+# A per-test timeout (BERTH_TEST_TIMEOUT seconds, 600): a hung test stops its binary, not the run.
+rm -f "$tools/timeouts.log"
+python3 scripts/watchdog.py "$log" "${BERTH_TEST_TIMEOUT:-600}" "$cargo_pid" "$tools/timeouts.log" &
 tail -n +1 -f --pid="$cargo_pid" "$log"
 wait "$cargo_pid" || status=$?
 fuzz_summary="fuzz: not run"
@@ -216,8 +219,19 @@ if [ "${BERTH_FUZZ_SECONDS:-20}" != 0 ]; then
   run_fuzz || status=1
 fi
 # One closing line for the whole run (cargo ends on its doc-test summary, often "0 passed").
-awk -v skipped="$skipped" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, skipped }' "$log"
+# A test binary that dies (a stack overflow, a signal) prints no result line: it is counted and
+# named here, never left out of the summary.
+awk -v skipped="$skipped" -v status="$status" '
+     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
+     /process didn.t exit successfully: .*\(signal: / { aborted++; names = names "\n  aborted: " $0 }
+     END {
+       printf "tests: %d passed, %d failed, %d skipped, %d test binaries aborted\n", p, f, skipped, aborted
+       if (aborted) printf "%s\n", substr(names, 2)
+       if (status != 0 && f == 0 && aborted == 0) print "cargo test failed before any test failed (a build error?): see the log above"
+     }' "$log"
+if [ -s "$tools/timeouts.log" ]; then
+  cat "$tools/timeouts.log"
+fi
 echo "$fuzz_summary"
 if [ "$skipped" -gt 0 ]; then
   for m in "${missing[@]}"; do

@@ -96,3 +96,13 @@ fn chart_corpus_renders_as_helm_does() {
         failed.join("\n")
     );
 }
+
+/// The corpus' `cmd` lines are split as `sh` splits them (kept here, not in `chart_support`,
+/// so that it is compiled into one test binary and counted once).
+#[test]
+fn shell_words_as_sh() {
+    assert_eq!(
+        chart_support::shell_words("helm template a chart --set 'b={x,y}' --set \"c=d e\""),
+        ["helm", "template", "a", "chart", "--set", "b={x,y}", "--set", "c=d e"]
+    );
+}

@@ -1150,13 +1150,14 @@ fn sync_follows_git_heals_drift_and_pauses(env: &Env) {
         e["sync"]["last_result"].as_str().is_some() && app_replicas(e) == Some(1)
     });
 
-    // A pushed commit arrives within one interval.
+    // A pushed commit arrives on the 1 s interval, not the default one (30 s): the deadline is
+    // generous for a loaded machine and still below the default.
     repo.push_replicas(1, 2);
     let pushed = std::time::Instant::now();
     events.until("the commit applied", |e| app_replicas(e) == Some(2));
     let took = pushed.elapsed();
     assert!(
-        took < std::time::Duration::from_secs(4),
+        took < std::time::Duration::from_secs(20),
         "applied after {took:?} with a 1 s interval"
     );
     assert_eq!(env.deployment(&ns, "app").unwrap()["spec"]["replicas"], 2);

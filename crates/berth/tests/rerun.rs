@@ -105,16 +105,27 @@ fn restart_requests_while_starting_are_tolerated() {
         .local_addr()
         .unwrap()
         .port();
-    let (mut r, rx) = rerun(&["--port", &port.to_string()], CHILD);
+    // A child that starts only once the test opens its gate: every request below arrives
+    // while it starts, however slow the machine.
+    let gate = tempfile::tempdir().unwrap();
+    let open = gate.path().join("open");
+    let child = format!(
+        "import os, signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\nwhile not os.path.exists({open:?}): time.sleep(0.01)\nprint('start', os.getpid(), flush=True)\ntime.sleep(600)"
+    );
+    let (mut r, rx) = rerun(&["--port", &port.to_string()], &child);
     // rerun answers on its port once it handles every kind of request.
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(5));
     }
-    // The child takes 0.3 s to start: all of these arrive while it starts.
     for _ in 0..3 {
         signal(&r, Signal::SIGHUP);
         assert!(post_restart(port).starts_with("HTTP/1.1 202"));
     }
+    assert!(
+        rx.try_recv().is_err(),
+        "the child started before its gate opened"
+    );
+    std::fs::write(&open, "").unwrap();
     let pid = next_start(&rx);
     assert!(berth_local::pid_alive(pid as u32));
     signal(&r, Signal::SIGTERM);

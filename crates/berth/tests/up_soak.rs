@@ -281,7 +281,9 @@ fn traffic_survives_restarts_scaling_and_redeploys_and_resources_return_to_basel
         counts.failed.load(Ordering::Relaxed),
     );
     eprintln!("soak: {round} rounds of changes in {seconds} s, {ok} GETs ok, {failed} failed, {streamed} bytes of events");
-    assert!(ok > 1000, "too little traffic to mean anything: {ok}");
+    // A floor a loaded 2-core machine still clears by far (about 20 a second): the test is
+    // about the failures, not the rate.
+    assert!(ok > 200, "too little traffic to mean anything: {ok}");
     assert_eq!(
         failed,
         0,

@@ -228,11 +228,3 @@ pub fn compare(got_text: &str, want_text: &str, vary: &[Varying]) -> Vec<String>
     problems.dedup();
     problems
 }
-
-#[test]
-fn shell_words_as_sh() {
-    assert_eq!(
-        shell_words("helm template a chart --set 'b={x,y}' --set \"c=d e\""),
-        ["helm", "template", "a", "chart", "--set", "b={x,y}", "--set", "c=d e"]
-    );
-}
