@@ -43,6 +43,17 @@ fn check_case(case: &Path) -> Vec<String> {
         if !stderr.contains("error") || !(stderr.contains("-->") || stderr.contains("= note")) {
             return vec![format!("the error does not say where: {stderr}")];
         }
+        // Matched to its cause: what helm 4 names, berth names.
+        let expected = std::fs::read_to_string(case.join("expected.txt")).unwrap();
+        // helm 4's stderr: after its `stderr (helm v4...):` line, before helm 3's.
+        let helm4 = expected.split("\nhelm v3").next().unwrap_or(&expected);
+        let helm4 = helm4.split_once("):\n").map_or(helm4, |(_, err)| err);
+        let missing = chart_support::missing_causes(helm4, &stderr);
+        if !missing.is_empty() {
+            return vec![format!(
+                "berth's error does not name {missing:?}, which helm's does:\n{helm4}\nberth:\n{stderr}"
+            )];
+        }
         return vec![];
     }
     if !out.status.success() {

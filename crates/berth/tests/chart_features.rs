@@ -145,6 +145,14 @@ fn own_charts_render_as_helm_does() {
                 ));
             } else if !stderr.starts_with("error: ") {
                 failures.push(format!("{name}: `{line}`: unclear error: {stderr}"));
+            } else {
+                let helm_err = String::from_utf8_lossy(&want.stderr);
+                let missing = chart_support::missing_causes(&helm_err, &stderr);
+                if !missing.is_empty() {
+                    failures.push(format!(
+                        "{name}: `{line}`: berth's error does not name {missing:?}:\nhelm: {helm_err}\nberth: {stderr}"
+                    ));
+                }
             }
         }
     }

@@ -49,6 +49,8 @@ scenarios!(
     the_example_chart_rolls_out,
     a_kept_object_is_never_pruned,
     delete_removes_the_set_and_nothing_else,
+    conflicts_name_the_field_and_manager_and_nothing_is_applied,
+    a_lock_left_by_a_killed_apply_expires,
 );
 
 /// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
@@ -447,9 +449,7 @@ fn atomic_rolls_back(env: &Env) {
 
 // ---- errors and safety, against the fake ----
 
-#[test]
-fn conflicts_name_the_field_and_manager_and_nothing_is_applied() {
-    let env = Env::fake();
+fn conflicts_name_the_field_and_manager_and_nothing_is_applied(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
@@ -457,7 +457,7 @@ fn conflicts_name_the_field_and_manager_and_nothing_is_applied() {
         .berth(&[&["apply", s(app.path())][..], &common].concat())
         .status
         .success());
-    env.fake.as_ref().unwrap().apply_as(
+    env.apply_as(
         "hpa-controller",
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": ns}, "spec": {"replicas": 5}}),
     );
@@ -762,9 +762,7 @@ fn cluster_errors_say_where_and_what_to_do() {
     );
 }
 
-#[test]
-fn a_lock_left_by_a_killed_apply_expires() {
-    let env = Env::fake();
+fn a_lock_left_by_a_killed_apply_expires(env: &Env) {
     let ns = env.namespace();
     let app = env.app();
     let common = ["-n", &ns, "--name", "app", "--no-wait"];
@@ -798,10 +796,20 @@ fn a_lock_left_by_a_killed_apply_expires() {
         ]
         .concat(),
     );
+    // Taken over at once (not waited for), the change applied, and the lock given up after:
+    // a berth that ignored locks would leave the dead holder's lease in place.
     assert!(out.status.success(), "{}", text(&out));
-    let _ = env
-        .rt
-        .block_on(api.patch("x", &PatchParams::default(), &Patch::Merge(json!({}))));
+    assert!(
+        !text(&out).contains("waiting for the lock"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.configmap(&ns, "settings").unwrap().data.unwrap()["greeting"],
+        "later"
+    );
+    let left = env.rt.block_on(api.get_opt("berth-lock-app")).unwrap();
+    assert!(left.is_none(), "the lease is still there: {left:?}");
 }
 
 /// kubectl (the reference) computes the same ApplySet id for berth's parent Secret, and sees

@@ -25,6 +25,7 @@ pub(crate) fn parse_yaml(text: &str, shown: &str) -> Result<Json, Error> {
         )
         .at(shown, line, col)
         .snippet(text.lines().nth(line.saturating_sub(1)))
+        .notes(berth_manifest::yaml_context(text, &e))
         .hint("check the indentation and quoting around this line")
     })
 }

@@ -92,6 +92,12 @@ impl Error {
         self
     }
 
+    /// Adds every note given (none for `None`).
+    pub fn notes(mut self, notes: impl IntoIterator<Item = String>) -> Self {
+        self.notes.extend(notes);
+        self
+    }
+
     pub fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
         self

@@ -31,6 +31,7 @@ pub(crate) fn yaml_error(
     Error::new(kind, format!("{what}: {msg}"))
         .at(file, line, col)
         .snippet(text.lines().nth(line.saturating_sub(1)))
+        .notes(yaml_context(text, e))
 }
 
 /// Where a YAML error is, in `text` (1-based line and column). The parser places a misplaced
@@ -54,6 +55,32 @@ pub fn yaml_position(text: &str, e: &serde_saphyr::Error) -> Option<(usize, usiz
     let tab_line = before.matches('\n').count() + 1;
     let tab_col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
     Some((tab_line, tab_col))
+}
+
+/// Where the list a YAML error interrupted starts, as a note: Go's YAML (and so Helm) reports
+/// such an error ("did not find expected '-' indicator") at the list's first item, the parser
+/// here at the line that broke it; both lines help.
+pub fn yaml_context(text: &str, e: &serde_saphyr::Error) -> Option<String> {
+    if !e.to_string().contains("while parsing a block collection") {
+        return None;
+    }
+    let (line, col) = yaml_position(text, e)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut start = None;
+    for n in (1..line.min(lines.len() + 1)).rev() {
+        let l = lines[n - 1];
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let at = l.len() - t.len() + 1;
+        if t.starts_with('-') && at == col {
+            start = Some(n);
+        } else if at <= col {
+            break;
+        }
+    }
+    start.map(|n| format!("in the list that starts at line {n}"))
 }
 
 /// The first line of a message, without a trailing location the location already gives.

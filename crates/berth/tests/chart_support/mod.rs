@@ -228,3 +228,100 @@ pub fn compare(got_text: &str, want_text: &str, vary: &[Varying]) -> Vec<String>
     problems.dedup();
     problems
 }
+
+/// What of helm's error berth's error must name too, so that a refusal is matched to its cause
+/// and not just to "some error" (issue 24). Read from helm's message, the same way for every
+/// case:
+/// - a template position `file.yaml:LINE:COL` (Go's column counts from 0, berth's from 1);
+/// - a YAML position `yaml: line N` (the line of the construct the parser was in);
+/// - a quoted name (`'employmentInfo'`, `'/replicaCount'`);
+/// - the function an execution failed in (`at <b64enc>`);
+/// - a name that ends a line (`... missing in charts/ directory: reqsubchart2`);
+/// - the text a template's `fail` gave (the lines after `execution error at (...):`).
+pub fn causes(helm_stderr: &str) -> Vec<String> {
+    let mut causes = Vec::new();
+    let mut in_fail = false;
+    for line in helm_stderr.lines() {
+        let line = line.trim();
+        if in_fail {
+            if line.is_empty() || line.starts_with("Use --debug") {
+                in_fail = false;
+            } else {
+                causes.push(line.to_string());
+            }
+            continue;
+        }
+        for word in line.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+            let word = word.trim_end_matches([':', ',']);
+            let parts: Vec<&str> = word.rsplitn(3, ':').collect();
+            if let [col, row, file] = parts[..] {
+                if let (Ok(col), Ok(row)) = (col.parse::<usize>(), row.parse::<usize>()) {
+                    let base = file.rsplit('/').next().unwrap_or(file);
+                    causes.push(format!("{base}:{row}:{}", col + 1));
+                }
+            }
+        }
+        if let Some(rest) = line.split("yaml: line ").nth(1) {
+            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            causes.push(format!("line {n}"));
+        }
+        // A schema failure's inner nodes (`- at '': 'allOf' failed`) only lead to its leaves.
+        if !line.ends_with("' failed") {
+            causes.extend(
+                quoted(line)
+                    .into_iter()
+                    .map(|q| q.trim_start_matches('/').to_string()),
+            );
+        }
+        if let Some(f) = line.split(" at <").nth(1).and_then(|r| r.split('>').next()) {
+            causes.push(f.to_string());
+        }
+        if let Some((_, last)) = line.rsplit_once(": ") {
+            let name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+            if !last.is_empty() && last.chars().all(name) {
+                causes.push(last.to_string());
+            }
+        }
+        in_fail = line.contains("execution error at (");
+    }
+    causes.dedup();
+    causes
+}
+
+/// Single-quoted names in `line` (an apostrophe inside a word, as in "don't", opens none).
+fn quoted(line: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = line;
+    while let Some(i) = rest.find('\'') {
+        let opens = rest[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = &rest[i + 1..];
+        match after.find('\'') {
+            Some(j) if opens => {
+                if j > 0 {
+                    names.push(&after[..j]);
+                }
+                rest = &after[j + 1..];
+            }
+            _ => rest = after,
+        }
+    }
+    names.retain(|n| !n.trim_start_matches('/').is_empty());
+    names
+}
+
+/// The causes of helm's error that berth's error does not name.
+pub fn missing_causes(helm_stderr: &str, berth_stderr: &str) -> Vec<String> {
+    causes(helm_stderr)
+        .into_iter()
+        .filter(|c| {
+            // `line N` may be given as a position (`Chart.yaml:N:COL`).
+            let as_position = c
+                .strip_prefix("line ")
+                .is_some_and(|n| berth_stderr.contains(&format!(":{n}:")));
+            !berth_stderr.contains(c.as_str()) && !as_position
+        })
+        .collect()
+}

@@ -176,6 +176,20 @@ impl Env {
         out
     }
 
+    /// Applies `body` server-side as field manager `manager`, taking its fields (as a controller
+    /// such as the HPA does), through the API server (the fake or the real one) itself.
+    pub fn apply_as(&self, manager: &str, body: Json) {
+        let api_version = body["apiVersion"].as_str().unwrap();
+        let kind = body["kind"].as_str().unwrap();
+        let ns = body["metadata"]["namespace"].as_str().unwrap_or("");
+        let name = body["metadata"]["name"].as_str().unwrap();
+        let api = self.dynamic(api_version, kind, ns);
+        let params = kube::api::PatchParams::apply(manager).force();
+        self.rt
+            .block_on(api.patch(name, &params, &kube::api::Patch::Apply(&body)))
+            .unwrap();
+    }
+
     pub fn configmap(&self, ns: &str, name: &str) -> Option<ConfigMap> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
         self.rt.block_on(api.get_opt(name)).unwrap()
