@@ -109,6 +109,27 @@ func runCase(c testCase) (r result) {
 	return
 }
 
+// empty is Sprig's: nil, false, 0, and empty strings, lists and maps.
+func empty(v interface{}) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x
+	case string:
+		return x == ""
+	case float64:
+		return x == 0
+	case int:
+		return x == 0
+	case []interface{}:
+		return len(x) == 0
+	case map[string]interface{}:
+		return len(x) == 0
+	}
+	return false
+}
+
 func renderDir(dir, dataFile string) error {
 	raw, err := os.ReadFile(dataFile)
 	if err != nil {
@@ -122,14 +143,19 @@ func renderDir(dir, dataFile string) error {
 	if err != nil {
 		return err
 	}
-	var files []string
+	var files, helpers []string
 	for _, e := range entries {
 		n := e.Name()
 		if !e.IsDir() && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) && !strings.HasPrefix(n, "variables.") && n != "variables.yaml" {
 			files = append(files, n)
 		}
+		// Helper files: parsed for their defines, never executed themselves.
+		if !e.IsDir() && strings.HasSuffix(n, ".tpl") {
+			helpers = append(helpers, n)
+		}
 	}
 	sort.Strings(files)
+	sort.Strings(helpers)
 	root := template.New("").Option("missingkey=error")
 	root.Funcs(template.FuncMap{
 		"include": func(name string, data interface{}) (string, error) {
@@ -144,12 +170,28 @@ func renderDir(dir, dataFile string) error {
 			}
 			return m
 		},
+		// Sprig's quote and default, as Helm has them (the example folder uses them).
+		"quote": func(args ...interface{}) string {
+			out := []string{}
+			for _, a := range args {
+				if a != nil {
+					out = append(out, fmt.Sprintf("%q", fmt.Sprint(a)))
+				}
+			}
+			return strings.Join(out, " ")
+		},
+		"default": func(d interface{}, given ...interface{}) interface{} {
+			if len(given) == 0 || empty(given[0]) {
+				return d
+			}
+			return given[0]
+		},
 		"nindent": func(n int, s string) string {
 			pad := strings.Repeat(" ", n)
 			return "\n" + pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 		},
 	})
-	for _, f := range files {
+	for _, f := range append(helpers, files...) {
 		text, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			return err

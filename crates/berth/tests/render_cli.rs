@@ -50,11 +50,64 @@ fn kinds_and_names(yaml: &str) -> Vec<String> {
     v
 }
 
+/// The example's objects, by kind and name, from rendered YAML.
+fn objects(yaml: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
+    docs.into_iter()
+        .filter(|d| !d.is_null())
+        .map(|d| (format!("{}/{}", d["kind"], d["metadata"]["name"]), d))
+        .collect()
+}
+
+/// The example folder as Go's own text/template renders it (`tools/gorender dir`, with the two
+/// Sprig functions the folder uses): berth gives the same objects, field by field (issue 24:
+/// this replaced a snapshot of berth's own output).
+#[test]
+#[ignore = "needs Go's text/template reference: BERTH_GORENDER (./scripts/test.sh builds it)"]
+fn renders_the_example_as_go_does() {
+    let go = std::env::var("BERTH_GORENDER").expect("BERTH_GORENDER");
+    let dir = repo().join("examples/ticketing");
+    let vars: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("variables.yaml")).unwrap())
+            .unwrap();
+    let namespace = vars["namespace"].as_str().unwrap_or("default").to_string();
+    let data = serde_json::json!({
+        "Variables": vars, "Values": vars, "Namespace": namespace, "Environment": "", "Modes": {},
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let data_file = tmp.path().join("data.json");
+    std::fs::write(&data_file, data.to_string()).unwrap();
+    let want = std::process::Command::new(repo().join(go))
+        .arg("dir")
+        .arg(&dir)
+        .arg(&data_file)
+        .output()
+        .unwrap();
+    assert!(
+        want.status.success(),
+        "{}",
+        String::from_utf8_lossy(&want.stderr)
+    );
+    let (out, err, code) = run_in(&repo(), &["render", "examples/ticketing"]);
+    assert_eq!(code, 0, "{err}");
+    let (got, want) = (
+        objects(&out),
+        objects(&String::from_utf8_lossy(&want.stdout)),
+    );
+    assert_eq!(got.len(), 18, "{:?}", got.keys());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (k, w) in &want {
+        assert_eq!(&got[k], w, "{k} differs from Go's");
+    }
+}
+
 #[test]
 fn renders_the_example_in_apply_order() {
     let (out, err, code) = run_in(&repo(), &["render", "examples/ticketing"]);
     assert_eq!(code, 0, "{err}");
-    insta::assert_snapshot!("ticketing_yaml", out);
     let order = kinds_and_names(&out);
     let pos = |s: &str| {
         order
