@@ -149,9 +149,8 @@ fn register_must_and_ranges(reg: &mut Registry) {
             [lo, hi, ..] => (*lo, *hi),
         };
         if lo < 0 || hi < lo || hi as usize > l.len() {
-            return msg(format!(
-                "runtime error: slice bounds out of range [{lo}:{hi}]"
-            ));
+            // Sprig slices with reflect, whose panic text Go's template reports.
+            return msg("reflect.Value.Slice: slice index out of bounds");
         }
         Ok(Value::list(l[lo as usize..hi as usize].to_vec()))
     });

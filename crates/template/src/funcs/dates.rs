@@ -441,6 +441,87 @@ fn parse_go(layout: &str, value: &str, tz: &TimeZone) -> Option<Zoned> {
     dt.to_zoned(tz.clone()).ok()
 }
 
+/// Go's `time.Parse` error for `value` that does not fit `layout`: the layout walked element by
+/// element (numbers of a fixed width, zones, literal text) to the first one the value does not
+/// match, named as Go names it (`cannot parse "x" as "2006"`), or the text left over.
+fn parse_error(layout: &str, value: &str) -> String {
+    const ELEMENTS: [(&str, usize); 10] = [
+        ("2006", 4),
+        ("Z07:00", 0),
+        ("-07:00", 6),
+        ("-0700", 5),
+        ("MST", 0),
+        ("01", 2),
+        ("02", 2),
+        ("15", 2),
+        ("04", 2),
+        ("05", 2),
+    ];
+    let head = format!(
+        "parsing time {} as {}",
+        gofmt::quote(value),
+        gofmt::quote(layout)
+    );
+    let (mut l, mut v) = (layout, value);
+    while !l.is_empty() {
+        let next = ELEMENTS
+            .iter()
+            .filter_map(|&(e, w)| l.find(e).map(|i| (i, e, w)))
+            .min_by_key(|&(i, _, _)| i);
+        let literal = &l[..next.map_or(l.len(), |(i, _, _)| i)];
+        if !literal.is_empty() {
+            if !v.starts_with(literal) {
+                return format!(
+                    "{head}: cannot parse {} as {}",
+                    gofmt::quote(v),
+                    gofmt::quote(literal)
+                );
+            }
+            v = &v[literal.len()..];
+            l = &l[literal.len()..];
+            continue;
+        }
+        let Some((_, element, width)) = next else {
+            break;
+        };
+        let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+        let fits = match element {
+            "Z07:00" if v.starts_with('Z') => Some(1),
+            "Z07:00" | "-07:00" => {
+                (v.len() >= 6 && matches!(v.as_bytes()[0], b'+' | b'-')).then_some(6)
+            }
+            "-0700" => (v.len() >= 5 && matches!(v.as_bytes()[0], b'+' | b'-')).then_some(5),
+            "MST" => Some(v.bytes().take_while(u8::is_ascii_uppercase).count()).filter(|n| *n >= 3),
+            _ => (digits >= width).then_some(width),
+        };
+        match fits {
+            Some(n) => {
+                v = &v[n..];
+                l = &l[element.len()..];
+            }
+            None => {
+                return format!(
+                    "{head}: cannot parse {} as {}",
+                    gofmt::quote(v),
+                    gofmt::quote(element)
+                )
+            }
+        }
+    }
+    if !v.is_empty() {
+        return format!(
+            "parsing time {}: extra text: {}",
+            gofmt::quote(value),
+            gofmt::quote(v)
+        );
+    }
+    format!(
+        "{head}: cannot parse {} as {}",
+        gofmt::quote(value),
+        gofmt::quote(layout)
+    )
+}
+
 pub(super) fn register(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
@@ -510,11 +591,7 @@ pub(super) fn register(reg: &mut Registry) {
         f(name, &[Str, Str], None, |_, a| {
             match parse_go(s(&a[0]), s(&a[1]), &TimeZone::system()) {
                 Some(z) => Ok(time_value(z)),
-                None => msg(format!(
-                    "parsing time {} as {}: cannot parse",
-                    gofmt::quote(s(&a[1])),
-                    gofmt::quote(s(&a[0]))
-                )),
+                None => msg(parse_error(s(&a[0]), s(&a[1]))),
             }
         });
     }

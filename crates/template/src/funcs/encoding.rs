@@ -23,12 +23,10 @@ pub(super) fn register(reg: &mut Registry) {
         })
     });
     f("fromJson", &[Str], None, |_, a| {
-        Ok(match serde_json::from_str::<serde_json::Value>(s(&a[0])) {
-            Ok(v) => Value::from_json_go(&v),
-            Err(e) => Value::map(BTreeMap::from([(
-                "Error".to_string(),
-                Value::from(e.to_string()),
-            )])),
+        // Helm's: unmarshalled into a map, Go's error under `Error` when that fails.
+        Ok(match super::gojson::parse_object(s(&a[0])) {
+            Ok(m) => Value::from_json_go(&serde_json::Value::Object(m)),
+            Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e))])),
         })
     });
     f("typeOf", &[Any], None, |_, a| {

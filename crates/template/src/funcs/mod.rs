@@ -8,6 +8,7 @@ mod dates;
 mod dicts;
 mod encoding;
 mod formats;
+mod gojson;
 mod helm;
 mod lists;
 mod logic;

@@ -16,8 +16,9 @@ fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
         return Ok(re);
     }
     let re = ::regex::Regex::new(pattern).map_err(|e| {
+        let why = go_syntax_error(pattern).unwrap_or_else(|| first_line(&e.to_string()));
         FuncError::Hint(
-            format!("error parsing regexp: {}", first_line(&e.to_string())),
+            format!("error parsing regexp: {why}"),
             "the pattern uses Go's RE2 syntax; escape backslashes inside \"...\" strings".into(),
         )
     })?;
@@ -29,6 +30,36 @@ fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
         c.insert(pattern.to_string(), re.clone());
     });
     Ok(re)
+}
+
+/// A syntax error as Go's `regexp/syntax` words it (`missing closing ]: `[``): its code, then
+/// the part of the pattern it is about, for the errors both parsers share.
+fn go_syntax_error(pattern: &str) -> Option<String> {
+    use regex_syntax::ast::ErrorKind as K;
+    let e = regex_syntax::ast::parse::Parser::new()
+        .parse(pattern)
+        .err()?;
+    let span = e.span();
+    let mut at = &pattern[span.start.offset..span.end.offset.max(span.start.offset)];
+    if at.is_empty() {
+        // A point (an operator with nothing before it): the character there.
+        let len = pattern[span.start.offset..]
+            .chars()
+            .next()
+            .map_or(0, char::len_utf8);
+        at = &pattern[span.start.offset..span.start.offset + len];
+    }
+    let (code, part) = match e.kind() {
+        K::ClassUnclosed => ("missing closing ]", &pattern[span.start.offset..]),
+        K::GroupUnclosed => ("missing closing )", pattern),
+        K::GroupUnopened => ("unexpected )", pattern),
+        K::RepetitionMissing => ("missing argument to repetition operator", at),
+        K::EscapeUnrecognized => ("invalid escape sequence", at),
+        K::ClassRangeInvalid => ("invalid character class range", at),
+        K::RepetitionCountInvalid => ("invalid repeat count", at),
+        _ => return None,
+    };
+    Some(format!("{code}: `{part}`"))
 }
 
 fn first_line(s: &str) -> String {
