@@ -62,7 +62,12 @@ fn counters(kubectl: &Path, kubeconfig: &Path) -> (u64, u64) {
                 .unwrap_or("")
                 .to_string()
         };
-        if CONTROLLERS_ONLY.contains(&label("resource").as_str())
+        // Leases: creates and deletes count (berth's lock is one of each per apply); updates are
+        // the controllers' leader elections and the nodes' heartbeats, left out (with berth's
+        // lock renewals, one per 10 s of a long apply).
+        let lock_write =
+            label("resource") == "leases" && matches!(label("verb").as_str(), "POST" | "DELETE");
+        if (CONTROLLERS_ONLY.contains(&label("resource").as_str()) && !lock_write)
             || !label("subresource").is_empty()
         {
             continue;

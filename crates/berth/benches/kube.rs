@@ -177,9 +177,12 @@ fn measure(t: &Target, folder: &Path, rendered: &Path, kubectl: Option<&String>)
                 "-f",
                 r,
             ];
+            let diff = ["diff", "--server-side", "-n", &ns_k, "-f", r];
+            // As berth's first apply follows its plan, kubectl's follows its diff: both tools
+            // meet an API server (and caches) the same read warmed.
+            push("kubectl diff (empty)", run(t, k, &diff));
             push("kubectl apply (first)", run(t, k, &apply));
             push("kubectl apply (no-op)", run(t, k, &apply));
-            let diff = ["diff", "--server-side", "-n", &ns_k, "-f", r];
             push("kubectl diff (no-op)", run(t, k, &diff));
         }
         namespaces.push(ns_b);
