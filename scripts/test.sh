@@ -214,6 +214,7 @@ rm -f "$tools/timeouts.log"
 python3 scripts/watchdog.py "$log" "${BERTH_TEST_TIMEOUT:-600}" "$cargo_pid" "$tools/timeouts.log" &
 tail -n +1 -f --pid="$cargo_pid" "$log"
 wait "$cargo_pid" || status=$?
+cargo_status=$status
 fuzz_summary="fuzz: not run"
 if [ "${BERTH_FUZZ_SECONDS:-20}" != 0 ]; then
   run_fuzz || status=1
@@ -221,7 +222,7 @@ fi
 # One closing line for the whole run (cargo ends on its doc-test summary, often "0 passed").
 # A test binary that dies (a stack overflow, a signal) prints no result line: it is counted and
 # named here, never left out of the summary.
-awk -v skipped="$skipped" -v status="$status" '
+awk -v skipped="$skipped" -v status="$cargo_status" '
      /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?/) p += $i; if ($(i+1) ~ /^failed;?/) f += $i } }
      /process didn.t exit successfully: .*\(signal: / { aborted++; names = names "\n  aborted: " $0 }
      END {

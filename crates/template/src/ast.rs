@@ -22,7 +22,11 @@ impl Source {
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, pos: usize) -> (usize, usize) {
-        let pos = pos.min(self.text.len());
+        let mut pos = pos.min(self.text.len());
+        // A position inside a character (a lexer error one byte into it) counts as its start.
+        while !self.text.is_char_boundary(pos) {
+            pos -= 1;
+        }
         let starts = self.line_starts.get_or_init(|| {
             std::iter::once(0)
                 .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
@@ -43,6 +47,7 @@ mod tests {
         assert_eq!(s.line_col(2), (1, 3));
         assert_eq!(s.line_col(3), (2, 1));
         assert_eq!(s.line_col(6), (2, 3));
+        assert_eq!(s.line_col(4), (2, 1), "inside `ç`");
         assert_eq!(s.line_col(7), (3, 1));
         assert_eq!(s.line_col(8), (4, 1));
         assert_eq!(s.line_col(99), (4, 2));

@@ -8,8 +8,8 @@ use crate::value::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Maximum nesting of `template`/`include` calls before giving up on runaway recursion.
-const MAX_DEPTH: usize = 10_000;
+/// Go's `maxExecDepth`: nested template calls (`template`, `include`, `tpl`) allowed.
+const MAX_DEPTH: usize = 100_000;
 
 /// A template set and how it treats a missing map key.
 #[derive(Clone, Default)]
@@ -65,7 +65,9 @@ enum At<'s> {
     Pipe(&'s Pipe),
     Range(&'s Pipe),
     Name(&'s str),
-    Template(&'s str),
+    /// A function's whole command (`len .int`), as Go names a failed call.
+    Command(&'s Command),
+    Template(&'s str, Option<&'s Pipe>),
 }
 
 impl At<'_> {
@@ -76,7 +78,9 @@ impl At<'_> {
             At::Pipe(p) => p.to_string(),
             At::Range(p) => format!("{{{{range {p}}}}}"),
             At::Name(n) => n.to_string(),
-            At::Template(n) => format!("{{{{template {}}}}}", gofmt::quote(n)),
+            At::Command(c) => c.to_string(),
+            At::Template(n, None) => format!("{{{{template {}}}}}", gofmt::quote(n)),
+            At::Template(n, Some(p)) => format!("{{{{template {} {p}}}}}", gofmt::quote(n)),
         }
     }
 }
@@ -280,7 +284,7 @@ impl<'s> Exec<'s> {
                 }
             }
             Node::Template { pos, name, pipe } => {
-                self.at(*pos, At::Template(name));
+                self.at(*pos, At::Template(name, pipe.as_ref()));
                 let Some(tree) = self.trees.get(name) else {
                     return Err(self
                         .error(format!("template {} not defined", gofmt::quote(name)))
@@ -482,12 +486,12 @@ impl<'s> Exec<'s> {
         match first {
             Arg::Field { pos, idents } => {
                 self.at(*pos, At::Arg(first));
-                self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin)
+                self.eval_field_chain(dot, dot.clone(), idents, &cmd.args, fin)
             }
             Arg::Chain { .. } => self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier { pos, name, func } => {
                 self.at(*pos, At::Name(name));
-                self.eval_call(dot, *pos, func, name, &cmd.args, fin)
+                self.eval_call(dot, *pos, func, name, Some(cmd), fin)
             }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &fin)?;
@@ -524,7 +528,7 @@ impl<'s> Exec<'s> {
             return Err(self.error(format!("indirection through explicit nil in {chain}")));
         }
         let recv = self.eval_arg(dot, Ty::Any, node)?;
-        self.eval_field_chain(dot, recv, chain, fields, args, fin)
+        self.eval_field_chain(dot, recv, fields, args, fin)
     }
 
     fn eval_variable(
@@ -543,7 +547,7 @@ impl<'s> Exec<'s> {
             self.not_a_function(args, &fin)?;
             return Ok(value);
         }
-        self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
+        self.eval_field_chain(dot, value, &idents[1..], args, fin)
     }
 
     fn var_value(&self, name: &str) -> EResult<Value> {
@@ -559,7 +563,6 @@ impl<'s> Exec<'s> {
         &mut self,
         dot: &Value,
         mut recv: Value,
-        node: &'s Arg,
         idents: &'s [String],
         args: &'s [Arg],
         mut fin: Option<Value>,
@@ -584,12 +587,7 @@ impl<'s> Exec<'s> {
             if i == 0 && matches!(recv, Value::Nil) && self.trees.missing == MissingKey::Zero {
                 return Ok(Value::Nil);
             }
-            recv = self.eval_field(
-                id,
-                has_args,
-                recv,
-                i > 0 || !matches!(node, Arg::Field { .. }),
-            )?;
+            recv = self.eval_field(id, has_args, recv, i > 0)?;
         }
         Ok(recv)
     }
@@ -619,6 +617,9 @@ impl<'s> Exec<'s> {
         }
     }
 
+    /// `nested`: `recv` came from a field lookup in a map, so Go knows it as an `interface {}`
+    /// (its nil is a nil pointer, and its type in messages `interface {}`); a pipeline's or
+    /// variable's nil is no data at all.
     fn eval_field(
         &mut self,
         name: &str,
@@ -678,7 +679,11 @@ impl<'s> Exec<'s> {
             }
             other => Err(self.error(format!(
                 "can't evaluate field {name} in type {}",
-                other.type_name()
+                if nested {
+                    "interface {}"
+                } else {
+                    other.type_name()
+                }
             ))),
         }
     }
@@ -689,9 +694,11 @@ impl<'s> Exec<'s> {
         pos: usize,
         f: &'static Func,
         name: &'s str,
-        args: &'s [Arg],
+        // The whole command, when the function heads one (its arguments follow it there).
+        cmd: Option<&'s Command>,
         fin: Option<Value>,
     ) -> EResult<Value> {
+        let args: &'s [Arg] = cmd.map_or(&[], |c| &c.args);
         let args = if args.is_empty() { args } else { &args[1..] };
         let num_in = args.len() + usize::from(fin.is_some());
         let nfixed = f.params.len();
@@ -735,7 +742,12 @@ impl<'s> Exec<'s> {
             let v = self.validate(fv, ty)?;
             argv.push(v);
         }
-        self.at(pos, At::Name(name));
+        self.at(pos, cmd.map_or(At::Name(name), At::Command));
+        if name == "call" {
+            // As Go does, `call` learns how its callee was written, for its errors.
+            let callee = args.first().map(ToString::to_string).unwrap_or_default();
+            argv.insert(0, Value::str(callee.as_str()));
+        }
         let mut host = ExecHost {
             trees: self.trees,
             depth: self.depth,
@@ -789,12 +801,12 @@ impl<'s> Exec<'s> {
                 };
             }
             Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None)?
+                self.eval_field_chain(dot, dot.clone(), idents, std::slice::from_ref(a), None)?
             }
             Arg::Variable { .. } => self.eval_variable(dot, a, &[], None)?,
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
             Arg::Identifier { pos, name, func } => {
-                self.eval_call(dot, *pos, func, name, &[], None)?
+                self.eval_call(dot, *pos, func, name, None, None)?
             }
             Arg::Chain { .. } => self.eval_chain(dot, a, &[], None)?,
             Arg::Bool(_, b) => {

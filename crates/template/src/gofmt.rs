@@ -318,6 +318,14 @@ fn pad(out: &mut String, s: &str, sp: &Spec) {
     }
 }
 
+/// An element of a list or map: Go prints a nil one as `<nil>` under any verb.
+fn fmt_elem(out: &mut String, e: &Value, verb: char, sp: &Spec) {
+    match e {
+        Value::Nil => pad(out, "<nil>", sp),
+        _ => fmt_one(out, e, verb, sp),
+    }
+}
+
 fn bad_verb(out: &mut String, verb: char, v: &Value) {
     out.push_str("%!");
     out.push(verb);
@@ -395,7 +403,7 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
                 if i > 0 {
                     out.push(' ');
                 }
-                fmt_one(out, e, verb, sp);
+                fmt_elem(out, e, verb, sp);
             }
             out.push(']');
         }
@@ -407,7 +415,7 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
                 }
                 fmt_one(out, &Value::str(k.as_str()), verb, sp);
                 out.push(':');
-                fmt_one(out, e, verb, sp);
+                fmt_elem(out, e, verb, sp);
             }
             out.push(']');
         }

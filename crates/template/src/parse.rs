@@ -489,19 +489,20 @@ impl<'a> Parser<'a> {
             return Ok(None);
         };
         if self.peek().kind == ItemKind::Field {
+            // Go positions a chain, and a field or variable merged with it, at the chain's first
+            // field (`.b` of `.a.b`): errors then name the column Go and Helm name.
+            let pos = self.peek().pos;
             let mut fields = Vec::new();
             while self.peek().kind == ItemKind::Field {
                 let f = self.next();
                 fields.push(f.val[1..].to_string());
             }
-            // Go positions a merged chain at its second segment; berth keeps the start, which
-            // only changes the column in messages.
             return Ok(Some(match node {
-                Arg::Field { pos, mut idents } => {
+                Arg::Field { mut idents, .. } => {
                     idents.extend(fields);
                     Arg::Field { pos, idents }
                 }
-                Arg::Variable { pos, mut idents } => {
+                Arg::Variable { mut idents, .. } => {
                     idents.extend(fields);
                     Arg::Variable { pos, idents }
                 }
@@ -516,7 +517,7 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 other => Arg::Chain {
-                    pos: other.pos(),
+                    pos,
                     node: Box::new(other),
                     fields,
                 },

@@ -1,5 +1,5 @@
 //! Differential test: every corpus case is rendered by Go's own text/template (tools/gorender)
-//! and by berth; outputs must be byte-identical, and errors must agree on kind and line.
+//! and by berth; outputs must be byte-identical, and errors must be Go's, word for word (message, line, column and context).
 //!
 //! Needs the Go reference renderer: `BERTH_GORENDER=/path/to/gorender`, or `go` on PATH (it is
 //! then built into target/). The README test command provides both; plain `cargo test` reports
@@ -110,7 +110,7 @@ fn corpus_matches_go() {
                     ErrorKind::Exec
                 };
                 let line = go_line(&go.err);
-                if e.kind != want_kind || line != Some(e.line) {
+                if e.kind != want_kind || line != Some(e.line) || e.go_message() != go.err {
                     failures.push(format!(
                         "{name}: error differs\n  go:    [{}] {}\n  berth: [{:?}] {}",
                         go.phase,

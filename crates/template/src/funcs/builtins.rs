@@ -29,9 +29,14 @@ pub(super) fn register(reg: &mut Registry) {
     f("urlquery", &[], Some(Any), |_, a| {
         Ok(Value::from(query_escape(&eval_args(&a))))
     });
-    f("call", &[Any], Some(Any), |_, a| match &a[0] {
+    // The first argument is how the callee was written (the executor puts it there).
+    f("call", &[Any], Some(Any), |_, a| match &a[1] {
         Value::Nil => msg("call of nil"),
-        v => msg(format!("non-function of type {}", v.type_name())),
+        v => msg(format!(
+            "non-function {} of type {}",
+            s(&a[0]),
+            v.type_name()
+        )),
     });
     f("eq", &[Any], Some(Any), |_, a| {
         eq(&a[0], &a[1..]).map(Value::Bool)

@@ -458,7 +458,11 @@ fn index_arg(i: &Value, len: usize) -> Result<usize, FuncError> {
 
 fn index(item: &Value, idx: &[Value]) -> FResult {
     let mut item = item.clone();
-    for i in idx {
+    for (n, i) in idx.iter().enumerate() {
+        // A nil an earlier index gave is a nil pointer to Go; the item itself, untyped.
+        if n > 0 && matches!(item, Value::Nil) {
+            return msg("index of nil pointer");
+        }
         item = match &item {
             Value::List(l) => {
                 let x = index_arg(i, l.len())?;
@@ -550,6 +554,18 @@ fn kind(v: &Value) -> Kind {
 }
 
 const BAD_CMP: &str = "incompatible types for comparison";
+
+/// Go's error for two values of kinds that do not compare: the types named when both are set.
+fn bad_cmp<T>(a: &Value, b: &Value) -> Result<T, FuncError> {
+    if matches!(a, Value::Nil) || matches!(b, Value::Nil) {
+        return msg(BAD_CMP);
+    }
+    msg(format!(
+        "{BAD_CMP}: {} and {}",
+        a.type_name(),
+        b.type_name()
+    ))
+}
 const BAD_CMP_TYPE: &str = "invalid type for comparison";
 
 fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
@@ -575,9 +591,9 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                             gofmt::to_v(a)
                         ));
                     }
-                    return msg(BAD_CMP);
+                    return bad_cmp(a1, a);
                 }
-                _ => return msg(BAD_CMP),
+                _ => return bad_cmp(a1, a),
             }
         } else {
             match (a1, a) {
@@ -588,9 +604,10 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 (Value::String(x), Value::String(y)) => x == y,
                 (Value::Nil, Value::Nil) => true,
                 (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+                    // Go formats the value with %s here (`[%!s(int=1)]`), and so does this.
                     return msg(format!(
                         "non-comparable type {}: {}",
-                        gofmt::to_v(a),
+                        gofmt::sprintf("%s", std::slice::from_ref(a)),
                         a.type_name()
                     ));
                 }
@@ -623,7 +640,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return match (a, b) {
             (Value::Int(i), Value::Uint(u)) => Ok(*i < 0 || (*i as u64) < *u),
             (Value::Uint(u), Value::Int(i)) => Ok(*i >= 0 && *u < *i as u64),
-            _ => msg(BAD_CMP),
+            _ => bad_cmp(a, b),
         };
     }
     Ok(match (a, b) {
