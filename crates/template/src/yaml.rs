@@ -523,6 +523,43 @@ fn json_str(o: &mut String, s: &str, escape_html: bool) {
 
 /// Parses YAML text into a value (the first document).
 pub fn from_yaml(s: &str) -> Result<Value, String> {
-    let j: serde_json::Value = serde_saphyr::from_str(s).map_err(|e| e.to_string())?;
+    let j: serde_json::Value =
+        serde_saphyr::from_str(first_document(s)).map_err(|e| e.to_string())?;
     Ok(Value::from_json_go(&j))
+}
+
+/// The first YAML document of `s`, which is all Go's `yaml.Unmarshal` (and so Helm's
+/// `fromYaml`) reads: the text up to the second `---` (or a `...`) at the start of a line.
+/// Charts rely on it, e.g. `include "x-configmap.yaml" . | fromYaml` of a multi-document file.
+fn first_document(s: &str) -> &str {
+    let mut started = false;
+    let mut offset = 0;
+    for line in s.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        if (marker && started) || bare == "..." {
+            return &s[..offset];
+        }
+        let comment_or_blank = bare.trim().is_empty() || bare.trim_start().starts_with('#');
+        let directive = bare.starts_with('%');
+        started |= marker || !(comment_or_blank || directive);
+        offset += line.len();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_yaml_reads_the_first_document_as_go_does() {
+        assert_eq!(first_document("a: 1\n---\nb: 2\n"), "a: 1\n");
+        assert_eq!(first_document("---\na: 1\n---\nb: [\n"), "---\na: 1\n");
+        assert_eq!(first_document("# c\n---\na: 1\n...\nz"), "# c\n---\na: 1\n");
+        assert_eq!(first_document("a: |\n  ---x\nb: 1"), "a: |\n  ---x\nb: 1");
+        assert_eq!(first_document("--- {a: 1}\n--- {b: 2}\n"), "--- {a: 1}\n");
+        let v = from_yaml("a: 1\n---\nb: [\n").unwrap();
+        assert_eq!(to_json(&v), r#"{"a":1}"#);
+    }
 }

@@ -15,7 +15,7 @@ fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
     if let Some(re) = COMPILED.with(|c| c.borrow().get(pattern).cloned()) {
         return Ok(re);
     }
-    let re = ::regex::Regex::new(pattern).map_err(|e| {
+    let re = ::regex::Regex::new(&rust_syntax(pattern)).map_err(|e| {
         let why = go_syntax_error(pattern).unwrap_or_else(|| first_line(&e.to_string()));
         FuncError::Hint(
             format!("error parsing regexp: {why}"),
@@ -30,6 +30,88 @@ fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
         c.insert(pattern.to_string(), re.clone());
     });
     Ok(re)
+}
+
+/// `pattern` (Go's RE2 syntax) in the `regex` crate's syntax, where they differ, inside a
+/// class: a `-` after a class escape or a named class (`[\w-.]`) is a literal to Go and a range
+/// boundary error here; `[`, `&&` and `~~` are literals to Go and nesting or set operations here.
+/// Each is escaped.
+fn rust_syntax(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains('[') {
+        return pattern.into();
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let (mut i, mut depth) = (0, 0usize);
+    // After a class escape or a named class inside a class: a following `-` is literal.
+    let mut after_class_item = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            let e = chars[i + 1];
+            out.push(c);
+            out.push(e);
+            i += 2;
+            let mut class_escape = matches!(e, 'w' | 'W' | 'd' | 'D' | 's' | 'S');
+            if matches!(e, 'p' | 'P') && i < chars.len() {
+                class_escape = true;
+                if chars[i] == '{' {
+                    while i < chars.len() && chars[i] != '}' {
+                        out.push(chars[i]);
+                        i += 1;
+                    }
+                }
+                if i < chars.len() {
+                    out.push(chars[i]);
+                    i += 1;
+                }
+            }
+            after_class_item = depth > 0 && class_escape;
+            continue;
+        }
+        if depth > 0 && c == '[' && chars.get(i + 1) == Some(&':') {
+            // `[:alpha:]`, copied whole.
+            if let Some(end) = (i + 2..chars.len().saturating_sub(1))
+                .find(|&j| chars[j] == ':' && chars[j + 1] == ']')
+            {
+                out.extend(&chars[i..end + 2]);
+                i = end + 2;
+                after_class_item = true;
+                continue;
+            }
+        }
+        match c {
+            '-' if after_class_item && chars.get(i + 1).is_some_and(|n| *n != ']') => {
+                out.push_str("\\-")
+            }
+            // Go has no nested classes or set operators: inside a class these are literals.
+            '[' | '&' | '~' if depth > 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '[' => {
+                depth += 1;
+                out.push(c);
+                // `[]` or `[^]` at the start: the `]` is a literal.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        after_class_item = false;
+        i += 1;
+    }
+    out.into()
 }
 
 /// A syntax error as Go's `regexp/syntax` words it (`missing closing ]: `[``): its code, then
@@ -165,4 +247,22 @@ pub(super) fn register(reg: &mut Registry) {
     reg.add("regexQuoteMeta", &[Str], None, |_, a| {
         Ok(Value::from(::regex::escape(s(&a[0]))))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_class_syntax_means_what_it_means_in_go() {
+        let matches = |p: &str, s: &str| compile(p).unwrap().is_match(s);
+        assert!(matches(r"^[\w-\.]+$", "a-b.c"));
+        assert!(matches(r"^[\d-z]+$", "1-z"));
+        assert!(matches(r"^[[:alpha:]-]+$", "ab-"));
+        assert!(matches(r"^[a[]+$", "a[["));
+        assert!(matches(r"^[a&&b]+$", "a&b"));
+        assert!(matches(r"^[^]a]+$", "bc"));
+        assert!(!matches(r"^[\w-\.]+$", "a b"));
+        assert_eq!(rust_syntax(r"a-b[x-y]"), r"a-b[x-y]");
+    }
 }
