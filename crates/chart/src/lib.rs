@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 mod deps;
+mod gobwas;
 mod gomatch;
 mod load;
 mod metadata;

@@ -172,6 +172,10 @@ impl Object for VersionSet {
     fn to_value(&self) -> Value {
         Value::list(self.0.iter().map(|s| Value::from(s.as_str())).collect())
     }
+    /// A `[]string` to Go: `has "x" .Capabilities.APIVersions`, `len`, `index`, `range` work.
+    fn underlying(&self) -> Option<Value> {
+        Some(self.to_value())
+    }
 }
 
 /// `.Files`: the chart's non-template files.
@@ -183,16 +187,13 @@ impl Files {
         self.0.iter().find(|f| f.name == name)
     }
 
+    /// Helm matches with gobwas/glob (`/` the separator): `**` crosses folders, `*` does not.
     fn glob(&self, pattern: &str) -> Result<Value, String> {
-        let g = globset::GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| e.to_string())?
-            .compile_matcher();
+        let g = crate::gobwas::Glob::new(pattern)?;
         let hits: Vec<File> = self
             .0
             .iter()
-            .filter(|f| g.is_match(&f.name))
+            .filter(|f| g.matches(&f.name))
             .cloned()
             .collect();
         Ok(Value::Object(Rc::new(Files(Rc::new(hits)))))
@@ -278,6 +279,10 @@ impl Object for Files {
             .map(|f| format!("{}:{:?}", f.name, f.data))
             .collect();
         format!("map[{}]", names.join(" "))
+    }
+    /// A `map[string][]byte` to Go: `len`, `index` and `range` see the files.
+    fn underlying(&self) -> Option<Value> {
+        Some(self.to_value())
     }
     fn to_value(&self) -> Value {
         Value::map(

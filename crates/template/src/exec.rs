@@ -385,14 +385,8 @@ impl<'s> Exec<'s> {
 
     fn walk_range(&mut self, dot: &Value, b: &'s Branch) -> Result<(), Ctl> {
         self.at(b.pos, At::Range(&b.pipe));
-        let val = match self.eval_pipeline(dot, &b.pipe)? {
-            // A Go map or slice type with methods (Helm's `.Files`) ranges as its contents.
-            Value::Object(o) => match o.to_value() {
-                v @ (Value::Map(_) | Value::List(_)) => v,
-                _ => Value::Object(o),
-            },
-            v => v,
-        };
+        // A Go map or slice type with methods (Helm's `.Files`) ranges as its contents.
+        let val = self.eval_pipeline(dot, &b.pipe)?.underlying().into_owned();
         let mark = self.vars.len();
         let mut ran = false;
         match &val {

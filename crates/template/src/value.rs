@@ -44,9 +44,26 @@ pub trait Object: std::fmt::Debug {
     fn display(&self) -> String;
     /// The value as `toYaml`/`toJson` see it.
     fn to_value(&self) -> Value;
+    /// For a Go slice or map type with methods (Helm's `.Capabilities.APIVersions`, `.Files`):
+    /// the slice or map itself, which `len`, `index`, `range` and list functions see. `None`
+    /// for a struct.
+    fn underlying(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl Value {
+    /// The value as Go's reflection sees its kind: a named slice or map type is its list or map
+    /// (see [`Object::underlying`]); anything else is itself.
+    pub fn underlying(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Value::Object(o) => o
+                .underlying()
+                .map_or(std::borrow::Cow::Borrowed(self), std::borrow::Cow::Owned),
+            v => std::borrow::Cow::Borrowed(v),
+        }
+    }
+
     /// Builds a string value.
     pub fn str(s: impl Into<Rc<str>>) -> Value {
         Value::String(s.into())

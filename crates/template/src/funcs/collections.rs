@@ -5,7 +5,7 @@
 use super::*;
 
 fn list_of(name: &str, v: &Value) -> Result<Vec<Value>, FuncError> {
-    match v {
+    match &*v.underlying() {
         Value::List(l) => Ok(l.as_ref().clone()),
         Value::Nil => Ok(vec![]),
         other => msg(format!("Cannot {name} on type {}", other.type_name())),

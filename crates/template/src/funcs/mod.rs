@@ -212,7 +212,7 @@ fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>) 
 }
 
 fn as_list(v: &Value) -> Option<Vec<Value>> {
-    match v {
+    match &*v.underlying() {
         Value::List(l) => Some(l.as_ref().clone()),
         _ => None,
     }
@@ -429,7 +429,7 @@ pub fn query_escape(s: &str) -> String {
 }
 
 fn length(v: &Value) -> FResult {
-    Ok(Value::Int(match v {
+    Ok(Value::Int(match &*v.underlying() {
         Value::String(s) => s.len() as i64,
         Value::List(l) => l.len() as i64,
         Value::Map(m) => m.borrow().len() as i64,
@@ -457,7 +457,7 @@ fn index_arg(i: &Value, len: usize) -> Result<usize, FuncError> {
 }
 
 fn index(item: &Value, idx: &[Value]) -> FResult {
-    let mut item = item.clone();
+    let mut item = item.underlying().into_owned();
     for (n, i) in idx.iter().enumerate() {
         // A nil an earlier index gave is a nil pointer to Go; the item itself, untyped.
         if n > 0 && matches!(item, Value::Nil) {
@@ -496,6 +496,7 @@ fn index(item: &Value, idx: &[Value]) -> FResult {
 }
 
 fn slice(item: &Value, idx: &[Value]) -> FResult {
+    let item = &*item.underlying();
     if idx.len() > 3 {
         return msg(format!("too many slice indexes: {}", idx.len()));
     }
