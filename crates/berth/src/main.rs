@@ -23,7 +23,8 @@ use std::process::ExitCode;
 
 /// Run a whole platform from one folder of templated Kubernetes manifests.
 #[derive(Parser)]
-#[command(name = "berth", version, about, propagate_version = true)]
+// `--version` is berth's on `berth` alone: on a command it is the chart's, as in Helm.
+#[command(name = "berth", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -183,7 +184,6 @@ fn render_only() -> clap::Command {
         .long_about(None);
     clap::Command::new("berth")
         .version(env!("CARGO_PKG_VERSION"))
-        .propagate_version(true)
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(render)

@@ -76,6 +76,9 @@ pub struct ChartFlags {
     /// Only the output of these templates (templates/x.yaml).
     #[arg(long = "show-only", value_name = "TEMPLATE")]
     pub show_only: Vec<String>,
+    /// The chart's version, or a constraint (^1.2) it must satisfy (Helm's --version).
+    #[arg(long = "version", value_name = "VERSION")]
+    pub version: Option<String>,
 }
 
 impl RenderFlags {
@@ -167,6 +170,7 @@ impl RenderFlags {
                 revision: 1,
                 cluster_api_versions: self.cluster_view.as_ref().map(|v| v.api_versions.clone()),
                 lookup: self.cluster_view.as_ref().and_then(|v| v.lookup.clone()),
+                version: c.version.clone(),
             },
         )
     }

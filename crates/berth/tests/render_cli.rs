@@ -732,3 +732,25 @@ fn an_error_on_a_huge_line_prints_a_bounded_window_of_it() {
         "the caret is not under the field:\n{err}"
     );
 }
+
+/// `--version` on a command is the chart's version, as in Helm (issue 26: it printed berth's
+/// own version and exited 0); `berth --version` is still berth's.
+#[test]
+fn version_on_a_command_is_the_charts() {
+    let chart = repo().join("examples/guestbook");
+    let chart = chart.to_str().unwrap();
+    let (out, err, code) = run_in(&repo(), &["render", chart, "--version", "0.1.0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kind: "), "{out}");
+    let (_, err, code) = run_in(&repo(), &["render", chart, "--version", "^0.1"]);
+    assert_eq!(code, 0, "a constraint the chart meets: {err}");
+    let (out, err, code) = run_in(&repo(), &["render", chart, "--version", "1.2.3"]);
+    assert_eq!((out.as_str(), code), ("", 1));
+    assert!(
+        err.contains("is version 0.1.0, which is not --version 1.2.3"),
+        "{err}"
+    );
+    let (out, _, code) = run_in(&repo(), &["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("berth "), "{out}");
+}

@@ -61,6 +61,8 @@ pub struct Options {
     pub cluster_api_versions: Option<Vec<String>>,
     /// Where `lookup` reads live objects; none renders offline (empty maps, as `helm template`).
     pub lookup: Option<LookupSource>,
+    /// `--version`: the chart's version or a constraint (`^1.2`) it must satisfy.
+    pub version: Option<String>,
 }
 
 /// A [`berth_template::Lookup`] for [`Options`].
@@ -94,6 +96,32 @@ pub fn read_metadata(path: &Path) -> Result<Metadata, Error> {
     Metadata::parse(&text, &shown)
 }
 
+/// Refuses a chart that is not the version `--version` asks for (Helm's flag picks a version
+/// from a repository; a chart at hand must be it, rather than the flag being ignored).
+fn check_version(chart: &Chart, wanted: Option<&str>) -> Result<(), Error> {
+    let Some(wanted) = wanted else { return Ok(()) };
+    let have = &chart.metadata.version;
+    let ok = wanted == have
+        || berth_template::semver::compare(wanted, have).map_err(|e| {
+            Error::new(
+                ErrorKind::Chart,
+                format!("--version {wanted:?} is not a version or constraint: {e}"),
+            )
+            .hint("give a version (1.2.3) or a constraint (^1.2, >=1.0 <2.0)")
+        })?;
+    if ok {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Chart,
+        format!(
+            "chart {} is version {have}, which is not --version {wanted}",
+            chart.name()
+        ),
+    )
+    .hint("give the chart of that version, or leave --version out"))
+}
+
 /// Loads and renders a chart as `helm template` does.
 pub fn template(path: &Path, opts: &Options) -> Result<Output, Error> {
     let chart = Chart::load(path)?;
@@ -102,6 +130,7 @@ pub fn template(path: &Path, opts: &Options) -> Result<Output, Error> {
 
 /// Renders a loaded chart.
 pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
+    check_version(&chart, opts.version.as_deref())?;
     deps::check_present(&chart)?;
     let user = user_values(opts)?;
     deps::process_enabled(&mut chart, &user, "")?;
