@@ -49,24 +49,9 @@ fn helm() -> Option<PathBuf> {
 fn every_function_matches_helm() {
     let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let text = std::fs::read_to_string(corpus.join("functions.txt")).unwrap();
-    let cases: Vec<(String, String)> = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (n, t) = l.split_once('\t').expect("name<TAB>template");
-            (n.to_string(), unescape(t))
-        })
-        .collect();
+    let cases = corpus_cases("functions.txt");
     let values_text = std::fs::read_to_string(corpus.join("functions_values.yaml")).unwrap();
-
-    let chart = tempfile::tempdir().unwrap();
-    std::fs::create_dir(chart.path().join("templates")).unwrap();
-    std::fs::write(
-        chart.path().join("Chart.yaml"),
-        "apiVersion: v2\nname: sprig\nversion: 0.1.0\n",
-    )
-    .unwrap();
+    let chart = sprig_chart();
     std::fs::write(chart.path().join("values.yaml"), &values_text).unwrap();
     let mut files = Vec::new();
     for (i, (name, tmpl)) in cases.iter().enumerate() {
@@ -123,6 +108,18 @@ fn every_function_matches_helm() {
     );
 }
 
+/// An empty chart named `sprig` in a fresh folder, for cases to be written into.
+fn sprig_chart() -> tempfile::TempDir {
+    let chart = tempfile::tempdir().unwrap();
+    std::fs::create_dir(chart.path().join("templates")).unwrap();
+    std::fs::write(
+        chart.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: sprig\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    chart
+}
+
 /// `name<TAB>template` lines of a corpus file (comments and blank lines skipped).
 fn corpus_cases(file: &str) -> Vec<(String, String)> {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
@@ -145,13 +142,7 @@ fn every_refusal_matches_helm() {
     let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
     let mut failures = Vec::new();
     for (name, tmpl) in corpus_cases("functions_errors.txt") {
-        let chart = tempfile::tempdir().unwrap();
-        std::fs::create_dir(chart.path().join("templates")).unwrap();
-        std::fs::write(
-            chart.path().join("Chart.yaml"),
-            "apiVersion: v2\nname: sprig\nversion: 0.1.0\n",
-        )
-        .unwrap();
+        let chart = sprig_chart();
         std::fs::write(chart.path().join("templates/case.yaml"), &tmpl).unwrap();
         let out = Command::new(&helm)
             .arg("template")
