@@ -33,11 +33,9 @@ pub(crate) fn parse_yaml(text: &str, shown: &str) -> Result<Json, Error> {
 /// Parses a rendered document as Helm reads it: YAML 1.1 octals, and a repeated key keeps the
 /// last value (Go's YAML v2).
 pub(crate) fn parse_document(text: &str) -> Result<Json, serde_saphyr::Error> {
-    let opts = serde_saphyr::options! {
-        legacy_octal_numbers: true,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-    };
-    serde_saphyr::from_str_with_options(text, opts)
+    let mut opts = berth_template::go_yaml_options();
+    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    berth_template::parse_as_go(text, opts)
 }
 
 /// Checks a rendered document is YAML and reads its head (the rest is checked, not kept);
@@ -50,11 +48,9 @@ pub(crate) fn parse_head(text: &str) -> Result<Option<crate::output::Head>, serd
         Some(Some(f)) => return Ok(Some(crate::output::Head::from_fields(f))),
         None => {}
     }
-    let opts = serde_saphyr::options! {
-        legacy_octal_numbers: true,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::FirstWins,
-    };
-    serde_saphyr::from_str_with_options(text, opts)
+    let mut opts = berth_template::go_yaml_options();
+    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
+    berth_template::parse_as_go(text, opts)
 }
 
 /// Every number as Go's `float64`, as Helm's YAML-through-JSON decoding leaves it.

@@ -14,8 +14,7 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Json, serde_saphyr::Error> {
 
 /// The complete YAML parser; also the source of every YAML error message.
 pub fn full_parse(text: &str) -> Result<Json, serde_saphyr::Error> {
-    let opts = serde_saphyr::options! { legacy_octal_numbers: true };
-    serde_saphyr::from_str_with_options(text, opts)
+    berth_template::parse_as_go(text, berth_template::go_yaml_options())
 }
 
 /// Converts a YAML parse error into a located diagnostic.

@@ -524,8 +524,34 @@ fn json_str(o: &mut String, s: &str, escape_html: bool) {
 /// Parses YAML text into a value (the first document).
 pub fn from_yaml(s: &str) -> Result<Value, String> {
     let j: serde_json::Value =
-        serde_saphyr::from_str(first_document(s)).map_err(|e| e.to_string())?;
+        parse_as_go(first_document(s), go_yaml_options()).map_err(|e| e.to_string())?;
     Ok(Value::from_json_go(&j))
+}
+
+/// How deep Go's YAML (and so Helm) lets collections nest.
+const GO_MAX_DEPTH: usize = 10_000;
+
+/// YAML options as Go's YAML reads it: YAML 1.1 octals, collections nested up to 10,000 deep
+/// (flow ones too), and any number of comments while the parser looks ahead (jenkins' values
+/// have 33 in a row where the budget's default allowed 32). What a document may hold in all
+/// stays bounded by the budget's other limits and the folder's size.
+pub fn go_yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = GO_MAX_DEPTH;
+    budget.flow_nesting_limit = GO_MAX_DEPTH;
+    budget.max_buffered_comment_events = usize::MAX;
+    serde_saphyr::options! { legacy_octal_numbers: true, budget: Some(budget) }
+}
+
+/// Parses `text` with `opts` on a stack segment of its own (reserved, not committed): nesting
+/// 10,000 deep recurses further than a caller's thread may allow.
+pub fn parse_as_go<T: serde::de::DeserializeOwned>(
+    text: &str,
+    opts: serde_saphyr::Options,
+) -> Result<T, serde_saphyr::Error> {
+    stacker::grow(256 << 20, || {
+        serde_saphyr::from_str_with_options(text, opts)
+    })
 }
 
 /// The first YAML document of `s`, which is all Go's `yaml.Unmarshal` (and so Helm's
