@@ -15,18 +15,9 @@ pub(crate) fn parse_yaml(text: &str, shown: &str) -> Result<Json, Error> {
         return Ok(v);
     }
     berth_manifest::parse_yaml_full(text).map_err(|e| {
-        let (line, col) = berth_manifest::yaml_position(text, &e).unwrap_or((0, 0));
-        Error::new(
-            ErrorKind::Variables,
-            format!(
-                "{shown} is not valid YAML: {}",
-                berth_manifest::first_line(&e.to_string())
-            ),
-        )
-        .at(shown, line, col)
-        .snippet(text.lines().nth(line.saturating_sub(1)))
-        .notes(berth_manifest::yaml_context(text, &e))
-        .hint("check the indentation and quoting around this line")
+        let what = format!("{shown} is not valid YAML");
+        berth_manifest::yaml_error(ErrorKind::Variables, shown, text, &e, &what)
+            .hint("check the indentation and quoting around this line")
     })
 }
 

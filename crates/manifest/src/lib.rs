@@ -23,7 +23,8 @@ pub use error::{Error, ErrorKind, Location};
 pub use fastyaml::{head_fields, parse as parse_yaml_fast, HeadFields};
 pub use read::{Budget, ReadError, MAX_FOLDER_BYTES};
 pub use variables::{
-    first_line, full_parse as parse_yaml_full, json_type, parse_set, yaml_context, yaml_position,
+    first_line, full_parse as parse_yaml_full, json_type, parse_set, yaml_context, yaml_error,
+    yaml_position,
 };
 
 use berth_core::{ApplyPhase, GroupKind, ObjectRef};

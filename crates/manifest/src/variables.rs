@@ -17,8 +17,9 @@ pub fn full_parse(text: &str) -> Result<Json, serde_saphyr::Error> {
     berth_template::parse_as_go(text, berth_template::go_yaml_options())
 }
 
-/// Converts a YAML parse error into a located diagnostic.
-pub(crate) fn yaml_error(
+/// Converts a YAML parse error into a located diagnostic: `what`, the parser's message, the
+/// position, the line, and where the list it interrupted starts.
+pub fn yaml_error(
     kind: ErrorKind,
     file: &str,
     text: &str,
