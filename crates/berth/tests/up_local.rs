@@ -84,6 +84,9 @@ fn example_runs_serves_restarts_and_stops_cleanly() {
     let (code, page) = http_host(&ingress, "ticketing.localhost", "GET", "/", None);
     assert_eq!(code, 200, "{page}");
     assert!(page.contains("<h1>Tickets</h1>"));
+    // A page web does not have is web's 404 through queue, not a connection queue drops.
+    let (code, page) = http_host(&ingress, "ticketing.localhost", "GET", "/nope", None);
+    assert_eq!(code, 404, "{page}");
     let (code, body) = http_host(
         &ingress,
         "ticketing.localhost",

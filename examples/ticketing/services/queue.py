@@ -2,6 +2,7 @@
 import os
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from common import Handler, serve, service_url
@@ -26,7 +27,13 @@ class Queue(Handler):
     def handle_GET(self):
         if not admit():
             return self.send_text(429, "You are in the queue: please retry in a moment.\n")
-        with urllib.request.urlopen(service_url("web") + self.path, timeout=10) as resp:
+        try:
+            resp = urllib.request.urlopen(service_url("web") + self.path, timeout=10)
+        except urllib.error.HTTPError as e:
+            # web's own answer (a 404, a 409): passed on as it is, not turned into a dropped
+            # connection.
+            resp = e
+        with resp:
             body = resp.read().decode()
             return self.send_text(resp.status, body, resp.headers.get("Content-Type", "text/plain"))
 
