@@ -25,7 +25,7 @@ struct Key {
 }
 
 fn rsa_key(bits: usize) -> Res<Key> {
-    let k = super::rsa_keys::generate(bits).map_err(err)?;
+    let k = berth_primes::generate(bits).map_err(err)?;
     rsa_from(k)
 }
 

@@ -16,7 +16,6 @@ mod math;
 mod numbers;
 mod reflect;
 mod regexp;
-mod rsa_keys;
 mod strings;
 mod text;
 mod versions;

@@ -22,7 +22,7 @@ mod miller_rabin;
 mod sieve;
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
-pub(super) fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
+pub fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
     match pool(bits) {
         Some(pool) => from_pool(pool),
         None => RsaPrivateKey::new(&mut rand_core::OsRng, bits),
@@ -60,6 +60,8 @@ fn from_pool(pool: &'static Pool) -> Result<RsaPrivateKey, rsa::Error> {
 struct Pool {
     /// Searches a prime; gives up (`None`) once the predicate says it is no longer needed.
     search: fn(&dyn Fn() -> bool) -> Option<BigUint>,
+    /// Workers to run: one per core.
+    cores: usize,
     state: Mutex<PoolState>,
 }
 
@@ -78,6 +80,7 @@ impl Pool {
     fn new(search: fn(&dyn Fn() -> bool) -> Option<BigUint>) -> Pool {
         Pool {
             search,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             state: Mutex::default(),
         }
     }
@@ -112,8 +115,7 @@ impl Pool {
     /// One idle-priority worker per core, if they are not running.
     fn start_workers(&'static self) {
         let mut st = self.lock();
-        let cores = crate::cores();
-        while st.workers < cores {
+        while st.workers < self.cores {
             let spawned = std::thread::Builder::new()
                 .name("primes".into())
                 .spawn(move || self.work());
@@ -161,11 +163,15 @@ fn idle_priority() {
 /// bases: Go's `rsa.GenerateKey` (which helm runs) asks for five at this size, after FIPS
 /// 186-5. Elsewhere, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
-    search::<LIMBS>(stop, true).map(|p| BigUint::from_bytes_be(&p.to_be_bytes()))
+    search::<LIMBS>(stop, miller_rabin::strong_probable_primes)
+        .map(|p| BigUint::from_bytes_be(&p.to_be_bytes()))
 }
 
-/// [`prime`], with or without the fast kernel (so that tests can take both ways here).
-fn search<const LIMBS: usize>(stop: &dyn Fn() -> bool, fast: bool) -> Option<Uint<LIMBS>> {
+/// A batch test as [`miller_rabin::strong_probable_primes`]: `None` where it cannot take it.
+type Kernel = fn(&[&[u64]], &[&[u64]]) -> Option<u8>;
+
+/// [`prime`] with the given kernel (so that tests can take every way here).
+fn search<const LIMBS: usize>(stop: &dyn Fn() -> bool, kernel: Kernel) -> Option<Uint<LIMBS>> {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
     let mut window = sieve::Candidates::<LIMBS>::random(&mut rng);
     let two = Uint::<LIMBS>::from_u8(2);
@@ -177,10 +183,9 @@ fn search<const LIMBS: usize>(stop: &dyn Fn() -> bool, fast: bool) -> Option<Uin
             continue;
         }
         let words: Vec<&[u64]> = batch.iter().map(|c| &c.as_words()[..]).collect();
-        let pass = fast.then(|| miller_rabin::strong_probable_primes(&words, &twos[..batch.len()]));
-        let found = match pass.flatten() {
+        let found = match kernel(&words, &twos[..batch.len()]) {
             Some(pass) => (batch.iter().enumerate())
-                .find(|&(i, c)| pass >> i & 1 == 1 && random_bases_pass(&mut rng, c)),
+                .find(|&(i, c)| pass >> i & 1 == 1 && random_bases_pass(&mut rng, c, kernel)),
             None => (batch.iter().enumerate()).find(|(_, c)| is_prime(Flavor::Any, *c)),
         };
         if let Some((_, c)) = found {
@@ -197,7 +202,11 @@ fn random_words<const LIMBS: usize>(rng: &mut impl rand_core10::Rng) -> [u64; LI
 
 /// Miller-Rabin to eight random bases in `2..=n-2`, drawn as Go draws them (random numbers of
 /// n's size, those out of range drawn again).
-fn random_bases_pass<const LIMBS: usize>(rng: &mut impl rand_core10::Rng, n: &Uint<LIMBS>) -> bool {
+fn random_bases_pass<const LIMBS: usize>(
+    rng: &mut impl rand_core10::Rng,
+    n: &Uint<LIMBS>,
+    kernel: Kernel,
+) -> bool {
     let top_bits = n.bit_width() % 64;
     let (low, high) = (Uint::<LIMBS>::from_u8(2), n.wrapping_sub(&Uint::from_u8(2)));
     let random = || {
@@ -213,7 +222,7 @@ fn random_bases_pass<const LIMBS: usize>(rng: &mut impl rand_core10::Rng, n: &Ui
         .collect();
     let words: Vec<&[u64]> = bases.iter().map(|b| &b.as_words()[..]).collect();
     let moduli = vec![&n.as_words()[..]; 8];
-    miller_rabin::strong_probable_primes(&moduli, &words) == Some(0xff)
+    kernel(&moduli, &words) == Some(0xff)
 }
 
 #[cfg(test)]
@@ -234,24 +243,30 @@ mod tests {
         assert_eq!(k.n().bits(), 4096);
     }
 
-    /// Both ways give primes of the asked shape that crypto-primes' Baillie-PSW test accepts.
+    /// Every way gives primes of the asked shape that crypto-primes' Baillie-PSW test
+    /// accepts: with the kernel (compiled on arrays, so on every processor) and without it.
     #[test]
-    fn both_searches_find_primes_bpsw_accepts() {
+    fn every_search_finds_primes_bpsw_accepts() {
         use crypto_bigint::{U1024, U2048};
         use crypto_primes::{is_prime, Flavor};
-        for fast in [true, false] {
-            let p = super::search::<{ U1024::LIMBS }>(&|| false, fast).unwrap();
-            assert!(is_prime(Flavor::Any, &p), "{p}, fast: {fast}");
+        let kernels: [(&str, super::Kernel); 2] = [
+            ("kernel", super::miller_rabin::portable_batch),
+            ("crypto-primes", |_, _| None),
+        ];
+        for (name, kernel) in kernels {
+            let p = super::search::<{ U1024::LIMBS }>(&|| false, kernel).unwrap();
+            assert!(is_prime(Flavor::Any, &p), "{p}, {name}");
             assert!(p.bit(1023).to_bool() && p.bit(1022).to_bool(), "{p}");
+            let p = super::search::<{ U2048::LIMBS }>(&|| false, kernel).unwrap();
+            assert!(is_prime(Flavor::Any, &p) && p.bit(2047).to_bool(), "{p}");
         }
-        let p = super::search::<{ U2048::LIMBS }>(&|| false, true).unwrap();
-        assert!(is_prime(Flavor::Any, &p) && p.bit(2047).to_bool(), "{p}");
     }
 
     #[test]
     fn a_search_asked_to_stop_gives_up() {
         use crypto_bigint::U1024;
-        assert_eq!(super::search::<{ U1024::LIMBS }>(&|| true, true), None);
+        let kernel = super::miller_rabin::portable_batch;
+        assert_eq!(super::search::<{ U1024::LIMBS }>(&|| true, kernel), None);
     }
 
     #[test]
