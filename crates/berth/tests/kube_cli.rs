@@ -51,6 +51,8 @@ scenarios!(
     delete_removes_the_set_and_nothing_else,
     conflicts_name_the_field_and_manager_and_nothing_is_applied,
     a_lock_left_by_a_killed_apply_expires,
+    a_no_op_reapply_writes_nothing,
+    an_apply_killed_midway_converges_next_time,
 );
 
 /// Scenarios that need what only a real cluster does (IP allocation, image pulls, events).
@@ -657,37 +659,71 @@ fn an_empty_render_does_not_prune_everything_unless_allowed(env: &Env) {
     assert!(env.configmap(&ns, "settings").is_none());
 }
 
-#[test]
-fn a_no_op_reapply_writes_nothing() {
-    let env = Env::fake();
+/// What berth writes in a namespace for the example: its objects, the ApplySet parent and
+/// release records (Secrets), the lock (a Lease).
+const EXAMPLE_KINDS: &[(&str, &str)] = &[
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("coordination.k8s.io/v1", "Lease"),
+];
+
+/// A second apply of what is applied writes nothing: on the fake, not a single request but
+/// reads; on a real API server, no object (nor the lock, nor a release record) changes. A
+/// changed value writes that object and the release's records only.
+fn a_no_op_reapply_writes_nothing(env: &Env) {
     let ns = env.namespace();
     let dir = example();
     let common = ["-n", &ns, "--name", "ticketing", "--no-wait"];
-    assert!(env
-        .berth(&[&["apply", s(&dir)][..], &common].concat())
-        .status
-        .success());
-    let fake = env.fake.as_ref().unwrap();
-    fake.reset_requests();
     let out = env.berth(&[&["apply", s(&dir)][..], &common].concat());
-    assert!(out.status.success());
-    let requests = fake.requests();
-    // Not a write, not a dry-run, not even the lock: the objects are as berth applied them.
-    assert!(
-        requests.keys().all(|k| k.starts_with("GET")),
-        "only reads: {requests:?}"
+    assert!(out.status.success(), "{}", text(&out));
+    let writes = env.record_writes(&ns, EXAMPLE_KINDS);
+    if let Some(fake) = &env.fake {
+        fake.reset_requests();
+    }
+    let out = env.berth(&[&["apply", s(&dir)][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let requests = env.fake.as_ref().map(|f| f.requests());
+    assert_eq!(
+        writes.stop(env),
+        Vec::<String>::new(),
+        "a no-op apply wrote"
     );
-    // Reads per kind, not per object: discovery, the parent, one list per kind, the releases.
-    assert!(
-        requests.values().sum::<u64>() <= 25,
-        "a handful of reads: {requests:?}"
-    );
+    if let (Some(fake), Some(requests)) = (&env.fake, requests) {
+        // Not a write, not a dry-run, not even the lock: the objects are as berth applied them.
+        assert!(
+            requests.keys().all(|k| k.starts_with("GET")),
+            "only reads: {requests:?}"
+        );
+        // Reads per kind, not per object: discovery, the parent, one list per kind, the releases.
+        assert!(
+            requests.values().sum::<u64>() <= 25,
+            "a handful of reads: {requests:?}"
+        );
+        fake.reset_requests();
+    }
     // A changed object is dry-run and written, the others are not asked about.
-    fake.reset_requests();
+    let writes = env.record_writes(&ns, EXAMPLE_KINDS);
     let out = env.berth(&[&["apply", s(&dir), "-v", "replicas.web=2"][..], &common].concat());
     assert!(out.status.success(), "{}", text(&out));
-    let requests = fake.requests();
-    assert_eq!(requests.get("PATCH dryRun"), Some(&1), "{requests:?}");
+    let requests = env.fake.as_ref().map(|f| f.requests());
+    let written = writes.stop(env);
+    let objects: Vec<_> = (written.iter())
+        .filter(|w| !w.contains(" Secret/") && !w.contains(" Lease/"))
+        .collect();
+    assert_eq!(objects, ["MODIFIED Deployment/web"], "{written:?}");
+    assert!(
+        written.iter().any(|w| w.starts_with("ADDED Secret/")),
+        "a release record: {written:?}"
+    );
+    if let Some(requests) = requests {
+        assert_eq!(requests.get("PATCH dryRun"), Some(&1), "{requests:?}");
+    }
 }
 
 #[test]
@@ -879,14 +915,16 @@ fn applyset_id_matches_kubectl(env: &Env) {
 }
 
 /// An apply killed midway leaves the set findable; after `unlock`, the next apply converges and
-/// prunes what the killed one created but is no longer rendered.
-#[test]
-fn an_apply_killed_midway_converges_next_time() {
-    let env = Env::fake();
+/// prunes what the killed one created but is no longer rendered. (The fake delays each write;
+/// the real server takes its time with 300 objects.)
+fn an_apply_killed_midway_converges_next_time(env: &Env) {
     let ns = env.namespace();
-    let app = env.app();
-    let fake = env.fake.as_ref().unwrap();
-    fake.store.lock().unwrap().write_delay = std::time::Duration::from_millis(150);
+    let app = big_folder(300);
+    let extra = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-extra\ndata:\n  k: v\n";
+    std::fs::write(app.path().join("extra.yaml"), extra).unwrap();
+    if let Some(fake) = &env.fake {
+        fake.store.lock().unwrap().write_delay = std::time::Duration::from_millis(10);
+    }
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("berth"))
         .env("KUBECONFIG", &env.kubeconfig)
         .args([
@@ -902,9 +940,13 @@ fn an_apply_killed_midway_converges_next_time() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it once the config group is written and before the workloads are.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while fake.names("", "configmaps", &ns).len() < 2 {
+    // Kill it once the extra map and a few others are written, before the workloads are.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let maps = env.names("v1", "ConfigMap", &ns);
+        if maps.iter().any(|n| n == "a-extra") && maps.len() > 10 {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
             "apply never wrote the config maps"
@@ -913,13 +955,13 @@ fn an_apply_killed_midway_converges_next_time() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    fake.store.lock().unwrap().write_delay = std::time::Duration::ZERO;
+    if let Some(fake) = &env.fake {
+        fake.store.lock().unwrap().write_delay = std::time::Duration::ZERO;
+    }
+    let deployments = env.names("apps/v1", "Deployment", &ns).len();
+    assert!(deployments < 100, "killed midway, not after the end");
     assert!(
-        fake.names("apps", "deployments", &ns).is_empty(),
-        "killed before the workloads"
-    );
-    assert!(
-        fake.get("", "secrets", &ns, "berth-app").is_some(),
+        env.get("v1", "Secret", &ns, "berth-app").is_some(),
         "the parent was written first"
     );
 
@@ -927,9 +969,9 @@ fn an_apply_killed_midway_converges_next_time() {
     assert!(out.status.success(), "{}", text(&out));
     std::fs::remove_file(app.path().join("extra.yaml")).unwrap();
     env.apply_no_wait(app.path(), &ns);
-    assert_eq!(fake.names("apps", "deployments", &ns), ["app"]);
+    assert_eq!(env.names("apps/v1", "Deployment", &ns).len(), 100);
     assert!(
-        fake.get("", "configmaps", &ns, "extra").is_none(),
+        env.get("v1", "ConfigMap", &ns, "a-extra").is_none(),
         "orphan pruned"
     );
     let out = env.berth(&[

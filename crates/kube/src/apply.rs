@@ -421,7 +421,7 @@ pub async fn set_parent_annotation(
     let patch = json!({"metadata": {"annotations": {key: value}}});
     api.patch(
         &set.parent_name(),
-        &PatchParams::default(),
+        &crate::patch_params(),
         &Patch::Merge(&patch),
     )
     .await

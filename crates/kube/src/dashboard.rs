@@ -13,7 +13,7 @@ use berth_core::view::{
 use berth_core::{ObjectRef, WorkloadKind};
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams, LogParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, LogParams, Patch};
 use kube::core::ApiResource;
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -518,7 +518,7 @@ impl KubeBackend {
             &self.set.namespace,
             &workload_resource(kind),
         );
-        api.patch(service, &PatchParams::default(), &Patch::Merge(&patch))
+        api.patch(service, &crate::patch_params(), &Patch::Merge(&patch))
             .await
             .map_err(|e| ApiError::failed(e.to_string()))?;
         Ok(())

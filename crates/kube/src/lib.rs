@@ -38,6 +38,23 @@ use std::time::Duration;
 /// The field manager of every server-side apply berth makes.
 pub const FIELD_MANAGER: &str = "berth";
 
+/// Create and replace as berth's field manager, so that managedFields name berth for every
+/// write it makes (the lock, release records), not a default of the server's.
+pub(crate) fn post_params() -> kube::api::PostParams {
+    kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+/// A patch (not an apply) as berth's field manager.
+pub(crate) fn patch_params() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
 /// Where the steps of a deploy are shown (a terminal, a log, the dashboard).
 pub trait Ui: Sync {
     /// The plan, before anything is written.

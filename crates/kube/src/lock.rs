@@ -5,7 +5,7 @@ use crate::error::{from_kube, Action, Error, ErrorKind};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams};
 use std::time::Duration;
 
 /// How long a lease lasts without renewal: a killed holder's lock frees itself after this.
@@ -79,7 +79,7 @@ async fn renew(api: Api<Lease>, name: String) {
             if let Some(spec) = lease.spec.as_mut() {
                 spec.renew_time = Some(MicroTime(Timestamp::now()));
             }
-            let _ = api.replace(&name, &PostParams::default(), &lease).await;
+            let _ = api.replace(&name, &crate::post_params(), &lease).await;
         }
     }
 }
@@ -145,7 +145,7 @@ impl Lock {
                         },
                         spec: Some(spec),
                     };
-                    api.create(&PostParams::default(), &lease).await
+                    api.create(&crate::post_params(), &lease).await
                 }
                 Some(lease)
                     if expired(lease, now)
@@ -164,7 +164,7 @@ impl Lock {
                     }
                     let mut lease = lease.clone();
                     lease.spec = Some(spec);
-                    api.replace(&name, &PostParams::default(), &lease).await
+                    api.replace(&name, &crate::post_params(), &lease).await
                 }
                 Some(lease) => {
                     let holder = lease

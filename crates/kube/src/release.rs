@@ -8,7 +8,7 @@ use flate2::{read::GzDecoder, write::GzEncoder, Compression};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -296,7 +296,7 @@ impl Releases {
                 ..Default::default()
             };
             self.api
-                .create(&PostParams::default(), &secret)
+                .create(&crate::post_params(), &secret)
                 .await
                 .map_err(|e| from_kube(e, &action("create", &self.set.namespace)))?;
         }
@@ -331,7 +331,7 @@ impl Releases {
             self.api
                 .patch(
                     &self.secret_name(r.number, 0),
-                    &PatchParams::default(),
+                    &crate::patch_params(),
                     &Patch::Merge(&patch),
                 )
                 .await

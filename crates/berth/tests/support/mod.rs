@@ -7,11 +7,12 @@ use berth_fakekube::FakeKube;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value as Json};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A cluster to test against, a kubeconfig for it, and a client for checking what berth did.
@@ -147,6 +148,35 @@ impl Env {
             .block_on(api.get_opt(name))
             .unwrap()
             .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Starts recording the writes to objects of `kinds` (apiVersion, kind) in `ns`. On a real
+    /// API server through watches from now on (a request that stored nothing makes no event);
+    /// the fake has no watch, so there the objects are compared when the recording stops.
+    /// Only objects berth manages count (the Jobs a CronJob makes do not), and controllers'
+    /// status updates do not: an event is a write when it adds or deletes an object, changes
+    /// its generation (its spec) or berth's managed-fields entries.
+    pub fn record_writes(&self, ns: &str, kinds: &[(&str, &str)]) -> Writes {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        let mut before = Vec::new();
+        for &(api_version, kind) in kinds {
+            let api = self.dynamic(api_version, kind, ns);
+            let list = self.rt.block_on(api.list(&Default::default())).unwrap();
+            let rv = list.metadata.resource_version.clone().unwrap_or_default();
+            if self.fake.is_some() {
+                before.push((api, kind.to_string(), versions(&list.items)));
+                continue;
+            }
+            let last = marks_by_name(&list.items);
+            let (seen, kind) = (seen.clone(), kind.to_string());
+            tasks.push(self.rt.spawn(watch_writes(api, rv, last, kind, seen)));
+        }
+        Writes {
+            seen,
+            tasks,
+            before,
+        }
     }
 
     /// A copy of the test app that a scenario may edit.
@@ -624,4 +654,113 @@ pub fn changed_lines(diff: &str) -> Vec<&str> {
                 && !l.starts_with("---")
         })
         .collect()
+}
+
+/// Records the events of one watch that are writes by berth (see [`Env::record_writes`]).
+async fn watch_writes(
+    api: Api<DynamicObject>,
+    rv: String,
+    mut last: HashMap<String, Json>,
+    kind: String,
+    seen: Arc<Mutex<Vec<String>>>,
+) {
+    use futures::StreamExt;
+    use kube::api::WatchEvent;
+    let params = kube::api::WatchParams::default().timeout(290);
+    let mut stream = api.watch(&params, &rv).await.unwrap().boxed();
+    while let Some(event) = stream.next().await {
+        let (what, o) = match event {
+            Ok(WatchEvent::Added(o)) => ("ADDED", o),
+            Ok(WatchEvent::Modified(o)) => ("MODIFIED", o),
+            Ok(WatchEvent::Deleted(o)) => ("DELETED", o),
+            _ => continue,
+        };
+        let name = o.metadata.name.clone().unwrap_or_default();
+        let marks = write_marks(&o);
+        if is_berths(&marks) && (what != "MODIFIED" || last.get(&name) != Some(&marks)) {
+            seen.lock().unwrap().push(format!("{what} {kind}/{name}"));
+        }
+        last.insert(name, marks);
+    }
+}
+
+fn marks_by_name(items: &[DynamicObject]) -> HashMap<String, Json> {
+    (items.iter())
+        .map(|o| (o.metadata.name.clone().unwrap_or_default(), write_marks(o)))
+        .collect()
+}
+
+/// The fake's objects by name: their resourceVersion (it changes on a write only: the fake has
+/// no controllers writing status) and whether berth manages them. (The fake stamps managedFields
+/// with the time of the read, so they cannot tell.)
+fn versions(items: &[DynamicObject]) -> HashMap<String, (String, bool)> {
+    (items.iter())
+        .map(|o| {
+            let name = o.metadata.name.clone().unwrap_or_default();
+            let version = o.metadata.resource_version.clone().unwrap_or_default();
+            (name, (version, is_berths(&write_marks(o))))
+        })
+        .collect()
+}
+
+fn is_berths(marks: &Json) -> bool {
+    marks["berth"].as_array().is_some_and(|a| !a.is_empty())
+}
+
+/// What tells a write from a controller's status update: the generation and berth's entries
+/// in managedFields.
+fn write_marks(o: &DynamicObject) -> Json {
+    let berth: Vec<_> = (o.metadata.managed_fields.iter().flatten())
+        .filter(|e| e.manager.as_deref() == Some("berth"))
+        .collect();
+    json!({ "generation": o.metadata.generation, "berth": serde_json::to_value(berth).unwrap() })
+}
+
+/// The writes [`Env::record_writes`] saw.
+pub struct Writes {
+    seen: Arc<Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// On the fake: each kind's objects and their versions when the recording started.
+    before: Vec<(Api<DynamicObject>, String, HashMap<String, (String, bool)>)>,
+}
+
+impl Writes {
+    /// What was written: `ADDED Lease/x`, `MODIFIED Deployment/web`, in the order seen.
+    pub fn stop(self, env: &Env) -> Vec<String> {
+        if env.fake.is_some() {
+            return self.compare(env);
+        }
+        // A pause that lets the watches deliver what happened.
+        std::thread::sleep(Duration::from_secs(2));
+        for t in &self.tasks {
+            t.abort();
+        }
+        let seen = self.seen.lock().unwrap().clone();
+        seen
+    }
+
+    /// The objects now, compared with [`Writes::before`].
+    fn compare(self, env: &Env) -> Vec<String> {
+        let mut seen = Vec::new();
+        for (api, kind, before) in self.before {
+            let list = env.rt.block_on(api.list(&Default::default())).unwrap();
+            let after = versions(&list.items);
+            for (name, (version, berths)) in &after {
+                let what = match before.get(name) {
+                    None => "ADDED",
+                    Some((v, _)) if v != version => "MODIFIED",
+                    Some(_) => continue,
+                };
+                if *berths {
+                    seen.push(format!("{what} {kind}/{name}"));
+                }
+            }
+            for (name, (_, berths)) in &before {
+                if !after.contains_key(name) && *berths {
+                    seen.push(format!("DELETED {kind}/{name}"));
+                }
+            }
+        }
+        seen
+    }
 }
