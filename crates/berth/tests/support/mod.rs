@@ -690,10 +690,13 @@ fn marks_by_name(items: &[DynamicObject]) -> HashMap<String, Json> {
         .collect()
 }
 
+/// Objects by name: their resourceVersion, and whether berth manages them.
+type Versions = HashMap<String, (String, bool)>;
+
 /// The fake's objects by name: their resourceVersion (it changes on a write only: the fake has
 /// no controllers writing status) and whether berth manages them. (The fake stamps managedFields
 /// with the time of the read, so they cannot tell.)
-fn versions(items: &[DynamicObject]) -> HashMap<String, (String, bool)> {
+fn versions(items: &[DynamicObject]) -> Versions {
     (items.iter())
         .map(|o| {
             let name = o.metadata.name.clone().unwrap_or_default();
@@ -721,7 +724,7 @@ pub struct Writes {
     seen: Arc<Mutex<Vec<String>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// On the fake: each kind's objects and their versions when the recording started.
-    before: Vec<(Api<DynamicObject>, String, HashMap<String, (String, bool)>)>,
+    before: Vec<(Api<DynamicObject>, String, Versions)>,
 }
 
 impl Writes {
