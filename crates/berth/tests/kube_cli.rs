@@ -85,6 +85,21 @@ mod a_helm_release_is_adopted_in_place {
     }
 }
 
+/// Helm-owned fields with false, 0 and empty values are taken over on adoption, server-side and
+/// client-side installs alike (needs helm).
+mod a_helm_release_with_falsy_values_is_adopted_without_conflict {
+    #[test]
+    #[ignore = "needs a real cluster (BERTH_E2E_KUBECONFIG) and helm (BERTH_HELM)"]
+    fn e2e() {
+        for server_side in [true, false] {
+            super::a_helm_release_with_falsy_values_is_adopted_without_conflict(
+                &super::Env::real(),
+                server_side,
+            )
+        }
+    }
+}
+
 /// kubectl and berth agree on the ApplySet (needs kubectl: `BERTH_KUBECTL`).
 mod applyset_id_matches_kubectl {
     #[test]
@@ -1872,6 +1887,109 @@ fn chart_hooks_run_around_the_apply_and_crds_are_installed_once(env: &Env) {
     let _ = env.rt.block_on(
         env.dynamic("apiextensions.k8s.io/v1", "CustomResourceDefinition", "")
             .delete(&crd, &Default::default()),
+    );
+}
+
+/// `helm install` (helm 4, server-side or client-side) of a chart whose values set fields the
+/// server stores as absent (`hostNetwork: false`, `{}` annotations, `""`), then `berth apply` of
+/// the same chart: the fields Helm's manager owned become berth's in the same step, with no
+/// conflict, no recreation and no lost field; a field another manager owns stays its own and
+/// the plan says so; a field berth sets that another manager owns is still a conflict.
+fn a_helm_release_with_falsy_values_is_adopted_without_conflict(env: &Env, server_side: bool) {
+    let ns = env.namespace();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/helm-falsy");
+    let helm = std::env::var("BERTH_HELM").expect("BERTH_HELM: ./scripts/test.sh sets it");
+    let out = std::process::Command::new(helm)
+        .args(["install", "fz", s(&chart), "-n", &ns, "--create-namespace"])
+        .arg(format!("--server-side={server_side}"))
+        .env("KUBECONFIG", &env.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm install: {}", text(&out));
+    let deployment = || env.deployment(&ns, "fz-falsy").unwrap();
+    let uid = deployment()["metadata"]["uid"].clone();
+    let managers = |o: &Json| -> Vec<String> {
+        (o["metadata"]["managedFields"].as_array().unwrap().iter())
+            .map(|e| e["manager"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(managers(&deployment()).contains(&"helm".to_string()));
+    // Another manager owns an annotation berth does not set.
+    env.apply_as(
+        "autoscaler",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "fz-falsy", "namespace": ns,
+                            "annotations": {"example.com/scaled-by": "autoscaler"}}}),
+    );
+
+    let common = ["-n", &ns, "--name", "falsy", "--release", "fz"];
+    let out = env.berth(&[&["plan", s(&chart)][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("fields Helm's field manager owns on them become berth's"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Deployment/fz-falsy: fields owned by autoscaler stay theirs"),
+        "{said}"
+    );
+    let out = env.berth(&[&["apply", s(&chart), "--no-wait"][..], &common].concat());
+    assert!(
+        out.status.success(),
+        "server-side {server_side}: {}",
+        text(&out)
+    );
+
+    let d = deployment();
+    assert_eq!(d["metadata"]["uid"], uid, "updated in place");
+    let helm_left: Vec<_> = (d["metadata"]["managedFields"].as_array().unwrap().iter())
+        .filter(|e| e["manager"] == "helm")
+        .map(|e| e["fieldsV1"].clone())
+        .collect();
+    assert_eq!(
+        helm_left,
+        [json!({"f:metadata": {
+            "f:annotations": {"f:meta.helm.sh/release-name": {}, "f:meta.helm.sh/release-namespace": {}},
+            "f:labels": {"f:app.kubernetes.io/managed-by": {}}}})],
+        "Helm keeps only its marks: {d}"
+    );
+    let labels = &d["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "Helm", "{d}");
+    assert_eq!(labels["app"], "fz-falsy", "{d}");
+    let annotations = &d["metadata"]["annotations"];
+    assert_eq!(annotations["meta.helm.sh/release-name"], "fz", "{d}");
+    assert_eq!(annotations["example.com/scaled-by"], "autoscaler", "{d}");
+    let spec = &d["spec"]["template"]["spec"];
+    assert_eq!(spec["automountServiceAccountToken"], false, "{d}");
+    assert_eq!(spec["terminationGracePeriodSeconds"], 0, "{d}");
+    assert_eq!(
+        spec["containers"][0]["env"][0],
+        json!({"name": "EXTRA"}),
+        "\"\" is stored as absent"
+    );
+    let out = env.berth(&[&["plan", s(&chart), "--detailed-exitcode"][..], &common].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A field berth sets that another manager took is a conflict that names it.
+    env.apply_as(
+        "hpa",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "fz-falsy", "namespace": ns}, "spec": {"replicas": 3}}),
+    );
+    let out = env.berth(
+        &[
+            &["apply", s(&chart), "--no-wait", "--set", "extraEnv=x"][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("with \"hpa\""), "{}", text(&out));
+    assert_eq!(
+        deployment()["spec"]["template"]["spec"]["containers"][0]["env"][0],
+        json!({"name": "EXTRA"}),
+        "nothing applied"
     );
 }
 

@@ -360,10 +360,30 @@ async fn apply_one(
     if plan.actions[i] == ChangeKind::Replace {
         replace_delete(&objects, d).await?;
     }
+    if d.takes_over_helm_fields {
+        take_over_helm_fields(&objects, d, &resource).await?;
+    }
     objects
         .patch(&d.oref.name, pp, &Patch::Apply(&d.body))
         .await
         .map_err(|e| object_error(e, "apply", d, &resource))?;
+    Ok(())
+}
+
+/// Makes the fields Helm's manager owns on `d` berth's, right before berth applies it.
+async fn take_over_helm_fields(
+    objects: &Api<kube::api::DynamicObject>,
+    d: &Desired,
+    resource: &crate::resources::Resource,
+) -> Result<(), Error> {
+    let error = |e| object_error(e, "take over Helm's fields of", d, resource);
+    let Some(live) = objects.get_opt(&d.oref.name).await.map_err(error)? else {
+        return Ok(());
+    };
+    let live = serde_json::to_value(live).unwrap_or_default();
+    crate::adopt::take_over(objects, &d.oref.name, &live)
+        .await
+        .map_err(error)?;
     Ok(())
 }
 
@@ -537,6 +557,7 @@ pub(crate) mod tests {
             resource: None,
             api_version: api_version.into(),
             body: json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}),
+            takes_over_helm_fields: false,
         }
     }
 

@@ -4,6 +4,7 @@
 //! Layering follows kube-rs: [`cluster`] connects, [`resources`] discovers, [`plan`] computes
 //! without writing, [`apply`] writes, and [`deploy`] ties them together under the set's [`lock`].
 
+mod adopt;
 pub mod apply;
 pub mod applyset;
 pub mod capabilities;

@@ -1,10 +1,10 @@
 //! `berth plan`: the server's dry-run of every object, compared with what is live.
 
 use crate::applyset::{self, ApplySet, PART_OF};
-use crate::diff;
 use crate::error::{from_kube, Action, Error, ErrorKind};
 use crate::resources::{Resolver, Resource};
 use crate::FIELD_MANAGER;
+use crate::{adopt, diff};
 use berth_core::{ApiStatus, ApplyPhase, GroupKind, KubeVersion, ObjectRef, RetiredApi};
 use futures::{stream, StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
@@ -54,6 +54,9 @@ pub struct Desired {
     pub api_version: String,
     /// As applied: namespace filled in, labelled as a member of the set.
     pub body: Json,
+    /// A live object of a Helm release whose fields Helm's manager owns: the apply takes them
+    /// over first ([`crate::adopt`]).
+    pub takes_over_helm_fields: bool,
 }
 
 impl Desired {
@@ -151,6 +154,9 @@ pub struct Adoption {
     pub release: String,
     /// `meta.helm.sh/release-namespace`.
     pub release_namespace: String,
+    /// Field managers other than Helm's and berth's that own fields of it: they keep them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_managers: Vec<String>,
 }
 
 /// What adopting means, once per Helm release.
@@ -170,41 +176,57 @@ fn adoption_notes(set: &ApplySet, adopted: &[Adoption]) -> Vec<String> {
                 .count();
             format!(
                 "adopting {n} live objects of Helm release {release} (namespace {ns}) into deploy \
-                 set {}: they are updated in place, nothing is deleted or recreated. Helm's \
+                 set {}: they are updated in place, nothing is deleted or recreated, and the \
+                 fields Helm's field manager owns on them become berth's. Helm's \
                  records (Secrets sh.helm.release.v1.{release}.v*) stay; `helm uninstall \
                  {release}` would still delete these objects, so remove the records once berth \
                  manages them: kubectl delete secret -n {ns} -l owner=helm,name={release}",
                 set.name
             )
         })
+        .chain(
+            adopted
+                .iter()
+                .filter(|a| !a.other_managers.is_empty())
+                .map(|a| {
+                    format!(
+                        "{}/{}: fields owned by {} stay theirs (berth takes over Helm's only)",
+                        a.oref.kind,
+                        a.oref.name,
+                        a.other_managers.join(", ")
+                    )
+                }),
+        )
         .collect()
 }
 
 /// The desired objects that are live, not members of `set`, and part of a Helm release.
 fn adoptions(set: &ApplySet, desired: &[Desired], live: &Live) -> Vec<Adoption> {
-    let id = set.id();
-    desired
-        .iter()
-        .filter_map(|d| {
-            let body = live.objects.get(&d.oref)?;
-            let member = body
-                .pointer("/metadata/labels")
-                .and_then(|l| l.get(PART_OF))
-                .and_then(Json::as_str)
-                == Some(id.as_str());
-            let ann = body.pointer("/metadata/annotations")?;
-            let release = ann.get("meta.helm.sh/release-name")?.as_str()?;
-            (!member).then(|| Adoption {
-                oref: (&d.oref).into(),
-                release: release.to_string(),
-                release_namespace: ann
-                    .get("meta.helm.sh/release-namespace")
-                    .and_then(Json::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            })
-        })
+    (desired.iter())
+        .filter_map(|d| adoption_of(set, d, live))
         .collect()
+}
+
+/// `d`'s adoption, when it is live, not a member of `set`, and part of a Helm release.
+fn adoption_of(set: &ApplySet, d: &Desired, live: &Live) -> Option<Adoption> {
+    let body = live.objects.get(&d.oref)?;
+    let member = body
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(PART_OF))
+        .and_then(Json::as_str)
+        == Some(set.id().as_str());
+    let ann = body.pointer("/metadata/annotations")?;
+    let release = ann.get("meta.helm.sh/release-name")?.as_str()?;
+    (!member).then(|| Adoption {
+        oref: (&d.oref).into(),
+        release: release.to_string(),
+        release_namespace: ann
+            .get("meta.helm.sh/release-namespace")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string(),
+        other_managers: adopt::other_managers(body),
+    })
 }
 
 impl Plan {
@@ -437,6 +459,7 @@ pub async fn resolve(
             resource,
             api_version: m.api_version().to_string(),
             body,
+            takes_over_helm_fields: false,
         });
     }
     out.sort_by_key(|d| (d.phase(), ApplyPhase::rank(&d.oref.group_kind)));
@@ -539,6 +562,15 @@ async fn plan_with(
     if only_if_unchanged && !known.iter().all(Option::is_some) {
         return Ok(None);
     }
+    let adopted = adoptions(set, &desired, &live);
+    let mut desired = desired;
+    for d in desired.iter_mut() {
+        d.takes_over_helm_fields = adoption_of(set, d, &live).is_some()
+            && live
+                .objects
+                .get(&d.oref)
+                .is_some_and(adopt::helm_owns_fields);
+    }
     let planned = dry_run(client, &desired, &known, &missing_namespaces, opts).await?;
     let mut changes = Vec::new();
     let mut actions = Vec::new();
@@ -547,7 +579,6 @@ async fn plan_with(
         actions.push(change.action);
         changes.push(change);
     }
-    let adopted = adoptions(set, &desired, &live);
     let notes = adoption_notes(set, &adopted);
     let live_members = live.members.len();
     let prunes = prunes_of(live.members, &desired, opts);
@@ -716,10 +747,24 @@ async fn dry_run(
                 if let Some(l) = known {
                     return Ok(Some((*l).clone()));
                 }
-                match api(client, r, d.oref.namespace.as_deref())
+                let objects = api(client, r, d.oref.namespace.as_deref());
+                let mut answer = objects
                     .patch(&d.oref.name, &pp, &Patch::Apply(&d.body))
-                    .await
-                {
+                    .await;
+                if let Err(kube::Error::Api(s)) = &answer {
+                    // Conflicts only with Helm's manager on an adopted object: the apply takes
+                    // those fields over first, which a dry-run with force shows.
+                    if d.takes_over_helm_fields
+                        && s.code == 409
+                        && adopt::only_helm_conflicts(&s.message)
+                    {
+                        let forced = apply_params(true, true);
+                        answer = objects
+                            .patch(&d.oref.name, &forced, &Patch::Apply(&d.body))
+                            .await;
+                    }
+                }
+                match answer {
                     Ok(result) => Ok(Some(with_type(&result, r))),
                     Err(kube::Error::Api(s)) if replaceable(d, &s) => Ok(Some(Json::Null)),
                     Err(e) => Err(object_error(e, "apply", d, r)),
