@@ -38,7 +38,7 @@ pub(crate) fn only_helm_conflicts(message: &str) -> bool {
 
 /// Whether `live` has fields Helm's managers own (on the object, not its status).
 pub(crate) fn helm_owns_fields(live: &Json) -> bool {
-    entries(live).any(|e| is_helms(e))
+    entries(live).any(is_helms)
 }
 
 /// Managers other than berth and Helm that own fields of `live` (not its status): they keep
