@@ -78,7 +78,7 @@ pub enum PlanFormat {
 #[derive(Args, Debug)]
 pub struct PlanArgs {
     #[command(flatten)]
-    render: RenderFlags,
+    pub(crate) render: RenderFlags,
     #[command(flatten)]
     cluster: ClusterFlags,
     /// Output format; json is stable (docs/kubernetes.md).
@@ -98,7 +98,7 @@ pub struct PlanArgs {
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    render: RenderFlags,
+    pub(crate) render: RenderFlags,
     #[command(flatten)]
     cluster: ClusterFlags,
     #[command(flatten)]

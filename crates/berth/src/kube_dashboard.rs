@@ -11,7 +11,7 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct DashboardArgs {
     #[command(flatten)]
-    render: RenderFlags,
+    pub(crate) render: RenderFlags,
     #[command(flatten)]
     cluster: ClusterFlags,
     /// Where the dashboard and API listen; anything but loopback requires a token.

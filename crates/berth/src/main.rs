@@ -210,8 +210,28 @@ fn main() -> ExitCode {
     }
 }
 
+impl Command {
+    /// The render flags of a command that takes a folder or a chart.
+    fn render_flags(&mut self) -> Option<&mut render::RenderFlags> {
+        match self {
+            Command::Render(a) => Some(&mut a.flags),
+            Command::Up(a) => Some(&mut a.flags),
+            Command::Plan(a) => Some(&mut a.render),
+            Command::Apply(a) => Some(&mut a.render),
+            Command::Sync(a) => Some(&mut a.render),
+            Command::Dashboard(a) => Some(&mut a.render),
+            _ => None,
+        }
+    }
+}
+
 fn run() -> ExitCode {
-    let cli = parse_cli();
+    let mut cli = parse_cli();
+    if let Some(flags) = cli.command.render_flags() {
+        if let Err(e) = flags.pull_remote_chart() {
+            return report(&anyhow::anyhow!("{e}"));
+        }
+    }
     let result = match cli.command {
         Command::Render(args) => render::run(args).map_err(|e| anyhow::anyhow!("{e}")),
         Command::Up(args) => up::up(args).map_err(anyhow::Error::msg),

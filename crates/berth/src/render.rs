@@ -79,9 +79,71 @@ pub struct ChartFlags {
     /// The chart's version, or a constraint (^1.2) it must satisfy (Helm's --version).
     #[arg(long = "version", value_name = "VERSION")]
     pub version: Option<String>,
+    #[command(flatten)]
+    pub pull: PullFlags,
+}
+
+/// Flags for charts in registries and repositories, as `helm pull` takes them.
+#[derive(Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[command(next_help_heading = "Charts in registries and repositories")]
+pub struct PullFlags {
+    /// The chart repository DIR names a chart of (DIR is then the chart's name).
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// User name for the registry or repository.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Password for the registry or repository.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Talk to the OCI registry over plain HTTP.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Do not check the server's TLS certificate.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+    /// Check the server's certificate against this CA bundle (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl RenderFlags {
+    /// When DIR names a chart in a registry (`oci://...`) or a repository (`--repo URL`,
+    /// `REPO/NAME`), pulls it (or finds it in the cache) and points DIR at its archive; says
+    /// what it pulled on stderr.
+    pub fn pull_remote_chart(&mut self) -> Result<(), berth_manifest::Error> {
+        use berth_chart::pull::{pull, ChartRef, PullOptions};
+        let p = &self.chart.pull;
+        let opts = PullOptions {
+            version: self.chart.version.clone(),
+            repo: p.repo.clone(),
+            username: p.username.clone(),
+            password: p.password.clone(),
+            plain_http: p.plain_http,
+            insecure_skip_tls_verify: p.insecure_skip_tls_verify,
+            ca_file: p.ca_file.clone(),
+            cache_dir: None,
+        };
+        let Some(reference) = ChartRef::parse(&self.dir.to_string_lossy(), &opts)? else {
+            return Ok(());
+        };
+        let pulled = pull(&reference, &opts)?;
+        eprintln!(
+            "{} {} {} ({}){}",
+            if pulled.cached { "using" } else { "pulled" },
+            self.dir.display(),
+            pulled.version,
+            pulled.digest,
+            if pulled.cached {
+                ", from the cache"
+            } else {
+                ""
+            }
+        );
+        self.dir = pulled.path;
+        Ok(())
+    }
+
     /// Whether DIR is a Helm chart rather than a deploy folder.
     pub fn is_chart(&self) -> bool {
         berth_chart::is_chart(&self.dir)
@@ -236,7 +298,7 @@ pub enum Format {
 #[derive(Args, Debug)]
 pub struct RenderArgs {
     #[command(flatten)]
-    flags: RenderFlags,
+    pub(crate) flags: RenderFlags,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     output: Format,

@@ -10,7 +10,7 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct SyncArgs {
     #[command(flatten)]
-    render: RenderFlags,
+    pub(crate) render: RenderFlags,
     #[command(flatten)]
     cluster: ClusterFlags,
     /// Time between syncs.

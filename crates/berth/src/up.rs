@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct UpArgs {
     #[command(flatten)]
-    flags: RenderFlags,
+    pub(crate) flags: RenderFlags,
     /// Where the Ingress (the single HTTP entry point) listens; port 0 picks a free one.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     ingress: std::net::SocketAddr,

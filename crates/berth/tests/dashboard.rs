@@ -769,6 +769,9 @@ fn the_api_conforms_to_its_openapi_document_under_fuzzing() {
             .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
             .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "5", "--no-color"])
             .args(["--seed", "1"])
+            // Generous: a busy machine must not turn a slow answer into a failure (10 s is
+            // schemathesis' default, and a loaded 2-core run once took longer).
+            .args(["--request-timeout", "60"])
             // An endless stream: schemathesis waits on each case; the event tests cover it.
             .args(["--exclude-path", "/api/v1/events"])
             .args(extra)

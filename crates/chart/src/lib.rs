@@ -17,6 +17,7 @@ mod load;
 mod metadata;
 mod objects;
 mod output;
+pub mod pull;
 mod render;
 mod schema;
 pub mod strvals;

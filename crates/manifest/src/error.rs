@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Chart,
     /// Values break the chart's `values.schema.json`.
     Schema,
+    /// A chart could not be pulled from a registry or repository (refused, not found, a
+    /// digest that does not match).
+    Fetch,
 }
 
 /// A diagnostic in the style of cargo and ripgrep.

@@ -1,0 +1,397 @@
+//! Charts from where Helm users keep them, end to end against real servers the test starts on
+//! loopback: Debian's `docker-registry` as the OCI registry and a static HTTP server (Python's)
+//! as the chart repository, both filled by helm itself (`helm package`, `helm push`, `helm repo
+//! index`). What berth renders from them is compared with what `helm template` renders from the
+//! same reference. Needs helm (`BERTH_HELM`) and `docker-registry` (`BERTH_DOCKER_REGISTRY`),
+//! which `./scripts/test.sh` installs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn helm() -> String {
+    std::env::var("BERTH_HELM").expect("BERTH_HELM: ./scripts/test.sh sets it")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server that is stopped when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Debian's docker-registry on a free port, storing in `dir`; with `htpasswd`, Basic auth.
+fn registry(dir: &Path, htpasswd: Option<&str>) -> (Server, u16) {
+    let port = free_port();
+    let auth = match htpasswd {
+        Some(line) => {
+            std::fs::write(dir.join("htpasswd"), format!("{line}\n")).unwrap();
+            format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            )
+        }
+        None => String::new(),
+    };
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+        dir.join("data").display()
+    );
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    let bin = std::env::var("BERTH_DOCKER_REGISTRY")
+        .expect("BERTH_DOCKER_REGISTRY: ./scripts/test.sh installs docker-registry");
+    let child = Command::new(bin)
+        .args(["serve", &dir.join("config.yml").display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    (Server(child), port)
+}
+
+/// A static HTTP server over `dir`.
+fn static_server(dir: &Path) -> (Server, u16) {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    (Server(child), port)
+}
+
+/// Helm's files for one test: its own config and caches, nothing of the machine's.
+struct Tmp {
+    dir: tempfile::TempDir,
+}
+
+impl Tmp {
+    fn new() -> Tmp {
+        Tmp {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn env(&self, c: &mut Command) {
+        c.env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_CACHE_HOME", self.path("cache"))
+            .env(
+                "HELM_REPOSITORY_CONFIG",
+                self.path("config/helm/repositories.yaml"),
+            )
+            .env("HELM_REPOSITORY_CACHE", self.path("cache/helm/repository"))
+            .env(
+                "HELM_REGISTRY_CONFIG",
+                self.path("config/helm/registry/config.json"),
+            )
+            .env("BERTH_CACHE_DIR", self.path("berth-cache"))
+            .env_remove("KUBECONFIG");
+    }
+    fn helm(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(helm());
+        self.env(&mut c);
+        let out = c.args(args).output().unwrap();
+        assert!(out.status.success(), "helm {args:?}: {}", text(&out));
+        out
+    }
+    fn berth(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("berth"));
+        self.env(&mut c);
+        c.args(args).output().unwrap()
+    }
+    /// The example chart packaged at `version` in `dir`.
+    fn package(&self, version: &str, dir: &str) -> PathBuf {
+        let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guestbook");
+        let out = self.path(dir);
+        std::fs::create_dir_all(&out).unwrap();
+        let d = out.display().to_string();
+        self.helm(&[
+            "package",
+            chart.to_str().unwrap(),
+            "--version",
+            version,
+            "-d",
+            &d,
+        ]);
+        out.join(format!("guestbook-{version}.tgz"))
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The documents of a render, without comments and blank lines.
+fn documents(out: &Output) -> Vec<String> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("\n---")
+        .map(|d| {
+            d.lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && *l != "---")
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// berth and helm render the same reference alike.
+fn same_as_helm(tmp: &Tmp, args: &[&str]) -> Output {
+    let t = Instant::now();
+    let berth = tmp.berth(&[&["render"][..], args].concat());
+    let berth_time = t.elapsed();
+    assert!(
+        berth.status.success(),
+        "berth render {args:?}: {}",
+        text(&berth)
+    );
+    let t = Instant::now();
+    let helm = tmp.helm(&[&["template"][..], args].concat());
+    eprintln!(
+        "{args:?}: berth {berth_time:.2?} ({}), helm {:.2?}",
+        String::from_utf8_lossy(&berth.stderr).trim(),
+        t.elapsed()
+    );
+    assert_eq!(documents(&berth), documents(&helm), "{args:?}");
+    assert!(!documents(&berth).is_empty());
+    berth
+}
+
+#[test]
+#[ignore = "needs helm (BERTH_HELM) and docker-registry (BERTH_DOCKER_REGISTRY): ./scripts/test.sh"]
+fn charts_from_an_oci_registry_render_as_helm_renders_them() {
+    let tmp = Tmp::new();
+    std::fs::create_dir_all(tmp.path("registry")).unwrap();
+    let (server, port) = registry(&tmp.path("registry"), None);
+    for v in ["0.1.0", "0.2.0", "0.3.0-rc.1"] {
+        let archive = tmp.package(v, "pkg");
+        let to = format!("oci://127.0.0.1:{port}/charts");
+        tmp.helm(&["push", archive.to_str().unwrap(), &to, "--plain-http"]);
+    }
+    let chart = format!("oci://127.0.0.1:{port}/charts/guestbook");
+    let common = [chart.as_str(), "--plain-http"];
+    // A constraint, the latest stable version, an exact version, a tag in the reference.
+    let out = same_as_helm(&tmp, &[&common[..], &["--version", "^0.1"]].concat());
+    assert!(text(&out).contains("pulled"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(" 0.1.0 "),
+        "{}",
+        text(&out)
+    );
+    let out = same_as_helm(&tmp, &common);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(" 0.2.0 "),
+        "latest stable: {}",
+        text(&out)
+    );
+    same_as_helm(&tmp, &[&common[..], &["--version", "0.3.0-rc.1"]].concat());
+    let tagged = format!("{chart}:0.1.0");
+    let out = tmp.berth(&["render", &tagged, "--plain-http"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // No such version: the tags are listed.
+    let out = tmp.berth(&["render", &chart, "--plain-http", "--version", ">5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("tags: 0.1.0, 0.2.0, 0.3.0-rc.1"),
+        "{}",
+        text(&out)
+    );
+
+    // Every command that takes a chart pulls it: a plan against an API server.
+    let fake = berth_fakekube::FakeKube::start();
+    std::fs::write(tmp.path("kubeconfig"), fake.kubeconfig("t")).unwrap();
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("berth"));
+    tmp.env(&mut c);
+    let out = c
+        .env("KUBECONFIG", tmp.path("kubeconfig"))
+        .args([
+            "plan",
+            &chart,
+            "--plain-http",
+            "--version",
+            "0.1.0",
+            "--release",
+            "gb",
+            "-n",
+            "apps",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("create Deployment.apps/api"),
+        "{}",
+        text(&out)
+    );
+
+    // Offline: a pinned version is served from the cache; a range cannot be resolved anew
+    // but what it resolved to last time is used.
+    drop(server);
+    let t = Instant::now();
+    let out = tmp.berth(&["render", &chart, "--plain-http", "--version", "0.1.0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("from the cache"), "{}", text(&out));
+    eprintln!("cached render with the registry gone: {:.2?}", t.elapsed());
+    let out = tmp.berth(&["render", &chart, "--plain-http", "--version", "0.2.0"]);
+    assert!(out.status.success(), "pulled before: {}", text(&out));
+    let out = tmp.berth(&["render", &chart, "--plain-http", "--version", "0.9.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("cannot reach"), "{}", text(&out));
+}
+
+#[test]
+#[ignore = "needs helm (BERTH_HELM) and docker-registry (BERTH_DOCKER_REGISTRY): ./scripts/test.sh"]
+fn a_registry_that_asks_for_credentials_gets_them() {
+    let tmp = Tmp::new();
+    std::fs::create_dir_all(tmp.path("registry")).unwrap();
+    // bcrypt, as htpasswd makes it: Sprig's htpasswd through berth itself.
+    std::fs::create_dir_all(tmp.path("pw")).unwrap();
+    let template = "kind: ConfigMap\napiVersion: v1\nmetadata: {name: pw}\ndata:\n  line: {{ htpasswd \"robot\" \"s3cret\" | quote }}\n";
+    std::fs::write(tmp.path("pw/x.yaml"), template).unwrap();
+    let out = tmp.berth(&["render", tmp.path("pw").to_str().unwrap(), "-o", "json"]);
+    let objects: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let line = objects[0]["data"]["line"].as_str().unwrap().to_string();
+    assert!(line.starts_with("robot:$2"), "{line}");
+    let (_server, port) = registry(&tmp.path("registry"), Some(&line));
+    let host = format!("127.0.0.1:{port}");
+    let archive = tmp.package("1.0.0", "pkg");
+    tmp.helm(&[
+        "registry",
+        "login",
+        &host,
+        "--plain-http",
+        "-u",
+        "robot",
+        "-p",
+        "s3cret",
+    ]);
+    tmp.helm(&[
+        "push",
+        archive.to_str().unwrap(),
+        &format!("oci://{host}/charts"),
+        "--plain-http",
+    ]);
+    let chart = format!("oci://{host}/charts/guestbook");
+    // From helm's registry config (`helm registry login`).
+    same_as_helm(&tmp, &[&chart, "--plain-http", "--version", "1.0.0"]);
+    std::fs::remove_file(tmp.path("config/helm/registry/config.json")).unwrap();
+    std::fs::remove_dir_all(tmp.path("berth-cache")).unwrap();
+    // None: refused, with what to do.
+    let out = tmp.berth(&["render", &chart, "--plain-http", "--version", "1.0.0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("401"), "{}", text(&out));
+    assert!(text(&out).contains("--username"), "{}", text(&out));
+    // From the flags.
+    let out = tmp.berth(&[
+        "render",
+        &chart,
+        "--plain-http",
+        "--version",
+        "1.0.0",
+        "--username",
+        "robot",
+        "--password",
+        "s3cret",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+#[ignore = "needs helm (BERTH_HELM): ./scripts/test.sh"]
+fn charts_from_a_repository_render_as_helm_renders_them() {
+    let tmp = Tmp::new();
+    for v in ["0.1.0", "0.2.0"] {
+        tmp.package(v, "repo");
+    }
+    let (_server, port) = static_server(&tmp.path("repo"));
+    let url = format!("http://127.0.0.1:{port}");
+    tmp.helm(&[
+        "repo",
+        "index",
+        tmp.path("repo").to_str().unwrap(),
+        "--url",
+        &url,
+    ]);
+    // --repo URL, with a constraint and without.
+    let out = same_as_helm(&tmp, &["guestbook", "--repo", &url, "--version", "~0.1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(" 0.1.0 "),
+        "{}",
+        text(&out)
+    );
+    let out = same_as_helm(&tmp, &["guestbook", "--repo", &url]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(" 0.2.0 "),
+        "{}",
+        text(&out)
+    );
+    // REPO/NAME, from Helm's repositories.yaml.
+    tmp.helm(&["repo", "add", "local", &url]);
+    same_as_helm(&tmp, &["local/guestbook", "--version", "0.2.0"]);
+    let out = tmp.berth(&["render", "local/nothing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("chart \"nothing\" is not in repository local"),
+        "{}",
+        text(&out)
+    );
+
+    // An archive that is not what the index says is refused and not kept.
+    std::fs::remove_dir_all(tmp.path("berth-cache")).unwrap();
+    let index = tmp.path("repo/index.yaml");
+    let text_of_index = std::fs::read_to_string(&index).unwrap();
+    let archive = tmp.path("repo/guestbook-0.1.0.tgz");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&archive, bytes).unwrap();
+    let out = tmp.berth(&["render", "guestbook", "--repo", &url, "--version", "0.1.0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the archive's digest is sha256:"),
+        "{}",
+        text(&out)
+    );
+    assert!(text_of_index.contains("digest:"));
+    let kept = std::fs::read_dir(tmp.path("berth-cache/charts/archives"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 0, "nothing kept");
+}
