@@ -5,6 +5,7 @@
 
 mod cluster;
 mod control;
+mod dependency;
 mod kube_dashboard;
 mod logs;
 mod render;
@@ -57,6 +58,8 @@ enum Command {
     /// Delete a deploy set from a cluster, as `helm uninstall`: pre-delete hooks, every member,
     /// its records, post-delete hooks.
     Delete(cluster::DeleteArgs),
+    /// A chart's dependencies from repositories and registries: list, update, build (as Helm's).
+    Dependency(dependency::DependencyArgs),
     /// Run a deployed chart's tests (its `helm.sh/hook: test` objects), as `helm test`.
     Test(cluster::TestArgs),
     /// Break a deploy set's lock left by a killed apply.
@@ -251,6 +254,7 @@ fn run() -> ExitCode {
         Command::Logs(args) => logs::logs(args),
         Command::Delete(args) => cluster::delete(args),
         Command::Test(args) => cluster::test(args),
+        Command::Dependency(args) => dependency::run(args),
         Command::Rerun(args) => rerun(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),

@@ -107,23 +107,29 @@ pub struct PullFlags {
     pub ca_file: Option<PathBuf>,
 }
 
+impl PullFlags {
+    /// The library's options from these flags and `--version`.
+    pub fn options(&self, version: Option<String>) -> berth_chart::pull::PullOptions {
+        berth_chart::pull::PullOptions {
+            version,
+            repo: self.repo.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            plain_http: self.plain_http,
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+            ca_file: self.ca_file.clone(),
+            cache_dir: None,
+        }
+    }
+}
+
 impl RenderFlags {
     /// When DIR names a chart in a registry (`oci://...`) or a repository (`--repo URL`,
     /// `REPO/NAME`), pulls it (or finds it in the cache) and points DIR at its archive; says
     /// what it pulled on stderr.
     pub fn pull_remote_chart(&mut self) -> Result<(), berth_manifest::Error> {
-        use berth_chart::pull::{pull, ChartRef, PullOptions};
-        let p = &self.chart.pull;
-        let opts = PullOptions {
-            version: self.chart.version.clone(),
-            repo: p.repo.clone(),
-            username: p.username.clone(),
-            password: p.password.clone(),
-            plain_http: p.plain_http,
-            insecure_skip_tls_verify: p.insecure_skip_tls_verify,
-            ca_file: p.ca_file.clone(),
-            cache_dir: None,
-        };
+        use berth_chart::pull::{pull, ChartRef};
+        let opts = self.chart.pull.options(self.chart.version.clone());
         let Some(reference) = ChartRef::parse(&self.dir.to_string_lossy(), &opts)? else {
             return Ok(());
         };

@@ -395,3 +395,113 @@ fn charts_from_a_repository_render_as_helm_renders_them() {
         .count();
     assert_eq!(kept, 0, "nothing kept");
 }
+
+#[test]
+#[ignore = "needs helm (BERTH_HELM) and docker-registry (BERTH_DOCKER_REGISTRY): ./scripts/test.sh"]
+fn dependencies_are_updated_built_and_locked_as_helm_does() {
+    let tmp = Tmp::new();
+    for v in ["0.1.0", "0.2.0"] {
+        tmp.package(v, "repo");
+    }
+    let (_server, port) = static_server(&tmp.path("repo"));
+    let url = format!("http://127.0.0.1:{port}");
+    tmp.helm(&[
+        "repo",
+        "index",
+        tmp.path("repo").to_str().unwrap(),
+        "--url",
+        &url,
+    ]);
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - name: guestbook\n    version: \">=0.1.0 <0.2.0\"\n    repository: {url}\n    condition: guestbook.enabled\n    import-values:\n      - child: z\n        parent: a\n"
+    );
+    let (ours, helms) = (tmp.path("umbrella"), tmp.path("umbrella-helm"));
+    for dir in [&ours, &helms] {
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(dir.join("Chart.yaml"), &chart_yaml).unwrap();
+    }
+    let list = |expected: &str| {
+        let out = tmp.berth(&["dependency", "list", ours.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let line = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            line.starts_with("guestbook") && line.ends_with(expected),
+            "{}",
+            text(&out)
+        );
+    };
+    list("missing");
+    let out = tmp.berth(&["dependency", "update", ours.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    tmp.helm(&["dependency", "update", helms.to_str().unwrap()]);
+    list("ok");
+    // The same lock (but for its time) and the same archive as helm's.
+    let lock = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("Chart.lock")).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with("generated:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(lock(&ours), lock(&helms));
+    let archive = "charts/guestbook-0.1.0.tgz";
+    assert_eq!(
+        std::fs::read(ours.join(archive)).unwrap(),
+        std::fs::read(helms.join(archive)).unwrap()
+    );
+    same_as_helm(&tmp, &[ours.to_str().unwrap()]);
+
+    // build: from the lock; helm's lock is berth's too.
+    std::fs::remove_dir_all(ours.join("charts")).unwrap();
+    std::fs::copy(helms.join("Chart.lock"), ours.join("Chart.lock")).unwrap();
+    let out = tmp.berth(&["dependency", "build", ours.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    list("ok");
+    // A lock that no longer fits Chart.yaml is refused, with what to do.
+    let changed = chart_yaml.replace("<0.2.0", "<0.3.0");
+    std::fs::write(ours.join("Chart.yaml"), changed).unwrap();
+    let out = tmp.berth(&["dependency", "build", ours.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("out of sync"), "{}", text(&out));
+    assert!(
+        text(&out).contains("berth dependency update"),
+        "{}",
+        text(&out)
+    );
+    let out = tmp.berth(&["dependency", "update", ours.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(ours.join("charts/guestbook-0.2.0.tgz").is_file());
+    assert!(
+        !ours.join(archive).exists(),
+        "the outdated archive is removed"
+    );
+
+    // A dependency from an OCI registry.
+    std::fs::create_dir_all(tmp.path("registry")).unwrap();
+    let (_registry, rport) = registry(&tmp.path("registry"), None);
+    let pushed = tmp.path("repo/guestbook-0.2.0.tgz");
+    tmp.helm(&[
+        "push",
+        pushed.to_str().unwrap(),
+        &format!("oci://127.0.0.1:{rport}/charts"),
+        "--plain-http",
+    ]);
+    let oci = format!(
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - name: guestbook\n    version: ^0.2\n    repository: oci://127.0.0.1:{rport}/charts\n"
+    );
+    std::fs::write(ours.join("Chart.yaml"), oci).unwrap();
+    std::fs::remove_dir_all(ours.join("charts")).unwrap();
+    let out = tmp.berth(&[
+        "dependency",
+        "update",
+        ours.to_str().unwrap(),
+        "--plain-http",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(ours.join("charts/guestbook-0.2.0.tgz").is_file());
+    assert!(lock(&ours).contains("version: 0.2.0"), "{}", lock(&ours));
+}

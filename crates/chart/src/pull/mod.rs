@@ -7,6 +7,7 @@
 //! of the archive in the cache, which the rest of berth loads like any local `.tgz`.
 
 mod cache;
+pub mod dependency;
 mod http;
 mod oci;
 mod repo;
