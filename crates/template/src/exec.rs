@@ -11,6 +11,12 @@ use std::sync::Arc;
 /// Go's `maxExecDepth`: nested template calls (`template`, `include`, `tpl`) allowed.
 const MAX_DEPTH: usize = 100_000;
 
+/// What one level of `tpl` counts towards [`MAX_DEPTH`]: it copies the template set and parses
+/// text, a hundred times the work of a template call, and nothing in Helm bounds it (a value
+/// that renders itself runs Helm out of stack). So a runaway `tpl` stops after 1,000 levels, in
+/// well under a second, with the depth error.
+const TPL_WEIGHT: usize = 100;
+
 /// A template set and how it treats a missing map key.
 #[derive(Clone, Default)]
 pub(crate) struct Trees {
@@ -878,13 +884,13 @@ impl Host for ExecHost<'_> {
         for t in parsed {
             trees.local.insert(t.name.clone(), Arc::new(t));
         }
-        if self.depth >= MAX_DEPTH {
+        if self.depth + TPL_WEIGHT > MAX_DEPTH {
             return Err(FuncError::Msg(format!(
                 "exceeded maximum template depth ({MAX_DEPTH})"
             )));
         }
         stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
-            execute(&trees, &name, data, self.depth + 1)
+            execute(&trees, &name, data, self.depth + TPL_WEIGHT)
         })
         .map_err(FuncError::Nested)
     }
