@@ -5,8 +5,10 @@
 use super::*;
 
 fn list_of(name: &str, v: &Value) -> Result<Vec<Value>, FuncError> {
+    if let Some(list) = super::as_list(v) {
+        return Ok(list);
+    }
     match &*v.underlying() {
-        Value::List(l) => Ok(l.as_ref().clone()),
         Value::Nil => Ok(vec![]),
         other => msg(format!("Cannot {name} on type {}", other.type_name())),
     }
