@@ -194,8 +194,11 @@ fn yaml_float(f: f64) -> String {
             "-.inf".into()
         };
     }
+    // sigs.k8s.io/yaml writes JSON and reads it back with yaml.v2: integer text is an int when
+    // it fits int64 or uint64 (printed as such), any other number a float (printed `%g`).
     let j = json_float(f);
-    if j.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+    let integral = j.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    if integral && (j.parse::<i64>().is_ok() || j.parse::<u64>().is_ok()) {
         return j;
     }
     gofmt::format_float(f, 'g', None)

@@ -16,10 +16,16 @@ pub(super) fn register(reg: &mut Registry) {
         Ok(Value::from(crate::yaml::to_json(&a[0])))
     });
     f("fromYaml", &[Str], None, |_, a| {
+        // Helm's: sigs.k8s.io/yaml into a map; YAML that is not a map is Go's JSON error.
+        let error = |e: String| Value::map(BTreeMap::from([("Error".to_string(), Value::from(e))]));
         Ok(match crate::yaml::from_yaml(s(&a[0])) {
             Ok(v @ Value::Map(_)) => v,
-            Ok(_) => Value::map(BTreeMap::new()),
-            Err(e) => Value::map(BTreeMap::from([("Error".to_string(), Value::from(e))])),
+            Ok(Value::Nil) => Value::map(BTreeMap::new()),
+            Ok(other) => error(format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                json_kind(&other)
+            )),
+            Err(e) => error(e),
         })
     });
     f("fromJson", &[Str], None, |_, a| {
@@ -32,4 +38,16 @@ pub(super) fn register(reg: &mut Registry) {
     f("typeOf", &[Any], None, |_, a| {
         Ok(Value::from(a[0].type_name()))
     });
+}
+
+/// What Go's encoding/json calls a value's JSON type in its errors.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::List(_) => "array",
+        Value::Map(_) => "object",
+        Value::Nil => "null",
+        _ => "number",
+    }
 }

@@ -262,11 +262,22 @@ fn strslice(v: &Value) -> Vec<String> {
     }
 }
 
+/// Go's `int64(f)` on amd64: out of range (and NaN) is the "integer indefinite" value,
+/// `math.MinInt64`, where Rust's `as` would saturate.
+pub(crate) fn go_f64_to_i64(f: f64) -> i64 {
+    const RANGE: std::ops::Range<f64> = -9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0;
+    if RANGE.contains(&f) {
+        f as i64
+    } else {
+        i64::MIN
+    }
+}
+
 fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
         Value::Uint(u) => *u as i64,
-        Value::Float(f) => *f as i64,
+        Value::Float(f) => go_f64_to_i64(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => {
             let t = s.trim();
