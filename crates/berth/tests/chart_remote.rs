@@ -149,6 +149,19 @@ impl Tmp {
     }
 }
 
+/// A chart repository of the example chart at 0.1.0 and 0.2.0, indexed by helm and served
+/// statically; its URL.
+fn repository(tmp: &Tmp) -> (Server, String) {
+    for v in ["0.1.0", "0.2.0"] {
+        tmp.package(v, "repo");
+    }
+    let (server, port) = static_server(&tmp.path("repo"));
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tmp.path("repo").display().to_string();
+    tmp.helm(&["repo", "index", &dir, "--url", &url]);
+    (server, url)
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -338,18 +351,7 @@ fn a_registry_that_asks_for_credentials_gets_them() {
 #[ignore = "needs helm (BERTH_HELM): ./scripts/test.sh"]
 fn charts_from_a_repository_render_as_helm_renders_them() {
     let tmp = Tmp::new();
-    for v in ["0.1.0", "0.2.0"] {
-        tmp.package(v, "repo");
-    }
-    let (_server, port) = static_server(&tmp.path("repo"));
-    let url = format!("http://127.0.0.1:{port}");
-    tmp.helm(&[
-        "repo",
-        "index",
-        tmp.path("repo").to_str().unwrap(),
-        "--url",
-        &url,
-    ]);
+    let (_server, url) = repository(&tmp);
     // --repo URL, with a constraint and without.
     let out = same_as_helm(&tmp, &["guestbook", "--repo", &url, "--version", "~0.1"]);
     assert!(
@@ -400,18 +402,7 @@ fn charts_from_a_repository_render_as_helm_renders_them() {
 #[ignore = "needs helm (BERTH_HELM) and docker-registry (BERTH_DOCKER_REGISTRY): ./scripts/test.sh"]
 fn dependencies_are_updated_built_and_locked_as_helm_does() {
     let tmp = Tmp::new();
-    for v in ["0.1.0", "0.2.0"] {
-        tmp.package(v, "repo");
-    }
-    let (_server, port) = static_server(&tmp.path("repo"));
-    let url = format!("http://127.0.0.1:{port}");
-    tmp.helm(&[
-        "repo",
-        "index",
-        tmp.path("repo").to_str().unwrap(),
-        "--url",
-        &url,
-    ]);
+    let (_server, url) = repository(&tmp);
     let chart_yaml = format!(
         "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - name: guestbook\n    version: \">=0.1.0 <0.2.0\"\n    repository: {url}\n    condition: guestbook.enabled\n    import-values:\n      - child: z\n        parent: a\n"
     );

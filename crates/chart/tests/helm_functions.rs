@@ -63,25 +63,7 @@ fn every_function_matches_helm() {
         std::fs::write(chart.path().join("templates").join(&file), &body).unwrap();
         files.push((name.clone(), file, body));
     }
-    let out = Command::new(&helm)
-        .arg("template")
-        .arg(chart.path())
-        .output()
-        .expect("run helm");
-    assert!(
-        out.status.success(),
-        "helm template failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let helm_out = outputs(&String::from_utf8(out.stdout).unwrap());
-    let opts = berth_chart::Options {
-        release: "release-name".into(),
-        namespace: "default".into(),
-        ..Default::default()
-    };
-    let rendered = berth_chart::template(chart.path(), &opts)
-        .unwrap_or_else(|e| panic!("berth render failed: {e}"));
-    let berth_out = outputs(&rendered.to_yaml_stream());
+    let (helm_out, berth_out) = both_outputs(&helm, chart.path());
     let mut failures = Vec::new();
     for (i, (name, _, _)) in files.iter().enumerate() {
         let key = format!("case-{i:03}");
@@ -106,6 +88,29 @@ fn every_function_matches_helm() {
         files.len(),
         failures.join("\n")
     );
+}
+
+/// Each case's output as helm and as berth render the chart at `chart`.
+fn both_outputs(helm: &Path, chart: &Path) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let out = Command::new(helm)
+        .arg("template")
+        .arg(chart)
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let helm_out = outputs(&String::from_utf8(out.stdout).unwrap());
+    let opts = berth_chart::Options {
+        release: "release-name".into(),
+        namespace: "default".into(),
+        ..Default::default()
+    };
+    let rendered =
+        berth_chart::template(chart, &opts).unwrap_or_else(|e| panic!("berth render failed: {e}"));
+    (helm_out, outputs(&rendered.to_yaml_stream()))
 }
 
 /// An empty chart named `sprig` in a fresh folder, for cases to be written into.
@@ -258,25 +263,7 @@ fn generated_values_render_as_helm_renders_them() {
         serde_json::to_string_pretty(&values).unwrap(),
     )
     .unwrap();
-    let out = Command::new(&helm)
-        .arg("template")
-        .arg(chart.path())
-        .output()
-        .expect("run helm");
-    assert!(
-        out.status.success(),
-        "helm template failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let helm_out = outputs(&String::from_utf8(out.stdout).unwrap());
-    let opts = berth_chart::Options {
-        release: "release-name".into(),
-        namespace: "default".into(),
-        ..Default::default()
-    };
-    let rendered = berth_chart::template(chart.path(), &opts)
-        .unwrap_or_else(|e| panic!("berth render failed: {e}"));
-    let berth_out = outputs(&rendered.to_yaml_stream());
+    let (helm_out, berth_out) = both_outputs(&helm, chart.path());
     let failures: Vec<String> = (0..CASES)
         .filter_map(|i| {
             let key = format!("case-{i:03}");
