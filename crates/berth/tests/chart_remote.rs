@@ -59,34 +59,35 @@ fn registry(dir: &Path, htpasswd: Option<&str>) -> (Server, u16) {
     std::fs::write(dir.join("config.yml"), config).unwrap();
     let bin = std::env::var("BERTH_DOCKER_REGISTRY")
         .expect("BERTH_DOCKER_REGISTRY: ./scripts/test.sh installs docker-registry");
-    let child = Command::new(bin)
-        .args(["serve", &dir.join("config.yml").display().to_string()])
+    let mut cmd = Command::new(bin);
+    cmd.args(["serve", &dir.join("config.yml").display().to_string()]);
+    (serve(cmd, port), port)
+}
+
+/// Starts `cmd` quietly and waits until `port` takes connections.
+fn serve(mut cmd: Command, port: u16) -> Server {
+    let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     wait_listening(port);
-    (Server(child), port)
+    Server(child)
 }
 
 /// A static HTTP server over `dir`.
 fn static_server(dir: &Path) -> (Server, u16) {
     let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_listening(port);
-    (Server(child), port)
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-m",
+        "http.server",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+    ])
+    .current_dir(dir);
+    (serve(cmd, port), port)
 }
 
 /// Helm's files for one test: its own config and caches, nothing of the machine's.

@@ -103,11 +103,10 @@ pub fn pull(chart: &ChartRef, opts: &PullOptions) -> Result<Pulled, Error> {
     let cache = cache::Cache::open(opts.cache_dir.clone())?;
     let key = cache_key(chart, opts.version.as_deref());
     // A pinned version already pulled needs no server (offline use).
-    if let Some(hit) = cache
-        .lookup(&key)
-        .filter(|_| is_exact(opts.version.as_deref()))
-    {
-        return Ok(hit);
+    if is_exact(opts.version.as_deref()) {
+        if let Some(hit) = cache.lookup(&key) {
+            return Ok(hit);
+        }
     }
     let fetched = match chart {
         ChartRef::Oci {

@@ -153,14 +153,13 @@ pub(super) fn pull(
         })?;
     let url = absolute(&repo.url, url);
     let what = format!("chart {name} {version} of {}", repo.shown());
-    if let Some(path) = entry["digest"]
-        .as_str()
-        .and_then(|d| cache.archive_if_present(&prefixed(d)))
-    {
+    let listed = entry["digest"].as_str().map(prefixed);
+    let cached = listed.and_then(|d| Some((cache.archive_if_present(&d)?, d)));
+    if let Some((path, digest)) = cached {
         return Ok(Pulled {
             path,
             version: version.to_string(),
-            digest: prefixed(entry["digest"].as_str().unwrap_or("")),
+            digest,
             cached: true,
         });
     }
