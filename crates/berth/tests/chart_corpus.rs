@@ -1,4 +1,5 @@
-//! Every case of the Helm chart corpus (`../shared/charts`, see its README) through `berth render`,
+//! Every case of the Helm chart corpus (`../shared/charts`, see its README, and `charts-next`
+//! beside it when present) through `berth render`,
 //! compared object by object with what helm 4 printed (`expected.yaml`): the same objects by
 //! (apiVersion, kind, namespace, name), each with the same content (key order and document order
 //! aside; `2` equals `2.0`; a string is not a number); fields listed in `nondeterministic.txt`
@@ -67,8 +68,12 @@ fn check_case(case: &Path) -> Vec<String> {
 #[ignore = "needs the chart corpus (../shared/charts or BERTH_CHART_CORPUS; ./scripts/test.sh finds it)"]
 fn chart_corpus_renders_as_helm_does() {
     let root = corpus();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
+    // `charts-next` beside the corpus: the big umbrella charts, in the same layout.
+    let next = root.with_file_name("charts-next");
+    let mut cases: Vec<PathBuf> = [&root, &next]
+        .into_iter()
+        .filter(|dir| dir.is_dir())
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("args.txt").is_file())
         .collect();

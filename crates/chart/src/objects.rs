@@ -217,9 +217,9 @@ impl Files {
         let Some(f) = self.get(name) else {
             return Value::list(vec![]);
         };
-        let s = String::from_utf8_lossy(&f.data);
-        let s = s.strip_suffix('\n').unwrap_or(&s);
-        Value::list(s.split('\n').map(Value::from).collect())
+        let data = f.data.strip_suffix(b"\n").unwrap_or(&f.data);
+        let lines = data.split(|&b| b == b'\n');
+        Value::list(lines.map(|l| Value::from_bytes(l.to_vec())).collect())
     }
 }
 
@@ -258,13 +258,12 @@ impl Object for Files {
             }
         };
         Some(match name {
-            "Get" | "GetBytes" => Ok(Value::from(
-                self.get(arg)
-                    .map(|f| String::from_utf8_lossy(&f.data).to_string())
-                    .unwrap_or_default(),
-            )),
+            // Bytes as they are: a binary file's `b64enc`, `len` and `sha256sum` are Helm's.
+            "Get" | "GetBytes" => Ok(self
+                .get(arg)
+                .map_or(Value::from(""), |f| Value::from_bytes(f.data.to_vec()))),
             "Glob" => self.glob(arg),
-            "AsConfig" => Ok(self.as_map(|d| String::from_utf8_lossy(d).to_string())),
+            "AsConfig" => Ok(self.as_map(berth_template::go_lossy)),
             "AsSecrets" => Ok(self.as_map(|d| {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD.encode(d)
@@ -288,12 +287,7 @@ impl Object for Files {
         Value::map(
             self.0
                 .iter()
-                .map(|f| {
-                    (
-                        f.name.clone(),
-                        Value::from(String::from_utf8_lossy(&f.data).to_string()),
-                    )
-                })
+                .map(|f| (f.name.clone(), Value::from_bytes(f.data.to_vec())))
                 .collect(),
         )
     }

@@ -769,10 +769,15 @@ impl<'s> Exec<'s> {
     }
 
     fn validate(&mut self, v: Value, ty: Ty) -> EResult<Value> {
+        if let (Value::Bytes(b), Ty::Str) = (&v, ty) {
+            // A function of text reads bad bytes as Go's `range` does: each one U+FFFD.
+            return Ok(Value::str(crate::value::go_lossy(b)));
+        }
         let ok = matches!(
             (&v, ty),
             (_, Ty::Any)
                 | (Value::String(_), Ty::Str)
+                | (Value::String(_) | Value::Bytes(_), Ty::Bytes)
                 | (Value::Int(_), Ty::Int)
                 | (Value::Bool(_), Ty::Bool)
                 | (Value::Map(_) | Value::Nil, Ty::Map)
@@ -817,7 +822,7 @@ impl<'s> Exec<'s> {
             }
             Arg::String { text, .. } => {
                 return match ty {
-                    Ty::Str | Ty::Any => Ok(Value::str(text.as_str())),
+                    Ty::Str | Ty::Bytes | Ty::Any => Ok(Value::str(text.as_str())),
                     _ => Err(self.error(format!("expected {}; found {a}", ty.expect_name()))),
                 };
             }

@@ -42,6 +42,8 @@ pub fn write_v(out: &mut String, v: &Value) {
         }
         Value::Float(f) => out.push_str(&format_float(*f, 'g', None)),
         Value::String(s) => out.push_str(s),
+        // Go writes the bytes; the output is text, so each bad byte is U+FFFD.
+        Value::Bytes(b) => out.push_str(&crate::value::go_lossy(b)),
         Value::List(l) => {
             out.push('[');
             for (i, e) in l.iter().enumerate() {
@@ -429,6 +431,7 @@ fn fmt_one(out: &mut String, v: &Value, verb: char, sp: &Spec) {
         Value::Uint(u) => fmt_integer(out, v, false, *u, verb, sp),
         Value::Float(f) => fmt_float(out, v, *f, verb, sp),
         Value::String(s) => fmt_string(out, v, s, verb, sp),
+        Value::Bytes(b) => fmt_string(out, v, &crate::value::go_lossy(b), verb, sp),
         _ => bad_verb(out, verb, v),
     }
 }

@@ -22,7 +22,7 @@ pub use error::{CallFrame, Error, ErrorKind};
 pub use exec::MissingKey;
 pub use funcs::names as function_names;
 pub use funcs::{Lookup, LookupQuery};
-pub use value::{MapRef, Object, Value};
+pub use value::{go_lossy, MapRef, Object, Value};
 pub use yaml::{from_yaml, go_yaml_options, parse_as_go, to_json, to_json_with, to_yaml};
 
 use std::sync::Arc;

@@ -20,6 +20,9 @@ pub enum Value {
     Uint(u64),
     Float(f64),
     String(Rc<str>),
+    /// A Go string whose bytes are not UTF-8 (a binary file's contents, a string sliced inside a
+    /// character); built only by [`Value::from_bytes`], so a `String` never looks like one.
+    Bytes(Rc<[u8]>),
     List(Rc<Vec<Value>>),
     Map(MapRef),
     /// A Go struct or named type with methods (Helm's `.Chart`, `.Capabilities`, `.Files`).
@@ -69,6 +72,23 @@ impl Value {
         Value::String(s.into())
     }
 
+    /// Builds a Go string from bytes: a `String` when they are UTF-8, else `Bytes`.
+    pub fn from_bytes(b: Vec<u8>) -> Value {
+        match String::from_utf8(b) {
+            Ok(s) => Value::str(s),
+            Err(e) => Value::Bytes(e.into_bytes().into()),
+        }
+    }
+
+    /// A Go string's bytes, if this is a string.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::String(s) => Some(s.as_bytes()),
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// Builds a list value.
     pub fn list(v: Vec<Value>) -> Value {
         Value::List(Rc::new(v))
@@ -87,7 +107,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Uint(_) => "uint8",
             Value::Float(_) => "float64",
-            Value::String(_) => "string",
+            Value::String(_) | Value::Bytes(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
             Value::Object(o) => o.type_name(),
@@ -103,6 +123,7 @@ impl Value {
             Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
+            Value::Bytes(_) => true,
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
             Value::Object(_) => true,
@@ -186,6 +207,7 @@ impl Value {
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             Value::String(s) => serde_json::Value::String(s.to_string()),
+            Value::Bytes(b) => serde_json::Value::String(go_lossy(b)),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
             Value::Map(m) => serde_json::Value::Object(
                 m.borrow()
@@ -196,6 +218,19 @@ impl Value {
             Value::Object(o) => o.to_value().to_json(),
         }
     }
+}
+
+/// Go's reading of bytes as text: each byte that does not start a valid UTF-8 sequence is one
+/// U+FFFD (where Rust's lossy decoding replaces a whole broken sequence by one).
+pub fn go_lossy(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() + 8);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{FFFD}');
+        }
+    }
+    out
 }
 
 impl From<&str> for Value {

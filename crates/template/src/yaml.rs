@@ -47,8 +47,9 @@ enum Style {
     Literal,
 }
 
+/// The output's column in characters, as go-yaml counts it.
 fn column(out: &str) -> usize {
-    out.len() - out.rfind('\n').map(|i| i + 1).unwrap_or(0)
+    out[out.rfind('\n').map_or(0, |i| i + 1)..].chars().count()
 }
 
 impl Emitter {
@@ -123,11 +124,15 @@ impl Emitter {
             Value::Map(_) => self.out.push_str("{}"),
             Value::List(_) => self.out.push_str("[]"),
             Value::String(s) => self.string(s, indent, block_indent),
+            // Helm's toYaml goes through JSON, which reads each bad byte as U+FFFD.
+            Value::Bytes(b) => self.string(&crate::value::go_lossy(b), indent, block_indent),
             Value::Object(o) => self.string(&o.display(), indent, block_indent),
         }
     }
 
     fn string(&mut self, s: &str, indent: usize, block_indent: usize) {
+        // `toYaml` goes through JSON and back (`toYamlPretty` does not).
+        let s = &*if self.pretty { s.into() } else { fold_nel(s) };
         match style(s) {
             Style::Plain => self.folded(s, indent, false),
             Style::Single => {
@@ -135,19 +140,22 @@ impl Emitter {
                 self.folded(&s.replace('\'', "''"), indent, true);
                 self.out.push('\'');
             }
-            Style::Double => self.out.push_str(&double_quote(s)),
+            Style::Double => self.double(s, indent),
             Style::Literal => {
                 self.out.push('|');
                 let trailing = s.len() - s.trim_end_matches('\n').len();
-                if s.starts_with(' ') {
+                if s.starts_with([' ', '\n']) {
                     self.out.push('2');
                 }
+                // go-yaml keeps a lone line break with `+`.
+                let keep = trailing > 1 || s == "\n";
                 match trailing {
                     0 => self.out.push('-'),
-                    1 => {}
-                    _ => self.out.push('+'),
+                    _ if keep => self.out.push('+'),
+                    _ => {}
                 }
-                let body = if trailing == 1 { &s[..s.len() - 1] } else { s };
+                // The last line break ends the scalar's last line, as after any value.
+                let body = s.strip_suffix('\n').unwrap_or(s);
                 let pad = " ".repeat(block_indent + 2);
                 for line in body.split('\n') {
                     self.out.push('\n');
@@ -158,6 +166,34 @@ impl Emitter {
                 }
             }
         }
+    }
+
+    /// A double-quoted scalar as go-yaml writes it: escapes, and a line broken at a space once
+    /// past the best width (a following space kept by a `\\`).
+    fn double(&mut self, s: &str, indent: usize) {
+        self.out.push('"');
+        let mut spaces = false;
+        let last = s.len().saturating_sub(1);
+        for (i, c) in s.char_indices() {
+            if escape_double(&mut self.out, c) {
+                spaces = false;
+            } else if c == ' ' {
+                if !spaces && i > 0 && i < last && column(&self.out) > BEST_WIDTH {
+                    self.out.push('\n');
+                    self.out.extend(std::iter::repeat_n(' ', indent));
+                    if s.as_bytes()[i + 1] == b' ' {
+                        self.out.push('\\');
+                    }
+                } else {
+                    self.out.push(' ');
+                }
+                spaces = true;
+            } else {
+                self.out.push(c);
+                spaces = false;
+            }
+        }
+        self.out.push('"');
     }
 
     /// Writes words, breaking at a space once past the best width (libyaml's rule).
@@ -319,14 +355,42 @@ fn is_timestamp(s: &str) -> bool {
     }
 }
 
+/// go-yaml's printable characters (v2 and v3 alike): not NEL, and nothing past the Basic
+/// Multilingual Plane (an emoji is written `\U0001F600` in double quotes).
 fn is_printable(c: char) -> bool {
     let u = c as u32;
     u == 0x0A
         || (0x20..=0x7E).contains(&u)
-        || u == 0x85
         || (0xA0..=0xD7FF).contains(&u)
         || (0xE000..=0xFFFD).contains(&u) && u != 0xFEFF
-        || (0x10000..=0x10FFFF).contains(&u)
+}
+
+/// What go-yaml reads back from a JSON string holding NEL (Go's JSON leaves U+0085 raw, and
+/// `toYaml` parses its JSON as YAML 1.1, where NEL breaks a line): spaces before and after a run
+/// of breaks dropped, one break folded to a space, `n` breaks to `n - 1` newlines.
+fn fold_nel(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('\u{85}') {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('\u{85}') {
+        out.push_str(rest[..at].trim_end_matches(' '));
+        let mut breaks = 0;
+        rest = &rest[at..];
+        while let Some(r) = rest.trim_start_matches(' ').strip_prefix('\u{85}') {
+            breaks += 1;
+            rest = r;
+        }
+        rest = rest.trim_start_matches(' ');
+        if breaks == 1 {
+            out.push(' ');
+        } else {
+            out.extend(std::iter::repeat_n('\n', breaks - 1));
+        }
+    }
+    out.push_str(rest);
+    out.into()
 }
 
 fn style(s: &str) -> Style {
@@ -369,40 +433,36 @@ fn style(s: &str) -> Style {
     }
 }
 
-fn double_quote(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\0' => o.push_str("\\0"),
-            '\x07' => o.push_str("\\a"),
-            '\x08' => o.push_str("\\b"),
-            '\t' => o.push_str("\\t"),
-            '\n' => o.push_str("\\n"),
-            '\x0b' => o.push_str("\\v"),
-            '\x0c' => o.push_str("\\f"),
-            '\r' => o.push_str("\\r"),
-            '\x1b' => o.push_str("\\e"),
-            '\u{85}' => o.push_str("\\N"),
-            '\u{a0}' => o.push_str("\\_"),
-            '\u{2028}' => o.push_str("\\L"),
-            '\u{2029}' => o.push_str("\\P"),
-            c if !is_printable(c) => {
-                let u = c as u32;
-                if u <= 0xFF {
-                    let _ = write!(o, "\\x{u:02X}");
-                } else if u <= 0xFFFF {
-                    let _ = write!(o, "\\u{u:04X}");
-                } else {
-                    let _ = write!(o, "\\U{u:08X}");
-                }
-            }
-            c => o.push(c),
+/// Writes `c` as go-yaml's double-quoted scalars escape it, if they do; whether it did.
+fn escape_double(o: &mut String, c: char) -> bool {
+    let e = match c {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\0' => "\\0",
+        '\x07' => "\\a",
+        '\x08' => "\\b",
+        '\t' => "\\t",
+        '\n' => "\\n",
+        '\x0b' => "\\v",
+        '\x0c' => "\\f",
+        '\r' => "\\r",
+        '\x1b' => "\\e",
+        '\u{85}' => "\\N",
+        '\u{2028}' => "\\L",
+        '\u{2029}' => "\\P",
+        c if !is_printable(c) => {
+            let u = c as u32;
+            let _ = match u {
+                0..=0xFF => write!(o, "\\x{u:02X}"),
+                0x100..=0xFFFF => write!(o, "\\u{u:04X}"),
+                _ => write!(o, "\\U{u:08X}"),
+            };
+            return true;
         }
-    }
-    o.push('"');
-    o
+        _ => return false,
+    };
+    o.push_str(e);
+    true
 }
 
 /// Go's `encoding/json` float format.
@@ -465,6 +525,7 @@ impl Json<'_> {
             }
             Value::Float(f) => self.o.push_str(&json_float(*f)),
             Value::String(s) => json_str(&mut self.o, s, self.escape_html),
+            Value::Bytes(b) => json_str(&mut self.o, &crate::value::go_lossy(b), self.escape_html),
             Value::Object(obj) => self.value(&obj.to_value(), depth),
             Value::List(l) if l.is_empty() => self.o.push_str("[]"),
             Value::List(l) => {

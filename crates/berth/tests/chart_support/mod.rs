@@ -98,7 +98,8 @@ pub fn varying(case: &Path) -> Vec<Varying> {
         .collect()
 }
 
-/// `.data["tls.crt"]` or `.spec.template` as keys.
+/// `.data["tls.crt"]`, `.webhooks[0].clientConfig` or `.spec.template` as keys (an index is a
+/// JSON pointer's array step).
 pub fn field_path(f: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = f;
@@ -107,6 +108,14 @@ pub fn field_path(f: &str) -> Vec<String> {
             let end = r.find("\"]").unwrap();
             out.push(r[..end].to_string());
             rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap();
+            assert!(
+                r[..end].bytes().all(|b| b.is_ascii_digit()),
+                "unreadable field {f}"
+            );
+            out.push(r[..end].to_string());
+            rest = &r[end + 1..];
         } else if let Some(r) = rest.strip_prefix('.') {
             let end = r.find(['.', '[']).unwrap_or(r.len());
             out.push(r[..end].to_string());

@@ -5,12 +5,16 @@ use super::*;
 pub(super) fn register(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
-    f("toYaml", &[Any], None, |_, a| {
-        Ok(Value::from(
-            crate::yaml::to_yaml(&a[0])
-                .trim_end_matches('\n')
-                .to_string(),
-        ))
+    // Helm's: the YAML without its last line break (a block scalar keeps the others).
+    for name in ["toYaml", "mustToYaml"] {
+        f(name, &[Any], None, |_, a| {
+            let y = crate::yaml::to_yaml(&a[0]);
+            Ok(Value::from(y.strip_suffix('\n').unwrap_or(&y)))
+        });
+    }
+    f("toYamlPretty", &[Any], None, |_, a| {
+        let y = crate::yaml::to_yaml_with(&a[0], true);
+        Ok(Value::from(y.strip_suffix('\n').unwrap_or(&y)))
     });
     f("toJson", &[Any], None, |_, a| {
         Ok(Value::from(crate::yaml::to_json(&a[0])))

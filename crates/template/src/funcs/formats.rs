@@ -209,6 +209,7 @@ fn toml_key(k: &str) -> String {
 fn toml_scalar(v: &Value) -> Result<String, String> {
     Ok(match v {
         Value::String(s) => crate::gofmt::quote(s),
+        Value::Bytes(b) => crate::gofmt::quote(&crate::value::go_lossy(b)),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Uint(u) => u.to_string(),
@@ -303,23 +304,23 @@ fn uuidv4() -> FResult {
 pub(super) fn register(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
-    f("b32enc", &[Str], None, |_, a| {
-        Ok(Value::from(b32enc(s(&a[0]).as_bytes())))
+    f("b32enc", &[Bytes], None, |_, a| {
+        Ok(Value::from(b32enc(bytes(&a[0]))))
     });
     f("b32dec", &[Str], None, |_, a| {
-        Ok(Value::from(match b32dec(s(&a[0])) {
-            Some(b) => String::from_utf8_lossy(&b).to_string(),
-            None => "illegal base32 data".to_string(),
-        }))
+        Ok(match b32dec(s(&a[0])) {
+            Some(b) => Value::from_bytes(b),
+            None => Value::from("illegal base32 data"),
+        })
     });
-    f("sha1sum", &[Str], None, |_, a| {
-        Ok(Value::from(hex(&sha1::Sha1::digest(s(&a[0]).as_bytes()))))
+    f("sha1sum", &[Bytes], None, |_, a| {
+        Ok(Value::from(hex(&sha1::Sha1::digest(bytes(&a[0])))))
     });
-    f("sha512sum", &[Str], None, |_, a| {
-        Ok(Value::from(hex(&sha2::Sha512::digest(s(&a[0]).as_bytes()))))
+    f("sha512sum", &[Bytes], None, |_, a| {
+        Ok(Value::from(hex(&sha2::Sha512::digest(bytes(&a[0])))))
     });
-    f("adler32sum", &[Str], None, |_, a| {
-        Ok(Value::from(adler32(s(&a[0]).as_bytes()).to_string()))
+    f("adler32sum", &[Bytes], None, |_, a| {
+        Ok(Value::from(adler32(bytes(&a[0])).to_string()))
     });
     f("mustToJson", &[Any], None, |_, a| {
         Ok(Value::from(crate::yaml::to_json(&a[0])))
@@ -359,13 +360,6 @@ pub(super) fn register(reg: &mut Registry) {
             Err(e) => Value::list(vec![Value::from(e)]),
         })
     });
-    f("mustToYaml", &[Any], None, |_, a| {
-        Ok(Value::from(
-            crate::yaml::to_yaml(&a[0])
-                .trim_end_matches('\n')
-                .to_string(),
-        ))
-    });
     register_text_formats(reg);
 }
 
@@ -373,13 +367,6 @@ pub(super) fn register(reg: &mut Registry) {
 fn register_text_formats(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
-    f("toYamlPretty", &[Any], None, |_, a| {
-        Ok(Value::from(
-            crate::yaml::to_yaml_with(&a[0], true)
-                .trim_end_matches('\n')
-                .to_string(),
-        ))
-    });
     f("toToml", &[Any], None, |_, a| {
         Ok(Value::from(to_toml(&a[0]).unwrap_or_else(|e| e)))
     });

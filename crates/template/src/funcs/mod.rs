@@ -2,6 +2,7 @@
 //! Each entry carries the Go signature, so argument errors match Go's.
 
 mod builtins;
+mod cases;
 mod collections;
 mod crypto;
 mod dates;
@@ -32,6 +33,8 @@ use std::sync::OnceLock;
 pub enum Ty {
     Any,
     Str,
+    /// A Go string read as bytes (`b64enc`, `sha256sum`, `trunc`): a `String` or `Bytes` value.
+    Bytes,
     Int,
     Bool,
     Map,
@@ -41,7 +44,7 @@ impl Ty {
     pub(crate) fn go_name(self) -> &'static str {
         match self {
             Ty::Any => "interface {}",
-            Ty::Str => "string",
+            Ty::Str | Ty::Bytes => "string",
             Ty::Int => "int",
             Ty::Bool => "bool",
             Ty::Map => "map[string]interface {}",
@@ -125,6 +128,11 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
+/// A Go string argument's bytes (a `Ty::Bytes` parameter).
+fn bytes(v: &Value) -> &[u8] {
+    v.as_bytes().unwrap_or_default()
+}
+
 fn int(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
@@ -180,6 +188,7 @@ fn table() -> &'static HashMap<&'static str, Func> {
         reflect::register(&mut reg);
         regexp::register(&mut reg);
         text::register(&mut reg);
+        cases::register(&mut reg);
         versions::register(&mut reg);
         reg.0
     })
@@ -348,26 +357,6 @@ fn go_split(s: &str, sep: &str) -> Vec<String> {
     s.split(sep).map(String::from).collect()
 }
 
-/// Go's deprecated `strings.Title`.
-fn title(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev = ' ';
-    for c in s.chars() {
-        let sep = if prev.is_ascii() {
-            !(prev.is_ascii_alphanumeric() || prev == '_')
-        } else {
-            prev.is_whitespace()
-        };
-        if sep {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        prev = c;
-    }
-    out
-}
-
 fn eval_args(a: &[Value]) -> String {
     if let [Value::String(s)] = a {
         return s.to_string();
@@ -441,6 +430,7 @@ pub fn query_escape(s: &str) -> String {
 fn length(v: &Value) -> FResult {
     Ok(Value::Int(match &*v.underlying() {
         Value::String(s) => s.len() as i64,
+        Value::Bytes(b) => b.len() as i64,
         Value::List(l) => l.len() as i64,
         Value::Map(m) => m.borrow().len() as i64,
         Value::Nil => return msg("len of nil pointer"),
@@ -481,12 +471,13 @@ fn index(item: &Value, idx: &[Value]) -> FResult {
                 }
                 l[x].clone()
             }
-            Value::String(s) => {
-                let x = index_arg(i, s.len())?;
-                if x == s.len() {
+            Value::String(_) | Value::Bytes(_) => {
+                let b = item.as_bytes().unwrap_or_default();
+                let x = index_arg(i, b.len())?;
+                if x == b.len() {
                     return msg(format!("index out of range: {x}"));
                 }
-                Value::Uint(u64::from(s.as_bytes()[x]))
+                Value::Uint(u64::from(b[x]))
             }
             Value::Map(m) => match i {
                 Value::String(k) => m.borrow().get(&**k).cloned().unwrap_or(Value::Nil),
@@ -511,11 +502,11 @@ fn slice(item: &Value, idx: &[Value]) -> FResult {
         return msg(format!("too many slice indexes: {}", idx.len()));
     }
     let len = match item {
-        Value::String(s) => {
+        Value::String(_) | Value::Bytes(_) => {
             if idx.len() == 3 {
                 return msg("cannot 3-index slice a string");
             }
-            s.len()
+            item.as_bytes().unwrap_or_default().len()
         }
         Value::List(l) => l.len(),
         Value::Nil => return msg("slice of untyped nil"),
@@ -534,8 +525,9 @@ fn slice(item: &Value, idx: &[Value]) -> FResult {
     Ok(match item {
         Value::String(s) => match s.get(ix[0]..ix[1]) {
             Some(t) => Value::from(t),
-            None => Value::from(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned()),
+            None => Value::from_bytes(s.as_bytes()[ix[0]..ix[1]].to_vec()),
         },
+        Value::Bytes(b) => Value::from_bytes(b[ix[0]..ix[1]].to_vec()),
         Value::List(l) => Value::list(l[ix[0]..ix[1]].to_vec()),
         _ => unreachable!(),
     })
@@ -558,7 +550,7 @@ fn kind(v: &Value) -> Kind {
         Value::Int(_) => Kind::Int,
         Value::Uint(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
-        Value::String(_) => Kind::Str,
+        Value::String(_) | Value::Bytes(_) => Kind::Str,
         Value::Nil => Kind::Invalid,
         _ => Kind::Other,
     }
@@ -612,7 +604,9 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 (Value::Int(x), Value::Int(y)) => x == y,
                 (Value::Uint(x), Value::Uint(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
-                (Value::String(x), Value::String(y)) => x == y,
+                (Value::String(_) | Value::Bytes(_), Value::String(_) | Value::Bytes(_)) => {
+                    a1.as_bytes() == a.as_bytes()
+                }
                 (Value::Nil, Value::Nil) => true,
                 (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
                     // Go formats the value with %s here (`[%!s(int=1)]`), and so does this.
@@ -658,7 +652,9 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Int(x), Value::Int(y)) => x < y,
         (Value::Uint(x), Value::Uint(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::String(x), Value::String(y)) => x.as_bytes() < y.as_bytes(),
+        (Value::String(_) | Value::Bytes(_), Value::String(_) | Value::Bytes(_)) => {
+            a.as_bytes() < b.as_bytes()
+        }
         _ => unreachable!(),
     })
 }

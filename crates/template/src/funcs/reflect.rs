@@ -10,7 +10,7 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
         Value::Int(_) => "int",
         Value::Uint(_) => "uint8",
         Value::Float(_) => "float64",
-        Value::String(_) => "string",
+        Value::String(_) | Value::Bytes(_) => "string",
         Value::List(_) => "slice",
         Value::Map(_) => "map",
         Value::Object(o) if o.type_name().starts_with('*') => "ptr",
@@ -26,7 +26,9 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::String(x), Value::String(y)) => x == y,
+        (Value::String(_) | Value::Bytes(_), Value::String(_) | Value::Bytes(_)) => {
+            a.as_bytes() == b.as_bytes()
+        }
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q))
         }

@@ -32,12 +32,14 @@ fn compile(pattern: &str) -> Result<::regex::Regex, FuncError> {
     Ok(re)
 }
 
-/// `pattern` (Go's RE2 syntax) in the `regex` crate's syntax, where they differ, inside a
-/// class: a `-` after a class escape or a named class (`[\w-.]`) is a literal to Go and a range
-/// boundary error here; `[`, `&&` and `~~` are literals to Go and nesting or set operations here.
-/// Each is escaped.
+/// `pattern` (Go's RE2 syntax) in the `regex` crate's syntax, where they differ. Go's Perl
+/// classes and word boundaries are ASCII (`\w` is `[0-9A-Za-z_]`; here Unicode): each becomes
+/// its ASCII class (a nested class inside a class, which the `regex` crate allows) or `(?-u:\b)`.
+/// Inside a class, a `-` after a class escape or a named class (`[\w-.]`) is a literal to Go and
+/// a range boundary error here; `[`, `&&` and `~~` are literals to Go and nesting or set
+/// operations here. Each is escaped.
 fn rust_syntax(pattern: &str) -> std::borrow::Cow<'_, str> {
-    if !pattern.contains('[') {
+    if !pattern.contains(['[', '\\']) {
         return pattern.into();
     }
     let chars: Vec<char> = pattern.chars().collect();
@@ -49,8 +51,16 @@ fn rust_syntax(pattern: &str) -> std::borrow::Cow<'_, str> {
         let c = chars[i];
         if c == '\\' && i + 1 < chars.len() {
             let e = chars[i + 1];
-            out.push(c);
-            out.push(e);
+            match (perl_class(e), e) {
+                (Some(class), _) => out.push_str(class),
+                (None, 'b' | 'B') if depth == 0 => {
+                    out.push_str(if e == 'b' { "(?-u:\\b)" } else { "(?-u:\\B)" })
+                }
+                _ => {
+                    out.push(c);
+                    out.push(e);
+                }
+            }
             i += 2;
             let mut class_escape = matches!(e, 'w' | 'W' | 'd' | 'D' | 's' | 'S');
             if matches!(e, 'p' | 'P') && i < chars.len() {
@@ -112,6 +122,31 @@ fn rust_syntax(pattern: &str) -> std::borrow::Cow<'_, str> {
         i += 1;
     }
     out.into()
+}
+
+/// Go's Perl class `\\e` as an ASCII class.
+fn perl_class(e: char) -> Option<&'static str> {
+    Some(match e {
+        'd' => "[0-9]",
+        'D' => "[^0-9]",
+        'w' => "[0-9A-Za-z_]",
+        'W' => "[^0-9A-Za-z_]",
+        's' => "[\\t\\n\\f\\r ]",
+        'S' => "[^\\t\\n\\f\\r ]",
+        _ => return None,
+    })
+}
+
+/// Go's `regexp.QuoteMeta`: a backslash before each of `\.+*?()|[]{}^$`.
+fn quote_meta(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A syntax error as Go's `regexp/syntax` words it (`missing closing ]: `[``): its code, then
@@ -245,7 +280,7 @@ pub(super) fn register(reg: &mut Registry) {
         ))
     });
     reg.add("regexQuoteMeta", &[Str], None, |_, a| {
-        Ok(Value::from(::regex::escape(s(&a[0]))))
+        Ok(Value::from(quote_meta(s(&a[0]))))
     });
 }
 
@@ -257,6 +292,14 @@ mod tests {
     fn go_class_syntax_means_what_it_means_in_go() {
         let matches = |p: &str, s: &str| compile(p).unwrap().is_match(s);
         assert!(matches(r"^[\w-\.]+$", "a-b.c"));
+        // Perl classes and boundaries are ASCII in Go.
+        assert!(!matches(r"^\w+$", "é"));
+        assert!(matches(r"^\W$", "é"));
+        assert!(!matches(r"^\d$", "١"));
+        assert!(!matches(r"^\s$", "\u{a0}"));
+        assert!(matches(r"^[\w\s]+$", "a b_1"));
+        assert!(matches(r"\bé", "aé é"));
+        assert_eq!(quote_meta("a.b-c#d"), r"a\.b-c#d");
         assert!(matches(r"^[\d-z]+$", "1-z"));
         assert!(matches(r"^[[:alpha:]-]+$", "ab-"));
         assert!(matches(r"^[a[]+$", "a[["));

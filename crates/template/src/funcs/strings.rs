@@ -12,15 +12,6 @@ pub(super) fn register(reg: &mut Registry) {
         Ok(join_non_nil(&a, |s| format!("'{s}'")))
     });
     f("cat", &[], Some(Any), |_, a| Ok(join_non_nil(&a, |s| s)));
-    f("upper", &[Str], None, |_, a| {
-        Ok(Value::from(s(&a[0]).to_uppercase()))
-    });
-    f("lower", &[Str], None, |_, a| {
-        Ok(Value::from(s(&a[0]).to_lowercase()))
-    });
-    f("title", &[Str], None, |_, a| {
-        Ok(Value::from(title(s(&a[0]))))
-    });
     f("trim", &[Str], None, |_, a| {
         Ok(Value::from(s(&a[0]).trim_matches(char::is_whitespace)))
     });
@@ -83,40 +74,21 @@ pub(super) fn register_2(reg: &mut Registry) {
     f("repeat", &[Int, Str], None, |_, a| {
         Ok(Value::from(s(&a[1]).repeat(int(&a[0]).max(0) as usize)))
     });
-    f("trunc", &[Int, Str], None, |_, a| {
-        let (c, st) = (int(&a[0]), s(&a[1]));
-        let n = st.len() as i64;
-        Ok(Value::from(if c < 0 && -c < n {
-            st.get((n + c) as usize..).unwrap_or(st).to_string()
-        } else if c >= 0 && n > c {
-            st.get(..c as usize).unwrap_or(st).to_string()
-        } else {
-            st.to_string()
-        }))
-    });
-    f("nospace", &[Str], None, |_, a| {
+    f("b64enc", &[Bytes], None, |_, a| {
         Ok(Value::from(
-            s(&a[0])
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>(),
-        ))
-    });
-    f("b64enc", &[Str], None, |_, a| {
-        Ok(Value::from(
-            base64::engine::general_purpose::STANDARD.encode(s(&a[0])),
+            base64::engine::general_purpose::STANDARD.encode(bytes(&a[0])),
         ))
     });
     f("b64dec", &[Str], None, |_, a| {
-        Ok(Value::from(
+        Ok(
             match base64::engine::general_purpose::STANDARD.decode(s(&a[0])) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(e) => e.to_string(),
+                Ok(b) => Value::from_bytes(b),
+                Err(e) => Value::from(e.to_string()),
             },
-        ))
+        )
     });
-    f("sha256sum", &[Str], None, |_, a| {
-        let d = sha2::Sha256::digest(s(&a[0]).as_bytes());
+    f("sha256sum", &[Bytes], None, |_, a| {
+        let d = sha2::Sha256::digest(bytes(&a[0]));
         Ok(Value::from(
             d.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         ))

@@ -29,49 +29,9 @@ const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const DIGITS: &str = "0123456789";
 
-/// Splits into words at case changes, digits and separators, as xstrings does for case changes.
-fn words(s: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        let prev = i.checked_sub(1).map(|j| chars[j]);
-        let next = chars.get(i + 1);
-        let boundary = c.is_uppercase()
-            && prev.is_some_and(|p| {
-                p.is_lowercase()
-                    || p.is_numeric()
-                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
-            });
-        if boundary && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-fn cap_first(w: &str) -> String {
-    let mut c = w.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
 /// Sprig's `substr`: byte offsets; a negative start takes from 0, a negative or too-large end
 /// takes to the end; other bad bounds fail as Go's slicing panics.
-fn substr(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
-    let b = s.as_bytes();
+fn substr(start: i64, end: i64, b: &[u8]) -> FResult {
     let (lo, hi) = if start < 0 {
         (0, end)
     } else if end < 0 || end as usize > b.len() {
@@ -84,141 +44,128 @@ fn substr(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
             "runtime error: slice bounds out of range [{lo}:{hi}]"
         ));
     }
-    Ok(String::from_utf8_lossy(&b[lo as usize..hi as usize]).to_string())
+    Ok(Value::from_bytes(b[lo as usize..hi as usize].to_vec()))
 }
 
-fn abbrev(width: i64, s: &str) -> String {
-    let n = s.chars().count() as i64;
-    if width < 4 || n <= width {
-        return s.to_string();
+/// Sprig's `trunc`: the first `c` bytes, or the last `-c`.
+fn trunc(c: i64, b: &[u8]) -> &[u8] {
+    let n = b.len() as i64;
+    if c < 0 && n + c > 0 {
+        &b[(n + c) as usize..]
+    } else if c >= 0 && n > c {
+        &b[..c as usize]
+    } else {
+        b
     }
-    s.chars().take((width - 3) as usize).collect::<String>() + "..."
 }
 
-fn wrap_with(width: i64, sep: &str, s: &str) -> String {
+/// goutils' `AbbreviateFull` in bytes: at most `max` bytes with `...` where text was cut, the
+/// byte at `offset` kept in view; `None` for widths it refuses (Sprig then prints nothing).
+fn abbreviate(b: &[u8], offset: i64, max: i64) -> Option<Vec<u8>> {
+    let n = b.len() as i64;
+    if b.is_empty() || n <= max {
+        return (max >= 4 || b.is_empty()).then(|| b.to_vec());
+    }
+    if max < 4 {
+        return None;
+    }
+    let mut offset = offset.min(n);
+    if n - offset < max - 3 {
+        offset = n - (max - 3);
+    }
+    let cat = |a: &[u8]| [b"...".as_slice(), a].concat();
+    if offset <= 4 {
+        return Some([&b[..(max - 3) as usize], b"..."].concat());
+    }
+    if max < 7 {
+        return None;
+    }
+    if offset + max - 3 < n {
+        return Some(cat(&abbreviate(&b[offset as usize..], 0, max - 3)?));
+    }
+    Some(cat(&b[(n - (max - 3)) as usize..]))
+}
+
+/// goutils' `WrapCustom` in bytes: lines broken at the last space that fits `width` (leading
+/// spaces of a line dropped); a longer word is cut (`long`) or left whole.
+fn wrap(b: &[u8], width: i64, sep: &[u8], long: bool) -> Vec<u8> {
+    let sep: &[u8] = if sep.is_empty() { b"\n" } else { sep };
     let width = width.max(1) as usize;
-    let mut out = String::new();
-    for (li, line) in s.split('\n').enumerate() {
-        if li > 0 {
-            out.push('\n');
+    let mut out = Vec::with_capacity(b.len() + 8);
+    let mut offset = 0;
+    while b.len() - offset > width {
+        if b[offset] == b' ' {
+            offset += 1;
+            continue;
         }
-        let mut col = 0;
-        for (wi, w) in line.split(' ').filter(|w| !w.is_empty()).enumerate() {
-            let len = w.chars().count();
-            if wi > 0 {
-                if col + 1 + len > width {
-                    out.push_str(sep);
-                    col = 0;
-                } else {
-                    out.push(' ');
-                    col += 1;
+        let end = width + offset + 1;
+        if let Some(space) = b[offset..end].iter().rposition(|&c| c == b' ') {
+            out.extend_from_slice(&b[offset..offset + space]);
+            out.extend_from_slice(sep);
+            offset += space + 1;
+        } else if long {
+            out.extend_from_slice(&b[offset..offset + width]);
+            out.extend_from_slice(sep);
+            offset += width;
+        } else {
+            match b[offset + width..].iter().position(|&c| c == b' ') {
+                None => {
+                    out.extend_from_slice(&b[offset..]);
+                    offset = b.len();
+                }
+                Some(i) => {
+                    out.extend_from_slice(&b[offset..offset + width + i]);
+                    out.extend_from_slice(sep);
+                    offset += width + i + 1;
                 }
             }
-            out.push_str(w);
-            col += len;
         }
     }
+    out.extend_from_slice(&b[offset..]);
     out
 }
 
 pub(super) fn register(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
-    f("substr", &[Int, Int, Str], None, |_, a| {
-        substr(int(&a[0]), int(&a[1]), s(&a[2])).map(Value::from)
+    f("substr", &[Int, Int, Bytes], None, |_, a| {
+        substr(int(&a[0]), int(&a[1]), bytes(&a[2]))
     });
-    f("abbrev", &[Int, Str], None, |_, a| {
-        Ok(Value::from(abbrev(int(&a[0]), s(&a[1]))))
+    f("trunc", &[Int, Bytes], None, |_, a| {
+        Ok(Value::from_bytes(trunc(int(&a[0]), bytes(&a[1])).to_vec()))
     });
-    f("abbrevboth", &[Int, Int, Str], None, |_, a| {
-        let (left, right, text) = (int(&a[0]), int(&a[1]), s(&a[2]));
-        let n = text.chars().count() as i64;
-        if right < 4 || (left > 0 && right < 7) || n <= right {
-            return Ok(Value::from(text));
+    f("abbrev", &[Int, Bytes], None, |_, a| {
+        Ok(match int(&a[0]) {
+            w if w < 4 => a[1].clone(),
+            w => Value::from_bytes(abbreviate(bytes(&a[1]), 0, w).unwrap_or_default()),
+        })
+    });
+    f("abbrevboth", &[Int, Int, Bytes], None, |_, a| {
+        let (left, right) = (int(&a[0]), int(&a[1]));
+        if right < 4 || (left > 0 && right < 7) {
+            return Ok(a[2].clone());
         }
-        let left = left.clamp(0, n);
-        let rest: String = if left > 4 {
-            format!(
-                "...{}",
-                text.chars().skip(left as usize).collect::<String>()
-            )
-        } else {
-            text.to_string()
-        };
-        Ok(Value::from(abbrev(right, &rest)))
-    });
-    f("initials", &[Str], None, |_, a| {
-        Ok(Value::from(
-            s(&a[0])
-                .split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .collect::<String>(),
+        Ok(Value::from_bytes(
+            abbreviate(bytes(&a[2]), left, right).unwrap_or_default(),
         ))
     });
-    f("wrap", &[Int, Str], None, |_, a| {
-        Ok(Value::from(wrap_with(int(&a[0]), "\n", s(&a[1]))))
+    f("wrap", &[Int, Bytes], None, |_, a| {
+        Ok(Value::from_bytes(wrap(
+            bytes(&a[1]),
+            int(&a[0]),
+            b"",
+            false,
+        )))
     });
-    f("wrapWith", &[Int, Str, Str], None, |_, a| {
-        Ok(Value::from(wrap_with(int(&a[0]), s(&a[1]), s(&a[2]))))
+    f("wrapWith", &[Int, Bytes, Bytes], None, |_, a| {
+        Ok(Value::from_bytes(wrap(
+            bytes(&a[2]),
+            int(&a[0]),
+            bytes(&a[1]),
+            true,
+        )))
     });
-    f("untitle", &[Str], None, |_, a| {
-        let mut out = String::new();
-        let mut start = true;
-        for c in s(&a[0]).chars() {
-            if start && c.is_alphabetic() {
-                out.extend(c.to_lowercase());
-            } else {
-                out.push(c);
-            }
-            start = c.is_whitespace();
-        }
-        Ok(Value::from(out))
-    });
-    register_cases(reg);
     register_random_and_more(reg);
-}
-
-/// Case changes.
-fn register_cases(reg: &mut Registry) {
-    use Ty::*;
-    let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
-    f("camelcase", &[Str], None, |_, a| {
-        Ok(Value::from(
-            s(&a[0]).split('_').map(cap_first).collect::<String>(),
-        ))
-    });
-    f("snakecase", &[Str], None, |_, a| {
-        Ok(Value::from(
-            words(s(&a[0]))
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect::<Vec<_>>()
-                .join("_"),
-        ))
-    });
-    f("kebabcase", &[Str], None, |_, a| {
-        Ok(Value::from(
-            words(s(&a[0]))
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect::<Vec<_>>()
-                .join("-"),
-        ))
-    });
-    f("swapcase", &[Str], None, |_, a| {
-        Ok(Value::from(
-            s(&a[0])
-                .chars()
-                .flat_map(|c| {
-                    if c.is_uppercase() {
-                        c.to_lowercase().collect::<Vec<_>>()
-                    } else {
-                        c.to_uppercase().collect::<Vec<_>>()
-                    }
-                })
-                .collect::<String>(),
-        ))
-    });
 }
 
 /// Random strings, plurals, splitting.
@@ -285,18 +232,22 @@ mod tests {
 
     #[test]
     fn sprig_string_helpers() {
-        assert_eq!(substr(1, 3, "hello").unwrap(), "el");
-        assert_eq!(substr(-1, 3, "hello").unwrap(), "hel");
-        assert_eq!(substr(2, 100, "hello").unwrap(), "llo");
-        assert!(substr(4, 2, "hello").is_err());
-        assert_eq!(abbrev(5, "hello world"), "he...");
+        let text = |v: FResult| v.unwrap().as_str().unwrap().to_string();
+        assert_eq!(text(substr(1, 3, b"hello")), "el");
+        assert_eq!(text(substr(-1, 3, b"hello")), "hel");
+        assert_eq!(text(substr(2, 100, b"hello")), "llo");
+        assert!(substr(4, 2, b"hello").is_err());
+        assert!(matches!(substr(0, 1, "é".as_bytes()), Ok(Value::Bytes(_))));
+        assert_eq!(trunc(-2, b"hello"), b"lo");
+        assert_eq!(abbreviate(b"hello world", 0, 5).unwrap(), b"he...");
         assert_eq!(
-            words("HTTPServer_name-id"),
-            vec!["HTTP", "Server", "name", "id"]
+            abbreviate(b"Now is the time for all good men", 5, 10).unwrap(),
+            b"...s th..."
         );
         assert_eq!(
-            wrap_with(5, "\n", "Hello world, how are you"),
-            "Hello\nworld,\nhow\nare\nyou"
+            wrap(b"Hello world, how are you", 5, b"", false),
+            b"Hello\nworld,\nhow\nare\nyou"
         );
+        assert_eq!(wrap(b"abcdefgh ij", 3, b"|", true), b"abc|def|gh|ij");
     }
 }
