@@ -1,5 +1,6 @@
 //! Benchmark: `berth render CHART` against `helm template` in one run, side by side, on every
-//! chart of the corpus (`../shared/charts` or BERTH_CHART_CORPUS) and on a generated chart of
+//! chart of the corpus (`../shared/charts` or BERTH_CHART_CORPUS, and `charts-next` beside it)
+//! and on a generated chart of
 //! 100 services x 3 objects; both as processes, startup included; median wall time and peak
 //! memory (max RSS) of each. Needs helm (BERTH_HELM; the README test command installs it).
 //!
@@ -197,9 +198,12 @@ fn main() {
     if wanted(gen_name) {
         rows.push(bench(gen_name, gen.path(), &helm, &berth, &gen_args));
     }
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
+    // `charts-next` beside the corpus: the big umbrella charts, in the same layout.
+    let mut cases: Vec<PathBuf> = [corpus.clone(), corpus.with_file_name("charts-next")]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|d| d.map(|e| e.unwrap().path()))
+        .collect();
     cases.sort();
     for case in cases
         .iter()

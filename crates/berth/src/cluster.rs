@@ -1,13 +1,13 @@
 //! The Kubernetes commands: `plan`, `apply`, `history`, `rollback`, `unlock`, `status --context`.
 
 use crate::render::RenderFlags;
+use berth_core::view::Modes;
 use berth_kube::{
-    ApplyOptions, ApplySet, ChangeKind, Cluster, ConnectOptions, DeployOptions, Manifest,
-    NewRevision, Plan, Rollout, Ui,
+    ApplyOptions, ApplySet, ChangeKind, Cluster, ClusterRequest, ConnectOptions, DeployOptions,
+    Plan, Rendered, Rollout, Ui,
 };
 use clap::{Args, ValueEnum};
 use owo_colors::OwoColorize;
-use sha2::{Digest, Sha256};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -199,173 +199,55 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))
 }
 
-/// The set name from a folder: its base name as a DNS label.
-fn set_name(flags: &ClusterFlags, dir: &std::path::Path) -> String {
-    if let Some(n) = &flags.name {
-        return n.clone();
-    }
-    let base = std::fs::canonicalize(dir)
-        .ok()
-        .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "default".into());
-    let mut name: String = base
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    name = name.trim_matches('-').to_string();
-    if name.is_empty() {
-        "default".into()
-    } else {
-        name
-    }
-}
-
-pub struct Rendered {
-    /// A chart's `NOTES.txt`, rendered with the objects.
-    pub notes: Option<String>,
-    pub set: ApplySet,
-    pub manifests: Vec<Manifest>,
-    pub info: NewRevision,
+/// The request these flags make for a deploy set on a cluster (the cluster not yet asked).
+pub(crate) fn cluster_request(flags: &RenderFlags, cluster: &ClusterFlags) -> ClusterRequest {
+    ClusterRequest::new(flags.request(), cluster.name.clone())
 }
 
 /// The deploy set a folder renders to (name and namespace), without touching a cluster.
 pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<ApplySet> {
-    Ok(render(flags, cluster)?.set)
-}
-
-/// The folder rendered again for the dashboard's redeploy and for each sync: with the modes
-/// given, and the source-mode rewrite of those containers.
-pub struct FolderRenderer {
-    pub flags: RenderFlags,
-    pub cluster: ClusterFlags,
-}
-
-impl berth_kube::dashboard::Renderer for FolderRenderer {
-    fn render(
-        &self,
-        modes: &berth_core::view::Modes,
-    ) -> Result<(Vec<Manifest>, NewRevision), String> {
-        let mut r = render_modes(&self.flags, &self.cluster, modes).map_err(|e| e.to_string())?;
-        let problems = berth_kube::source::apply_modes(&mut r.manifests, modes);
-        if !problems.is_empty() {
-            return Err(format!(
-                "cannot switch to source mode: {}",
-                problems.join("; ")
-            ));
-        }
-        Ok((r.manifests, r.info))
-    }
-
-    fn chart(&self) -> Option<berth_core::view::ChartView> {
-        self.flags.chart_view()
-    }
-}
-
-/// Renders again when the cluster has containers in source mode: `.Modes` for the templates,
-/// and the source-mode rewrite of those containers.
-async fn with_modes(
-    r: Rendered,
-    flags: &RenderFlags,
-    cluster_flags: &ClusterFlags,
-    cluster: &Cluster,
-) -> anyhow::Result<Rendered> {
-    let parent = berth_kube::applyset::read_parent(&cluster.client, &r.set)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
-    let modes = parent.map(|p| p.modes()).unwrap_or_default();
-    if modes.is_empty() {
-        return Ok(r);
-    }
-    let mut again = render_modes(flags, cluster_flags, &modes)?;
-    for problem in berth_kube::source::apply_modes(&mut again.manifests, &modes) {
-        let mut err = anstream::stderr();
-        let _ = writeln!(err, "warning: source mode: {problem}");
-    }
-    Ok(again)
-}
-
-/// The flags a chart renders with on `cluster`: its version and API versions for
-/// `.Capabilities`, and `lookup` reading its live objects, as `helm install` renders. A deploy
-/// folder renders as it is.
-pub(crate) async fn seen_by(flags: &RenderFlags, cluster: &Cluster) -> anyhow::Result<RenderFlags> {
-    let mut flags = flags.clone();
-    if !flags.is_chart() {
-        return Ok(flags);
-    }
-    let (kube_version, api_versions) = berth_kube::capabilities::capabilities(&cluster.client)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
-    let lookup = berth_kube::capabilities::LiveLookup::new(cluster.client.clone());
-    flags.cluster_view = Some(crate::render::ClusterView {
-        kube_version,
-        api_versions,
-        lookup: Some(berth_chart::LookupSource(std::sync::Arc::new(lookup))),
-    });
-    Ok(flags)
+    let r = cluster_request(flags, cluster).render(&Modes::default());
+    Ok(r.map_err(|e| anyhow::anyhow!("{e}"))?.set)
 }
 
 /// A deploy folder rendered before connecting, so that its mistakes show without a cluster;
 /// `None` for a chart, which renders as the cluster sees it ([`render_on`]).
-pub(crate) fn render_offline(
-    flags: &RenderFlags,
-    cluster_flags: &ClusterFlags,
-) -> anyhow::Result<Option<Rendered>> {
-    match flags.is_chart() {
-        true => Ok(None),
-        false => render(flags, cluster_flags).map(Some),
+fn render_offline(request: &ClusterRequest) -> anyhow::Result<Option<Rendered>> {
+    if request.request.is_chart() {
+        return Ok(None);
     }
+    let r = request.render(&Modes::default());
+    r.map(Some).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Renders for a cluster already connected (a chart's `lookup` may call it); a folder
-/// rendered offline already is taken as it is.
-pub(crate) async fn render_on(
-    flags: &RenderFlags,
-    cluster_flags: &ClusterFlags,
-    cluster: &Cluster,
+/// Renders on a connected cluster: a chart as the cluster sees it (its `lookup` may call it),
+/// a folder as it rendered offline; then again in the source modes the cluster records, if
+/// any (containers that cannot switch are warned about).
+async fn render_on(
+    request: ClusterRequest,
     offline: Option<Rendered>,
-) -> anyhow::Result<(RenderFlags, Rendered)> {
-    if let Some(r) = offline {
-        return Ok((flags.clone(), r));
-    }
-    let flags = seen_by(flags, cluster).await?;
-    let r = tokio::task::block_in_place(|| render(&flags, cluster_flags))?;
-    Ok((flags, r))
-}
-
-pub(crate) fn render(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<Rendered> {
-    render_modes(flags, cluster, &Default::default())
-}
-
-fn render_modes(
-    flags: &RenderFlags,
-    cluster: &ClusterFlags,
-    modes: &berth_core::view::Modes,
+    cluster: &Cluster,
 ) -> anyhow::Result<Rendered> {
-    let (rendered, notes) = flags
-        .render_for_cluster(berth_core::view::modes_json(modes))
+    let located = |e| anyhow::anyhow!("{}", cluster.locate(e));
+    let request = request.seen_by(&cluster.client).await.map_err(located)?;
+    let r = match offline {
+        Some(r) => r,
+        None => tokio::task::block_in_place(|| request.render(&Modes::default()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let modes = berth_kube::target::live_modes(&cluster.client, &r.set)
+        .await
+        .map_err(located)?;
+    if modes.is_empty() {
+        return Ok(r);
+    }
+    let (again, problems) = request
+        .render_switching(&modes)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let digest = Sha256::digest(serde_json::to_vec(&rendered.variables).unwrap_or_default());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Rendered {
-        notes,
-        set: ApplySet {
-            name: set_name(cluster, &flags.dir),
-            namespace: rendered.namespace.clone(),
-        },
-        manifests: rendered
-            .objects
-            .iter()
-            .map(Manifest::from_rendered)
-            .collect(),
-        info: NewRevision {
-            user: berth_kube::lock::holder_identity(),
-            git_commit: berth_kube::release::git_commit(&flags.dir),
-            variables_digest: hex,
-            source: flags.dir.display().to_string(),
-            adopted: None,
-        },
-    })
+    for problem in problems {
+        let _ = writeln!(anstream::stderr(), "warning: source mode: {problem}");
+    }
+    Ok(again)
 }
 
 /// Prints plans, steps and rollout progress to the terminal.
@@ -542,12 +424,12 @@ impl Ui for Terminal {
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
-    let offline = render_offline(&args.render, &args.cluster)?;
+    let request = cluster_request(&args.render, &args.cluster);
+    let offline = render_offline(&request)?;
     let rt = runtime()?;
     let (changed, exit_two) = rt.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let (flags, r) = render_on(&args.render, &args.cluster, &cluster, offline).await?;
-        let r = with_modes(r, &flags, &args.cluster, &cluster).await?;
+        let r = render_on(request, offline, &cluster).await?;
         let resolver = berth_kube::resources::Resolver::default();
         let plan = berth_kube::plan_deploy(
             &cluster.client,
@@ -625,12 +507,12 @@ pub async fn deploy(
 }
 
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
-    let offline = render_offline(&args.render, &args.cluster)?;
+    let request = cluster_request(&args.render, &args.cluster);
+    let offline = render_offline(&request)?;
     let opts = deploy_options(&args.apply, !args.no_prune, args.allow_empty, args.atomic);
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
-        let (flags, r) = render_on(&args.render, &args.cluster, &cluster, offline).await?;
-        let r = with_modes(r, &flags, &args.cluster, &cluster).await?;
+        let r = render_on(request, offline, &cluster).await?;
         let ui = Terminal::new(&cluster.context);
         let outcome = deploy(&cluster, &r, &opts, &ui).await?;
         let rep = &outcome.report;

@@ -1,7 +1,7 @@
 //! `berth dashboard DIR --context C`: the dashboard over a deploy set on a cluster
 //! (`berth_kube::dashboard::KubeBackend`, served by `berth_server`).
 
-use crate::cluster::{ClusterFlags, FolderRenderer};
+use crate::cluster::ClusterFlags;
 use crate::render::RenderFlags;
 use berth_kube::dashboard::KubeBackend;
 use clap::Args;
@@ -32,28 +32,35 @@ pub async fn serve(
     Ok(server)
 }
 
-/// The backend of a folder's deploy set on the cluster, with the renderer its redeploys use.
+/// The backend of a folder's deploy set on the cluster, with the request its redeploys (and a
+/// sync) render.
 pub async fn backend(
     render: &RenderFlags,
     cluster_flags: &ClusterFlags,
-) -> anyhow::Result<(berth_kube::Cluster, berth_kube::ApplySet, Arc<KubeBackend>)> {
+) -> anyhow::Result<(
+    berth_kube::Cluster,
+    berth_kube::ApplySet,
+    berth_kube::ClusterRequest,
+    Arc<KubeBackend>,
+)> {
     let cluster = cluster_flags.connect().await?;
     let set = crate::cluster::set_of(render, cluster_flags)?;
-    let renderer = FolderRenderer {
-        flags: crate::cluster::seen_by(render, &cluster).await?,
-        cluster: cluster_flags.clone(),
-    };
-    let backend = KubeBackend::new(&cluster, &set, Box::new(renderer))
+    let located = |e| anyhow::anyhow!("{}", cluster.locate(e));
+    let request = crate::cluster::cluster_request(render, cluster_flags)
+        .seen_by(&cluster.client)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
-    Ok((cluster, set, backend))
+        .map_err(located)?;
+    let backend = KubeBackend::new(&cluster, &set, request.clone())
+        .await
+        .map_err(located)?;
+    Ok((cluster, set, request, backend))
 }
 
 pub fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
     crate::cluster::runtime()?.block_on(async {
         berth_server::metrics::install();
         berth_core::events::describe();
-        let (cluster, set, backend) = backend(&args.render, &args.cluster).await?;
+        let (cluster, set, _, backend) = backend(&args.render, &args.cluster).await?;
         let _server = serve(backend.clone(), args.listen).await?;
         println!(
             "deploy set {} in namespace {} (context {}); Ctrl-C stops",

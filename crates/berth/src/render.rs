@@ -1,6 +1,8 @@
 //! `berth render`: the deploy folder as Kubernetes objects, without touching any cluster.
 
-use berth_manifest::{DeployFolder, RenderOptions, Rendered};
+use berth_core::view::Modes;
+use berth_manifest::Rendered;
+use berth_render::{ChartOptions, Request, Target};
 use clap::{Args, ValueEnum};
 use std::fmt;
 use std::io::Write;
@@ -31,22 +33,10 @@ pub struct RenderFlags {
     pub value_files: Vec<PathBuf>,
     #[command(flatten)]
     pub chart: ChartFlags,
-    /// Set by the cluster commands: what the cluster tells a chart's render.
-    #[arg(skip)]
-    pub cluster_view: Option<ClusterView>,
-}
-
-/// What a cluster tells a chart's render, as `helm install` sees it: the server's version and
-/// API versions for `.Capabilities`, and live objects for `lookup`.
-#[derive(Clone, Debug, Default)]
-pub struct ClusterView {
-    pub kube_version: String,
-    pub api_versions: Vec<String>,
-    pub lookup: Option<berth_chart::LookupSource>,
 }
 
 /// Flags for Helm charts, as `helm template` takes them.
-#[derive(Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Helm charts")]
 pub struct ChartFlags {
     /// Release name (.Release.Name) when DIR is a Helm chart.
@@ -84,7 +74,7 @@ pub struct ChartFlags {
 }
 
 /// Flags for charts in registries and repositories, as `helm pull` takes them.
-#[derive(Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Charts in registries and repositories")]
 pub struct PullFlags {
     /// The chart repository DIR names a chart of (DIR is then the chart's name).
@@ -150,147 +140,33 @@ impl RenderFlags {
         Ok(())
     }
 
-    /// Whether DIR is a Helm chart rather than a deploy folder.
-    pub fn is_chart(&self) -> bool {
-        berth_chart::is_chart(&self.dir)
-    }
-
-    /// A chart's objects: every rendered object; for a cluster also the CRDs of `crds/`
-    /// (marked, so that they are only created when missing, as Helm does) and the hooks (run
-    /// around the apply; test hooks only by `berth test`).
-    /// Also the chart's rendered `NOTES.txt`, when it says something.
-    fn chart_objects(
-        &self,
-        for_cluster: bool,
-    ) -> Result<(Rendered, Option<String>), berth_manifest::Error> {
-        let out = self.render_chart()?;
-        let namespace = self.namespace.clone().unwrap_or_else(|| "default".into());
-        let document = |m: &berth_chart::Manifest| berth_manifest::Document {
-            file: m.source.clone(),
-            text: m.text.clone(),
-            body: m.body(),
-        };
-        let crds = out.crds.iter().filter(|_| for_cluster).map(|m| {
-            let mut d = document(m);
-            if let Some(md) = d.body.get_mut("metadata").and_then(|v| v.as_object_mut()) {
-                let ann = md
-                    .entry("annotations")
-                    .or_insert_with(|| serde_json::json!({}));
-                if let Some(a) = ann.as_object_mut() {
-                    a.insert(berth_kube::crds::CRDS_FOLDER.into(), "true".into());
-                }
-            }
-            d
-        });
-        let hooks = out.hooks.iter().filter(|_| for_cluster);
-        let docs = crds
-            .chain(out.manifests.iter().chain(hooks).map(document))
-            .collect();
-        let rendered = Rendered {
-            objects: berth_manifest::objects_from_documents(docs, &namespace)?,
-            variables: out.values,
-            namespace,
-        };
-        Ok((rendered, out.notes.filter(|n| !n.trim().is_empty())))
-    }
-
-    /// The chart DIR is and the release it runs as, for status views; `None` for a folder.
-    pub fn chart_view(&self) -> Option<berth_core::view::ChartView> {
-        if !self.is_chart() {
-            return None;
-        }
-        let meta = berth_chart::read_metadata(&self.dir).ok()?;
-        Some(berth_core::view::ChartView {
-            release: self
-                .chart
-                .release
-                .clone()
-                .unwrap_or_else(|| "release-name".into()),
-            name: meta.name,
-            version: meta.version,
-            app_version: Some(meta.app_version).filter(|v| !v.is_empty()),
-        })
-    }
-
-    /// Renders DIR as a Helm chart, as `helm template` would.
-    pub fn render_chart(&self) -> Result<berth_chart::Output, berth_manifest::Error> {
-        let c = &self.chart;
-        berth_chart::template(
-            &self.dir,
-            &berth_chart::Options {
-                release: c.release.clone().unwrap_or_else(|| "release-name".into()),
-                namespace: self.namespace.clone().unwrap_or_else(|| "default".into()),
-                value_files: self.value_files.clone(),
-                set: self.set.clone(),
-                set_string: c.set_string.clone(),
-                set_json: c.set_json.clone(),
-                set_file: c.set_file.clone(),
-                // --kube-version wins over the cluster's, as with `helm install`.
-                kube_version: c
-                    .kube_version
-                    .clone()
-                    .or_else(|| self.cluster_view.as_ref().map(|v| v.kube_version.clone())),
-                api_versions: c.api_versions.clone(),
-                include_crds: c.include_crds,
-                skip_schema_validation: c.skip_schema_validation,
-                show_only: c.show_only.clone(),
-                is_upgrade: false,
-                revision: 1,
-                cluster_api_versions: self.cluster_view.as_ref().map(|v| v.api_versions.clone()),
-                lookup: self.cluster_view.as_ref().and_then(|v| v.lookup.clone()),
-                version: c.version.clone(),
-            },
-        )
-    }
-
-    /// Loads and renders the folder.
-    pub fn render(&self) -> Result<Rendered, berth_manifest::Error> {
-        self.render_with_modes(Default::default())
-    }
-
-    /// Renders with `.Modes` set (workload -> container -> `image`|`source`), for running
-    /// locally: a chart's CRDs and hooks are left out.
-    pub fn render_with_modes(
-        &self,
-        modes: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Rendered, berth_manifest::Error> {
-        Ok(self.render_modes(modes, false)?.0)
-    }
-
-    /// Renders for a cluster: a chart's `crds/` and hooks included (see `chart_objects`), and
-    /// its `NOTES.txt` (printed after a successful apply).
-    pub fn render_for_cluster(
-        &self,
-        modes: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(Rendered, Option<String>), berth_manifest::Error> {
-        self.render_modes(modes, true)
-    }
-
-    fn render_modes(
-        &self,
-        modes: serde_json::Map<String, serde_json::Value>,
-        for_cluster: bool,
-    ) -> Result<(Rendered, Option<String>), berth_manifest::Error> {
-        if self.is_chart() {
-            return self.chart_objects(for_cluster);
-        }
-        let rendered = DeployFolder::render_dir(&self.dir, &self.folder_options(modes))?;
-        Ok((rendered, None))
-    }
-
-    /// Renders a deploy folder (not a chart) keeping only each object's text and identity:
-    /// what printing needs.
-    fn render_folder_text(&self) -> Result<Rendered<()>, berth_manifest::Error> {
-        DeployFolder::render_dir_text(&self.dir, &self.folder_options(Default::default()))
-    }
-
-    fn folder_options(&self, modes: serde_json::Map<String, serde_json::Value>) -> RenderOptions {
-        RenderOptions {
+    /// The render request these flags make.
+    pub fn request(&self) -> Request {
+        Request {
+            dir: self.dir.clone(),
             environment: self.environment.clone(),
             namespace: self.namespace.clone(),
-            value_files: self.value_files.clone(),
             set: self.set.clone(),
-            modes,
+            value_files: self.value_files.clone(),
+            chart: self.chart.options(),
+        }
+    }
+}
+
+impl ChartFlags {
+    /// The library's chart options from these flags.
+    pub fn options(&self) -> ChartOptions {
+        ChartOptions {
+            release: self.release.clone(),
+            set_string: self.set_string.clone(),
+            set_json: self.set_json.clone(),
+            set_file: self.set_file.clone(),
+            kube_version: self.kube_version.clone(),
+            api_versions: self.api_versions.clone(),
+            include_crds: self.include_crds,
+            skip_schema_validation: self.skip_schema_validation,
+            show_only: self.show_only.clone(),
+            version: self.version.clone(),
         }
     }
 }
@@ -333,12 +209,12 @@ impl fmt::Display for RenderError {
 const WRITTEN_LIST: &str = ".berth-rendered";
 
 pub fn run(args: RenderArgs) -> Result<(), RenderError> {
-    if args.flags.is_chart() {
-        return run_chart(&args);
+    let request = args.flags.request();
+    if request.is_chart() {
+        return run_chart(&args, &request);
     }
     if let Some(dir) = &args.output_dir {
-        let rendered = args
-            .flags
+        let rendered = request
             .render_folder_text()
             .map_err(RenderError::Manifest)?;
         return write_dir(dir, &rendered)
@@ -348,14 +224,14 @@ pub fn run(args: RenderArgs) -> Result<(), RenderError> {
     // would be freed (1,000 objects took 0.15 ms to free).
     match args.output {
         Format::Yaml => {
-            let rendered = args
-                .flags
+            let rendered = request
                 .render_folder_text()
                 .map_err(RenderError::Manifest)?;
             print_and_end(&to_yaml_stream(&rendered))
         }
         Format::Json => {
-            let rendered = args.flags.render().map_err(RenderError::Manifest)?;
+            let out = request.render(&Modes::default(), &Target::Local);
+            let rendered = out.map_err(RenderError::Manifest)?.rendered;
             let all: Vec<&serde_json::Value> = rendered.objects.iter().map(|o| &o.body).collect();
             let mut s = serde_json::to_string_pretty(&all).expect("JSON values serialize");
             s.push('\n');
@@ -378,8 +254,10 @@ fn end_process() -> ! {
     unsafe { nix::libc::_exit(0) }
 }
 
-fn run_chart(args: &RenderArgs) -> Result<(), RenderError> {
-    let out = args.flags.render_chart().map_err(RenderError::Manifest)?;
+fn run_chart(args: &RenderArgs, request: &Request) -> Result<(), RenderError> {
+    let out = request
+        .render_chart(&Target::Local)
+        .map_err(RenderError::Manifest)?;
     let text = match args.output {
         Format::Yaml => out.to_yaml_stream(),
         Format::Json => {

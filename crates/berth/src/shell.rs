@@ -31,12 +31,13 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
         set: Vec::new(),
         value_files: Vec::new(),
         chart: Default::default(),
-        cluster_view: None,
     };
     let modes = berth_local::load_modes(&args.dir);
     let rendered = flags
-        .render_with_modes(berth_core::view::modes_json(&modes))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .request()
+        .render(&modes, &berth_render::Target::Local)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .rendered;
     let plan = berth_local::Plan::from_rendered(&rendered).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(pw) = plan
         .workloads

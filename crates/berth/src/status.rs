@@ -116,9 +116,8 @@ pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> 
                     set: Vec::new(),
                     value_files: Vec::new(),
                     chart: Default::default(),
-                    cluster_view: None,
                 };
-                crate::cluster::render(&rf, &flags.cluster)?.set
+                crate::cluster::set_of(&rf, &flags.cluster)?
             }
             None => crate::cluster::resolve_set(&cluster, &flags).await?,
         };

@@ -1,6 +1,6 @@
 //! `berth sync`: the arguments of `berth_kube::sync`, its dashboard and its metrics endpoint.
 
-use crate::cluster::{ClusterFlags, FolderRenderer};
+use crate::cluster::ClusterFlags;
 use crate::render::RenderFlags;
 use berth_kube::applyset;
 use berth_kube::sync::SyncOptions;
@@ -74,7 +74,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
         }
         berth_server::metrics::install();
         berth_core::events::describe();
-        let (cluster, set, backend) =
+        let (cluster, set, request, backend) =
             crate::kube_dashboard::backend(&args.render, &args.cluster).await?;
         let _server = crate::kube_dashboard::serve(backend.clone(), args.listen).await?;
         let _metrics = match args.metrics_listen {
@@ -101,14 +101,10 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
             git_branch: args.git_branch.clone(),
             timeout: args.timeout,
         };
-        let renderer = FolderRenderer {
-            flags: crate::cluster::seen_by(&args.render, &cluster).await?,
-            cluster: args.cluster.clone(),
-        };
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        berth_kube::sync::run(&cluster, &set, &renderer, backend, &opts, &Log, stop).await;
+        berth_kube::sync::run(&cluster, &set, &request, backend, &opts, &Log, stop).await;
         Ok(())
     })
 }

@@ -1,7 +1,8 @@
 //! `berth up` and `berth down`: the deploy folder as local processes.
 
 use crate::render::RenderFlags;
-use berth_local::session::{Overrides, Planner, Rebuilt, Session};
+use berth_local::request::UpRequest;
+use berth_local::session::{Overrides, Rebuilt, Session};
 use berth_local::{Phase, Plan, Running, Status};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -118,90 +119,13 @@ fn replica_lines(s: &Status) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// What a second `berth up` asks of the running one: render with these options and apply.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Reload {
-    environment: Option<String>,
-    namespace: Option<String>,
-    set: Vec<String>,
-    value_files: Vec<PathBuf>,
-    /// A Helm chart's flags (release name, `--set-string`, ...).
-    #[serde(default)]
-    chart: crate::render::ChartFlags,
-    /// The run-spec file (`--run`, or `berth.run.yaml` where berth was started).
-    #[serde(default)]
-    run: Option<PathBuf>,
-    /// `--allow-host-path`.
-    #[serde(default)]
-    allow_host_path: bool,
-}
-
-impl Reload {
-    fn from_args(args: &UpArgs) -> Reload {
-        let mut r = Reload::from_flags(&args.flags);
-        r.allow_host_path = args.allow_host_path;
-        r.run = match &args.run {
-            Some(f) => Some(std::path::absolute(f).unwrap_or(f.clone())),
-            None => std::path::absolute(berth_local::DEFAULT_RUN_FILE)
-                .ok()
-                .filter(|p| p.is_file()),
-        };
-        r
-    }
-
-    fn from_flags(flags: &RenderFlags) -> Reload {
-        Reload {
-            environment: flags.environment.clone(),
-            namespace: flags.namespace.clone(),
-            set: flags.set.clone(),
-            value_files: flags
-                .value_files
-                .iter()
-                .map(|f| std::path::absolute(f).unwrap_or(f.clone()))
-                .collect(),
-            chart: flags.chart.clone(),
-            run: None,
-            allow_host_path: false,
-        }
-    }
-}
-
-impl Planner for Reload {
-    /// Renders the folder with these options (and the dashboard's overrides) into a plan.
-    fn plan(&self, dir: &Path, over: &Overrides) -> Result<Plan, String> {
-        let flags = RenderFlags {
-            dir: dir.to_path_buf(),
-            environment: self.environment.clone(),
-            namespace: self.namespace.clone(),
-            set: self.set.clone(),
-            value_files: self.value_files.clone(),
-            chart: self.chart.clone(),
-            cluster_view: None,
-        };
-        let mut rendered = flags
-            .render_with_modes(berth_core::view::modes_json(&over.modes))
-            .map_err(|e| e.to_string())?;
-        if let Some(file) = &self.run {
-            let shown = file.display().to_string();
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read the run-spec file {shown}: {e}"))?;
-            berth_local::apply_run_file(&mut rendered, &text, &shown)?;
-        }
-        let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
-        plan.chart = flags.chart_view();
-        plan.set_modes(&over.modes, berth_local::engine::configured());
-        plan.allow_host_path = self.allow_host_path;
-        for pw in &mut plan.workloads {
-            if let Some(n) = over.scale.get(&pw.workload.name) {
-                pw.workload.replicas = *n;
-            }
-        }
-        Ok(plan)
-    }
-}
-
-fn reload_file(dir: &Path) -> PathBuf {
-    berth_local::state_dir(dir).join("reload.json")
+/// What this invocation asks to run.
+fn up_request(args: &UpArgs) -> UpRequest {
+    UpRequest::new(
+        args.flags.request(),
+        args.run.as_deref(),
+        args.allow_host_path,
+    )
 }
 
 fn applied_summary(a: &berth_local::Applied) -> String {
@@ -238,8 +162,8 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         modes: berth_local::load_modes(&dir),
         scale: BTreeMap::new(),
     };
-    let plan = Reload::from_args(&args)
-        .plan(&dir, &over)
+    let plan = up_request(&args)
+        .plan(&over)
         .map_err(|e| format!("{e}\n  = help: fix the folder; nothing was started"))?;
     if let Some(running) = berth_local::running_status(&dir) {
         return hand_over(&dir, &args, running.pid);
@@ -255,23 +179,13 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
             files: args.log_files,
         },
     };
-    runtime.block_on(run(
-        &dir,
-        plan,
-        start,
-        args.listen,
-        Reload::from_args(&args),
-        over,
-    ))
+    runtime.block_on(run(&dir, plan, start, args.listen, up_request(&args), over))
 }
 
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
 fn hand_over(dir: &Path, args: &UpArgs, pid: u32) -> Result<(), String> {
     let before = read_status(dir).map(|s| s.0).unwrap_or(0);
-    let req = Reload::from_args(args);
-    let text = serde_json::to_string(&req).map_err(|e| e.to_string())?;
-    std::fs::write(reload_file(dir), text)
-        .map_err(|e| format!("cannot write {}: {e}", reload_file(dir).display()))?;
+    up_request(args).hand_over(dir)?;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGHUP,
@@ -314,7 +228,7 @@ async fn run(
     plan: Plan,
     start: berth_local::StartOptions,
     listen: Option<std::net::SocketAddr>,
-    options: Reload,
+    options: UpRequest,
     over: Overrides,
 ) -> Result<(), String> {
     let mut signals = Signals::new()?;
@@ -337,7 +251,8 @@ async fn run(
         "berth up: {} processes; Ctrl-C stops them all",
         status.replicas.len()
     ));
-    let (_watcher, mut saves) = berth_local::session::watch_folder(dir, &options.value_files)?;
+    let (_watcher, mut saves) =
+        berth_local::session::watch_folder(dir, &options.render.value_files)?;
     let mut session = Session::new(dir, running, options, over);
     let mut changes = session.running.shared.subscribe();
     let mut view = View::new();
@@ -351,8 +266,8 @@ async fn run(
             _ = signals.int.recv() => break,
             _ = signals.term.recv() => break,
             _ = signals.hup.recv() => {
-                match read_reload(dir) {
-                    Ok(new) => session.planner = new,
+                match UpRequest::handed_over(dir) {
+                    Ok(new) => session.request = new,
                     Err(e) => say(&format!("berth up: ignoring an unreadable reload request: {e}")),
                 }
                 report_apply(&mut view, "reloaded", session.apply_folder().await);
@@ -429,12 +344,6 @@ impl Signals {
             int: on(SignalKind::interrupt(), "SIGINT")?,
         })
     }
-}
-
-/// The options a second `berth up` left for this one.
-fn read_reload(dir: &Path) -> Result<Reload, String> {
-    let text = std::fs::read_to_string(reload_file(dir)).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// Where the Services and the Ingress listen.

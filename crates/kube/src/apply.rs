@@ -21,6 +21,10 @@ pub struct ApplyReport {
     pub updated: usize,
     pub unchanged: usize,
     pub deleted: usize,
+    /// The objects written so far (`Kind/name`), in order: what an apply that stops midway
+    /// says it did.
+    #[serde(skip)]
+    pub applied: Vec<String>,
 }
 
 /// Flags of `berth apply` that change what is written.
@@ -204,19 +208,8 @@ pub async fn apply(
         write_parent(client, &plan.set, &union_kinds, &union_ns, modes.as_deref()).await?;
     }
     let mut report = ApplyReport::default();
-    let mut applied: Vec<String> = Vec::new();
     for phase in phases(plan) {
-        apply_phase(
-            client,
-            resolver,
-            plan,
-            opts,
-            &phase,
-            &mut report,
-            &mut applied,
-            progress,
-        )
-        .await?;
+        apply_phase(client, resolver, plan, opts, &phase, &mut report, progress).await?;
     }
     report.deleted = prune(client, plan, progress).await?;
     // Without prune, members of kinds no longer rendered stay recorded (the union).
@@ -239,7 +232,6 @@ fn phases(plan: &Plan) -> Vec<Vec<usize>> {
 }
 
 /// Writes one phase's changed objects, 16 at a time; CRDs are waited for until established.
-#[allow(clippy::too_many_arguments)]
 async fn apply_phase(
     client: &kube::Client,
     resolver: &Resolver,
@@ -247,7 +239,6 @@ async fn apply_phase(
     opts: ApplyOptions,
     phase: &[usize],
     report: &mut ApplyReport,
-    applied: &mut Vec<String>,
     progress: &(dyn Fn(String) + Sync),
 ) -> Result<(), Error> {
     let (todo, unchanged): (Vec<usize>, Vec<usize>) = phase
@@ -274,7 +265,9 @@ async fn apply_phase(
         match r {
             Ok(()) => {
                 let d = &plan.desired[i];
-                applied.push(format!("{}/{}", d.oref.group_kind, d.oref.name));
+                report
+                    .applied
+                    .push(format!("{}/{}", d.oref.group_kind, d.oref.name));
                 match plan.actions[i] {
                     ChangeKind::Create => report.created += 1,
                     _ => report.updated += 1,
@@ -284,7 +277,7 @@ async fn apply_phase(
         }
     }
     if let Some(e) = failure {
-        return Err(partial(e, plan, applied));
+        return Err(partial(e, plan, &report.applied));
     }
     if kind == ApplyPhase::CustomResourceDefinitions {
         for &i in &todo {

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use std::time::Duration;
 
 /// The annotation the renderer puts on a `crds/` document (never written to the cluster).
-pub const CRDS_FOLDER: &str = "berth.dev/crds-folder";
+pub use berth_render::CRDS_FOLDER;
 
 fn from_crds_folder(m: &Manifest) -> bool {
     m.body["metadata"]["annotations"].get(CRDS_FOLDER).is_some()

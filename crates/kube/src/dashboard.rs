@@ -3,7 +3,8 @@
 //! restart, scale, source mode, redeploy, sync pause) done on the cluster.
 
 use crate::applyset::{self, ApplySet};
-use crate::{Cluster, DeployOptions, Manifest, NewRevision};
+use crate::target::ClusterRequest;
+use crate::{Cluster, DeployOptions};
 use berth_core::backend::{ApiError, Backend, BoxFuture};
 use berth_core::health::{mode_word, Observed};
 use berth_core::logs::LogHub;
@@ -21,15 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
-/// Renders the deploy folder again, with the given source modes, for a redeploy.
-pub trait Renderer: Send + Sync + 'static {
-    fn render(&self, modes: &Modes) -> Result<(Vec<Manifest>, NewRevision), String>;
-    /// The Helm chart rendered, when it is one (for the dashboard's header).
-    fn chart(&self) -> Option<berth_core::view::ChartView> {
-        None
-    }
-}
-
 /// The REST resource of a workload kind.
 pub fn workload_resource(kind: WorkloadKind) -> ApiResource {
     ApiResource {
@@ -46,7 +38,8 @@ pub struct KubeBackend {
     client: kube::Client,
     context: String,
     set: ApplySet,
-    renderer: Box<dyn Renderer>,
+    /// What a redeploy renders (again, in the modes of the moment).
+    request: ClusterRequest,
     view: Mutex<EnvironmentView>,
     changed: watch::Sender<u64>,
     logs: Arc<LogHub>,
@@ -360,14 +353,14 @@ impl KubeBackend {
     pub async fn new(
         cluster: &Cluster,
         set: &ApplySet,
-        renderer: Box<dyn Renderer>,
+        request: ClusterRequest,
     ) -> Result<Arc<KubeBackend>, crate::Error> {
-        let chart = renderer.chart();
+        let chart = request.chart();
         let backend = Arc::new(KubeBackend {
             client: cluster.client.clone(),
             context: cluster.context.clone(),
             set: set.clone(),
-            renderer,
+            request,
             view: Mutex::new(EnvironmentView {
                 backend: "kubernetes".into(),
                 target: format!("{}/{}", cluster.context, set.namespace),
@@ -526,10 +519,11 @@ impl KubeBackend {
 
     /// Re-renders with `modes` and applies (forcing back the fields the dashboard changed).
     async fn redeploy_with(&self, modes: &Modes) -> Result<String, ApiError> {
-        let (manifests, info) = self.renderer.render(modes).map_err(|e| ApiError {
+        let r = self.request.render_in_modes(modes).map_err(|e| ApiError {
             status: 422,
             message: e,
         })?;
+        let (manifests, info) = (r.manifests, r.info);
         let opts = DeployOptions {
             apply: crate::ApplyOptions {
                 force_conflicts: true,

@@ -22,6 +22,7 @@ pub mod retry;
 pub mod source;
 pub mod status;
 pub mod sync;
+pub mod target;
 pub mod wait;
 
 pub use apply::{ApplyOptions, ApplyReport};
@@ -31,6 +32,7 @@ pub use error::{Error, ErrorKind};
 pub use k8s_openapi::jiff;
 pub use plan::{Change, ChangeKind, Manifest, Plan, PlanOptions};
 pub use release::{NewRevision, Releases, Revision, RevisionStatus};
+pub use target::{ClusterRequest, Rendered};
 pub use wait::Rollout;
 
 use resources::Resolver;
@@ -54,6 +56,15 @@ pub(crate) fn patch_params() -> kube::api::PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     }
+}
+
+/// What every step of a deploy works on, as Helm's `action.Configuration`: the client, the
+/// kind resolver (discovery, cached for the deploy) and the deploy set.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    client: &'a kube::Client,
+    resolver: &'a Resolver,
+    set: &'a ApplySet,
 }
 
 /// Where the steps of a deploy are shown (a terminal, a log, the dashboard).
@@ -180,7 +191,12 @@ async fn deploy_unrecorded(
         members,
         hooks,
     };
-    let result = deploy_locked(client, &resolver, set, &objects, info, opts, ui, &created).await;
+    let cx = Context {
+        client,
+        resolver: &resolver,
+        set,
+    };
+    let result = deploy_locked(cx, &objects, info, opts, ui, &created).await;
     lock.release().await;
     result
 }
@@ -301,17 +317,19 @@ async fn ensure_namespace(client: &kube::Client, set: &ApplySet) -> Result<Vec<S
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn deploy_locked(
-    client: &kube::Client,
-    resolver: &Resolver,
-    set: &ApplySet,
+    cx: Context<'_>,
     objects: &Objects<'_>,
     mut info: NewRevision,
     opts: &DeployOptions,
     ui: &dyn Ui,
     created_namespaces: &[String],
 ) -> Result<DeployOutcome, Error> {
+    let Context {
+        client,
+        resolver,
+        set,
+    } = cx;
     let mut plan = validated_plan(client, resolver, set, objects, opts, created_namespaces).await?;
     plan.notes.extend(hook_notes(&objects.hooks));
     ui.plan(&plan);
@@ -361,12 +379,9 @@ async fn deploy_locked(
     let recorded = revision.as_ref().map(|r| r.number);
     let current = recorded.or(previous.as_ref().map(|r| r.number));
     let waited = match opts.wait {
-        Some(timeout) => Some(
-            wait_or_roll_back(
-                client, resolver, set, &plan, timeout, recorded, previous, opts, ui,
-            )
-            .await?,
-        ),
+        Some(timeout) => {
+            Some(wait_or_roll_back(cx, &plan, timeout, recorded, previous, opts, ui).await?)
+        }
         None => None,
     };
     if let Some(n) = recorded {
@@ -424,11 +439,8 @@ async fn validated_plan(
 
 /// Waits for the rollout; on failure marks the new revision failed and, with `--atomic`,
 /// re-applies the previous deployed revision (the error says so). Returns the time waited.
-#[allow(clippy::too_many_arguments)]
 async fn wait_or_roll_back(
-    client: &kube::Client,
-    resolver: &Resolver,
-    set: &ApplySet,
+    cx: Context<'_>,
     plan: &Plan,
     timeout: Duration,
     recorded: Option<u32>,
@@ -436,6 +448,7 @@ async fn wait_or_roll_back(
     opts: &DeployOptions,
     ui: &dyn Ui,
 ) -> Result<Duration, Error> {
+    let Context { client, set, .. } = cx;
     ui.info("waiting for workloads to become ready".into());
     let started = std::time::Instant::now();
     let Err(e) = wait::wait(client, set, &plan.desired, timeout, &|s| ui.rollout(s)).await else {
@@ -471,17 +484,7 @@ async fn wait_or_roll_back(
         members,
         hooks,
     };
-    let rolled = Box::pin(deploy_locked(
-        client,
-        resolver,
-        set,
-        &objects,
-        back,
-        &inner,
-        ui,
-        &[],
-    ))
-    .await;
+    let rolled = Box::pin(deploy_locked(cx, &objects, back, &inner, ui, &[])).await;
     Err(match rolled {
         Ok(o) => e.note(format!(
             "rolled back to revision {} (recorded as revision {})",

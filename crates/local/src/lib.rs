@@ -19,6 +19,7 @@ mod plan;
 mod pod_net;
 mod probe;
 mod proxy;
+pub mod request;
 mod rerun;
 mod run_file;
 pub mod session;

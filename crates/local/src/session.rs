@@ -1,11 +1,12 @@
 //! A `berth up` session: the running environment and what drives it. The folder is planned
-//! again on a save, a reload or a dashboard request (through a [`Planner`] the CLI provides,
-//! since rendering takes its flags); the dashboard's modes and replica counts are kept on top;
+//! again (its [`UpRequest`]) on a save, a reload or a dashboard request; the dashboard's modes
+//! and replica counts are kept on top;
 //! source-mode saves rebuild and restart. The CLI owns the terminal and the signals; this owns
 //! every decision.
 
 use crate::backend::{Reply, UpCommand};
-use crate::{Applied, Plan, Running, WorkloadStatus};
+use crate::request::UpRequest;
+use crate::{Applied, Running, WorkloadStatus};
 use berth_core::backend::ApiError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,16 +19,12 @@ pub struct Overrides {
     pub scale: BTreeMap<String, u32>,
 }
 
-/// Turns the folder into a plan, with the dashboard's overrides.
-pub trait Planner {
-    fn plan(&self, dir: &Path, over: &Overrides) -> Result<Plan, String>;
-}
-
-/// One running environment, its planner and overrides, and its source watcher.
-pub struct Session<P: Planner> {
+/// One running environment, its request and overrides, and its source watcher.
+pub struct Session {
     pub dir: PathBuf,
     pub running: Running,
-    pub planner: P,
+    /// What is planned again on a save, a reload or a dashboard change.
+    pub request: UpRequest,
     pub over: Overrides,
     sources: Sources,
     /// Things to tell the user that are not an apply's outcome (drained by the CLI).
@@ -41,12 +38,12 @@ pub struct Answered {
     pub result: Result<Applied, ApiError>,
 }
 
-impl<P: Planner> Session<P> {
-    pub fn new(dir: &Path, running: Running, planner: P, over: Overrides) -> Self {
+impl Session {
+    pub fn new(dir: &Path, running: Running, request: UpRequest, over: Overrides) -> Self {
         let mut s = Session {
             dir: dir.to_path_buf(),
             running,
-            planner,
+            request,
             over,
             sources: Sources::default(),
             warnings: Vec::new(),
@@ -67,7 +64,7 @@ impl<P: Planner> Session<P> {
         // A render that fails, even by a bug in berth, changes nothing: the running set keeps
         // running and the error is shown.
         let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.planner.plan(&self.dir, &self.over)
+            self.request.plan(&self.over)
         }))
         .unwrap_or_else(|panic| {
             let why = panic

@@ -4,7 +4,8 @@
 
 pub mod git;
 
-use crate::dashboard::{KubeBackend, Renderer};
+use crate::dashboard::KubeBackend;
+use crate::target::ClusterRequest;
 use crate::{ApplySet, Cluster, DeployOptions, PlanOptions, Releases, Ui};
 use berth_core::view::SyncView;
 use std::future::Future;
@@ -38,7 +39,7 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
 pub async fn run(
     cluster: &Cluster,
     set: &ApplySet,
-    renderer: &dyn Renderer,
+    request: &ClusterRequest,
     backend: Arc<KubeBackend>,
     opts: &SyncOptions,
     ui: &dyn Ui,
@@ -58,7 +59,7 @@ pub async fn run(
     let mut failures = 0u32;
     tokio::pin!(stop);
     loop {
-        let result = once(cluster, set, renderer, opts, &mut state, ui).await;
+        let result = once(cluster, set, request, opts, &mut state, ui).await;
         state.last_sync = Some(k8s_openapi::jiff::Timestamp::now().to_string());
         match result {
             Ok(()) => {
@@ -88,7 +89,7 @@ pub async fn run(
 async fn once(
     cluster: &Cluster,
     set: &ApplySet,
-    renderer: &dyn Renderer,
+    request: &ClusterRequest,
     opts: &SyncOptions,
     state: &mut SyncView,
     ui: &dyn Ui,
@@ -101,10 +102,8 @@ async fn once(
         .await
         .map_err(|e| e.to_string())?;
     let modes = parent.as_ref().map(|p| p.modes()).unwrap_or_default();
-    let (mut manifests, info) = renderer.render(&modes)?;
-    for problem in crate::source::apply_modes(&mut manifests, &modes) {
-        ui.info(format!("warning: source mode: {problem}"));
-    }
+    let rendered = request.render_in_modes(&modes)?;
+    let (manifests, info) = (rendered.manifests, rendered.info);
     state.paused_reason = parent.as_ref().and_then(|p| p.sync_paused());
     state.paused = state.paused_reason.is_some();
     let resolver = crate::resources::Resolver::default();
