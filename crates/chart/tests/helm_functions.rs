@@ -207,6 +207,151 @@ fn every_refusal_matches_helm() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Every list and dictionary function (plain and `must`) against arguments of every kind (nil,
+/// a string, an int, a float, a bool, a map, an empty list, a list with duplicates and empties),
+/// rendered by helm and by berth one case at a time: the same output, or the same error.
+#[test]
+#[ignore = "needs helm: BERTH_HELM or helm on PATH (./scripts/test.sh provides it)"]
+fn list_and_dict_functions_take_every_kind_as_helm_does() {
+    let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
+    const ARGS: &[&str] = &[
+        "nil",
+        "\"abc\"",
+        "3",
+        "1.5",
+        "true",
+        "(dict \"a\" 1 \"b\" (list 1))",
+        "(list)",
+        "(list 1 1 \"1\" 0 \"\" nil (list 1) (list 1) (dict))",
+    ];
+    const CALLS: &[&str] = &[
+        "first X",
+        "last X",
+        "rest X",
+        "initial X",
+        "append X 9",
+        "push X 9",
+        "prepend X 9",
+        "concat X (list 2)",
+        "has 1 X",
+        "uniq X",
+        "compact X",
+        "reverse X",
+        "without X 1",
+        "chunk 2 X",
+        "mustSlice X 1",
+        "sortAlpha X",
+        "keys X",
+        "values X | sortAlpha",
+        "pick X \"a\"",
+        "omit X \"a\"",
+        "merge X (dict \"c\" 2)",
+        "mergeOverwrite X (dict \"a\" 2)",
+        "deepCopy X",
+        "dig \"a\" 0 X",
+        "get X \"a\"",
+        "hasKey X \"a\"",
+        "pluck \"a\" X",
+    ];
+    let mut cases = Vec::new();
+    for call in CALLS {
+        for arg in ARGS {
+            let base = call.replace('X', arg);
+            cases.push(base.clone());
+            if let Some((f, rest)) = base.split_once(' ') {
+                if !f.starts_with("must")
+                    && ![
+                        "concat",
+                        "keys",
+                        "values",
+                        "pick",
+                        "omit",
+                        "get",
+                        "hasKey",
+                        "pluck",
+                        "sortAlpha",
+                        "dig",
+                    ]
+                    .contains(&f)
+                {
+                    let must = format!("must{}{}", f[..1].to_uppercase(), &f[1..]);
+                    cases.push(format!("{must} {rest}"));
+                }
+            }
+        }
+    }
+    let outcome = |chart: &Path| -> (String, String) {
+        let out = Command::new(&helm)
+            .arg("template")
+            .arg(chart)
+            .output()
+            .unwrap();
+        let helm = if out.status.success() {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find(|l| l.starts_with("out:"))
+                .unwrap_or("")
+                .to_string()
+        } else {
+            // The message after the last `at <...>: `, without "error calling f: ".
+            let e = String::from_utf8_lossy(&out.stderr);
+            let e = e.split("Use --debug").next().unwrap_or("");
+            let e = e.split_whitespace().collect::<Vec<_>>().join(" ");
+            let why = e.rsplit_once(">: ").map_or(e.as_str(), |(_, w)| w);
+            strip_calling(why)
+        };
+        let berth = match berth_chart::template(chart, &berth_chart::Options::default()) {
+            Ok(r) => r
+                .to_yaml_stream()
+                .lines()
+                .find(|l| l.starts_with("out:"))
+                .unwrap_or("")
+                .to_string(),
+            Err(e) => {
+                let e = e.to_string();
+                let first = e.lines().next().unwrap_or("");
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                // berth names the call it was in; helm's message ends before that.
+                strip_calling(first.rsplit_once(" (in `").map_or(first, |(w, _)| w))
+            }
+        };
+        (helm, berth)
+    };
+    let mut failures = Vec::new();
+    for case in &cases {
+        let chart = sprig_chart();
+        std::fs::write(
+            chart.path().join("templates/case.yaml"),
+            format!("out: {{{{ {case} | toJson | quote }}}}\n"),
+        )
+        .unwrap();
+        let (h, b) = outcome(chart.path());
+        // Go's nil slice (what `rest` and `initial` give for an empty list) prints as `null`
+        // and has length 0; berth has no typed nil, so it gives the empty list (`[]`), whose
+        // length and truth agree.
+        let nil_slice = h == "out: \"null\"" && b == "out: \"[]\"";
+        if h != b && !(nil_slice && (case.contains("est (list)") || case.contains("nitial (list)")))
+        {
+            failures.push(format!("{case}:\n  helm:  {h}\n  berth: {b}"));
+        }
+    }
+    eprintln!(
+        "list and dict functions: {} cases, {} differ",
+        cases.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An error's reason without its "error calling f: " prefix.
+fn strip_calling(why: &str) -> String {
+    let why = why.trim();
+    match why.strip_prefix("error calling ") {
+        Some(rest) => rest.split_once(": ").map_or(rest, |(_, w)| w).to_string(),
+        None => why.to_string(),
+    }
+}
+
 /// Every template function berth has is reached by a case compared with Go (the language
 /// corpus) or helm (these corpora), but `ismode`, berth's own from kube-appdeploy, which has no
 /// reference to compare with (its tests are beside it).

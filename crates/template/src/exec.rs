@@ -814,6 +814,12 @@ impl<'s> Exec<'s> {
                 self.eval_call(dot, *pos, func, name, None, None)?
             }
             Arg::Chain { .. } => self.eval_chain(dot, a, &[], None)?,
+            // Go's evalArg: a constant for a map parameter is a kind it "can't handle".
+            Arg::Bool(..) | Arg::String { .. } | Arg::Number(..) if ty == Ty::Map => {
+                return Err(
+                    self.error(format!("can't handle {a} for arg of type {}", ty.go_name()))
+                );
+            }
             Arg::Bool(_, b) => {
                 return match ty {
                     Ty::Bool | Ty::Any => Ok(Value::Bool(*b)),

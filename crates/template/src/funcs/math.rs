@@ -42,13 +42,4 @@ pub(super) fn register(reg: &mut Registry) {
     f("min", &[Any], Some(Any), |_, a| {
         Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0)))
     });
-    f("until", &[Int], None, |_, a| {
-        let n = int(&a[0]);
-        let r: Vec<Value> = if n >= 0 {
-            (0..n).map(Value::Int).collect()
-        } else {
-            (n + 1..=0).rev().map(Value::Int).collect()
-        };
-        Ok(Value::list(r))
-    });
 }
