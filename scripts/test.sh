@@ -103,6 +103,13 @@ if [ ! -x "$tools/cargo-fuzz/bin/cargo-fuzz" ]; then
   cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" --root "$tools/cargo-fuzz" cargo-fuzz
 fi
 
+# cargo-machete: a dependency a crate lists and does not use fails the run.
+CARGO_MACHETE_VERSION=0.9.2
+if [ ! -x "$tools/cargo-machete/bin/cargo-machete" ]; then
+  echo "==> installing cargo-machete (crates.io cargo-machete@$CARGO_MACHETE_VERSION) into .tools/cargo-machete"
+  cargo install --quiet --locked --version "$CARGO_MACHETE_VERSION" --root "$tools/cargo-machete" cargo-machete
+fi
+
 echo "==> building the Go reference renderer (tools/gorender)"
 (cd tools/gorender && "$tools/go-venv/bin/go" build -o "$tools/gorender" .)
 
@@ -227,6 +234,13 @@ python3 scripts/watchdog.py "$log" "${BERTH_TEST_TIMEOUT:-600}" "$cargo_pid" "$t
 tail -n +1 -f --pid="$cargo_pid" "$log"
 wait "$cargo_pid" || status=$?
 cargo_status=$status
+# Unused dependencies: listed by cargo-machete, and a failure of the run.
+if "$tools/cargo-machete/bin/cargo-machete" crates fuzz >"$tools/machete.log" 2>&1; then
+  machete_summary="unused dependencies: none"
+else
+  machete_summary="unused dependencies: $(grep -E '^[a-z].* -- |^	' "$tools/machete.log" | tr '\n\t' '  ')"
+  status=1
+fi
 fuzz_summary="fuzz: not run"
 if [ "${BERTH_FUZZ_SECONDS:-20}" != 0 ]; then
   run_fuzz || status=1
@@ -245,6 +259,7 @@ awk -v skipped="$skipped" -v status="$cargo_status" '
 if [ -s "$tools/timeouts.log" ]; then
   cat "$tools/timeouts.log"
 fi
+echo "$machete_summary"
 echo "$fuzz_summary"
 if [ "$hw_skipped" -gt 0 ]; then
   echo "skipped for this hardware: $hw_skipped tests of AVX-512 IFMA instructions (this processor has none)"
