@@ -81,6 +81,13 @@ impl WorkloadKind {
         }
     }
 
+    /// The workload kind of a group and kind (`apps` Deployment, `batch` Job, ...).
+    pub fn of(gk: &crate::GroupKind) -> Option<WorkloadKind> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == gk.kind && k.group() == gk.group)
+    }
+
     /// Jobs and CronJobs run to completion; the others keep replicas running.
     pub fn is_batch(self) -> bool {
         matches!(self, WorkloadKind::Job | WorkloadKind::CronJob)

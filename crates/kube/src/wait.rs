@@ -4,8 +4,9 @@ use crate::applyset::ApplySet;
 use crate::error::{Error, ErrorKind};
 use crate::plan::{api, Desired};
 use crate::resources::Resource;
-use berth_core::ObjectRef;
+use berth_core::{GroupKind, ObjectRef, WorkloadKind};
 use kube::api::ListParams;
+use serde::Deserialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -23,139 +24,180 @@ pub struct Rollout {
     pub failed: bool,
 }
 
-/// Whether a kind is waited for.
-pub fn is_workload(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Job")
+/// The workload kind `kubectl rollout status` waits for, if `gk` is one (a CronJob is not: its
+/// Jobs are).
+pub fn waited(gk: &GroupKind) -> Option<WorkloadKind> {
+    WorkloadKind::of(gk).filter(|k| *k != WorkloadKind::CronJob)
 }
 
-fn int(obj: &Json, path: &str) -> i64 {
-    obj.pointer(path).and_then(Json::as_i64).unwrap_or(0)
+/// What a rollout check reads of a live workload: typed, every field optional (a partial object
+/// reads as zeros and nothing).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Live {
+    metadata: LiveMeta,
+    spec: LiveSpec,
+    status: LiveStatus,
 }
 
-/// A condition: type, status, reason, message.
-type Condition = (String, String, String, String);
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LiveMeta {
+    generation: i64,
+}
 
-fn conditions(obj: &Json) -> Vec<Condition> {
-    obj.pointer("/status/conditions")
-        .and_then(Json::as_array)
-        .map(|cs| {
-            cs.iter()
-                .map(|c| {
-                    let f = |k: &str| c.get(k).and_then(Json::as_str).unwrap_or("").to_string();
-                    (f("type"), f("status"), f("reason"), f("message"))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LiveSpec {
+    replicas: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct LiveStatus {
+    observed_generation: i64,
+    replicas: i64,
+    updated_replicas: i64,
+    available_replicas: i64,
+    ready_replicas: i64,
+    current_revision: Option<String>,
+    update_revision: Option<String>,
+    desired_number_scheduled: i64,
+    updated_number_scheduled: i64,
+    number_available: i64,
+    active: i64,
+    conditions: Vec<Condition>,
+}
+
+/// A status condition, as every workload kind writes them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Condition {
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+    reason: String,
+    message: String,
+}
+
+impl Live {
+    /// The controller has not seen the latest spec yet.
+    fn stale(&self) -> bool {
+        self.status.observed_generation < self.metadata.generation
+    }
+
+    fn desired(&self) -> i64 {
+        self.spec.replicas.unwrap_or(1)
+    }
+
+    fn has(&self, kind: &str, status: &str) -> bool {
+        let c = &self.status.conditions;
+        c.iter().any(|c| c.kind == kind && c.status == status)
+    }
 }
 
 const OBSERVING: &str = "waiting for the controller to observe the new spec";
 
 /// Why a Deployment is not rolled out yet (`kubectl rollout status`), and whether it failed.
-fn deployment(
-    obj: &Json,
-    desired: i64,
-    stale: bool,
-    conds: &[Condition],
-) -> (Option<String>, bool) {
-    let updated = int(obj, "/status/updatedReplicas");
-    let replicas = int(obj, "/status/replicas");
-    let available = int(obj, "/status/availableReplicas");
-    if conds
+fn deployment(w: &Live) -> (Option<String>, bool) {
+    let s = &w.status;
+    let desired = w.desired();
+    let deadline = s
+        .conditions
         .iter()
-        .any(|(t, _, r, _)| t == "Progressing" && r == "ProgressDeadlineExceeded")
-    {
-        (Some("progress deadline exceeded".to_string()), true)
-    } else if stale {
-        (Some(OBSERVING.into()), false)
-    } else if updated < desired {
-        (
-            Some(format!("{updated} of {desired} replicas updated")),
-            false,
-        )
-    } else if replicas > updated {
-        let old = replicas - updated;
-        (
-            Some(format!("{old} old replicas are pending termination")),
-            false,
-        )
-    } else if available < updated {
-        let text = format!("{available} of {updated} updated replicas are available");
-        (Some(text), false)
+        .any(|c| c.kind == "Progressing" && c.reason == "ProgressDeadlineExceeded");
+    let pending = if deadline {
+        return (Some("progress deadline exceeded".to_string()), true);
+    } else if w.stale() {
+        OBSERVING.to_string()
+    } else if s.updated_replicas < desired {
+        format!("{} of {desired} replicas updated", s.updated_replicas)
+    } else if s.replicas > s.updated_replicas {
+        let old = s.replicas - s.updated_replicas;
+        format!("{old} old replicas are pending termination")
+    } else if s.available_replicas < s.updated_replicas {
+        let (a, u) = (s.available_replicas, s.updated_replicas);
+        format!("{a} of {u} updated replicas are available")
     } else {
-        (None, false)
-    }
+        return (None, false);
+    };
+    (Some(pending), false)
 }
 
 /// Why a StatefulSet is not rolled out yet.
-fn stateful_set(obj: &Json, desired: i64, stale: bool) -> Option<String> {
-    let ready = int(obj, "/status/readyReplicas");
-    let updated = int(obj, "/status/updatedReplicas");
-    let current = obj.pointer("/status/currentRevision");
-    let update = obj.pointer("/status/updateRevision");
-    if stale {
+fn stateful_set(w: &Live) -> Option<String> {
+    let s = &w.status;
+    let desired = w.desired();
+    if w.stale() {
         Some(OBSERVING.into())
-    } else if ready < desired {
-        Some(format!("{ready} of {desired} replicas ready"))
-    } else if updated < desired && current != update {
-        Some(format!("{updated} of {desired} replicas updated"))
+    } else if s.ready_replicas < desired {
+        Some(format!("{} of {desired} replicas ready", s.ready_replicas))
+    } else if s.updated_replicas < desired && s.current_revision != s.update_revision {
+        Some(format!(
+            "{} of {desired} replicas updated",
+            s.updated_replicas
+        ))
     } else {
         None
     }
 }
 
 /// Why a DaemonSet is not rolled out yet.
-fn daemon_set(obj: &Json, stale: bool) -> Option<String> {
-    let want = int(obj, "/status/desiredNumberScheduled");
-    let updated = int(obj, "/status/updatedNumberScheduled");
-    let available = int(obj, "/status/numberAvailable");
-    if stale {
+fn daemon_set(w: &Live) -> Option<String> {
+    let s = &w.status;
+    let want = s.desired_number_scheduled;
+    if w.stale() {
         Some(OBSERVING.into())
-    } else if updated < want {
-        Some(format!("{updated} of {want} pods updated"))
-    } else if available < want {
-        Some(format!("{available} of {want} pods available"))
+    } else if s.updated_number_scheduled < want {
+        Some(format!(
+            "{} of {want} pods updated",
+            s.updated_number_scheduled
+        ))
+    } else if s.number_available < want {
+        Some(format!("{} of {want} pods available", s.number_available))
     } else {
         None
     }
 }
 
 /// A Job: complete, failed (its backoff limit reached), or running.
-fn job(obj: &Json, conds: &[Condition]) -> (Option<String>, bool) {
-    let has = |kind: &str| conds.iter().any(|(t, s, _, _)| t == kind && s == "True");
-    if has("Complete") {
+fn job(w: &Live) -> (Option<String>, bool) {
+    if w.has("Complete", "True") {
         (None, false)
-    } else if has("Failed") {
+    } else if w.has("Failed", "True") {
         (Some("the job failed".into()), true)
     } else {
-        let active = int(obj, "/status/active");
-        (Some(format!("running ({active} active pods)")), false)
+        (
+            Some(format!("running ({} active pods)", w.status.active)),
+            false,
+        )
     }
 }
 
 /// Judges one live workload.
 pub fn rollout_of(oref: &ObjectRef, obj: &Json) -> Rollout {
-    let kind = oref.group_kind.kind.as_str();
-    let stale = int(obj, "/status/observedGeneration") < int(obj, "/metadata/generation");
-    let desired = obj
-        .pointer("/spec/replicas")
-        .and_then(Json::as_i64)
-        .unwrap_or(1);
-    let conds = conditions(obj);
+    let w: Live = Live::deserialize(obj).unwrap_or_default();
+    let kind = waited(&oref.group_kind);
     let (pending, failed) = match kind {
-        "Deployment" => deployment(obj, desired, stale, &conds),
-        "StatefulSet" => (stateful_set(obj, desired, stale), false),
-        "DaemonSet" => (daemon_set(obj, stale), false),
-        "Job" => job(obj, &conds),
-        _ => (None, false),
+        Some(WorkloadKind::Deployment) => deployment(&w),
+        Some(WorkloadKind::StatefulSet) => (stateful_set(&w), false),
+        Some(WorkloadKind::DaemonSet) => (daemon_set(&w), false),
+        Some(WorkloadKind::Job) => job(&w),
+        Some(WorkloadKind::CronJob) | None => (None, false),
+    };
+    let done = match kind {
+        Some(WorkloadKind::Job) => "complete",
+        _ => "ready",
     };
     Rollout {
         oref: oref.clone(),
         ready: pending.is_none(),
-        message: pending.unwrap_or_else(|| if kind == "Job" { "complete" } else { "ready" }.into()),
-        conditions: conds
+        message: pending.unwrap_or_else(|| done.into()),
+        conditions: w
+            .status
+            .conditions
             .iter()
-            .map(|(t, s, r, m)| format!("{t}={s}: {r}: {m}"))
+            .map(|c| format!("{}={}: {}: {}", c.kind, c.status, c.reason, c.message))
             .collect(),
         failed,
     }
@@ -171,7 +213,7 @@ pub async fn check(
     type Groups<'a> = BTreeMap<(String, Option<String>), (Resource, Vec<&'a ObjectRef>)>;
     let mut groups: Groups = BTreeMap::new();
     for d in desired {
-        if !is_workload(&d.oref.group_kind.kind) {
+        if waited(&d.oref.group_kind).is_none() {
             continue;
         }
         let Some(r) = &d.resource else { continue };
@@ -375,7 +417,6 @@ async fn recent_events(client: &kube::Client, oref: &ObjectRef) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_core::GroupKind;
     use serde_json::json;
 
     fn dep() -> ObjectRef {
