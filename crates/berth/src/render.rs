@@ -95,6 +95,10 @@ pub struct PullFlags {
     /// Check the server's certificate against this CA bundle (PEM).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Send the repository's credentials to every host its index points to (default: only
+    /// to the repository's own host).
+    #[arg(long)]
+    pub pass_credentials: bool,
 }
 
 impl PullFlags {
@@ -109,6 +113,7 @@ impl PullFlags {
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             ca_file: self.ca_file.clone(),
             cache_dir: None,
+            pass_credentials: self.pass_credentials,
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct PullOptions {
     pub ca_file: Option<PathBuf>,
     /// Where archives are kept (default: [`default_cache_dir`]).
     pub cache_dir: Option<PathBuf>,
+    /// `--pass-credentials`: a repository's credentials also go to a chart archive on another
+    /// host (by default only to the repository's own scheme, host and port, as Helm's).
+    pub pass_credentials: bool,
 }
 
 impl ChartRef {

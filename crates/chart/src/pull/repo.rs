@@ -19,6 +19,8 @@ pub struct RepoConfig {
     pub password: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_tls_verify: bool,
+    /// Send the credentials to other hosts too (`--pass-credentials`, `pass_credentials_all`).
+    pub pass_credentials: bool,
 }
 
 impl RepoConfig {
@@ -30,6 +32,7 @@ impl RepoConfig {
             password: opts.password.clone(),
             ca_file: opts.ca_file.clone(),
             insecure_skip_tls_verify: opts.insecure_skip_tls_verify,
+            pass_credentials: opts.pass_credentials,
         }
     }
 
@@ -69,6 +72,8 @@ impl RepoConfig {
                     .or_else(|| text("caFile").map(PathBuf::from)),
                 insecure_skip_tls_verify: opts.insecure_skip_tls_verify
                     || r["insecure_skip_tls_verify"].as_bool() == Some(true),
+                pass_credentials: opts.pass_credentials
+                    || r["pass_credentials_all"].as_bool() == Some(true),
             }
         }))
     }
@@ -79,6 +84,16 @@ impl RepoConfig {
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             ..Default::default()
         })
+    }
+
+    /// The credentials for `url`: only where it is the repository's own scheme, host and port
+    /// (an archive listed on another host gets none), unless passing them is asked for.
+    fn auth_for(&self, url: &str) -> Vec<(&'static str, String)> {
+        if self.pass_credentials || origin(url) == origin(&self.url) {
+            self.auth()
+        } else {
+            Vec::new()
+        }
     }
 
     fn auth(&self) -> Vec<(&'static str, String)> {
@@ -163,7 +178,7 @@ pub(super) fn pull(
             cached: true,
         });
     }
-    let answer = client.get(&url, &repo.auth())?;
+    let answer = client.get(&url, &repo.auth_for(&url))?;
     if answer.status != 200 {
         return Err(status_error(&what, &url, &answer));
     }
@@ -174,6 +189,14 @@ pub(super) fn pull(
         digest,
         cached: false,
     })
+}
+
+/// `scheme://host[:port]` of a URL, lower-cased: where credentials may go.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(format!("{scheme}://{host}").to_lowercase())
 }
 
 fn prefixed(digest: &str) -> String {
@@ -234,4 +257,41 @@ fn index(repo: &RepoConfig, client: &Client) -> Result<Json, Error> {
         .note(format!("read from {source}"))
         .hint("check that the URL is a chart repository (it serves index.yaml)")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(pass: bool) -> RepoConfig {
+        RepoConfig::from_url(
+            "https://charts.example.com/stable/",
+            &PullOptions {
+                username: Some("u".into()),
+                password: Some("p".into()),
+                pass_credentials: pass,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Helm's rule: a repository's credentials go to its own scheme, host and port only.
+    #[test]
+    fn credentials_stay_with_the_repository_unless_passed() {
+        let same = "https://charts.example.com/stable/web-1.0.0.tgz";
+        assert_eq!(repo(false).auth_for(same).len(), 1);
+        for other in [
+            "https://github.com/x/releases/web-1.0.0.tgz",
+            "http://charts.example.com/stable/web-1.0.0.tgz",
+            "https://charts.example.com:8443/web-1.0.0.tgz",
+            "https://charts.example.com.evil.net/web-1.0.0.tgz",
+        ] {
+            assert!(repo(false).auth_for(other).is_empty(), "{other}");
+            assert_eq!(repo(true).auth_for(other).len(), 1, "{other}");
+        }
+        assert_eq!(
+            origin("https://User@Charts.Example.com/x"),
+            origin("https://charts.example.com")
+        );
+    }
 }
