@@ -6,6 +6,7 @@
 mod cluster;
 mod control;
 mod dependency;
+mod diff;
 mod kube_dashboard;
 mod logs;
 mod render;
@@ -43,6 +44,9 @@ enum Command {
     Status(status::StatusArgs),
     /// Show (or follow) the logs of one workload of a `berth up`.
     Logs(logs::LogsArgs),
+    /// Compare the rendered objects at a git ref (default HEAD) with the working tree (or a
+    /// second ref), no cluster needed; exits 0 when the same, 1 when different, 2 on trouble.
+    Diff(diff::DiffArgs),
     /// Show what `apply` would change on the cluster: a server-side dry-run diffed against live objects.
     Plan(cluster::PlanArgs),
     /// Apply the deploy folder to a cluster: validate, apply in order, prune, wait, record a release.
@@ -218,6 +222,7 @@ impl Command {
     fn render_flags(&mut self) -> Option<&mut render::RenderFlags> {
         match self {
             Command::Render(a) => Some(&mut a.flags),
+            Command::Diff(a) => Some(&mut a.flags),
             Command::Up(a) => Some(&mut a.flags),
             Command::Plan(a) => Some(&mut a.render),
             Command::Apply(a) => Some(&mut a.render),
@@ -244,6 +249,7 @@ fn run() -> ExitCode {
         Command::Scale(args) => control::scale(args),
         Command::Mode(args) => control::mode(args),
         Command::Shell(args) => shell::shell(args),
+        Command::Diff(args) => return diff::run(args),
         Command::Plan(args) => cluster::plan(args),
         Command::Apply(args) => cluster::apply(args),
         Command::History(args) => cluster::history(args),

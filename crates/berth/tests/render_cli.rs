@@ -755,3 +755,105 @@ fn version_on_a_command_is_the_charts() {
     assert_eq!(code, 0);
     assert!(out.starts_with("berth "), "{out}");
 }
+
+/// A git repository holding a copy of the example folder (files only, as `scratch`), committed.
+fn git_repo_with_example() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let folder = t.path().join("deploy");
+    std::fs::create_dir(&folder).unwrap();
+    let from = repo().join("examples/ticketing");
+    for e in std::fs::read_dir(&from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), folder.join(e.file_name())).unwrap();
+        }
+    }
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .current_dir(t.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    t
+}
+
+/// `berth diff`: the same render exits 0; a one-value change in the working tree is exactly that
+/// object's line, exit 1, in text, Markdown and JSON; a second ref compares refs; a bad ref
+/// exits 2 and names it.
+#[test]
+fn diff_shows_exactly_a_one_value_change_with_diffs_exit_codes() {
+    let t = git_repo_with_example();
+    let (out, err, code) = run_in(t.path(), &["diff", "deploy"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let vars = t.path().join("deploy/variables.yaml");
+    let text = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(&vars, text.replacen("  web: 1", "  web: 2", 1)).unwrap();
+    let (out, err, code) = run_in(t.path(), &["diff", "deploy"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let changed: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(changed.len(), 2, "{out}");
+    assert_eq!(changed, ["-  replicas: 1", "+  replicas: 2"], "{out}");
+    assert!(out.contains("--- HEAD/Deployment web"), "{out}");
+    assert!(
+        out.contains("--- HEAD/") && out.contains("+++ working tree/"),
+        "{out}"
+    );
+    let (md, _, code) = run_in(t.path(), &["diff", "deploy", "-o", "markdown"]);
+    assert_eq!(code, 1);
+    assert!(
+        md.starts_with("**1 object changed**")
+            && md.contains("| changed |")
+            && md.contains("```diff"),
+        "{md}"
+    );
+    let (json, _, _) = run_in(t.path(), &["diff", "deploy", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(v["changes"][0]["change"], "changed");
+    // Between two refs: the change committed, HEAD~1 against HEAD.
+    let ok = std::process::Command::new("git")
+        .current_dir(t.path())
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qam",
+            "two",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let (out, _, code) = run_in(t.path(), &["diff", "deploy", "HEAD~1", "HEAD"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("--- HEAD~1/") && out.contains("+++ HEAD/"),
+        "{out}"
+    );
+    let (_, err, code) = run_in(t.path(), &["diff", "deploy", "no-such-ref"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no such git ref \"no-such-ref\""), "{err}");
+}

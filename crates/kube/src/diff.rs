@@ -244,6 +244,80 @@ pub fn unified(before: &str, after: &str, name: &str) -> Option<String> {
     )
 }
 
+/// How one object differs between two renders.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectDiff {
+    /// `Kind namespace/name` (`Kind name` for a cluster-scoped object).
+    pub object: String,
+    /// `added`, `removed` or `changed`.
+    pub change: &'static str,
+    /// The unified diff of the object's YAML, Secret values masked.
+    pub diff: String,
+}
+
+/// The objects that differ between two renders (`old`, `new`: object bodies), in the order of
+/// `new` then the removed ones; `labels` name the two sides in the diffs' headers.
+pub fn between(old: &[Json], new: &[Json], labels: (&str, &str)) -> Vec<ObjectDiff> {
+    let key = |o: &Json| {
+        let f = |p: &str| {
+            o.pointer(p)
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let ns = f("/metadata/namespace");
+        let name = f("/metadata/name");
+        match ns.is_empty() {
+            true => format!("{} {name}", f("/kind")),
+            false => format!("{} {ns}/{name}", f("/kind")),
+        }
+    };
+    let old_by: std::collections::BTreeMap<String, &Json> =
+        old.iter().map(|o| (key(o), o)).collect();
+    let new_keys: std::collections::BTreeSet<String> = new.iter().map(key).collect();
+    let shown = |o: &Json, before: Option<&Json>| {
+        let o = normalize(o);
+        to_yaml(&if is_secret(&o) {
+            mask_secret(&o, before)
+        } else {
+            o
+        })
+    };
+    let diff = |a: &str, b: &str, name: &str| {
+        let d = similar::TextDiff::from_lines(a, b);
+        let header = (
+            format!("{}/{name}", labels.0),
+            format!("{}/{name}", labels.1),
+        );
+        d.unified_diff()
+            .context_radius(3)
+            .header(&header.0, &header.1)
+            .to_string()
+    };
+    let mut out = Vec::new();
+    for o in new {
+        let k = key(o);
+        let (change, before, after) = match old_by.get(&k) {
+            None => ("added", String::new(), shown(o, None)),
+            Some(b) if **b == *o => continue,
+            Some(b) => ("changed", shown(b, None), shown(o, Some(b))),
+        };
+        out.push(ObjectDiff {
+            diff: diff(&before, &after, &k),
+            object: k,
+            change,
+        });
+    }
+    for (k, b) in old_by.iter().filter(|(k, _)| !new_keys.contains(*k)) {
+        out.push(ObjectDiff {
+            object: k.clone(),
+            change: "removed",
+            diff: diff(&shown(b, None), "", k),
+        });
+    }
+    out
+}
+
 /// Display forms of a live object and its dry-run result, masked when it is a Secret.
 pub fn display_pair(live: &Json, planned: &Json) -> (String, String) {
     let (live, planned) = (normalize(live), normalize(planned));
@@ -363,5 +437,34 @@ mod tests {
         assert!(text.contains("+  diff: (hidden, changed)"), "{text}");
         assert!(text.contains("+  new: (hidden, changed)"), "{text}");
         assert!(!text.contains("+  same"), "{text}");
+    }
+
+    /// Two renders compared: a changed Secret value shows as masked and changed, never in
+    /// clear; an added and a removed object are named.
+    #[test]
+    fn renders_compare_with_secret_values_masked() {
+        let secret = |v: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "a"},
+                   "stringData": {"password": v}})
+        };
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}});
+        let d = between(
+            &[secret("old-pw"), cm],
+            &[secret("new-pw"), job],
+            ("HEAD", "tree"),
+        );
+        let all: String = d.iter().map(|x| x.diff.clone()).collect();
+        assert!(!all.contains("old-pw") && !all.contains("new-pw"), "{all}");
+        assert!(all.contains("(hidden, changed)"), "{all}");
+        let changes: Vec<(&str, &str)> = d.iter().map(|x| (x.object.as_str(), x.change)).collect();
+        assert_eq!(
+            changes,
+            [
+                ("Secret a/db", "changed"),
+                ("Job j", "added"),
+                ("ConfigMap c", "removed")
+            ]
+        );
     }
 }
