@@ -1,12 +1,11 @@
 //! `berth render`: the deploy folder as Kubernetes objects, without touching any cluster.
 
 use berth_core::view::Modes;
-use berth_manifest::Rendered;
 use berth_render::{ChartOptions, Request, Target};
 use clap::{Args, ValueEnum};
 use std::fmt;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Flags shared by every command that renders a deploy folder.
 #[derive(Args, Debug, Clone)]
@@ -210,9 +209,6 @@ impl fmt::Display for RenderError {
     }
 }
 
-/// The file that records which files `--output-dir` wrote, so stale ones can be removed.
-const WRITTEN_LIST: &str = ".berth-rendered";
-
 pub fn run(args: RenderArgs) -> Result<(), RenderError> {
     let request = args.flags.request();
     if request.is_chart() {
@@ -222,7 +218,7 @@ pub fn run(args: RenderArgs) -> Result<(), RenderError> {
         let rendered = request
             .render_folder_text()
             .map_err(RenderError::Manifest)?;
-        return write_dir(dir, &rendered)
+        return berth_render::output::write_dir(dir, &rendered)
             .map_err(|e| RenderError::Output(format!("cannot write to {}: {e}", dir.display())));
     }
     // Each branch prints while what it rendered is alive, and the process ends before that
@@ -232,7 +228,7 @@ pub fn run(args: RenderArgs) -> Result<(), RenderError> {
             let rendered = request
                 .render_folder_text()
                 .map_err(RenderError::Manifest)?;
-            print_and_end(&to_yaml_stream(&rendered))
+            print_and_end(&berth_render::output::to_yaml_stream(&rendered))
         }
         Format::Json => {
             let out = request.render(&Modes::default(), &Target::Local);
@@ -298,58 +294,4 @@ fn widen_pipe(len: usize) {
     let size = len.clamp(64 * 1024, 1 << 20) as nix::libc::c_int;
     // SAFETY: F_SETPIPE_SZ on our own stdout changes only its buffer size; errors are ignored.
     unsafe { nix::libc::fcntl(fd, nix::libc::F_SETPIPE_SZ, size) };
-}
-
-/// Every object as one multi-document YAML stream, each preceded by its source.
-pub fn to_yaml_stream<B>(r: &Rendered<B>) -> String {
-    const FRAME: usize = "---\n# Source: \n\n".len();
-    let len = r
-        .objects
-        .iter()
-        .map(|o| FRAME + o.origin.file.len() + o.text.len());
-    let mut s = String::with_capacity(len.sum());
-    for o in &r.objects {
-        s.push_str("---\n# Source: ");
-        s.push_str(&o.origin.file);
-        s.push('\n');
-        s.push_str(&o.text);
-        s.push('\n');
-    }
-    s
-}
-
-fn file_name(o: &berth_manifest::Object<()>, clash: bool) -> String {
-    let kind = o.oref.group_kind.kind.to_lowercase();
-    match (&o.oref.namespace, clash) {
-        (Some(ns), true) => format!("{kind}--{}--{ns}.yaml", o.oref.name),
-        _ => format!("{kind}--{}.yaml", o.oref.name),
-    }
-}
-
-fn write_dir(dir: &Path, r: &Rendered<()>) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut counts = std::collections::HashMap::new();
-    for o in &r.objects {
-        *counts.entry(file_name(o, false)).or_insert(0) += 1;
-    }
-    let mut written = Vec::new();
-    for o in &r.objects {
-        let name = file_name(o, counts[&file_name(o, false)] > 1);
-        std::fs::write(
-            dir.join(&name),
-            format!("# Source: {}\n{}\n", o.origin.file, o.text),
-        )?;
-        written.push(name);
-    }
-    let list = dir.join(WRITTEN_LIST);
-    if let Ok(previous) = std::fs::read_to_string(&list) {
-        for old in previous.lines() {
-            let stale = !written.iter().any(|w| w == old);
-            let ours = old.ends_with(".yaml") && !old.contains('/') && !old.starts_with('.');
-            if stale && ours {
-                let _ = std::fs::remove_file(dir.join(old));
-            }
-        }
-    }
-    std::fs::write(list, written.join("\n") + "\n")
 }

@@ -7,6 +7,9 @@
 // A render ends at its first error, so errors are returned once and may carry detail.
 #![allow(clippy::result_large_err)]
 
+pub mod git;
+pub mod output;
+
 pub use berth_chart::LookupSource;
 use berth_core::view::{modes_json, ChartView, Modes};
 use berth_manifest::{DeployFolder, Document, Error, RenderOptions, Rendered};
