@@ -756,6 +756,25 @@ fn version_on_a_command_is_the_charts() {
     assert!(out.starts_with("berth "), "{out}");
 }
 
+/// Runs git in `dir` as a throwaway identity; it must succeed.
+fn git_in(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
 /// A git repository holding a copy of the example folder (files only, as `scratch`), committed.
 fn git_repo_with_example() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
@@ -768,23 +787,7 @@ fn git_repo_with_example() -> tempfile::TempDir {
             std::fs::copy(e.path(), folder.join(e.file_name())).unwrap();
         }
     }
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .current_dir(t.path())
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
+    let git = |args: &[&str]| git_in(t.path(), args);
     git(&["init", "-q"]);
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "one"]);
@@ -832,21 +835,7 @@ fn diff_shows_exactly_a_one_value_change_with_diffs_exit_codes() {
     assert_eq!(v["changes"].as_array().unwrap().len(), 1);
     assert_eq!(v["changes"][0]["change"], "changed");
     // Between two refs: the change committed, HEAD~1 against HEAD.
-    let ok = std::process::Command::new("git")
-        .current_dir(t.path())
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qam",
-            "two",
-        ])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    git_in(t.path(), &["commit", "-qam", "two"]);
     let (out, _, code) = run_in(t.path(), &["diff", "deploy", "HEAD~1", "HEAD"]);
     assert_eq!(code, 1);
     assert!(

@@ -391,11 +391,7 @@ fn every_function_has_a_case_against_go_or_helm() {
 #[ignore = "needs helm: BERTH_HELM or helm on PATH (./scripts/test.sh provides it)"]
 fn generated_values_render_as_helm_renders_them() {
     let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
-    let seed: u64 = std::env::var("BERTH_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0001);
-    let mut rng = Rng(seed | 1);
+    let (seed, mut rng) = seeded(0x5eed_0001);
     const CASES: usize = 80;
     let chart = sprig_chart();
     let mut values = serde_json::Map::new();
@@ -447,11 +443,7 @@ fn generated_values_render_as_helm_renders_them() {
 #[ignore = "needs helm: BERTH_HELM or helm on PATH (./scripts/test.sh provides it)"]
 fn generated_strings_change_as_helm_changes_them() {
     let helm = helm().expect("helm: set BERTH_HELM or put helm on PATH (./scripts/test.sh does)");
-    let seed: u64 = std::env::var("BERTH_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0002);
-    let mut rng = Rng(seed | 1);
+    let (seed, mut rng) = seeded(0x5eed_0002);
     const CASES: usize = 300;
     let strings: Vec<String> = (0..CASES).map(|_| gen_string(&mut rng)).collect();
     let chart = sprig_chart();
@@ -562,6 +554,15 @@ const GENERATED_CASE: &str = r#"{{ toYaml $v }}
 --7
 {{ if or (kindIs "float64" $v) (kindIs "int64" $v) }}{{ add $v 0 }} {{ int $v }} {{ float64 $v }} {{ printf "%v %d %g" $v $v $v }}{{ end }}
 "#;
+
+/// `BERTH_DIFF_SEED`, else `default`, and a generator seeded with it.
+fn seeded(default: u64) -> (u64, Rng) {
+    let seed: u64 = std::env::var("BERTH_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    (seed, Rng(seed | 1))
+}
 
 struct Rng(u64);
 
