@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use berth_render::CRDS_FOLDER;
 
 fn from_crds_folder(m: &Manifest) -> bool {
-    m.body["metadata"]["annotations"].get(CRDS_FOLDER).is_some()
+    m.annotation(CRDS_FOLDER).is_some()
 }
 
 /// Splits `crds/` documents from the other objects.
@@ -22,7 +22,7 @@ pub fn split(manifests: Vec<Manifest>) -> (Vec<Manifest>, Vec<Manifest>) {
 }
 
 fn name(m: &Manifest) -> &str {
-    m.body["metadata"]["name"].as_str().unwrap_or("")
+    m.name()
 }
 
 /// The `crds/` documents the cluster does not have yet.

@@ -107,13 +107,11 @@ pub struct Hook {
 
 impl Hook {
     fn kind(&self) -> &str {
-        self.manifest.body["kind"].as_str().unwrap_or("")
+        self.manifest.kind()
     }
 
     fn name(&self) -> &str {
-        self.manifest.body["metadata"]["name"]
-            .as_str()
-            .unwrap_or("")
+        self.manifest.name()
     }
 
     fn group_kind(&self) -> GroupKind {

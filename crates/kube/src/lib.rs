@@ -15,6 +15,7 @@ pub mod diff;
 pub mod error;
 pub mod hooks;
 pub mod lock;
+mod manifest;
 pub mod plan;
 pub mod release;
 pub mod resources;
@@ -259,8 +260,8 @@ fn hook_notes(hooks: &[hooks::Hook]) -> Vec<String> {
             let events: Vec<String> = h.events.iter().map(|e| e.to_string()).collect();
             format!(
                 "hook {}/{} runs at {} (weight {}); it is not a member of the set",
-                h.manifest.body["kind"].as_str().unwrap_or(""),
-                h.manifest.body["metadata"]["name"].as_str().unwrap_or(""),
+                h.manifest.kind(),
+                h.manifest.name(),
                 events.join(", "),
                 h.weight
             )
@@ -284,14 +285,13 @@ pub async fn plan_deploy(
     let planned: Vec<Manifest> = missing.iter().cloned().chain(members).collect();
     let mut plan = plan::plan(client, resolver, set, &planned, popts).await?;
     plan.notes.extend(hook_notes(&hooks));
-    for m in crds.iter().filter(|m| {
-        !missing
-            .iter()
-            .any(|x| x.body["metadata"]["name"] == m.body["metadata"]["name"])
-    }) {
+    for m in crds
+        .iter()
+        .filter(|m| !missing.iter().any(|x| x.name() == m.name()))
+    {
         plan.notes.push(format!(
             "CustomResourceDefinition/{} (crds/) exists: left as it is, never upgraded",
-            m.body["metadata"]["name"].as_str().unwrap_or("")
+            m.name()
         ));
     }
     Ok(plan)

@@ -2,6 +2,7 @@
 
 use crate::applyset::{self, ApplySet, PART_OF};
 use crate::error::{from_kube, Action, Error, ErrorKind};
+pub use crate::manifest::Manifest;
 use crate::resources::{Resolver, Resource};
 use crate::FIELD_MANAGER;
 use crate::{adopt, diff};
@@ -14,35 +15,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Requests in flight at once, per step.
 pub const CONCURRENCY: usize = 16;
-
-/// One object to apply: its body and where it came from.
-#[derive(Clone, Debug)]
-pub struct Manifest {
-    /// `web.yaml:12`, or `revision 3` for a rollback.
-    pub origin: String,
-    pub body: Json,
-}
-
-impl Manifest {
-    /// From a rendered object of a deploy folder.
-    pub fn from_rendered(o: &berth_manifest::Object) -> Manifest {
-        Manifest {
-            origin: format!("{}:{}", o.origin.file, o.origin.line.max(1)),
-            body: o.body.clone(),
-        }
-    }
-
-    fn api_version(&self) -> &str {
-        self.body
-            .get("apiVersion")
-            .and_then(Json::as_str)
-            .unwrap_or("")
-    }
-
-    fn kind(&self) -> &str {
-        self.body.get("kind").and_then(Json::as_str).unwrap_or("")
-    }
-}
 
 /// An object resolved against the cluster: where it goes and how to reach it.
 #[derive(Clone, Debug)]
