@@ -152,6 +152,7 @@ impl RenderFlags {
             namespace: self.namespace.clone(),
             set: self.set.clone(),
             value_files: self.value_files.clone(),
+            release: self.chart.release.clone(),
             chart: self.chart.options(),
         }
     }
@@ -161,7 +162,6 @@ impl ChartFlags {
     /// The library's chart options from these flags.
     pub fn options(&self) -> ChartOptions {
         ChartOptions {
-            release: self.release.clone(),
             set_string: self.set_string.clone(),
             set_json: self.set_json.clone(),
             set_file: self.set_file.clone(),

@@ -33,19 +33,16 @@ use berth_manifest::{Error, ErrorKind};
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};
 
-/// What `helm template` takes besides the chart.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    pub release: String,
-    pub namespace: String,
-    /// `-f`, in order.
-    pub value_files: Vec<PathBuf>,
-    /// `--set`, `--set-string`, `--set-json`, `--set-file`, each in order.
-    pub set: Vec<String>,
+/// A chart's own flags, as `helm template` takes them beside the release, the namespace and the
+/// values files (what a render request carries for a chart).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ChartOptions {
+    /// `--set-string`, `--set-json`, `--set-file`, each in order (after `--set`).
     pub set_string: Vec<String>,
     pub set_json: Vec<String>,
     pub set_file: Vec<String>,
-    /// `--kube-version` (default [`DEFAULT_KUBE_VERSION`]).
+    /// `--kube-version` (default [`DEFAULT_KUBE_VERSION`]; wins over a cluster's).
     pub kube_version: Option<String>,
     /// `--api-versions`, added to the built-in set.
     pub api_versions: Vec<String>,
@@ -54,6 +51,21 @@ pub struct Options {
     pub skip_schema_validation: bool,
     /// `--show-only`: template paths (`templates/x.yaml`) whose output is wanted.
     pub show_only: Vec<String>,
+    /// `--version`: the chart's version or a constraint (`^1.2`) it must satisfy.
+    pub version: Option<String>,
+}
+
+/// What `helm template` takes besides the chart.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub release: String,
+    pub namespace: String,
+    /// `-f`, in order.
+    pub value_files: Vec<PathBuf>,
+    /// `--set`, in order.
+    pub set: Vec<String>,
+    /// The chart's other flags.
+    pub chart: ChartOptions,
     /// `.Release.IsUpgrade` (and not `IsInstall`); `.Release.Revision`.
     pub is_upgrade: bool,
     pub revision: i64,
@@ -62,8 +74,6 @@ pub struct Options {
     pub cluster_api_versions: Option<Vec<String>>,
     /// Where `lookup` reads live objects; none renders offline (empty maps, as `helm template`).
     pub lookup: Option<LookupSource>,
-    /// `--version`: the chart's version or a constraint (`^1.2`) it must satisfy.
-    pub version: Option<String>,
 }
 
 /// A [`berth_template::Lookup`] for [`Options`].
@@ -131,7 +141,7 @@ pub fn template(path: &Path, opts: &Options) -> Result<Output, Error> {
 
 /// Renders a loaded chart.
 pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
-    check_version(&chart, opts.version.as_deref())?;
+    check_version(&chart, opts.chart.version.as_deref())?;
     deps::check_present(&chart)?;
     let user = user_values(opts)?;
     deps::process_enabled(&mut chart, &user, "")?;
@@ -144,8 +154,8 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
     // the values as one JSON value, which `top` becomes for the while (not a copy).
     let top = Json::Object(top);
     let files = std::thread::scope(|s| {
-        let checked =
-            (!opts.skip_schema_validation).then(|| s.spawn(|| schema::validate(&chart, &top)));
+        let checked = (!opts.chart.skip_schema_validation)
+            .then(|| s.spawn(|| schema::validate(&chart, &top)));
         let files = render::render(&chart, &top, opts, kube);
         if let Some(checked) = checked {
             checked.join().expect("schema thread")?;
@@ -159,7 +169,11 @@ pub fn render_chart(mut chart: Chart, opts: &Options) -> Result<Output, Error> {
 }
 
 fn kube_version(opts: &Options) -> Result<objects::KubeVersion, Error> {
-    let given = opts.kube_version.as_deref().unwrap_or(DEFAULT_KUBE_VERSION);
+    let given = opts
+        .chart
+        .kube_version
+        .as_deref()
+        .unwrap_or(DEFAULT_KUBE_VERSION);
     objects::KubeVersion::parse(given).ok_or_else(|| {
         Error::new(
             ErrorKind::SetArgument,
@@ -204,7 +218,7 @@ fn user_values(opts: &Options) -> Result<Map<String, Json>, Error> {
         })?;
         values::merge_maps(&mut base, read_values(&text, &shown)?);
     }
-    for s in &opts.set_json {
+    for s in &opts.chart.set_json {
         let t = s.trim();
         if t.starts_with('{') {
             let v: Json =
@@ -219,10 +233,10 @@ fn user_values(opts: &Options) -> Result<Map<String, Json>, Error> {
     for s in &opts.set {
         parse_set(s, &mut base, strvals::Kind::Typed, "--set")?;
     }
-    for s in &opts.set_string {
+    for s in &opts.chart.set_string {
         parse_set(s, &mut base, strvals::Kind::String, "--set-string")?;
     }
-    for s in &opts.set_file {
+    for s in &opts.chart.set_file {
         parse_set(s, &mut base, strvals::Kind::File, "--set-file")?;
     }
     Ok(base)

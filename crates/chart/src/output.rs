@@ -193,15 +193,15 @@ pub(crate) fn collect(
             if f.name == notes_name {
                 notes = Some(f.text);
             }
-        } else if shown(&f.name, &opts.show_only) {
+        } else if shown(&f.name, &opts.chart.show_only) {
             wanted.push(f);
         }
     }
     for part in split_all(&wanted) {
         docs.extend(part?);
     }
-    if !opts.show_only.is_empty() {
-        check_show_only(&docs, &opts.show_only)?;
+    if !opts.chart.show_only.is_empty() {
+        check_show_only(&docs, &opts.chart.show_only)?;
     }
     let (mut hooks, mut manifests): (Vec<_>, Vec<_>) =
         docs.into_iter().partition(|m| m.hook().is_some());
@@ -215,7 +215,7 @@ pub(crate) fn collect(
         hooks,
         notes,
         values,
-        include_crds: opts.include_crds,
+        include_crds: opts.chart.include_crds,
     })
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn render(
         Some(cluster) => cluster.clone(),
         None => default_api_versions(),
     };
-    api.extend(opts.api_versions.iter().cloned());
+    api.extend(opts.chart.api_versions.iter().cloned());
     let caps = Value::Object(Rc::new(Capabilities {
         api_versions: Rc::new(api),
         kube,

@@ -10,7 +10,7 @@
 pub mod git;
 pub mod output;
 
-pub use berth_chart::LookupSource;
+pub use berth_chart::{ChartOptions, LookupSource};
 use berth_core::view::{modes_json, ChartView, Modes};
 use berth_manifest::{DeployFolder, Document, Error, RenderOptions, Rendered};
 use serde::{Deserialize, Serialize};
@@ -33,31 +33,12 @@ pub struct Request {
     pub set: Vec<String>,
     /// Variables or values files, merged in order after the folder's or chart's own.
     pub value_files: Vec<PathBuf>,
-    /// A chart's options.
+    /// A chart's `.Release.Name` (default `release-name`, as Helm's).
+    #[serde(default)]
+    pub release: Option<String>,
+    /// A chart's other flags.
     #[serde(default)]
     pub chart: ChartOptions,
-}
-
-/// A Helm chart's options, as `helm template` takes them.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ChartOptions {
-    /// `.Release.Name` (default `release-name`, as Helm's).
-    pub release: Option<String>,
-    pub set_string: Vec<String>,
-    pub set_json: Vec<String>,
-    pub set_file: Vec<String>,
-    /// `.Capabilities.KubeVersion`; wins over a cluster's, as with `helm install`.
-    pub kube_version: Option<String>,
-    /// Extra `.Capabilities.APIVersions`.
-    pub api_versions: Vec<String>,
-    /// `crds/` printed too (a cluster's render always has them).
-    pub include_crds: bool,
-    pub skip_schema_validation: bool,
-    /// Only these templates' output.
-    pub show_only: Vec<String>,
-    /// The chart's version or a constraint it must satisfy.
-    pub version: Option<String>,
 }
 
 /// Where the objects go.
@@ -118,8 +99,7 @@ impl Request {
     }
 
     fn release(&self) -> String {
-        self.chart
-            .release
+        self.release
             .clone()
             .unwrap_or_else(|| "release-name".into())
     }
@@ -149,11 +129,15 @@ impl Request {
 
     /// The chart rendered as `helm template` (or, for a cluster, `helm install`) renders it.
     pub fn render_chart(&self, target: &Target) -> Result<berth_chart::Output, Error> {
-        let c = &self.chart;
         let view = match target {
             Target::Cluster(v) => v.as_ref(),
             Target::Local => None,
         };
+        let mut chart = self.chart.clone();
+        // --kube-version wins over the cluster's, as with `helm install`.
+        if chart.kube_version.is_none() {
+            chart.kube_version = view.map(|v| v.kube_version.clone());
+        }
         berth_chart::template(
             &self.dir,
             &berth_chart::Options {
@@ -161,22 +145,11 @@ impl Request {
                 namespace: self.namespace_or_default(),
                 value_files: self.value_files.clone(),
                 set: self.set.clone(),
-                set_string: c.set_string.clone(),
-                set_json: c.set_json.clone(),
-                set_file: c.set_file.clone(),
-                kube_version: c
-                    .kube_version
-                    .clone()
-                    .or_else(|| view.map(|v| v.kube_version.clone())),
-                api_versions: c.api_versions.clone(),
-                include_crds: c.include_crds,
-                skip_schema_validation: c.skip_schema_validation,
-                show_only: c.show_only.clone(),
+                chart,
                 is_upgrade: false,
                 revision: 1,
                 cluster_api_versions: view.map(|v| v.api_versions.clone()),
                 lookup: view.and_then(|v| v.lookup.clone()),
-                version: c.version.clone(),
             },
         )
     }
