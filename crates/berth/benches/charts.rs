@@ -198,17 +198,8 @@ fn main() {
     if wanted(gen_name) {
         rows.push(bench(gen_name, gen.path(), &helm, &berth, &gen_args));
     }
-    // `charts-next` beside the corpus: the big umbrella charts, in the same layout.
-    let mut cases: Vec<PathBuf> = [corpus.clone(), corpus.with_file_name("charts-next")]
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flat_map(|d| d.map(|e| e.unwrap().path()))
-        .collect();
-    cases.sort();
-    for case in cases
-        .iter()
-        .filter(|c| c.join("args.txt").is_file() && !c.join("expected.txt").exists())
-    {
+    let cases = chart_support::case_dirs(&corpus);
+    for case in cases.iter().filter(|c| !c.join("expected.txt").exists()) {
         let line = std::fs::read_to_string(case.join("args.txt")).unwrap();
         let args = chart_support::shell_words(line.trim())[2..].to_vec();
         let name = case.file_name().unwrap().to_string_lossy().to_string();

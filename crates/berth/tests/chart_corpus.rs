@@ -68,16 +68,7 @@ fn check_case(case: &Path) -> Vec<String> {
 #[ignore = "needs the chart corpus (../shared/charts or BERTH_CHART_CORPUS; ./scripts/test.sh finds it)"]
 fn chart_corpus_renders_as_helm_does() {
     let root = corpus();
-    // `charts-next` beside the corpus: the big umbrella charts, in the same layout.
-    let next = root.with_file_name("charts-next");
-    let mut cases: Vec<PathBuf> = [&root, &next]
-        .into_iter()
-        .filter(|dir| dir.is_dir())
-        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("args.txt").is_file())
-        .collect();
-    cases.sort();
+    let cases = chart_support::case_dirs(&root);
     assert!(
         cases.len() >= 45,
         "only {} cases in {}",

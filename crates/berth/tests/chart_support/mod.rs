@@ -80,6 +80,20 @@ pub struct Varying {
     pub path: Vec<String>,
 }
 
+/// Every case folder (one with `args.txt`) of the corpus at `root` and of `charts-next` beside
+/// it (the big umbrella charts, in the same layout), sorted.
+pub fn case_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let next = root.with_file_name("charts-next");
+    let mut cases: Vec<std::path::PathBuf> = [root, next.as_path()]
+        .into_iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|d| d.map(|e| e.unwrap().path()))
+        .filter(|p| p.join("args.txt").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
+
 pub fn varying(case: &Path) -> Vec<Varying> {
     let Ok(text) = std::fs::read_to_string(case.join("nondeterministic.txt")) else {
         return vec![];

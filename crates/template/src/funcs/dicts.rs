@@ -174,10 +174,7 @@ fn merge(a: &[Value], how: fn(&mut BTreeMap<String, Value>, &BTreeMap<String, Va
     // A nil destination is a new map (mergo fills the pointer it is given).
     let dst = match &a[0] {
         Value::Map(m) => m.clone(),
-        _ => match Value::map(BTreeMap::new()) {
-            Value::Map(m) => m,
-            _ => unreachable!(),
-        },
+        _ => crate::MapRef::default(),
     };
     for src in &a[1..] {
         if let Value::Map(src) = src {
