@@ -3,6 +3,7 @@
 pub mod apis;
 pub mod backend;
 mod cron;
+pub mod diagnostic;
 pub mod events;
 pub mod health;
 pub mod logs;

@@ -2,7 +2,7 @@
 //! prune of members no longer rendered, and the ApplySet parent kept truthful throughout.
 
 use crate::applyset::{self, ApplySet, PART_OF};
-use crate::error::{from_kube, Action, Error, ErrorKind};
+use crate::error::{from_kube, Action, Error, ErrorKind, FromOrigin};
 use crate::plan::{api, apply_params, object_error, ChangeKind, Desired, Plan, CONCURRENCY};
 use crate::resources::Resolver;
 use crate::FIELD_MANAGER;
@@ -474,7 +474,7 @@ async fn replace_delete(objects: &Api<kube::api::DynamicObject>, d: &Desired) ->
                     d.oref
                 ),
             )
-            .at(&d.origin)
+            .from_origin(&d.origin)
             .hint("check its finalizers; apply again once it is gone"));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -546,7 +546,7 @@ pub(crate) mod tests {
                 namespace: Some("ns".into()),
                 name: name.into(),
             },
-            origin: format!("{name}.yaml:1"),
+            origin: crate::manifest::Origin::file(&format!("{name}.yaml"), 1),
             resource: None,
             api_version: api_version.into(),
             body: json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}),

@@ -2,7 +2,7 @@
 //! anything else when the cluster lacks it, and otherwise left as it is; it is never upgraded,
 //! never a member of the deploy set, and so never pruned or deleted by berth.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, FromOrigin};
 use crate::plan::Manifest;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::PostParams;
@@ -35,7 +35,7 @@ pub async fn missing(client: &kube::Client, crds: &[Manifest]) -> Result<Vec<Man
                 ErrorKind::Api,
                 format!("cannot read CustomResourceDefinition/{}: {e}", name(m)),
             )
-            .at(m.origin.clone())
+            .from_origin(&m.origin)
         })?;
         if found.is_none() {
             out.push(m.clone());
@@ -80,7 +80,7 @@ pub async fn install(
                 ErrorKind::Rejected,
                 format!("not a CustomResourceDefinition: {e}"),
             )
-            .at(m.origin.clone())
+            .from_origin(&m.origin)
         })?;
         let pp = PostParams {
             field_manager: Some("berth".into()),
@@ -91,7 +91,7 @@ pub async fn install(
                 ErrorKind::Rejected,
                 format!("cannot create CustomResourceDefinition/{}: {e}", name(m)),
             )
-            .at(m.origin.clone())
+            .from_origin(&m.origin)
         })?;
         say(format!(
             "created CustomResourceDefinition/{} (crds/)",
@@ -102,7 +102,7 @@ pub async fn install(
                 ErrorKind::Timeout,
                 format!("CustomResourceDefinition/{}: {why}", name(m)),
             )
-            .at(m.origin.clone())
+            .from_origin(&m.origin)
         })?;
     }
     Ok(())

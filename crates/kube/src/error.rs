@@ -1,17 +1,7 @@
 //! Errors of the Kubernetes backend: what went wrong, which object and file, and what to do.
 
-use std::fmt;
-
 /// An error of a cluster operation, printed like cargo's: a line of what, then where, then a hint.
-#[derive(Debug, thiserror::Error)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub message: String,
-    /// `--> file:line` of the object's template, when one object is at fault.
-    pub location: Option<String>,
-    pub notes: Vec<String>,
-    pub hint: Option<String>,
-}
+pub type Error = berth_core::diagnostic::Diagnostic<ErrorKind>;
 
 /// What went wrong, for callers and tests that branch on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,55 +30,6 @@ pub enum ErrorKind {
     Api,
 }
 
-impl Error {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            message: message.into(),
-            location: None,
-            notes: Vec::new(),
-            hint: None,
-        }
-    }
-
-    pub fn at(mut self, location: impl Into<String>) -> Error {
-        self.location = Some(location.into());
-        self
-    }
-
-    pub fn note(mut self, note: impl Into<String>) -> Error {
-        self.notes.push(note.into());
-        self
-    }
-
-    pub fn hint(mut self, hint: impl Into<String>) -> Error {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.message)?;
-        if let Some(loc) = &self.location {
-            writeln!(f, "  --> {loc}")?;
-        }
-        for note in &self.notes {
-            for (i, line) in note.lines().enumerate() {
-                if i == 0 {
-                    writeln!(f, "   = note: {line}")?;
-                } else {
-                    writeln!(f, "           {line}")?;
-                }
-            }
-        }
-        if let Some(hint) = &self.hint {
-            writeln!(f, "   = hint: {hint}")?;
-        }
-        Ok(())
-    }
-}
-
 /// What a request was doing, so a failure can say it in the user's words.
 #[derive(Clone, Debug)]
 pub struct Action<'a> {
@@ -99,7 +40,7 @@ pub struct Action<'a> {
     pub namespace: Option<&'a str>,
     /// `Deployment/web` and its template, when one object is concerned.
     pub object: Option<String>,
-    pub origin: Option<String>,
+    pub origin: Option<crate::manifest::Origin>,
 }
 
 /// Turns a kube-rs error into one that names the verb, resource, namespace and object.
@@ -155,7 +96,18 @@ pub fn from_kube(err: kube::Error, action: &Action<'_>) -> Error {
         .hint("check that the cluster is running; berth retried for the retry timeout (--retry-timeout)"),
     };
     if let Some(origin) = &action.origin {
-        e.location = Some(origin.clone());
+        e = origin.locate(e);
     }
     e
+}
+
+/// Says which template an error's object came from (`--> web.yaml:12`).
+pub(crate) trait FromOrigin {
+    fn from_origin(self, origin: &crate::manifest::Origin) -> Self;
+}
+
+impl FromOrigin for Error {
+    fn from_origin(self, origin: &crate::manifest::Origin) -> Error {
+        origin.locate(self)
+    }
 }

@@ -6,7 +6,7 @@
 //! `before-hook-creation` (the default: just before it is created again), `hook-succeeded`
 //! (once every hook of the event succeeded), `hook-failed` (when it failed).
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, FromOrigin};
 use crate::plan::{api, Manifest};
 use crate::resources::Resolver;
 use berth_core::{ApplyPhase, GroupKind};
@@ -137,7 +137,7 @@ pub fn split(manifests: &[Manifest]) -> Result<(Vec<Manifest>, Vec<Hook>), Error
         };
         let bad = |what: String| {
             Error::new(ErrorKind::Rejected, what)
-                .at(m.origin.clone())
+                .from_origin(&m.origin)
                 .hint("see https://helm.sh/docs/topics/charts_hooks/ for the hooks and policies Helm knows")
         };
         let events = events
@@ -276,7 +276,7 @@ async fn run_one(
             ErrorKind::Rejected,
             format!("{event} hook {}: {what}", hook.label()),
         )
-        .at(m.origin.clone())
+        .from_origin(&m.origin)
     };
     if hook.before_creation {
         delete_and_wait(&objects, hook.name())
@@ -455,7 +455,7 @@ mod tests {
 
     fn m(name: &str, kind: &str, ann: Json) -> Manifest {
         Manifest {
-            origin: format!("{name}.yaml:1"),
+            origin: crate::manifest::Origin::file(&format!("{name}.yaml"), 1),
             body: json!({"apiVersion": if kind == "Job" {"batch/v1"} else {"v1"}, "kind": kind,
                          "metadata": {"name": name, "annotations": ann}}),
         }

@@ -1,7 +1,7 @@
 //! `berth plan`: the server's dry-run of every object, compared with what is live.
 
 use crate::applyset::{self, ApplySet, PART_OF};
-use crate::error::{from_kube, Action, Error, ErrorKind};
+use crate::error::{from_kube, Action, Error, ErrorKind, FromOrigin};
 pub use crate::manifest::Manifest;
 use crate::resources::{Resolver, Resource};
 use crate::FIELD_MANAGER;
@@ -20,7 +20,7 @@ pub const CONCURRENCY: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Desired {
     pub oref: ObjectRef,
-    pub origin: String,
+    pub origin: crate::manifest::Origin,
     /// `None` while its kind is served only once a CRD of this set is applied.
     pub resource: Option<Resource>,
     pub api_version: String,
@@ -296,7 +296,7 @@ pub fn check_retired_apis(
             r.api_version, r.kind, r.removed_in
         ),
     )
-    .at(&first.origin);
+    .from_origin(&first.origin);
     for (m, r) in rest {
         e = e.note(format!(
             "also {} {} at {} (removed in {}; {})",
@@ -320,7 +320,8 @@ fn as_member(
     set: &ApplySet,
     namespaced: bool,
 ) -> Result<(Json, String, Option<String>), Error> {
-    let refuse = |what: &str| Error::new(ErrorKind::Rejected, what.to_string()).at(&m.origin);
+    let refuse =
+        |what: &str| Error::new(ErrorKind::Rejected, what.to_string()).from_origin(&m.origin);
     let mut body = m.body.clone();
     let meta = body
         .as_object_mut()
@@ -397,7 +398,7 @@ pub async fn resolve(
                         m.api_version()
                     ),
                 )
-                .at(&m.origin)
+                .from_origin(&m.origin)
                 .note("nothing was applied")
                 .hint("install its CustomResourceDefinition first (or add it to the folder), or check apiVersion and kind"))
             }
@@ -420,7 +421,7 @@ pub async fn resolve(
         if let Some(first) = seen.insert(oref.clone(), m.origin.clone()) {
             return Err(
                 Error::new(ErrorKind::Rejected, format!("{oref} is defined twice"))
-                    .at(&m.origin)
+                    .from_origin(&m.origin)
                     .note(format!("first defined at {first}"))
                     .hint("remove one of them"),
             );
@@ -754,7 +755,7 @@ fn change_of(d: &Desired, planned: Option<Json>, live: Option<&Json>) -> Change 
     let line = |action, diff, changed_secret_keys| Change {
         action,
         oref: (&d.oref).into(),
-        source: Some(d.origin.clone()),
+        source: Some(d.origin.to_string()),
         diff,
         changed_secret_keys,
     };
@@ -942,7 +943,7 @@ mod tests {
     #[test]
     fn empty_annotations_and_labels_blocks_mean_none() {
         let m = Manifest {
-            origin: "svc.yaml:1".into(),
+            origin: crate::manifest::Origin::file("svc.yaml", 1),
             body: json!({"apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": "s", "annotations": null, "labels": null}}),
         };

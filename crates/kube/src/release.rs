@@ -3,7 +3,9 @@
 
 use crate::applyset::ApplySet;
 use crate::error::{from_kube, Action, Error, ErrorKind};
+use crate::manifest::Origin;
 use crate::plan::Manifest;
+use berth_core::diagnostic::Location;
 use flate2::{read::GzDecoder, write::GzEncoder, Compression};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -242,7 +244,7 @@ impl Releases {
         let number = existing.last().map_or(1, |r| r.number + 1);
         let payload: Vec<Json> = manifests
             .iter()
-            .map(|m| json!({"origin": m.origin, "body": m.body}))
+            .map(|m| json!({"origin": m.origin.location.to_string(), "body": m.body}))
             .collect();
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(&serde_json::to_vec(&payload).unwrap_or_default())
@@ -382,10 +384,10 @@ impl Releases {
         Ok(payload
             .into_iter()
             .map(|p| Manifest {
-                origin: format!(
-                    "revision {number}: {}",
-                    p.get("origin").and_then(Json::as_str).unwrap_or("")
-                ),
+                origin: Origin {
+                    location: Location::parse(p.get("origin").and_then(Json::as_str).unwrap_or("")),
+                    revision: Some(number),
+                },
                 body: p.get("body").cloned().unwrap_or_default(),
             })
             .collect())

@@ -1,6 +1,6 @@
 //! Discovery: which resource serves a kind, and whether it is namespaced.
 
-use crate::error::{from_kube, Action, Error, ErrorKind};
+use crate::error::{from_kube, Action, Error, ErrorKind, FromOrigin};
 use kube::core::ApiResource;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
@@ -187,7 +187,7 @@ impl Resolver {
         client: &kube::Client,
         api_version: &str,
         kind: &str,
-        origin: &str,
+        origin: &crate::manifest::Origin,
     ) -> Result<Resource, Error> {
         self.resolve(client, api_version, kind)
             .await?
@@ -196,7 +196,7 @@ impl Resolver {
                     ErrorKind::UnknownKind,
                     format!("the cluster does not know kind {kind} in {api_version}"),
                 )
-                .at(origin)
+                .from_origin(origin)
                 .note("nothing was applied")
                 .hint("install the CustomResourceDefinition first, or check apiVersion and kind")
             })

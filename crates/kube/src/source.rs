@@ -131,7 +131,7 @@ mod tests {
             "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "web", "image": "web:1", "args": ["x"]}]}}},
         });
         let mut ms = vec![Manifest {
-            origin: "web.yaml:1".into(),
+            origin: crate::manifest::Origin::file("web.yaml", 1),
             body,
         }];
         let modes: Modes = [(
