@@ -59,7 +59,7 @@ pub struct ModeArgs {
     dir: PathBuf,
 }
 
-fn say_done(result: Result<String, String>) -> anyhow::Result<()> {
+fn say_done(result: Result<String, berth_server::Error>) -> anyhow::Result<()> {
     let message = result.map_err(anyhow::Error::msg)?;
     let mut out = anstream::stdout();
     let _ = writeln!(out, "{message}");

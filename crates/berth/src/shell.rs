@@ -73,7 +73,9 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
             return Err(err);
         }
     }
-    let mut env = plan.resolve_env(w, c, 0).map_err(anyhow::Error::msg)?;
+    let mut env = plan
+        .resolve_env(w, c, 0)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     if let Some(run) = &c.run {
         env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     }

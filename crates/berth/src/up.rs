@@ -185,7 +185,7 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
 fn hand_over(dir: &Path, args: &UpArgs, pid: u32) -> Result<(), String> {
     let before = read_status(dir).map(|s| s.0).unwrap_or(0);
-    up_request(args).hand_over(dir)?;
+    up_request(args).hand_over(dir).map_err(|e| e.to_string())?;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGHUP,
@@ -252,7 +252,8 @@ async fn run(
         status.replicas.len()
     ));
     let (_watcher, mut saves) =
-        berth_local::session::watch_folder(dir, &options.render.value_files)?;
+        berth_local::session::watch_folder(dir, &options.render.value_files)
+            .map_err(|e| e.to_string())?;
     let mut session = Session::new(dir, running, options, over);
     let mut changes = session.running.shared.subscribe();
     let mut view = View::new();
@@ -372,7 +373,7 @@ async fn start_dashboard(
     berth_server::metrics::install();
     berth_core::events::describe();
     let addr = listen.unwrap_or_else(|| DASHBOARD.parse().expect("valid address"));
-    let token = berth_server::token_for(&addr)?;
+    let token = berth_server::token_for(&addr).map_err(|e| e.to_string())?;
     if let Some(t) = &token {
         berth_local::save_token(dir, t)
             .map_err(|e| format!("cannot store the dashboard token: {e}"))?;
@@ -396,12 +397,16 @@ async fn start_dashboard(
     }
 }
 
-fn report_apply(view: &mut View, why: &str, result: Result<berth_local::Applied, String>) {
+fn report_apply(
+    view: &mut View,
+    why: &str,
+    result: Result<berth_local::Applied, impl std::fmt::Display>,
+) {
     match result {
         Ok(applied) => view.event(&format!("berth up: {why}: {}", applied_summary(&applied))),
         Err(e) => view.event(&format!(
             "berth up: {why}, but it does not render; nothing changed:\n{}",
-            e.trim_end()
+            e.to_string().trim_end()
         )),
     }
 }

@@ -3,6 +3,8 @@
 //! `files/a/b.yaml`), `[abc]`, `[a-z]`, `[!a-z]` are classes, `{a,b}` alternatives, `\` escapes.
 //! (`.helmignore` uses Go's `filepath.Match` instead: see `gomatch`.)
 
+use berth_template::GoError;
+
 /// Alternatives are expanded: a pattern may make at most this many.
 const MAX_ALTERNATIVES: usize = 1024;
 
@@ -27,15 +29,12 @@ pub(crate) struct Glob {
 }
 
 impl Glob {
-    pub(crate) fn new(pattern: &str) -> Result<Glob, String> {
+    pub(crate) fn new(pattern: &str) -> Result<Glob, GoError> {
         let chars: Vec<char> = pattern.chars().collect();
         let mut at = 0;
         let alternatives = sequence(&chars, &mut at, false)?;
         if at < chars.len() {
-            return Err(format!(
-                "unexpected {:?} in glob pattern {pattern:?}",
-                chars[at]
-            ));
+            return Err(format!("unexpected {:?} in glob pattern {pattern:?}", chars[at]).into());
         }
         Ok(Glob { alternatives })
     }
@@ -48,7 +47,7 @@ impl Glob {
 
 /// Tokens up to the end, or (inside `{...}`) up to a `,` or `}`; every expansion of the
 /// alternatives met on the way.
-fn sequence(p: &[char], at: &mut usize, in_braces: bool) -> Result<Vec<Vec<Token>>, String> {
+fn sequence(p: &[char], at: &mut usize, in_braces: bool) -> Result<Vec<Vec<Token>>, GoError> {
     let mut seqs: Vec<Vec<Token>> = vec![vec![]];
     let push =
         |seqs: &mut Vec<Vec<Token>>, t: Token| seqs.iter_mut().for_each(|s| s.push(t.clone()));
@@ -100,7 +99,8 @@ fn sequence(p: &[char], at: &mut usize, in_braces: bool) -> Result<Vec<Vec<Token
                 if next.len() > MAX_ALTERNATIVES {
                     return Err(format!(
                         "a glob pattern with more than {MAX_ALTERNATIVES} alternatives"
-                    ));
+                    )
+                    .into());
                 }
                 seqs = next;
             }
@@ -113,7 +113,7 @@ fn sequence(p: &[char], at: &mut usize, in_braces: bool) -> Result<Vec<Vec<Token
     Ok(seqs)
 }
 
-fn class(p: &[char], at: &mut usize) -> Result<Token, String> {
+fn class(p: &[char], at: &mut usize) -> Result<Token, GoError> {
     *at += 1;
     let negated = p.get(*at) == Some(&'!');
     if negated {

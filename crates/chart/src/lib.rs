@@ -248,8 +248,11 @@ fn parse_set(
     kind: strvals::Kind,
     flag: &str,
 ) -> Result<(), Error> {
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
-    strvals::parse_into(s, base, kind, &read).map_err(|e| set_error(flag, s, &e))
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map_err(|e| berth_template::GoError(format!("cannot read {p}: {e}")))
+    };
+    strvals::parse_into(s, base, kind, &read).map_err(|e| set_error(flag, s, &e.0))
 }
 
 fn set_error(flag: &str, arg: &str, why: &str) -> Error {

@@ -1,6 +1,8 @@
 //! The built-in objects templates see besides `.Values` and `.Chart`: `.Capabilities` (with
 //! `.APIVersions.Has`), `.Files` (with `Get`, `Glob`, `AsConfig`, ...) and `.Release`.
 
+use berth_template::GoError;
+
 use crate::load::File;
 use berth_template::{to_yaml, Object, Value};
 use std::collections::BTreeMap;
@@ -112,7 +114,7 @@ impl Object for KubeVersion {
     fn has_method(&self, name: &str) -> bool {
         matches!(name, "String" | "GitVersion")
     }
-    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, GoError>> {
         if !self.has_method(name) {
             return None;
         }
@@ -120,7 +122,8 @@ impl Object for KubeVersion {
             return Some(Err(format!(
                 "wrong number of args for {name}: want 0 got {}",
                 args.len()
-            )));
+            )
+            .into()));
         }
         Some(Ok(Value::from(self.version.as_str())))
     }
@@ -150,7 +153,7 @@ impl Object for VersionSet {
     fn has_method(&self, name: &str) -> bool {
         name == "Has"
     }
-    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, GoError>> {
         if name != "Has" {
             return None;
         }
@@ -159,11 +162,9 @@ impl Object for VersionSet {
             [other] => Err(format!(
                 "wrong type for value; expected string; got {}",
                 other.type_name()
-            )),
-            _ => Err(format!(
-                "wrong number of args for Has: want 1 got {}",
-                args.len()
-            )),
+            )
+            .into()),
+            _ => Err(format!("wrong number of args for Has: want 1 got {}", args.len()).into()),
         })
     }
     fn display(&self) -> String {
@@ -188,7 +189,7 @@ impl Files {
     }
 
     /// Helm matches with gobwas/glob (`/` the separator): `**` crosses folders, `*` does not.
-    fn glob(&self, pattern: &str) -> Result<Value, String> {
+    fn glob(&self, pattern: &str) -> Result<Value, GoError> {
         let g = crate::gobwas::Glob::new(pattern)?;
         let hits: Vec<File> = self
             .0
@@ -236,7 +237,7 @@ impl Object for Files {
             "Get" | "GetBytes" | "Glob" | "AsConfig" | "AsSecrets" | "Lines"
         )
     }
-    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, GoError>> {
         if !self.has_method(name) {
             return None;
         }
@@ -245,7 +246,8 @@ impl Object for Files {
             return Some(Err(format!(
                 "wrong number of args for {name}: want {want} got {}",
                 args.len()
-            )));
+            )
+            .into()));
         }
         let arg = match args.first() {
             None => "",
@@ -254,7 +256,8 @@ impl Object for Files {
                 return Some(Err(format!(
                     "wrong type for value; expected string; got {}",
                     other.type_name()
-                )))
+                )
+                .into()))
             }
         };
         Some(match name {

@@ -2,6 +2,8 @@
 //! assignments, `\` escapes, and type inference (`true`, `false`, `null`, integers without a
 //! leading zero; everything else a string).
 
+use berth_template::GoError;
+
 use serde_json::{Map, Value as Json};
 
 /// How a value after `=` becomes a value.
@@ -22,8 +24,8 @@ pub fn parse_into(
     s: &str,
     dest: &mut Map<String, Json>,
     kind: Kind,
-    read_file: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<(), String> {
+    read_file: &dyn Fn(&str) -> Result<String, GoError>,
+) -> Result<(), GoError> {
     let mut p = Parser {
         chars: s.chars().collect(),
         pos: 0,
@@ -34,7 +36,7 @@ pub fn parse_into(
         match p.key(dest, 0) {
             Ok(()) => continue,
             Err(Stop::Eof) => return Ok(()),
-            Err(Stop::Err(e)) => return Err(e),
+            Err(Stop::Err(e)) => return Err(GoError(e)),
         }
     }
 }
@@ -56,7 +58,7 @@ struct Parser<'a> {
     chars: Vec<char>,
     pos: usize,
     kind: Kind,
-    read_file: &'a dyn Fn(&str) -> Result<String, String>,
+    read_file: &'a dyn Fn(&str) -> Result<String, GoError>,
 }
 
 impl Parser<'_> {
@@ -243,7 +245,9 @@ impl Parser<'_> {
     fn read(&self, rs: &str) -> Result<Json, Stop> {
         match self.kind {
             Kind::String => Ok(Json::from(rs)),
-            Kind::File => (self.read_file)(rs).map(Json::from).map_err(Stop::Err),
+            Kind::File => (self.read_file)(rs)
+                .map(Json::from)
+                .map_err(|e| Stop::Err(e.0)),
             _ => Ok(typed(rs)),
         }
     }
@@ -328,7 +332,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(s: &str, kind: Kind) -> Result<Json, String> {
+    fn parse(s: &str, kind: Kind) -> Result<Json, GoError> {
         let mut m = Map::new();
         parse_into(s, &mut m, kind, &|p| Ok(format!("<{p}>")))?;
         Ok(Json::Object(m))

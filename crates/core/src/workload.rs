@@ -100,14 +100,19 @@ impl std::fmt::Display for WorkloadKind {
     }
 }
 
-impl std::str::FromStr for WorkloadKind {
-    type Err = String;
+/// A kind name that is not one of [`WorkloadKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a workload kind")]
+pub struct NotAWorkloadKind(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for WorkloadKind {
+    type Err = NotAWorkloadKind;
+
+    fn from_str(s: &str) -> Result<Self, NotAWorkloadKind> {
         WorkloadKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("{s} is not a workload kind"))
+            .ok_or_else(|| NotAWorkloadKind(s.to_string()))
     }
 }
 
@@ -463,7 +468,7 @@ impl Workload {
         let description = annotation("berth.dev/description")
             .or_else(|| annotation("description"))
             .map(String::from);
-        let runs = run_specs(kind, o).map_err(err)?;
+        let runs = run_specs(kind, o).map_err(|m| err(m.0))?;
         // A CronJob's pod and Job settings live in its jobTemplate.
         let job_spec = if kind == WorkloadKind::CronJob {
             "/spec/jobTemplate/spec"
@@ -476,7 +481,7 @@ impl Workload {
                 job_spec[1..].replace('/', ".")
             ))
         })?;
-        let schedule = schedule_of(kind, o).map_err(err)?;
+        let schedule = schedule_of(kind, o).map_err(|m| err(m.0))?;
         let replicas = match kind {
             WorkloadKind::Job | WorkloadKind::CronJob => 1,
             _ => o
@@ -713,7 +718,22 @@ fn env_from(c: &Json) -> Vec<EnvFrom> {
 
 /// The run specs of a workload, by container: from its `berth.dev/run` annotation, or its pod
 /// template's (charts often let users add pod annotations, not workload ones).
-fn run_specs(kind: WorkloadKind, o: &Json) -> Result<BTreeMap<String, RunSpec>, String> {
+/// What is wrong with a field of a workload (the object is named by the caller).
+struct SpecMessage(String);
+
+impl From<String> for SpecMessage {
+    fn from(s: String) -> Self {
+        SpecMessage(s)
+    }
+}
+
+impl From<&str> for SpecMessage {
+    fn from(s: &str) -> Self {
+        SpecMessage(s.into())
+    }
+}
+
+fn run_specs(kind: WorkloadKind, o: &Json) -> Result<BTreeMap<String, RunSpec>, SpecMessage> {
     let pod_annotation = if kind == WorkloadKind::CronJob {
         "/spec/jobTemplate/spec/template/metadata/annotations/berth.dev~1run"
     } else {
@@ -727,12 +747,13 @@ fn run_specs(kind: WorkloadKind, o: &Json) -> Result<BTreeMap<String, RunSpec>, 
         None => Ok(BTreeMap::new()),
         Some(text) => serde_saphyr::from_str(text).map_err(|e| {
             format!("annotation berth.dev/run is not a map of container name to run spec: {e}")
+                .into()
         }),
     }
 }
 
 /// A CronJob's schedule (`None` for other kinds).
-fn schedule_of(kind: WorkloadKind, o: &Json) -> Result<Option<crate::Schedule>, String> {
+fn schedule_of(kind: WorkloadKind, o: &Json) -> Result<Option<crate::Schedule>, SpecMessage> {
     if kind != WorkloadKind::CronJob {
         return Ok(None);
     }
@@ -742,5 +763,5 @@ fn schedule_of(kind: WorkloadKind, o: &Json) -> Result<Option<crate::Schedule>, 
         .ok_or("spec.schedule is missing")?;
     crate::Schedule::parse(text)
         .map(Some)
-        .map_err(|e| format!("spec.schedule: {}", e.message))
+        .map_err(|e| format!("spec.schedule: {}", e.message).into())
 }

@@ -2,6 +2,8 @@
 //! it: `.Capabilities` (the server's version and served APIs) and `lookup` (live objects,
 //! read only).
 
+use berth_template::GoError;
+
 /// What `helm install` reads of a cluster for `.Capabilities`: the server's version
 /// (`v1.28.7`) and every API version it serves, as `group/version` and `group/version/Kind`.
 pub async fn capabilities(
@@ -62,7 +64,7 @@ impl LiveLookup {
     async fn get(
         &self,
         q: &berth_template::LookupQuery,
-    ) -> Result<Option<serde_json::Value>, String> {
+    ) -> Result<Option<serde_json::Value>, GoError> {
         use kube::api::{Api, DynamicObject};
         let Some(r) = self
             .resolver
@@ -71,10 +73,7 @@ impl LiveLookup {
             .map_err(|e| e.message)?
         else {
             // Helm answers an unknown kind with an error as well.
-            return Err(format!(
-                "the cluster does not serve {} {}",
-                q.api_version, q.kind
-            ));
+            return Err(format!("the cluster does not serve {} {}", q.api_version, q.kind).into());
         };
         let api: Api<DynamicObject> = match (r.namespaced, q.namespace.as_str()) {
             (true, ns) if !ns.is_empty() => Api::namespaced_with(self.client.clone(), ns, &r.api),
@@ -99,13 +98,16 @@ impl LiveLookup {
         }
         match api.get_opt(&q.name).await {
             Ok(found) => Ok(found.and_then(|o| serde_json::to_value(o).ok())),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(berth_template::GoError(e.to_string())),
         }
     }
 }
 
 impl berth_template::Lookup for LiveLookup {
-    fn lookup(&self, q: &berth_template::LookupQuery) -> Result<Option<serde_json::Value>, String> {
+    fn lookup(
+        &self,
+        q: &berth_template::LookupQuery,
+    ) -> Result<Option<serde_json::Value>, GoError> {
         let fut = self.get(q);
         match tokio::runtime::Handle::try_current() {
             Ok(_) => tokio::task::block_in_place(|| self.handle.block_on(fut)),

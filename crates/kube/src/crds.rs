@@ -97,21 +97,21 @@ pub async fn install(
             "created CustomResourceDefinition/{} (crds/)",
             name(m)
         ));
-        established(&api, name(m)).await.map_err(|why| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("CustomResourceDefinition/{}: {why}", name(m)),
-            )
-            .from_origin(&m.origin)
-        })?;
+        established(&api, name(m))
+            .await
+            .map_err(|e| e.from_origin(&m.origin))?;
     }
     Ok(())
 }
 
-async fn established(api: &kube::Api<CustomResourceDefinition>, name: &str) -> Result<(), String> {
+/// Waits until the server serves the CRD's kind (its `Established` condition).
+async fn established(api: &kube::Api<CustomResourceDefinition>, name: &str) -> Result<(), Error> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let what = format!("CustomResourceDefinition/{name}");
     loop {
-        let crd = api.get(name).await.map_err(|e| e.to_string())?;
+        let crd = api.get(name).await.map_err(|e| {
+            Error::new(ErrorKind::Api, format!("{what}: cannot read it back")).caused_by(e)
+        })?;
         let status = serde_json::to_value(&crd.status).unwrap_or(Json::Null);
         let ok = status["conditions"].as_array().is_some_and(|cs| {
             cs.iter()
@@ -121,7 +121,10 @@ async fn established(api: &kube::Api<CustomResourceDefinition>, name: &str) -> R
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err("not established after 30 s".into());
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!("{what}: not established after 30 s"),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -521,7 +521,7 @@ impl KubeBackend {
     async fn redeploy_with(&self, modes: &Modes) -> Result<String, ApiError> {
         let r = self.request.render_in_modes(modes).map_err(|e| ApiError {
             status: 422,
-            message: e,
+            message: e.to_string(),
         })?;
         let (manifests, info) = (r.manifests, r.info);
         let opts = DeployOptions {

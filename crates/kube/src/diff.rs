@@ -26,9 +26,10 @@ const NOISY_ANNOTATIONS: &[&str] = &[
 
 /// Records in `body` the digest of `body` itself (without the digest), so a later plan can tell
 /// an object berth applied unchanged from its live state alone, without asking the server.
-pub fn stamp_digest(body: &mut Json) -> Result<(), String> {
+pub fn stamp_digest(body: &mut Json) -> Result<(), crate::Error> {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(&canonical(body, true)).map_err(|e| e.to_string())?;
+    let refuse = |what: &str| crate::Error::new(crate::ErrorKind::Rejected, what);
+    let bytes = serde_json::to_vec(&canonical(body, true)).map_err(|e| refuse(&e.to_string()))?;
     let hex: String = Sha256::digest(bytes)[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -36,11 +37,11 @@ pub fn stamp_digest(body: &mut Json) -> Result<(), String> {
     let annotations = body
         .pointer_mut("/metadata")
         .and_then(Json::as_object_mut)
-        .ok_or("object has no metadata")?
+        .ok_or_else(|| refuse("object has no metadata"))?
         .entry("annotations")
         .or_insert_with(|| Json::Object(Map::new()))
         .as_object_mut()
-        .ok_or("metadata.annotations is not a map")?;
+        .ok_or_else(|| refuse("metadata.annotations is not a map"))?;
     annotations.insert(APPLIED_DIGEST.into(), Json::String(hex));
     Ok(())
 }

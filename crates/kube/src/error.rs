@@ -28,6 +28,10 @@ pub enum ErrorKind {
     NotFound,
     /// Any other API failure.
     Api,
+    /// The folder or chart does not render (or cannot switch to source mode).
+    Render,
+    /// `berth sync` cannot move the folder's git repository.
+    Git,
 }
 
 /// What a request was doing, so a failure can say it in the user's words.

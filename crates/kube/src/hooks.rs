@@ -34,9 +34,14 @@ pub enum HookEvent {
     Test,
 }
 
+/// An annotation value that names no hook event.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown hook {0:?}")]
+pub struct UnknownHook(String);
+
 impl FromStr for HookEvent {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownHook;
+    fn from_str(s: &str) -> Result<Self, UnknownHook> {
         Ok(match s.trim() {
             "pre-install" => HookEvent::PreInstall,
             "post-install" => HookEvent::PostInstall,
@@ -47,7 +52,7 @@ impl FromStr for HookEvent {
             "pre-rollback" => HookEvent::PreRollback,
             "post-rollback" => HookEvent::PostRollback,
             "test" | "test-success" | "test-failure" => HookEvent::Test,
-            other => return Err(format!("unknown hook {other:?}")),
+            other => return Err(UnknownHook(other.to_string())),
         })
     }
 }
@@ -271,22 +276,20 @@ async fn run_one(
         .as_str()
         .unwrap_or(namespace);
     let objects = hook_api(client, resolver, hook, namespace).await?;
-    let failed = |what: String| {
-        Error::new(
-            ErrorKind::Rejected,
-            format!("{event} hook {}: {what}", hook.label()),
-        )
-        .from_origin(&m.origin)
+    let failed = |mut e: Error| {
+        e.message = format!("{event} hook {}: {}", hook.label(), e.message);
+        e.from_origin(&m.origin)
     };
+    let refused = |what: String| failed(Error::new(ErrorKind::Rejected, what));
     if hook.before_creation {
         delete_and_wait(&objects, hook.name())
             .await
-            .map_err(|e| failed(format!("cannot delete the previous one: {e}")))?;
+            .map_err(failed)?;
     }
     let mut body = m.body.clone();
     body["metadata"]["namespace"] = Json::from(ns);
     let obj: DynamicObject = serde_json::from_value(body)
-        .map_err(|e| failed(format!("not a Kubernetes object: {e}")))?;
+        .map_err(|e| refused(format!("not a Kubernetes object: {e}")))?;
     let pp = PostParams {
         field_manager: Some("berth".into()),
         ..Default::default()
@@ -294,7 +297,7 @@ async fn run_one(
     objects
         .create(&pp, &obj)
         .await
-        .map_err(|e| failed(format!("cannot create it: {e}")))?;
+        .map_err(|e| refused(format!("cannot create it: {e}")))?;
     let outcome = wait_done(client, &objects, hook, ns, timeout).await;
     if outcome.is_err() && hook.on_failure {
         let _ = objects
@@ -319,11 +322,12 @@ async fn run_one(
 }
 
 /// Deletes `name` if it exists and waits until it is gone.
-async fn delete_and_wait(objects: &kube::Api<DynamicObject>, name: &str) -> Result<(), String> {
+async fn delete_and_wait(objects: &kube::Api<DynamicObject>, name: &str) -> Result<(), Error> {
+    let cannot = |e| Error::new(ErrorKind::Api, "cannot delete the previous one").caused_by(e);
     match objects.delete(name, &DeleteParams::background()).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(cannot(e)),
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -332,8 +336,13 @@ async fn delete_and_wait(objects: &kube::Api<DynamicObject>, name: &str) -> Resu
             Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await
             }
-            Ok(Some(_)) => return Err("it is still being deleted after 60 s".into()),
-            Err(e) => return Err(e.to_string()),
+            Ok(Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the previous one is still being deleted after 60 s",
+                ))
+            }
+            Err(e) => return Err(cannot(e)),
         }
     }
 }
@@ -345,7 +354,7 @@ async fn wait_done(
     hook: &Hook,
     namespace: &str,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if !matches!(hook.kind(), "Job" | "Pod") {
         return Ok(());
     }
@@ -356,33 +365,50 @@ async fn wait_done(
         let obj = match objects.get_opt(hook.name()).await {
             Ok(Some(obj)) => obj,
             Ok(None) if expires => return Ok(()),
-            Ok(None) => return Err("it was deleted before it finished".into()),
-            Err(e) => return Err(format!("cannot read it: {e}")),
+            Ok(None) => {
+                let why = "it was deleted before it finished";
+                return Err(Error::new(ErrorKind::Rejected, why));
+            }
+            Err(e) => return Err(Error::new(ErrorKind::Api, "cannot read it").caused_by(e)),
         };
         let status = serde_json::to_value(&obj.data["status"]).unwrap_or_default();
         match settled(hook.kind(), &status) {
-            Some(Ok(())) => return Ok(()),
-            Some(Err(why)) => {
+            Some(Settled::Succeeded) => return Ok(()),
+            Some(Settled::Failed(why)) => {
                 let logs = last_log_lines(client, hook, namespace).await;
-                return Err(format!("failed: {why}\n{logs}"));
+                return Err(Error::new(
+                    ErrorKind::Rejected,
+                    format!("failed: {why}\n{logs}"),
+                ));
             }
             None if tokio::time::Instant::now() >= deadline => {
-                return Err(format!("did not finish within {}s", timeout.as_secs()))
+                let why = format!("did not finish within {}s", timeout.as_secs());
+                return Err(Error::new(ErrorKind::Timeout, why));
             }
             None => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
 }
 
-/// `Some(Ok)` once a Job completed or a Pod succeeded, `Some(Err(why))` once it failed.
-fn settled(kind: &str, status: &Json) -> Option<Result<(), String>> {
+/// How a hook's Job or Pod ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Settled {
+    Succeeded,
+    /// Why, as the server says it.
+    Failed(String),
+}
+
+/// `Some` once a Job completed or failed, or a Pod succeeded or failed.
+fn settled(kind: &str, status: &Json) -> Option<Settled> {
     if kind == "Pod" {
         return match status["phase"].as_str() {
-            Some("Succeeded") => Some(Ok(())),
-            Some("Failed") => Some(Err(status["message"]
-                .as_str()
-                .unwrap_or("the pod failed")
-                .to_string())),
+            Some("Succeeded") => Some(Settled::Succeeded),
+            Some("Failed") => Some(Settled::Failed(
+                status["message"]
+                    .as_str()
+                    .unwrap_or("the pod failed")
+                    .to_string(),
+            )),
             _ => None,
         };
     }
@@ -392,9 +418,9 @@ fn settled(kind: &str, status: &Json) -> Option<Result<(), String>> {
             continue;
         }
         match c["type"].as_str() {
-            Some("Complete") => return Some(Ok(())),
+            Some("Complete") => return Some(Settled::Succeeded),
             Some("Failed") => {
-                return Some(Err(format!(
+                return Some(Settled::Failed(format!(
                     "{}: {}",
                     c["reason"].as_str().unwrap_or("Failed"),
                     c["message"].as_str().unwrap_or("")
@@ -513,14 +539,17 @@ mod tests {
     #[test]
     fn job_and_pod_outcomes() {
         let done = json!({"conditions": [{"type": "Complete", "status": "True"}]});
-        assert_eq!(settled("Job", &done), Some(Ok(())));
+        assert_eq!(settled("Job", &done), Some(Settled::Succeeded));
         let failed = json!({"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
-        assert!(settled("Job", &failed)
-            .unwrap()
-            .unwrap_err()
-            .contains("BackoffLimitExceeded"));
+        let Some(Settled::Failed(why)) = settled("Job", &failed) else {
+            panic!("a failed Job is settled as failed");
+        };
+        assert!(why.contains("BackoffLimitExceeded"), "{why}");
         assert_eq!(settled("Job", &json!({})), None);
-        assert_eq!(settled("Pod", &json!({"phase": "Succeeded"})), Some(Ok(())));
+        assert_eq!(
+            settled("Pod", &json!({"phase": "Succeeded"})),
+            Some(Settled::Succeeded)
+        );
         assert_eq!(settled("Pod", &json!({"phase": "Running"})), None);
     }
 }

@@ -360,7 +360,7 @@ fn as_member(
         .as_object_mut()
         .ok_or_else(|| refuse("metadata.labels is not a map"))?
         .insert(PART_OF.into(), json!(set.id()));
-    diff::stamp_digest(&mut body).map_err(|e| refuse(&e))?;
+    diff::stamp_digest(&mut body).map_err(|e| e.from_origin(&m.origin))?;
     Ok((body, name, namespace))
 }
 

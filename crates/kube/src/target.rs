@@ -99,12 +99,14 @@ impl ClusterRequest {
 
     /// Renders in `modes` for the dashboard's redeploy and each sync: a container that cannot
     /// switch to source mode fails the render.
-    pub fn render_in_modes(&self, modes: &Modes) -> Result<Rendered, String> {
-        let (r, problems) = self.render_switching(modes).map_err(|e| e.to_string())?;
+    pub fn render_in_modes(&self, modes: &Modes) -> Result<Rendered, crate::Error> {
+        let (r, problems) = self
+            .render_switching(modes)
+            .map_err(|e| e.with_kind(crate::ErrorKind::Render))?;
         if !problems.is_empty() {
-            return Err(format!(
-                "cannot switch to source mode: {}",
-                problems.join("; ")
+            return Err(crate::Error::new(
+                crate::ErrorKind::Render,
+                format!("cannot switch to source mode: {}", problems.join("; ")),
             ));
         }
         Ok(r)

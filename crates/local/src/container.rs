@@ -3,6 +3,7 @@
 //! published on loopback only, Services in its `/etc/hosts`), its logs, exit, stop and exec.
 
 use crate::engine::Engine;
+use crate::error::{Error, ErrorKind};
 use crate::plan::Plan;
 use berth_core::pod::{PullPolicy, VolumeSource};
 use berth_core::{Container, Workload};
@@ -85,16 +86,17 @@ impl Pod<'_> {
 
     /// Pulls the image when the policy asks for it or it is not here; a failed pull of an image
     /// that is here uses it (said in `note`).
-    pub async fn ensure_image(&self, note: &(dyn Fn(String) + Sync)) -> Result<(), String> {
+    pub async fn ensure_image(&self, note: &(dyn Fn(String) + Sync)) -> Result<(), Error> {
         let image = self.container.image.as_deref().unwrap_or_default();
         let policy = self.container.spec.pull.unwrap_or(PullPolicy::IfNotPresent);
         let present = self.engine.docker.inspect_image(image).await.is_ok();
         let pull = match policy {
-            PullPolicy::Never if !present => {
-                return Err(format!(
+            PullPolicy::Never if !present => return Err(Error::new(
+                ErrorKind::Image,
+                format!(
                     "ErrImageNeverPull: image {image} is not present and imagePullPolicy is Never"
-                ))
-            }
+                ),
+            )),
             PullPolicy::Never => false,
             PullPolicy::IfNotPresent => !present,
             PullPolicy::Always => true,
@@ -115,14 +117,17 @@ impl Pod<'_> {
                 ));
                 Ok(())
             }
-            Err(e) => Err(format!("ErrImagePull: {image}: {e}")),
+            Err(e) => Err(Error::new(
+                ErrorKind::Image,
+                format!("ErrImagePull: {image}: {e}"),
+            )),
         }
     }
 
     /// The container's mounts: ConfigMaps and Secrets as read-only files written under
     /// `.berth/volumes/POD/`, `emptyDir`s as folders there (shared by the pod's containers),
     /// claims as named volumes that outlive the session.
-    async fn mounts(&self) -> Result<Vec<String>, String> {
+    async fn mounts(&self) -> Result<Vec<String>, Error> {
         let mut binds = Vec::new();
         for m in &self.container.spec.mounts {
             let v = self
@@ -130,7 +135,12 @@ impl Pod<'_> {
                 .volumes
                 .iter()
                 .find(|v| v.name == m.name)
-                .ok_or_else(|| format!("volumeMounts: no volume named {:?} in the pod", m.name))?;
+                .ok_or_else(|| {
+                    crate::error::folder(format!(
+                        "volumeMounts: no volume named {:?} in the pod",
+                        m.name
+                    ))
+                })?;
             let dir = self.volume_dir().join(&v.name);
             let (source, read_only) = match &v.source {
                 VolumeSource::Config { .. } => {
@@ -153,25 +163,25 @@ impl Pod<'_> {
                 }
                 VolumeSource::HostPath(p) if self.plan.allow_host_path => (p.clone(), m.read_only),
                 VolumeSource::HostPath(p) => {
-                    return Err(format!(
+                    return Err(crate::error::folder(format!(
                         "volume {:?} is a hostPath ({p}), which berth up mounts only when asked: pass --allow-host-path",
                         v.name
-                    ))
+                    )))
                 }
                 VolumeSource::Unsupported(kind) => {
-                    return Err(format!(
+                    return Err(crate::error::folder(format!(
                         "volume {:?} is a {kind} volume, which berth up cannot provide locally",
                         v.name
-                    ))
+                    )))
                 }
             };
             let source = match &m.sub_path {
                 _ if matches!(v.source, VolumeSource::EmptyDir) => source,
                 Some(sub) if !source.starts_with('/') => {
-                    return Err(format!(
+                    return Err(crate::error::folder(format!(
                         "subPath {sub:?} of claim volume {:?} is not supported locally",
                         v.name
-                    ))
+                    )))
                 }
                 Some(sub) => format!("{source}/{sub}"),
                 None => source,
@@ -188,7 +198,7 @@ impl Pod<'_> {
         env: &[(String, String)],
         hosts: Vec<String>,
         network: Option<&str>,
-    ) -> Result<Started, String> {
+    ) -> Result<Started, Error> {
         let binds = self.mounts().await?;
         let c = self.container;
         let spec = &c.spec;
@@ -244,7 +254,7 @@ impl Pod<'_> {
         &self,
         ports: &BTreeMap<u16, u16>,
         hosts: Vec<String>,
-    ) -> Result<Started, String> {
+    ) -> Result<Started, Error> {
         crate::pause::ensure_image(self.engine).await?;
         let body = ContainerCreateBody {
             image: Some(crate::pause::IMAGE.into()),
@@ -272,7 +282,7 @@ impl Pod<'_> {
         &self,
         name: &str,
         body: ContainerCreateBody,
-    ) -> Result<Started, String> {
+    ) -> Result<Started, Error> {
         let name = name.to_string();
         let docker = &self.engine.docker;
         // A container of this name left by a crash of this very session's replica.
@@ -288,14 +298,19 @@ impl Pod<'_> {
                 body,
             )
             .await
-            .map_err(|e| format!("cannot create the container: {}", engine_message(&e)))?;
+            .map_err(|e| {
+                crate::error::start(format!(
+                    "cannot create the container: {}",
+                    engine_message(&e)
+                ))
+            })?;
         let id = created.id;
         if let Err(e) = docker.start_container(&id, None).await {
             remove(self.engine, &id).await;
-            return Err(format!(
+            return Err(crate::error::start(format!(
                 "cannot start the container: {}",
                 engine_message(&e)
-            ));
+            )));
         }
         let pid = docker
             .inspect_container(&id, None)
@@ -363,11 +378,11 @@ fn engine_message(e: &bollard::errors::Error) -> String {
     }
 }
 
-fn make_shared_dir(dir: &Path) -> Result<(), String> {
+fn make_shared_dir(dir: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::io(dir, e))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
-        .map_err(|e| format!("{}: {e}", dir.display()))
+        .map_err(|e| crate::error::io(dir, e))
 }
 
 /// The registry an image reference names (`docker.io` when it names none).
@@ -427,21 +442,21 @@ async fn pull_image(
     engine: &Engine,
     image: &str,
     credentials: Option<bollard::auth::DockerCredentials>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let options = q::CreateImageOptionsBuilder::new()
         .from_image(image)
         .build();
     let mut progress = engine.docker.create_image(Some(options), None, credentials);
     while let Some(step) = progress.next().await {
-        let step = step.map_err(|e| engine_message(&e))?;
+        let step = step.map_err(|e| crate::error::engine(engine_message(&e)))?;
         if let Some(e) = step.error_detail.and_then(|d| d.message) {
-            return Err(e);
+            return Err(crate::error::engine(e));
         }
     }
     Ok(())
 }
 
-async fn create_volume(engine: &Engine, folder: &Path, name: &str) -> Result<(), String> {
+async fn create_volume(engine: &Engine, folder: &Path, name: &str) -> Result<(), Error> {
     if engine.docker.inspect_volume(name).await.is_ok() {
         return Ok(());
     }
@@ -455,12 +470,17 @@ async fn create_volume(engine: &Engine, folder: &Path, name: &str) -> Result<(),
         .create_volume(body)
         .await
         .map(|_| ())
-        .map_err(|e| format!("cannot create volume {name}: {}", engine_message(&e)))
+        .map_err(|e| {
+            crate::error::engine(format!(
+                "cannot create volume {name}: {}",
+                engine_message(&e)
+            ))
+        })
 }
 
 /// Writes a ConfigMap or Secret volume's files into `dir` (anew), as the kubelet lays them out:
 /// every key, or only `items` under their paths, with their modes.
-fn write_config(source: &VolumeSource, plan: &Plan, dir: &Path) -> Result<(), String> {
+fn write_config(source: &VolumeSource, plan: &Plan, dir: &Path) -> Result<(), Error> {
     let VolumeSource::Config {
         secret,
         name,
@@ -478,14 +498,14 @@ fn write_config(source: &VolumeSource, plan: &Plan, dir: &Path) -> Result<(), St
         &plan.config_maps
     };
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::io(dir, e))?;
     let Some(values) = data.get(name) else {
         if *optional {
             return Ok(());
         }
-        return Err(format!(
+        return Err(crate::error::folder(format!(
             "volume: {kind} {name:?} is not in the deploy folder"
-        ));
+        )));
     };
     let files: Vec<(String, String, u32)> = if items.is_empty() {
         values
@@ -496,24 +516,24 @@ fn write_config(source: &VolumeSource, plan: &Plan, dir: &Path) -> Result<(), St
         items
             .iter()
             .map(|i| {
-                let v = values
-                    .get(&i.key)
-                    .ok_or_else(|| format!("volume: {kind} {name:?} has no key {:?}", i.key))?;
+                let v = values.get(&i.key).ok_or_else(|| {
+                    crate::error::folder(format!("volume: {kind} {name:?} has no key {:?}", i.key))
+                })?;
                 Ok((i.path.clone(), v.clone(), i.mode.unwrap_or(*default_mode)))
             })
-            .collect::<Result<_, String>>()?
+            .collect::<Result<_, Error>>()?
     };
     for (path, value, mode) in files {
         if path.split('/').any(|p| p == ".." || p.is_empty()) {
-            return Err(format!(
+            return Err(crate::error::folder(format!(
                 "volume: {kind} {name:?}: path {path:?} leaves the volume"
-            ));
+            )));
         }
         let file = dir.join(&path);
         if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| crate::error::io(parent, e))?;
         }
-        std::fs::write(&file, value).map_err(|e| format!("{}: {e}", file.display()))?;
+        std::fs::write(&file, value).map_err(|e| crate::error::io(&file, e))?;
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode));
     }
@@ -602,7 +622,7 @@ pub(crate) async fn exec(
     id: &str,
     command: &[String],
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let docker = &engine.docker;
     let run = async {
         let exec = docker
@@ -616,14 +636,14 @@ pub(crate) async fn exec(
                 },
             )
             .await
-            .map_err(|e| engine_message(&e))?;
+            .map_err(|e| crate::error::engine(engine_message(&e)))?;
         let mut output = String::new();
         if let bollard::exec::StartExecResults::Attached {
             output: mut out, ..
         } = docker
             .start_exec(&exec.id, None)
             .await
-            .map_err(|e| engine_message(&e))?
+            .map_err(|e| crate::error::engine(engine_message(&e)))?
         {
             while let Some(Ok(chunk)) = out.next().await {
                 if output.len() < 512 {
@@ -634,21 +654,24 @@ pub(crate) async fn exec(
         let code = docker
             .inspect_exec(&exec.id)
             .await
-            .map_err(|e| engine_message(&e))?
+            .map_err(|e| crate::error::engine(engine_message(&e)))?
             .exit_code
             .unwrap_or(-1);
         match code {
             0 => Ok(()),
-            n => Err(format!(
+            n => Err(crate::error::start(format!(
                 "{:?} exited with {n}: {}",
                 command.join(" "),
                 output.trim()
-            )),
+            ))),
         }
     };
-    tokio::time::timeout(timeout, run)
-        .await
-        .map_err(|_| format!("{:?} timed out after {timeout:?}", command.join(" ")))?
+    tokio::time::timeout(timeout, run).await.map_err(|_| {
+        crate::error::start(format!(
+            "{:?} timed out after {timeout:?}",
+            command.join(" ")
+        ))
+    })?
 }
 
 /// The engine's filter for what berth made for `folder` (its label).
@@ -659,7 +682,7 @@ fn folder_filter(folder: &Path) -> HashMap<&'static str, Vec<String>> {
 
 /// Removes the named volumes berth made for `folder`'s PersistentVolumeClaims (`berth down
 /// --volumes`); returns their names.
-pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, String> {
+pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, Error> {
     let engine = Engine::connect_for(folder).await?;
     let filters = folder_filter(folder);
     let options = q::ListVolumesOptionsBuilder::new()
@@ -669,14 +692,20 @@ pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, String> {
         .docker
         .list_volumes(Some(options))
         .await
-        .map_err(|e| engine_message(&e))?;
+        .map_err(|e| crate::error::engine(engine_message(&e)))?;
     let mut removed = Vec::new();
     for v in found.volumes.into_iter().flatten() {
         engine
             .docker
             .remove_volume(&v.name, None::<q::RemoveVolumeOptions>)
             .await
-            .map_err(|e| format!("cannot remove volume {}: {}", v.name, engine_message(&e)))?;
+            .map_err(|e| {
+                crate::error::engine(format!(
+                    "cannot remove volume {}: {}",
+                    v.name,
+                    engine_message(&e)
+                ))
+            })?;
         removed.push(v.name);
     }
     Ok(removed)
@@ -684,7 +713,7 @@ pub async fn remove_volumes(folder: &Path) -> Result<Vec<String>, String> {
 
 /// Removes every container berth started for `folder` that is still there (a berth that was
 /// killed); returns how many, or why the engine could not list them.
-pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, String> {
+pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, Error> {
     let filters = folder_filter(folder);
     let options = q::ListContainersOptionsBuilder::new()
         .all(true)
@@ -694,7 +723,7 @@ pub async fn remove_leftovers(engine: &Engine, folder: &Path) -> Result<usize, S
         .docker
         .list_containers(Some(options))
         .await
-        .map_err(|e| engine_message(&e))?;
+        .map_err(|e| crate::error::engine(engine_message(&e)))?;
     let mut n = 0;
     for c in found {
         if let Some(id) = c.id {
@@ -820,8 +849,8 @@ impl PodNets {
         &self,
         key: (String, u32),
         engine: &std::sync::Arc<Engine>,
-        make: impl std::future::Future<Output = Result<Holder, String>>,
-    ) -> Result<String, String> {
+        make: impl std::future::Future<Output = Result<Holder, Error>>,
+    ) -> Result<String, Error> {
         let mut pods = self.pods.lock().await;
         if let Some(p) = pods.get_mut(&key) {
             p.refs += 1;

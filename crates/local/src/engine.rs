@@ -2,6 +2,7 @@
 //! Engine API (bollard). Found as Docker's and Podman's clients find theirs; when only the
 //! `podman` command is installed, berth starts `podman system service` for the session.
 
+use crate::error::{engine, Error};
 use bollard::{ClientVersion, Docker};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -91,7 +92,7 @@ impl Engine {
 
     /// Connects for a deploy folder: a Podman service berth starts listens in a runtime folder
     /// of the folder's own (short enough for a socket path).
-    pub async fn connect_for(folder: &Path) -> Result<Engine, String> {
+    pub async fn connect_for(folder: &Path) -> Result<Engine, Error> {
         let absolute = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
         let run_dir = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
@@ -103,9 +104,9 @@ impl Engine {
     /// Connects to the first engine that answers; when none does and `podman` is installed,
     /// starts `podman system service` on a socket of berth's own (`run_dir`, short enough for
     /// a socket path). The error says what to install.
-    pub async fn connect(run_dir: &Path) -> Result<Engine, String> {
+    pub async fn connect(run_dir: &Path) -> Result<Engine, Error> {
         if disabled() {
-            return Err(format!("{ENGINE_VAR}=none: images do not run"));
+            return Err(engine(format!("{ENGINE_VAR}=none: images do not run")));
         }
         let mut tried = Vec::new();
         for address in candidates() {
@@ -123,23 +124,22 @@ impl Engine {
         if let Some(podman) = podman_command() {
             return start_podman(&podman, run_dir).await;
         }
-        Err(format!(
+        Err(engine(format!(
             "no container engine answers ({}): install Podman or Docker, or set DOCKER_HOST",
             tried.join("; ")
-        ))
+        )))
     }
 }
 
-async fn try_connect(address: &str) -> Result<(Docker, String), String> {
+/// The engine at `address` and its name, or why it does not answer (one part of an error).
+async fn try_connect(address: &str) -> Result<(Docker, String), bollard::errors::Error> {
     let docker = match socket_path(address) {
         Some(p) => Docker::connect_with_unix(p, 120, &API),
         None => Docker::connect_with_http(address, 120, &API),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let version = tokio::time::timeout(Duration::from_secs(3), docker.version())
         .await
-        .map_err(|_| "no answer within 3s".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| bollard::errors::Error::RequestTimeoutError)??;
     let product = version
         .components
         .iter()
@@ -155,8 +155,8 @@ async fn try_connect(address: &str) -> Result<(Docker, String), String> {
 }
 
 /// Starts `podman system service` on a socket in `run_dir`; it dies with berth.
-async fn start_podman(podman: &Path, run_dir: &Path) -> Result<Engine, String> {
-    std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+async fn start_podman(podman: &Path, run_dir: &Path) -> Result<Engine, Error> {
+    std::fs::create_dir_all(run_dir).map_err(|e| crate::error::io(run_dir, e))?;
     let socket = run_dir.join("podman.sock");
     let _ = std::fs::remove_file(&socket);
     let address = format!("unix://{}", socket.display());
@@ -176,9 +176,12 @@ async fn start_podman(podman: &Path, run_dir: &Path) -> Result<Engine, String> {
                 .map_err(std::io::Error::from)
         });
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {} system service: {e}", podman.display()))?;
+    let child = cmd.spawn().map_err(|e| {
+        engine(format!(
+            "cannot start {} system service: {e}",
+            podman.display()
+        ))
+    })?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         if socket.exists() {
@@ -191,11 +194,11 @@ async fn start_podman(podman: &Path, run_dir: &Path) -> Result<Engine, String> {
             }
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!(
+            return Err(engine(format!(
                 "{} system service did not answer on {} within 15s",
                 podman.display(),
                 socket.display()
-            ));
+            )));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

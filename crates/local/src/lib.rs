@@ -8,6 +8,8 @@
 pub mod backend;
 pub mod container;
 pub mod engine;
+mod error;
+pub use error::{Error, ErrorKind};
 mod holder;
 mod idle;
 mod ingress;

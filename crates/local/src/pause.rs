@@ -11,7 +11,7 @@ use futures::StreamExt;
 pub const IMAGE: &str = "localhost/berth/pause:1";
 
 /// The program: `for (;;) pause();` (x86-64), `for (;;) ppoll(0, 0, 0, 0);` (aarch64).
-fn code() -> Result<(u16, Vec<u8>), String> {
+fn code() -> Result<(u16, Vec<u8>), crate::Error> {
     match std::env::consts::ARCH {
         // mov eax, 34 (pause); syscall; jmp back to the mov
         "x86_64" => Ok((0x3e, vec![0xb8, 34, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7])),
@@ -27,14 +27,14 @@ fn code() -> Result<(u16, Vec<u8>), String> {
             ];
             Ok((0xb7, words.iter().flat_map(|w| w.to_le_bytes()).collect()))
         }
-        other => Err(format!(
+        other => Err(crate::error::engine(format!(
             "pods with several containers need berth's pause program, which has no code for {other} yet"
-        )),
+        ))),
     }
 }
 
 /// A static ELF executable: one header, one loadable segment holding itself and the code.
-pub fn executable() -> Result<Vec<u8>, String> {
+pub fn executable() -> Result<Vec<u8>, crate::Error> {
     let (machine, code) = code()?;
     const BASE: u64 = 0x40_0000;
     const HEADERS: u64 = 64 + 56;
@@ -61,7 +61,10 @@ pub fn executable() -> Result<Vec<u8>, String> {
 }
 
 /// Makes the image unless the engine has it.
-pub async fn ensure_image(engine: &Engine) -> Result<(), String> {
+pub async fn ensure_image(engine: &Engine) -> Result<(), crate::Error> {
+    let failed = |e: &dyn std::fmt::Display| {
+        crate::error::engine(format!("cannot make the pause image: {e}"))
+    };
     if engine.docker.inspect_image(IMAGE).await.is_ok() {
         return Ok(());
     }
@@ -72,8 +75,8 @@ pub async fn ensure_image(engine: &Engine) -> Result<(), String> {
     header.set_mode(0o755);
     header.set_cksum();
     tar.append_data(&mut header, "pause", program.as_slice())
-        .map_err(|e| e.to_string())?;
-    let body = tar.into_inner().map_err(|e| e.to_string())?;
+        .map_err(|e| failed(&e))?;
+    let body = tar.into_inner().map_err(|e| failed(&e))?;
     // The whole reference as `repo`: Podman's compatible service ignores `tag` on import.
     let options = q::CreateImageOptions {
         from_src: Some("-".into()),
@@ -85,9 +88,9 @@ pub async fn ensure_image(engine: &Engine) -> Result<(), String> {
             .docker
             .create_image(Some(options), Some(bollard::body_full(body.into())), None);
     while let Some(step) = steps.next().await {
-        let step = step.map_err(|e| format!("cannot make the pause image: {e}"))?;
+        let step = step.map_err(|e| failed(&e))?;
         if let Some(e) = step.error_detail.and_then(|d| d.message) {
-            return Err(format!("cannot make the pause image: {e}"));
+            return Err(failed(&e));
         }
     }
     Ok(())

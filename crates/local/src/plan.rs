@@ -202,7 +202,7 @@ impl Plan {
         w: &Workload,
         c: &Container,
         replica: u32,
-    ) -> Result<Vec<(String, String)>, String> {
+    ) -> Result<Vec<(String, String)>, crate::Error> {
         let mut env = Vec::new();
         for f in &c.env_from {
             let source = if f.secret {
@@ -217,11 +217,11 @@ impl Plan {
                 ),
                 None if f.optional => {}
                 None => {
-                    return Err(format!(
+                    return Err(crate::error::folder(format!(
                         "envFrom: {} {:?} is not in the deploy folder",
                         kind_name(f.secret),
                         f.name
-                    ))
+                    )))
                 }
             }
         }
@@ -292,11 +292,11 @@ fn lookup(
     key: &str,
     optional: bool,
     var: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, crate::Error> {
     match source.get(name).and_then(|m| m.get(key)) {
         Some(v) => Ok(Some(v.clone())),
         None if optional => Ok(None),
-        None => Err(match source.get(name) {
+        None => Err(crate::error::folder(match source.get(name) {
             None => format!(
                 "env {var}: {} {name:?} is not in the deploy folder",
                 kind_name(secret)
@@ -305,7 +305,7 @@ fn lookup(
                 "env {var}: {} {name:?} has no key {key:?}",
                 kind_name(secret)
             ),
-        }),
+        })),
     }
 }
 

@@ -37,23 +37,31 @@ pub fn host_entries(name: &str, ns: &str) -> Vec<String> {
 
 /// Binds `addrs` inside the network namespace of process `pid` (a container's first
 /// process). Needs the right to enter it (root, or the engine's user namespace).
-pub fn bind_in(pid: u32, addrs: Vec<SocketAddr>) -> Result<Vec<std::net::TcpListener>, String> {
+pub fn bind_in(
+    pid: u32,
+    addrs: Vec<SocketAddr>,
+) -> Result<Vec<std::net::TcpListener>, crate::Error> {
+    use crate::error::engine;
     let path = format!("/proc/{pid}/ns/net");
     std::thread::spawn(move || {
-        let ns = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-            .map_err(|e| format!("cannot enter the container's network ({path}): {e}"))?;
+        let ns = std::fs::File::open(&path).map_err(|e| engine(format!("{path}: {e}")))?;
+        nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+            engine(format!(
+                "cannot enter the container's network ({path}): {e}"
+            ))
+        })?;
         addrs
             .into_iter()
             .map(|a| {
-                let l = std::net::TcpListener::bind(a).map_err(|e| format!("{a}: {e}"))?;
-                l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                let l = std::net::TcpListener::bind(a).map_err(|e| engine(format!("{a}: {e}")))?;
+                l.set_nonblocking(true)
+                    .map_err(|e| engine(format!("{a}: {e}")))?;
                 Ok(l)
             })
             .collect()
     })
     .join()
-    .map_err(|_| "the network namespace thread panicked".to_string())?
+    .map_err(|_| engine("the network namespace thread panicked"))?
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub async fn check(
     timeout: Duration,
     workdir: &Path,
     env: &[(String, String)],
-) -> Result<(), String> {
+) -> Result<(), crate::Error> {
     let attempt = async {
         match action {
             ProbeAction::TcpSocket { .. } => {
@@ -73,7 +73,8 @@ pub async fn check(
             }
         }
     };
-    tokio::time::timeout(timeout, attempt)
+    let outcome: Result<(), String> = tokio::time::timeout(timeout, attempt)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+    outcome.map_err(|why| crate::Error::new(crate::ErrorKind::Probe, why))
 }

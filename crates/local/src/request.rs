@@ -3,6 +3,7 @@
 //! each save, reload and dashboard change; a second `berth up` hands its own to the running one
 //! (as JSON in the state folder, then SIGHUP).
 
+use crate::error::{folder, state, Error, ErrorKind};
 use crate::session::Overrides;
 use crate::Plan;
 use berth_render::{Request, Target};
@@ -38,19 +39,19 @@ impl UpRequest {
     }
 
     /// Renders with the dashboard's overrides (modes, replica counts) into a plan.
-    pub fn plan(&self, over: &Overrides) -> Result<Plan, String> {
+    pub fn plan(&self, over: &Overrides) -> Result<Plan, Error> {
         let out = self
             .render
             .render(&over.modes, &Target::Local)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.with_kind(ErrorKind::Folder))?;
         let mut rendered = out.rendered;
         if let Some(file) = &self.run {
             let shown = file.display().to_string();
             let text = std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read the run-spec file {shown}: {e}"))?;
+                .map_err(|e| folder(format!("cannot read the run-spec file {shown}: {e}")))?;
             crate::apply_run_file(&mut rendered, &text, &shown)?;
         }
-        let mut plan = Plan::from_rendered(&rendered).map_err(|e| e.to_string())?;
+        let mut plan = Plan::from_rendered(&rendered).map_err(|e| folder(e.to_string()))?;
         plan.chart = self.render.chart_view();
         plan.set_modes(&over.modes, crate::engine::configured());
         plan.allow_host_path = self.allow_host_path;
@@ -63,16 +64,17 @@ impl UpRequest {
     }
 
     /// Leaves this request for the `berth up` running in `dir`.
-    pub fn hand_over(&self, dir: &Path) -> Result<(), String> {
-        let text = serde_json::to_string(self).map_err(|e| e.to_string())?;
+    pub fn hand_over(&self, dir: &Path) -> Result<(), Error> {
+        let text = serde_json::to_string(self).map_err(|e| state(e.to_string()))?;
         let file = reload_file(dir);
-        std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))
+        std::fs::write(&file, text).map_err(|e| crate::error::io(&file, e))
     }
 
     /// The request a second `berth up` left for the one running in `dir`.
-    pub fn handed_over(dir: &Path) -> Result<UpRequest, String> {
-        let text = std::fs::read_to_string(reload_file(dir)).map_err(|e| e.to_string())?;
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+    pub fn handed_over(dir: &Path) -> Result<UpRequest, Error> {
+        let file = reload_file(dir);
+        let text = std::fs::read_to_string(&file).map_err(|e| crate::error::io(&file, e))?;
+        serde_json::from_str(&text).map_err(|e| state(format!("{}: {e}", file.display())))
     }
 }
 

@@ -87,21 +87,21 @@ async fn control(port: u16, restart: mpsc::UnboundedSender<()>) -> std::io::Resu
 }
 
 /// Runs `argv` under supervision until SIGTERM or SIGINT; returns the exit code to exit with.
-pub async fn rerun(argv: Vec<String>, port: Option<u16>) -> Result<i32, String> {
+pub async fn rerun(argv: Vec<String>, port: Option<u16>) -> Result<i32, crate::Error> {
+    use crate::error::start;
     if argv.is_empty() {
-        return Err(
-            "no command given\n  = help: berth rerun [--port P] -- COMMAND [ARGS...]".into(),
-        );
+        return Err(start("no command given").hint("berth rerun [--port P] -- COMMAND [ARGS...]"));
     }
+    let signal = |kind| signal(kind).map_err(|e| start(format!("cannot handle signals: {e}")));
     // Signals first: once the control port answers, every way to ask for a restart works.
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let (restart_tx, mut restart_rx) = mpsc::unbounded_channel();
     if let Some(p) = port {
         control(p, restart_tx.clone())
             .await
-            .map_err(|e| format!("cannot listen on 127.0.0.1:{p}: {e}"))?;
+            .map_err(|e| start(format!("cannot listen on 127.0.0.1:{p}: {e}")))?;
     }
     let mut backoff = BACKOFF_FIRST;
     loop {

@@ -41,7 +41,7 @@ pub struct Running {
     /// Berth is stopping: retiring replicas stop at once, the state writer ends.
     hurry: watch::Sender<bool>,
     /// The container engine, connected when a container first runs in image mode.
-    engine: Option<Result<Arc<engine::Engine>, String>>,
+    engine: Option<Result<Arc<engine::Engine>, crate::Error>>,
     pod_nets: Arc<container::PodNets>,
 }
 
@@ -339,7 +339,7 @@ impl Running {
 
     /// The engine, connected (and cleared of containers an earlier berth left for this
     /// folder) on first use.
-    async fn connect_engine(&mut self) -> Result<Arc<engine::Engine>, String> {
+    async fn connect_engine(&mut self) -> Result<Arc<engine::Engine>, crate::Error> {
         if let Some(e) = &self.engine {
             return e.clone();
         }
@@ -399,7 +399,7 @@ impl Running {
         let engine = if images {
             self.connect_engine().await
         } else {
-            Err("no container runs in image mode".to_string())
+            Err(crate::error::engine("no container runs in image mode"))
         };
         let mut successors = BTreeMap::new();
         for d in desired {
@@ -447,7 +447,7 @@ impl Running {
         plan: &Arc<Plan>,
         d: DesiredReplica,
         service_env: &[(String, String)],
-        engine: Result<Arc<engine::Engine>, String>,
+        engine: Result<Arc<engine::Engine>, crate::Error>,
     ) -> std::io::Result<usize> {
         let w = d.workload;
         let c = &w.containers[d.container];
@@ -650,13 +650,17 @@ impl Running {
 
     /// Source mode's build of a workload (every container in source mode with a `build`); a
     /// failure is shown on the workload and nothing is restarted.
-    pub async fn build_source(&mut self, workload: &str) -> Result<(), String> {
-        let plan = self.last_plan.clone().ok_or("nothing runs yet")?;
+    pub async fn build_source(&mut self, workload: &str) -> Result<(), crate::Error> {
+        use crate::error::start;
+        let plan = self
+            .last_plan
+            .clone()
+            .ok_or_else(|| start("nothing runs yet"))?;
         let pw = plan
             .workloads
             .iter()
             .find(|pw| pw.workload.name == workload)
-            .ok_or_else(|| format!("no workload {workload}"))?;
+            .ok_or_else(|| start(format!("no workload {workload}")))?;
         for c in &pw.workload.containers {
             let Some(run) = c.run.as_ref().filter(|_| plan.is_source(workload, &c.name)) else {
                 continue;
@@ -676,7 +680,7 @@ impl Running {
                 .kill_on_drop(true)
                 .output()
                 .await
-                .map_err(|e| format!("cannot run the build {:?}: {e}", build.join(" ")))?;
+                .map_err(|e| start(format!("cannot run the build {:?}: {e}", build.join(" "))))?;
             let replica = format!("{workload}-build");
             for bytes in [&out.stdout, &out.stderr] {
                 for line in String::from_utf8_lossy(bytes).lines() {
@@ -706,7 +710,7 @@ impl Running {
                         w.build_error = Some(why.clone());
                     }
                 });
-                return Err(why);
+                return Err(start(why));
             }
         }
         self.shared.update(|s| {

@@ -59,7 +59,7 @@ impl Session {
 
     /// Renders the folder and applies the difference; a folder that does not render changes
     /// nothing and is reported in the status.
-    pub async fn apply_folder(&mut self) -> Result<Applied, String> {
+    pub async fn apply_folder(&mut self) -> Result<Applied, crate::Error> {
         let started = std::time::Instant::now();
         // A render that fails, even by a bug in berth, changes nothing: the running set keeps
         // running and the error is shown.
@@ -72,16 +72,16 @@ impl Session {
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("no message");
-            Err(format!(
+            Err(crate::error::folder(format!(
                 "berth failed while rendering the folder (a bug in berth: {why}); nothing changed"
-            ))
+            )))
         });
         let result = match planned {
             Ok(plan) => self
                 .running
                 .apply(plan)
                 .await
-                .map_err(|e| format!("cannot apply: {e}")),
+                .map_err(|e| crate::error::start(format!("cannot apply: {e}"))),
             Err(e) => Err(e),
         };
         berth_core::events::applied("local", result.is_ok(), started.elapsed());
@@ -91,7 +91,7 @@ impl Session {
             berth_core::events::objects("delete", a.stopped.len());
             berth_core::events::objects("unchanged", a.unchanged.len());
         }
-        let error = result.as_ref().err().cloned();
+        let error = result.as_ref().err().map(|e| e.to_string());
         self.running.shared.update(|s| s.last_error = error);
         result
     }
@@ -229,7 +229,7 @@ impl Session {
                 .running
                 .restart_built(&workload)
                 .await
-                .map_err(|e| e.to_string());
+                .map_err(|e| crate::error::start(e.to_string()));
             out.push(Rebuilt::Restarted(workload, result));
         }
         out
@@ -238,8 +238,8 @@ impl Session {
 
 /// What a source-mode rebuild did for one workload.
 pub enum Rebuilt {
-    BuildFailed(String, String),
-    Restarted(String, Result<Applied, String>),
+    BuildFailed(String, crate::Error),
+    Restarted(String, Result<Applied, crate::Error>),
 }
 
 /// The containers of `w` a mode change applies to: `container`, or all that can run in
@@ -285,10 +285,10 @@ fn mode_targets(
 }
 
 /// A folder that cannot be applied, as the API's answer.
-fn unprocessable(e: String) -> ApiError {
+fn unprocessable(e: crate::Error) -> ApiError {
     ApiError {
         status: 422,
-        message: e,
+        message: e.to_string(),
     }
 }
 
@@ -339,7 +339,7 @@ impl Sources {
 pub fn watch_folder(
     dir: &Path,
     value_files: &[PathBuf],
-) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<()>), String> {
+) -> Result<(impl Drop, tokio::sync::mpsc::UnboundedReceiver<()>), crate::Error> {
     use notify_debouncer_full::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
     let extra: Vec<PathBuf> = value_files
         .iter()
@@ -363,10 +363,10 @@ pub fn watch_folder(
             }
         },
     )
-    .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    .map_err(|e| crate::error::state(format!("cannot watch {}: {e}", dir.display())))?;
     debouncer
         .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        .map_err(|e| crate::error::state(format!("cannot watch {}: {e}", dir.display())))?;
     let dir_abs = std::path::absolute(dir).unwrap_or(dir.to_path_buf());
     let parents: BTreeSet<PathBuf> = extra
         .iter()
@@ -376,7 +376,7 @@ pub fn watch_folder(
     for p in parents {
         debouncer
             .watch(&p, RecursiveMode::NonRecursive)
-            .map_err(|e| format!("cannot watch {}: {e}", p.display()))?;
+            .map_err(|e| crate::error::state(format!("cannot watch {}: {e}", p.display())))?;
     }
     Ok((debouncer, rx))
 }

@@ -243,15 +243,15 @@ impl Shared {
 
     /// Whether a `depends-on` name is satisfied: a Job that succeeded, or a Service or workload
     /// with a ready replica. `Err` when it can never be (unknown name, failed Job).
-    pub fn dependency_met(&self, name: &str) -> Result<bool, String> {
+    pub fn dependency_met(&self, name: &str) -> Result<bool, crate::Error> {
         let s = self.status.lock().expect("status lock");
         let workloads: Vec<&str> = match s.services.iter().find(|x| x.name == name) {
             Some(svc) => svc.workloads.iter().map(String::as_str).collect(),
             None if s.workloads.iter().any(|w| w.name == name) => vec![name],
             None => {
-                return Err(format!(
+                return Err(crate::error::folder(format!(
                     "depends on {name:?}, which is neither a Service nor a workload of this folder"
-                ))
+                )))
             }
         };
         let mut met = false;
@@ -267,7 +267,10 @@ impl Shared {
             match (&r.phase, job) {
                 (Phase::Succeeded, true) => met = true,
                 (Phase::Failed, true) => {
-                    return Err(format!("depends on Job {:?}, which failed", r.workload))
+                    return Err(crate::error::folder(format!(
+                        "depends on Job {:?}, which failed",
+                        r.workload
+                    )))
                 }
                 (_, false) if r.ready => met = true,
                 _ => {}
@@ -278,10 +281,10 @@ impl Shared {
             .iter()
             .find(|w| workloads.contains(&w.name.as_str()) && w.not_runnable.is_some())
         {
-            return Err(format!(
+            return Err(crate::error::folder(format!(
                 "depends on {:?}, which is not runnable locally",
                 w.name
-            ));
+            )));
         }
         Ok(met)
     }

@@ -1,6 +1,7 @@
 //! One supervised process: start, log, probe, restart with back-off, stop gracefully.
 
 use crate::engine::Engine;
+use crate::error::{folder, start, Error, ErrorKind};
 use crate::instance::{Instance, Target};
 use crate::log_file::{LogFile, WriteOutcome};
 use crate::plan::Plan;
@@ -43,13 +44,6 @@ pub(crate) fn shares_network(plan: &Plan, w: &Workload) -> bool {
         > 1
 }
 
-/// Why a replica did not start: for good (until the folder changes), or for now (retried
-/// with back-off).
-enum Start {
-    Never(String),
-    Failed(String),
-}
-
 /// How one run of a process ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Ended {
@@ -76,7 +70,7 @@ pub struct Replica {
     /// Source mode: the build just ran (a reload built once for all replicas).
     pub prebuilt: bool,
     /// The container engine, for image mode (or why there is none).
-    pub engine: Result<Arc<Engine>, String>,
+    pub engine: Result<Arc<Engine>, Error>,
     /// The network holders of pods with several containers in image mode.
     pub pod_nets: Arc<crate::container::PodNets>,
 }
@@ -87,7 +81,7 @@ impl Replica {
     }
 
     /// The full environment of this replica, or why it cannot be built.
-    fn env(&self) -> Result<Vec<(String, String)>, String> {
+    fn env(&self) -> Result<Vec<(String, String)>, Error> {
         let mut env: Vec<(String, String)> = PASS_THROUGH
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
@@ -167,7 +161,7 @@ impl Replica {
     }
 
     /// In source mode, runs the run spec's `build` first; its output goes to the logs.
-    async fn build(&self, env: &[(String, String)]) -> Result<(), String> {
+    async fn build(&self, env: &[(String, String)]) -> Result<(), Error> {
         let c = self.container();
         let Some(build) = c.run.as_ref().and_then(|r| r.build.as_ref()) else {
             return Ok(());
@@ -185,7 +179,7 @@ impl Replica {
             .kill_on_drop(true)
             .output()
             .await
-            .map_err(|e| format!("cannot run the build {:?}: {e}", build.join(" ")))?;
+            .map_err(|e| start(format!("cannot run the build {:?}: {e}", build.join(" "))))?;
         for (stream, bytes) in [("build", &out.stdout), ("build", &out.stderr)] {
             for line in String::from_utf8_lossy(bytes).lines() {
                 self.shared
@@ -196,11 +190,11 @@ impl Replica {
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!(
+            Err(start(format!(
                 "the build {:?} failed ({}); its output is in the logs",
                 build.join(" "),
                 out.status
-            ))
+            )))
         }
     }
 
@@ -210,7 +204,7 @@ impl Replica {
 
     /// A container's environment: its spec's, resolved, and the Services as Kubernetes
     /// injects them, at the addresses they have inside containers (no host variables).
-    fn image_env(&self) -> Result<Vec<(String, String)>, String> {
+    fn image_env(&self) -> Result<Vec<(String, String)>, Error> {
         let mut env = Vec::new();
         for svc in &self.plan.services {
             let host = crate::pod_net::service_address(&svc.name).to_string();
@@ -225,17 +219,14 @@ impl Replica {
     }
 
     /// Starts the replica the way its mode says: a process, or a container on the engine.
-    async fn start(&self, env: &[(String, String)]) -> Result<Instance, Start> {
+    async fn start(&self, env: &[(String, String)]) -> Result<Instance, Error> {
         if !self.is_image() {
-            return self.spawn(env).map(Instance::Process).map_err(|why| {
-                if why.contains("workdir") {
-                    Start::Never(why)
-                } else {
-                    Start::Failed(why)
-                }
-            });
+            return self.spawn(env).map(Instance::Process);
         }
-        let engine = self.engine.clone().map_err(Start::Never)?;
+        let engine = self
+            .engine
+            .clone()
+            .map_err(|e| e.with_kind(ErrorKind::Folder))?;
         // Only the ports this container declares (an init container runs in the first
         // container's replica and publishes none of its ports).
         let mut ports = self
@@ -262,7 +253,7 @@ impl Replica {
                 .replica(self.id, |r| r.message = Some(line.clone()));
             sink.line("berth", line, true);
         };
-        pod.ensure_image(&note).await.map_err(Start::Failed)?;
+        pod.ensure_image(&note).await?;
         let hosts: Vec<String> = self
             .plan
             .services
@@ -278,7 +269,7 @@ impl Replica {
                 Ok((started, listeners))
             };
             let holder = self.pod_nets.acquire(key.clone(), &engine, make).await;
-            Some(holder.map_err(Start::Failed)?)
+            Some(holder?)
         } else {
             None
         };
@@ -288,11 +279,7 @@ impl Replica {
                 if shared {
                     self.pod_nets.release(&key).await;
                 }
-                return Err(if why.starts_with("volume") {
-                    Start::Never(why)
-                } else {
-                    Start::Failed(why)
-                });
+                return Err(why);
             }
         };
         let listeners = if shared {
@@ -376,7 +363,7 @@ impl Replica {
             .collect()
     }
 
-    fn spawn(&self, env: &[(String, String)]) -> Result<Child, String> {
+    fn spawn(&self, env: &[(String, String)]) -> Result<Child, Error> {
         let run = self
             .container()
             .run
@@ -384,7 +371,10 @@ impl Replica {
             .expect("only runnable containers are supervised");
         let workdir = self.workdir();
         if !workdir.is_dir() {
-            return Err(format!("workdir {} does not exist", workdir.display()));
+            return Err(folder(format!(
+                "workdir {} does not exist",
+                workdir.display()
+            )));
         }
         let mut cmd = Command::new(&run.command[0]);
         cmd.args(&run.command[1..])
@@ -404,11 +394,11 @@ impl Replica {
             });
         }
         cmd.spawn().map_err(|e| {
-            format!(
+            start(format!(
                 "cannot start {:?} in {}: {e}",
                 run.command.join(" "),
                 workdir.display()
-            )
+            ))
         })
     }
 
@@ -471,7 +461,7 @@ impl Replica {
                             shared.replica(id, |r| {
                                 r.ready = r.ready && liveness;
                                 r.probe_failures += 1;
-                                r.message = Some(format!("{kind} probe failed: {why}"));
+                                r.message = Some(format!("{kind} probe failed: {}", why.message));
                             });
                             if liveness {
                                 target.kill().await;
@@ -563,13 +553,15 @@ impl Replica {
             let started = Instant::now();
             let instance = match self.start(&env).await {
                 Ok(i) => i,
-                Err(Start::Never(why)) => return self.fail_until_stopped(why, stop).await,
-                Err(Start::Failed(why)) => {
+                Err(why) if !why.kind.retryable() => {
+                    return self.fail_until_stopped(why, stop).await
+                }
+                Err(why) => {
                     self.shared.replica(self.id, |r| {
                         r.phase = Phase::CrashLoop {
                             retry_in_ms: backoff.as_millis() as u64,
                         };
-                        r.message = Some(why);
+                        r.message = Some(why.message.clone());
                     });
                     if !back_off(&mut backoff, stop).await {
                         break;
@@ -637,7 +629,7 @@ impl Replica {
                 });
                 let why = match init.run_to_end(stop).await? {
                     Ok(()) => break,
-                    Err(why) => format!("init container {}: {why}", c.name),
+                    Err(why) => start(format!("init container {}: {}", c.name, why.message)),
                 };
                 if w.restart == RestartPolicy::Never {
                     return Err(self.fail_until_stopped(why, stop).await);
@@ -647,7 +639,7 @@ impl Replica {
                         retry_in_ms: backoff.as_millis() as u64,
                     };
                     r.restarts += 1;
-                    r.message = Some(why);
+                    r.message = Some(why.message);
                 });
                 if !back_off(&mut backoff, stop).await {
                     return Err(Ended::Stopped);
@@ -666,14 +658,14 @@ impl Replica {
     async fn run_to_end(
         &self,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<Result<(), String>, Ended> {
+    ) -> Result<Result<(), Error>, Ended> {
         let env = match self.prepare().await {
             Ok(env) => env,
             Err(why) => return Ok(Err(why)),
         };
         let mut instance = match self.start(&env).await {
             Ok(i) => i,
-            Err(Start::Never(why) | Start::Failed(why)) => return Ok(Err(why)),
+            Err(why) => return Ok(Err(why)),
         };
         let mut logs = instance.follow_logs(self.log_sink());
         let exit = tokio::select! {
@@ -691,13 +683,13 @@ impl Replica {
         instance.cleanup().await;
         match exit {
             Ok(s) if s.success() => Ok(Ok(())),
-            Ok(s) => Ok(Err(format!("exited with {s}"))),
-            Err(e) => Ok(Err(format!("lost it: {e}"))),
+            Ok(s) => Ok(Err(start(format!("exited with {s}")))),
+            Err(e) => Ok(Err(start(format!("lost it: {e}")))),
         }
     }
 
     /// Everything before a start: free ports, the environment, source mode's build.
-    async fn prepare(&self) -> Result<Vec<(String, String)>, String> {
+    async fn prepare(&self) -> Result<Vec<(String, String)>, Error> {
         self.claim_ports();
         let env = if self.is_image() {
             self.image_env()?
@@ -710,10 +702,10 @@ impl Replica {
     }
 
     /// Shows why the replica cannot start, until the folder changes (berth stops it).
-    async fn fail_until_stopped(&self, why: String, stop: &mut watch::Receiver<bool>) -> Ended {
+    async fn fail_until_stopped(&self, why: Error, stop: &mut watch::Receiver<bool>) -> Ended {
         self.shared.replica(self.id, |r| {
             r.phase = Phase::Failed;
-            r.message = Some(why);
+            r.message = Some(why.message);
         });
         let _ = stop.wait_for(|s| *s).await;
         Ended::Stopped
@@ -848,7 +840,7 @@ impl Replica {
                     Err(why) => {
                         self.shared.replica(self.id, |r| {
                             r.phase = Phase::Failed;
-                            r.message = Some(why);
+                            r.message = Some(why.message);
                         });
                         let _ = stop.wait_for(|s| *s).await;
                         return false;

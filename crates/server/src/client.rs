@@ -1,6 +1,7 @@
 //! The API's client, for the commands that talk to a running berth (`berth logs/restart/scale/
 //! mode`): plain HTTP to loopback through `ureq`, with the token when the server needs one.
 
+use crate::error::{Error, ErrorKind};
 use std::io::Read;
 
 /// A client of one running server's API.
@@ -31,11 +32,12 @@ impl Client {
         }
     }
 
-    fn unreachable(&self, e: ureq::Error) -> String {
-        format!("cannot reach berth's API at {}: {e}", self.base)
+    fn unreachable(&self, e: ureq::Error) -> Error {
+        let what = format!("cannot reach berth's API at {}: {e}", self.base);
+        Error::new(ErrorKind::Unreachable, what)
     }
 
-    fn get_raw(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, String> {
+    fn get_raw(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, Error> {
         let mut req = self.agent.get(format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             req = req.header("Authorization", format!("Bearer {t}"));
@@ -44,7 +46,7 @@ impl Client {
     }
 
     /// A GET: the status and the whole body.
-    pub fn get(&self, path: &str) -> Result<Answer, String> {
+    pub fn get(&self, path: &str) -> Result<Answer, Error> {
         let resp = self.get_raw(path)?;
         let status = resp.status().as_u16();
         let body = resp
@@ -56,7 +58,7 @@ impl Client {
 
     /// A GET whose body is read as it arrives (server-sent events): `each` gets every chunk
     /// until it returns false or the server closes. Returns the status.
-    pub fn stream(&self, path: &str, each: &mut dyn FnMut(&[u8]) -> bool) -> Result<u16, String> {
+    pub fn stream(&self, path: &str, each: &mut dyn FnMut(&[u8]) -> bool) -> Result<u16, Error> {
         let resp = self.get_raw(path)?;
         let status = resp.status().as_u16();
         let mut reader = resp.into_body().into_reader();
@@ -66,13 +68,16 @@ impl Client {
                 Ok(0) => return Ok(status),
                 Ok(n) if !each(&buf[..n]) => return Ok(status),
                 Ok(_) => {}
-                Err(e) => return Err(format!("the stream from berth broke: {e}")),
+                Err(e) => {
+                    let what = format!("the stream from berth broke: {e}");
+                    return Err(Error::new(ErrorKind::Unreachable, what));
+                }
             }
         }
     }
 
     /// A POST whose answer is `{"ok":true,"message":...}` or `{"error":...}`.
-    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<String, String> {
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<String, Error> {
         let mut req = self.agent.post(format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             req = req.header("Authorization", format!("Bearer {t}"));
@@ -90,7 +95,8 @@ impl Client {
         if status == 200 {
             Ok(json["message"].as_str().unwrap_or("").to_string())
         } else {
-            Err(json["error"].as_str().unwrap_or(&text).to_string())
+            let message = json["error"].as_str().unwrap_or(&text);
+            Err(Error::new(ErrorKind::Refused, message))
         }
     }
 }

@@ -3,6 +3,8 @@
 
 mod api;
 pub mod client;
+mod error;
+pub use error::{Error, ErrorKind};
 pub mod metrics;
 mod security;
 

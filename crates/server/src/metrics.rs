@@ -126,13 +126,15 @@ pub fn state(view: &EnvironmentView) -> String {
 pub async fn serve(
     backend: std::sync::Arc<dyn berth_core::backend::Backend>,
     addr: std::net::SocketAddr,
-) -> Result<(tokio::task::JoinHandle<()>, String), String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+) -> Result<(tokio::task::JoinHandle<()>, String), crate::Error> {
+    let cannot = |e: std::io::Error| {
+        let what = format!("cannot serve metrics on {addr}: {e}");
+        crate::Error::new(crate::ErrorKind::Listen, what)
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(cannot)?;
     let url = format!(
         "http://{}/metrics",
-        listener.local_addr().map_err(|e| e.to_string())?
+        listener.local_addr().map_err(cannot)?
     );
     let app = axum::Router::new().route(
         "/metrics",

@@ -156,15 +156,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A random token (128 bits, hex) for a dashboard exposed beyond loopback. Fails loudly when the
 /// operating system has no randomness to give: a guessable token would be worse than none.
-pub fn new_token() -> Result<String, String> {
+pub fn new_token() -> Result<String, crate::Error> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| format!("cannot make a dashboard token: the OS gave no randomness ({e})"))?;
+    getrandom::fill(&mut bytes).map_err(|e| {
+        let what = format!("cannot make a dashboard token: the OS gave no randomness ({e})");
+        crate::Error::new(crate::ErrorKind::Token, what)
+    })?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The token for a server on `listen`: none on loopback; `BERTH_TOKEN` when set; else a new one.
-pub fn token_for(listen: &std::net::SocketAddr) -> Result<Option<String>, String> {
+pub fn token_for(listen: &std::net::SocketAddr) -> Result<Option<String>, crate::Error> {
     if listen.ip().is_loopback() {
         return Ok(None);
     }

@@ -114,3 +114,27 @@ mod trace_tests {
         assert_eq!(t[10], CallFrame::At("t", 10_000, 1));
     }
 }
+
+/// An error as a Go function returns it: its text is exactly Go's (templates print it, and
+/// charts compare it), so it is carried as written, never reworded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GoError(pub String);
+
+impl From<String> for GoError {
+    fn from(s: String) -> Self {
+        GoError(s)
+    }
+}
+
+impl From<&str> for GoError {
+    fn from(s: &str) -> Self {
+        GoError(s.to_string())
+    }
+}
+
+impl From<GoError> for String {
+    fn from(e: GoError) -> String {
+        e.0
+    }
+}

@@ -1,5 +1,7 @@
 //! Execution, following `text/template/exec.go` with `missingkey=error`.
 
+use crate::error::GoError;
+
 use crate::ast::*;
 use crate::error::{Error, ErrorKind};
 use crate::funcs::{self, Func, FuncError, Host, Ty};
@@ -153,7 +155,7 @@ pub(crate) fn execute_mapped(
     }
 }
 
-fn value_of_number(n: &Number) -> Result<Value, String> {
+fn value_of_number(n: &Number) -> Result<Value, GoError> {
     let t = &n.text;
     let is_hex_int = t.to_ascii_lowercase().contains("0x") && !t.contains(['p', 'P']);
     if n.is_char {
@@ -169,7 +171,7 @@ fn value_of_number(n: &Number) -> Result<Value, String> {
         return Ok(Value::Int(i));
     }
     if n.is_uint {
-        return Err(format!("{t} overflows int"));
+        return Err(format!("{t} overflows int").into());
     }
     Ok(Value::Nil)
 }

@@ -18,7 +18,7 @@ pub mod semver;
 mod value;
 mod yaml;
 
-pub use error::{CallFrame, Error, ErrorKind};
+pub use error::{CallFrame, Error, ErrorKind, GoError};
 pub use exec::MissingKey;
 pub use funcs::names as function_names;
 pub use funcs::{Lookup, LookupQuery};

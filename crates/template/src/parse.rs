@@ -1,5 +1,7 @@
 //! Parser following `text/template/parse/parse.go`: the same grammar, checks and error lines.
 
+use crate::error::GoError;
+
 use crate::ast::*;
 use crate::funcs::Func;
 use crate::lex::{lex, Item, ItemKind};
@@ -741,7 +743,7 @@ fn parse_go_float(text: &str) -> Option<f64> {
 }
 
 /// Go's `newNumber`: which interpretations of a literal are valid.
-fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
+fn parse_number(text: &str, is_char: bool) -> Result<Number, GoError> {
     if is_char {
         let inner = &text[1..text.len() - 1];
         let c = if inner.starts_with('\\') {
@@ -749,7 +751,7 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
             let mut cs = u.chars();
             let c = cs.next().ok_or("invalid syntax")?;
             if cs.next().is_some() {
-                return Err("malformed character constant: ".to_string() + text);
+                return Err(GoError("malformed character constant: ".to_string() + text));
             }
             c
         } else {
@@ -758,7 +760,7 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
                 .next()
                 .ok_or_else(|| format!("malformed character constant: {text}"))?;
             if cs.next().is_some() {
-                return Err(format!("malformed character constant: {text}"));
+                return Err(format!("malformed character constant: {text}").into());
             }
             c
         };
@@ -775,7 +777,8 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         return Err(format!(
             "complex constants are not supported: {}",
             crate::gofmt::quote(text)
-        ));
+        )
+        .into());
     }
     let mut n = Number {
         text: text.into(),
@@ -799,7 +802,7 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         n.float = iv.map(|v| v as f64);
     } else if let Some(f) = parse_go_float(text) {
         if !text.contains(['.', 'e', 'E', 'p', 'P']) {
-            return Err(format!("integer overflow: {}", crate::gofmt::quote(text)));
+            return Err(format!("integer overflow: {}", crate::gofmt::quote(text)).into());
         }
         n.float = Some(f);
         if f.fract() == 0.0 && f.abs() < 9.2e18 {
@@ -807,10 +810,7 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         }
     }
     if n.int.is_none() && !n.is_uint && n.float.is_none() {
-        return Err(format!(
-            "illegal number syntax: {}",
-            crate::gofmt::quote(text)
-        ));
+        return Err(format!("illegal number syntax: {}", crate::gofmt::quote(text)).into());
     }
     Ok(n)
 }

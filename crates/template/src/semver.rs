@@ -3,6 +3,8 @@
 //! `>`, `<`, `>=`, `<=`, `~`, `^`, wildcards (`1.2.x`, `*`), hyphen ranges, and the rule that a
 //! prerelease version satisfies only constraints that name a prerelease.
 
+use crate::error::GoError;
+
 use std::cmp::Ordering;
 
 /// A parsed version.
@@ -142,7 +144,7 @@ pub struct Constraints {
 
 impl Constraints {
     /// Parses a constraint string; the error says which part is not understood.
-    pub fn parse(s: &str) -> Result<Constraints, String> {
+    pub fn parse(s: &str) -> Result<Constraints, GoError> {
         let mut any = Vec::new();
         for alt in s.split("||") {
             let alt = expand_hyphens(alt.trim());
@@ -162,7 +164,7 @@ impl Constraints {
                 all.push(term(&t).ok_or_else(|| format!("improper constraint: {s}"))?);
             }
             if !pending.is_empty() {
-                return Err(format!("improper constraint: {s}"));
+                return Err(format!("improper constraint: {s}").into());
             }
             if all.is_empty() {
                 all.push(term("*").expect("wildcard"));
@@ -297,7 +299,7 @@ impl Term {
 }
 
 /// Sprig's `semverCompare`: whether `version` satisfies `constraint`.
-pub fn compare(constraint: &str, version: &str) -> Result<bool, String> {
+pub fn compare(constraint: &str, version: &str) -> Result<bool, GoError> {
     let c = Constraints::parse(constraint)?;
     let v = Version::parse(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
     Ok(c.check(&v))

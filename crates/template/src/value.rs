@@ -1,5 +1,7 @@
 //! The dynamic value model: what Go's `interface{}` holds after decoding YAML or JSON.
 
+use crate::error::GoError;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -40,7 +42,7 @@ pub trait Object: std::fmt::Debug {
         false
     }
     /// Calls a method; `None` when the type has no such method.
-    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, GoError>> {
         None
     }
     /// What `%v` prints (a `String()` method, or the fields).
@@ -236,6 +238,13 @@ pub fn go_lossy(b: &[u8]) -> String {
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::str(s)
+    }
+}
+
+/// A Go error as templates see it: its text.
+impl From<crate::GoError> for Value {
+    fn from(e: crate::GoError) -> Value {
+        Value::from(e.0)
     }
 }
 

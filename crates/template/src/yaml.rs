@@ -2,6 +2,8 @@
 //! go-yaml v2: sorted keys, YAML 1.1 quoting, literal blocks for multi-line strings, folding
 //! of long plain scalars at 80 columns).
 
+use crate::error::GoError;
+
 use crate::gofmt;
 use crate::value::Value;
 use std::fmt::Write;
@@ -586,7 +588,7 @@ fn json_str(o: &mut String, s: &str, escape_html: bool) {
 }
 
 /// Parses YAML text into a value (the first document).
-pub fn from_yaml(s: &str) -> Result<Value, String> {
+pub fn from_yaml(s: &str) -> Result<Value, GoError> {
     let j: serde_json::Value =
         parse_as_go(first_document(s), go_yaml_options()).map_err(|e| e.to_string())?;
     Ok(Value::from_json_go(&j))

@@ -71,7 +71,7 @@ pub async fn run(
             Err(e) => {
                 failures += 1;
                 ui.info(format!("failed, keeping the running release:\n{e}"));
-                state.error = Some(e);
+                state.error = Some(e.to_string());
                 berth_core::events::sync_run("failure");
             }
         }
@@ -93,14 +93,14 @@ async fn once(
     opts: &SyncOptions,
     state: &mut SyncView,
     ui: &dyn Ui,
-) -> Result<(), String> {
+) -> Result<(), crate::Error> {
     state.commit = match &opts.git_branch {
         Some(branch) => Some(git::fast_forward(&opts.dir, branch)?),
         None => crate::release::git_commit(&opts.dir),
     };
     let parent = crate::applyset::read_parent(&cluster.client, set)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| cluster.locate(e))?;
     let modes = parent.as_ref().map(|p| p.modes()).unwrap_or_default();
     let rendered = request.render_in_modes(&modes)?;
     let (manifests, info) = (rendered.manifests, rendered.info);
@@ -113,10 +113,10 @@ async fn once(
     };
     let plan = crate::plan::plan(&cluster.client, &resolver, set, &manifests, popts)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| cluster.locate(e))?;
     let pending = plan.count_changes();
     let releases = Releases::new(&cluster.client, set);
-    let current = releases.current().await.map_err(|e| e.to_string())?;
+    let current = releases.current().await.map_err(|e| cluster.locate(e))?;
     state.revision = current.as_ref().map(|c| c.number);
     if pending == 0 {
         state.pending = 0;
@@ -125,7 +125,10 @@ async fn once(
     }
     // The same objects as the deployed revision, yet changes: someone edited the cluster.
     if let Some(c) = &current {
-        let deployed = releases.load(c.number).await.map_err(|e| e.to_string())?;
+        let deployed = releases
+            .load(c.number)
+            .await
+            .map_err(|e| cluster.locate(e))?;
         let same = deployed.len() == manifests.len()
             && deployed
                 .iter()
@@ -153,7 +156,7 @@ async fn once(
     };
     let outcome = crate::deploy(&cluster.client, set, &manifests, info, &deploy, ui)
         .await
-        .map_err(|e| cluster.locate(e).to_string())?;
+        .map_err(|e| cluster.locate(e))?;
     state.pending = 0;
     state.revision = outcome.current;
     state.last_result = Some(match outcome.revision {

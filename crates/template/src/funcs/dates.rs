@@ -1,6 +1,8 @@
 //! Sprig: dates and durations (`now`, `date`, `dateInZone`, `dateModify`, `ago`, `duration`,
 //! `durationRound`, `htmlDate`, `toDate`, `unixEpoch`), with Go's layouts (`2006-01-02`).
 
+use crate::error::GoError;
+
 use super::*;
 use crate::value::Object;
 use jiff::tz::TimeZone;
@@ -24,7 +26,7 @@ impl Object for Time {
             "Unix" | "Year" | "Day" | "Hour" | "Minute" | "Second" | "String" | "UTC"
         )
     }
-    fn call(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+    fn call(&self, name: &str, _args: &[Value]) -> Option<Result<Value, GoError>> {
         let z = &self.0;
         Some(Ok(match name {
             "Unix" => Value::Int(z.timestamp().as_second()),

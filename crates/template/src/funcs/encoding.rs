@@ -29,7 +29,7 @@ pub(super) fn register(reg: &mut Registry) {
                 "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                 json_kind(&other)
             )),
-            Err(e) => error(e),
+            Err(e) => error(e.to_string()),
         })
     });
     f("fromJson", &[Str], None, |_, a| {

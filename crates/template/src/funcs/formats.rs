@@ -1,6 +1,8 @@
 //! Sprig and Helm: encodings and formats beyond YAML/JSON basics (base32, hashes, pretty and raw
 //! JSON, arrays from YAML/JSON, TOML, URLs, UUIDs, paths).
 
+use crate::error::GoError;
+
 use super::*;
 use std::fmt::Write as _;
 
@@ -186,7 +188,7 @@ fn url_join(m: &BTreeMap<String, Value>) -> String {
 
 /// TOML as BurntSushi's encoder writes it: scalars first, then tables (indented two spaces
 /// per level), keys sorted.
-fn to_toml(v: &Value) -> Result<String, String> {
+fn to_toml(v: &Value) -> Result<String, GoError> {
     let Value::Map(m) = v else {
         return Err("toml: top-level value must be a map".into());
     };
@@ -206,7 +208,7 @@ fn toml_key(k: &str) -> String {
     }
 }
 
-fn toml_scalar(v: &Value) -> Result<String, String> {
+fn toml_scalar(v: &Value) -> Result<String, GoError> {
     Ok(match v {
         Value::String(s) => crate::gofmt::quote(s),
         Value::Bytes(b) => crate::gofmt::quote(&crate::value::go_lossy(b)),
@@ -216,11 +218,11 @@ fn toml_scalar(v: &Value) -> Result<String, String> {
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
         Value::Float(f) => crate::gofmt::format_float(*f, 'g', None),
         Value::List(l) => {
-            let items: Result<Vec<String>, String> = l.iter().map(toml_scalar).collect();
+            let items: Result<Vec<String>, GoError> = l.iter().map(toml_scalar).collect();
             format!("[{}]", items?.join(", "))
         }
         Value::Map(m) => {
-            let items: Result<Vec<String>, String> = m
+            let items: Result<Vec<String>, GoError> = m
                 .borrow()
                 .iter()
                 .map(|(k, v)| Ok(format!("{} = {}", toml_key(k), toml_scalar(v)?)))
@@ -241,7 +243,7 @@ fn toml_table(
     m: &BTreeMap<String, Value>,
     path: &[String],
     depth: usize,
-) -> Result<(), String> {
+) -> Result<(), GoError> {
     let pad = "  ".repeat(depth);
     for (k, v) in m {
         if matches!(v, Value::Map(_) | Value::Nil) || is_table_list(v) {
@@ -342,7 +344,7 @@ pub(super) fn register(reg: &mut Registry) {
     f("mustFromJson", &[Str], None, |_, a| {
         super::gojson::parse(s(&a[0]))
             .map(|v| Value::from_json_go(&v))
-            .map_err(FuncError::Msg)
+            .map_err(FuncError::from)
     });
     f("fromJsonArray", &[Str], None, |_, a| {
         Ok(match super::gojson::parse_array(s(&a[0])) {
@@ -368,7 +370,9 @@ fn register_text_formats(reg: &mut Registry) {
     use Ty::*;
     let mut f = |name, params, variadic, imp| reg.add(name, params, variadic, imp);
     f("toToml", &[Any], None, |_, a| {
-        Ok(Value::from(to_toml(&a[0]).unwrap_or_else(|e| e)))
+        Ok(Value::from(
+            to_toml(&a[0]).unwrap_or_else(|e| e.to_string()),
+        ))
     });
     f("fromToml", &[Str], None, |_, a| Ok(from_toml(s(&a[0]))));
     f("urlParse", &[Str], None, |_, a| Ok(url_parse(s(&a[0]))));

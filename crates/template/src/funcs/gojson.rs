@@ -2,13 +2,15 @@
 //! limit (10,000) and, for text that is not JSON, the same words (`invalid character 'n' looking
 //! for beginning of object key string`), which charts show to people through their `Error` key.
 
+use crate::error::GoError;
+
 use serde::Deserialize;
 
 /// Go's `maxNestingDepth`.
 const MAX_DEPTH: usize = 10_000;
 
 /// `text` as JSON, or Go's error for it.
-pub(super) fn parse(text: &str) -> Result<serde_json::Value, String> {
+pub(super) fn parse(text: &str) -> Result<serde_json::Value, GoError> {
     Scanner {
         b: text.as_bytes(),
         i: 0,
@@ -17,33 +19,35 @@ pub(super) fn parse(text: &str) -> Result<serde_json::Value, String> {
     .document()?;
     let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
-    serde_json::Value::deserialize(&mut de).map_err(|e| e.to_string())
+    serde_json::Value::deserialize(&mut de).map_err(|e| GoError(e.to_string()))
 }
 
 /// `text` as a JSON object, as Go unmarshals it into a `map[string]interface{}` (`null` is an
 /// empty map; another kind of value is Go's "cannot unmarshal" error).
 pub(super) fn parse_object(
     text: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+) -> Result<serde_json::Map<String, serde_json::Value>, GoError> {
     match parse(text)? {
         serde_json::Value::Object(m) => Ok(m),
         serde_json::Value::Null => Ok(serde_json::Map::new()),
         other => Err(format!(
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             kind(&other)
-        )),
+        )
+        .into()),
     }
 }
 
 /// `text` as a JSON array, as Go unmarshals it into a `[]interface{}`.
-pub(super) fn parse_array(text: &str) -> Result<Vec<serde_json::Value>, String> {
+pub(super) fn parse_array(text: &str) -> Result<Vec<serde_json::Value>, GoError> {
     match parse(text)? {
         serde_json::Value::Array(a) => Ok(a),
         serde_json::Value::Null => Ok(Vec::new()),
         other => Err(format!(
             "json: cannot unmarshal {} into Go value of type []interface {{}}",
             kind(&other)
-        )),
+        )
+        .into()),
     }
 }
 
@@ -65,7 +69,7 @@ struct Scanner<'a> {
     depth: usize,
 }
 
-type Step = Result<(), String>;
+type Step = Result<(), GoError>;
 
 impl Scanner<'_> {
     fn document(&mut self) -> Step {
@@ -82,7 +86,7 @@ impl Scanner<'_> {
     }
 
     /// The next byte, or Go's end-of-input error.
-    fn next(&mut self) -> Result<u8, String> {
+    fn next(&mut self) -> Result<u8, GoError> {
         let c = self.peek().ok_or("unexpected end of JSON input")?;
         self.i += 1;
         Ok(c)
@@ -173,11 +177,13 @@ impl Scanner<'_> {
                         for _ in 0..4 {
                             if !self.next()?.is_ascii_hexdigit() {
                                 // Go shows the whole `\uXXXX` (what there is of it).
-                                return Err(self.bad_escape(at, (at + 6).min(self.b.len())));
+                                return Err(GoError(
+                                    self.bad_escape(at, (at + 6).min(self.b.len())),
+                                ));
                             }
                         }
                     }
-                    _ => return Err(self.bad_escape(at, self.i)),
+                    _ => return Err(GoError(self.bad_escape(at, self.i))),
                 },
                 c if c < 0x20 => return Err(invalid(c, "in string")),
                 _ => {}
@@ -243,8 +249,8 @@ impl Scanner<'_> {
     }
 }
 
-fn invalid(c: u8, context: &str) -> String {
-    format!("invalid character {} {context}", quote_char(c))
+fn invalid(c: u8, context: &str) -> GoError {
+    format!("invalid character {} {context}", quote_char(c)).into()
 }
 
 /// Go's `quoteChar`: the byte in single quotes, escaped as `strconv.Quote` escapes it.
@@ -327,7 +333,7 @@ mod tests {
             ),
         ];
         for (text, want) in cases {
-            assert_eq!(parse_object(text).unwrap_err(), want, "{text}");
+            assert_eq!(parse_object(text).unwrap_err(), want.into(), "{text}");
         }
         assert_eq!(parse_object("null").unwrap().len(), 0);
         // Templates run on a stack of their own (see `on_own_stack`); so does this.
@@ -335,7 +341,7 @@ mod tests {
             let deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
             assert!(parse(&deep).is_ok());
             let deeper = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
-            assert_eq!(parse(&deeper).unwrap_err(), "exceeded max depth");
+            assert_eq!(parse(&deeper).unwrap_err(), "exceeded max depth".into());
         });
     }
 }

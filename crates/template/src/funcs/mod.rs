@@ -1,6 +1,8 @@
 //! The function table: Go's built-ins, a Sprig subset, and berth's own (`include`, `tpl`, `ismode`).
 //! Each entry carries the Go signature, so argument errors match Go's.
 
+use crate::error::GoError;
+
 mod builtins;
 mod cases;
 mod crypto;
@@ -71,6 +73,12 @@ pub enum FuncError {
     Nested(Box<crate::Error>),
 }
 
+impl From<GoError> for FuncError {
+    fn from(e: GoError) -> FuncError {
+        FuncError::Msg(e.0)
+    }
+}
+
 type FResult = Result<Value, FuncError>;
 
 /// What a function may ask of the running template.
@@ -96,7 +104,7 @@ pub struct LookupQuery {
 /// Reads live objects for `lookup` (a cluster backend); the template engine itself has no I/O.
 pub trait Lookup: Send + Sync {
     /// The object (or `{"items": [...]}` list) as JSON, `None` when it does not exist.
-    fn lookup(&self, query: &LookupQuery) -> Result<Option<serde_json::Value>, String>;
+    fn lookup(&self, query: &LookupQuery) -> Result<Option<serde_json::Value>, GoError>;
 }
 
 /// One function: Go signature and implementation.

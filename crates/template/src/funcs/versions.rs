@@ -1,5 +1,7 @@
 //! Sprig: semantic versions (`semver`, `semverCompare`), as Masterminds/semver v3.
 
+use crate::error::GoError;
+
 use super::*;
 use crate::semver::Version;
 use crate::value::Object;
@@ -22,7 +24,7 @@ impl Object for SemverValue {
             "Major" | "Minor" | "Patch" | "Prerelease" | "Metadata" | "Original" | "String"
         )
     }
-    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, GoError>> {
         if !self.has_method(name) {
             return None;
         }
@@ -30,7 +32,8 @@ impl Object for SemverValue {
             return Some(Err(format!(
                 "wrong number of args for {name}: want 0 got {}",
                 args.len()
-            )));
+            )
+            .into()));
         }
         let v = &self.0;
         Some(Ok(match name {
@@ -56,7 +59,7 @@ pub(super) fn register(reg: &mut Registry) {
     reg.add("semverCompare", &[Str, Str], None, |_, a| {
         crate::semver::compare(s(&a[0]), s(&a[1]))
             .map(Value::Bool)
-            .map_err(FuncError::Msg)
+            .map_err(FuncError::from)
     });
     reg.add("semver", &[Str], None, |_, a| {
         Version::parse(s(&a[0]))
