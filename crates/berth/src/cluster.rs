@@ -2,15 +2,15 @@
 
 use crate::render::RenderFlags;
 use berth_core::view::Modes;
+use berth_kube::show;
 use berth_kube::{
-    ApplyOptions, ApplySet, ChangeKind, Cluster, ClusterRequest, ConnectOptions, DeployOptions,
-    Plan, Rendered, Rollout, Ui,
+    ApplyOptions, ApplySet, Cluster, ClusterRequest, ConnectOptions, DeployOptions, Plan, Progress,
+    Rendered, Reporter,
 };
 use clap::{Args, ValueEnum};
 use owo_colors::OwoColorize;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Which cluster, as kubectl takes it.
@@ -50,24 +50,7 @@ impl ClusterFlags {
     }
 }
 
-/// A duration as `30s`, `5m`, `1h`, `500ms` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 30s, 5m, 1h)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("`{s}` has an unknown unit (use ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
+pub use berth_core::units::duration as parse_duration;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlanFormat {
@@ -210,61 +193,26 @@ pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<App
     Ok(r.map_err(|e| anyhow::anyhow!("{e}"))?.set)
 }
 
-/// A deploy folder rendered before connecting, so that its mistakes show without a cluster;
-/// `None` for a chart, which renders as the cluster sees it ([`render_on`]).
+/// A deploy folder rendered before connecting, so that its mistakes show without a cluster.
 fn render_offline(request: &ClusterRequest) -> anyhow::Result<Option<Rendered>> {
-    if request.request.is_chart() {
-        return Ok(None);
-    }
-    let r = request.render(&Modes::default());
-    r.map(Some).map_err(|e| anyhow::anyhow!("{e}"))
+    request.render_offline().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Renders on a connected cluster: a chart as the cluster sees it (its `lookup` may call it),
-/// a folder as it rendered offline; then again in the source modes the cluster records, if
-/// any (containers that cannot switch are warned about).
+/// Renders as the connected cluster sees it, warning of containers that cannot switch to
+/// source mode.
 async fn render_on(
     request: ClusterRequest,
     offline: Option<Rendered>,
     cluster: &Cluster,
 ) -> anyhow::Result<Rendered> {
-    let located = |e| anyhow::anyhow!("{}", cluster.locate(e));
-    let request = request.seen_by(&cluster.client).await.map_err(located)?;
-    let r = match offline {
-        Some(r) => r,
-        None => tokio::task::block_in_place(|| request.render(&Modes::default()))
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
-    let modes = berth_kube::target::live_modes(&cluster.client, &r.set)
+    let (r, problems) = request
+        .render_on(offline, cluster)
         .await
-        .map_err(located)?;
-    if modes.is_empty() {
-        return Ok(r);
-    }
-    let (again, problems) = request
-        .render_switching(&modes)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     for problem in problems {
         let _ = writeln!(anstream::stderr(), "warning: source mode: {problem}");
     }
-    Ok(again)
-}
-
-/// Prints plans, steps and rollout progress to the terminal.
-struct Terminal {
-    context: String,
-    tty: bool,
-    last: Mutex<String>,
-}
-
-impl Terminal {
-    fn new(context: &str) -> Terminal {
-        Terminal {
-            context: context.to_string(),
-            tty: std::io::stderr().is_terminal(),
-            last: Mutex::new(String::new()),
-        }
-    }
+    Ok(r)
 }
 
 /// The plan's warnings (deprecated API versions), on stderr.
@@ -275,152 +223,70 @@ pub fn print_warnings(plan: &Plan) {
     }
 }
 
-/// The plan in words, as `berth plan` prints it.
-/// A change's diff, indented and coloured like git's.
-fn diff_lines(diff: &str) -> String {
-    let mut s = String::new();
-    for line in diff.lines() {
-        let shown = if line.starts_with("+++") || line.starts_with("---") {
-            line.dimmed().to_string()
-        } else if line.starts_with('+') {
-            line.green().to_string()
-        } else if line.starts_with('-') {
-            line.red().to_string()
-        } else if line.starts_with("@@") {
-            line.cyan().to_string()
-        } else {
-            line.to_string()
-        };
-        s.push_str(&format!("      {shown}\n"));
-    }
-    s
+/// A step in words, on stderr.
+fn step(message: &str) {
+    let _ = writeln!(anstream::stderr(), "{} {message}", "·".dimmed());
 }
 
-pub fn plan_text(plan: &Plan, context: &str) -> String {
-    let mut s = format!(
-        "Plan for deploy set {} in namespace {} (context {}):\n",
-        plan.set.name.bold(),
-        plan.set.namespace,
-        context
-    );
-    for c in &plan.changes {
-        let name = format!(
-            "{}/{}",
-            if c.oref.group.is_empty() {
-                c.oref.kind.clone()
-            } else {
-                format!("{}.{}", c.oref.kind, c.oref.group)
-            },
-            c.oref.name
-        );
-        let ns = c
-            .oref
-            .namespace
-            .as_ref()
-            .filter(|ns| **ns != plan.set.namespace)
-            .map(|ns| format!(" (namespace {ns})"))
-            .unwrap_or_default();
-        let source = c
-            .source
-            .as_ref()
-            .map(|s| format!("  {}", s.dimmed()))
-            .unwrap_or_default();
-        match c.action {
-            ChangeKind::Create => s.push_str(&format!(
-                "  {} create {name}{ns}{source}\n",
-                "+".green().bold()
-            )),
-            ChangeKind::Update | ChangeKind::Replace => {
-                if c.action == ChangeKind::Update {
-                    s.push_str(&format!(
-                        "  {} update {name}{ns}{source}\n",
-                        "~".yellow().bold()
-                    ));
-                } else {
-                    s.push_str(&format!(
-                        "  {} replace {name}{ns} (delete and create: immutable fields change){source}\n",
-                        "±".yellow().bold()
-                    ));
-                }
-                if !c.changed_secret_keys.is_empty() {
-                    s.push_str(&format!(
-                        "      changed keys (values hidden): {}\n",
-                        c.changed_secret_keys.join(", ")
-                    ));
-                }
-                s.push_str(&diff_lines(c.diff.as_deref().unwrap_or("")));
+/// Shows a deploy's progress on the terminal as its events arrive.
+struct Terminal {
+    context: String,
+    tty: bool,
+    last: String,
+}
+
+impl Terminal {
+    /// A reporter for a deploy, and the task that shows what it reports (see [`finish`]).
+    fn start(context: &str) -> (Reporter, tokio::task::JoinHandle<()>) {
+        let (reporter, mut events) = Reporter::channel();
+        let mut terminal = Terminal {
+            context: context.to_string(),
+            tty: std::io::stderr().is_terminal(),
+            last: String::new(),
+        };
+        let shown = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                terminal.show(event);
             }
-            ChangeKind::Delete => s.push_str(&format!(
-                "  {} delete {name}{ns} (prune)\n",
-                "-".red().bold()
-            )),
-            ChangeKind::Unchanged => {}
+        });
+        (reporter, shown)
+    }
+
+    fn show(&mut self, event: Progress) {
+        match event {
+            Progress::Plan(plan) => {
+                print_warnings(&plan);
+                let mut out = anstream::stdout();
+                let _ = write!(out, "{}", show::plan_text(&plan, &self.context));
+                let _ = out.flush();
+            }
+            Progress::Step(message) => step(&message),
+            Progress::Rollout(states) => self.rollout(&states),
         }
     }
-    let count = |k| plan.count(k);
-    s.push_str(&format!(
-        "Plan: {} to create, {} to update, {} to delete, {} unchanged.\n",
-        count(ChangeKind::Create),
-        count(ChangeKind::Update) + count(ChangeKind::Replace),
-        count(ChangeKind::Delete),
-        count(ChangeKind::Unchanged)
-    ));
-    for n in &plan.notes {
-        s.push_str(&format!("{} {n}\n", "note:".cyan().bold()));
-    }
-    s
-}
 
-impl Ui for Terminal {
-    fn plan(&self, plan: &Plan) {
-        print_warnings(plan);
-        let mut out = anstream::stdout();
-        let _ = write!(out, "{}", plan_text(plan, &self.context));
-        let _ = out.flush();
-    }
-
-    fn info(&self, message: String) {
-        let mut err = anstream::stderr();
-        let _ = writeln!(err, "{} {message}", "·".dimmed());
-    }
-
-    fn rollout(&self, states: &[Rollout]) {
-        let pending: Vec<String> = states
-            .iter()
-            .filter(|s| !s.ready)
-            .map(|s| format!("{}: {}", s.oref.name, s.message))
-            .collect();
-        let line = if pending.is_empty() {
-            format!("all {} ready", berth_core::count(states.len(), "workload"))
-        } else {
-            let more = pending.len().saturating_sub(3);
-            format!(
-                "{}/{} ready; waiting for {}{}",
-                states.len() - pending.len(),
-                states.len(),
-                pending[..pending.len() - more].join("; "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            )
-        };
-        let mut last = self.last.lock().unwrap();
-        if *last == line {
+    fn rollout(&mut self, states: &[berth_kube::Rollout]) {
+        let line = show::rollout_line(states);
+        if self.last == line {
             return;
         }
         let mut err = anstream::stderr();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{line}");
-            if pending.is_empty() {
+            if states.iter().all(|s| s.ready) {
                 let _ = writeln!(err);
             }
         } else {
             let _ = writeln!(err, "{line}");
         }
-        *last = line;
+        self.last = line;
     }
+}
+
+/// Waits until everything a finished deploy reported is shown.
+async fn finish(reporter: Reporter, shown: tokio::task::JoinHandle<()>) {
+    drop(reporter);
+    let _ = shown.await;
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
@@ -454,7 +320,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
                 );
             }
             PlanFormat::Text => {
-                let _ = write!(out, "{}", plan_text(&plan, &cluster.context));
+                let _ = write!(out, "{}", show::plan_text(&plan, &cluster.context));
             }
         }
         berth_kube::apply::check_empty(&plan, false).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -492,7 +358,7 @@ pub async fn deploy(
     cluster: &Cluster,
     r: &Rendered,
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> anyhow::Result<berth_kube::DeployOutcome> {
     berth_kube::deploy(
         &cluster.client,
@@ -513,14 +379,16 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
         let r = render_on(request, offline, &cluster).await?;
-        let ui = Terminal::new(&cluster.context);
-        let outcome = deploy(&cluster, &r, &opts, &ui).await?;
+        let (ui, shown) = Terminal::start(&cluster.context);
+        let outcome = deploy(&cluster, &r, &opts, &ui).await;
+        finish(ui, shown).await;
+        let outcome = outcome?;
         let rep = &outcome.report;
         let revision = outcome
             .revision
             .map(|r| format!("revision {}", r.number))
             .unwrap_or_else(|| "no new revision (nothing changed)".into());
-        ui.info(format!(
+        step(&format!(
             "applied: {} created, {} updated, {} unchanged, {} deleted; {revision}",
             rep.created, rep.updated, rep.unchanged, rep.deleted
         ));
@@ -537,9 +405,7 @@ impl SetFlags {
     pub fn given(&self) -> bool {
         self.cluster.given()
     }
-}
 
-impl SetFlags {
     /// Connects to the cluster and finds the deploy set these flags name.
     async fn connect(&self) -> anyhow::Result<(Cluster, ApplySet)> {
         let cluster = self.cluster.connect().await?;
@@ -549,17 +415,10 @@ impl SetFlags {
 }
 
 pub(crate) async fn resolve_set(cluster: &Cluster, flags: &SetFlags) -> anyhow::Result<ApplySet> {
-    let namespace = flags
-        .namespace
-        .clone()
-        .unwrap_or_else(|| cluster.default_namespace.clone());
-    let name = match &flags.cluster.name {
-        Some(n) => n.clone(),
-        None => berth_kube::only_set(&cluster.client, &namespace)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
-    Ok(ApplySet { name, namespace })
+    let (namespace, name) = (flags.namespace.as_deref(), flags.cluster.name.as_deref());
+    berth_kube::find_set(cluster, namespace, name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
@@ -579,36 +438,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         print_helm_history(&cluster, &revisions).await;
-        let _ = writeln!(
-            out,
-            "{:>8}  {:<19}  {:<11}  {:>7}  {:<12}  SOURCE",
-            "REVISION", "TIME (UTC)", "STATUS", "OBJECTS", "COMMIT"
-        );
-        for r in revisions {
-            let commit: String = r
-                .git_commit
-                .as_deref()
-                .unwrap_or("-")
-                .chars()
-                .take(12)
-                .collect();
-            let _ = writeln!(
-                out,
-                "{:>8}  {:<19}  {:<11}  {:>7}  {:<12}  {}",
-                r.number,
-                r.time.chars().take(19).collect::<String>(),
-                r.status.to_string(),
-                r.objects,
-                commit,
-                match &r.adopted {
-                    Some(h) => format!(
-                        "{} (adopted Helm release {}/{})",
-                        r.source, h.namespace, h.name
-                    ),
-                    None => r.source.clone(),
-                }
-            );
-        }
+        let _ = write!(out, "{}", show::history_text(&revisions));
         Ok(())
     })
 }
@@ -619,31 +449,10 @@ async fn print_helm_history(cluster: &Cluster, revisions: &[berth_kube::release:
     let Some(release) = revisions.iter().find_map(|r| r.adopted.clone()) else {
         return;
     };
-    let mut out = anstream::stdout();
     match berth_kube::release::helm_history(&cluster.client, &release).await {
         Ok(helm) if !helm.is_empty() => {
-            let _ = writeln!(
-                out,
-                "Helm release {} (namespace {}), before berth adopted it:",
-                release.name, release.namespace
-            );
-            let _ = writeln!(
-                out,
-                "{:>8}  {:<19}  {:<11}  {:<24}  DESCRIPTION",
-                "REVISION", "TIME (UTC)", "STATUS", "CHART"
-            );
-            for h in helm {
-                let _ = writeln!(
-                    out,
-                    "{:>8}  {:<19}  {:<11}  {:<24}  {}",
-                    h.version,
-                    h.last_deployed.chars().take(19).collect::<String>(),
-                    h.status,
-                    h.chart,
-                    h.description
-                );
-            }
-            let _ = writeln!(out, "berth:");
+            let text = show::helm_history_text(&release, &helm);
+            let _ = write!(anstream::stdout(), "{text}");
         }
         Ok(_) => {}
         Err(e) => {
@@ -660,12 +469,11 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     let opts = deploy_options(&args.apply, true, true, false);
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let ui = Terminal::new(&cluster.context);
-        let (target, outcome) =
-            berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        ui.info(format!(
+        let (ui, shown) = Terminal::start(&cluster.context);
+        let rolled = berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui).await;
+        finish(ui, shown).await;
+        let (target, outcome) = rolled.map_err(|e| anyhow::anyhow!("{e}"))?;
+        step(&format!(
             "rolled back to revision {target}{}",
             outcome
                 .revision
@@ -679,19 +487,21 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
 pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let ui = Terminal::new(&cluster.context);
-        let report = berth_kube::delete(
+        let (ui, shown) = Terminal::start(&cluster.context);
+        let (timeout, lock_timeout) = (args.timeout, args.lock_timeout);
+        let deleted = berth_kube::delete(
             &cluster.client,
             &set,
-            args.timeout,
-            args.lock_timeout,
+            timeout,
+            lock_timeout,
             args.dry_run,
             &ui,
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        .await;
+        finish(ui, shown).await;
+        let report = deleted.map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
         if !args.dry_run {
-            ui.info(format!(
+            step(&format!(
                 "deleted deploy set {} ({} objects, its parent and its release history); \
                  the namespace and anything berth did not apply stay",
                 set.name, report.deleted
@@ -704,14 +514,14 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
 pub fn test(args: TestArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let ui = Terminal::new(&cluster.context);
-        let ran = berth_kube::test(&cluster.client, &set, args.timeout, &ui)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        let (ui, shown) = Terminal::start(&cluster.context);
+        let ran = berth_kube::test(&cluster.client, &set, args.timeout, &ui).await;
+        finish(ui, shown).await;
+        let ran = ran.map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
         if ran.is_empty() {
-            ui.info(format!("deploy set {} has no tests", set.name));
+            step(&format!("deploy set {} has no tests", set.name));
         } else {
-            ui.info(format!("{} tests passed: {}", ran.len(), ran.join(", ")));
+            step(&format!("{} tests passed: {}", ran.len(), ran.join(", ")));
         }
         Ok(())
     })

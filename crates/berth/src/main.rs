@@ -1,8 +1,5 @@
 //! The `berth` command line.
 
-// A command ends at its first error, so errors are returned once and may carry detail.
-#![allow(clippy::result_large_err)]
-
 mod cluster;
 mod control;
 mod dependency;

@@ -73,22 +73,9 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
             return Err(err);
         }
     }
-    let mut env = plan
-        .resolve_env(w, c, 0)
+    let env = plan
+        .shell_env(&args.dir, w, c)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    if let Some(run) = &c.run {
-        env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    // The Services of the running `up`, as its processes see them.
-    if let Some(status) = berth_local::running_status(&args.dir) {
-        for svc in &status.services {
-            let prefix = svc.name.to_uppercase().replace(['-', '.'], "_");
-            if let Some(port) = svc.addresses.first().and_then(|a| a.rsplit(':').next()) {
-                env.push((format!("{prefix}_SERVICE_HOST"), "127.0.0.1".into()));
-                env.push((format!("{prefix}_SERVICE_PORT"), port.to_string()));
-            }
-        }
-    }
     let workdir = match c.run.as_ref().and_then(|r| r.workdir.as_deref()) {
         Some(w) => args.dir.join(w),
         None => args.dir.clone(),

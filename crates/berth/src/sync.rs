@@ -36,19 +36,18 @@ pub struct SyncArgs {
     metrics_listen: Option<std::net::SocketAddr>,
 }
 
-/// A sync's steps go to the log, one line each.
-struct Log;
-
-impl berth_kube::Ui for Log {
-    fn plan(&self, plan: &berth_kube::Plan) {
-        if plan.has_changes() {
-            print!("{}", crate::cluster::plan_text(plan, ""));
+/// A sync's steps, as they come: to the log, one line each.
+async fn log(mut events: tokio::sync::mpsc::UnboundedReceiver<berth_kube::Progress>) {
+    use berth_kube::Progress;
+    while let Some(event) = events.recv().await {
+        match event {
+            Progress::Plan(plan) if plan.has_changes() => {
+                print!("{}", berth_kube::show::plan_text(&plan, ""))
+            }
+            Progress::Step(message) => println!("sync: {message}"),
+            Progress::Plan(_) | Progress::Rollout(_) => {}
         }
     }
-    fn info(&self, message: String) {
-        println!("sync: {message}");
-    }
-    fn rollout(&self, _: &[berth_kube::Rollout]) {}
 }
 
 async fn pause_or_resume(args: &SyncArgs) -> anyhow::Result<()> {
@@ -104,7 +103,11 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        berth_kube::sync::run(&cluster, &set, &request, backend, &opts, &Log, stop).await;
+        let (reporter, events) = berth_kube::Reporter::channel();
+        let logged = tokio::spawn(log(events));
+        berth_kube::sync::run(&cluster, &set, &request, backend, &opts, &reporter, stop).await;
+        drop(reporter);
+        let _ = logged.await;
         Ok(())
     })
 }

@@ -26,7 +26,7 @@ pub struct UpArgs {
     #[arg(long, value_name = "FILE")]
     run: Option<PathBuf>,
     /// Rotate a workload's log file in .berth/logs/ when it reaches this size (512K, 10M, 1G).
-    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = berth_core::units::size)]
     log_size: u64,
     /// Log files kept per workload, the current one included.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
@@ -35,30 +35,6 @@ pub struct UpArgs {
     /// could mount any folder of this machine).
     #[arg(long)]
     allow_host_path: bool,
-}
-
-/// `512`, `512K`, `10M`, `1G` (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, ""),
-    };
-    let scale: u64 = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => return Err(format!("unknown unit {unit:?}: use K, M or G (10M)")),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size: write a number with K, M or G (10M)"))?;
-    match n.checked_mul(scale) {
-        Some(0) => Err("the size must be more than 0".into()),
-        Some(v) => Ok(v),
-        None => Err(format!("{s:?} is too large")),
-    }
 }
 
 /// The dashboard's default address.
@@ -128,30 +104,6 @@ fn up_request(args: &UpArgs) -> UpRequest {
     )
 }
 
-fn applied_summary(a: &berth_local::Applied) -> String {
-    let part = |what: &str, v: &[String]| {
-        if v.is_empty() {
-            None
-        } else {
-            Some(format!("{what} {}", v.join(", ")))
-        }
-    };
-    let parts: Vec<String> = [
-        part("started", &a.started),
-        part("restarted", &a.restarted),
-        part("stopped", &a.stopped),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let unchanged = format!("{} unchanged", a.unchanged.len());
-    if parts.is_empty() {
-        format!("no changes ({unchanged})")
-    } else {
-        format!("{}; {unchanged}", parts.join("; "))
-    }
-}
-
 pub fn up(mut args: UpArgs) -> Result<(), String> {
     args.flags
         .environment
@@ -218,7 +170,7 @@ fn read_status(dir: &Path) -> Option<(u64, String)> {
         s.generation,
         s.last_apply
             .as_ref()
-            .map(applied_summary)
+            .map(ToString::to_string)
             .unwrap_or_default(),
     ))
 }
@@ -288,7 +240,7 @@ async fn run(
                 let a = session.answer(ask).await;
                 *busy.lock().unwrap() = None;
                 session.running.shared.update(|_| {});
-                let message = a.result.as_ref().map(applied_summary).map_err(|e| e.clone());
+                let message = a.result.as_ref().map(ToString::to_string).map_err(|e| e.clone());
                 report_apply(&mut view, &a.what, a.result.map_err(|e| e.message));
                 let _ = a.reply.send(message);
             }
@@ -403,7 +355,7 @@ fn report_apply(
     result: Result<berth_local::Applied, impl std::fmt::Display>,
 ) {
     match result {
-        Ok(applied) => view.event(&format!("berth up: {why}: {}", applied_summary(&applied))),
+        Ok(applied) => view.event(&format!("berth up: {why}: {}", applied)),
         Err(e) => view.event(&format!(
             "berth up: {why}, but it does not render; nothing changed:\n{}",
             e.to_string().trim_end()

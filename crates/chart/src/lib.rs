@@ -7,9 +7,6 @@
 //! -> values::coalesce -> schema::validate -> render::render (templates) -> output::split (sort)
 //! ```
 
-// A render ends at its first error, so errors are returned once and may carry detail.
-#![allow(clippy::result_large_err)]
-
 mod deps;
 mod gobwas;
 mod gomatch;

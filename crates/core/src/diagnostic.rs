@@ -59,10 +59,17 @@ impl fmt::Display for Location {
 /// The error a diagnostic was caused by.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
-/// A diagnostic of kind `K`: a line of what, then where, then notes and a hint.
+/// A diagnostic of kind `K`: a line of what, then where, then notes and a hint. Small (its
+/// details are boxed), so a `Result` that carries one stays cheap to return.
 #[derive(Clone)]
 pub struct Diagnostic<K> {
     pub kind: K,
+    details: Box<Details>,
+}
+
+/// What a [`Diagnostic`] says; its fields read and write through the diagnostic (`e.message`).
+#[derive(Clone)]
+pub struct Details {
     pub message: String,
     pub location: Option<Location>,
     /// The source line at `location`, for a snippet.
@@ -74,16 +81,32 @@ pub struct Diagnostic<K> {
     cause: Option<Cause>,
 }
 
+impl<K> std::ops::Deref for Diagnostic<K> {
+    type Target = Details;
+    fn deref(&self) -> &Details {
+        &self.details
+    }
+}
+
+impl<K> std::ops::DerefMut for Diagnostic<K> {
+    fn deref_mut(&mut self) -> &mut Details {
+        &mut self.details
+    }
+}
+
 impl<K> Diagnostic<K> {
     pub fn new(kind: K, message: impl Into<String>) -> Self {
-        Diagnostic {
-            kind,
+        let details = Details {
             message: message.into(),
             location: None,
             snippet: None,
             notes: vec![],
             hint: None,
             cause: None,
+        };
+        Diagnostic {
+            kind,
+            details: Box::new(details),
         }
     }
 
@@ -128,12 +151,7 @@ impl<K> Diagnostic<K> {
     pub fn with_kind<L>(self, kind: L) -> Diagnostic<L> {
         Diagnostic {
             kind,
-            message: self.message,
-            location: self.location,
-            snippet: self.snippet,
-            notes: self.notes,
-            hint: self.hint,
-            cause: self.cause,
+            details: self.details,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! prune of members no longer rendered, and the ApplySet parent kept truthful throughout.
 
 use crate::applyset::{self, ApplySet, PART_OF};
-use crate::error::{from_kube, Action, Error, ErrorKind, FromOrigin};
+use crate::error::{from_kube, Action, Error, ErrorKind, LocatedAt};
 use crate::plan::{api, apply_params, object_error, ChangeKind, Desired, Plan, CONCURRENCY};
 use crate::resources::Resolver;
 use crate::FIELD_MANAGER;
@@ -474,7 +474,7 @@ async fn replace_delete(objects: &Api<kube::api::DynamicObject>, d: &Desired) ->
                     d.oref
                 ),
             )
-            .from_origin(&d.origin)
+            .located_at(&d.origin)
             .hint("check its finalizers; apply again once it is gone"));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -70,7 +70,7 @@ impl LiveLookup {
             .resolver
             .resolve(&self.client, &q.api_version, &q.kind)
             .await
-            .map_err(|e| e.message)?
+            .map_err(|e| e.message.clone())?
         else {
             // Helm answers an unknown kind with an error as well.
             return Err(format!("the cluster does not serve {} {}", q.api_version, q.kind).into());

@@ -2,7 +2,7 @@
 //! anything else when the cluster lacks it, and otherwise left as it is; it is never upgraded,
 //! never a member of the deploy set, and so never pruned or deleted by berth.
 
-use crate::error::{Error, ErrorKind, FromOrigin};
+use crate::error::{Error, ErrorKind, LocatedAt};
 use crate::plan::Manifest;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::PostParams;
@@ -35,7 +35,7 @@ pub async fn missing(client: &kube::Client, crds: &[Manifest]) -> Result<Vec<Man
                 ErrorKind::Api,
                 format!("cannot read CustomResourceDefinition/{}: {e}", name(m)),
             )
-            .from_origin(&m.origin)
+            .located_at(&m.origin)
         })?;
         if found.is_none() {
             out.push(m.clone());
@@ -80,7 +80,7 @@ pub async fn install(
                 ErrorKind::Rejected,
                 format!("not a CustomResourceDefinition: {e}"),
             )
-            .from_origin(&m.origin)
+            .located_at(&m.origin)
         })?;
         let pp = PostParams {
             field_manager: Some("berth".into()),
@@ -91,7 +91,7 @@ pub async fn install(
                 ErrorKind::Rejected,
                 format!("cannot create CustomResourceDefinition/{}: {e}", name(m)),
             )
-            .from_origin(&m.origin)
+            .located_at(&m.origin)
         })?;
         say(format!(
             "created CustomResourceDefinition/{} (crds/)",
@@ -99,7 +99,7 @@ pub async fn install(
         ));
         established(&api, name(m))
             .await
-            .map_err(|e| e.from_origin(&m.origin))?;
+            .map_err(|e| e.located_at(&m.origin))?;
     }
     Ok(())
 }

@@ -542,7 +542,12 @@ impl KubeBackend {
         let (client, set) = (self.client.clone(), self.set.clone());
         let result = tokio::task::spawn_blocking(move || {
             tokio::runtime::Handle::current().block_on(crate::deploy(
-                &client, &set, &manifests, info, &opts, &Quiet,
+                &client,
+                &set,
+                &manifests,
+                info,
+                &opts,
+                &crate::Reporter::quiet(),
             ))
         })
         .await
@@ -587,15 +592,6 @@ impl KubeBackend {
         }
         Ok(())
     }
-}
-
-/// A deploy that says nothing (the dashboard shows its outcome).
-struct Quiet;
-
-impl crate::Ui for Quiet {
-    fn plan(&self, _: &crate::Plan) {}
-    fn info(&self, _: String) {}
-    fn rollout(&self, _: &[crate::Rollout]) {}
 }
 
 impl Backend for KubeBackend {

@@ -106,12 +106,12 @@ pub fn from_kube(err: kube::Error, action: &Action<'_>) -> Error {
 }
 
 /// Says which template an error's object came from (`--> web.yaml:12`).
-pub(crate) trait FromOrigin {
-    fn from_origin(self, origin: &crate::manifest::Origin) -> Self;
+pub(crate) trait LocatedAt {
+    fn located_at(self, origin: &crate::manifest::Origin) -> Self;
 }
 
-impl FromOrigin for Error {
-    fn from_origin(self, origin: &crate::manifest::Origin) -> Error {
+impl LocatedAt for Error {
+    fn located_at(self, origin: &crate::manifest::Origin) -> Error {
         origin.locate(self)
     }
 }

@@ -6,7 +6,7 @@
 //! `before-hook-creation` (the default: just before it is created again), `hook-succeeded`
 //! (once every hook of the event succeeded), `hook-failed` (when it failed).
 
-use crate::error::{Error, ErrorKind, FromOrigin};
+use crate::error::{Error, ErrorKind, LocatedAt};
 use crate::plan::{api, Manifest};
 use crate::resources::Resolver;
 use berth_core::{ApplyPhase, GroupKind};
@@ -142,7 +142,7 @@ pub fn split(manifests: &[Manifest]) -> Result<(Vec<Manifest>, Vec<Hook>), Error
         };
         let bad = |what: String| {
             Error::new(ErrorKind::Rejected, what)
-                .from_origin(&m.origin)
+                .located_at(&m.origin)
                 .hint("see https://helm.sh/docs/topics/charts_hooks/ for the hooks and policies Helm knows")
         };
         let events = events
@@ -278,7 +278,7 @@ async fn run_one(
     let objects = hook_api(client, resolver, hook, namespace).await?;
     let failed = |mut e: Error| {
         e.message = format!("{event} hook {}: {}", hook.label(), e.message);
-        e.from_origin(&m.origin)
+        e.located_at(&m.origin)
     };
     let refused = |what: String| failed(Error::new(ErrorKind::Rejected, what));
     if hook.before_creation {

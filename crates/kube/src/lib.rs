@@ -17,9 +17,11 @@ mod hooks;
 pub mod lock;
 mod manifest;
 mod plan;
+mod progress;
 pub mod release;
 pub mod resources;
 mod retry;
+pub mod show;
 mod source;
 pub mod status;
 pub mod sync;
@@ -32,6 +34,7 @@ pub use cluster::{Cluster, ConnectOptions};
 pub use error::{Error, ErrorKind};
 pub use k8s_openapi::jiff;
 pub use plan::{Change, ChangeKind, Manifest, Plan, PlanOptions};
+pub use progress::{Progress, Reporter};
 pub use release::{NewRevision, Releases, Revision, RevisionStatus};
 pub use target::{ClusterRequest, Rendered};
 pub use wait::Rollout;
@@ -66,16 +69,6 @@ struct Context<'a> {
     client: &'a kube::Client,
     resolver: &'a Resolver,
     set: &'a ApplySet,
-}
-
-/// Where the steps of a deploy are shown (a terminal, a log, the dashboard).
-pub trait Ui: Sync {
-    /// The plan, before anything is written.
-    fn plan(&self, plan: &Plan);
-    /// A step in words.
-    fn info(&self, message: String);
-    /// The latest rollout state while waiting.
-    fn rollout(&self, states: &[Rollout]);
 }
 
 /// What a deploy should do beyond applying.
@@ -124,7 +117,7 @@ pub async fn deploy(
     manifests: &[Manifest],
     info: NewRevision,
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<DeployOutcome, Error> {
     use berth_core::events;
     let started = std::time::Instant::now();
@@ -154,7 +147,7 @@ async fn deploy_unrecorded(
     manifests: &[Manifest],
     info: NewRevision,
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<DeployOutcome, Error> {
     let resolver = Resolver::default();
     if opts.dry_run {
@@ -211,7 +204,7 @@ async fn unchanged(
     set: &ApplySet,
     manifests: &[Manifest],
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<Option<DeployOutcome>, Error> {
     let popts = opts.plan_options();
     let Some(plan) = plan::plan_if_unchanged(client, resolver, set, manifests, popts).await? else {
@@ -322,7 +315,7 @@ async fn deploy_locked(
     objects: &Objects<'_>,
     mut info: NewRevision,
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
     created_namespaces: &[String],
 ) -> Result<DeployOutcome, Error> {
     let Context {
@@ -446,7 +439,7 @@ async fn wait_or_roll_back(
     recorded: Option<u32>,
     previous: Option<Revision>,
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<Duration, Error> {
     let Context { client, set, .. } = cx;
     ui.info("waiting for workloads to become ready".into());
@@ -501,7 +494,7 @@ pub async fn rollback(
     set: &ApplySet,
     number: Option<u32>,
     opts: &DeployOptions,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<(u32, DeployOutcome), Error> {
     let releases = Releases::new(client, set);
     let all = releases.list().await?;
@@ -554,8 +547,23 @@ pub async fn rollback(
     Ok((target, outcome))
 }
 
-/// Finds the deploy set of a namespace when no name is given: the only one there.
-pub async fn only_set(client: &kube::Client, namespace: &str) -> Result<String, Error> {
+/// The deploy set `name` in `namespace` (the context's namespace when `None`); with no name,
+/// the only one there.
+pub async fn find_set(
+    cluster: &Cluster,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> Result<ApplySet, Error> {
+    let namespace = namespace.unwrap_or(&cluster.default_namespace).to_string();
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => only_set(&cluster.client, &namespace).await?,
+    };
+    Ok(ApplySet { name, namespace })
+}
+
+/// The deploy set of a namespace when no name is given: the only one there.
+async fn only_set(client: &kube::Client, namespace: &str) -> Result<String, Error> {
     let sets = release::sets_in(client, namespace).await?;
     match sets.as_slice() {
         [one] => Ok(one.clone()),
@@ -593,7 +601,7 @@ pub async fn delete(
     timeout: Duration,
     lock_timeout: Duration,
     dry_run: bool,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<DeleteReport, Error> {
     let resolver = Resolver::default();
     let parent = applyset::read_parent(client, set).await?;
@@ -628,7 +636,7 @@ async fn delete_locked(
     set: &ApplySet,
     plan: &Plan,
     timeout: Duration,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<DeleteReport, Error> {
     let releases = Releases::new(client, set);
     let recorded = match releases.current().await? {
@@ -697,7 +705,7 @@ pub async fn test(
     client: &kube::Client,
     set: &ApplySet,
     timeout: Duration,
-    ui: &dyn Ui,
+    ui: &Reporter,
 ) -> Result<Vec<String>, Error> {
     let releases = Releases::new(client, set);
     let Some(current) = releases.current().await? else {

@@ -1,7 +1,7 @@
 //! `berth plan`: the server's dry-run of every object, compared with what is live.
 
 use crate::applyset::{self, ApplySet, PART_OF};
-use crate::error::{from_kube, Action, Error, ErrorKind, FromOrigin};
+use crate::error::{from_kube, Action, Error, ErrorKind, LocatedAt};
 pub use crate::manifest::Manifest;
 use crate::resources::{Resolver, Resource};
 use crate::FIELD_MANAGER;
@@ -96,6 +96,7 @@ pub struct Prune {
 }
 
 /// Everything `apply` needs, computed without changing anything.
+#[derive(Clone, Debug)]
 pub struct Plan {
     pub set: ApplySet,
     pub desired: Vec<Desired>,
@@ -296,7 +297,7 @@ pub fn check_retired_apis(
             r.api_version, r.kind, r.removed_in
         ),
     )
-    .from_origin(&first.origin);
+    .located_at(&first.origin);
     for (m, r) in rest {
         e = e.note(format!(
             "also {} {} at {} (removed in {}; {})",
@@ -321,7 +322,7 @@ fn as_member(
     namespaced: bool,
 ) -> Result<(Json, String, Option<String>), Error> {
     let refuse =
-        |what: &str| Error::new(ErrorKind::Rejected, what.to_string()).from_origin(&m.origin);
+        |what: &str| Error::new(ErrorKind::Rejected, what.to_string()).located_at(&m.origin);
     let mut body = m.body.clone();
     let meta = body
         .as_object_mut()
@@ -360,7 +361,7 @@ fn as_member(
         .as_object_mut()
         .ok_or_else(|| refuse("metadata.labels is not a map"))?
         .insert(PART_OF.into(), json!(set.id()));
-    diff::stamp_digest(&mut body).map_err(|e| e.from_origin(&m.origin))?;
+    diff::stamp_digest(&mut body).map_err(|e| e.located_at(&m.origin))?;
     Ok((body, name, namespace))
 }
 
@@ -398,7 +399,7 @@ pub async fn resolve(
                         m.api_version()
                     ),
                 )
-                .from_origin(&m.origin)
+                .located_at(&m.origin)
                 .note("nothing was applied")
                 .hint("install its CustomResourceDefinition first (or add it to the folder), or check apiVersion and kind"))
             }
@@ -421,7 +422,7 @@ pub async fn resolve(
         if let Some(first) = seen.insert(oref.clone(), m.origin.clone()) {
             return Err(
                 Error::new(ErrorKind::Rejected, format!("{oref} is defined twice"))
-                    .from_origin(&m.origin)
+                    .located_at(&m.origin)
                     .note(format!("first defined at {first}"))
                     .hint("remove one of them"),
             );

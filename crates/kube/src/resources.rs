@@ -1,6 +1,6 @@
 //! Discovery: which resource serves a kind, and whether it is namespaced.
 
-use crate::error::{from_kube, Action, Error, ErrorKind, FromOrigin};
+use crate::error::{from_kube, Action, Error, ErrorKind, LocatedAt};
 use kube::core::ApiResource;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
@@ -196,7 +196,7 @@ impl Resolver {
                     ErrorKind::UnknownKind,
                     format!("the cluster does not know kind {kind} in {api_version}"),
                 )
-                .from_origin(origin)
+                .located_at(origin)
                 .note("nothing was applied")
                 .hint("install the CustomResourceDefinition first, or check apiVersion and kind")
             })

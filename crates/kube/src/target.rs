@@ -2,9 +2,6 @@
 //! what the cluster told a chart (`.Capabilities`, `lookup`). `plan`, `apply`, the dashboard's
 //! redeploy and each sync render through it, so they render alike.
 
-// A render ends at its first error, so errors are returned once and may carry detail.
-#![allow(clippy::result_large_err)]
-
 use crate::{source, ApplySet, Manifest, NewRevision};
 use berth_core::view::{ChartView, Modes};
 use berth_render::{ClusterView, Request, Target};
@@ -95,6 +92,42 @@ impl ClusterRequest {
         let mut r = self.render(modes)?;
         let problems = source::apply_modes(&mut r.manifests, modes);
         Ok((r, problems))
+    }
+
+    /// A deploy folder rendered before connecting, so that its mistakes show without a
+    /// cluster; `None` for a chart, which renders as the cluster sees it ([`Self::render_on`]).
+    pub fn render_offline(&self) -> Result<Option<Rendered>, berth_manifest::Error> {
+        if self.request.is_chart() {
+            return Ok(None);
+        }
+        self.render(&Modes::default()).map(Some)
+    }
+
+    /// Renders on a connected cluster: a chart as the cluster sees it (its `lookup` may call
+    /// it), a folder as it rendered `offline`; then again in the source modes the set's parent
+    /// records, if any. Returns the containers that could not switch, as warnings.
+    pub async fn render_on(
+        self,
+        offline: Option<Rendered>,
+        cluster: &crate::Cluster,
+    ) -> Result<(Rendered, Vec<String>), crate::Error> {
+        let rendered = |e: berth_manifest::Error| e.with_kind(crate::ErrorKind::Render);
+        let request = self
+            .seen_by(&cluster.client)
+            .await
+            .map_err(|e| cluster.locate(e))?;
+        let r = match offline {
+            Some(r) => r,
+            None => tokio::task::block_in_place(|| request.render(&Modes::default()))
+                .map_err(rendered)?,
+        };
+        let modes = live_modes(&cluster.client, &r.set)
+            .await
+            .map_err(|e| cluster.locate(e))?;
+        if modes.is_empty() {
+            return Ok((r, Vec::new()));
+        }
+        request.render_switching(&modes).map_err(rendered)
     }
 
     /// Renders in `modes` for the dashboard's redeploy and each sync: a container that cannot

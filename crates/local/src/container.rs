@@ -91,12 +91,14 @@ impl Pod<'_> {
         let policy = self.container.spec.pull.unwrap_or(PullPolicy::IfNotPresent);
         let present = self.engine.docker.inspect_image(image).await.is_ok();
         let pull = match policy {
-            PullPolicy::Never if !present => return Err(Error::new(
-                ErrorKind::Image,
-                format!(
+            PullPolicy::Never if !present => {
+                return Err(Error::new(
+                    ErrorKind::Image,
+                    format!(
                     "ErrImageNeverPull: image {image} is not present and imagePullPolicy is Never"
                 ),
-            )),
+                ))
+            }
             PullPolicy::Never => false,
             PullPolicy::IfNotPresent => !present,
             PullPolicy::Always => true,

@@ -180,6 +180,64 @@ pub fn files_oldest_first(path: &Path) -> Vec<PathBuf> {
     all
 }
 
+/// The log file of `workload` for the deploy folder `dir`.
+pub fn path_for(dir: &Path, workload: &str) -> PathBuf {
+    crate::state_dir(dir)
+        .join("logs")
+        .join(format!("{workload}.log"))
+}
+
+/// The workloads of `dir` that have a log file, sorted.
+pub fn workloads_with_logs(dir: &Path) -> Vec<String> {
+    let mut known: Vec<String> = std::fs::read_dir(crate::state_dir(dir).join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".log").map(String::from)
+        })
+        .collect();
+    known.sort();
+    known
+}
+
+/// Copies a workload's log to `out`: the rotated files, oldest first, then the current one;
+/// with `follow`, new lines as they are written (from the start again when a new `berth up`
+/// truncates the file). Ends without error when `out` refuses a write (a closed pipe).
+pub fn copy_logs(path: &Path, follow: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    use std::io::{BufRead, Seek};
+    let mut file = std::fs::File::open(path)?;
+    for older in files_oldest_first(path) {
+        if older == path {
+            continue;
+        }
+        if std::io::copy(&mut std::fs::File::open(&older)?, out).is_err() {
+            return Ok(());
+        }
+    }
+    let mut reader = std::io::BufReader::new(&mut file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? > 0 {
+            if out.write_all(line.as_bytes()).is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        if !follow {
+            return Ok(());
+        }
+        let _ = out.flush();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let pos = reader.stream_position().unwrap_or(0);
+        if std::fs::metadata(path).is_ok_and(|m| m.len() < pos) {
+            reader.seek(std::io::SeekFrom::Start(0))?;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,6 +196,30 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The environment of `berth shell` into container `c` of `w`: its resolved `env`, its
+    /// run spec's, and the Services of the `berth up` running for `dir`, as its processes see
+    /// them.
+    pub fn shell_env(
+        &self,
+        dir: &std::path::Path,
+        w: &Workload,
+        c: &Container,
+    ) -> Result<Vec<(String, String)>, crate::Error> {
+        let mut env = self.resolve_env(w, c, 0)?;
+        if let Some(run) = &c.run {
+            env.extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let status = crate::running_status(dir);
+        for svc in status.iter().flat_map(|s| &s.services) {
+            let prefix = svc.name.to_uppercase().replace(['-', '.'], "_");
+            if let Some(port) = svc.addresses.first().and_then(|a| a.rsplit(':').next()) {
+                env.push((format!("{prefix}_SERVICE_HOST"), "127.0.0.1".into()));
+                env.push((format!("{prefix}_SERVICE_PORT"), port.to_string()));
+            }
+        }
+        Ok(env)
+    }
+
     /// Resolves a container's `env` and `envFrom` against the rendered ConfigMaps and Secrets.
     pub fn resolve_env(
         &self,

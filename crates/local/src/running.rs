@@ -73,6 +73,28 @@ pub struct Applied {
     pub unchanged: Vec<String>,
 }
 
+/// What an apply did, in words: `started web-0; restarted api-0; 2 unchanged`.
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let part =
+            |what: &str, v: &[String]| (!v.is_empty()).then(|| format!("{what} {}", v.join(", ")));
+        let parts: Vec<String> = [
+            part("started", &self.started),
+            part("restarted", &self.restarted),
+            part("stopped", &self.stopped),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let unchanged = format!("{} unchanged", self.unchanged.len());
+        if parts.is_empty() {
+            write!(f, "no changes ({unchanged})")
+        } else {
+            write!(f, "{}; {unchanged}", parts.join("; "))
+        }
+    }
+}
+
 impl Running {
     fn log_file(&mut self, workload: &str) -> Arc<LogFile> {
         let path = state_dir(&self.dir)

@@ -639,7 +639,7 @@ impl Replica {
                         retry_in_ms: backoff.as_millis() as u64,
                     };
                     r.restarts += 1;
-                    r.message = Some(why.message);
+                    r.message = Some(why.message.clone());
                 });
                 if !back_off(&mut backoff, stop).await {
                     return Err(Ended::Stopped);
@@ -705,7 +705,7 @@ impl Replica {
     async fn fail_until_stopped(&self, why: Error, stop: &mut watch::Receiver<bool>) -> Ended {
         self.shared.replica(self.id, |r| {
             r.phase = Phase::Failed;
-            r.message = Some(why.message);
+            r.message = Some(why.message.clone());
         });
         let _ = stop.wait_for(|s| *s).await;
         Ended::Stopped
@@ -840,7 +840,7 @@ impl Replica {
                     Err(why) => {
                         self.shared.replica(self.id, |r| {
                             r.phase = Phase::Failed;
-                            r.message = Some(why.message);
+                            r.message = Some(why.message.clone());
                         });
                         let _ = stop.wait_for(|s| *s).await;
                         return false;

@@ -11,9 +11,6 @@
 //!   *.tpl                   helper templates: `define`s only, never rendered themselves
 //! ```
 
-// A render ends at its first error, so errors are returned once and may carry detail.
-#![allow(clippy::result_large_err)]
-
 mod error;
 mod fastyaml;
 mod read;

@@ -4,9 +4,6 @@
 //! renders it. The CLI builds a request from its flags; `berth up`'s session and the cluster
 //! dashboard and sync hold one and render it again with the source modes of the moment.
 
-// A render ends at its first error, so errors are returned once and may carry detail.
-#![allow(clippy::result_large_err)]
-
 pub mod git;
 pub mod output;
 

@@ -100,3 +100,109 @@ impl Client {
         }
     }
 }
+
+/// What a service's log stream brings.
+pub enum LogEvent {
+    Line(berth_core::view::LogLine),
+    /// This many lines were dropped: the reader fell behind.
+    Dropped(String),
+    /// The end of a burst: a good moment to flush what was printed.
+    Pause,
+}
+
+impl Client {
+    /// A service's logs from the running berth: the lines it keeps, then (with `follow`) new
+    /// lines as they come; `each` gets every event until it returns false.
+    pub fn logs(
+        &self,
+        service: &str,
+        follow: bool,
+        each: &mut dyn FnMut(LogEvent) -> bool,
+    ) -> Result<(), Error> {
+        let path = format!("/api/v1/services/{service}/logs");
+        if !follow {
+            let answer = self.get(&path)?;
+            if answer.status != 200 {
+                return Err(api_error(answer.status, &answer.body, service));
+            }
+            let lines: Vec<berth_core::view::LogLine> = serde_json::from_str(&answer.body)
+                .map_err(|e| Error::new(ErrorKind::Refused, format!("unexpected answer: {e}")))?;
+            for l in lines {
+                if !each(LogEvent::Line(l)) {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut events = EventStream::default();
+        let mut failed = None;
+        let status = self.stream(&format!("{path}?follow=true"), &mut |bytes| {
+            events.read(bytes, &mut |event, data| match event {
+                "line" => match serde_json::from_str(data) {
+                    Ok(l) => each(LogEvent::Line(l)),
+                    Err(_) => true,
+                },
+                "dropped" => each(LogEvent::Dropped(data.to_string())),
+                "" => each(LogEvent::Pause),
+                _ => {
+                    failed = Some(data.to_string());
+                    true
+                }
+            })
+        })?;
+        if status != 200 {
+            return Err(api_error(status, failed.as_deref().unwrap_or(""), service));
+        }
+        Ok(())
+    }
+}
+
+/// The API's refusal of a request about `service`, with its own message.
+fn api_error(code: u16, body: &str, service: &str) -> Error {
+    let msg = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.to_string());
+    if code == 404 {
+        Error::new(ErrorKind::Refused, msg).hint(format!(
+            "`berth status` lists the services (asked for {service:?})"
+        ))
+    } else {
+        Error::new(
+            ErrorKind::Refused,
+            format!("berth up answered {code}: {msg}"),
+        )
+    }
+}
+
+/// Server-sent events read from chunks as they arrive: `(event, data)` for each `data:` line,
+/// `("", "")` at each blank line (the end of an event).
+#[derive(Default)]
+struct EventStream {
+    pending: String,
+    event: String,
+}
+
+impl EventStream {
+    fn read(&mut self, bytes: &[u8], each: &mut dyn FnMut(&str, &str) -> bool) -> bool {
+        self.pending.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(i) = self.pending.find('\n') {
+            let line: String = self.pending.drain(..=i).collect();
+            let line = line.trim_end_matches(['\r', '\n']);
+            let go_on = if let Some(e) = line.strip_prefix("event:") {
+                self.event = e.trim().to_string();
+                true
+            } else if let Some(data) = line.strip_prefix("data:") {
+                each(&self.event, data.trim_start())
+            } else if line.is_empty() {
+                each("", "")
+            } else {
+                true
+            };
+            if !go_on {
+                return false;
+            }
+        }
+        true
+    }
+}

@@ -132,10 +132,7 @@ pub async fn serve(
         crate::Error::new(crate::ErrorKind::Listen, what)
     };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(cannot)?;
-    let url = format!(
-        "http://{}/metrics",
-        listener.local_addr().map_err(cannot)?
-    );
+    let url = format!("http://{}/metrics", listener.local_addr().map_err(cannot)?);
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {

@@ -6,7 +6,7 @@ pub mod git;
 
 use crate::dashboard::KubeBackend;
 use crate::target::ClusterRequest;
-use crate::{ApplySet, Cluster, DeployOptions, PlanOptions, Releases, Ui};
+use crate::{ApplySet, Cluster, DeployOptions, PlanOptions, Releases};
 use berth_core::view::SyncView;
 use std::future::Future;
 use std::path::PathBuf;
@@ -42,7 +42,7 @@ pub async fn run(
     request: &ClusterRequest,
     backend: Arc<KubeBackend>,
     opts: &SyncOptions,
-    ui: &dyn Ui,
+    ui: &crate::Reporter,
     stop: impl Future<Output = ()>,
 ) {
     let mut state = SyncView {
@@ -92,7 +92,7 @@ async fn once(
     request: &ClusterRequest,
     opts: &SyncOptions,
     state: &mut SyncView,
-    ui: &dyn Ui,
+    ui: &crate::Reporter,
 ) -> Result<(), crate::Error> {
     state.commit = match &opts.git_branch {
         Some(branch) => Some(git::fast_forward(&opts.dir, branch)?),
