@@ -190,7 +190,7 @@ pub(crate) fn cluster_request(flags: &RenderFlags, cluster: &ClusterFlags) -> Cl
 /// The deploy set a folder renders to (name and namespace), without touching a cluster.
 pub fn set_of(flags: &RenderFlags, cluster: &ClusterFlags) -> anyhow::Result<ApplySet> {
     let r = cluster_request(flags, cluster).render(&Modes::default());
-    Ok(r.map_err(|e| anyhow::anyhow!("{e}"))?.set)
+    Ok(r?.set)
 }
 
 /// A deploy folder rendered before connecting, so that its mistakes show without a cluster.
@@ -205,10 +205,7 @@ async fn render_on(
     offline: Option<Rendered>,
     cluster: &Cluster,
 ) -> anyhow::Result<Rendered> {
-    let (r, problems) = request
-        .render_on(offline, cluster)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (r, problems) = request.render_on(offline, cluster).await?;
     for problem in problems {
         let _ = writeln!(anstream::stderr(), "warning: source mode: {problem}");
     }
@@ -308,7 +305,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
             },
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        .map_err(|e| cluster.locate(e))?;
         print_warnings(&plan);
         let mut out = anstream::stdout();
         match args.output {
@@ -323,7 +320,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
                 let _ = write!(out, "{}", show::plan_text(&plan, &cluster.context));
             }
         }
-        berth_kube::apply::check_empty(&plan, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+        berth_kube::apply::check_empty(&plan, false)?;
         Ok::<_, anyhow::Error>((plan.has_changes(), args.detailed_exitcode))
     })?;
     if changed && exit_two {
@@ -369,7 +366,7 @@ pub async fn deploy(
         ui,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))
+    .map_err(|e| cluster.locate(e).into())
 }
 
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
@@ -426,8 +423,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<()> {
         let (cluster, set) = args.set.connect().await?;
         let revisions = berth_kube::Releases::new(&cluster.client, &set)
             .list()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
         let mut out = anstream::stdout();
         if args.output == PlanFormat::Json {
             let _ = writeln!(
@@ -472,7 +468,7 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         let (ui, shown) = Terminal::start(&cluster.context);
         let rolled = berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui).await;
         finish(ui, shown).await;
-        let (target, outcome) = rolled.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (target, outcome) = rolled?;
         step(&format!(
             "rolled back to revision {target}{}",
             outcome
@@ -499,7 +495,7 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         )
         .await;
         finish(ui, shown).await;
-        let report = deleted.map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        let report = deleted.map_err(|e| cluster.locate(e))?;
         if !args.dry_run {
             step(&format!(
                 "deleted deploy set {} ({} objects, its parent and its release history); \
@@ -517,7 +513,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
         let (ui, shown) = Terminal::start(&cluster.context);
         let ran = berth_kube::test(&cluster.client, &set, args.timeout, &ui).await;
         finish(ui, shown).await;
-        let ran = ran.map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        let ran = ran.map_err(|e| cluster.locate(e))?;
         if ran.is_empty() {
             step(&format!("deploy set {} has no tests", set.name));
         } else {
@@ -530,9 +526,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<()> {
 pub fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let holder = berth_kube::lock::unlock(&cluster.client, &set)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let holder = berth_kube::lock::unlock(&cluster.client, &set).await?;
         let mut err = anstream::stderr();
         let _ = match holder {
             Some(h) => writeln!(err, "unlocked deploy set {} (was held by {h})", set.name),

@@ -60,7 +60,7 @@ pub struct ModeArgs {
 }
 
 fn say_done(result: Result<String, berth_server::Error>) -> anyhow::Result<()> {
-    let message = result.map_err(anyhow::Error::msg)?;
+    let message = result?;
     let mut out = anstream::stdout();
     let _ = writeln!(out, "{message}");
     Ok(())

@@ -61,14 +61,12 @@ fn render(flags: &RenderFlags, reference: Option<&str>) -> anyhow::Result<Vec<se
     let request = flags.request();
     let (request, _tree) = match reference {
         Some(r) => {
-            let (request, tree) = at_ref(&request, r).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (request, tree) = at_ref(&request, r)?;
             (request, Some(tree))
         }
         None => (request, None),
     };
-    let out = request
-        .render(&Modes::default(), &Target::Cluster(None))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let out = request.render(&Modes::default(), &Target::Cluster(None))?;
     Ok(out.rendered.objects.into_iter().map(|o| o.body).collect())
 }
 

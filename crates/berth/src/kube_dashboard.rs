@@ -24,7 +24,7 @@ pub async fn serve(
     backend: Arc<KubeBackend>,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<berth_server::Server> {
-    let token = berth_server::token_for(&listen).map_err(anyhow::Error::msg)?;
+    let token = berth_server::token_for(&listen)?;
     let server = berth_server::serve(backend, listen, token).await.map_err(|e| {
         anyhow::anyhow!("cannot start the dashboard on {listen}: {e}\n  = help: pass --listen with a free address")
     })?;

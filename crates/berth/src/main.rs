@@ -131,9 +131,7 @@ fn rerun(args: RerunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
-    let code = runtime
-        .block_on(berth_local::rerun(args.command, args.port))
-        .map_err(anyhow::Error::msg)?;
+    let code = runtime.block_on(berth_local::rerun(args.command, args.port))?;
     std::process::exit(code);
 }
 

@@ -5,7 +5,7 @@ use berth_render::{ChartOptions, Request, Target};
 use clap::{Args, ValueEnum};
 use std::fmt;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Flags shared by every command that renders a deploy folder.
 #[derive(Args, Debug, Clone)]
@@ -118,6 +118,20 @@ impl PullFlags {
 }
 
 impl RenderFlags {
+    /// A folder's flags with no variables given (what `shell` and `status` render).
+    pub fn folder(dir: &Path, environment: Option<String>, namespace: Option<String>) -> Self {
+        let (set, value_files, chart) = Default::default();
+        let dir = dir.to_path_buf();
+        RenderFlags {
+            dir,
+            environment,
+            namespace,
+            set,
+            value_files,
+            chart,
+        }
+    }
+
     /// When DIR names a chart in a registry (`oci://...`) or a repository (`--repo URL`,
     /// `REPO/NAME`), pulls it (or finds it in the cache) and points DIR at its archive; says
     /// what it pulled on stderr.

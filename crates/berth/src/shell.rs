@@ -24,21 +24,14 @@ pub struct ShellArgs {
 }
 
 pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
-    let flags = RenderFlags {
-        dir: args.dir.clone(),
-        environment: Some(args.environment.unwrap_or_else(|| "local".into())),
-        namespace: None,
-        set: Vec::new(),
-        value_files: Vec::new(),
-        chart: Default::default(),
-    };
+    let environment = Some(args.environment.unwrap_or_else(|| "local".into()));
+    let flags = RenderFlags::folder(&args.dir, environment, None);
     let modes = berth_local::load_modes(&args.dir);
     let rendered = flags
         .request()
-        .render(&modes, &berth_render::Target::Local)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .render(&modes, &berth_render::Target::Local)?
         .rendered;
-    let plan = berth_local::Plan::from_rendered(&rendered).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = berth_local::Plan::from_rendered(&rendered)?;
     let Some(pw) = plan
         .workloads
         .iter()

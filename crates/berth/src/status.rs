@@ -109,21 +109,14 @@ pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> 
         let cluster = flags.cluster.connect().await?;
         let set = match &dir {
             Some(dir) => {
-                let rf = RenderFlags {
-                    dir: dir.clone(),
-                    environment: None,
-                    namespace: flags.namespace.clone(),
-                    set: Vec::new(),
-                    value_files: Vec::new(),
-                    chart: Default::default(),
-                };
+                let rf = RenderFlags::folder(dir, None, flags.namespace.clone());
                 crate::cluster::set_of(&rf, &flags.cluster)?
             }
             None => crate::cluster::resolve_set(&cluster, &flags).await?,
         };
         let report = berth_kube::status::status(&cluster.client, &cluster.context, &set)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+            .map_err(|e| cluster.locate(e))?;
         let mut out = anstream::stdout();
         if output == Format::Json {
             let _ = writeln!(

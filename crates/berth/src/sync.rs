@@ -56,7 +56,7 @@ async fn pause_or_resume(args: &SyncArgs) -> anyhow::Result<()> {
     let value = args.pause.then_some("paused by hand (berth sync --pause)");
     berth_kube::apply::set_parent_annotation(&cluster.client, &set, applyset::SYNC_PAUSED, value)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", cluster.locate(e)))?;
+        .map_err(|e| cluster.locate(e))?;
     println!(
         "sync of deploy set {} in namespace {} {}",
         set.name,
@@ -78,9 +78,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
         let _server = crate::kube_dashboard::serve(backend.clone(), args.listen).await?;
         let _metrics = match args.metrics_listen {
             Some(addr) => {
-                let (task, url) = berth_server::metrics::serve(backend.clone(), addr)
-                    .await
-                    .map_err(anyhow::Error::msg)?;
+                let (task, url) = berth_server::metrics::serve(backend.clone(), addr).await?;
                 println!("metrics {url}");
                 Some(task)
             }

@@ -114,9 +114,10 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
         modes: berth_local::load_modes(&dir),
         scale: BTreeMap::new(),
     };
-    let plan = up_request(&args)
-        .plan(&over)
-        .map_err(|e| format!("{e}\n  = help: fix the folder; nothing was started"))?;
+    let plan = up_request(&args).plan(&over).map_err(|e| match e.hint {
+        None => e.hint("fix the folder; nothing was started").to_string(),
+        Some(_) => e.note("nothing was started").to_string(),
+    })?;
     if let Some(running) = berth_local::running_status(&dir) {
         return hand_over(&dir, &args, running.pid);
     }
