@@ -404,7 +404,7 @@ impl SetFlags {
     }
 
     /// Connects to the cluster and finds the deploy set these flags name.
-    async fn connect(&self) -> anyhow::Result<(Cluster, ApplySet)> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<(Cluster, ApplySet)> {
         let cluster = self.cluster.connect().await?;
         let set = resolve_set(&cluster, self).await?;
         Ok((cluster, set))

@@ -4,6 +4,7 @@ mod cluster;
 mod control;
 mod dependency;
 mod diff;
+mod events;
 mod kube_dashboard;
 mod logs;
 mod render;
@@ -39,6 +40,9 @@ enum Command {
     Down(up::DownArgs),
     /// Show the workloads of a running `berth up` (or, with --context, of the deploy set on a cluster).
     Status(status::StatusArgs),
+    /// What happened: deploys, starts, exits, restarts, failed probes, pulls, crash loops,
+    /// sync heals (from the running `berth up`, or with --context from the cluster)
+    Events(events::EventsArgs),
     /// Show (or follow) the logs of one workload of a `berth up`.
     Logs(logs::LogsArgs),
     /// Compare the rendered objects at a git ref (default HEAD) with the working tree (or a
@@ -240,6 +244,7 @@ fn run() -> ExitCode {
         Command::Up(args) => up::up(args).map_err(anyhow::Error::msg),
         Command::Down(args) => up::down(args).map_err(anyhow::Error::msg),
         Command::Status(args) => status::status(args),
+        Command::Events(args) => events::events(args),
         Command::Restart(args) => control::restart(args),
         Command::Scale(args) => control::scale(args),
         Command::Mode(args) => control::mode(args),

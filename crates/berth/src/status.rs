@@ -3,7 +3,8 @@
 
 use crate::cluster::SetFlags;
 use crate::render::RenderFlags;
-use berth_core::view::{EnvironmentView, ServiceView};
+use berth_core::view::EnvironmentView;
+use berth_kube::show;
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -66,14 +67,6 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The status in a table cell: the words when short, else the health (the words follow below).
-pub fn short_status(s: &ServiceView) -> (String, Option<&str>) {
-    if s.status.len() <= 14 && !s.status.contains(':') {
-        return (s.status.clone(), None);
-    }
-    (s.health.as_str().replace('-', " "), Some(&s.status))
-}
-
 fn print_local(out: &mut impl Write, view: &EnvironmentView) {
     let _ = writeln!(
         out,
@@ -82,7 +75,7 @@ fn print_local(out: &mut impl Write, view: &EnvironmentView) {
     );
     for s in &view.services {
         let restarts: u32 = s.replicas.iter().map(|r| r.restarts).sum();
-        let (word, long) = short_status(s);
+        let (word, long) = s.short_status();
         let _ = writeln!(
             out,
             "{:<20} {:<12} {:>7}  {:<12} {:>8}  {}",
@@ -126,87 +119,7 @@ pub fn cluster_status(dir: Option<PathBuf>, flags: SetFlags, output: Format) -> 
             );
             return Ok(());
         }
-        print_status(&mut out, &cluster, &report);
+        let _ = write!(out, "{}", show::status_text(&report, &cluster.context));
         Ok(())
     })
-}
-
-fn print_status(
-    out: &mut impl Write,
-    cluster: &berth_kube::Cluster,
-    report: &berth_kube::status::StatusReport,
-) {
-    let revision = report
-        .revision
-        .as_ref()
-        .map(|r| {
-            format!(
-                "revision {} ({})",
-                r.number,
-                r.time.chars().take(19).collect::<String>()
-            )
-        })
-        .unwrap_or_else(|| "no deployed revision".into());
-    let _ = writeln!(
-        out,
-        "deploy set {} in namespace {} (context {}), {revision}",
-        report.set, report.namespace, cluster.context
-    );
-    let mut rows = vec![[
-        "NAME",
-        "DESIRED/READY/AVAIL",
-        "STATUS",
-        "IMAGE",
-        "AGE",
-        "DESCRIPTION",
-    ]
-    .map(String::from)];
-    let mut notes = Vec::new();
-    for w in &report.workloads {
-        let v = &w.view;
-        let (word, long) = short_status(v);
-        if let Some(long) = long {
-            notes.push(format!("{}: {long}", v.name));
-        }
-        let images: Vec<&str> = v
-            .containers
-            .iter()
-            .filter_map(|c| c.image.as_deref())
-            .collect();
-        rows.push([
-            format!("{}/{}", v.kind.as_str().to_lowercase(), v.name),
-            format!("{}/{}/{}", v.desired, v.ready, v.available),
-            word,
-            images.join(","),
-            age(&w.created),
-            v.description.clone().unwrap_or_default(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..6)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
-    for n in notes {
-        let _ = writeln!(out, "  └ {n}");
-    }
-}
-
-fn age(created: &str) -> String {
-    let Ok(t) = created.parse::<berth_kube::jiff::Timestamp>() else {
-        return "-".into();
-    };
-    let secs = berth_kube::jiff::Timestamp::now().as_second() - t.as_second();
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
 }

@@ -204,6 +204,56 @@ fn a_crash_storm_backs_off_and_keeps_berth_cpu_low() {
     stop(child);
 }
 
+/// A service that crashes: `berth events` tells each exit with its code, the back-off, and the
+/// deploy; the service's own events only.
+#[test]
+fn berth_events_tells_the_crashes_and_the_back_off() {
+    let t = folder(&[
+        ("crash.py", "raise SystemExit(3)\n"),
+        ("crash.yaml", &service_yaml("crash", "crash.py", "")),
+        ("server.py", SERVER),
+        ("api.yaml", &service_yaml("api", "server.py", "")),
+    ]);
+    let dir = t.path();
+    let child = up(dir);
+    wait_for(dir, "two restarts", |s| {
+        replica(s, "crash")["restarts"].as_u64() >= Some(2) && replica(s, "api")["ready"] == true
+    });
+    let events = |args: &[&str]| {
+        let mut all = vec!["events", "-C", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = berth(&all).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let crash: serde_json::Value = serde_json::from_str(&events(&["crash", "-o", "json"])).unwrap();
+    let crash = crash.as_array().unwrap();
+    let reasons: Vec<&str> = crash
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert!(crash.iter().all(|e| e["service"] == "crash"), "{crash:#?}");
+    let restarted = crash.iter().find(|e| e["reason"] == "Restarted");
+    let restarted = restarted.unwrap_or_else(|| panic!("no Restarted in {reasons:?}"));
+    assert_eq!(restarted["warning"], true);
+    assert!(
+        restarted["message"].as_str().unwrap().contains('3'),
+        "{restarted}"
+    );
+    assert!(reasons.contains(&"BackOff"), "{reasons:?}");
+    let text = events(&[]);
+    assert!(
+        text.contains("Deployed") && text.contains("generation 1"),
+        "{text}"
+    );
+    assert!(text.contains("api-0") && text.contains("Ready"), "{text}");
+    stop(child);
+}
+
 /// A service that forks workers: a restart leaves none of the old ones behind.
 #[test]
 fn a_restarted_service_leaves_no_forked_children() {

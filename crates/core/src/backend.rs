@@ -78,6 +78,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<String, ApiError>>;
     /// Re-renders the folder and applies it.
     fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>>;
+    /// What happened, oldest first: the whole environment's, or one service's.
+    fn events<'a>(
+        &'a self,
+        service: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<crate::timeline::Event>, ApiError>>;
     /// Pauses or resumes continuous sync.
     fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<String, ApiError>> {
         let _ = paused;

@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod logs;
 pub mod pod;
+pub mod timeline;
 pub mod units;
 pub mod view;
 mod workload;

@@ -199,6 +199,17 @@ pub struct SyncView {
     pub interval_seconds: u64,
 }
 
+impl ServiceView {
+    /// The status for a table cell: the words when short, else the health (and the words, to
+    /// show below the row).
+    pub fn short_status(&self) -> (String, Option<&str>) {
+        if self.status.len() <= 14 && !self.status.contains(':') {
+            return (self.status.clone(), None);
+        }
+        (self.health.as_str().replace('-', " "), Some(&self.status))
+    }
+}
+
 /// A line a replica printed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {

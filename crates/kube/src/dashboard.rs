@@ -51,6 +51,8 @@ pub struct KubeBackend {
     pods: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     /// Pause and resume wake the sync loop.
     wake: tokio::sync::Notify,
+    /// What berth itself did here (sync heals and failures), beside the cluster's Events.
+    timeline: berth_core::timeline::Timeline,
 }
 
 /// A pod in the words of the replica table: status, ready, restarts, the waiting message.
@@ -378,6 +380,7 @@ impl KubeBackend {
             followed: Mutex::new(BTreeSet::new()),
             pods: Mutex::new(BTreeMap::new()),
             wake: tokio::sync::Notify::new(),
+            timeline: Default::default(),
         });
         backend.refresh().await?;
         Ok(backend)
@@ -403,6 +406,11 @@ impl KubeBackend {
     }
 
     /// Replaces the sync state shown.
+    /// Records something berth did (a sync's heal or failure) in the timeline.
+    pub fn record(&self, event: berth_core::timeline::Event) {
+        self.timeline.record(event);
+    }
+
     pub fn set_sync(&self, sync: SyncView) {
         self.view.lock().unwrap().sync = Some(sync);
         self.changed.send_modify(|n| *n += 1);
@@ -618,6 +626,29 @@ impl Backend for KubeBackend {
         self.followed.lock().unwrap().insert(service.to_string());
         self.stream_pods(service);
         Ok(self.logs.subscribe())
+    }
+
+    fn events<'a>(
+        &'a self,
+        service: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<berth_core::timeline::Event>, ApiError>> {
+        let pods: BTreeMap<String, Vec<String>> = self
+            .pods
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, p)| (s.clone(), p.iter().map(|(pod, _)| pod.clone()).collect()))
+            .collect();
+        Box::pin(async move {
+            let mut events = crate::events::events(&self.client, &self.set, &pods, service)
+                .await
+                .map_err(|e| ApiError::failed(e.to_string()))?;
+            if service.is_none() {
+                events.extend(self.timeline.list(None));
+                events.sort_by_key(|e| e.ts_ms);
+            }
+            Ok(events)
+        })
     }
 
     fn restart<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<String, ApiError>> {

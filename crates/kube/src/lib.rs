@@ -13,6 +13,7 @@ mod crds;
 pub mod dashboard;
 pub mod diff;
 mod error;
+pub mod events;
 mod hooks;
 pub mod lock;
 mod manifest;

@@ -174,3 +174,83 @@ pub fn helm_history_text(
     s.push_str("berth:\n");
     s
 }
+
+/// A deploy set's workloads as a table, as `berth status --context` prints it.
+pub fn status_text(report: &crate::status::StatusReport, context: &str) -> String {
+    let mut out = String::new();
+    let revision = report
+        .revision
+        .as_ref()
+        .map(|r| {
+            format!(
+                "revision {} ({})",
+                r.number,
+                r.time.chars().take(19).collect::<String>()
+            )
+        })
+        .unwrap_or_else(|| "no deployed revision".into());
+    out.push_str(&format!(
+        "deploy set {} in namespace {} (context {context}), {revision}\n",
+        report.set, report.namespace
+    ));
+    let mut rows = vec![[
+        "NAME",
+        "DESIRED/READY/AVAIL",
+        "STATUS",
+        "IMAGE",
+        "AGE",
+        "DESCRIPTION",
+    ]
+    .map(String::from)];
+    let mut notes = Vec::new();
+    for w in &report.workloads {
+        let v = &w.view;
+        let (word, long) = v.short_status();
+        if let Some(long) = long {
+            notes.push(format!("{}: {long}", v.name));
+        }
+        let images: Vec<&str> = v
+            .containers
+            .iter()
+            .filter_map(|c| c.image.as_deref())
+            .collect();
+        rows.push([
+            format!("{}/{}", v.kind.as_str().to_lowercase(), v.name),
+            format!("{}/{}/{}", v.desired, v.ready, v.available),
+            word,
+            images.join(","),
+            age(&w.created),
+            v.description.clone().unwrap_or_default(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for n in notes {
+        out.push_str(&format!("  └ {n}\n"));
+    }
+    out
+}
+
+/// How long ago an RFC 3339 time was, as kubectl says it (`45s`, `12m`, `3h`, `2d`).
+fn age(created: &str) -> String {
+    let Ok(t) = created.parse::<k8s_openapi::jiff::Timestamp>() else {
+        return "-".into();
+    };
+    let secs = k8s_openapi::jiff::Timestamp::now().as_second() - t.as_second();
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}

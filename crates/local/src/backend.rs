@@ -197,6 +197,14 @@ impl Backend for LocalBackend {
         Ok(self.shared.logs.subscribe())
     }
 
+    fn events<'a>(
+        &'a self,
+        service: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<berth_core::timeline::Event>, ApiError>> {
+        let events = self.shared.timeline.list(service);
+        Box::pin(async move { Ok(events) })
+    }
+
     fn restart<'a>(&'a self, service: &'a str) -> BoxFuture<'a, Result<String, ApiError>> {
         Box::pin(self.ask(|r| UpCommand::Restart(service.to_string(), r)))
     }

@@ -10,6 +10,7 @@ pub mod container;
 pub mod engine;
 mod error;
 pub use error::{Error, ErrorKind};
+mod happenings;
 mod holder;
 mod idle;
 mod ingress;

@@ -352,10 +352,14 @@ impl Running {
         self.apply_ingress(&plan).await?;
 
         let applied = self.apply_replicas(&plan).await?;
-        self.shared.update(|s| {
+        let generation = self.shared.update(|s| {
             s.generation += 1;
             s.last_apply = Some(applied.clone());
+            s.generation
         });
+        let what = format!("generation {generation}: {applied}");
+        let event = berth_core::timeline::Event::now("Deployed", what, false);
+        self.shared.timeline.record(event);
         Ok(applied)
     }
 

@@ -8,6 +8,7 @@ use crate::backend::{Reply, UpCommand};
 use crate::request::UpRequest;
 use crate::{Applied, Running, WorkloadStatus};
 use berth_core::backend::ApiError;
+use berth_core::timeline::Event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,6 +94,11 @@ impl Session {
         }
         let error = result.as_ref().err().map(|e| e.to_string());
         self.running.shared.update(|s| s.last_error = error);
+        if let Err(e) = &result {
+            let why = format!("{}; nothing changed", e.message);
+            let event = Event::now("DeployFailed", why, true);
+            self.running.shared.timeline.record(event);
+        }
         result
     }
 

@@ -150,6 +150,8 @@ pub struct Shared {
     status: Mutex<Status>,
     /// Every replica's output.
     pub logs: crate::logs::LogHub,
+    /// What happened, read from the replicas' changes ([`Shared::replica`]) and the applies.
+    pub timeline: berth_core::timeline::Timeline,
     changed: watch::Sender<u64>,
     /// Round-robin position per Service, for the ingress.
     turns: Mutex<BTreeMap<String, usize>>,
@@ -182,6 +184,7 @@ impl Shared {
         Shared {
             status: Mutex::new(status),
             logs: crate::logs::LogHub::default(),
+            timeline: Default::default(),
             changed: watch::channel(0).0,
             turns: Mutex::new(BTreeMap::new()),
             ingress_rules: Mutex::new(Vec::new()),
@@ -229,11 +232,15 @@ impl Shared {
 
     /// Changes one replica.
     pub fn replica(&self, id: usize, f: impl FnOnce(&mut ReplicaStatus)) {
-        self.update(|s| {
-            if let Some(r) = s.replicas.iter_mut().find(|r| r.id == id) {
-                f(r);
-            }
+        let events = self.update(|s| {
+            let r = s.replicas.iter_mut().find(|r| r.id == id)?;
+            let before = r.clone();
+            f(r);
+            Some(crate::happenings::transitions(&before, r))
         });
+        for e in events.into_iter().flatten() {
+            self.timeline.record(e);
+        }
     }
 
     /// Resolves on every change.

@@ -54,6 +54,7 @@ pub fn router(backend: Shared, access: Access) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/environment", get(environment))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/timeline", get(timeline))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{name}", get(service))
         .route("/api/v1/services/{name}/logs", get(logs))
@@ -155,6 +156,25 @@ async fn events(State(b): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
         Some((Ok(ev), (b, rx)))
     });
     Sse::new(stream::once(async { Ok(first) }).chain(rest)).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize)]
+struct TimelineQuery {
+    service: Option<String>,
+}
+
+async fn timeline(
+    State(b): State<Shared>,
+    q: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return ApiError::bad_request(r.body_text()).reply(),
+    };
+    match b.events(q.service.as_deref()).await {
+        Ok(events) => Json(events).into_response(),
+        Err(e) => e.reply(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -377,6 +397,22 @@ mod tests {
         fn follow(&self, _: &str) -> Result<broadcast::Receiver<Arc<LogLine>>, ApiError> {
             Ok(self.lines.subscribe())
         }
+        fn events<'a>(
+            &'a self,
+            service: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Vec<berth_core::timeline::Event>, ApiError>> {
+            let e = berth_core::timeline::Event::now("Restarted", "exited with 3", true)
+                .of("web", Some("web-0".into()));
+            let all = vec![
+                berth_core::timeline::Event::now("Deployed", "generation 1", false),
+                e,
+            ];
+            let events = all
+                .into_iter()
+                .filter(|e| service.is_none() || e.service.as_deref() == service)
+                .collect();
+            Box::pin(async move { Ok(events) })
+        }
         fn restart<'a>(&'a self, s: &'a str) -> BoxFuture<'a, Result<String, ApiError>> {
             Box::pin(async move { Ok(format!("restarted {s}")) })
         }
@@ -485,6 +521,19 @@ mod tests {
         assert_eq!(body["error"], "no container can run from source");
         let (code, body) = call(&app, "POST", "/api/v1/sync/pause", "", None).await;
         assert_eq!(code, 404, "no sync here: {body}");
+    }
+
+    #[tokio::test]
+    async fn the_timeline_is_the_backends_for_one_service_or_all() {
+        let app = app(Memory::new());
+        let (code, all) = call(&app, "GET", "/api/v1/timeline", "", None).await;
+        assert_eq!(code, 200);
+        assert_eq!(all.as_array().map(Vec::len), Some(2), "{all}");
+        let (_, web) = call(&app, "GET", "/api/v1/timeline?service=web", "", None).await;
+        assert_eq!(web[0]["reason"], "Restarted");
+        assert_eq!(web[0]["replica"], "web-0");
+        assert_eq!(web[0]["warning"], true);
+        assert_eq!(web.as_array().map(Vec::len), Some(1), "{web}");
     }
 
     #[tokio::test]

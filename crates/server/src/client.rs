@@ -2,6 +2,7 @@
 //! mode`): plain HTTP to loopback through `ureq`, with the token when the server needs one.
 
 use crate::error::{Error, ErrorKind};
+use berth_core::timeline::Event;
 use std::io::Read;
 
 /// A client of one running server's API.
@@ -154,6 +155,26 @@ impl Client {
             return Err(api_error(status, failed.as_deref().unwrap_or(""), service));
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// What happened in the running berth, oldest first; one service's when given.
+    pub fn timeline(&self, service: Option<&str>) -> Result<Vec<Event>, Error> {
+        let path = match service {
+            Some(s) => format!("/api/v1/timeline?service={s}"),
+            None => "/api/v1/timeline".to_string(),
+        };
+        let answer = self.get(&path)?;
+        if answer.status != 200 {
+            return Err(api_error(
+                answer.status,
+                &answer.body,
+                service.unwrap_or(""),
+            ));
+        }
+        serde_json::from_str(&answer.body)
+            .map_err(|e| Error::new(ErrorKind::Refused, format!("unexpected answer: {e}")))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod git;
 use crate::dashboard::KubeBackend;
 use crate::target::ClusterRequest;
 use crate::{ApplySet, Cluster, DeployOptions, PlanOptions, Releases};
+use berth_core::timeline::Event;
 use berth_core::view::SyncView;
 use std::future::Future;
 use std::path::PathBuf;
@@ -59,18 +60,26 @@ pub async fn run(
     let mut failures = 0u32;
     tokio::pin!(stop);
     loop {
-        let result = once(cluster, set, request, opts, &mut state, ui).await;
+        let mut drift = false;
+        let result = once(cluster, set, request, opts, &mut state, &mut drift, ui).await;
         state.last_sync = Some(k8s_openapi::jiff::Timestamp::now().to_string());
+        let said = state.last_result.clone().unwrap_or_default();
         match result {
             Ok(()) => {
                 failures = 0;
                 state.error = None;
                 berth_core::events::sync_run("success");
-                ui.info(state.last_result.clone().unwrap_or_default());
+                if drift && !state.paused {
+                    let healed = format!("the cluster was edited by hand; {said}");
+                    backend.record(Event::now("DriftHealed", healed, false));
+                }
+                ui.info(said);
             }
             Err(e) => {
                 failures += 1;
                 ui.info(format!("failed, keeping the running release:\n{e}"));
+                let why = format!("{}; the running release is kept", e.message);
+                backend.record(Event::now("SyncFailed", why, true));
                 state.error = Some(e.to_string());
                 berth_core::events::sync_run("failure");
             }
@@ -92,6 +101,7 @@ async fn once(
     request: &ClusterRequest,
     opts: &SyncOptions,
     state: &mut SyncView,
+    drift: &mut bool,
     ui: &crate::Reporter,
 ) -> Result<(), crate::Error> {
     state.commit = match &opts.git_branch {
@@ -136,6 +146,7 @@ async fn once(
                 .all(|(a, b)| a.body == b.body);
         if same {
             berth_core::events::drift();
+            *drift = true;
         }
     }
     if state.paused {
