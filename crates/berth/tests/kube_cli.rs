@@ -71,6 +71,7 @@ macro_rules! real_cluster_scenarios {
 real_cluster_scenarios!(
     a_server_error_midway_names_the_object_and_the_next_apply_converges,
     a_rollout_that_times_out_names_the_waiting_reason_and_events,
+    berth_events_tells_the_rollout_and_the_deploy,
     a_deprecated_api_version_is_a_warning_of_the_plan,
     chart_hooks_run_around_the_apply_and_crds_are_installed_once,
     a_chart_sees_the_cluster_as_helm_install_shows_it,
@@ -1589,6 +1590,75 @@ fn a_rollout_that_times_out_names_the_waiting_reason_and_events(env: &Env) {
     assert!(t.contains("Deployment.apps/app"), "{t}");
     assert!(t.contains("ErrImagePull"), "names the waiting reason: {t}");
     assert!(t.contains("event"), "shows recent events: {t}");
+}
+
+/// `berth events --context`: the cluster's Events of the set's workloads, their ReplicaSets
+/// and pods (scaling, pod creation, scheduling), each given to its service, and berth's own
+/// deploy; one service's only when asked.
+fn berth_events_tells_the_rollout_and_the_deploy(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let out = env.berth(&[
+        "apply",
+        s(app.path()),
+        "-n",
+        &ns,
+        "--name",
+        "app",
+        "--no-wait",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let events = |service: &[&str]| {
+        let rest = [
+            "--context",
+            context(env),
+            "-n",
+            &ns,
+            "--name",
+            "app",
+            "-o",
+            "json",
+        ];
+        let out = env.berth(&[&["events"][..], service, &rest].concat());
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<Vec<Json>>(&out.stdout).unwrap()
+    };
+    let reasons = |events: &[Json]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let app_events = loop {
+        let app_events = events(&["app"]);
+        let seen = reasons(&app_events);
+        if ["ScalingReplicaSet", "SuccessfulCreate", "Scheduled"]
+            .iter()
+            .all(|r| seen.iter().any(|s| s == r))
+        {
+            break app_events;
+        }
+        assert!(std::time::Instant::now() < deadline, "{app_events:#?}");
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    };
+    assert!(
+        app_events.iter().all(|e| e["service"] == "app"),
+        "{app_events:#?}"
+    );
+    let scheduled = app_events
+        .iter()
+        .find(|e| e["reason"] == "Scheduled")
+        .unwrap();
+    assert!(
+        scheduled["replica"].as_str().unwrap().starts_with("app-"),
+        "{scheduled}"
+    );
+    let all = events(&[]);
+    let deployed = all.iter().find(|e| e["reason"] == "Deployed");
+    let says = |e: &Json| e["message"].as_str().unwrap().contains("revision 1");
+    assert!(deployed.is_some_and(says), "{all:#?}");
+    env.cleanup(&ns);
 }
 
 /// A lock whose holder was a berth on this host that is gone (SIGKILL) is taken over at once.
