@@ -22,6 +22,9 @@ try {
   }
   ok("the table shows every service ready: " + names.join(", "));
   if (await page.isVisible("#sync")) fail("the sync bar shows without a sync");
+  await page.waitForFunction(() => [...document.querySelectorAll("#events tbody tr")].some((r) => r.cells[2].textContent === "Deployed"),
+    null, { timeout: 10000 }).catch(() => fail("the events table does not show the deploy"));
+  ok("the events table shows the deploy");
   await page.screenshot({ path: `${shots}/main.png`, fullPage: true });
 
   // 2. A line printed by a service appears in the open log view within 1 s.
@@ -38,6 +41,11 @@ try {
   await page.waitForFunction((m) => [...document.querySelectorAll("#logs .line")].some((l) => l.textContent.includes(m)),
     marker, { timeout: 15000 }).catch(() => fail("the log line did not appear within 15 s"));
   ok(`a printed line appeared in the log view after ${Date.now() - sent} ms`);
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#d-events tbody tr")];
+    return rows.some((r) => r.cells[2].textContent === "Ready") && rows.every((r) => r.cells[1].textContent.startsWith("web"));
+  }, null, { timeout: 10000 }).catch(() => fail("the service's events do not show web becoming ready, or show another's"));
+  ok("the service's events show its replicas starting and becoming ready");
   await page.screenshot({ path: `${shots}/detail.png`, fullPage: true });
 
   // The filter hides lines that do not match.

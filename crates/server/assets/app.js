@@ -105,8 +105,41 @@ function renderDetail() {
   }));
 }
 
+// ---- events: what happened, newest first ----
+
+let eventsTimer = null;
+
+function eventRow(e) {
+  const message = e.message + (e.count > 1 ? ` (×${e.count})` : "");
+  return el("tr", { class: e.warning ? "warning" : "" },
+    el("td", {}, new Date(e.tsMs).toLocaleTimeString()),
+    el("td", {}, e.replica || e.service || "environment"),
+    el("td", {}, e.reason),
+    el("td", {}, message));
+}
+
+async function refreshEvents() {
+  const service = current;
+  const url = service ? `/api/v1/timeline?service=${encodeURIComponent(service)}` : "/api/v1/timeline";
+  try {
+    const r = await fetch(url);
+    if (!r.ok || service !== current) return;
+    const rows = (await r.json()).slice(-50).reverse().map(eventRow);
+    $(service ? "d-events" : "events").tBodies[0].replaceChildren(...rows);
+  } catch {
+    // The next change asks again.
+  }
+}
+
+// At most twice a second, however often the environment changes.
+function scheduleEvents() {
+  if (eventsTimer) return;
+  eventsTimer = setTimeout(() => { eventsTimer = null; refreshEvents(); }, 500);
+}
+
 function render() {
   if (!env) return;
+  scheduleEvents();
   const chart = env.chart
     ? ` · release ${env.chart.release} (chart ${env.chart.name} ${env.chart.version})`
     : "";
