@@ -34,6 +34,8 @@ pub struct SyncArgs {
     /// Also serve /metrics alone here (for a Prometheus scraper).
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    notify: crate::up::NotifyFlags,
 }
 
 /// A sync's steps, as they come: to the log, one line each.
@@ -101,6 +103,8 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<()> {
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
+        let environment = format!("{} in namespace {}", set.name, set.namespace);
+        args.notify.start(&environment, backend.timeline());
         let (reporter, events) = berth_kube::Reporter::channel();
         let logged = tokio::spawn(log(events));
         berth_kube::sync::run(&cluster, &set, &request, backend, &opts, &reporter, stop).await;

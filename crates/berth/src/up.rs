@@ -35,6 +35,30 @@ pub struct UpArgs {
     /// could mount any folder of this machine).
     #[arg(long)]
     allow_host_path: bool,
+    #[command(flatten)]
+    notify: NotifyFlags,
+}
+
+/// Where notable events go (crash loops, failed deploys and syncs, healed drift).
+#[derive(Args, Debug, Clone)]
+pub struct NotifyFlags {
+    /// POST notable events to this webhook (at most one per service and reason every 5
+    /// minutes; the URL is never printed).
+    #[arg(long, value_name = "URL")]
+    notify: Option<String>,
+    /// The webhook's body: `slack` (`{"text": ...}`, also Mattermost and Teams) or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "slack", value_parser = ["slack", "json"])]
+    notify_format: String,
+}
+
+impl NotifyFlags {
+    /// Starts posting what `timeline` records, when a webhook was given.
+    pub fn start(&self, environment: &str, timeline: &berth_core::timeline::Timeline) {
+        let (url, format) = (self.notify.as_deref(), self.notify_format.as_str());
+        if berth_server::notify::start(url, format, environment, timeline) {
+            say("notifying a webhook of crash loops, failed deploys and healed drift");
+        }
+    }
 }
 
 /// The dashboard's default address.
@@ -132,7 +156,16 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
             files: args.log_files,
         },
     };
-    runtime.block_on(run(&dir, plan, start, args.listen, up_request(&args), over))
+    let notify = args.notify.clone();
+    runtime.block_on(run(
+        &dir,
+        plan,
+        start,
+        args.listen,
+        up_request(&args),
+        over,
+        notify,
+    ))
 }
 
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
@@ -183,9 +216,13 @@ async fn run(
     listen: Option<std::net::SocketAddr>,
     options: UpRequest,
     over: Overrides,
+    notify: NotifyFlags,
 ) -> Result<(), String> {
     let mut signals = Signals::new()?;
     let running = start_running(dir, plan, start).await?;
+    let name = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let name = name.file_name().map(|n| n.to_string_lossy().into_owned());
+    notify.start(name.as_deref().unwrap_or("."), &running.shared.timeline);
     let status = running.shared.snapshot();
     let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
     let busy = std::sync::Arc::new(std::sync::Mutex::new(None));

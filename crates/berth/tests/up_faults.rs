@@ -254,6 +254,83 @@ fn berth_events_tells_the_crashes_and_the_back_off() {
     stop(child);
 }
 
+/// A webhook on loopback: every request's body, as it arrives.
+fn webhook_server() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hooks/secret-token-123",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn);
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    (url, rx)
+}
+
+/// `--notify URL`: a crash loop reaches the webhook as Slack-compatible JSON, and the URL (its
+/// token) is not printed.
+#[test]
+fn a_crash_loop_is_posted_to_the_webhook() {
+    let t = folder(&[
+        (
+            "crash.py",
+            "import time\ntime.sleep(0.3)\nraise SystemExit(3)\n",
+        ),
+        ("crash.yaml", &service_yaml("crash", "crash.py", "")),
+    ]);
+    let dir = t.path();
+    let (url, bodies) = webhook_server();
+    let log = dir.join("berth.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let args = [
+        "up",
+        dir.to_str().unwrap(),
+        "--ingress",
+        "127.0.0.1:0",
+        "--notify",
+        &url,
+    ];
+    let child = Up(berth(&args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap());
+    let body = bodies
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a notification within 30 s");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = json["text"].as_str().unwrap();
+    assert!(
+        text.contains("crash-0 BackOff") && text.contains("exit status: 3"),
+        "{text}"
+    );
+    stop(child);
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert!(printed.contains("notifying a webhook"), "{printed}");
+    assert!(
+        !printed.contains("secret-token-123"),
+        "the URL was printed: {printed}"
+    );
+}
+
 /// A service that forks workers: a restart leaves none of the old ones behind.
 #[test]
 fn a_restarted_service_leaves_no_forked_children() {

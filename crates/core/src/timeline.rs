@@ -87,6 +87,8 @@ impl std::fmt::Display for Event {
 pub struct Timeline {
     events: Mutex<VecDeque<Event>>,
     capacity: usize,
+    /// Each new event (not a folded repeat), for whoever listens (webhook notifications).
+    news: tokio::sync::broadcast::Sender<Event>,
 }
 
 /// Events a timeline keeps by default (the oldest go first).
@@ -103,6 +105,7 @@ impl Timeline {
         Timeline {
             events: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
+            news: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -119,7 +122,13 @@ impl Timeline {
         if events.len() == self.capacity {
             events.pop_front();
         }
+        let _ = self.news.send(event.clone());
         events.push_back(event);
+    }
+
+    /// Every new event from now on (a repeat that folds into an earlier one is not news).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.news.subscribe()
     }
 
     /// The events kept, oldest first; those of one service when `service` is given.

@@ -411,7 +411,25 @@ impl KubeBackend {
         self.timeline.record(event);
     }
 
+    /// What berth itself did here (to subscribe to).
+    pub fn timeline(&self) -> &berth_core::timeline::Timeline {
+        &self.timeline
+    }
+
     pub fn set_sync(&self, sync: SyncView) {
+        let was_paused = self
+            .view
+            .lock()
+            .unwrap()
+            .sync
+            .as_ref()
+            .is_some_and(|s| s.paused);
+        if sync.paused && !was_paused {
+            let why = sync.paused_reason.clone().unwrap_or_default();
+            let what = format!("sync paused ({why}); drift is reported, not healed");
+            self.timeline
+                .record(berth_core::timeline::Event::now("SyncPaused", what, false));
+        }
         self.view.lock().unwrap().sync = Some(sync);
         self.changed.send_modify(|n| *n += 1);
     }

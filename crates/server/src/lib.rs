@@ -6,6 +6,7 @@ pub mod client;
 mod error;
 pub use error::{Error, ErrorKind};
 pub mod metrics;
+pub mod notify;
 mod security;
 
 pub use security::{new_token, token_for, Access};
