@@ -241,7 +241,7 @@ fn list_and_dict_functions_take_every_kind_as_helm_does() {
         "chunk 2 X",
         "mustSlice X 1",
         "sortAlpha X",
-        "keys X",
+        "keys X | sortAlpha",
         "values X | sortAlpha",
         "pick X \"a\"",
         "omit X \"a\"",
