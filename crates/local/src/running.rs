@@ -798,19 +798,19 @@ impl Running {
         while self.background.join_next().await.is_some() {}
         let _ = std::fs::remove_file(&self.state_file);
         self.engine = None;
-        reap_children(std::time::Duration::from_millis(500));
+        reap_children(std::time::Duration::from_millis(500)).await;
     }
 }
 
 /// Reaps every child process that has ended, waiting up to `within` for those just stopped
 /// (an engine service killed on drop), so that none is left a zombie when berth exits.
-fn reap_children(within: std::time::Duration) {
+async fn reap_children(within: std::time::Duration) {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let deadline = std::time::Instant::now() + within;
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await
             }
             Ok(WaitStatus::StillAlive) | Err(_) => return,
             Ok(_) => {}

@@ -60,16 +60,15 @@ pub async fn run(
     let mut failures = 0u32;
     tokio::pin!(stop);
     loop {
-        let mut drift = false;
-        let result = once(cluster, set, request, opts, &mut state, &mut drift, ui).await;
+        let result = once(cluster, set, request, opts, &mut state, ui).await;
         state.last_sync = Some(k8s_openapi::jiff::Timestamp::now().to_string());
         let said = state.last_result.clone().unwrap_or_default();
         match result {
-            Ok(()) => {
+            Ok(healed) => {
                 failures = 0;
                 state.error = None;
                 berth_core::events::sync_run("success");
-                if drift && !state.paused {
+                if healed {
                     let healed = format!("the cluster was edited by hand; {said}");
                     backend.record(Event::now("DriftHealed", healed, false));
                 }
@@ -94,16 +93,16 @@ pub async fn run(
     }
 }
 
-/// One sync: fetch, render, plan, apply (unless paused), wait.
+/// One sync: fetch, render, plan, apply (unless paused), wait. `true` when it healed drift
+/// (the cluster was edited by hand and the apply put it back).
 async fn once(
     cluster: &Cluster,
     set: &ApplySet,
     request: &ClusterRequest,
     opts: &SyncOptions,
     state: &mut SyncView,
-    drift: &mut bool,
     ui: &crate::Reporter,
-) -> Result<(), crate::Error> {
+) -> Result<bool, crate::Error> {
     state.commit = match &opts.git_branch {
         Some(branch) => Some(git::fast_forward(&opts.dir, branch)?),
         None => crate::release::git_commit(&opts.dir),
@@ -131,9 +130,10 @@ async fn once(
     if pending == 0 {
         state.pending = 0;
         state.last_result = Some("in sync".into());
-        return Ok(());
+        return Ok(false);
     }
     // The same objects as the deployed revision, yet changes: someone edited the cluster.
+    let mut drift = false;
     if let Some(c) = &current {
         let deployed = releases
             .load(c.number)
@@ -146,13 +146,13 @@ async fn once(
                 .all(|(a, b)| a.body == b.body);
         if same {
             berth_core::events::drift();
-            *drift = true;
+            drift = true;
         }
     }
     if state.paused {
         state.pending = pending;
         state.last_result = Some(format!("{pending} changes pending (paused)"));
-        return Ok(());
+        return Ok(false);
     }
     let deploy = DeployOptions {
         apply: crate::ApplyOptions {
@@ -174,7 +174,7 @@ async fn once(
         Some(rev) => format!("applied revision {} ({} changes)", rev.number, pending),
         None => format!("applied {pending} changes"),
     });
-    Ok(())
+    Ok(drift)
 }
 
 #[cfg(test)]
