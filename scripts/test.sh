@@ -198,6 +198,8 @@ run_fuzz() {
 }
 
 echo "==> cargo test"
+# A fresh run gains nothing from incremental caches (about a third of target/): not written.
+export CARGO_INCREMENTAL=0
 log="$tools/cargo-test.log"
 status=0
 # Tests that need a prerequisite are #[ignore = "needs ..."]: this script provides every one of them
