@@ -6,6 +6,7 @@ mod cron;
 pub mod diagnostic;
 pub mod events;
 pub mod health;
+pub mod history;
 pub mod logs;
 pub mod pod;
 pub mod timeline;

@@ -119,9 +119,13 @@ pub struct ReplicaView {
     /// CPU seconds used (a local process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_seconds: Option<f64>,
-    /// Resident memory (a local process).
+    /// Resident memory (a local process), or the working set (a pod, from `metrics.k8s.io`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// CPU in use now, in cores (a pod, from `metrics.k8s.io`; a local process has
+    /// `cpu_seconds` instead, and its rate is taken between samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores: Option<f64>,
 }
 
 /// A row of the main screen and the head of the detail screen.
@@ -142,6 +146,9 @@ pub struct ServiceView {
     pub replicas: Vec<ReplicaView>,
     /// A command to open a shell in it (never contains Secret values).
     pub shell: Option<String>,
+    /// Requests through berth's Ingress, when it serves this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<crate::history::TrafficView>,
 }
 
 /// The whole environment, as the main screen shows it.
@@ -165,6 +172,9 @@ pub struct EnvironmentView {
     /// The Helm chart the environment runs, when it is one.
     #[serde(default)]
     pub chart: Option<ChartView>,
+    /// Why CPU and memory are not measured here (a cluster without `metrics.k8s.io`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_unavailable: Option<String>,
 }
 
 /// A Helm chart and the release name it runs as.

@@ -169,6 +169,7 @@ fn replica_view(p: &Json, container: &str) -> ReplicaView {
         probe_failures: 0,
         cpu_seconds: None,
         memory_bytes: None,
+        cpu_cores: None,
     }
 }
 
@@ -315,6 +316,7 @@ fn service(
         containers,
         replicas,
         shell,
+        traffic: None,
     }
 }
 
@@ -373,6 +375,7 @@ impl KubeBackend {
                 services: Vec::new(),
                 sync: None,
                 chart,
+                metrics_unavailable: None,
             }),
             changed: watch::channel(0).0,
             logs: Arc::new(LogHub::default()),
@@ -471,11 +474,24 @@ impl KubeBackend {
                 (w.view.name.clone(), pods.collect())
             })
             .collect();
-        let services: Vec<ServiceView> = workloads.into_iter().map(|w| w.view).collect();
+        let mut services: Vec<ServiceView> = workloads.into_iter().map(|w| w.view).collect();
         *self.pods.lock().unwrap() = pod_map;
+        let unavailable = match crate::usage::of_pods(&self.client, &self.set.namespace).await {
+            Ok(usage) => {
+                let replicas = services.iter_mut().flat_map(|s| s.replicas.iter_mut());
+                for r in replicas {
+                    let u = usage.get(&r.name);
+                    r.cpu_cores = u.map(|u| u.cpu_cores);
+                    r.memory_bytes = u.map(|u| u.memory_bytes);
+                }
+                None
+            }
+            Err(why) => Some(why),
+        };
         let mut view = self.view.lock().unwrap();
-        let changed = view.services != services;
+        let changed = view.services != services || view.metrics_unavailable != unavailable;
         view.services = services;
+        view.metrics_unavailable = unavailable;
         drop(view);
         if changed {
             self.changed.send_modify(|n| *n += 1);

@@ -27,6 +27,7 @@ mod source;
 pub mod status;
 pub mod sync;
 pub mod target;
+mod usage;
 mod wait;
 
 pub use apply::{ApplyOptions, ApplyReport};

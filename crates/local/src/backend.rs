@@ -75,6 +75,7 @@ fn build(status: &Status, dir: &Path, busy: Option<String>, usage: bool) -> Envi
             .collect(),
         sync: None,
         chart: status.chart.clone(),
+        metrics_unavailable: None,
     }
 }
 
@@ -145,6 +146,7 @@ fn service_view(
             .not_runnable
             .is_none()
             .then(|| format!("berth shell {} -C {}", w.name, dir.display())),
+        traffic: None,
     }
 }
 
@@ -166,18 +168,30 @@ fn replica_view(r: &crate::ReplicaStatus, w: &crate::WorkloadStatus, usage: bool
         probe_failures: r.probe_failures,
         cpu_seconds: usage.map(|u| u.cpu_seconds),
         memory_bytes: usage.map(|u| u.resident_bytes),
+        cpu_cores: None,
+    }
+}
+
+impl LocalBackend {
+    /// The view, with the Ingress' request counters (and, when `usage`, CPU and memory).
+    fn view(&self, usage: bool) -> EnvironmentView {
+        let busy = self.busy.lock().unwrap().clone();
+        let status = self.shared.snapshot();
+        let mut view = build(&status, &self.dir, busy, usage);
+        for s in view.services.iter_mut() {
+            s.traffic = self.shared.traffic_view(&status, &s.name);
+        }
+        view
     }
 }
 
 impl Backend for LocalBackend {
     fn environment(&self) -> EnvironmentView {
-        let busy = self.busy.lock().unwrap().clone();
-        view(&self.shared.snapshot(), &self.dir, busy)
+        self.view(false)
     }
 
     fn measured(&self) -> EnvironmentView {
-        let busy = self.busy.lock().unwrap().clone();
-        build(&self.shared.snapshot(), &self.dir, busy, true)
+        self.view(true)
     }
 
     fn changed(&self) -> watch::Receiver<u64> {

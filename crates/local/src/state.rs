@@ -1,5 +1,6 @@
 //! The live state of a local environment, shared by supervisors, proxies and the status view.
 
+use berth_core::history::{Traffic, TrafficView};
 use berth_core::{PortRef, ServicePort};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -158,6 +159,8 @@ pub struct Shared {
     ingress_rules: Mutex<Vec<crate::IngressRule>>,
     /// Requests the Ingress has sent to each local port and not finished answering.
     in_flight: Mutex<BTreeMap<u16, usize>>,
+    /// Requests the Ingress answered, per Service.
+    traffic: Mutex<BTreeMap<String, std::sync::Arc<Traffic>>>,
 }
 
 /// A request in flight to a replica's port; the count goes down when it is dropped.
@@ -189,7 +192,27 @@ impl Shared {
             turns: Mutex::new(BTreeMap::new()),
             ingress_rules: Mutex::new(Vec::new()),
             in_flight: Mutex::new(BTreeMap::new()),
+            traffic: Mutex::default(),
         }
+    }
+
+    /// The request counters of a Service, for the Ingress to record in.
+    pub fn traffic_of(&self, service: &str) -> std::sync::Arc<Traffic> {
+        let mut t = self.traffic.lock().expect("traffic lock");
+        t.entry(service.to_string()).or_default().clone()
+    }
+
+    /// The requests of the Services that select `workload`, summed; `None` when no request
+    /// ever reached one.
+    pub fn traffic_view(&self, status: &Status, workload: &str) -> Option<TrafficView> {
+        let t = self.traffic.lock().expect("traffic lock");
+        status
+            .services
+            .iter()
+            .filter(|s| s.workloads.iter().any(|w| w == workload))
+            .filter_map(|s| t.get(&s.name))
+            .map(|c| c.view())
+            .reduce(|a, b| a.plus(&b))
     }
 
     /// A copy of the current status.

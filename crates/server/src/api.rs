@@ -9,6 +9,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use axum::Extension;
+use berth_core::history::History;
 use berth_core::view::{LogLine, Mode};
 use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
@@ -46,7 +48,7 @@ impl Reply for ApiError {
     }
 }
 
-pub fn router(backend: Shared, access: Access) -> Router {
+pub fn router(backend: Shared, access: Access, history: Arc<History>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/assets/{file}", get(asset))
@@ -57,6 +59,8 @@ pub fn router(backend: Shared, access: Access) -> Router {
         .route("/api/v1/timeline", get(timeline))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{name}", get(service))
+        .route("/api/v1/history", get(all_history))
+        .route("/api/v1/services/{name}/history", get(service_history))
         .route("/api/v1/services/{name}/logs", get(logs))
         .route("/api/v1/services/{name}/restart", post(restart))
         .route("/api/v1/services/{name}/scale", post(scale))
@@ -65,6 +69,7 @@ pub fn router(backend: Shared, access: Access) -> Router {
         .route("/api/v1/sync/pause", post(pause))
         .route("/api/v1/sync/resume", post(resume))
         .with_state(backend)
+        .layer(axum::Extension(history))
         .layer(axum::middleware::from_fn_with_state(access, guard))
 }
 
@@ -175,6 +180,48 @@ async fn timeline(
         Ok(events) => Json(events).into_response(),
         Err(e) => e.reply(),
     }
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    /// Only the last this many points of each service.
+    last: Option<usize>,
+}
+
+/// The sampling, then what is asked.
+fn history_reply(h: &History, body: (&str, serde_json::Value)) -> Response {
+    let mut reply = serde_json::json!({
+        "interval_ms": h.interval().as_millis() as u64,
+        "capacity": h.capacity(),
+    });
+    reply[body.0] = body.1;
+    Json(reply).into_response()
+}
+
+/// Every service's recent points (the main table's sparklines).
+async fn all_history(
+    Extension(h): Extension<Arc<History>>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Response {
+    let last = match q {
+        Ok(Query(q)) => q.last.unwrap_or(usize::MAX),
+        Err(r) => return ApiError::bad_request(r.body_text()).reply(),
+    };
+    let services = serde_json::to_value(h.recent(last)).unwrap_or_default();
+    history_reply(&h, ("services", services))
+}
+
+/// One service's points, oldest first.
+async fn service_history(
+    State(b): State<Shared>,
+    Extension(h): Extension<Arc<History>>,
+    Path(name): Path<String>,
+) -> Response {
+    if !b.environment().services.iter().any(|s| s.name == name) {
+        return ApiError::not_found(format!("no service named {name}")).reply();
+    }
+    let points = serde_json::to_value(h.of(&name).unwrap_or_default()).unwrap_or_default();
+    history_reply(&h, ("points", points))
 }
 
 #[derive(Deserialize)]
@@ -374,9 +421,11 @@ mod tests {
                     containers: Vec::new(),
                     replicas: Vec::new(),
                     shell: None,
+                    traffic: None,
                 }],
                 sync: None,
                 chart: None,
+                metrics_unavailable: None,
             }
         }
         fn changed(&self) -> watch::Receiver<u64> {
@@ -437,7 +486,9 @@ mod tests {
 
     fn app(backend: Arc<Memory>) -> Router {
         let access = Access::new("127.0.0.1:7700".parse().unwrap(), None);
-        router(backend, access)
+        let history = History::new(Duration::from_secs(60), Duration::from_secs(1));
+        history.sample(&backend.environment(), 1_000);
+        router(backend, access, Arc::new(history))
     }
 
     async fn call(
@@ -534,6 +585,22 @@ mod tests {
         assert_eq!(web[0]["replica"], "web-0");
         assert_eq!(web[0]["warning"], true);
         assert_eq!(web.as_array().map(Vec::len), Some(1), "{web}");
+    }
+
+    #[tokio::test]
+    async fn history_is_sampled_per_service() {
+        let app = app(Memory::new());
+        let (code, all) = call(&app, "GET", "/api/v1/history?last=5", "", None).await;
+        assert_eq!(code, 200, "{all}");
+        assert_eq!(all["interval_ms"], 1000);
+        assert_eq!(all["capacity"], 60);
+        assert_eq!(all["services"]["web"][0]["ready"], 1, "{all}");
+        let (code, web) = call(&app, "GET", "/api/v1/services/web/history", "", None).await;
+        assert_eq!((code, web["points"][0]["t"].as_u64()), (200, Some(1_000)), "{web}");
+        let (code, _) = call(&app, "GET", "/api/v1/services/nope/history", "", None).await;
+        assert_eq!(code, 404);
+        let (code, _) = call(&app, "GET", "/api/v1/history?last=x", "", None).await;
+        assert_eq!(code, 400);
     }
 
     #[tokio::test]

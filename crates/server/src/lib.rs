@@ -4,6 +4,7 @@
 mod api;
 pub mod client;
 mod error;
+pub mod history;
 pub use error::{Error, ErrorKind};
 pub mod metrics;
 pub mod notify;
@@ -38,9 +39,16 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let access = Access::new(addr, token);
     let url = access.url();
-    let app = api::router(backend, access);
+    let history = Arc::new(berth_core::history::History::new(
+        history::SPAN,
+        history::interval(),
+    ));
+    let app = api::router(backend.clone(), access, history.clone());
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        tokio::select! {
+            _ = axum::serve(listener, app) => {}
+            _ = history::sample(backend, history) => {}
+        }
     });
     Ok(Server { addr, url, task })
 }

@@ -121,7 +121,8 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 impl Ingress {
-    async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let started = std::time::Instant::now();
         if req.method() == Method::CONNECT {
             return bad_request("The Ingress does not tunnel: CONNECT is not allowed.");
         }
@@ -147,6 +148,21 @@ impl Ingress {
                 ),
             );
         };
+        let traffic = self.shared.traffic_of(&rule.service);
+        let answer = self.to_service(req, peer, &host, uri, rule).await;
+        traffic.record(answer.status().as_u16(), started.elapsed());
+        answer
+    }
+
+    /// Sends a routed request to its Service's ready replicas; the answer, or why not.
+    async fn to_service(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        host: &str,
+        uri: Uri,
+        rule: crate::IngressRule,
+    ) -> Response<Body> {
         let Some(backends) = self
             .ready_backends(&rule, tokio::time::Instant::now() + WAIT_FOR_READY)
             .await
@@ -164,7 +180,7 @@ impl Ingress {
         let upgrade = upgrade_of(&req);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
-        prepare_request_headers(&mut parts.headers, &host, peer, upgrade.as_ref());
+        prepare_request_headers(&mut parts.headers, host, peer, upgrade.as_ref());
         parts.version = Version::HTTP_11;
         let upstream = Upstream {
             rule: &rule,
