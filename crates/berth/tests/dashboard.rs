@@ -51,9 +51,15 @@ impl Drop for Up {
 
 impl Up {
     fn start(listen: &str, token: Option<&str>) -> Up {
+        Up::start_folder(&repo().join("examples/ticketing"), listen, token, &[])
+    }
+
+    /// `berth up` of a private copy of `folder`, with more environment variables.
+    fn start_folder(folder: &Path, listen: &str, token: Option<&str>, envs: &[(&str, &str)]) -> Up {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&repo().join("examples/ticketing"), dir.path());
+        copy_dir(folder, dir.path());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.envs(envs.iter().copied());
         cmd.args([
             "up",
             dir.path().to_str().unwrap(),
@@ -594,6 +600,48 @@ fn the_dashboard_works_in_chromium() {
         &repo(),
         shots.path(),
         &["main.png", "detail.png", "configure.png"],
+    );
+}
+
+/// The graphs in Chromium: a service growing its memory shows the curve, requests through the
+/// Ingress show rate and latency, a service that keeps exiting shows its restarts in its graph
+/// and its events (tests/browser/graphs.mjs, on tests/fixtures/graphs).
+#[test]
+#[ignore = "needs chromium and playwright-core (./scripts/test.sh installs them)"]
+fn the_graphs_show_memory_requests_and_restarts_in_chromium() {
+    let script = repo().join("tests/browser/graphs.mjs");
+    assert!(
+        repo()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists(),
+        "needs playwright-core: run ./scripts/test.sh, which installs it"
+    );
+    let folder = repo().join("crates/berth/tests/fixtures/graphs");
+    let envs = [("BERTH_SAMPLE_INTERVAL_MS", "400")];
+    let up = Up::start_folder(&folder, "127.0.0.1:0", None, &envs);
+    let shots = tempfile::tempdir().unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{}/", up.api))
+        .arg(&up.ingress)
+        .arg(shots.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(out.status.success(), "{text}");
+    shots::check_and_keep(
+        &repo(),
+        shots.path(),
+        &[
+            "graphs-main.png",
+            "graphs-service.png",
+            "graphs-restarts.png",
+        ],
     );
 }
 

@@ -179,7 +179,9 @@ impl History {
     /// One service's points, oldest first (`None`: no such service sampled).
     pub fn of(&self, service: &str) -> Option<Vec<Point>> {
         let series = self.series.lock().unwrap();
-        series.get(service).map(|s| s.points.iter().cloned().collect())
+        series
+            .get(service)
+            .map(|s| s.points.iter().cloned().collect())
     }
 
     /// Every service's last `n` points, for the main table's sparklines.
@@ -257,7 +259,11 @@ pub fn quantile(counts: &[u64], q: f64) -> Option<f64> {
     let mut below = 0u64;
     for (i, &n) in counts.iter().enumerate() {
         if n > 0 && (below + n) as f64 >= rank {
-            let low = if i == 0 { 0.0 } else { LATENCY_BOUNDS_MS[i - 1] };
+            let low = if i == 0 {
+                0.0
+            } else {
+                LATENCY_BOUNDS_MS[i - 1]
+            };
             let Some(&high) = LATENCY_BOUNDS_MS.get(i) else {
                 return Some(low);
             };
@@ -334,8 +340,14 @@ mod tests {
     #[test]
     fn rates_come_from_two_readings() {
         let h = History::new(Duration::from_secs(60), Duration::from_secs(5));
-        h.sample(&env(service(1.0, 100, 0, Some(traffic(10, 0, 10, 0)))), 10_000);
-        h.sample(&env(service(3.0, 200, 1, Some(traffic(110, 5, 108, 2)))), 14_000);
+        h.sample(
+            &env(service(1.0, 100, 0, Some(traffic(10, 0, 10, 0)))),
+            10_000,
+        );
+        h.sample(
+            &env(service(3.0, 200, 1, Some(traffic(110, 5, 108, 2)))),
+            14_000,
+        );
         let points = h.of("web").unwrap();
         assert_eq!(points.len(), 2);
         assert_eq!(points[0].cpu, None, "one reading has no rate");
@@ -392,6 +404,9 @@ mod tests {
         t.record(200, Duration::from_micros(700));
         t.record(503, Duration::from_secs(30));
         let v = t.view();
-        assert_eq!((v.requests, v.errors, v.latency[2], v.latency[20]), (2, 1, 1, 1));
+        assert_eq!(
+            (v.requests, v.errors, v.latency[2], v.latency[20]),
+            (2, 1, 1, 1)
+        );
     }
 }

@@ -73,6 +73,9 @@ mod tests {
         let u = of_pod(&pod).unwrap();
         assert!((u.cpu_cores - 0.255).abs() < 1e-9, "{u:?}");
         assert_eq!(u.memory_bytes, (64 << 20) + (1 << 20));
-        assert_eq!(of_pod(&json!({"containers": [{"usage": {"cpu": "x"}}]})), None);
+        assert_eq!(
+            of_pod(&json!({"containers": [{"usage": {"cpu": "x"}}]})),
+            None
+        );
     }
 }

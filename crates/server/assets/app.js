@@ -57,6 +57,7 @@ function renderList() {
       el("td", { class: "counts" }, `${s.desired} / ${s.available}`),
       el("td", {}, statusCell(s)),
       el("td", {}, el("span", { class: "mode " + s.mode }, s.mode)),
+      el("td", { class: "spark" }, window.berthGraphs ? berthGraphs.sparkline(s.name) : ""),
       el("td", {}, sourceable
         ? el("a", { href: "#/service/" + encodeURIComponent(s.name) + "/configure" }, "Configure")
         : el("span", { class: "muted" }, "—")));
@@ -140,6 +141,7 @@ function scheduleEvents() {
 function render() {
   if (!env) return;
   scheduleEvents();
+  if (window.berthGraphs) berthGraphs.schedule(current, env);
   const chart = env.chart
     ? ` · release ${env.chart.release} (chart ${env.chart.name} ${env.chart.version})`
     : "";

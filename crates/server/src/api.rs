@@ -8,8 +8,8 @@ use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use axum::Extension;
+use axum::{Json, Router};
 use berth_core::history::History;
 use berth_core::view::{LogLine, Mode};
 use futures::stream::{self, Stream, StreamExt};
@@ -596,7 +596,11 @@ mod tests {
         assert_eq!(all["capacity"], 60);
         assert_eq!(all["services"]["web"][0]["ready"], 1, "{all}");
         let (code, web) = call(&app, "GET", "/api/v1/services/web/history", "", None).await;
-        assert_eq!((code, web["points"][0]["t"].as_u64()), (200, Some(1_000)), "{web}");
+        assert_eq!(
+            (code, web["points"][0]["t"].as_u64()),
+            (200, Some(1_000)),
+            "{web}"
+        );
         let (code, _) = call(&app, "GET", "/api/v1/services/nope/history", "", None).await;
         assert_eq!(code, 404);
         let (code, _) = call(&app, "GET", "/api/v1/history?last=x", "", None).await;
