@@ -37,6 +37,14 @@ try {
   ok("the detail view lists the pods and " + shell);
   await page.screenshot({ path: `${shots}/cluster-detail.png`, fullPage: true });
 
+  // Graphs: this cluster has no metrics API, which the page says instead of empty CPU charts.
+  await page.waitForFunction(() => /metrics\.k8s\.io/.test(document.getElementById("g-note").textContent),
+    null, { timeout: 15000 }).catch(() => fail("the service page does not say why CPU and memory are missing"));
+  await page.waitForSelector('#graphs .graph[data-graph="restarts"] canvas', { timeout: 15000 })
+    .catch(() => fail("no restarts graph for a pod"));
+  if (await page.$('#graphs .graph[data-graph="memory"]')) fail("a memory graph without any measurement");
+  ok("the service page graphs restarts and says the cluster serves no metrics.k8s.io");
+
   // 3. Scaling in the page scales the Deployment on the cluster.
   await page.fill("#d-replicas", "2");
   await page.click("#d-scale");
@@ -49,9 +57,21 @@ try {
   }
   ok("the Scale button scaled web to 2 pods on the cluster");
 
-  // 4. Reload re-applies the folder: back to its replica count.
+  // 4. Reload previews the folder against the cluster (a server-side dry run): web's replicas
+  // go back from 2 to 1; Apply re-applies the folder.
   await page.goto(dashboard + "#/");
   await page.click("#reload");
+  await page.waitForSelector("#preview:not([hidden])", { timeout: 30000 }).catch(() => fail("Reload shows no preview"));
+  const listed = await page.$$eval("#preview-changes tbody tr", (rows) => rows.map((r) =>
+    ({ object: r.dataset.object, change: r.cells[1].textContent, diff: r.cells[2].textContent })));
+  const deployment = listed.find((c) => /^Deployment .*web$/.test(c.object));
+  if (!deployment || deployment.change !== "changed" || !/-\s+replicas: 2/.test(deployment.diff) || !/\+\s+replicas: 1/.test(deployment.diff)) {
+    fail("the preview does not show web's replicas going back to 1: " + JSON.stringify(listed));
+  }
+  if ((await api("/api/v1/services/web")).desired !== 2) fail("the preview changed the cluster");
+  ok("Reload previews the change on the cluster (web replicas 2 -> 1) before applying");
+  await page.screenshot({ path: `${shots}/cluster-preview.png`, fullPage: true });
+  await page.click("#preview-apply");
   const back = Date.now() + 30000;
   for (;;) {
     const web = await api("/api/v1/services/web");

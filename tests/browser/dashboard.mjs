@@ -74,9 +74,12 @@ try {
     null, { timeout: 20000 });
   ok("and back to process");
 
-  // 4. The reload button redeploys.
+  // 4. The reload button shows what would change (nothing here), and Apply redeploys.
   const before = (await api("/api/v1/environment")).generation;
   await page.click("#reload");
+  await page.waitForSelector("#preview:not([hidden])", { timeout: 20000 }).catch(() => fail("Reload shows no preview"));
+  if (!/change nothing/.test(await page.textContent("#preview-title"))) fail("the preview of an unchanged folder says: " + await page.textContent("#preview-title"));
+  await page.click("#preview-apply");
   await page.waitForFunction(() => /unchanged|started|restarted|no changes/.test(document.querySelector("#busy").textContent),
     null, { timeout: 20000 });
   const after = (await api("/api/v1/environment")).generation;

@@ -1,12 +1,14 @@
 // The dashboard's graphs in real headless Chromium: a service whose memory grows shows the
 // curve, requests through the Ingress show rate, errors and latency, a service that keeps
 // exiting shows its restarts in its graph and its events.
-// Usage: node graphs.mjs DASHBOARD_URL INGRESS_URL SCREENSHOT_DIR
+// Then the Reload preview of `berth up --manual`: a saved change is listed with its diff and
+// applied only on confirmation.
+// Usage: node graphs.mjs DASHBOARD_URL INGRESS_URL SCREENSHOT_DIR FOLDER
 import { fail, launch, newPage, ok } from "./common.mjs";
 import http from "node:http";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
-const [dashboard, ingress, shots] = process.argv.slice(2);
+const [dashboard, ingress, shots, folder] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 
 const get = (path) => new Promise((done) => {
@@ -69,6 +71,32 @@ try {
   await page.goto(dashboard);
   await page.waitForSelector('.spark-box[data-service="flaky"] canvas', { timeout: 20000 });
   await page.screenshot({ path: `${shots}/graphs-main.png`, fullPage: true });
+
+  // The Reload preview: a saved change is listed with its diff, and not applied before Apply.
+  const [before, after] = ["exits with 3 a second after it starts", "exits with 3, one second in"];
+  const yaml = `${folder}/app.yaml`;
+  writeFileSync(yaml, readFileSync(yaml, "utf8").replace(before, after));
+  await page.waitForFunction(() => /Reload to review/.test(document.getElementById("busy").textContent),
+    null, { timeout: 10000 }).catch(() => fail("the dashboard does not say the folder changed"));
+  ok("a save is not applied, and the dashboard says the folder changed");
+  await page.click("#reload");
+  await page.waitForSelector("#preview:not([hidden])", { timeout: 10000 }).catch(() => fail("Reload shows no preview"));
+  const listed = await page.$$eval("#preview-changes tbody tr", (rows) => rows.map((r) =>
+    ({ object: r.dataset.object, change: r.cells[1].textContent, diff: r.cells[2].textContent })));
+  const flaky = listed.find((c) => c.object === "Deployment flaky");
+  if (listed.length !== 1 || !flaky || flaky.change !== "changed") fail("the preview lists " + JSON.stringify(listed));
+  if (!flaky.diff.includes(`-    berth.dev/description: ${before}`) || !flaky.diff.includes(`+    berth.dev/description: ${after}`)) {
+    fail("the preview's diff does not show the changed value: " + flaky.diff);
+  }
+  const shown = () => page.$eval('#services tr[data-name="flaky"]', (r) => r.cells[1].textContent);
+  if ((await shown()) !== before) fail("the change was applied before confirmation: " + (await shown()));
+  ok("the preview lists exactly the changed value, not yet applied");
+  await page.screenshot({ path: `${shots}/reload-preview.png`, fullPage: true });
+  await page.click("#preview-apply");
+  await page.waitForFunction((after) => document.querySelector('#services tr[data-name="flaky"]').cells[1].textContent === after,
+    after, { timeout: 15000 }).catch(() => fail("Apply did not apply the change"));
+  if (!(await page.isHidden("#preview"))) fail("the preview stays open after Apply");
+  ok("Apply applies it");
   ok("screenshots taken");
 } finally {
   sending = false;

@@ -1,6 +1,7 @@
 //! `berth up` and `berth down`: the deploy folder as local processes.
 
 use crate::render::RenderFlags;
+use berth_local::backend::UpCommand;
 use berth_local::request::UpRequest;
 use berth_local::session::{Overrides, Rebuilt, Session};
 use berth_local::{Phase, Plan, Running, Status};
@@ -35,8 +36,20 @@ pub struct UpArgs {
     /// could mount any folder of this machine).
     #[arg(long)]
     allow_host_path: bool,
+    /// Saves to the folder are not applied: the dashboard says the folder changed, and its
+    /// Reload shows what would change and applies on confirmation (Tilt's manual trigger
+    /// mode). Source-mode rebuilds stay automatic.
+    #[arg(long)]
+    manual: bool,
     #[command(flatten)]
     notify: NotifyFlags,
+}
+
+/// How the running `up` serves and reacts: the dashboard's address, webhooks, manual applies.
+struct Serving {
+    listen: Option<std::net::SocketAddr>,
+    notify: NotifyFlags,
+    manual: bool,
 }
 
 /// Where notable events go (crash loops, failed deploys and syncs, healed drift).
@@ -156,16 +169,12 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
             files: args.log_files,
         },
     };
-    let notify = args.notify.clone();
-    runtime.block_on(run(
-        &dir,
-        plan,
-        start,
-        args.listen,
-        up_request(&args),
-        over,
-        notify,
-    ))
+    let serving = Serving {
+        listen: args.listen,
+        notify: args.notify.clone(),
+        manual: args.manual,
+    };
+    runtime.block_on(run(&dir, plan, start, serving, up_request(&args), over))
 }
 
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
@@ -213,16 +222,17 @@ async fn run(
     dir: &Path,
     plan: Plan,
     start: berth_local::StartOptions,
-    listen: Option<std::net::SocketAddr>,
+    serving: Serving,
     options: UpRequest,
     over: Overrides,
-    notify: NotifyFlags,
 ) -> Result<(), String> {
     let mut signals = Signals::new()?;
     let running = start_running(dir, plan, start).await?;
     let name = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let name = name.file_name().map(|n| n.to_string_lossy().into_owned());
-    notify.start(name.as_deref().unwrap_or("."), &running.shared.timeline);
+    serving
+        .notify
+        .start(name.as_deref().unwrap_or("."), &running.shared.timeline);
     let status = running.shared.snapshot();
     let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
     let busy = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -232,7 +242,7 @@ async fn run(
         commands,
         busy: busy.clone(),
     });
-    let server = start_dashboard(dir, backend, listen).await?;
+    let server = start_dashboard(dir, backend, serving.listen).await?;
     running
         .shared
         .update(|s| s.dashboard = Some(server.url.clone()));
@@ -263,7 +273,15 @@ async fn run(
                 }
                 report_apply(&mut view, "reloaded", session.apply_folder().await);
             }
-            Some(()) = saves.recv() => report_apply(&mut view, "the folder changed", session.apply_folder().await),
+            Some(()) = saves.recv() => {
+                if serving.manual {
+                    view.event("berth up: the folder changed; Reload in the dashboard shows what would change");
+                    *busy.lock().unwrap() = Some("the folder changed: Reload to review and apply".into());
+                    session.running.shared.update(|_| {});
+                } else {
+                    report_apply(&mut view, "the folder changed", session.apply_folder().await);
+                }
+            }
             Some(changed) = session.source_changes() => {
                 for r in session.rebuild(changed).await {
                     match r {
@@ -273,9 +291,14 @@ async fn run(
                 }
             }
             Some(ask) = asks.recv() => {
-                *busy.lock().unwrap() = Some("applying".to_string());
-                session.running.shared.update(|_| {});
-                let a = session.answer(ask).await;
+                let applying = !matches!(ask, UpCommand::Preview(_));
+                if applying {
+                    *busy.lock().unwrap() = Some("applying".to_string());
+                    session.running.shared.update(|_| {});
+                }
+                let Some(a) = session.answer(ask).await else {
+                    continue;
+                };
                 *busy.lock().unwrap() = None;
                 session.running.shared.update(|_| {});
                 let message = a.result.as_ref().map(ToString::to_string).map_err(|e| e.clone());

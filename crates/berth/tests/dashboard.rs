@@ -51,11 +51,17 @@ impl Drop for Up {
 
 impl Up {
     fn start(listen: &str, token: Option<&str>) -> Up {
-        Up::start_folder(&repo().join("examples/ticketing"), listen, token, &[])
+        Up::start_folder(&repo().join("examples/ticketing"), listen, token, &[], &[])
     }
 
     /// `berth up` of a private copy of `folder`, with more environment variables.
-    fn start_folder(folder: &Path, listen: &str, token: Option<&str>, envs: &[(&str, &str)]) -> Up {
+    fn start_folder(
+        folder: &Path,
+        listen: &str,
+        token: Option<&str>,
+        envs: &[(&str, &str)],
+        flags: &[&str],
+    ) -> Up {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(folder, dir.path());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
@@ -68,6 +74,7 @@ impl Up {
             "--listen",
             listen,
         ])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         // The API over processes: a fuzzed switch to image mode would start an engine and pull
@@ -605,10 +612,11 @@ fn the_dashboard_works_in_chromium() {
 
 /// The graphs in Chromium: a service growing its memory shows the curve, requests through the
 /// Ingress show rate and latency, a service that keeps exiting shows its restarts in its graph
-/// and its events (tests/browser/graphs.mjs, on tests/fixtures/graphs).
+/// and its events; then `--manual`'s Reload preview lists a saved change before applying it
+/// (tests/browser/graphs.mjs, on tests/fixtures/graphs).
 #[test]
 #[ignore = "needs chromium and playwright-core (./scripts/test.sh installs them)"]
-fn the_graphs_show_memory_requests_and_restarts_in_chromium() {
+fn the_graphs_and_the_reload_preview_work_in_chromium() {
     let script = repo().join("tests/browser/graphs.mjs");
     assert!(
         repo()
@@ -618,13 +626,14 @@ fn the_graphs_show_memory_requests_and_restarts_in_chromium() {
     );
     let folder = repo().join("crates/berth/tests/fixtures/graphs");
     let envs = [("BERTH_SAMPLE_INTERVAL_MS", "400")];
-    let up = Up::start_folder(&folder, "127.0.0.1:0", None, &envs);
+    let up = Up::start_folder(&folder, "127.0.0.1:0", None, &envs, &["--manual"]);
     let shots = tempfile::tempdir().unwrap();
     let out = Command::new("node")
         .arg(&script)
         .arg(format!("http://{}/", up.api))
         .arg(&up.ingress)
         .arg(shots.path())
+        .arg(up.dir.path())
         .output()
         .unwrap();
     let text = format!(
@@ -634,15 +643,13 @@ fn the_graphs_show_memory_requests_and_restarts_in_chromium() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "{text}");
-    shots::check_and_keep(
-        &repo(),
-        shots.path(),
-        &[
-            "graphs-main.png",
-            "graphs-service.png",
-            "graphs-restarts.png",
-        ],
-    );
+    let taken = [
+        "graphs-main.png",
+        "graphs-service.png",
+        "graphs-restarts.png",
+        "reload-preview.png",
+    ];
+    shots::check_and_keep(&repo(), shots.path(), &taken);
 }
 
 fn ingress_body(up: &Up, path: &str) -> String {

@@ -1755,7 +1755,11 @@ fn the_cluster_dashboard_works_in_chromium_e2e() {
     shots::check_and_keep(
         &repo,
         shots.path(),
-        &["cluster-main.png", "cluster-detail.png"],
+        &[
+            "cluster-main.png",
+            "cluster-detail.png",
+            "cluster-preview.png",
+        ],
     );
 }
 

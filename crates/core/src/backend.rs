@@ -78,6 +78,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<String, ApiError>>;
     /// Re-renders the folder and applies it.
     fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>>;
+    /// What [`redeploy`](Backend::redeploy) would change now, changing nothing.
+    fn preview(&self) -> BoxFuture<'_, Result<crate::view::Preview, ApiError>>;
     /// What happened, oldest first: the whole environment's, or one service's.
     fn events<'a>(
         &'a self,

@@ -235,3 +235,40 @@ pub struct LogLine {
     pub stream: String,
     pub text: String,
 }
+
+/// What happens to one object in a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffKind {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl std::fmt::Display for DiffKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DiffKind::Added => "added",
+            DiffKind::Changed => "changed",
+            DiffKind::Removed => "removed",
+        })
+    }
+}
+
+/// How one object differs between two renders, or between what runs and what would.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectDiff {
+    /// `Kind namespace/name` (`Kind name` for a cluster-scoped object).
+    pub object: String,
+    pub change: DiffKind,
+    /// The unified diff of the object's YAML (an added object: all of it), Secret values masked.
+    pub diff: String,
+}
+
+/// What a redeploy would change, computed without changing anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    pub changes: Vec<ObjectDiff>,
+    /// What the comparison is between, in words (`the running set and the folder now`).
+    pub between: String,
+}

@@ -782,6 +782,62 @@ impl Backend for KubeBackend {
             r
         })
     }
+
+    fn preview(&self) -> BoxFuture<'_, Result<berth_core::view::Preview, ApiError>> {
+        Box::pin(async move {
+            let unprocessable = |e: crate::Error| ApiError {
+                status: 422,
+                message: e.to_string(),
+            };
+            let r = self
+                .request
+                .render_in_modes(&self.modes())
+                .map_err(unprocessable)?;
+            let popts = crate::plan::PlanOptions {
+                force_conflicts: true,
+                prune: true,
+            };
+            let (client, set, manifests) = (self.client.clone(), self.set.clone(), r.manifests);
+            // As in a redeploy: the plan runs on a blocking thread of its own.
+            let plan = tokio::task::spawn_blocking(move || {
+                let resolver = crate::resources::Resolver::default();
+                let planned = crate::plan_deploy(&client, &resolver, &set, &manifests, popts);
+                tokio::runtime::Handle::current().block_on(planned)
+            })
+            .await
+            .map_err(|e| ApiError::failed(e.to_string()))?
+            .map_err(unprocessable)?;
+            Ok(preview_of(&plan))
+        })
+    }
+}
+
+/// A plan as the dashboard's preview: the objects that change, with their diffs (Secret values
+/// were masked by the plan).
+fn preview_of(plan: &crate::plan::Plan) -> berth_core::view::Preview {
+    use crate::plan::ChangeKind;
+    use berth_core::view::{DiffKind, ObjectDiff};
+    let changes = plan.changes.iter().filter_map(|c| {
+        let change = match c.action {
+            ChangeKind::Create => DiffKind::Added,
+            ChangeKind::Update | ChangeKind::Replace => DiffKind::Changed,
+            ChangeKind::Delete => DiffKind::Removed,
+            ChangeKind::Unchanged => return None,
+        };
+        let name = match &c.oref.namespace {
+            Some(ns) => format!("{ns}/{}", c.oref.name),
+            None => c.oref.name.clone(),
+        };
+        Some(ObjectDiff {
+            object: format!("{} {name}", c.oref.kind),
+            change,
+            diff: c.diff.clone().unwrap_or_default(),
+        })
+    });
+    berth_core::view::Preview {
+        changes: changes.collect(),
+        between: "the cluster and the folder as it is now (a server-side dry run)".into(),
+    }
 }
 
 #[cfg(test)]

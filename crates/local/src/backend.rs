@@ -20,6 +20,8 @@ pub enum UpCommand {
     Scale(String, u32, Reply),
     Mode(String, Option<String>, Mode, Reply),
     Redeploy(Reply),
+    /// What a redeploy would change (answered without applying anything).
+    Preview(oneshot::Sender<Result<berth_core::view::Preview, ApiError>>),
 }
 
 /// `berth up` as seen by the server.
@@ -244,6 +246,17 @@ impl Backend for LocalBackend {
 
     fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>> {
         Box::pin(self.ask(UpCommand::Redeploy))
+    }
+
+    fn preview(&self) -> BoxFuture<'_, Result<berth_core::view::Preview, ApiError>> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            let stopping = || ApiError::failed("berth up is stopping");
+            self.commands
+                .send(UpCommand::Preview(tx))
+                .map_err(|_| stopping())?;
+            rx.await.map_err(|_| stopping())?
+        })
     }
 }
 

@@ -78,6 +78,9 @@ pub struct Plan {
     pub allow_host_path: bool,
     /// The Helm chart the folder is, for the status and the dashboard.
     pub chart: Option<berth_core::view::ChartView>,
+    /// The rendered objects the plan was made from (Secrets too: never shown unmasked), to
+    /// preview what the next plan changes.
+    pub objects: Vec<Json>,
 }
 
 fn data_map(o: &Json, field: &str, base64: bool) -> BTreeMap<String, String> {

@@ -53,6 +53,7 @@ impl UpRequest {
         }
         let mut plan = Plan::from_rendered(&rendered).map_err(|e| folder(e.to_string()))?;
         plan.chart = self.render.chart_view();
+        plan.objects = rendered.objects.into_iter().map(|o| o.body).collect();
         plan.set_modes(&over.modes, crate::engine::configured());
         plan.allow_host_path = self.allow_host_path;
         for pw in &mut plan.workloads {

@@ -314,6 +314,11 @@ impl Running {
 
     /// Brings the environment to `plan`: unchanged replicas keep running; changed ones restart;
     /// new ones start and removed ones stop.
+    /// The objects of the plan last applied (none before the first).
+    pub fn applied_objects(&self) -> &[serde_json::Value] {
+        self.last_plan.as_ref().map_or(&[], |p| &p.objects)
+    }
+
     pub async fn apply(&mut self, plan: Plan) -> std::io::Result<Applied> {
         self.last_plan = Some(plan.clone());
         let plan = Arc::new(plan);

@@ -58,13 +58,10 @@ impl Session {
         std::mem::take(&mut self.warnings)
     }
 
-    /// Renders the folder and applies the difference; a folder that does not render changes
-    /// nothing and is reported in the status.
-    pub async fn apply_folder(&mut self) -> Result<Applied, crate::Error> {
-        let started = std::time::Instant::now();
-        // A render that fails, even by a bug in berth, changes nothing: the running set keeps
-        // running and the error is shown.
-        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    /// The folder planned now. A render that fails, even by a bug in berth, changes nothing:
+    /// the running set keeps running and the error is shown.
+    fn plan(&self) -> Result<crate::Plan, crate::Error> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.request.plan(&self.over)
         }))
         .unwrap_or_else(|panic| {
@@ -76,7 +73,14 @@ impl Session {
             Err(crate::error::folder(format!(
                 "berth failed while rendering the folder (a bug in berth: {why}); nothing changed"
             )))
-        });
+        })
+    }
+
+    /// Renders the folder and applies the difference; a folder that does not render changes
+    /// nothing and is reported in the status.
+    pub async fn apply_folder(&mut self) -> Result<Applied, crate::Error> {
+        let started = std::time::Instant::now();
+        let planned = self.plan();
         let result = match planned {
             Ok(plan) => self
                 .running
@@ -102,8 +106,20 @@ impl Session {
         result
     }
 
+    /// What applying the folder now would change in the running set: its objects against the
+    /// last applied ones, Secret values masked.
+    pub fn preview(&self) -> Result<berth_core::view::Preview, ApiError> {
+        let plan = self.plan().map_err(unprocessable)?;
+        let old = self.running.applied_objects();
+        Ok(berth_core::view::Preview {
+            changes: berth_render::diff::between(old, &plan.objects, ("running", "folder")),
+            between: "what runs and the folder as it is now".into(),
+        })
+    }
+
     /// Carries out one dashboard request.
-    pub async fn answer(&mut self, ask: UpCommand) -> Answered {
+    /// `None` for a question that changes nothing (a preview), answered already.
+    pub async fn answer(&mut self, ask: UpCommand) -> Option<Answered> {
         let status = self.running.shared.snapshot();
         let find = |name: &str| {
             status
@@ -144,12 +160,16 @@ impl Session {
                 let result = self.apply_folder().await.map_err(unprocessable);
                 ("redeploy (dashboard)".to_string(), reply, result)
             }
+            UpCommand::Preview(reply) => {
+                let _ = reply.send(self.preview());
+                return None;
+            }
         };
-        Answered {
+        Some(Answered {
             what,
             reply,
             result,
-        }
+        })
     }
 
     /// Scales a long-running workload by re-applying the folder with the override; on failure

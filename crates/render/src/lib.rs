@@ -4,6 +4,7 @@
 //! renders it. The CLI builds a request from its flags; `berth up`'s session and the cluster
 //! dashboard and sync hold one and render it again with the source modes of the moment.
 
+pub mod diff;
 pub mod git;
 pub mod output;
 

@@ -62,7 +62,8 @@ function renderList() {
         ? el("a", { href: "#/service/" + encodeURIComponent(s.name) + "/configure" }, "Configure")
         : el("span", { class: "muted" }, "—")));
   }));
-  $("ingress").textContent = env.ingress ? "Ingress: " + env.ingress : "";
+  $("ingress").textContent = [env.ingress ? "Ingress: " + env.ingress : "", env.metrics_unavailable || ""]
+    .filter(Boolean).join(" · ");
 }
 
 function renderDetail() {
@@ -104,6 +105,39 @@ function renderDetail() {
     }
     return el("div", { class: "container" }, ...parts);
   }));
+}
+
+// ---- Reload: what would change, applied on confirmation ----
+
+function diffNode(text) {
+  const pre = el("pre", { class: "diff" });
+  for (const line of text.split("\n")) {
+    const kind = line.startsWith("+") && !line.startsWith("+++") ? "add"
+      : line.startsWith("-") && !line.startsWith("---") ? "del" : "";
+    pre.append(el("span", { class: kind }, line + "\n"));
+  }
+  return pre;
+}
+
+async function showPreview() {
+  const r = await fetch("/api/v1/redeploy/preview");
+  const p = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(p.error || r.statusText);
+  const n = p.changes.length;
+  $("preview-title").textContent = n
+    ? `Reload would change ${n} object${n === 1 ? "" : "s"}`
+    : "Reload would change nothing";
+  $("preview-between").textContent = "— between " + p.between;
+  $("preview-apply").textContent = n ? "Apply" : "Apply anyway";
+  $("preview-changes").tBodies[0].replaceChildren(...p.changes.map((c) => {
+    const details = el("details", { open: n <= 3 }, el("summary", {}, "diff"), diffNode(c.diff));
+    return el("tr", { "data-object": c.object },
+      el("td", {}, c.object),
+      el("td", { class: "change " + c.change }, c.change),
+      el("td", {}, details));
+  }));
+  $("preview-changes").hidden = !n;
+  $("preview").hidden = false;
 }
 
 // ---- events: what happened, newest first ----
@@ -275,11 +309,14 @@ function route() {
 }
 
 window.addEventListener("DOMContentLoaded", () => {
-  $("reload").addEventListener("click", () => {
+  $("reload").addEventListener("click", () => act($("reload"), showPreview));
+  $("preview-cancel").addEventListener("click", () => { $("preview").hidden = true; });
+  $("preview-apply").addEventListener("click", () => {
     lastMessage = "redeploying…";
     $("busy").textContent = lastMessage;
-    act($("reload"), async () => {
+    act($("preview-apply"), async () => {
       const r = await post("/api/v1/redeploy");
+      $("preview").hidden = true;
       lastMessage = "redeployed: " + r.message;
       $("busy").textContent = lastMessage;
     });

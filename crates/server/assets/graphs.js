@@ -24,7 +24,7 @@ window.berthGraphs = (() => {
     if (p.cpu != null) parts.push(num(p.cpu * 100) + "% CPU");
     if (p.requests != null && p.requests > 0) parts.push(num(p.requests) + " req/s");
     if (p.restarts) parts.push(p.restarts + (p.restarts === 1 ? " restart" : " restarts"));
-    return parts.join(" · ") || "—";
+    return parts.join(" · ") || `${p.ready} ready`;
   }
 
   // A row's sparkline (memory, and CPU on its own scale), kept across re-renders of the table.
@@ -60,8 +60,12 @@ window.berthGraphs = (() => {
       const s = sparks.get(name);
       if (!s) continue;
       s.text.textContent = describe(points[points.length - 1]);
-      s.box.title = "memory (blue) and CPU (orange), last 5 minutes";
-      const data = columns(points, (p) => mb(p.memory), (p) => p.cpu);
+      // Without CPU and memory (a cluster without a metrics API): ready replicas and restarts.
+      const usage = points.some((p) => p.memory != null || p.cpu != null);
+      s.box.title = usage ? "memory (blue) and CPU (orange), last 5 minutes"
+        : "ready replicas (blue) and restarts (orange), last 5 minutes";
+      const data = usage ? columns(points, (p) => mb(p.memory), (p) => p.cpu)
+        : columns(points, (p) => p.ready, (p) => p.restarts);
       if (!s.plot) s.plot = sparkPlot(s.box, data);
       else s.plot.setData(data);
     }

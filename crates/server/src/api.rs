@@ -66,6 +66,7 @@ pub fn router(backend: Shared, access: Access, history: Arc<History>) -> Router 
         .route("/api/v1/services/{name}/scale", post(scale))
         .route("/api/v1/services/{name}/mode", post(mode))
         .route("/api/v1/redeploy", post(redeploy))
+        .route("/api/v1/redeploy/preview", get(preview))
         .route("/api/v1/sync/pause", post(pause))
         .route("/api/v1/sync/resume", post(resume))
         .with_state(backend)
@@ -359,6 +360,13 @@ async fn redeploy(State(b): State<Shared>) -> Response {
     done(b.redeploy().await)
 }
 
+async fn preview(State(b): State<Shared>) -> Response {
+    match b.preview().await {
+        Ok(p) => Json(p).into_response(),
+        Err(e) => e.reply(),
+    }
+}
+
 async fn pause(State(b): State<Shared>) -> Response {
     done(b.set_paused(true).await)
 }
@@ -481,6 +489,19 @@ mod tests {
         }
         fn redeploy(&self) -> BoxFuture<'_, Result<String, ApiError>> {
             Box::pin(async { Ok("redeployed".into()) })
+        }
+        fn preview(&self) -> BoxFuture<'_, Result<berth_core::view::Preview, ApiError>> {
+            use berth_core::view::{DiffKind, ObjectDiff, Preview};
+            Box::pin(async {
+                Ok(Preview {
+                    changes: vec![ObjectDiff {
+                        object: "ConfigMap web".into(),
+                        change: DiffKind::Changed,
+                        diff: "-  a: 1\n+  a: 2\n".into(),
+                    }],
+                    between: "test".into(),
+                })
+            })
         }
     }
 
@@ -605,6 +626,15 @@ mod tests {
         assert_eq!(code, 404);
         let (code, _) = call(&app, "GET", "/api/v1/history?last=x", "", None).await;
         assert_eq!(code, 400);
+    }
+
+    #[tokio::test]
+    async fn a_preview_is_the_backends_changing_nothing() {
+        let app = app(Memory::new());
+        let (code, p) = call(&app, "GET", "/api/v1/redeploy/preview", "", None).await;
+        assert_eq!(code, 200, "{p}");
+        assert_eq!(p["changes"][0]["change"], "changed");
+        assert_eq!(p["changes"][0]["object"], "ConfigMap web");
     }
 
     #[tokio::test]
