@@ -399,7 +399,7 @@ mod tests {
         assert_eq!(quantile(&counts, 0.5), Some(0.125));
         counts[BUCKETS - 1] = 100; // slower than 10 s
         assert_eq!(quantile(&counts, 0.99), Some(10000.0));
-        assert_eq!(quantile(&vec![0; BUCKETS], 0.5), None);
+        assert_eq!(quantile(&[0; BUCKETS], 0.5), None);
         let t = Traffic::default();
         t.record(200, Duration::from_micros(700));
         t.record(503, Duration::from_secs(30));
