@@ -1,0 +1,194 @@
+//! Benchmark of the dashboard's graphs (not a test): 50 services x 2 replicas under `berth up`,
+//! run with history sampling effectively off (once an hour), at the default (every 5 s) and
+//! every second; reports berth's CPU at idle and RSS side by side (as ratios to "off"), the
+//! points kept against the memory budget, and in headless Chromium the page's weight, first
+//! contentful paint and the time until all 50 sparklines are drawn.
+//! Run: `cargo bench -p berth --bench graphs` (Chromium: after ./scripts/test.sh installed it).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVICES: usize = 50;
+const REPLICAS: usize = 2;
+const IDLE: Duration = Duration::from_secs(30);
+
+const SERVER: &str = r#"
+import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+fn write_folder(dir: &Path) {
+    std::fs::write(dir.join("server.py"), SERVER).unwrap();
+    let mut text = String::new();
+    for i in 0..SERVICES {
+        text.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc{i:02}\n  annotations:\n    berth.dev/run: |\n      app: {{command: [python3, -u, server.py]}}\nspec:\n  replicas: {REPLICAS}\n  selector: {{matchLabels: {{app: svc{i:02}}}}}\n  template:\n    metadata: {{labels: {{app: svc{i:02}}}}}\n    spec:\n      containers:\n        - name: app\n          image: example/svc\n          ports: [{{name: http, containerPort: 8000}}]\n          readinessProbe: {{tcpSocket: {{port: http}}, periodSeconds: 1}}\n"
+        ));
+    }
+    std::fs::write(dir.join("services.yaml"), text).unwrap();
+}
+
+fn stat_fields(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("").to_string();
+    after.split_whitespace().map(str::to_string).collect()
+}
+
+/// CPU seconds of `pid` (user + system), at 100 ticks a second.
+fn cpu_seconds(pid: u32) -> f64 {
+    let f = stat_fields(pid);
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let f = stat_fields(pid);
+    f[21].parse::<f64>().unwrap() * 4096.0 / (1024.0 * 1024.0)
+}
+
+fn get(addr: &str, path: &str) -> serde_json::Value {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+struct Run {
+    name: &'static str,
+    cpu: f64,
+    rss: f64,
+    points: usize,
+    capacity: usize,
+    page: Option<serde_json::Value>,
+}
+
+/// Waits until every replica is ready; the dashboard's address.
+fn ready(dir: &Path, child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "berth up ended");
+        assert!(Instant::now() < deadline, "not ready in time");
+        let status = std::fs::read_to_string(dir.join(".berth/up.json")).unwrap_or_default();
+        if let Ok(s) = serde_json::from_str::<serde_json::Value>(&status) {
+            let r = s["replicas"].as_array().cloned().unwrap_or_default();
+            if r.len() == SERVICES * REPLICAS && r.iter().all(|r| r["ready"] == true) {
+                let url = s["dashboard"].as_str().unwrap_or_default();
+                return url
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn run(name: &'static str, interval_ms: u64, browser: bool) -> Run {
+    let t = tempfile::tempdir().unwrap();
+    write_folder(t.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", t.path().to_str().unwrap(), "--ingress", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0"])
+        .env("BERTH_SAMPLE_INTERVAL_MS", interval_ms.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = ready(t.path(), &mut child);
+    let pid = child.id();
+    std::thread::sleep(Duration::from_secs(3));
+    let before = cpu_seconds(pid);
+    std::thread::sleep(IDLE);
+    let cpu = (cpu_seconds(pid) - before) / IDLE.as_secs_f64();
+    let rss = rss_mib(pid);
+    let h = get(&addr, "/api/v1/history");
+    let points = h["services"].as_object().map_or(0, |m| {
+        m.values().map(|v| v.as_array().map_or(0, Vec::len)).sum()
+    });
+    let capacity = h["capacity"].as_u64().unwrap_or(0) as usize;
+    let page = browser.then(|| measure_page(&addr)).flatten();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+    Run {
+        name,
+        cpu,
+        rss,
+        points,
+        capacity,
+        page,
+    }
+}
+
+/// The page in headless Chromium (tests/browser/measure.mjs), or `None` without it.
+fn measure_page(addr: &str) -> Option<serde_json::Value> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("node")
+        .arg(repo.join("tests/browser/measure.mjs"))
+        .arg(format!("http://{addr}/"))
+        .arg(SERVICES.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "graphs: Chromium measurement skipped: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runs = [
+        run("sampling off (hourly)", 3_600_000, false),
+        run("sampling every 5 s (default)", 5_000, true),
+        run("sampling every 1 s", 1_000, false),
+    ];
+    let off = &runs[0];
+    println!("graphs: {SERVICES} services x {REPLICAS} replicas, berth idle for {IDLE:?}");
+    for r in &runs {
+        println!(
+            "  {:<30} CPU {:>5.2}% of a core ({:.2}x off)   RSS {:>6.1} MiB ({:.2}x off)   {} points kept (at most {} per service)",
+            r.name,
+            r.cpu * 100.0,
+            r.cpu / off.cpu.max(1e-9),
+            r.rss,
+            r.rss / off.rss,
+            r.points,
+            r.capacity
+        );
+    }
+    let point = std::mem::size_of::<f64>() * 8 + 16;
+    println!(
+        "  history at its budget: {SERVICES} services x 180 points x ~{point} B = {:.1} MiB",
+        (SERVICES * 180 * point) as f64 / (1024.0 * 1024.0)
+    );
+    match &runs[1].page {
+        Some(p) => println!(
+            "  page: {} bytes over the wire ({}), first contentful paint {} ms, table of {SERVICES} at {} ms, all sparklines at {} ms",
+            p["total"], p["bytes"], p["first_contentful_paint_ms"], p["table_ms"], p["sparklines_ms"]
+        ),
+        None => println!("  page: not measured (Chromium and playwright-core missing)"),
+    }
+}
