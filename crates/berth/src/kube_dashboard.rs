@@ -17,18 +17,28 @@ pub struct DashboardArgs {
     /// Where the dashboard and API listen; anything but loopback requires a token.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7700")]
     listen: std::net::SocketAddr,
+    #[command(flatten)]
+    notify: crate::up::NotifyFlags,
 }
 
-/// Serves a backend's dashboard at `listen` (a token beyond loopback) and prints its URL.
+/// Serves a backend's dashboard at `listen` (a token beyond loopback) and prints its URL; the
+/// cluster is read again every 2 s while it serves.
 pub async fn serve(
     backend: Arc<KubeBackend>,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<berth_server::Server> {
     let token = berth_server::token_for(&listen)?;
-    let server = berth_server::serve(backend, listen, token).await.map_err(|e| {
+    let server = berth_server::serve(backend.clone(), listen, token).await.map_err(|e| {
         anyhow::anyhow!("cannot start the dashboard on {listen}: {e}\n  = help: pass --listen with a free address")
     })?;
     println!("dashboard {}", server.url);
+    let polled = backend.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            polled.poll().await;
+        }
+    });
     Ok(server)
 }
 
@@ -66,12 +76,9 @@ pub fn dashboard(args: DashboardArgs) -> anyhow::Result<()> {
             "deploy set {} in namespace {} (context {}); Ctrl-C stops",
             set.name, set.namespace, cluster.context
         );
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = tokio::time::sleep(Duration::from_secs(2)) => backend.poll().await,
-            }
-        }
+        let environment = format!("{} in namespace {}", set.name, set.namespace);
+        args.notify.start(&environment, backend.timeline());
+        let _ = tokio::signal::ctrl_c().await;
         Ok(())
     })
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 mod shots;
 mod support;
 use support::*;
+mod webhook;
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -72,6 +73,7 @@ real_cluster_scenarios!(
     a_server_error_midway_names_the_object_and_the_next_apply_converges,
     a_rollout_that_times_out_names_the_waiting_reason_and_events,
     berth_events_tells_the_rollout_and_the_deploy,
+    a_crash_loop_on_the_cluster_is_posted_to_the_webhook,
     a_deprecated_api_version_is_a_warning_of_the_plan,
     chart_hooks_run_around_the_apply_and_crds_are_installed_once,
     a_chart_sees_the_cluster_as_helm_install_shows_it,
@@ -1595,6 +1597,41 @@ fn a_rollout_that_times_out_names_the_waiting_reason_and_events(env: &Env) {
 /// `berth events --context`: the cluster's Events of the set's workloads, their ReplicaSets
 /// and pods (scaling, pod creation, scheduling), each given to its service, and berth's own
 /// deploy; one service's only when asked.
+/// A pod that goes into a crash loop on the cluster reaches `berth dashboard --notify`'s webhook
+/// (berth's own `CrashLoop` event, seen while it polls), and the URL is never printed.
+fn a_crash_loop_on_the_cluster_is_posted_to_the_webhook(env: &Env) {
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", &ns, "--name", "app"];
+    let out = env.berth(&[&["apply", s(app.path()), "--no-wait"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let (url, bodies) = webhook::webhook_server();
+    let args = [
+        "dashboard",
+        s(app.path()),
+        "--context",
+        context(env),
+        "--listen",
+        "127.0.0.1:0",
+        "--notify",
+        &url,
+    ];
+    let (_dashboard, _) = spawn_with_dashboard(env, &[&args[..], &common].concat());
+    // The image the fake kubelet crash-loops (../shared/kube: `crash`).
+    let crash = "-v=image=example.com/crash:1";
+    let out = env.berth(&[&["apply", s(app.path()), crash, "--no-wait"][..], &common].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let body = bodies
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a notification within 60 s");
+    let json: Json = serde_json::from_str(&body).unwrap();
+    let said = json["text"].as_str().unwrap();
+    assert!(
+        said.contains(&format!("berth app in namespace {ns}: app-")) && said.contains("CrashLoop"),
+        "{said}"
+    );
+}
+
 fn berth_events_tells_the_rollout_and_the_deploy(env: &Env) {
     let ns = env.namespace();
     let app = env.app();

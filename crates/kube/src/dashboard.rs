@@ -489,6 +489,9 @@ impl KubeBackend {
             Err(why) => Some(why),
         };
         let mut view = self.view.lock().unwrap();
+        for event in crash_loops(&view.services, &services) {
+            self.timeline.record(event);
+        }
         let changed = view.services != services || view.metrics_unavailable != unavailable;
         view.services = services;
         view.metrics_unavailable = unavailable;
@@ -810,6 +813,36 @@ impl Backend for KubeBackend {
             Ok(preview_of(&plan))
         })
     }
+}
+
+/// Pods that went into a crash loop between two readings, as berth's own `CrashLoop` events
+/// (a notable event: `--notify` posts it; the Kubernetes `BackOff` Events are read on demand and
+/// never watched).
+fn crash_loops(before: &[ServiceView], now: &[ServiceView]) -> Vec<berth_core::timeline::Event> {
+    let looping = |r: &ReplicaView| r.status == "CrashLoopBackOff";
+    let was_looping = |service: &str, pod: &str| {
+        before
+            .iter()
+            .filter(|s| s.name == service)
+            .flat_map(|s| s.replicas.iter())
+            .any(|r| r.name == pod && looping(r))
+    };
+    let mut out = Vec::new();
+    for s in now {
+        for r in s.replicas.iter().filter(|r| looping(r)) {
+            if was_looping(&s.name, &r.name) {
+                continue;
+            }
+            let why = r
+                .message
+                .as_deref()
+                .unwrap_or("back-off restarting a failed container");
+            let what = format!("crash loop after {} restarts: {why}", r.restarts);
+            let event = berth_core::timeline::Event::now("CrashLoop", what, true);
+            out.push(event.of(&s.name, Some(r.name.clone())));
+        }
+    }
+    out
 }
 
 /// A plan as the dashboard's preview: the objects that change, with their diffs (Secret values

@@ -10,7 +10,7 @@ window.berthGraphs = (() => {
   let timer = null;
   let interval = 2000;
   let lastEnv = null;
-  let shown = null; // the service page shown, or null for the main table
+  let shown; // the service page shown, null for the main table; undefined before the first render
 
   const mb = (b) => (b == null ? null : b / (1024 * 1024));
   const num = (v, d = 1) => (v == null ? "–" : v.toFixed(d));

@@ -39,7 +39,13 @@ const QUEUE: usize = 64;
 pub fn notable(e: &Event) -> bool {
     matches!(
         e.reason.as_str(),
-        "BackOff" | "Failed" | "DeployFailed" | "SyncFailed" | "DriftHealed" | "SyncPaused"
+        "BackOff"
+            | "CrashLoop"
+            | "Failed"
+            | "DeployFailed"
+            | "SyncFailed"
+            | "DriftHealed"
+            | "SyncPaused"
     )
 }
 
