@@ -238,3 +238,135 @@ fn e2e_a_server_that_stays_down_is_named() {
     ]);
     assert!(out.status.success(), "{}", support::text(&out));
 }
+
+/// `kubectl` (BERTH_KUBECTL) on the test cluster with `stdin`; its output, or the test fails.
+fn kubectl(env: &Env, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let bin = std::env::var_os("BERTH_KUBECTL")
+        .expect("kubectl: BERTH_KUBECTL (./scripts/test.sh sets it)");
+    let mut child = Command::new(bin)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kubectl {args:?}: {text}");
+    text
+}
+
+/// `metrics.k8s.io/v1beta1` PodMetrics served by a CustomResourceDefinition of that group and
+/// resource (no metrics-server runs here); removed when dropped.
+struct MetricsApi<'a>(&'a Env);
+
+const METRICS_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: pods.metrics.k8s.io
+  annotations: {api-approved.kubernetes.io: "unapproved, test double of metrics-server"}
+spec:
+  group: metrics.k8s.io
+  scope: Namespaced
+  names: {plural: pods, singular: podmetrics, kind: PodMetrics, listKind: PodMetricsList}
+  versions:
+    - name: v1beta1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#;
+
+impl MetricsApi<'_> {
+    fn serve(env: &Env) -> MetricsApi<'_> {
+        kubectl(env, &["apply", "-f", "-"], METRICS_CRD);
+        let established = "--for=condition=established";
+        kubectl(
+            env,
+            &[
+                "wait",
+                established,
+                "crd/pods.metrics.k8s.io",
+                "--timeout=60s",
+            ],
+            "",
+        );
+        MetricsApi(env)
+    }
+}
+
+impl Drop for MetricsApi<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(std::env::var_os("BERTH_KUBECTL").unwrap())
+            .env("KUBECONFIG", &self.0.kubeconfig)
+            .args(["delete", "crd", "pods.metrics.k8s.io", "--wait=true"])
+            .output();
+    }
+}
+
+/// Pods' CPU and memory from the resource metrics API reach the service view and the graphs'
+/// history. Takes its turn: every other test expects a cluster without a metrics API.
+#[test]
+#[ignore = "needs the real control plane and kubectl: BERTH_E2E_KUBE_STATE, BERTH_KUBECTL (./scripts/test.sh)"]
+fn e2e_pod_metrics_from_metrics_k8s_io_reach_the_graphs() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let env = Env::real();
+    let _metrics = MetricsApi::serve(&env);
+    let ns = env.namespace();
+    let app = env.app();
+    let common = ["-n", ns.as_str(), "--name", "app"];
+    let out = env.berth(&[&["apply", app.path().to_str().unwrap()][..], &common].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pods = env.names("v1", "Pod", &ns);
+    assert!(!pods.is_empty());
+    for pod in &pods {
+        let usage = format!(
+            "apiVersion: metrics.k8s.io/v1beta1\nkind: PodMetrics\nmetadata: {{name: {pod}, namespace: {ns}}}\ntimestamp: \"2026-01-01T00:00:00Z\"\nwindow: 10s\ncontainers: [{{name: app, usage: {{cpu: 250000000n, memory: 64Mi}}}}]\n"
+        );
+        kubectl(&env, &["apply", "-f", "-"], &usage);
+    }
+    let args = [
+        "dashboard",
+        app.path().to_str().unwrap(),
+        "--context",
+        context(&env),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (_dashboard, addr) = spawn_with_dashboard(&env, &[&args[..], &common].concat());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let memory = 64 * 1024 * 1024 * pods.len() as u64;
+    loop {
+        let (_, service) = call(&addr, "GET", "/api/v1/services/app", "");
+        let (_, history) = call(&addr, "GET", "/api/v1/services/app/history", "");
+        let replica = &service["replicas"][0];
+        let sampled = history["points"].as_array().into_iter().flatten().any(|p| {
+            p["memory"].as_u64() == Some(memory)
+                && p["cpu"]
+                    .as_f64()
+                    .is_some_and(|c| (c - 0.25 * pods.len() as f64).abs() < 1e-6)
+        });
+        if replica["memory_bytes"] == 64 * 1024 * 1024 && replica["cpu_cores"] == 0.25 && sampled {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no metrics in the view or the history: {service:#}\n{history:#}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (_, env_view) = call(&addr, "GET", "/api/v1/environment", "");
+    assert!(env_view["metrics_unavailable"].is_null(), "{env_view:#}");
+}
