@@ -186,8 +186,8 @@ fn main() {
     );
     match &runs[1].page {
         Some(p) => println!(
-            "  page: {} bytes over the wire ({}), first contentful paint {} ms, table of {SERVICES} at {} ms, all sparklines at {} ms",
-            p["total"], p["bytes"], p["first_contentful_paint_ms"], p["table_ms"], p["sparklines_ms"]
+            "  page: {} bytes over the wire, {} decoded ({}), first contentful paint {} ms, table of {SERVICES} at {} ms, all sparklines at {} ms",
+            p["total"], p["decoded"], p["bytes"], p["first_contentful_paint_ms"], p["table_ms"], p["sparklines_ms"]
         ),
         None => println!("  page: not measured (Chromium and playwright-core missing)"),
     }

@@ -71,6 +71,8 @@ pub fn router(backend: Shared, access: Access, history: Arc<History>) -> Router 
         .route("/api/v1/sync/resume", post(resume))
         .with_state(backend)
         .layer(axum::Extension(history))
+        // gzip for who asks (the page's 82 KB of assets, JSON); never for server-sent events.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(access, guard))
 }
 
@@ -626,6 +628,28 @@ mod tests {
         assert_eq!(code, 404);
         let (code, _) = call(&app, "GET", "/api/v1/history?last=x", "", None).await;
         assert_eq!(code, 400);
+    }
+
+    #[tokio::test]
+    async fn assets_are_gzipped_for_who_asks_and_events_never() {
+        let app = app(Memory::new());
+        let encoding = |uri: &str| {
+            let req = Request::builder()
+                .uri(uri)
+                .header("Host", "127.0.0.1:7700")
+                .header("Accept-Encoding", "gzip")
+                .body(Body::empty())
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let resp = app.oneshot(req).await.unwrap();
+                let h = resp.headers().get("content-encoding");
+                h.map(|v| v.to_str().unwrap().to_string())
+            }
+        };
+        let js = encoding("/assets/uPlot.iife.min.js").await;
+        assert_eq!(js.as_deref(), Some("gzip"));
+        assert_eq!(encoding("/api/v1/events").await, None);
     }
 
     #[tokio::test]
