@@ -60,14 +60,30 @@ pub struct NotifyFlags {
     #[arg(long, value_name = "URL")]
     notify: Option<String>,
     /// The webhook's body: `slack` (`{"text": ...}`, also Mattermost and Teams) or `json`.
-    #[arg(long, value_name = "FORMAT", default_value = "slack", value_parser = ["slack", "json"])]
-    notify_format: String,
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = NotifyFormat::Slack)]
+    notify_format: NotifyFormat,
+}
+
+/// `--notify-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum NotifyFormat {
+    Slack,
+    Json,
+}
+
+impl From<NotifyFormat> for berth_server::notify::Format {
+    fn from(f: NotifyFormat) -> Self {
+        match f {
+            NotifyFormat::Slack => berth_server::notify::Format::Slack,
+            NotifyFormat::Json => berth_server::notify::Format::Json,
+        }
+    }
 }
 
 impl NotifyFlags {
     /// Starts posting what `timeline` records, when a webhook was given.
     pub fn start(&self, environment: &str, timeline: &berth_core::timeline::Timeline) {
-        let (url, format) = (self.notify.as_deref(), self.notify_format.as_str());
+        let (url, format) = (self.notify.as_deref(), self.notify_format.into());
         if berth_server::notify::start(url, format, environment, timeline) {
             say("notifying a webhook of crash loops, failed deploys and healed drift");
         }

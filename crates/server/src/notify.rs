@@ -98,16 +98,11 @@ impl Webhook {
     }
 }
 
-/// Starts notifying `url` (when given) of what `timeline` records, with `format` (`slack` or
-/// `json`) and at most one notification per service and reason every 5 minutes.
-pub fn start(url: Option<&str>, format: &str, environment: &str, timeline: &Timeline) -> bool {
+/// Starts notifying `url` (when given) of what `timeline` records, in `format`, at most one
+/// notification per service and reason every 5 minutes.
+pub fn start(url: Option<&str>, format: Format, environment: &str, timeline: &Timeline) -> bool {
     let Some(url) = url else {
         return false;
-    };
-    let format = if format == "json" {
-        Format::Json
-    } else {
-        Format::Slack
     };
     let hook = Webhook {
         url: url.to_string(),
