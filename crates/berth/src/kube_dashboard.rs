@@ -32,13 +32,7 @@ pub async fn serve(
         anyhow::anyhow!("cannot start the dashboard on {listen}: {e}\n  = help: pass --listen with a free address")
     })?;
     println!("dashboard {}", server.url);
-    let polled = backend.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            polled.poll().await;
-        }
-    });
+    backend.keep_polling(Duration::from_secs(2));
     Ok(server)
 }
 

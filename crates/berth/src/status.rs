@@ -44,7 +44,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
     }
     let dir = args.dir.unwrap_or_else(|| PathBuf::from("."));
     let s = load(&dir)?;
-    let view = berth_local::backend::view(&s, &dir, None);
+    let view = berth_local::backend::view(&s, &dir);
     let mut out = anstream::stdout();
     if args.output == Format::Json {
         let _ = writeln!(

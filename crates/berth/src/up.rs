@@ -1,7 +1,6 @@
 //! `berth up` and `berth down`: the deploy folder as local processes.
 
 use crate::render::RenderFlags;
-use berth_local::backend::UpCommand;
 use berth_local::request::UpRequest;
 use berth_local::session::{Overrides, Rebuilt, Session};
 use berth_local::{Phase, Plan, Running, Status};
@@ -60,30 +59,14 @@ pub struct NotifyFlags {
     #[arg(long, value_name = "URL")]
     notify: Option<String>,
     /// The webhook's body: `slack` (`{"text": ...}`, also Mattermost and Teams) or `json`.
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = NotifyFormat::Slack)]
-    notify_format: NotifyFormat,
-}
-
-/// `--notify-format`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum NotifyFormat {
-    Slack,
-    Json,
-}
-
-impl From<NotifyFormat> for berth_server::notify::Format {
-    fn from(f: NotifyFormat) -> Self {
-        match f {
-            NotifyFormat::Slack => berth_server::notify::Format::Slack,
-            NotifyFormat::Json => berth_server::notify::Format::Json,
-        }
-    }
+    #[arg(long, value_name = "FORMAT", default_value = "slack")]
+    notify_format: berth_server::notify::Format,
 }
 
 impl NotifyFlags {
     /// Starts posting what `timeline` records, when a webhook was given.
     pub fn start(&self, environment: &str, timeline: &berth_core::timeline::Timeline) {
-        let (url, format) = (self.notify.as_deref(), self.notify_format.into());
+        let (url, format) = (self.notify.as_deref(), self.notify_format);
         if berth_server::notify::start(url, format, environment, timeline) {
             say("notifying a webhook of crash loops, failed deploys and healed drift");
         }
@@ -195,43 +178,13 @@ pub fn up(mut args: UpArgs) -> Result<(), String> {
 
 /// Asks the running `up` to apply this invocation's render, and reports what changed.
 fn hand_over(dir: &Path, args: &UpArgs, pid: u32) -> Result<(), String> {
-    let before = read_status(dir).map(|s| s.0).unwrap_or(0);
-    up_request(args).hand_over(dir).map_err(|e| e.to_string())?;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .map_err(|e| format!("cannot signal the running berth up (pid {pid}): {e}"))?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some((generation, summary)) = read_status(dir) {
-            if generation > before {
-                say(&format!(
-                    "berth up (pid {pid}) applied the changes: {summary}"
-                ));
-                return Ok(());
-            }
-        }
-        if !berth_local::pid_alive(pid) || std::time::Instant::now() > deadline {
-            return Err(format!(
-                "the running berth up (pid {pid}) did not apply the changes"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-/// The running `up`'s generation and a summary of its latest apply.
-fn read_status(dir: &Path) -> Option<(u64, String)> {
-    let text = std::fs::read_to_string(berth_local::state_file(dir)).ok()?;
-    let s: Status = serde_json::from_str(&text).ok()?;
-    Some((
-        s.generation,
-        s.last_apply
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-    ))
+    let summary = up_request(args)
+        .reload_running(dir, pid)
+        .map_err(|e| e.to_string())?;
+    say(&format!(
+        "berth up (pid {pid}) applied the changes: {summary}"
+    ));
+    Ok(())
 }
 
 async fn run(
@@ -251,12 +204,10 @@ async fn run(
         .start(name.as_deref().unwrap_or("."), &running.shared.timeline);
     let status = running.shared.snapshot();
     let (commands, mut asks) = tokio::sync::mpsc::unbounded_channel();
-    let busy = std::sync::Arc::new(std::sync::Mutex::new(None));
     let backend = std::sync::Arc::new(berth_local::backend::LocalBackend {
         shared: running.shared.clone(),
         dir: dir.to_path_buf(),
         commands,
-        busy: busy.clone(),
     });
     let server = start_dashboard(dir, backend, serving.listen).await?;
     running
@@ -292,8 +243,7 @@ async fn run(
             Some(()) = saves.recv() => {
                 if serving.manual {
                     view.event("berth up: the folder changed; Reload in the dashboard shows what would change");
-                    *busy.lock().unwrap() = Some("the folder changed: Reload to review and apply".into());
-                    session.running.shared.update(|_| {});
+                    session.busy(Some("the folder changed: Reload to review and apply"));
                 } else {
                     report_apply(&mut view, "the folder changed", session.apply_folder().await);
                 }
@@ -307,16 +257,9 @@ async fn run(
                 }
             }
             Some(ask) = asks.recv() => {
-                let applying = !matches!(ask, UpCommand::Preview(_));
-                if applying {
-                    *busy.lock().unwrap() = Some("applying".to_string());
-                    session.running.shared.update(|_| {});
-                }
                 let Some(a) = session.answer(ask).await else {
                     continue;
                 };
-                *busy.lock().unwrap() = None;
-                session.running.shared.update(|_| {});
                 let message = a.result.as_ref().map(ToString::to_string).map_err(|e| e.clone());
                 report_apply(&mut view, &a.what, a.result.map_err(|e| e.message));
                 let _ = a.reply.send(message);

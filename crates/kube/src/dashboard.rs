@@ -389,6 +389,17 @@ impl KubeBackend {
         Ok(backend)
     }
 
+    /// Reads the cluster every `every` for as long as the process runs.
+    pub fn keep_polling(self: &Arc<Self>, every: Duration) {
+        let backend = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                backend.poll().await;
+            }
+        });
+    }
+
     /// Reads the cluster again; a failure is shown, not fatal (the next poll reconnects).
     pub async fn poll(&self) {
         let result = self.refresh().await;

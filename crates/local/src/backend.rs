@@ -8,7 +8,7 @@ use berth_core::health::{mode_word, Observed};
 use berth_core::view::{ContainerView, EnvironmentView, LogLine, Mode, ReplicaView, ServiceView};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// Where the `up` loop answers a command.
@@ -20,7 +20,12 @@ pub enum UpCommand {
     Scale(String, u32, Reply),
     Mode(String, Option<String>, Mode, Reply),
     Redeploy(Reply),
-    /// What a redeploy would change (answered without applying anything).
+}
+
+/// What the dashboard sends the `up` loop: an action, or a question that changes nothing.
+pub enum Ask {
+    Act(UpCommand),
+    /// What a redeploy would change.
     Preview(oneshot::Sender<Result<berth_core::view::Preview, ApiError>>),
 }
 
@@ -28,15 +33,14 @@ pub enum UpCommand {
 pub struct LocalBackend {
     pub shared: Arc<Shared>,
     pub dir: PathBuf,
-    pub commands: mpsc::UnboundedSender<UpCommand>,
-    pub busy: Arc<Mutex<Option<String>>>,
+    pub commands: mpsc::UnboundedSender<Ask>,
 }
 
 impl LocalBackend {
     async fn ask(&self, make: impl FnOnce(Reply) -> UpCommand) -> Result<String, ApiError> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(make(tx))
+            .send(Ask::Act(make(tx)))
             .map_err(|_| ApiError::failed("berth up is stopping"))?;
         rx.await
             .map_err(|_| ApiError::failed("berth up is stopping"))?
@@ -57,18 +61,18 @@ pub fn phase_word(p: &Phase) -> &'static str {
 }
 
 /// The environment view of a local status.
-pub fn view(status: &Status, dir: &Path, busy: Option<String>) -> EnvironmentView {
-    build(status, dir, busy, false)
+pub fn view(status: &Status, dir: &Path) -> EnvironmentView {
+    build(status, dir, false)
 }
 
 /// The view, with each process's CPU time and memory read from `/proc` when `usage` is asked.
-fn build(status: &Status, dir: &Path, busy: Option<String>, usage: bool) -> EnvironmentView {
+fn build(status: &Status, dir: &Path, usage: bool) -> EnvironmentView {
     EnvironmentView {
         backend: "local".into(),
         target: dir.display().to_string(),
         generation: status.generation,
         last_error: status.last_error.clone(),
-        busy,
+        busy: status.busy.clone(),
         ingress: status.ingress.clone(),
         services: status
             .workloads
@@ -177,9 +181,8 @@ fn replica_view(r: &crate::ReplicaStatus, w: &crate::WorkloadStatus, usage: bool
 impl LocalBackend {
     /// The view, with the Ingress' request counters (and, when `usage`, CPU and memory).
     fn view(&self, usage: bool) -> EnvironmentView {
-        let busy = self.busy.lock().unwrap().clone();
         let status = self.shared.snapshot();
-        let mut view = build(&status, &self.dir, busy, usage);
+        let mut view = build(&status, &self.dir, usage);
         for s in view.services.iter_mut() {
             s.traffic = self.shared.traffic_view(&status, &s.name);
         }
@@ -253,7 +256,7 @@ impl Backend for LocalBackend {
             let (tx, rx) = oneshot::channel();
             let stopping = || ApiError::failed("berth up is stopping");
             self.commands
-                .send(UpCommand::Preview(tx))
+                .send(Ask::Preview(tx))
                 .map_err(|_| stopping())?;
             rx.await.map_err(|_| stopping())?
         })
@@ -321,7 +324,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let v = view(&status, Path::new("/app"), None);
+        let v = view(&status, Path::new("/app"));
         let row = |n: &str| v.services.iter().find(|s| s.name == n).unwrap();
         assert_eq!(row("web").status, "1 of 2 ready");
         assert_eq!(row("web").kind, WorkloadKind::Deployment);

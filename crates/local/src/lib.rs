@@ -44,6 +44,6 @@ pub use state::{
 };
 use state_dir::engine_marker;
 pub use state_dir::{
-    load_modes, pid_alive, remove_token, running_api, running_status, save_modes, save_token,
-    state_dir, state_file,
+    load_modes, pid_alive, read_status, remove_token, running_api, running_status, save_modes,
+    save_token, state_dir, state_file,
 };

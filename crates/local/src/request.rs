@@ -71,6 +71,30 @@ impl UpRequest {
         std::fs::write(&file, text).map_err(|e| crate::error::io(&file, e))
     }
 
+    /// Hands this request to the `berth up` running in `dir` as process `pid` (the file, then
+    /// SIGHUP) and waits until it applied it; what the apply changed.
+    pub fn reload_running(&self, dir: &Path, pid: u32) -> Result<String, Error> {
+        let before = crate::read_status(dir).map_or(0, |s| s.generation);
+        self.hand_over(dir)?;
+        let hup = nix::sys::signal::Signal::SIGHUP;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), hup).map_err(|e| {
+            state(format!(
+                "cannot signal the running berth up (pid {pid}): {e}"
+            ))
+        })?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            if let Some(s) = crate::read_status(dir).filter(|s| s.generation > before) {
+                return Ok(s.last_apply.map(|a| a.to_string()).unwrap_or_default());
+            }
+            if !crate::pid_alive(pid) || std::time::Instant::now() > deadline {
+                let why = format!("the running berth up (pid {pid}) did not apply the changes");
+                return Err(state(why));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
     /// The request a second `berth up` left for the one running in `dir`.
     pub fn handed_over(dir: &Path) -> Result<UpRequest, Error> {
         let file = reload_file(dir);

@@ -4,7 +4,7 @@
 //! source-mode saves rebuild and restart. The CLI owns the terminal and the signals; this owns
 //! every decision.
 
-use crate::backend::{Reply, UpCommand};
+use crate::backend::{Ask, Reply, UpCommand};
 use crate::request::UpRequest;
 use crate::{Applied, Running, WorkloadStatus};
 use berth_core::backend::ApiError;
@@ -118,8 +118,29 @@ impl Session {
     }
 
     /// Carries out one dashboard request.
-    /// `None` for a question that changes nothing (a preview), answered already.
-    pub async fn answer(&mut self, ask: UpCommand) -> Option<Answered> {
+    /// Says what is happening now (`None`: nothing), on the dashboard too.
+    pub fn busy(&self, what: Option<&str>) {
+        let what = what.map(str::to_string);
+        self.running.shared.update(|s| s.busy = what);
+    }
+
+    /// Carries out one dashboard request, saying it is applying meanwhile; `None` for a
+    /// question that changes nothing (a preview), answered already.
+    pub async fn answer(&mut self, ask: Ask) -> Option<Answered> {
+        let ask = match ask {
+            Ask::Act(ask) => ask,
+            Ask::Preview(reply) => {
+                let _ = reply.send(self.preview());
+                return None;
+            }
+        };
+        self.busy(Some("applying"));
+        let answered = self.carry_out(ask).await;
+        self.busy(None);
+        Some(answered)
+    }
+
+    async fn carry_out(&mut self, ask: UpCommand) -> Answered {
         let status = self.running.shared.snapshot();
         let find = |name: &str| {
             status
@@ -160,16 +181,12 @@ impl Session {
                 let result = self.apply_folder().await.map_err(unprocessable);
                 ("redeploy (dashboard)".to_string(), reply, result)
             }
-            UpCommand::Preview(reply) => {
-                let _ = reply.send(self.preview());
-                return None;
-            }
         };
-        Some(Answered {
+        Answered {
             what,
             reply,
             result,
-        })
+        }
     }
 
     /// Scales a long-running workload by re-applying the folder with the override; on failure

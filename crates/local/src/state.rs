@@ -133,6 +133,9 @@ pub struct Status {
     pub last_apply: Option<crate::Applied>,
     /// Why the folder's latest state was not applied (it does not render); `None` once it does.
     pub last_error: Option<String>,
+    /// What is happening now (`applying`), or waiting for the user (a change to review).
+    #[serde(skip)]
+    pub busy: Option<String>,
     /// `http://127.0.0.1:8080` when the folder has Ingress rules.
     pub ingress: Option<String>,
     /// The dashboard and API, `http://127.0.0.1:7700/`.

@@ -76,6 +76,12 @@ pub fn running_api(dir: &Path) -> Option<(String, Option<String>)> {
 }
 
 /// Reads the state of a running `up`, if one runs for this folder.
+/// The status the `berth up` of `dir` last wrote, whether it still runs or not.
+pub fn read_status(dir: &Path) -> Option<Status> {
+    let text = std::fs::read_to_string(state_file(dir)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 pub fn running_status(dir: &Path) -> Option<Status> {
     let text = std::fs::read_to_string(state_file(dir)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;

@@ -18,6 +18,17 @@ pub enum Format {
     Json,
 }
 
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "slack" => Ok(Format::Slack),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("no format `{s}`: `slack` or `json`")),
+        }
+    }
+}
+
 /// Where notifications go.
 #[derive(Clone)]
 pub struct Webhook {
