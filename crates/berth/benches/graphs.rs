@@ -5,8 +5,6 @@
 //! contentful paint and the time until all 50 sparklines are drawn.
 //! Run: `cargo bench -p berth --bench graphs` (Chromium: after ./scripts/test.sh installed it).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,28 +13,8 @@ const SERVICES: usize = 50;
 const REPLICAS: usize = 2;
 const IDLE: Duration = Duration::from_secs(30);
 
-const SERVER: &str = r#"
-import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
-fn write_folder(dir: &Path) {
-    std::fs::write(dir.join("server.py"), SERVER).unwrap();
-    let mut text = String::new();
-    for i in 0..SERVICES {
-        text.push_str(&format!(
-            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc{i:02}\n  annotations:\n    berth.dev/run: |\n      app: {{command: [python3, -u, server.py]}}\nspec:\n  replicas: {REPLICAS}\n  selector: {{matchLabels: {{app: svc{i:02}}}}}\n  template:\n    metadata: {{labels: {{app: svc{i:02}}}}}\n    spec:\n      containers:\n        - name: app\n          image: example/svc\n          ports: [{{name: http, containerPort: 8000}}]\n          readinessProbe: {{tcpSocket: {{port: http}}, periodSeconds: 1}}\n"
-        ));
-    }
-    std::fs::write(dir.join("services.yaml"), text).unwrap();
-}
+#[path = "../tests/scale_folder/mod.rs"]
+mod scale_folder;
 
 fn stat_fields(pid: u32) -> Vec<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -54,18 +32,6 @@ fn cpu_seconds(pid: u32) -> f64 {
 fn rss_mib(pid: u32) -> f64 {
     let f = stat_fields(pid);
     f[21].parse::<f64>().unwrap() * 4096.0 / (1024.0 * 1024.0)
-}
-
-fn get(addr: &str, path: &str) -> serde_json::Value {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap()
 }
 
 struct Run {
@@ -100,7 +66,7 @@ fn ready(dir: &Path, child: &mut Child) -> String {
 
 fn run(name: &'static str, interval_ms: u64, browser: bool) -> Run {
     let t = tempfile::tempdir().unwrap();
-    write_folder(t.path());
+    scale_folder::write(t.path(), SERVICES, REPLICAS);
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["up", t.path().to_str().unwrap(), "--ingress", "127.0.0.1:0"])
         .args(["--listen", "127.0.0.1:0"])
@@ -116,7 +82,7 @@ fn run(name: &'static str, interval_ms: u64, browser: bool) -> Run {
     std::thread::sleep(IDLE);
     let cpu = (cpu_seconds(pid) - before) / IDLE.as_secs_f64();
     let rss = rss_mib(pid);
-    let h = get(&addr, "/api/v1/history");
+    let h = scale_folder::get_json(&addr, "/api/v1/history");
     let points = h["services"].as_object().map_or(0, |m| {
         m.values().map(|v| v.as_array().map_or(0, Vec::len)).sum()
     });

@@ -575,11 +575,10 @@ fn a_dashboard_beyond_loopback_requires_the_token() {
     );
 }
 
-/// The dashboard in Debian's headless Chromium, driven by playwright-core.
-#[test]
-#[ignore = "needs chromium and playwright-core (./scripts/test.sh installs them)"]
-fn the_dashboard_works_in_chromium() {
-    let script = repo().join("tests/browser/dashboard.mjs");
+/// Runs `tests/browser/SCRIPT` in Debian's headless Chromium (playwright-core) against `up`
+/// with `DASHBOARD_URL INGRESS_URL SCREENSHOT_DIR` and `more` arguments; then checks and keeps
+/// the screenshots it must have taken.
+fn in_chromium(script: &str, up: &Up, more: &[&Path], shots: &[&str]) {
     let modules = repo().join("tests/browser/node_modules/playwright-core");
     let chromium = std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -587,13 +586,13 @@ fn the_dashboard_works_in_chromium() {
         "needs {chromium} and {}: run ./scripts/test.sh, which installs them",
         modules.display()
     );
-    let up = Up::start("127.0.0.1:0", None);
-    let shots = tempfile::tempdir().unwrap();
+    let taken = tempfile::tempdir().unwrap();
     let out = Command::new("node")
-        .arg(&script)
+        .arg(repo().join("tests/browser").join(script))
         .arg(format!("http://{}/", up.api))
         .arg(&up.ingress)
-        .arg(shots.path())
+        .arg(taken.path())
+        .args(more)
         .output()
         .unwrap();
     let text = format!(
@@ -603,11 +602,16 @@ fn the_dashboard_works_in_chromium() {
     );
     eprintln!("{text}");
     assert!(out.status.success(), "{text}");
-    shots::check_and_keep(
-        &repo(),
-        shots.path(),
-        &["main.png", "detail.png", "configure.png"],
-    );
+    shots::check_and_keep(&repo(), taken.path(), shots);
+}
+
+/// The dashboard in Debian's headless Chromium, driven by playwright-core.
+#[test]
+#[ignore = "needs chromium and playwright-core (./scripts/test.sh installs them)"]
+fn the_dashboard_works_in_chromium() {
+    let up = Up::start("127.0.0.1:0", None);
+    let shots = ["main.png", "detail.png", "configure.png"];
+    in_chromium("dashboard.mjs", &up, &[], &shots);
 }
 
 /// The graphs in Chromium: a service growing its memory shows the curve, requests through the
@@ -617,39 +621,16 @@ fn the_dashboard_works_in_chromium() {
 #[test]
 #[ignore = "needs chromium and playwright-core (./scripts/test.sh installs them)"]
 fn the_graphs_and_the_reload_preview_work_in_chromium() {
-    let script = repo().join("tests/browser/graphs.mjs");
-    assert!(
-        repo()
-            .join("tests/browser/node_modules/playwright-core")
-            .exists(),
-        "needs playwright-core: run ./scripts/test.sh, which installs it"
-    );
     let folder = repo().join("crates/berth/tests/fixtures/graphs");
     let envs = [("BERTH_SAMPLE_INTERVAL_MS", "400")];
     let up = Up::start_folder(&folder, "127.0.0.1:0", None, &envs, &["--manual"]);
-    let shots = tempfile::tempdir().unwrap();
-    let out = Command::new("node")
-        .arg(&script)
-        .arg(format!("http://{}/", up.api))
-        .arg(&up.ingress)
-        .arg(shots.path())
-        .arg(up.dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{text}");
-    assert!(out.status.success(), "{text}");
-    let taken = [
+    let shots = [
         "graphs-main.png",
         "graphs-service.png",
         "graphs-restarts.png",
         "reload-preview.png",
     ];
-    shots::check_and_keep(&repo(), shots.path(), &taken);
+    in_chromium("graphs.mjs", &up, &[up.dir.path()], &shots);
 }
 
 fn ingress_body(up: &Up, path: &str) -> String {

@@ -4,80 +4,18 @@
 
 mod local_support;
 use local_support::*;
+mod scale_folder;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 50;
 const REPLICAS: usize = 2;
 
-const SERVER: &str = r#"
-import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-print("listening", flush=True)
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
-fn service(i: usize) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: svc{i:02}
-  annotations:
-    berth.dev/run: |
-      app: {{command: [python3, -u, server.py]}}
-spec:
-  replicas: {REPLICAS}
-  selector: {{matchLabels: {{app: svc{i:02}}}}}
-  template:
-    metadata: {{labels: {{app: svc{i:02}}}}}
-    spec:
-      containers:
-        - name: app
-          image: example/svc
-          ports: [{{name: http, containerPort: 8000}}]
-          readinessProbe: {{tcpSocket: {{port: http}}, periodSeconds: 1}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: svc{i:02}}}
-spec:
-  selector: {{app: svc{i:02}}}
-  ports: [{{port: {port}, targetPort: http}}]
-"#,
-        port = 20000 + i
-    )
-}
-
-fn get_json(addr: &str, path: &str) -> serde_json::Value {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let body = out.split_once("\r\n\r\n").unwrap().1;
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
 #[test]
 fn fifty_services_of_two_replicas_start_show_idle_and_stop() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path();
-    std::fs::write(dir.join("server.py"), SERVER).unwrap();
-    for i in 0..SERVICES {
-        std::fs::write(dir.join(format!("svc{i:02}.yaml")), service(i)).unwrap();
-    }
+    scale_folder::write(dir, SERVICES, REPLICAS);
     let started = Instant::now();
     let mut child = up(dir);
     let s = wait_for(dir, "every replica ready", |s| {
@@ -94,7 +32,7 @@ fn fifty_services_of_two_replicas_start_show_idle_and_stop() {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    let env = get_json(&dashboard, "/api/v1/environment");
+    let env = scale_folder::get_json(&dashboard, "/api/v1/environment");
     let services = env["services"].as_array().unwrap();
     let workloads: Vec<_> = services
         .iter()
