@@ -233,7 +233,7 @@ struct Terminal {
 }
 
 impl Terminal {
-    /// A reporter for a deploy, and the task that shows what it reports (see [`finish`]).
+    /// A reporter for a deploy, and the task that shows what it reports (see [`on_terminal`]).
     fn start(context: &str) -> (Reporter, tokio::task::JoinHandle<()>) {
         let (reporter, mut events) = Reporter::channel();
         let mut terminal = Terminal {
@@ -280,10 +280,14 @@ impl Terminal {
     }
 }
 
-/// Waits until everything a finished deploy reported is shown.
-async fn finish(reporter: Reporter, shown: tokio::task::JoinHandle<()>) {
+/// Runs `work` with a reporter whose progress the terminal shows (a deploy, a rollback, a
+/// delete, a test), and returns once all of it is shown.
+async fn on_terminal<T>(context: &str, work: impl AsyncFnOnce(&Reporter) -> T) -> T {
+    let (reporter, shown) = Terminal::start(context);
+    let out = work(&reporter).await;
     drop(reporter);
     let _ = shown.await;
+    out
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
@@ -376,10 +380,10 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let cluster = args.cluster.connect().await?;
         let r = render_on(request, offline, &cluster).await?;
-        let (ui, shown) = Terminal::start(&cluster.context);
-        let outcome = deploy(&cluster, &r, &opts, &ui).await;
-        finish(ui, shown).await;
-        let outcome = outcome?;
+        let outcome = on_terminal(&cluster.context, async |ui| {
+            deploy(&cluster, &r, &opts, ui).await
+        })
+        .await?;
         let rep = &outcome.report;
         let revision = outcome
             .revision
@@ -465,10 +469,10 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     let opts = deploy_options(&args.apply, true, true, false);
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let (ui, shown) = Terminal::start(&cluster.context);
-        let rolled = berth_kube::rollback(&cluster.client, &set, args.revision, &opts, &ui).await;
-        finish(ui, shown).await;
-        let (target, outcome) = rolled?;
+        let (target, outcome) = on_terminal(&cluster.context, async |ui| {
+            berth_kube::rollback(&cluster.client, &set, args.revision, &opts, ui).await
+        })
+        .await?;
         step(&format!(
             "rolled back to revision {target}{}",
             outcome
@@ -483,18 +487,12 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
 pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let (ui, shown) = Terminal::start(&cluster.context);
         let (timeout, lock_timeout) = (args.timeout, args.lock_timeout);
-        let deleted = berth_kube::delete(
-            &cluster.client,
-            &set,
-            timeout,
-            lock_timeout,
-            args.dry_run,
-            &ui,
-        )
+        let deleted = on_terminal(&cluster.context, async |ui| {
+            let client = &cluster.client;
+            berth_kube::delete(client, &set, timeout, lock_timeout, args.dry_run, ui).await
+        })
         .await;
-        finish(ui, shown).await;
         let report = deleted.map_err(|e| cluster.locate(e))?;
         if !args.dry_run {
             step(&format!(
@@ -510,10 +508,11 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<()> {
 pub fn test(args: TestArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (cluster, set) = args.set.connect().await?;
-        let (ui, shown) = Terminal::start(&cluster.context);
-        let ran = berth_kube::test(&cluster.client, &set, args.timeout, &ui).await;
-        finish(ui, shown).await;
-        let ran = ran.map_err(|e| cluster.locate(e))?;
+        let ran = on_terminal(&cluster.context, async |ui| {
+            berth_kube::test(&cluster.client, &set, args.timeout, ui).await
+        })
+        .await
+        .map_err(|e| cluster.locate(e))?;
         if ran.is_empty() {
             step(&format!("deploy set {} has no tests", set.name));
         } else {
