@@ -16,22 +16,10 @@ const IDLE: Duration = Duration::from_secs(30);
 #[path = "../tests/scale_folder/mod.rs"]
 mod scale_folder;
 
-fn stat_fields(pid: u32) -> Vec<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("").to_string();
-    after.split_whitespace().map(str::to_string).collect()
-}
-
-/// CPU seconds of `pid` (user + system), at 100 ticks a second.
-fn cpu_seconds(pid: u32) -> f64 {
-    let f = stat_fields(pid);
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    ticks as f64 / 100.0
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let f = stat_fields(pid);
-    f[21].parse::<f64>().unwrap() * 4096.0 / (1024.0 * 1024.0)
+/// berth's own CPU seconds and resident memory (MiB), read as the dashboard reads a replica's.
+fn usage(pid: u32) -> (f64, f64) {
+    let u = berth_local::usage::of_process(pid).expect("berth up is running");
+    (u.cpu_seconds, u.resident_bytes as f64 / (1024.0 * 1024.0))
 }
 
 struct Run {
@@ -78,10 +66,10 @@ fn run(name: &'static str, interval_ms: u64, browser: bool) -> Run {
     let addr = ready(t.path(), &mut child);
     let pid = child.id();
     std::thread::sleep(Duration::from_secs(3));
-    let before = cpu_seconds(pid);
+    let before = usage(pid).0;
     std::thread::sleep(IDLE);
-    let cpu = (cpu_seconds(pid) - before) / IDLE.as_secs_f64();
-    let rss = rss_mib(pid);
+    let (after, rss) = usage(pid);
+    let cpu = (after - before) / IDLE.as_secs_f64();
     let h = scale_folder::get_json(&addr, "/api/v1/history");
     let points = h["services"].as_object().map_or(0, |m| {
         m.values().map(|v| v.as_array().map_or(0, Vec::len)).sum()

@@ -575,10 +575,7 @@ impl KubeBackend {
 
     /// Re-renders with `modes` and applies (forcing back the fields the dashboard changed).
     async fn redeploy_with(&self, modes: &Modes) -> Result<String, ApiError> {
-        let r = self.request.render_in_modes(modes).map_err(|e| ApiError {
-            status: 422,
-            message: e.to_string(),
-        })?;
+        let r = self.request.render_in_modes(modes).map_err(unprocessable)?;
         let (manifests, info) = (r.manifests, r.info);
         let opts = DeployOptions {
             apply: crate::ApplyOptions {
@@ -621,10 +618,7 @@ impl KubeBackend {
             }
             Err(e) => {
                 view.last_error = Some(e.to_string());
-                Err(ApiError {
-                    status: 422,
-                    message: e.to_string(),
-                })
+                Err(unprocessable(e))
             }
         };
         drop(view);
@@ -799,10 +793,6 @@ impl Backend for KubeBackend {
 
     fn preview(&self) -> BoxFuture<'_, Result<berth_core::view::Preview, ApiError>> {
         Box::pin(async move {
-            let unprocessable = |e: crate::Error| ApiError {
-                status: 422,
-                message: e.to_string(),
-            };
             let r = self
                 .request
                 .render_in_modes(&self.modes())
@@ -823,6 +813,14 @@ impl Backend for KubeBackend {
             .map_err(unprocessable)?;
             Ok(preview_of(&plan))
         })
+    }
+}
+
+/// A folder that does not render or a deploy the cluster refuses, as the API answers it.
+fn unprocessable(e: crate::Error) -> ApiError {
+    ApiError {
+        status: 422,
+        message: e.to_string(),
     }
 }
 
