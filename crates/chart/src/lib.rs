@@ -71,6 +71,10 @@ pub struct Options {
     pub cluster_api_versions: Option<Vec<String>>,
     /// Where `lookup` reads live objects; none renders offline (empty maps, as `helm template`).
     pub lookup: Option<LookupSource>,
+    /// Read the CRDs of `crds/` folders even when `include_crds` is off, as for a cluster,
+    /// which installs them. (Otherwise they are not read: `helm template` does not print them,
+    /// and a big chart's CRDs are megabytes.)
+    pub install_crds: bool,
 }
 
 /// A [`berth_template::Lookup`] for [`Options`].

@@ -99,7 +99,8 @@ impl Manifest {
 /// A rendered chart.
 #[derive(Clone, Debug)]
 pub struct Output {
-    /// CRDs from `crds/` folders (printed only with `--include-crds`).
+    /// CRDs from `crds/` folders (printed only with `--include-crds`; read only then or with
+    /// [`Options::install_crds`](crate::Options::install_crds)).
     pub crds: Vec<Manifest>,
     /// Everything else that is not a hook, in Helm's install order.
     pub manifests: Vec<Manifest>,
@@ -208,7 +209,9 @@ pub(crate) fn collect(
     manifests.sort_by_key(|m| order_key(m.kind()));
     hooks.sort_by_key(|m| order_key(m.kind()));
     let mut crds = Vec::new();
-    crd_files(chart, None, &mut crds)?;
+    if opts.chart.include_crds || opts.install_crds {
+        crd_files(chart, None, &mut crds)?;
+    }
     Ok(Output {
         crds,
         manifests,

@@ -12,12 +12,14 @@
 //! ```
 
 mod error;
-mod fastyaml;
+#[cfg(test)]
+mod fastyaml_tests;
 mod read;
 mod variables;
 
+use berth_template::fastyaml;
+pub use berth_template::fastyaml::{head_fields, parse as parse_yaml_fast, HeadFields};
 pub use error::{Error, ErrorKind, Location};
-pub use fastyaml::{head_fields, parse as parse_yaml_fast, HeadFields};
 pub use read::{Budget, ReadError, MAX_FOLDER_BYTES};
 pub use variables::{
     first_line, full_parse as parse_yaml_full, json_type, parse_set, yaml_context, yaml_error,

@@ -9,9 +9,11 @@
 //! unasked, so a chart's next key is often ready before the template asks for it. A prime is
 //! handed out once and never reused.
 //!
-//! (Starting the workers ahead of demand, when a template that calls a key generator is
-//! parsed, was measured: 1.4 ms faster on a chart that makes two keys, 0.5 ms slower on one
-//! whose key-making branch is off, so it is not done.)
+//! A template set that calls a key generator starts the workers when it is parsed
+//! ([`prepare`]): on victoria-metrics-k8s-stack, whose webhook certificate is made after
+//! 20 templates, the search then runs beside the rendering. (On a small chart whose
+//! key-making branch is off it costs about half a millisecond: the workers run at idle
+//! priority, on a core the render does not use.)
 
 use crypto_bigint::{Uint, U1024, U2048};
 use crypto_primes::{is_prime, Flavor};
@@ -19,7 +21,17 @@ use rsa::{BigUint, RsaPrivateKey};
 use std::sync::{Mutex, OnceLock};
 
 mod miller_rabin;
+mod scalar;
 mod sieve;
+
+/// Starts searching, at idle priority, the primes of `keys` keys of `bits` bits before they are
+/// asked for: a template set that calls a key generator says so when it is parsed, and its
+/// first key is then often ready when asked. (Sizes without a pool: nothing.)
+pub fn prepare(bits: usize, keys: usize) {
+    if let Some(pool) = pool(bits) {
+        pool.prepare(2 * keys);
+    }
+}
 
 /// A new key of `bits` bits (2048 and 4096 take the fast path, as Sprig asks for only those).
 pub fn generate(bits: usize) -> Result<RsaPrivateKey, rsa::Error> {
@@ -70,10 +82,12 @@ struct PoolState {
     ready: Vec<BigUint>,
     /// Primes asked for and not yet handed out.
     wanted: usize,
+    /// Primes to have ready beyond those asked for: [`SPARE`], or what [`prepare`] expects.
+    ahead: usize,
     workers: usize,
 }
 
-/// Primes the workers find beyond those asked for before they stop.
+/// Primes the workers find beyond those asked for before they stop, unless told to expect more.
 const SPARE: usize = 2;
 
 impl Pool {
@@ -112,6 +126,15 @@ impl Pool {
         }
     }
 
+    /// Has `primes` found ahead of demand (at least [`SPARE`]).
+    fn prepare(&'static self, primes: usize) {
+        {
+            let mut st = self.lock();
+            st.ahead = st.ahead.max(primes);
+        }
+        self.start_workers();
+    }
+
     /// One idle-priority worker per core, if they are not running.
     fn start_workers(&'static self) {
         let mut st = self.lock();
@@ -131,7 +154,7 @@ impl Pool {
         loop {
             {
                 let mut st = self.lock();
-                if st.ready.len() >= st.wanted + SPARE {
+                if st.ready.len() >= st.wanted + st.ahead.max(SPARE) {
                     st.workers -= 1;
                     return;
                 }
@@ -158,10 +181,11 @@ fn idle_priority() {
 /// A random prime filling `LIMBS` limbs, its two top bits set: the first candidate of the
 /// sieve that is a prime by the test below.
 ///
-/// Where the processor allows ([`miller_rabin`]), the candidates go eight at a time through
-/// Miller-Rabin to base 2, and the first that passes through eight more rounds to random
-/// bases: Go's `rsa.GenerateKey` (which helm runs) asks for five at this size, after FIPS
-/// 186-5. Elsewhere, crypto-primes' BPSW test decides.
+/// The candidates go eight at a time through Miller-Rabin to base 2 ([`miller_rabin`]: on
+/// AVX-512 IFMA all eight at once, elsewhere one by one on 64-bit words, [`scalar`]), and the
+/// first that passes through [`RANDOM_ROUNDS`] more rounds to random bases, as Go's
+/// `rsa.GenerateKey` (which helm runs) does after FIPS 186-5. For sizes the kernel does not
+/// take, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
     search::<LIMBS>(stop, miller_rabin::strong_probable_primes)
         .map(|p| BigUint::from_bytes_be(&p.to_be_bytes()))
@@ -200,8 +224,13 @@ fn random_words<const LIMBS: usize>(rng: &mut impl rand_core10::Rng) -> [u64; LI
     std::array::from_fn(|_| rng.next_u64())
 }
 
-/// Miller-Rabin to eight random bases in `2..=n-2`, drawn as Go draws them (random numbers of
-/// n's size, those out of range drawn again).
+/// Rounds of Miller-Rabin to random bases a candidate that passed to base 2 must pass: what Go
+/// asks of a 1024-bit candidate (FIPS 186-5, Table B.1: an error below 2^-100); Go's own count
+/// falls with size, so 2048-bit primes get more than it asks.
+const RANDOM_ROUNDS: usize = 5;
+
+/// Miller-Rabin to [`RANDOM_ROUNDS`] random bases in `2..=n-2`, drawn as Go draws them (random
+/// numbers of n's size, those out of range drawn again).
 fn random_bases_pass<const LIMBS: usize>(
     rng: &mut impl rand_core10::Rng,
     n: &Uint<LIMBS>,
@@ -218,11 +247,11 @@ fn random_bases_pass<const LIMBS: usize>(
     };
     let bases: Vec<Uint<LIMBS>> = std::iter::repeat_with(random)
         .filter(|b| *b >= low && *b <= high)
-        .take(8)
+        .take(RANDOM_ROUNDS)
         .collect();
     let words: Vec<&[u64]> = bases.iter().map(|b| &b.as_words()[..]).collect();
-    let moduli = vec![&n.as_words()[..]; 8];
-    kernel(&moduli, &words) == Some(0xff)
+    let moduli = vec![&n.as_words()[..]; RANDOM_ROUNDS];
+    kernel(&moduli, &words) == Some((1 << RANDOM_ROUNDS) - 1)
 }
 
 #[cfg(test)]

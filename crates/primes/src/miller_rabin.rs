@@ -23,8 +23,7 @@ pub(super) fn strong_probable_primes(moduli: &[&[u64]], bases: &[&[u64]]) -> Opt
     if ifma::available() {
         return batch(moduli, bases, Backend::Ifma);
     }
-    let _ = (moduli, bases);
-    None
+    batch(moduli, bases, Backend::Scalar)
 }
 
 /// Which compilation of the kernel runs a batch.
@@ -32,6 +31,8 @@ pub(super) fn strong_probable_primes(moduli: &[&[u64]], bases: &[&[u64]]) -> Opt
 enum Backend {
     #[cfg(target_arch = "x86_64")]
     Ifma,
+    /// One pair at a time on 64-bit words ([`super::scalar`]): every processor.
+    Scalar,
     #[cfg(test)]
     Portable,
 }
@@ -87,6 +88,9 @@ fn strong<const N: usize, const L: usize, const C: usize>(
         // has the features the kernel is compiled for.
         #[cfg(target_arch = "x86_64")]
         Backend::Ifma => unsafe { ifma::test::<N, L, C>(&n, &b) },
+        Backend::Scalar => (0..moduli.len())
+            .filter(|&l| super::scalar::strong_probable_prime(&n[l], &b[l]))
+            .fold(0, |pass, l| pass | 1 << l),
         #[cfg(test)]
         Backend::Portable => portable::test::<N, L, C>(&n, &b),
     };
@@ -603,16 +607,32 @@ mod tests {
         declines_what_it_cannot_take(Backend::Portable);
     }
 
-    /// The search's entry point declines exactly where the processor lacks the instructions.
+    // The same checks on the one-pair-at-a-time path every processor runs without IFMA.
+
     #[test]
-    fn the_fast_path_is_taken_where_the_processor_has_it() {
+    fn scalar_agrees_with_miller_rabin() {
+        agrees::<{ U1024::LIMBS }>(6, Backend::Scalar);
+        agrees::<{ U2048::LIMBS }>(2, Backend::Scalar);
+    }
+
+    #[test]
+    fn scalar_primes_with_long_runs_of_squarings_pass() {
+        long_runs_of_squarings_pass(Backend::Scalar);
+    }
+
+    #[test]
+    fn scalar_declines_what_it_cannot_take() {
+        declines_what_it_cannot_take(Backend::Scalar);
+    }
+
+    /// The search's entry point answers for both sizes on every processor (on IFMA where the
+    /// processor has it, else one pair at a time).
+    #[test]
+    fn the_search_always_has_a_kernel() {
         let n = prime::<{ U1024::LIMBS }>();
         let two = Uint::<{ U1024::LIMBS }>::from_u8(2);
         let answer = super::strong_probable_primes(&[n.as_words()], &[two.as_words()]);
-        #[cfg(target_arch = "x86_64")]
-        assert_eq!(answer.is_some(), super::ifma::available());
-        #[cfg(not(target_arch = "x86_64"))]
-        assert_eq!(answer, None);
+        assert_eq!(answer, Some(1));
     }
 
     // The same on the AVX-512 instructions. These need a processor that has them: the test

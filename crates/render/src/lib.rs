@@ -148,6 +148,7 @@ impl Request {
                 revision: 1,
                 cluster_api_versions: view.map(|v| v.api_versions.clone()),
                 lookup: view.and_then(|v| v.lookup.clone()),
+                install_crds: matches!(target, Target::Cluster(_)),
             },
         )
     }

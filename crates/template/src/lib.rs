@@ -10,6 +10,7 @@
 mod ast;
 mod error;
 mod exec;
+pub mod fastyaml;
 mod funcs;
 pub mod gofmt;
 mod lex;
@@ -97,6 +98,7 @@ impl Templates {
         for trees in parsed {
             self.add(trees?);
         }
+        self.prepare_keys();
         Ok(())
     }
 
@@ -108,6 +110,25 @@ impl Templates {
                 }
             }
             Arc::make_mut(&mut self.trees.map).insert(t.name.clone(), Arc::new(t));
+        }
+    }
+
+    /// Starts the search for the RSA keys the set's key generators may make (one per call site,
+    /// at most two keys), so that the first is often ready when asked.
+    fn prepare_keys(&self) {
+        let generators: Vec<&funcs::Func> = funcs::crypto::RSA_KEY_MAKERS
+            .iter()
+            .filter_map(|f| funcs::lookup(f))
+            .collect();
+        let sites: usize = (self.trees.map.values())
+            .map(|t| {
+                (t.calls.iter())
+                    .filter(|&&c| generators.iter().any(|&g| std::ptr::eq(c, g)))
+                    .count()
+            })
+            .sum();
+        if sites > 0 {
+            berth_primes::prepare(2048, sites.min(2));
         }
     }
 

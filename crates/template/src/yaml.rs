@@ -589,8 +589,11 @@ fn json_str(o: &mut String, s: &str, escape_html: bool) {
 
 /// Parses YAML text into a value (the first document).
 pub fn from_yaml(s: &str) -> Result<Value, GoError> {
-    let j: serde_json::Value =
-        parse_as_go(first_document(s), go_yaml_options()).map_err(|e| e.to_string())?;
+    let doc = first_document(s);
+    let j: serde_json::Value = match crate::fastyaml::parse(doc) {
+        Some(j) => j,
+        None => parse_as_go(doc, go_yaml_options()).map_err(|e| e.to_string())?,
+    };
     Ok(Value::from_json_go(&j))
 }
 

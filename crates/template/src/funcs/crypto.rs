@@ -13,6 +13,10 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 
 type Res<T> = Result<T, FuncError>;
 
+/// The functions that make a new 2048-bit RSA key on every call (the `WithKey` forms take
+/// one; `genPrivateKey`'s type is known only when it runs).
+pub(crate) const RSA_KEY_MAKERS: &[&str] = &["genCA", "genSelfSignedCert", "genSignedCert"];
+
 fn err(e: impl std::fmt::Display) -> FuncError {
     FuncError::Msg(e.to_string())
 }

@@ -5,7 +5,7 @@ use crate::error::GoError;
 
 mod builtins;
 mod cases;
-mod crypto;
+pub(crate) mod crypto;
 mod dates;
 mod dicts;
 mod encoding;
