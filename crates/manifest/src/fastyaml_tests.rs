@@ -126,6 +126,25 @@ const DOCS: &[&str] = &[
     "k: |\n    indented\n  less\n",
     "k: |\n  a\n    b\n  c\nz: 1\n",
     "k: >\n  folded\n",
+    "k: >-\n  folded\n  more\n\n  after\n\n\n  two\nl: 1\n",
+    "k: >+\n  a\n  b\n\n\nl: 1\n",
+    "k: >\n  a\n    more\n  b\n",
+    "k: >\n\n  a\n",
+    "k: >-\n  a \n  b\n",
+    "k: >\n  a\n",
+    "k: >\n",
+    "a:\n  b: >-\n    {{ if x }}y{{ end }}\n  c: 1\n",
+    "---\na: 1\n",
+    "# c\n---\n# d\na: 1\n",
+    "---\n",
+    "--- a\n",
+    "a: 1\n---\nb: 2\n",
+    "a:\n  {}\n  # c\nb: 1\n",
+    "a:\n  [1, 2]\nb:\n  {x: y}\n",
+    "a:\n  {}\n  c: 1\n",
+    "- \n  {}\n- 1\n",
+    "{}\n",
+    "[a]\n",
     "k: [a, b, 1, 2.5, true]\nl: []\nm: {}\n",
     "k: [a, {x: y}]\n",
     "k: {x: y}\n",
@@ -182,6 +201,14 @@ fn fast_path_agrees_with_full_parser_on_known_cases() {
     assert!(parse(DOCS[2]).is_some());
     let manifest = DOCS.iter().find(|d| d.starts_with("apiVersion")).unwrap();
     assert!(parse(manifest).is_some());
+    for common in [
+        "k: >-\n  folded\n  more\n\n  after\n\n\n  two\nl: 1\n",
+        "a:\n  b: >-\n    {{ if x }}y{{ end }}\n  c: 1\n",
+        "# c\n---\n# d\na: 1\n",
+        "a:\n  {}\n  # c\nb: 1\n",
+    ] {
+        assert!(parse(common).is_some(), "the fast path takes {common:?}");
+    }
     let flow = DOCS.iter().find(|d| d.contains("cpu: 100m")).unwrap();
     assert!(
         parse(flow).is_some(),
@@ -209,7 +236,7 @@ const PIECES: &[&str] = &[
     "a", "b", "key", "- ", "-", ": ", ":", " ", "  ", "\n", "\n  ", "\n    ", "\n- ", "|", "|-",
     "|+", ">", "#", " # c", "'", "''", "\"", "\\n", "[", "]", "{", "}", ",", "1", "-2", "0.5",
     "1e3", "0x1", "07", "true", "yes", "null", "~", "&a", "*a", "!t", "?", "é", "\t", "http://x",
-    "10Gi",
+    "10Gi", ">-", ">+", "{}", "---\n", "\n\n",
 ];
 
 const SCALARS: &[&str] = &[

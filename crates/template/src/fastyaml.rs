@@ -1,10 +1,14 @@
 //! A fast reader for the block-style YAML that Kubernetes manifests are written in.
 //!
-//! It understands block mappings and sequences, plain, quoted and literal (`|`) scalars,
-//! comments and simple flow collections, and answers `None` for anything else (anchors,
-//! tags, folded or multi-line plain scalars, YAML 1.1 spellings like `yes`, duplicate keys,
-//! errors). Callers then use the full parser, which also produces the error messages. For
-//! every input it accepts it must give exactly what serde-saphyr gives; a test checks that.
+//! It understands block mappings and sequences, plain, quoted, literal (`|`) and folded (`>`)
+//! scalars, comments, one-line flow collections (also on the line after their key), and a
+//! leading `---`, and answers `None` for anything else (anchors, tags, multi-line plain
+//! scalars, folded scalars with more-indented lines, YAML 1.1 keys like `yes`, duplicate
+//! keys, errors). Callers then use the full parser, which also produces the error messages.
+//! For every input it accepts it must give exactly what serde-saphyr gives with Go's options
+//! (`crate::go_yaml_options`); `berth-manifest`'s `fastyaml_tests` check that, with
+//! property tests. It is the first reader of values files, `fromYaml`, deploy-folder
+//! documents and rendered charts' documents.
 //!
 //! The reader hands what it reads to a [`Build`]: [`parse`] builds JSON values, [`head`]
 //! builds nothing, checking the whole document but keeping only the fields that name an
@@ -375,6 +379,14 @@ fn read<'a, B: Build<'a>>(doc: &'a str, b: &mut B) -> Option<Option<B::Node>> {
     }
     let mut p = P { lines, i: 0, b };
     p.skip_blank();
+    if p.lines
+        .get(p.i)
+        .is_some_and(|l| l.indent == 0 && l.text == "---")
+    {
+        // The document's start marker.
+        p.i += 1;
+        p.skip_blank();
+    }
     if p.i >= p.lines.len() {
         return Some(None);
     }
@@ -416,6 +428,11 @@ impl<'a, B: Build<'a>> P<'a, '_, B> {
             self.sequence(ind)
         } else if split_key(text).is_some() {
             self.mapping(ind)
+        } else if text.starts_with(['[', '{']) {
+            // A flow collection on a line of its own (`key:` then `  {}`); the caller checks
+            // what follows it.
+            self.i += 1;
+            self.inline(text)
         } else {
             None
         }
@@ -487,7 +504,11 @@ impl<'a, B: Build<'a>> P<'a, '_, B> {
             };
         }
         if let Some(h) = rest.strip_prefix('|') {
-            let text = self.literal(ind, h)?;
+            let text = self.block_scalar(ind, h, false)?;
+            return Some(self.b.scalar(Scalar::Str(Cow::Owned(text))));
+        }
+        if let Some(h) = rest.strip_prefix('>') {
+            let text = self.block_scalar(ind, h, true)?;
             return Some(self.b.scalar(Scalar::Str(Cow::Owned(text))));
         }
         let v = self.inline(rest)?;
@@ -498,7 +519,8 @@ impl<'a, B: Build<'a>> P<'a, '_, B> {
         Some(v)
     }
 
-    fn literal(&mut self, ind: usize, header: &str) -> Option<String> {
+    /// A literal (`|`) or folded (`>`) block scalar after its header.
+    fn block_scalar(&mut self, ind: usize, header: &str, folded: bool) -> Option<String> {
         let header = header.split(" #").next().unwrap_or("").trim_end();
         let chomp = match header {
             "" => 'c',
@@ -559,6 +581,9 @@ impl<'a, B: Build<'a>> P<'a, '_, B> {
             }
         }
         let trailing_blank = s.split_inclusive('\n').count().saturating_sub(body_lines);
+        if folded && !kept.is_empty() {
+            kept = fold(&kept)?;
+        }
         Some(match chomp {
             's' => kept.trim_end_matches('\n').to_string(),
             'c' => {
@@ -649,6 +674,37 @@ fn split_key(text: &str) -> Option<(Cow<'_, str>, &str)> {
         return None;
     }
     Some((key, rest.trim_start_matches(' ')))
+}
+
+/// The body of a folded block scalar (its lines, each ending in a line break, the last one
+/// not empty) folded as YAML folds it: a break between two lines becomes a space, and where
+/// empty lines come between, those empty lines are the breaks. `None` for what this does not
+/// fold (a first line that is empty, more-indented lines, which keep their breaks).
+fn fold(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let (mut first, mut empty) = (true, 0);
+    for line in body.trim_end_matches('\n').split('\n') {
+        if line.is_empty() {
+            if first {
+                return None;
+            }
+            empty += 1;
+            continue;
+        }
+        if line.starts_with(' ') {
+            return None;
+        }
+        if !first {
+            match empty {
+                0 => out.push(' '),
+                n => out.push_str(&"\n".repeat(n)),
+            }
+        }
+        (first, empty) = (false, 0);
+        out.push_str(line);
+    }
+    out.push('\n');
+    Some(out)
 }
 
 /// Whether a plain scalar starts and continues in a way that stays a plain scalar.
