@@ -94,6 +94,12 @@ pub struct PullFlags {
     /// Check the server's certificate against this CA bundle (PEM).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Identify to the server with this client certificate (PEM); with --key-file.
+    #[arg(long, value_name = "FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --cert-file.
+    #[arg(long, value_name = "FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
     /// Send the repository's credentials to every host its index points to (default: only
     /// to the repository's own host).
     #[arg(long)]
@@ -109,8 +115,12 @@ impl PullFlags {
             username: self.username.clone(),
             password: self.password.clone(),
             plain_http: self.plain_http,
-            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
-            ca_file: self.ca_file.clone(),
+            tls: berth_chart::pull::Tls {
+                insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+                ca_file: self.ca_file.clone(),
+                cert_file: self.cert_file.clone(),
+                key_file: self.key_file.clone(),
+            },
             cache_dir: None,
             pass_credentials: self.pass_credentials,
         }

@@ -290,6 +290,117 @@ fn charts_from_an_oci_registry_render_as_helm_renders_them() {
     assert!(text(&out).contains("cannot reach"), "{}", text(&out));
 }
 
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`:
+/// `ca.pem`, `server.pem`/`server-key.pem`, `client.pem`/`client-key.pem`.
+fn certificates(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose as Eku, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    // Each with a name of its own: a leaf named as its issuer reads as self-signed.
+    let named = |sans: Vec<String>, name: &str| {
+        let mut p = CertificateParams::new(sans).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p
+    };
+    let mut ca = named(Vec::new(), "berth test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    for (name, san, eku) in [
+        ("server", "127.0.0.1", Eku::ServerAuth),
+        ("client", "berth-test-client", Eku::ClientAuth),
+    ] {
+        let mut params = named(vec![san.to_string()], san);
+        params.extended_key_usages = vec![eku];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+    }
+}
+
+/// A static HTTPS server over `dir` that asks every client for a certificate signed by the CA
+/// in `certs` (Python's ssl, so OpenSSL checks what berth presents).
+fn mutual_tls_server(dir: &Path, certs: &Path) -> (Server, u16) {
+    let port = free_port();
+    let pem = |f: &str| certs.join(f).display().to_string();
+    let script = format!(
+        "import http.server, ssl\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+         ctx.load_cert_chain({server:?}, {key:?})\n\
+         ctx.verify_mode = ssl.CERT_REQUIRED\n\
+         ctx.load_verify_locations({ca:?})\n\
+         srv = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n\
+         srv.serve_forever()\n",
+        server = pem("server.pem"),
+        key = pem("server-key.pem"),
+        ca = pem("ca.pem"),
+    );
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", &script]).current_dir(dir);
+    (serve(cmd, port), port)
+}
+
+#[test]
+#[ignore = "needs helm (BERTH_HELM): ./scripts/test.sh"]
+fn a_repository_that_asks_for_a_client_certificate_gets_it() {
+    let tmp = Tmp::new();
+    std::fs::create_dir_all(tmp.path("certs")).unwrap();
+    certificates(&tmp.path("certs"));
+    tmp.package("0.1.0", "repo");
+    let (_server, port) = mutual_tls_server(&tmp.path("repo"), &tmp.path("certs"));
+    let url = format!("https://127.0.0.1:{port}");
+    let dir = tmp.path("repo").display().to_string();
+    tmp.helm(&["repo", "index", &dir, "--url", &url]);
+    let cert = |f: &str| tmp.path("certs").join(f).display().to_string();
+    let (ca, client, key) = (cert("ca.pem"), cert("client.pem"), cert("client-key.pem"));
+    let chart = [
+        "guestbook",
+        "--repo",
+        &url,
+        "--version",
+        "0.1.0",
+        "--ca-file",
+        &ca,
+    ];
+    // Without a client certificate the server ends the handshake: a clear error.
+    let out = tmp.berth(&[&["render"][..], &chart].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("--cert-file and --key-file"),
+        "{}",
+        text(&out)
+    );
+    // With it; one without the other is a usage error; a file that holds no key is refused
+    // before anything is sent (the cache emptied, so that the server is asked again).
+    let flags = ["--cert-file", &client, "--key-file", &key];
+    same_as_helm(&tmp, &[&chart[..], &flags].concat());
+    let out = tmp.berth(&[&["render"][..], &chart, &["--cert-file", &client]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--key-file is required: {}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(tmp.path("berth-cache")).unwrap();
+    let no_key = ["--cert-file", &client, "--key-file", &ca];
+    let out = tmp.berth(&[&["render"][..], &chart, &no_key].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds no PEM private key"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 #[ignore = "needs helm (BERTH_HELM) and docker-registry (BERTH_DOCKER_REGISTRY): ./scripts/test.sh"]
 fn a_registry_that_asks_for_credentials_gets_them() {

@@ -44,15 +44,27 @@ pub struct PullOptions {
     pub password: Option<String>,
     /// `--plain-http`: talk to the registry without TLS.
     pub plain_http: bool,
-    /// `--insecure-skip-tls-verify`.
-    pub insecure_skip_tls_verify: bool,
-    /// `--ca-file`: a PEM bundle that signs the server's certificate.
-    pub ca_file: Option<PathBuf>,
+    /// How TLS is spoken: Helm's `--insecure-skip-tls-verify`, `--ca-file`, `--cert-file`,
+    /// `--key-file`.
+    pub tls: Tls,
     /// Where archives are kept (default: [`default_cache_dir`]).
     pub cache_dir: Option<PathBuf>,
     /// `--pass-credentials`: a repository's credentials also go to a chart archive on another
     /// host (by default only to the repository's own scheme, host and port, as Helm's).
     pub pass_credentials: bool,
+}
+
+/// Helm's TLS flags, for registries and repositories alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// `--insecure-skip-tls-verify`: do not check the server's certificate.
+    pub insecure_skip_tls_verify: bool,
+    /// `--ca-file`: a PEM bundle that signs the server's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// `--cert-file` and `--key-file`: a client certificate (PEM) and its key, for servers
+    /// that ask for one (mutual TLS).
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl ChartRef {

@@ -102,7 +102,7 @@ impl Session {
             _ => stored_credentials(host),
         };
         Ok(Session {
-            client: Client::new(opts)?,
+            client: Client::new(&opts.tls)?,
             base: format!("{scheme}://{host}/v2/{repository}"),
             host: host.to_string(),
             repository: repository.to_string(),

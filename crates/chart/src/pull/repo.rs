@@ -3,7 +3,7 @@
 
 use super::cache::Cache;
 use super::http::{status_error, Client};
-use super::{choose, fetch_error, PullOptions, Pulled};
+use super::{choose, fetch_error, PullOptions, Pulled, Tls};
 use crate::{Error, ErrorKind};
 use base64::Engine;
 use serde_json::Value as Json;
@@ -17,8 +17,7 @@ pub struct RepoConfig {
     pub url: String,
     pub username: Option<String>,
     pub password: Option<String>,
-    pub ca_file: Option<PathBuf>,
-    pub insecure_skip_tls_verify: bool,
+    pub tls: Tls,
     /// Send the credentials to other hosts too (`--pass-credentials`, `pass_credentials_all`).
     pub pass_credentials: bool,
 }
@@ -30,8 +29,7 @@ impl RepoConfig {
             url: url.trim_end_matches('/').to_string(),
             username: opts.username.clone(),
             password: opts.password.clone(),
-            ca_file: opts.ca_file.clone(),
-            insecure_skip_tls_verify: opts.insecure_skip_tls_verify,
+            tls: opts.tls.clone(),
             pass_credentials: opts.pass_credentials,
         }
     }
@@ -66,12 +64,16 @@ impl RepoConfig {
                     .to_string(),
                 username: opts.username.clone().or_else(|| text("username")),
                 password: opts.password.clone().or_else(|| text("password")),
-                ca_file: opts
-                    .ca_file
-                    .clone()
-                    .or_else(|| text("caFile").map(PathBuf::from)),
-                insecure_skip_tls_verify: opts.insecure_skip_tls_verify
-                    || r["insecure_skip_tls_verify"].as_bool() == Some(true),
+                tls: Tls {
+                    insecure_skip_tls_verify: opts.tls.insecure_skip_tls_verify
+                        || r["insecure_skip_tls_verify"].as_bool() == Some(true),
+                    ca_file: (opts.tls.ca_file.clone())
+                        .or_else(|| text("caFile").map(PathBuf::from)),
+                    cert_file: (opts.tls.cert_file.clone())
+                        .or_else(|| text("certFile").map(PathBuf::from)),
+                    key_file: (opts.tls.key_file.clone())
+                        .or_else(|| text("keyFile").map(PathBuf::from)),
+                },
                 pass_credentials: opts.pass_credentials
                     || r["pass_credentials_all"].as_bool() == Some(true),
             }
@@ -79,11 +81,7 @@ impl RepoConfig {
     }
 
     fn client(&self) -> Result<Client, Error> {
-        Client::new(&PullOptions {
-            ca_file: self.ca_file.clone(),
-            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
-            ..Default::default()
-        })
+        Client::new(&self.tls)
     }
 
     /// The credentials for `url`: only where it is the repository's own scheme, host and port
