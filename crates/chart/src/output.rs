@@ -230,9 +230,9 @@ fn split_all(files: &[RenderedFile]) -> Vec<Result<Vec<Manifest>, Error>> {
     if bytes < 32 * 1024 || cores < 2 {
         return files.iter().map(|f| split(&f.name, &f.text)).collect();
     }
-    let chunk = files.len().div_ceil(cores).max(1);
     std::thread::scope(|s| {
-        let mut parts = files.chunks(chunk);
+        let mut parts =
+            berth_template::chunks_by_weight(files, cores, |f| f.text.len()).into_iter();
         let first = parts.next().unwrap_or(&[]);
         let handles: Vec<_> = parts
             .map(|p| {

@@ -35,6 +35,26 @@ pub fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// `items` in at most `parts` runs of about equal weight, in order (so that threads given one
+/// each finish together: chunks of equal counts left one thread with most of the bytes).
+pub fn chunks_by_weight<T>(items: &[T], parts: usize, weight: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let total: usize = items.iter().map(&weight).sum();
+    let share = total.div_ceil(parts.max(1)).max(1);
+    let mut out = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        acc += weight(item);
+        if acc >= share && out.len() + 1 < parts {
+            out.push(&items[start..=i]);
+            (start, acc) = (i + 1, 0);
+        }
+    }
+    if start < items.len() || out.is_empty() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
 /// A set of named templates that can call each other.
 #[derive(Default, Clone)]
 pub struct Templates {
@@ -76,14 +96,13 @@ impl Templates {
         } else {
             cores.min(sources.len()).max(1)
         };
-        let chunk = sources.len().div_ceil(threads).max(1);
         let parse_chunk = |part: &[(&str, &str)]| {
             part.iter()
                 .map(|(n, t)| parse_one(n, t))
                 .collect::<Vec<_>>()
         };
         let parsed: Vec<Result<Vec<ast::Tree>, Error>> = std::thread::scope(|s| {
-            let mut parts = sources.chunks(chunk);
+            let mut parts = chunks_by_weight(sources, threads, |(_, t)| t.len()).into_iter();
             let first = parts.next().unwrap_or(&[]);
             // Other cores take the later chunks; this thread parses the first meanwhile.
             let handles: Vec<_> = parts
@@ -232,6 +251,20 @@ pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chunks_by_weight_are_balanced_and_in_order() {
+        let items = [50usize, 1, 1, 1, 1, 1, 1, 1, 40, 3];
+        let parts = super::chunks_by_weight(&items, 2, |w| *w);
+        assert_eq!(parts, [&items[..1], &items[1..]]);
+        assert_eq!(super::chunks_by_weight(&items, 1, |w| *w), [&items[..]]);
+        let even = [1usize; 10];
+        let parts = super::chunks_by_weight(&even, 3, |w| *w);
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 4, 2]);
+        assert_eq!(parts.concat(), even);
+        let none: [usize; 0] = [];
+        assert_eq!(super::chunks_by_weight(&none, 2, |w| *w), [&none[..]]);
+    }
+
     use super::Templates;
 
     #[test]
