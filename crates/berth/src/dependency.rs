@@ -29,8 +29,21 @@ enum DependencyCommand {
 struct Pull {
     /// The chart folder.
     chart: PathBuf,
+    /// Read named repositories' indexes from Helm's cache (what `helm repo update` wrote)
+    /// instead of afresh.
+    #[arg(long)]
+    skip_refresh: bool,
     #[command(flatten)]
     pull: PullFlags,
+}
+
+impl Pull {
+    fn options(&self) -> berth_chart::pull::PullOptions {
+        berth_chart::pull::PullOptions {
+            refresh: !self.skip_refresh,
+            ..self.pull.options(None)
+        }
+    }
 }
 
 pub fn run(args: DependencyArgs) -> anyhow::Result<()> {
@@ -53,10 +66,8 @@ pub fn run(args: DependencyArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        DependencyCommand::Update(p) => {
-            report(dependency::update(&p.chart, &p.pull.options(None))?)
-        }
-        DependencyCommand::Build(p) => report(dependency::build(&p.chart, &p.pull.options(None))?),
+        DependencyCommand::Update(p) => report(dependency::update(&p.chart, &p.options())?),
+        DependencyCommand::Build(p) => report(dependency::build(&p.chart, &p.options())?),
     }
 }
 

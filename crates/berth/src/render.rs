@@ -123,6 +123,7 @@ impl PullFlags {
             },
             cache_dir: None,
             pass_credentials: self.pass_credentials,
+            refresh: false,
         }
     }
 }

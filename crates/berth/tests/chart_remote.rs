@@ -349,6 +349,49 @@ fn mutual_tls_server(dir: &Path, certs: &Path) -> (Server, u16) {
     (serve(cmd, port), port)
 }
 
+/// `dependency update` reads a named repository's index afresh, as Helm refreshes its cache
+/// first; with `--skip-refresh` it takes the cached one, which here is stale.
+#[test]
+#[ignore = "needs helm (BERTH_HELM): ./scripts/test.sh"]
+fn dependency_update_reads_a_named_repository_afresh_unless_skip_refresh() {
+    let tmp = Tmp::new();
+    tmp.package("0.1.0", "repo");
+    let (_server, port) = static_server(&tmp.path("repo"));
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tmp.path("repo").display().to_string();
+    tmp.helm(&["repo", "index", &dir, "--url", &url]);
+    // Helm's cache keeps the index as it is now (0.1.0); then the repository gets 0.2.0.
+    tmp.helm(&["repo", "add", "local", &url]);
+    tmp.package("0.2.0", "repo");
+    tmp.helm(&["repo", "index", &dir, "--url", &url]);
+    let chart_yaml = "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - name: guestbook\n    version: \">=0.1.0\"\n    repository: \"@local\"\n";
+    // berth first each time: helm's own refresh rewrites the cache.
+    for (flags, expected) in [(&["--skip-refresh"][..], "0.1.0"), (&[][..], "0.2.0")] {
+        for (tool, name) in [("berth", "ours"), ("helm", "theirs")] {
+            let chart = tmp.path(&format!("{name}{}", flags.len()));
+            std::fs::create_dir_all(chart.join("templates")).unwrap();
+            std::fs::write(chart.join("Chart.yaml"), chart_yaml).unwrap();
+            let args = [
+                &["dependency", "update", chart.to_str().unwrap()][..],
+                flags,
+            ]
+            .concat();
+            if tool == "berth" {
+                let out = tmp.berth(&args);
+                assert!(out.status.success(), "{args:?}: {}", text(&out));
+            } else {
+                tmp.helm(&args);
+            }
+            let archive = chart.join(format!("charts/guestbook-{expected}.tgz"));
+            assert!(
+                archive.is_file(),
+                "{tool} {args:?}: no {}",
+                archive.display()
+            );
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs helm (BERTH_HELM): ./scripts/test.sh"]
 fn a_repository_that_asks_for_a_client_certificate_gets_it() {

@@ -52,6 +52,10 @@ pub struct PullOptions {
     /// `--pass-credentials`: a repository's credentials also go to a chart archive on another
     /// host (by default only to the repository's own scheme, host and port, as Helm's).
     pub pass_credentials: bool,
+    /// Read a named repository's index afresh instead of Helm's cached copy, as `helm
+    /// dependency update|build` do unless `--skip-refresh` (`helm template repo/chart` reads
+    /// the cached one).
+    pub refresh: bool,
 }
 
 /// Helm's TLS flags, for registries and repositories alike.

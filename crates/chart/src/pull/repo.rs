@@ -132,7 +132,7 @@ pub(super) fn pull(
     cache: &Cache,
 ) -> Result<Pulled, Error> {
     let client = repo.client()?;
-    let index = index(repo, &client)?;
+    let index = index(repo, &client, opts.refresh)?;
     let versions = index["entries"][name].as_array().ok_or_else(|| {
         fetch_error(format!("chart {name:?} is not in {}", repo.shown()))
             .hint("check the name (`helm search repo` lists them), or `helm repo update` for a repository's newest index")
@@ -215,9 +215,9 @@ fn absolute(base: &str, url: &str) -> String {
 }
 
 /// The repository's index: Helm's cached copy for a named repository (`helm repo update`
-/// writes it), else fetched.
-fn index(repo: &RepoConfig, client: &Client) -> Result<Json, Error> {
-    let cached = repo.name.as_ref().map(|n| {
+/// writes it) unless asked to `refresh`, else fetched.
+fn index(repo: &RepoConfig, client: &Client, refresh: bool) -> Result<Json, Error> {
+    let cached = repo.name.as_ref().filter(|_| !refresh).map(|n| {
         helm_path(
             "HELM_REPOSITORY_CACHE",
             "XDG_CACHE_HOME",
