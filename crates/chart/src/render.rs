@@ -63,8 +63,20 @@ pub(crate) fn render(
         .collect();
     set.parse_all(&sources)
         .map_err(|e| template_error(e, &shown, &all))?;
+    // Every template on one stack segment (see `berth_template::on_own_stack`).
+    let out = berth_template::on_own_stack(|| execute_all(&set, &all, &shown))?;
+    set.drop_in_background();
+    Ok(out)
+}
+
+/// Executes every template that is not a partial, in order.
+fn execute_all(
+    set: &Templates,
+    all: &[Renderable<'_>],
+    shown: &BTreeMap<String, String>,
+) -> Result<Vec<RenderedFile>, Error> {
     let mut out = Vec::new();
-    for r in &all {
+    for r in all {
         let base = r.name.rsplit('/').next().unwrap_or(&r.name);
         if base.starts_with('_') {
             continue;
@@ -77,13 +89,12 @@ pub(crate) fn render(
         }
         let text = set
             .execute(&r.name, &r.data)
-            .map_err(|e| template_error(e, &shown, &all))?;
+            .map_err(|e| template_error(e, shown, all))?;
         out.push(RenderedFile {
             name: r.name.clone(),
             text: text.replace("<no value>", ""),
         });
     }
-    set.drop_in_background();
     Ok(out)
 }
 

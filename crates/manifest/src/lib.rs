@@ -300,18 +300,21 @@ impl DeployFolder {
         } else {
             berth_template::cores().min(renderable.len()).max(1)
         };
+        // Each thread renders its share on one stack segment (see `on_own_stack`).
         let render_share = |k: usize| {
-            let data = make_data();
-            let mut done = Vec::new();
-            for i in renderable.iter().copied().skip(k).step_by(threads) {
-                let result = render_file(i, &data);
-                let failed = result.is_err();
-                done.push((i, result));
-                if failed {
-                    break;
+            berth_template::on_own_stack(|| {
+                let data = make_data();
+                let mut done = Vec::new();
+                for i in renderable.iter().copied().skip(k).step_by(threads) {
+                    let result = render_file(i, &data);
+                    let failed = result.is_err();
+                    done.push((i, result));
+                    if failed {
+                        break;
+                    }
                 }
-            }
-            done
+                done
+            })
         };
         std::thread::scope(|s| {
             // Other cores take their shares; this thread renders the first meanwhile.

@@ -97,9 +97,11 @@ impl Templates {
             cores.min(sources.len()).max(1)
         };
         let parse_chunk = |part: &[(&str, &str)]| {
-            part.iter()
-                .map(|(n, t)| parse_one(n, t))
-                .collect::<Vec<_>>()
+            on_own_stack(|| {
+                part.iter()
+                    .map(|(n, t)| parse_one(n, t))
+                    .collect::<Vec<_>>()
+            })
         };
         let parsed: Vec<Result<Vec<ast::Tree>, Error>> = std::thread::scope(|s| {
             let mut parts = chunks_by_weight(sources, threads, |(_, t)| t.len()).into_iter();
@@ -224,8 +226,31 @@ impl SourceMap {
 /// no caller's thread (a 2 MiB tokio worker) can overflow, whatever the template does.
 const STACK: usize = 1 << 30;
 
-fn on_own_stack<R>(f: impl FnOnce() -> R) -> R {
-    stacker::grow(STACK, f)
+thread_local! {
+    /// Whether this thread runs on such a segment already.
+    static ON_OWN_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a stack segment of [`STACK`] bytes, or on the current one when this thread runs
+/// inside such a segment already. A caller that parses or executes many templates wraps its
+/// loop in one call: a segment per template was an `mmap`, an `mprotect` and an `munmap` each,
+/// whose TLB shootdowns interrupt the other cores (a 1,000-document folder made 200 of them).
+pub fn on_own_stack<R>(f: impl FnOnce() -> R) -> R {
+    if ON_OWN_STACK.get() {
+        return f();
+    }
+    /// Clears the mark however `f` ends (a panic unwinds through here).
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            ON_OWN_STACK.set(false);
+        }
+    }
+    stacker::grow(STACK, || {
+        ON_OWN_STACK.set(true);
+        let _leave = Leave;
+        f()
+    })
 }
 
 fn parse_one(name: &str, text: &str) -> Result<Vec<ast::Tree>, Error> {

@@ -612,15 +612,14 @@ pub fn go_yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! { legacy_octal_numbers: true, budget: Some(budget) }
 }
 
-/// Parses `text` with `opts` on a stack segment of its own (reserved, not committed): nesting
-/// 10,000 deep recurses further than a caller's thread may allow.
+/// Parses `text` with `opts` on a stack segment of its own (reserved, not committed; the one
+/// templates run on, when called there): nesting 10,000 deep recurses further than a caller's
+/// thread may allow.
 pub fn parse_as_go<T: serde::de::DeserializeOwned>(
     text: &str,
     opts: serde_saphyr::Options,
 ) -> Result<T, serde_saphyr::Error> {
-    stacker::grow(256 << 20, || {
-        serde_saphyr::from_str_with_options(text, opts)
-    })
+    crate::on_own_stack(|| serde_saphyr::from_str_with_options(text, opts))
 }
 
 /// The first YAML document of `s`, which is all Go's `yaml.Unmarshal` (and so Helm's
