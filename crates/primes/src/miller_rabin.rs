@@ -111,7 +111,8 @@ fn to52<const N: usize, const L: usize>(w: &[u64; N]) -> [u64; L] {
     })
 }
 
-fn sub<const N: usize>(a: &[u64; N], b: &[u64; N]) -> ([u64; N], bool) {
+/// `a - b` and whether it borrowed (`a < b`).
+pub(super) fn sub<const N: usize>(a: &[u64; N], b: &[u64; N]) -> ([u64; N], bool) {
     let mut out = [0u64; N];
     let mut borrow = false;
     for i in 0..N {
@@ -124,7 +125,7 @@ fn sub<const N: usize>(a: &[u64; N], b: &[u64; N]) -> ([u64; N], bool) {
 }
 
 /// `2x mod n` for `x < n`.
-fn double_mod<const N: usize>(x: &[u64; N], n: &[u64; N]) -> [u64; N] {
+pub(super) fn double_mod<const N: usize>(x: &[u64; N], n: &[u64; N]) -> [u64; N] {
     let mut y = [0u64; N];
     let mut carry = 0;
     for i in 0..N {
