@@ -503,12 +503,8 @@ impl<'a, B: Build<'a>> P<'a, '_, B> {
                 _ => Some(self.b.scalar(Scalar::Null)),
             };
         }
-        if let Some(h) = rest.strip_prefix('|') {
-            let text = self.block_scalar(ind, h, false)?;
-            return Some(self.b.scalar(Scalar::Str(Cow::Owned(text))));
-        }
-        if let Some(h) = rest.strip_prefix('>') {
-            let text = self.block_scalar(ind, h, true)?;
+        if let Some(folded) = [b'|', b'>'].iter().position(|&c| rest.as_bytes()[0] == c) {
+            let text = self.block_scalar(ind, &rest[1..], folded == 1)?;
             return Some(self.b.scalar(Scalar::Str(Cow::Owned(text))));
         }
         let v = self.inline(rest)?;
