@@ -66,6 +66,8 @@ apt_install curl /usr/bin/curl
 # The OCI registry that charts are pushed to and pulled from in tests (crates/berth/tests/chart_remote.rs).
 apt_install docker-registry /usr/bin/docker-registry
 export BERTH_DOCKER_REGISTRY=/usr/bin/docker-registry
+# GnuPG makes the signing keys of the provenance tests (`helm package --sign`, `--verify`).
+apt_install gnupg /usr/bin/gpg
 # Podman (on runc: Debian's crun refuses this machine's hybrid cgroup layout) for image mode;
 # busybox-static is what the test images are made of (imported, never pulled).
 apt_install podman /usr/bin/podman

@@ -12,6 +12,7 @@ mod shell;
 mod status;
 mod sync;
 mod up;
+mod verify;
 
 /// Rendering makes many small allocations; mimalloc makes them (and the page faults) cheaper.
 #[global_allocator]
@@ -65,6 +66,8 @@ enum Command {
     Delete(cluster::DeleteArgs),
     /// A chart's dependencies from repositories and registries: list, update, build (as Helm's).
     Dependency(dependency::DependencyArgs),
+    /// Check a packaged chart against its provenance file (NAME-VERSION.tgz.prov), as `helm verify`.
+    Verify(verify::VerifyArgs),
     /// Run a deployed chart's tests (its `helm.sh/hook: test` objects), as `helm test`.
     Test(cluster::TestArgs),
     /// Break a deploy set's lock left by a killed apply.
@@ -261,6 +264,7 @@ fn run() -> ExitCode {
         Command::Delete(args) => cluster::delete(args),
         Command::Test(args) => cluster::test(args),
         Command::Dependency(args) => dependency::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Rerun(args) => rerun(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man(args),

@@ -104,6 +104,13 @@ pub struct PullFlags {
     /// to the repository's own host).
     #[arg(long)]
     pub pass_credentials: bool,
+    /// Use the chart only if its provenance file (NAME-VERSION.tgz.prov) verifies: signed by
+    /// a key of the keyring, over this very archive.
+    #[arg(long)]
+    pub verify: bool,
+    /// Public keys for --verify (default: ~/.gnupg/pubring.gpg, as Helm).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
 }
 
 impl PullFlags {
@@ -124,6 +131,8 @@ impl PullFlags {
             cache_dir: None,
             pass_credentials: self.pass_credentials,
             refresh: false,
+            verify: self.verify,
+            keyring: self.keyring.clone(),
         }
     }
 }
@@ -150,6 +159,11 @@ impl RenderFlags {
         use berth_chart::pull::{pull, ChartRef};
         let opts = self.chart.pull.options(self.chart.version.clone());
         let Some(reference) = ChartRef::parse(&self.dir.to_string_lossy(), &opts)? else {
+            if opts.verify {
+                let verified =
+                    berth_chart::provenance::verify_file(&self.dir, opts.keyring.as_deref())?;
+                say_verified(&verified);
+            }
             return Ok(());
         };
         let pulled = pull(&reference, &opts)?;
@@ -165,6 +179,9 @@ impl RenderFlags {
                 ""
             }
         );
+        if let Some(verified) = &pulled.verified {
+            say_verified(verified);
+        }
         self.dir = pulled.path;
         Ok(())
     }
@@ -181,6 +198,16 @@ impl RenderFlags {
             chart: self.chart.options(),
         }
     }
+}
+
+/// One line on stderr: whose signature `--verify` checked.
+fn say_verified(v: &berth_chart::provenance::Verification) {
+    eprintln!(
+        "verified {}: signed by {} (key {})",
+        v.file_name,
+        v.signed_by.join(", "),
+        v.fingerprint
+    );
 }
 
 impl ChartFlags {

@@ -134,18 +134,23 @@ impl Tmp {
     }
     /// The example chart packaged at `version` in `dir`.
     fn package(&self, version: &str, dir: &str) -> PathBuf {
+        self.package_with(version, dir, &[])
+    }
+    /// The example chart packaged at `version` in `dir`, with more `helm package` flags.
+    fn package_with(&self, version: &str, dir: &str, flags: &[&str]) -> PathBuf {
         let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guestbook");
         let out = self.path(dir);
         std::fs::create_dir_all(&out).unwrap();
         let d = out.display().to_string();
-        self.helm(&[
+        let args = [
             "package",
             chart.to_str().unwrap(),
             "--version",
             version,
             "-d",
             &d,
-        ]);
+        ];
+        self.helm(&[&args[..], flags].concat());
         out.join(format!("guestbook-{version}.tgz"))
     }
 }
@@ -650,4 +655,193 @@ fn dependencies_are_updated_built_and_locked_as_helm_does() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(ours.join("charts/guestbook-0.2.0.tgz").is_file());
     assert!(lock(&ours).contains("version: 0.2.0"), "{}", lock(&ours));
+}
+
+/// A GnuPG signing key made in `home` (a fresh GNUPGHOME) for `name`; its public and secret
+/// keyrings as `gpg --export` writes them (what Helm's `--keyring` reads).
+fn signing_key(tmp: &Tmp, home: &str, name: &str) -> (PathBuf, PathBuf) {
+    let dir = tmp.path(home);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&dir)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg: ./scripts/test.sh installs gnupg");
+        assert!(out.status.success(), "gpg {args:?}: {}", text(&out));
+        out.stdout
+    };
+    gpg(&["--quick-gen-key", name, "rsa2048", "sign", "never"]);
+    let (public, secret) = (dir.join("pub.gpg"), dir.join("sec.gpg"));
+    std::fs::write(&public, gpg(&["--export"])).unwrap();
+    std::fs::write(&secret, gpg(&["--export-secret-keys"])).unwrap();
+    (public, secret)
+}
+
+#[test]
+#[ignore = "needs helm (BERTH_HELM), gpg and docker-registry (BERTH_DOCKER_REGISTRY): ./scripts/test.sh"]
+fn signed_charts_verify_as_helm_verifies_them() {
+    let tmp = Tmp::new();
+    let (public, secret) = signing_key(&tmp, "gpg", "Berth Test <test@berth.dev>");
+    let (other, _) = signing_key(&tmp, "gpg-other", "Someone Else <else@berth.dev>");
+    let (public, other) = (public.to_str().unwrap(), other.to_str().unwrap());
+    let sign = [
+        "--sign",
+        "--key",
+        "Berth Test",
+        "--keyring",
+        secret.to_str().unwrap(),
+    ];
+    let signed = tmp.package_with("0.1.0", "repo", &sign);
+    tmp.package("0.2.0", "repo");
+    let archive = signed.to_str().unwrap();
+
+    // A local archive: `berth verify` says what `helm verify` says; a render checks first.
+    let by_helm = tmp.helm(&["verify", archive, "--keyring", public]);
+    let berth = tmp.berth(&["verify", archive, "--keyring", public]);
+    assert!(berth.status.success(), "{}", text(&berth));
+    assert_eq!(
+        String::from_utf8_lossy(&berth.stdout),
+        String::from_utf8_lossy(&by_helm.stdout)
+    );
+    let helm_refuses = |args: &[&str]| {
+        let mut c = Command::new(helm());
+        tmp.env(&mut c);
+        let out = c.args(args).output().unwrap();
+        assert!(!out.status.success(), "helm {args:?} verified");
+    };
+    let out = same_as_helm(&tmp, &[archive, "--verify", "--keyring", public]);
+    assert!(
+        text(&out).contains("verified guestbook-0.1.0.tgz: signed by Berth Test"),
+        "{}",
+        text(&out)
+    );
+
+    // Refused, as helm refuses: a signer not in the keyring, an archive that is not the one
+    // signed, a chart folder, a keyring that is not there.
+    let refused = |args: &[&str], says: &str| {
+        let out = tmp.berth(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+        assert!(out.stdout.is_empty(), "nothing rendered: {}", text(&out));
+    };
+    helm_refuses(&["verify", archive, "--keyring", other]);
+    refused(
+        &["render", archive, "--verify", "--keyring", other],
+        "which is not in the keyring",
+    );
+    let altered = tmp.path("altered");
+    std::fs::create_dir_all(&altered).unwrap();
+    let copy = altered.join("guestbook-0.1.0.tgz");
+    let mut bytes = std::fs::read(&signed).unwrap();
+    bytes.extend_from_slice(&[0; 16]);
+    std::fs::write(&copy, bytes).unwrap();
+    std::fs::copy(
+        format!("{archive}.prov"),
+        altered.join("guestbook-0.1.0.tgz.prov"),
+    )
+    .unwrap();
+    let copy = copy.to_str().unwrap();
+    helm_refuses(&["verify", copy, "--keyring", public]);
+    refused(
+        &["render", copy, "--verify", "--keyring", public],
+        "is not the chart that was signed",
+    );
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guestbook");
+    refused(
+        &[
+            "render",
+            folder.to_str().unwrap(),
+            "--verify",
+            "--keyring",
+            public,
+        ],
+        "is a chart folder",
+    );
+    refused(
+        &["verify", archive, "--keyring", "/nonexistent/pubring.gpg"],
+        "cannot read the keyring",
+    );
+
+    // A repository serves the provenance file beside the archive; an unsigned version has none.
+    let (server, port) = static_server(&tmp.path("repo"));
+    let url = format!("http://127.0.0.1:{port}");
+    tmp.helm(&[
+        "repo",
+        "index",
+        tmp.path("repo").to_str().unwrap(),
+        "--url",
+        &url,
+    ]);
+    let from_repo = ["guestbook", "--repo", &url, "--verify", "--keyring", public];
+    same_as_helm(&tmp, &[&from_repo[..], &["--version", "0.1.0"]].concat());
+    refused(
+        &[&["render"][..], &from_repo, &["--version", "0.2.0"]].concat(),
+        "has no provenance file",
+    );
+    // `dependency update --verify`: every archive verified before charts/ changes.
+    let umbrella = tmp.path("umbrella");
+    std::fs::create_dir_all(&umbrella).unwrap();
+    let chart_yaml = |version: &str| {
+        format!("apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - name: guestbook\n    version: {version}\n    repository: {url}\n")
+    };
+    std::fs::write(umbrella.join("Chart.yaml"), chart_yaml("0.1.0")).unwrap();
+    let update = [
+        "dependency",
+        "update",
+        umbrella.to_str().unwrap(),
+        "--verify",
+        "--keyring",
+        public,
+    ];
+    let out = tmp.berth(&update);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(umbrella.join("charts/guestbook-0.1.0.tgz").is_file());
+    std::fs::write(umbrella.join("Chart.yaml"), chart_yaml("0.2.0")).unwrap();
+    let out = tmp.berth(&update);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("has no provenance file"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        umbrella.join("charts/guestbook-0.1.0.tgz").is_file(),
+        "charts/ as it was"
+    );
+    assert!(!umbrella.join("charts/guestbook-0.2.0.tgz").exists());
+
+    // Kept with the archive: verified again offline.
+    drop(server);
+    let out = tmp.berth(&[&["render"][..], &from_repo, &["--version", "0.1.0"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("from the cache") && text(&out).contains("verified"),
+        "{}",
+        text(&out)
+    );
+
+    // A registry: `helm push` sends the provenance file as a layer of its own (the cache is
+    // emptied: it holds this very archive and its provenance already).
+    std::fs::remove_dir_all(tmp.path("berth-cache")).unwrap();
+    std::fs::create_dir_all(tmp.path("registry")).unwrap();
+    let (_registry, port) = registry(&tmp.path("registry"), None);
+    let to = format!("oci://127.0.0.1:{port}/charts");
+    tmp.helm(&["push", archive, &to, "--plain-http"]);
+    let chart = format!("{to}/guestbook");
+    let from_registry = [
+        chart.as_str(),
+        "--plain-http",
+        "--version",
+        "0.1.0",
+        "--verify",
+    ];
+    same_as_helm(&tmp, &[&from_registry[..], &["--keyring", public]].concat());
+    refused(
+        &[&["render"][..], &from_registry, &["--keyring", other]].concat(),
+        "which is not in the keyring",
+    );
 }

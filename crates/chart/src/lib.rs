@@ -14,6 +14,7 @@ mod load;
 mod metadata;
 mod objects;
 mod output;
+pub mod provenance;
 pub mod pull;
 mod render;
 mod schema;

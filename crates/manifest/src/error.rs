@@ -28,6 +28,9 @@ pub enum ErrorKind {
     /// A chart could not be pulled from a registry or repository (refused, not found, a
     /// digest that does not match).
     Fetch,
+    /// A signed chart does not verify (`--verify`): no provenance file, a signer not in the
+    /// keyring, a broken signature, or an archive that is not the one signed.
+    Provenance,
 }
 
 /// A diagnostic in the style of cargo and ripgrep.

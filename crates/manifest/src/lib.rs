@@ -207,8 +207,19 @@ impl DeployFolder {
     }
 
     fn load_rendering<B: Body>(dir: &Path, opts: &RenderOptions) -> Result<Rendered<B>, Error> {
+        let files = variable_files(dir, opts);
+        // A thread's start costs about as much as reading 100 KiB of variables.
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|(p, _)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        if bytes < 128 * 1024 {
+            let folder = DeployFolder::load(dir)?;
+            return folder.render_with(opts, || load_variables(files, opts));
+        }
         std::thread::scope(|s| {
-            let loading = s.spawn(|| variables_at(dir, opts));
+            let loading = s.spawn(|| load_variables(files, opts));
             let folder = DeployFolder::load(dir)?;
             folder.render_with(opts, || loading.join().expect("variables loader"))
         })
@@ -601,9 +612,9 @@ pub fn objects_from_documents(docs: Vec<Document>, namespace: &str) -> Result<Ve
 
 /// Merges the variables of the folder at `dir` in precedence order: `variables.yaml`,
 /// `variables.<env>.yaml`, each `-f`, each `-v`.
-fn variables_at(dir: &Path, opts: &RenderOptions) -> Result<Map<String, Json>, Error> {
+/// The variables files that apply, in the order they merge: each path and how to show it.
+fn variable_files(dir: &Path, opts: &RenderOptions) -> Vec<(PathBuf, String)> {
     let display = |name: &str| dir.join(name).display().to_string();
-    let mut vars = Map::new();
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let base = dir.join("variables.yaml");
     if base.exists() {
@@ -619,6 +630,15 @@ fn variables_at(dir: &Path, opts: &RenderOptions) -> Result<Map<String, Json>, E
     for f in &opts.value_files {
         files.push((f.clone(), f.display().to_string()));
     }
+    files
+}
+
+/// `files` merged in order, then `--set` over them.
+fn load_variables(
+    files: Vec<(PathBuf, String)>,
+    opts: &RenderOptions,
+) -> Result<Map<String, Json>, Error> {
+    let mut vars = Map::new();
     for (path, shown) in files {
         let m = variables::load_file(&path, &shown)?;
         variables::merge(&mut vars, m);

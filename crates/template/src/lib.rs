@@ -59,6 +59,8 @@ pub fn chunks_by_weight<T>(items: &[T], parts: usize, weight: impl Fn(&T) -> usi
 #[derive(Default, Clone)]
 pub struct Templates {
     trees: exec::Trees,
+    /// Bytes of template text parsed into the set: how much there is to free.
+    parsed_bytes: usize,
 }
 
 impl Templates {
@@ -70,7 +72,12 @@ impl Templates {
     /// Frees the set on a helper thread. A parsed chart or folder is tens of thousands of
     /// small nodes; freeing them took 4-6% of a `berth render`, time the caller can spend on
     /// its output instead.
+    /// A small set is freed here: a thread's start (its stack, its first allocation's fresh
+    /// memory) costs more than freeing a few hundred KiB of templates.
     pub fn drop_in_background(self) {
+        if self.parsed_bytes < 256 * 1024 {
+            return;
+        }
         // Without a thread, the set is freed here, with the closure the spawn gives back.
         let _ = std::thread::Builder::new()
             .name("free templates".into())
@@ -81,6 +88,7 @@ impl Templates {
     /// A later definition replaces an earlier one unless it is empty (Go's `AddParseTree`).
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let trees = parse_one(name, text)?;
+        self.parsed_bytes += text.len();
         self.add(trees);
         Ok(())
     }
@@ -90,6 +98,7 @@ impl Templates {
     pub fn parse_all(&mut self, sources: &[(&str, &str)]) -> Result<(), Error> {
         // Starting a thread costs about as much as parsing 50 KiB, so small sets stay on this one.
         let bytes: usize = sources.iter().map(|(_, t)| t.len()).sum();
+        self.parsed_bytes += bytes;
         let cores = cores();
         let threads = if bytes < 64 * 1024 {
             1

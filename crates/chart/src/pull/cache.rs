@@ -1,5 +1,6 @@
 //! The archive cache: `archives/sha256-HEX.tgz` by content, and `refs/HEX.json` for what a
-//! reference (with its `--version`) resolved to last time.
+//! reference (with its `--version`) resolved to last time; `archives/sha256-HEX.tgz.prov`, an
+//! archive's provenance file, when `--verify` fetched one.
 
 use super::{fetch_error, Pulled};
 use crate::{Error, ErrorKind};
@@ -23,7 +24,7 @@ pub(super) struct Cache {
 }
 
 /// `sha256:HEX` of `bytes`.
-pub(super) fn digest_of(bytes: &[u8]) -> String {
+pub(crate) fn digest_of(bytes: &[u8]) -> String {
     let hex: String = Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -107,12 +108,25 @@ impl Cache {
             version: v["version"].as_str()?.to_string(),
             digest: digest.to_string(),
             cached: true,
+            file_name: v["file_name"].as_str()?.to_string(),
+            verified: None,
         })
+    }
+
+    /// Keeps the provenance file of the archive `digest` beside it.
+    pub fn store_provenance(&self, digest: &str, text: &str) -> Result<(), Error> {
+        let path = self.archive(digest).with_extension("tgz.prov");
+        std::fs::write(&path, text).map_err(|e| io("write", &path, e))
+    }
+
+    /// The provenance file kept for the archive `digest`.
+    pub fn provenance(&self, digest: &str) -> Option<String> {
+        std::fs::read_to_string(self.archive(digest).with_extension("tgz.prov")).ok()
     }
 
     pub fn remember(&self, key: &str, p: &Pulled) -> Result<(), Error> {
         let path = self.reference(key);
-        let text = serde_json::json!({"reference": key, "version": p.version, "digest": p.digest});
+        let text = serde_json::json!({"reference": key, "version": p.version, "digest": p.digest, "file_name": p.file_name});
         std::fs::write(&path, text.to_string()).map_err(|e| io("write", &path, e))
     }
 }

@@ -193,36 +193,39 @@ fn fetch_all(
     let targets: Vec<PathBuf> = (locked.iter())
         .map(|(name, version, _)| charts.join(format!("{name}-{version}.tgz")))
         .collect();
-    let mut written = Vec::new();
+    // Every archive is pulled (and verified, with --verify) before charts/ changes.
+    let mut sources = Vec::new();
     for ((name, version, repository), target) in locked.iter().zip(&targets) {
-        if repository.is_empty() {
+        if repository.is_empty() || repository.starts_with("file://") {
             continue;
         }
-        let target = target.clone();
         let d = Dependency {
             name: name.clone(),
             version: version.clone(),
             repository: repository.clone(),
             ..Default::default()
         };
+        let opts = PullOptions {
+            version: Some(version.clone()),
+            ..opts.clone()
+        };
+        sources.push((target, pull(&reference(&d, &opts)?, &opts)?.path));
+    }
+    let mut written = Vec::new();
+    for ((name, _, repository), target) in locked.iter().zip(&targets) {
         let source = match repository.strip_prefix("file://") {
-            Some(path) => package_local(&dir.join(path), &target)?,
-            None => {
-                pull(
-                    &reference(&d, opts)?,
-                    &PullOptions {
-                        version: Some(version.clone()),
-                        ..opts.clone()
-                    },
-                )?
-                .path
-            }
+            Some(path) => package_local(&dir.join(path), target)?,
+            None if repository.is_empty() => continue,
+            None => (sources.iter())
+                .find(|(t, _)| *t == target)
+                .map(|(_, s)| s.clone())
+                .expect("pulled above"),
         };
         remove_other_versions(&charts, name, &targets);
-        if source != target {
-            std::fs::copy(&source, &target).map_err(|e| io(&target, e))?;
+        if source != *target {
+            std::fs::copy(&source, target).map_err(|e| io(target, e))?;
         }
-        written.push(target);
+        written.push(target.clone());
     }
     Ok(written)
 }

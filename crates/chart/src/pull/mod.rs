@@ -16,6 +16,7 @@ use crate::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 
 pub use cache::default_cache_dir;
+pub(crate) use cache::digest_of;
 
 /// A chart that is not on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +57,11 @@ pub struct PullOptions {
     /// dependency update|build` do unless `--skip-refresh` (`helm template repo/chart` reads
     /// the cached one).
     pub refresh: bool,
+    /// `--verify`: check the chart against its provenance file (`.prov`, signed by a key of
+    /// the keyring) before it is used.
+    pub verify: bool,
+    /// `--keyring`: the public keys for `--verify` (default: Helm's, `~/.gnupg/pubring.gpg`).
+    pub keyring: Option<PathBuf>,
 }
 
 /// Helm's TLS flags, for registries and repositories alike.
@@ -115,15 +121,41 @@ pub struct Pulled {
     pub digest: String,
     /// Whether it came from the cache without asking the server.
     pub cached: bool,
+    /// The archive's own name (`NAME-VERSION.tgz`, as its provenance file names it).
+    pub file_name: String,
+    /// What `--verify` checked (none without it).
+    pub verified: Option<crate::provenance::Verification>,
 }
 
-/// Pulls `chart` into the cache (or finds it there) and returns where it is.
+/// Pulls `chart` into the cache (or finds it there) and returns where it is; with `--verify`,
+/// only a chart whose provenance file verifies (fetched beside it and kept in the cache).
 pub fn pull(chart: &ChartRef, opts: &PullOptions) -> Result<Pulled, Error> {
+    // The keyring is read first: a missing one fails before anything is fetched.
+    let keyring = opts.verify.then(|| keyring(opts)).transpose()?;
     let cache = cache::Cache::open(opts.cache_dir.clone())?;
+    let mut pulled = fetch(chart, opts, &cache)?;
+    if let Some(keyring) = keyring {
+        pulled.verified = Some(verify_pulled(&pulled, &cache, &keyring)?);
+    }
+    Ok(pulled)
+}
+
+fn keyring(opts: &PullOptions) -> Result<crate::provenance::Keyring, Error> {
+    let path = opts
+        .keyring
+        .clone()
+        .unwrap_or_else(crate::provenance::default_keyring);
+    crate::provenance::Keyring::load(&path)
+}
+
+/// The archive from the cache or the server (with its provenance file under `--verify`).
+fn fetch(chart: &ChartRef, opts: &PullOptions, cache: &cache::Cache) -> Result<Pulled, Error> {
     let key = cache_key(chart, opts.version.as_deref());
-    // A pinned version already pulled needs no server (offline use).
+    // A pinned version already pulled needs no server (offline use), nor does its provenance
+    // once kept.
+    let usable = |hit: &Pulled| !opts.verify || cache.provenance(&hit.digest).is_some();
     if is_exact(opts.version.as_deref()) {
-        if let Some(hit) = cache.lookup(&key) {
+        if let Some(hit) = cache.lookup(&key).filter(usable) {
             return Ok(hit);
         }
     }
@@ -132,8 +164,8 @@ pub fn pull(chart: &ChartRef, opts: &PullOptions) -> Result<Pulled, Error> {
             host,
             repository,
             tag,
-        } => oci::pull(host, repository, tag.as_deref(), opts, &cache),
-        ChartRef::Repo { repo, name } => repo::pull(repo, name, opts, &cache),
+        } => oci::pull(host, repository, tag.as_deref(), opts, cache),
+        ChartRef::Repo { repo, name } => repo::pull(repo, name, opts, cache),
     };
     match fetched {
         Ok(pulled) => {
@@ -144,12 +176,37 @@ pub fn pull(chart: &ChartRef, opts: &PullOptions) -> Result<Pulled, Error> {
             Ok(pulled)
         }
         // Unreachable: what an earlier pull of the same reference chose, said so.
-        Err(e) if e.kind == ErrorKind::Io => match cache.lookup(&key) {
+        Err(e) if e.kind == ErrorKind::Io => match cache.lookup(&key).filter(usable) {
             Some(hit) => Ok(hit),
             None => Err(e),
         },
         Err(e) => Err(e),
     }
+}
+
+/// Checks a pulled archive against the provenance file kept beside it.
+fn verify_pulled(
+    pulled: &Pulled,
+    cache: &cache::Cache,
+    keyring: &crate::provenance::Keyring,
+) -> Result<crate::provenance::Verification, Error> {
+    let shown = format!("{}.prov", pulled.file_name);
+    let prov = cache.provenance(&pulled.digest).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Provenance,
+            format!("{} has no provenance file to verify", pulled.file_name),
+        )
+        .hint(
+            "its publisher did not sign it (helm package --sign); drop --verify to use it unsigned",
+        )
+    })?;
+    let bytes = std::fs::read(&pulled.path).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read {}: {e}", pulled.path.display()),
+        )
+    })?;
+    crate::provenance::verify(&bytes, &pulled.file_name, &prov, &shown, keyring)
 }
 
 fn cache_key(chart: &ChartRef, version: Option<&str>) -> String {

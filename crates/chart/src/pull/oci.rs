@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 use std::path::PathBuf;
 
 const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+const PROVENANCE_LAYER: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// `HOST/PATH/NAME[:TAG]` (after `oci://`).
@@ -64,23 +65,40 @@ pub(super) fn pull(
             .hint("push charts with `helm push`")
         })?
         .to_string();
+    let what = format!("oci://{host}/{repository}:{version}");
+    if opts.verify && cache.provenance(&digest).is_none() {
+        let layer = (manifest["layers"].as_array().into_iter().flatten())
+            .find(|l| l["mediaType"] == PROVENANCE_LAYER)
+            .and_then(|l| l["digest"].as_str());
+        if let Some(layer) = layer {
+            let answer = session.get(&session.url(&format!("blobs/{layer}")), "*/*")?;
+            let text = String::from_utf8(answer.body)
+                .map_err(|_| fetch_error(format!("{what}: its provenance layer is not text")))?;
+            cache.store_provenance(&digest, &text)?;
+        }
+    }
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    let file_name = format!("{name}-{version}.tgz");
     if let Some(path) = cache.archive_if_present(&digest) {
         return Ok(Pulled {
             path,
             version,
             digest,
             cached: true,
+            file_name,
+            verified: None,
         });
     }
     let blob_url = session.url(&format!("blobs/{digest}"));
     let answer = session.get(&blob_url, "*/*")?;
-    let what = format!("oci://{host}/{repository}:{version}");
     let (path, digest) = cache.store(&answer.body, Some(&digest), &what)?;
     Ok(Pulled {
         path,
         version,
         digest,
         cached: false,
+        file_name,
+        verified: None,
     })
 }
 

@@ -167,25 +167,42 @@ pub(super) fn pull(
     let url = absolute(&repo.url, url);
     let what = format!("chart {name} {version} of {}", repo.shown());
     let listed = entry["digest"].as_str().map(prefixed);
-    let cached = listed.and_then(|d| Some((cache.archive_if_present(&d)?, d)));
-    if let Some((path, digest)) = cached {
-        return Ok(Pulled {
-            path,
-            version: version.to_string(),
-            digest,
-            cached: true,
-        });
+    let hit = listed.and_then(|d| Some((cache.archive_if_present(&d)?, d)));
+    let cached = hit.is_some();
+    let (path, digest) = match hit {
+        Some(hit) => hit,
+        None => {
+            let answer = client.get(&url, &repo.auth_for(&url))?;
+            if answer.status != 200 {
+                return Err(status_error(&what, &url, &answer));
+            }
+            cache.store(&answer.body, entry["digest"].as_str(), &what)?
+        }
+    };
+    if opts.verify && cache.provenance(&digest).is_none() {
+        // Beside the archive, as `helm package --sign` and `helm repo index` leave it.
+        let prov_url = format!("{url}.prov");
+        let answer = client.get(&prov_url, &repo.auth_for(&prov_url))?;
+        match answer.status {
+            200 => cache.store_provenance(&digest, &String::from_utf8_lossy(&answer.body))?,
+            404 => {}
+            _ => {
+                return Err(status_error(
+                    &format!("the provenance of {what}"),
+                    &prov_url,
+                    &answer,
+                ))
+            }
+        }
     }
-    let answer = client.get(&url, &repo.auth_for(&url))?;
-    if answer.status != 200 {
-        return Err(status_error(&what, &url, &answer));
-    }
-    let (path, digest) = cache.store(&answer.body, entry["digest"].as_str(), &what)?;
+    let file_name = url.rsplit('/').next().unwrap_or(&url).to_string();
     Ok(Pulled {
         path,
         version: version.to_string(),
         digest,
-        cached: false,
+        cached,
+        file_name,
+        verified: None,
     })
 }
 
