@@ -297,19 +297,21 @@ fn main() {
         return;
     }
     let berth = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
-    if let Ok(keep) = std::env::var("BERTH_BENCH_KEEP") {
-        generate(Path::new(&keep), SIZES[SIZES.len() - 1]);
-    }
-    let Some(go) = support::gorender() else {
-        eprintln!("render bench skipped: Go reference renderer not available (set BERTH_GORENDER or put go on PATH)");
-        return;
-    };
     let sizes: Vec<usize> = match std::env::var("BERTH_RENDER_SERVICES") {
         Ok(list) => list
             .split(',')
             .filter_map(|n| n.trim().parse().ok())
             .collect(),
         Err(_) => SIZES.to_vec(),
+    };
+    if let Ok(keep) = std::env::var("BERTH_BENCH_KEEP") {
+        // The largest folder asked for, kept for profiling; nothing is measured.
+        generate(Path::new(&keep), sizes.iter().copied().max().unwrap_or(SIZES[0]));
+        return;
+    }
+    let Some(go) = support::gorender() else {
+        eprintln!("render bench skipped: Go reference renderer not available (set BERTH_GORENDER or put go on PATH)");
+        return;
     };
     let mut worst = f64::MAX;
     for services in sizes {

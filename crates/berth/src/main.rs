@@ -198,9 +198,8 @@ fn render_only() -> clap::Command {
         .subcommand(render)
 }
 
-/// The stack berth runs on, and its render threads: deeply nested templates and values recurse
-/// (Go grows its stacks; a Rust thread's is fixed). Only the pages a run touches are used.
-const STACK: usize = 1 << 30;
+/// The stack of berth's render threads: deeply nested templates and values recurse (Go grows
+/// its stacks; a Rust thread's is fixed). Only the pages a run touches are used.
 const WORKER_STACK: usize = 256 << 20;
 
 fn main() -> ExitCode {
@@ -208,15 +207,9 @@ fn main() -> ExitCode {
         // Read by std when it spawns a thread without a size of its own: the render workers.
         std::env::set_var("RUST_MIN_STACK", WORKER_STACK.to_string());
     }
-    match std::thread::Builder::new()
-        .name("berth".into())
-        .stack_size(STACK)
-        .spawn(run)
-    {
-        Ok(t) => t.join().unwrap_or(ExitCode::FAILURE),
-        // No room for a big stack (a tight address-space limit): run here.
-        Err(_) => run(),
-    }
+    // On a 1 GiB stack segment of this thread (see `on_own_stack`): a thread of its own for
+    // that also took a fresh heap segment, and the huge page behind it zeroed, for every run.
+    berth_template::on_own_stack(run)
 }
 
 impl Command {

@@ -306,7 +306,9 @@ impl DeployFolder {
             .iter()
             .map(|&i| self.templates[i].text.len())
             .sum();
-        let threads = if set.calls_any(&["set", "unset", "merge"]) || bytes < 32 * 1024 {
+        // A thread's start (its stack, a fresh heap segment) costs about what rendering
+        // 30 KiB of templates does: a small folder stays on this thread.
+        let threads = if set.calls_any(&["set", "unset", "merge"]) || bytes < 64 * 1024 {
             1
         } else {
             berth_template::cores().min(renderable.len()).max(1)
