@@ -306,7 +306,10 @@ fn main() {
     };
     if let Ok(keep) = std::env::var("BERTH_BENCH_KEEP") {
         // The largest folder asked for, kept for profiling; nothing is measured.
-        generate(Path::new(&keep), sizes.iter().copied().max().unwrap_or(SIZES[0]));
+        generate(
+            Path::new(&keep),
+            sizes.iter().copied().max().unwrap_or(SIZES[0]),
+        );
         return;
     }
     let Some(go) = support::gorender() else {
