@@ -657,28 +657,63 @@ fn dependencies_are_updated_built_and_locked_as_helm_does() {
     assert!(lock(&ours).contains("version: 0.2.0"), "{}", lock(&ours));
 }
 
-/// A GnuPG signing key made in `home` (a fresh GNUPGHOME) for `name`; its public and secret
-/// keyrings as `gpg --export` writes them (what Helm's `--keyring` reads).
+/// `gpg` with the GnuPG home `dir`, without prompts; its stdout.
+fn gpg(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(dir)
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args(args)
+        .output()
+        .expect("gpg: ./scripts/test.sh installs gnupg");
+    assert!(out.status.success(), "gpg {args:?}: {}", text(&out));
+    out.stdout
+}
+
+/// A GnuPG signing key made in `home` (a fresh GNUPGHOME) for `name`, with a signing subkey;
+/// its public and secret keyrings as `gpg --export` writes them (what Helm's `--keyring`
+/// reads).
 fn signing_key(tmp: &Tmp, home: &str, name: &str) -> (PathBuf, PathBuf) {
     let dir = tmp.path(home);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        let out = Command::new("gpg")
-            .arg("--homedir")
-            .arg(&dir)
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-            .args(args)
-            .output()
-            .expect("gpg: ./scripts/test.sh installs gnupg");
-        assert!(out.status.success(), "gpg {args:?}: {}", text(&out));
-        out.stdout
-    };
-    gpg(&["--quick-gen-key", name, "rsa2048", "sign", "never"]);
+    gpg(&dir, &["--quick-gen-key", name, "rsa2048", "sign", "never"]);
+    let primary = String::from_utf8(gpg(&dir, &["--list-keys", "--with-colons"])).unwrap();
+    let fingerprint = (primary.lines())
+        .find_map(|l| l.strip_prefix("fpr:::::::::"))
+        .map(|f| f.trim_end_matches(':').to_string())
+        .unwrap();
+    gpg(
+        &dir,
+        &["--quick-add-key", &fingerprint, "rsa2048", "sign", "never"],
+    );
     let (public, secret) = (dir.join("pub.gpg"), dir.join("sec.gpg"));
-    std::fs::write(&public, gpg(&["--export"])).unwrap();
-    std::fs::write(&secret, gpg(&["--export-secret-keys"])).unwrap();
+    std::fs::write(&public, gpg(&dir, &["--export"])).unwrap();
+    std::fs::write(&secret, gpg(&dir, &["--export-secret-keys"])).unwrap();
     (public, secret)
+}
+
+/// `prov` signed again by the signing subkey of the key in `home` (helm signs with the primary).
+fn sign_with_subkey(tmp: &Tmp, home: &str, prov: &Path, to: &Path) {
+    let dir = tmp.path(home);
+    let keys = String::from_utf8(gpg(
+        &dir,
+        &["--list-keys", "--with-colons", "--with-subkey-fingerprints"],
+    ))
+    .unwrap();
+    let subkey = (keys.lines())
+        .filter_map(|l| l.strip_prefix("fpr:::::::::"))
+        .nth(1)
+        .map(|f| format!("{}!", f.trim_end_matches(':')))
+        .unwrap();
+    let plain = gpg(&dir, &["--decrypt", prov.to_str().unwrap()]);
+    let plain_file = dir.join("plain.txt");
+    std::fs::write(&plain_file, plain).unwrap();
+    let (to, plain_file) = (to.to_str().unwrap(), plain_file.to_str().unwrap());
+    gpg(
+        &dir,
+        &["--local-user", &subkey, "--clearsign", "-o", to, plain_file],
+    );
 }
 
 #[test]
@@ -719,6 +754,24 @@ fn signed_charts_verify_as_helm_verifies_them() {
         "{}",
         text(&out)
     );
+
+    // Signed by the signing subkey: both name the primary key.
+    let by_subkey = tmp.path("by-subkey");
+    std::fs::create_dir_all(&by_subkey).unwrap();
+    std::fs::copy(&signed, by_subkey.join("guestbook-0.1.0.tgz")).unwrap();
+    let prov = PathBuf::from(format!("{archive}.prov"));
+    sign_with_subkey(
+        &tmp,
+        "gpg",
+        &prov,
+        &by_subkey.join("guestbook-0.1.0.tgz.prov"),
+    );
+    let copy = by_subkey.join("guestbook-0.1.0.tgz");
+    let copy = copy.to_str().unwrap();
+    let by_helm = tmp.helm(&["verify", copy, "--keyring", public]);
+    let berth = tmp.berth(&["verify", copy, "--keyring", public]);
+    assert!(berth.status.success(), "{}", text(&berth));
+    assert_eq!(berth.stdout, by_helm.stdout);
 
     // Refused, as helm refuses: a signer not in the keyring, an archive that is not the one
     // signed, a chart folder, a keyring that is not there.

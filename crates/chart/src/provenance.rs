@@ -146,9 +146,9 @@ fn check_signature(
             key.primary_key.legacy_key_id(),
             msg.verify(&key.primary_key).is_ok(),
         ));
-        let subs = key
-            .public_subkeys
-            .iter()
+        // A subkey counts only when its primary key bound it (as Go's openpgp reads keys).
+        let subs = (key.public_subkeys.iter())
+            .filter(|s| s.verify_bindings(&key.primary_key).is_ok())
             .map(|s| (s.key.legacy_key_id(), msg.verify(&s.key).is_ok()));
         for (id, ok) in primary.chain(subs) {
             known |= issuers.contains(&hex(id.as_ref()));
