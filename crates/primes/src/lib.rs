@@ -187,21 +187,28 @@ fn idle_priority() {
 /// `rsa.GenerateKey` (which helm runs) does after FIPS 186-5. For sizes the kernel does not
 /// take, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
-    search::<LIMBS>(stop, miller_rabin::strong_probable_primes)
+    let kernel = miller_rabin::strong_probable_primes;
+    search::<LIMBS>(stop, kernel, miller_rabin::lanes())
         .map(|p| BigUint::from_bytes_be(&p.to_be_bytes()))
 }
 
 /// A batch test as [`miller_rabin::strong_probable_primes`]: `None` where it cannot take it.
 type Kernel = fn(&[&[u64]], &[&[u64]]) -> Option<u8>;
 
-/// [`prime`] with the given kernel (so that tests can take every way here).
-fn search<const LIMBS: usize>(stop: &dyn Fn() -> bool, kernel: Kernel) -> Option<Uint<LIMBS>> {
+/// [`prime`] with the given kernel (so that tests can take every way here), `width`
+/// candidates at a time: what the kernel tests at once for the price of one (on 64-bit words
+/// one, so the search stops at the first prime instead of testing the rest of a batch).
+fn search<const LIMBS: usize>(
+    stop: &dyn Fn() -> bool,
+    kernel: Kernel,
+    width: usize,
+) -> Option<Uint<LIMBS>> {
     let mut rng = rand_core10::UnwrapErr(getrandom4::SysRng);
     let mut window = sieve::Candidates::<LIMBS>::random(&mut rng);
     let two = Uint::<LIMBS>::from_u8(2);
     let twos = [&two.as_words()[..]; 8];
     while !stop() {
-        let batch: Vec<Uint<LIMBS>> = window.by_ref().take(8).collect();
+        let batch: Vec<Uint<LIMBS>> = window.by_ref().take(width).collect();
         if batch.is_empty() {
             window = sieve::Candidates::random(&mut rng);
             continue;
@@ -283,11 +290,37 @@ mod tests {
             ("crypto-primes", |_, _| None),
         ];
         for (name, kernel) in kernels {
-            let p = super::search::<{ U1024::LIMBS }>(&|| false, kernel).unwrap();
+            let p = super::search::<{ U1024::LIMBS }>(&|| false, kernel, 8).unwrap();
             assert!(is_prime(Flavor::Any, &p), "{p}, {name}");
             assert!(p.bit(1023).to_bool() && p.bit(1022).to_bool(), "{p}");
-            let p = super::search::<{ U2048::LIMBS }>(&|| false, kernel).unwrap();
+            let p = super::search::<{ U2048::LIMBS }>(&|| false, kernel, 8).unwrap();
             assert!(is_prime(Flavor::Any, &p) && p.bit(2047).to_bool(), "{p}");
+        }
+    }
+
+    /// Not a check: the search's speed, per kernel, for the notes.
+    /// `cargo test -p berth-primes --release -- --ignored --nocapture search_speed`
+    #[test]
+    #[ignore]
+    fn search_speed() {
+        use crypto_bigint::U1024;
+        let kernels: [(&str, super::Kernel, usize); 3] = [
+            (
+                "this processor's",
+                super::miller_rabin::strong_probable_primes,
+                super::miller_rabin::lanes(),
+            ),
+            ("8-wide", super::miller_rabin::strong_probable_primes, 8),
+            ("crypto-primes", |_, _| None, 8),
+        ];
+        for (name, kernel, width) in kernels {
+            let runs = 100;
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                super::search::<{ U1024::LIMBS }>(&|| false, kernel, width).unwrap();
+            }
+            let each = start.elapsed() / runs;
+            println!("1024-bit prime, {name} kernel: {each:?} each (mean of {runs})");
         }
     }
 
@@ -295,7 +328,7 @@ mod tests {
     fn a_search_asked_to_stop_gives_up() {
         use crypto_bigint::U1024;
         let kernel = super::miller_rabin::portable_batch;
-        assert_eq!(super::search::<{ U1024::LIMBS }>(&|| true, kernel), None);
+        assert_eq!(super::search::<{ U1024::LIMBS }>(&|| true, kernel, 8), None);
     }
 
     #[test]

@@ -26,6 +26,16 @@ pub(super) fn strong_probable_primes(moduli: &[&[u64]], bases: &[&[u64]]) -> Opt
     batch(moduli, bases, Backend::Scalar)
 }
 
+/// Pairs [`strong_probable_primes`] tests at once for the price of one: eight lanes with
+/// IFMA, else one.
+pub(super) fn lanes() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if ifma::available() {
+        return 8;
+    }
+    1
+}
+
 /// Which compilation of the kernel runs a batch.
 #[derive(Clone, Copy, Debug)]
 enum Backend {
