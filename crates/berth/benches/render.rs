@@ -207,6 +207,7 @@ fn variables(count: usize) -> serde_json::Value {
 }
 
 fn generate(dir: &Path, services: usize) {
+    std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("_helpers.yaml"), helpers()).unwrap();
     for i in 0..services {
         std::fs::write(dir.join(format!("svc{i:03}.yaml")), service(i)).unwrap();

@@ -728,15 +728,20 @@ fn split_documents(out: &str) -> Vec<DocSpan> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut first_line = 1;
-    let mut off = 0;
-    for (line_no, line) in (1..).zip(out.split_inclusive('\n')) {
-        let t = line.trim_end();
+    // Line starts, with their 1-based numbers; only those that begin `---` are looked at.
+    let breaks = memchr::memchr_iter(b'\n', out.as_bytes()).map(|i| i + 1);
+    let starts = std::iter::once(0).chain(breaks.filter(|&s| s < out.len()));
+    for (line_no, off) in (1..).zip(starts) {
+        if !out[off..].starts_with("---") {
+            continue;
+        }
+        let end = memchr::memchr(b'\n', &out.as_bytes()[off..]).map_or(out.len(), |i| off + i + 1);
+        let t = out[off..end].trim_end();
         if t == "---" || t.starts_with("--- ") || t.starts_with("---\t") {
             docs.push((start, off, first_line));
-            start = off + line.len();
+            start = end;
             first_line = line_no + 1;
         }
-        off += line.len();
     }
     docs.push((start, out.len(), first_line));
     let mut result = Vec::new();

@@ -53,6 +53,12 @@ pub(super) fn portable_batch(moduli: &[&[u64]], bases: &[&[u64]]) -> Option<u8> 
     batch(moduli, bases, Backend::Portable)
 }
 
+/// [`strong_probable_primes`] on 64-bit words, one pair at a time, on any processor.
+#[cfg(test)]
+pub(super) fn scalar_batch(moduli: &[&[u64]], bases: &[&[u64]]) -> Option<u8> {
+    batch(moduli, bases, Backend::Scalar)
+}
+
 /// Checks the batch and runs it on `backend`.
 fn batch(moduli: &[&[u64]], bases: &[&[u64]], backend: Backend) -> Option<u8> {
     if moduli.is_empty() || moduli.len() > 8 || bases.len() != moduli.len() {
@@ -375,8 +381,15 @@ mod ifma {
 
     type V = __m512i;
 
+    /// Whether this processor has the instructions, and `BERTH_PRIMES_NO_IFMA` does not ask to
+    /// do without them (to measure here what a processor without them does).
     pub(super) fn available() -> bool {
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512ifma")
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512ifma")
+                && std::env::var_os("BERTH_PRIMES_NO_IFMA").is_none()
+        })
     }
 
     kernel!(#[target_feature(enable = "avx512f,avx512ifma")]);

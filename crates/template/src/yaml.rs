@@ -416,7 +416,8 @@ fn style(s: &str) -> Style {
         plain = false;
     }
     let first = b[0];
-    if b"#,[]{}&*!|>'\"%@`".contains(&first) {
+    const INDICATORS: [bool; 256] = byte_set(b"#,[]{}&*!|>'\"%@`");
+    if INDICATORS[first as usize] {
         plain = false;
     }
     if matches!(first, b'-' | b'?' | b':') && (b.len() == 1 || b[1] == b' ') {
@@ -640,6 +641,17 @@ fn first_document(s: &str) -> &str {
         offset += line.len();
     }
     s
+}
+
+/// A table of which bytes are in `bytes`: a lookup where `<[u8]>::contains` would call memchr.
+pub(crate) const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
 }
 
 #[cfg(test)]
