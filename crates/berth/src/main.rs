@@ -1,5 +1,6 @@
 //! The `berth` command line.
 
+mod alloc;
 mod cluster;
 mod control;
 mod dependency;
@@ -16,7 +17,7 @@ mod verify;
 
 /// Rendering makes many small allocations; mimalloc makes them (and the page faults) cheaper.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::MiMalloc = alloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
 use owo_colors::OwoColorize;
