@@ -73,14 +73,22 @@ mod tests {
                 // SAFETY: non-zero sizes; each block is freed with its layout.
                 unsafe {
                     let p = a.alloc(layout);
-                    assert!(!p.is_null() && p as usize % align == 0, "{size} {align}");
+                    assert!(
+                        !p.is_null() && (p as usize).is_multiple_of(align),
+                        "{size} {align}"
+                    );
                     p.write_bytes(0xAB, size);
                     let q = a.realloc(p, layout, size * 3);
-                    assert!(!q.is_null() && q as usize % align == 0, "{size} {align}");
+                    assert!(
+                        !q.is_null() && (q as usize).is_multiple_of(align),
+                        "{size} {align}"
+                    );
                     assert!((0..size).all(|i| *q.add(i) == 0xAB));
                     a.dealloc(q, Layout::from_size_align(size * 3, align).unwrap());
                     let z = a.alloc_zeroed(layout);
-                    assert!(z as usize % align == 0 && (0..size).all(|i| *z.add(i) == 0));
+                    assert!(
+                        (z as usize).is_multiple_of(align) && (0..size).all(|i| *z.add(i) == 0)
+                    );
                     a.dealloc(z, layout);
                 }
             }

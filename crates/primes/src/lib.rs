@@ -310,8 +310,16 @@ mod tests {
                 super::miller_rabin::strong_probable_primes,
                 super::miller_rabin::lanes(),
             ),
-            ("64-bit words, 1 at a time", super::miller_rabin::scalar_batch, 1),
-            ("64-bit words, 8 at a time", super::miller_rabin::scalar_batch, 8),
+            (
+                "64-bit words, 1 at a time",
+                super::miller_rabin::scalar_batch,
+                1,
+            ),
+            (
+                "64-bit words, 8 at a time",
+                super::miller_rabin::scalar_batch,
+                8,
+            ),
             ("crypto-primes", |_, _| None, 8),
         ];
         for (name, kernel, width) in kernels {
