@@ -323,7 +323,10 @@ mod tests {
             ("crypto-primes", |_, _| None, 8),
         ];
         for (name, kernel, width) in kernels {
-            let runs: u32 = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
+            let runs: u32 = std::env::var("RUNS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(200);
             let start = std::time::Instant::now();
             for _ in 0..runs {
                 super::search::<{ U1024::LIMBS }>(&|| false, kernel, width).unwrap();

@@ -668,7 +668,10 @@ mod tests {
         use super::*;
 
         fn on_ifma() -> Backend {
-            assert!(ifma::available(), "this processor has no AVX-512 IFMA");
+            assert!(
+                ifma::available(),
+                "this processor has no AVX-512 IFMA, or BERTH_PRIMES_NO_IFMA is set"
+            );
             Backend::Ifma
         }
 
