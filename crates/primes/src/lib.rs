@@ -299,7 +299,7 @@ mod tests {
     }
 
     /// Not a check: the search's speed, per kernel, for the notes.
-    /// `cargo test -p berth-primes --release -- --ignored --nocapture search_speed`
+    /// `RUNS=800 cargo test -p berth-primes --release -- --ignored --nocapture search_speed`
     #[test]
     #[ignore]
     fn search_speed() {
