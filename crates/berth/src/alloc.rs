@@ -15,30 +15,38 @@ const WORD: usize = std::mem::size_of::<usize>();
 
 pub struct MiMalloc;
 
+/// A block for `layout` from the plain call where every block has its alignment, else from the
+/// aligned one.
+///
+/// # Safety
+/// `plain` and `aligned` are mimalloc's allocation calls of one kind (both zeroing or neither).
+unsafe fn allocate(
+    layout: Layout,
+    plain: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    // SAFETY: mimalloc's allocation calls take any size and alignment; null reports failure.
+    unsafe {
+        if layout.align() <= WORD {
+            plain(layout.size()) as *mut u8
+        } else {
+            aligned(layout.size(), layout.align()) as *mut u8
+        }
+    }
+}
+
 // SAFETY: each method hands the layout's size and alignment to the mimalloc call that honours
 // them (plain calls only where every block already has that alignment), and frees with mi_free,
 // which takes blocks from all of them.
 unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: mimalloc's allocation calls take any size; null reports failure.
-        unsafe {
-            if layout.align() <= WORD {
-                mi::mi_malloc(layout.size()) as *mut u8
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
-            }
-        }
+        // SAFETY: as `allocate` asks.
+        unsafe { allocate(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as `alloc`.
-        unsafe {
-            if layout.align() <= WORD {
-                mi::mi_zalloc(layout.size()) as *mut u8
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
-            }
-        }
+        // SAFETY: as `allocate` asks.
+        unsafe { allocate(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
