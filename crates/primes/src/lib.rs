@@ -280,20 +280,22 @@ mod tests {
     }
 
     /// Every way gives primes of the asked shape that crypto-primes' Baillie-PSW test
-    /// accepts: with the kernel (compiled on arrays, so on every processor) and without it.
+    /// accepts: with the kernel (compiled on arrays, so on every processor), on 64-bit words
+    /// (what processors without IFMA run) and without either.
     #[test]
     fn every_search_finds_primes_bpsw_accepts() {
         use crypto_bigint::{U1024, U2048};
         use crypto_primes::{is_prime, Flavor};
-        let kernels: [(&str, super::Kernel); 2] = [
-            ("kernel", super::miller_rabin::portable_batch),
-            ("crypto-primes", |_, _| None),
+        let kernels: [(&str, super::Kernel, usize); 3] = [
+            ("kernel", super::miller_rabin::portable_batch, 8),
+            ("64-bit words", super::miller_rabin::scalar_batch, 1),
+            ("crypto-primes", |_, _| None, 8),
         ];
-        for (name, kernel) in kernels {
-            let p = super::search::<{ U1024::LIMBS }>(&|| false, kernel, 8).unwrap();
+        for (name, kernel, width) in kernels {
+            let p = super::search::<{ U1024::LIMBS }>(&|| false, kernel, width).unwrap();
             assert!(is_prime(Flavor::Any, &p), "{p}, {name}");
             assert!(p.bit(1023).to_bool() && p.bit(1022).to_bool(), "{p}");
-            let p = super::search::<{ U2048::LIMBS }>(&|| false, kernel, 8).unwrap();
+            let p = super::search::<{ U2048::LIMBS }>(&|| false, kernel, width).unwrap();
             assert!(is_prime(Flavor::Any, &p) && p.bit(2047).to_bool(), "{p}");
         }
     }
