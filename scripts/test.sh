@@ -219,15 +219,18 @@ if [ -z "${BERTH_CHART_CORPUS:-}" ]; then
   skipped=$((skipped + 1))
   missing+=("the chart corpus (../shared/charts beside the checkout, or BERTH_CHART_CORPUS)")
 fi
-# Tests of processor instructions (named `avx512_ifma`) run where the processor has them. A
-# missing instruction set is no prerequisite this script could install: those tests are
-# reported as skipped for this hardware, and CI=true does not fail on them (the same code's
-# logic runs everywhere, compiled without the instructions).
+# Tests of processor instructions (named `avx512_ifma` and `avx512f`) run where the processor
+# has them. A missing instruction set is no prerequisite this script could install: those
+# tests are reported as skipped for this hardware, and CI=true does not fail on them (the same
+# code's logic runs everywhere, compiled without the instructions).
 hw_skipped=0
-if ! grep -qw avx512ifma /proc/cpuinfo 2>/dev/null; then
-  filter+=(--skip avx512_ifma)
-  hw_skipped=$(cargo test -p berth-primes --locked -q -- --list 2>/dev/null | grep -c 'avx512_ifma.*: test$' || true)
-fi
+for isa in avx512ifma:avx512_ifma avx512f:avx512f; do
+  if ! grep -qw "${isa%%:*}" /proc/cpuinfo 2>/dev/null; then
+    filter+=(--skip "${isa#*:}")
+    n=$(cargo test -p berth-primes --locked -q -- --list 2>/dev/null | grep -c "${isa#*:}.*: test\$" || true)
+    hw_skipped=$((hw_skipped + n))
+  fi
+done
 # Output goes to the log and is followed until cargo ends: a process a failed test left behind
 # can hold the log open, but never the run.
 cargo test --workspace --locked --no-fail-fast -- "${filter[@]}" >"$log" 2>&1 &
@@ -266,7 +269,7 @@ fi
 echo "$machete_summary"
 echo "$fuzz_summary"
 if [ "$hw_skipped" -gt 0 ]; then
-  echo "skipped for this hardware: $hw_skipped tests of AVX-512 IFMA instructions (this processor has none)"
+  echo "skipped for this hardware: $hw_skipped tests of AVX-512 (F or IFMA) instructions this processor lacks"
 fi
 if [ "$skipped" -gt 0 ]; then
   for m in "${missing[@]}"; do

@@ -182,18 +182,18 @@ fn idle_priority() {
 /// sieve that is a prime by the test below.
 ///
 /// The candidates go eight at a time through Miller-Rabin to base 2 ([`miller_rabin`]: on
-/// AVX-512 IFMA all eight at once, elsewhere one by one on 64-bit words, [`scalar`]), and the
-/// first that passes through [`RANDOM_ROUNDS`] more rounds to random bases, as Go's
+/// AVX-512 all eight at once, elsewhere one by one on 64-bit words, [`scalar`]), and the first
+/// that passes through [`RANDOM_ROUNDS`] more rounds to random bases, as Go's
 /// `rsa.GenerateKey` (which helm runs) does after FIPS 186-5. For sizes the kernel does not
 /// take, crypto-primes' BPSW test decides.
 fn prime<const LIMBS: usize>(stop: &dyn Fn() -> bool) -> Option<BigUint> {
-    let kernel = miller_rabin::strong_probable_primes;
+    let kernel = &miller_rabin::strong_probable_primes;
     search::<LIMBS>(stop, kernel, miller_rabin::lanes())
         .map(|p| BigUint::from_bytes_be(&p.to_be_bytes()))
 }
 
 /// A batch test as [`miller_rabin::strong_probable_primes`]: `None` where it cannot take it.
-type Kernel = fn(&[&[u64]], &[&[u64]]) -> Option<u8>;
+type Kernel<'a> = &'a dyn Fn(&[&[u64]], &[&[u64]]) -> Option<u8>;
 
 /// [`prime`] with the given kernel (so that tests can take every way here), `width`
 /// candidates at a time: what the kernel tests at once for the price of one (on 64-bit words
@@ -284,12 +284,14 @@ mod tests {
     /// (what processors without IFMA run) and without either.
     #[test]
     fn every_search_finds_primes_bpsw_accepts() {
+        use super::miller_rabin::{batch, Backend};
         use crypto_bigint::{U1024, U2048};
         use crypto_primes::{is_prime, Flavor};
-        let kernels: [(&str, super::Kernel, usize); 3] = [
-            ("kernel", super::miller_rabin::portable_batch, 8),
-            ("64-bit words", super::miller_rabin::scalar_batch, 1),
-            ("crypto-primes", |_, _| None, 8),
+        let kernels: [(&str, super::Kernel, usize); 4] = [
+            ("radix 2^52", &|m, b| batch(m, b, Backend::Portable52), 8),
+            ("radix 2^28", &|m, b| batch(m, b, Backend::Portable28), 4),
+            ("64-bit words", &|m, b| batch(m, b, Backend::Words), 1),
+            ("crypto-primes", &|_, _| None, 8),
         ];
         for (name, kernel, width) in kernels {
             let p = super::search::<{ U1024::LIMBS }>(&|| false, kernel, width).unwrap();
@@ -305,33 +307,22 @@ mod tests {
     #[test]
     #[ignore]
     fn search_speed() {
+        use super::miller_rabin::{batch, Backend};
         use crypto_bigint::U1024;
-        let kernels: [(&str, super::Kernel, usize); 4] = [
-            (
-                "this processor's",
-                super::miller_rabin::strong_probable_primes,
-                super::miller_rabin::lanes(),
-            ),
-            (
-                "64-bit words, 1 at a time",
-                super::miller_rabin::scalar_batch,
-                1,
-            ),
-            (
-                "64-bit words, 8 at a time",
-                super::miller_rabin::scalar_batch,
-                8,
-            ),
-            ("crypto-primes", |_, _| None, 8),
-        ];
-        for (name, kernel, width) in kernels {
+        let backends = Backend::SEARCH.iter().filter(|b| b.supported());
+        for backend in backends.copied().map(Some).chain([None]) {
+            let (name, width) = match backend {
+                Some(b) => (format!("{}, {} at a time", b.name(), b.lanes()), b.lanes()),
+                None => ("crypto-primes".to_string(), 8),
+            };
+            let kernel = |m: &[&[u64]], n: &[&[u64]]| backend.and_then(|b| batch(m, n, b));
             let runs: u32 = std::env::var("RUNS")
                 .ok()
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(200);
             let start = std::time::Instant::now();
             for _ in 0..runs {
-                super::search::<{ U1024::LIMBS }>(&|| false, kernel, width).unwrap();
+                super::search::<{ U1024::LIMBS }>(&|| false, &kernel, width).unwrap();
             }
             let each = start.elapsed() / runs;
             println!("1024-bit prime, {name} kernel: {each:?} each (mean of {runs})");
@@ -340,8 +331,9 @@ mod tests {
 
     #[test]
     fn a_search_asked_to_stop_gives_up() {
+        use super::miller_rabin::{batch, Backend};
         use crypto_bigint::U1024;
-        let kernel = super::miller_rabin::portable_batch;
+        let kernel = &|m: &[&[u64]], b: &[&[u64]]| batch(m, b, Backend::Portable52);
         assert_eq!(super::search::<{ U1024::LIMBS }>(&|| true, kernel, 8), None);
     }
 
