@@ -277,8 +277,8 @@ fn shr<const N: usize>(x: &[u64; N], k: u32) -> [u64; N] {
 
 /// The kernel over the lane operations of the module it is expanded in: a vector type `V` of
 /// `LANES` 64-bit lanes, `zero`, `splat`, `lanes`, `add`, `sub`, `eq` and `blend` with the
-/// meaning of the instructions they name, and the radix: `BITS`, `montmul`, `montsqr`, `low`
-/// and `high` (from [`radix52!`] or [`radix28!`]). `$feature` is put on every function (the target
+/// meaning of the instructions they name, `shr_bits` (a shift right by the radix's bits), and
+/// the radix: `BITS`, `montmul` and `montsqr` (from [`radix52!`] or [`radix28!`]). `$feature` is put on every function (the target
 /// features, or `inline`).
 macro_rules! kernel {
     (#[$feature:meta]) => {
@@ -305,6 +305,19 @@ macro_rules! kernel {
         #[$feature]
         fn columns<const L: usize>(limbs: &[[u64; L]; LANES]) -> [V; L] {
             std::array::from_fn(|k| lanes(std::array::from_fn(|l| limbs[l][k])))
+        }
+
+        const MASK: u64 = (1 << BITS) - 1;
+
+        /// A limb's own bits.
+        #[$feature]
+        fn low(a: V) -> V {
+            and(a, splat(MASK))
+        }
+        /// What a column carries to the next.
+        #[$feature]
+        fn high(a: V) -> V {
+            shr_bits(a)
         }
 
         /// `2x` for `x < 2n` (below `4n`), limbs normalized to `BITS` bits.
@@ -481,7 +494,6 @@ macro_rules! kernel {
 macro_rules! radix52 {
     (#[$feature:meta]) => {
         const BITS: u32 = 52;
-        const MASK: u64 = (1 << BITS) - 1;
 
         /// Adds `a b` (limbs below 2^52) to the columns of `t` from `k`.
         #[$feature]
@@ -556,15 +568,6 @@ macro_rules! radix52 {
                 low(v)
             })
         }
-
-        #[$feature]
-        fn low(a: V) -> V {
-            and(a, splat(MASK))
-        }
-        #[$feature]
-        fn high(a: V) -> V {
-            shr52(a)
-        }
     };
 }
 
@@ -573,7 +576,6 @@ macro_rules! radix52 {
 macro_rules! radix28 {
     (#[$feature:meta]) => {
         const BITS: u32 = 28;
-        const MASK: u64 = (1 << BITS) - 1;
 
         /// `a b / R mod n`, below `2n` for `a, b < 4n` (R > 16n), limbs normalized to 28 bits.
         /// By columns (product scanning): each column's products are summed in two registers
@@ -662,14 +664,56 @@ macro_rules! radix28 {
             }
             high(col)
         }
+    };
+}
 
-        #[$feature]
-        fn low(a: V) -> V {
-            and(a, splat(MASK))
+/// The lanes of AVX-512 registers, eight 64-bit integers, on the instructions `$features`
+/// enables: what the kernel needs besides its radix's multiplier.
+macro_rules! avx512_lanes {
+    ($features:literal) => {
+        use std::arch::x86_64::*;
+
+        type V = __m512i;
+        pub(super) const LANES: usize = 8;
+
+        #[target_feature(enable = $features)]
+        pub(super) fn lanes(v: [u64; 8]) -> V {
+            let [a, b, c, d, e, f, g, h] = v.map(|x| x as i64);
+            _mm512_set_epi64(h, g, f, e, d, c, b, a)
         }
-        #[$feature]
-        fn high(a: V) -> V {
-            shr28(a)
+        #[cfg(test)]
+        #[target_feature(enable = $features)]
+        pub(super) fn to_array(v: V) -> [u64; 8] {
+            // SAFETY: both are 64 bytes of plain integers.
+            unsafe { std::mem::transmute::<V, [u64; 8]>(v) }
+        }
+        #[target_feature(enable = $features)]
+        fn zero() -> V {
+            _mm512_setzero_si512()
+        }
+        #[target_feature(enable = $features)]
+        fn splat(x: u64) -> V {
+            _mm512_set1_epi64(x as i64)
+        }
+        #[target_feature(enable = $features)]
+        pub(super) fn add(a: V, b: V) -> V {
+            _mm512_add_epi64(a, b)
+        }
+        #[target_feature(enable = $features)]
+        pub(super) fn sub(a: V, b: V) -> V {
+            _mm512_sub_epi64(a, b)
+        }
+        #[target_feature(enable = $features)]
+        pub(super) fn and(a: V, b: V) -> V {
+            _mm512_and_si512(a, b)
+        }
+        #[target_feature(enable = $features)]
+        pub(super) fn eq(a: V, b: V) -> u8 {
+            _mm512_cmpeq_epi64_mask(a, b)
+        }
+        #[target_feature(enable = $features)]
+        pub(super) fn blend(m: u8, a: V, b: V) -> V {
+            _mm512_mask_blend_epi64(m, a, b)
         }
     };
 }
@@ -677,33 +721,10 @@ macro_rules! radix28 {
 /// The kernel on AVX-512 IFMA.
 #[cfg(target_arch = "x86_64")]
 mod ifma {
-    use std::arch::x86_64::*;
-
-    type V = __m512i;
-    pub(super) const LANES: usize = 8;
-
+    avx512_lanes!("avx512f,avx512ifma");
     kernel!(#[target_feature(enable = "avx512f,avx512ifma")]);
     radix52!(#[target_feature(enable = "avx512f,avx512ifma")]);
 
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn lanes(v: [u64; 8]) -> V {
-        let [a, b, c, d, e, f, g, h] = v.map(|x| x as i64);
-        _mm512_set_epi64(h, g, f, e, d, c, b, a)
-    }
-    #[cfg(test)]
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn to_array(v: V) -> [u64; 8] {
-        // SAFETY: both are 64 bytes of plain integers.
-        unsafe { std::mem::transmute::<V, [u64; 8]>(v) }
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    fn zero() -> V {
-        _mm512_setzero_si512()
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    fn splat(x: u64) -> V {
-        _mm512_set1_epi64(x as i64)
-    }
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn madd52lo(a: V, b: V, c: V) -> V {
         _mm512_madd52lo_epu64(a, b, c)
@@ -713,88 +734,25 @@ mod ifma {
         _mm512_madd52hi_epu64(a, b, c)
     }
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn add(a: V, b: V) -> V {
-        _mm512_add_epi64(a, b)
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn sub(a: V, b: V) -> V {
-        _mm512_sub_epi64(a, b)
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn and(a: V, b: V) -> V {
-        _mm512_and_si512(a, b)
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn shr52(a: V) -> V {
+    pub(super) fn shr_bits(a: V) -> V {
         _mm512_srli_epi64::<52>(a)
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn eq(a: V, b: V) -> u8 {
-        _mm512_cmpeq_epi64_mask(a, b)
-    }
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn blend(m: u8, a: V, b: V) -> V {
-        _mm512_mask_blend_epi64(m, a, b)
     }
 }
 
 /// The kernel on AVX-512F's 32-bit multiplier (processors with AVX-512 but not IFMA).
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use std::arch::x86_64::*;
-
-    type V = __m512i;
-    pub(super) const LANES: usize = 8;
-
+    avx512_lanes!("avx512f");
     kernel!(#[target_feature(enable = "avx512f")]);
     radix28!(#[target_feature(enable = "avx512f")]);
 
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn lanes(v: [u64; 8]) -> V {
-        let [a, b, c, d, e, f, g, h] = v.map(|x| x as i64);
-        _mm512_set_epi64(h, g, f, e, d, c, b, a)
-    }
-    #[cfg(test)]
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn to_array(v: V) -> [u64; 8] {
-        // SAFETY: both are 64 bytes of plain integers.
-        unsafe { std::mem::transmute::<V, [u64; 8]>(v) }
-    }
-    #[target_feature(enable = "avx512f")]
-    fn zero() -> V {
-        _mm512_setzero_si512()
-    }
-    #[target_feature(enable = "avx512f")]
-    fn splat(x: u64) -> V {
-        _mm512_set1_epi64(x as i64)
-    }
     #[target_feature(enable = "avx512f")]
     pub(super) fn mul32(a: V, b: V) -> V {
         _mm512_mul_epu32(a, b)
     }
     #[target_feature(enable = "avx512f")]
-    pub(super) fn add(a: V, b: V) -> V {
-        _mm512_add_epi64(a, b)
-    }
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn sub(a: V, b: V) -> V {
-        _mm512_sub_epi64(a, b)
-    }
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn and(a: V, b: V) -> V {
-        _mm512_and_si512(a, b)
-    }
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn shr28(a: V) -> V {
+    pub(super) fn shr_bits(a: V) -> V {
         _mm512_srli_epi64::<28>(a)
-    }
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn eq(a: V, b: V) -> u8 {
-        _mm512_cmpeq_epi64_mask(a, b)
-    }
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn blend(m: u8, a: V, b: V) -> V {
-        _mm512_mask_blend_epi64(m, a, b)
     }
 }
 
@@ -848,29 +806,37 @@ mod defs {
     }
 }
 
+/// Eight lanes as an array, and the shift by the radix's `$bits`, for the compilations on
+/// arrays.
+#[cfg(test)]
+macro_rules! array_lanes {
+    ($bits:literal) => {
+        pub(super) const LANES: usize = 8;
+        type V = [u64; LANES];
+
+        fn lanes(v: V) -> V {
+            v
+        }
+        fn zero() -> V {
+            [0; LANES]
+        }
+        fn splat(x: u64) -> V {
+            [x; LANES]
+        }
+        fn shr_bits(a: V) -> V {
+            super::defs::shr(a, $bits)
+        }
+    };
+}
+
 /// The IFMA kernel on arrays.
 #[cfg(test)]
 mod portable52 {
     pub(super) use super::defs::{add, and, blend, eq, madd52hi, madd52lo, sub};
 
-    pub(super) const LANES: usize = 8;
-    type V = [u64; LANES];
-
+    array_lanes!(52);
     kernel!(#[inline]);
     radix52!(#[inline]);
-
-    fn lanes(v: V) -> V {
-        v
-    }
-    fn zero() -> V {
-        [0; LANES]
-    }
-    fn splat(x: u64) -> V {
-        [x; LANES]
-    }
-    fn shr52(a: V) -> V {
-        super::defs::shr(a, 52)
-    }
 }
 
 /// The 32-bit-multiplier kernel on arrays.
@@ -878,24 +844,9 @@ mod portable52 {
 mod portable28 {
     pub(super) use super::defs::{add, and, blend, eq, mul32, sub};
 
-    pub(super) const LANES: usize = 4;
-    type V = [u64; LANES];
-
+    array_lanes!(28);
     kernel!(#[inline]);
     radix28!(#[inline]);
-
-    fn lanes(v: V) -> V {
-        v
-    }
-    fn zero() -> V {
-        [0; LANES]
-    }
-    fn splat(x: u64) -> V {
-        [x; LANES]
-    }
-    fn shr28(a: V) -> V {
-        super::defs::shr(a, 28)
-    }
 }
 
 #[cfg(test)]
@@ -1158,7 +1109,7 @@ mod tests {
                     assert_eq!(v(ifma::add(va, vb)), defs::add(a, b));
                     assert_eq!(v(ifma::sub(va, vb)), defs::sub(a, b));
                     assert_eq!(v(ifma::and(va, vb)), defs::and(a, b));
-                    assert_eq!(v(ifma::shr52(va)), defs::shr(a, 52));
+                    assert_eq!(v(ifma::shr_bits(va)), defs::shr(a, 52));
                     assert_eq!(ifma::eq(va, va), defs::eq(a, a));
                     assert_eq!(ifma::eq(va, vb), defs::eq(a, b));
                     assert_eq!(v(ifma::blend(m, va, vb)), defs::blend(m, a, b));
@@ -1189,7 +1140,7 @@ mod tests {
                     assert_eq!(v(avx512::add(va, vb)), defs::add(a, b));
                     assert_eq!(v(avx512::sub(va, vb)), defs::sub(a, b));
                     assert_eq!(v(avx512::and(va, vb)), defs::and(a, b));
-                    assert_eq!(v(avx512::shr28(va)), defs::shr(a, 28));
+                    assert_eq!(v(avx512::shr_bits(va)), defs::shr(a, 28));
                     assert_eq!(avx512::eq(va, va), defs::eq(a, a));
                     assert_eq!(avx512::eq(va, vb), defs::eq(a, b));
                     assert_eq!(v(avx512::blend(m, va, vb)), defs::blend(m, a, b));
