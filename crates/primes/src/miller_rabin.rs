@@ -162,10 +162,10 @@ pub(super) fn batch(moduli: &[&[u64]], bases: &[&[u64]], backend: Backend) -> Op
         return None;
     }
     for (m, b) in moduli.iter().zip(bases) {
-        let below = b.iter().rev().cmp(m.iter().rev()).is_lt();
         if m.len() != size || b.len() != size || m[0] & 1 == 0 || m[size - 1] >> 63 == 0 {
             return None;
         }
+        let below = b.iter().rev().cmp(m.iter().rev()).is_lt();
         if !below || b.iter().all(|&w| w == 0) {
             return None;
         }
@@ -227,13 +227,14 @@ pub(super) fn double_mod<const N: usize>(x: &[u64; N], n: &[u64; N]) -> [u64; N]
     }
 }
 
-/// `-1/n mod 2^bits` for odd `n`, by Newton's iteration.
-fn neg_inverse(n0: u64, bits: u32) -> u64 {
+/// `-1/n mod 2^bits` (`bits` up to 64) for odd `n`, by Newton's iteration (each step doubles
+/// the good bits, from 3: n n = 1 mod 8).
+pub(super) fn neg_inverse(n0: u64, bits: u32) -> u64 {
     let mut x = n0;
     for _ in 0..5 {
         x = x.wrapping_mul(2u64.wrapping_sub(n0.wrapping_mul(x)));
     }
-    x.wrapping_neg() & ((1 << bits) - 1)
+    x.wrapping_neg() & (u64::MAX >> (64 - bits))
 }
 
 /// `2^(bits L) mod n` (R mod n, the Montgomery form of 1); `n` has its top bit set.
@@ -245,7 +246,7 @@ fn r_mod<const N: usize, const L: usize>(n: &[u64; N], bits: u32) -> [u64; N] {
     x
 }
 
-fn minus_one_words<const N: usize>(n: &[u64; N]) -> [u64; N] {
+pub(super) fn minus_one_words<const N: usize>(n: &[u64; N]) -> [u64; N] {
     let mut m = *n;
     m[0] -= 1; // n is odd
     m
@@ -259,14 +260,14 @@ pub(super) fn bit_len<const N: usize>(x: &[u64; N]) -> usize {
         .map_or(0, |i| 64 * i + 64 - x[i].leading_zeros() as usize)
 }
 
-fn trailing_zeros<const N: usize>(x: &[u64; N]) -> u32 {
+pub(super) fn trailing_zeros<const N: usize>(x: &[u64; N]) -> u32 {
     let zero_words = x.iter().take_while(|&&w| w == 0).count();
     let bits = x.get(zero_words).map_or(0, |w| w.trailing_zeros());
     64 * zero_words as u32 + bits
 }
 
 /// `x >> k`.
-fn shr<const N: usize>(x: &[u64; N], k: u32) -> [u64; N] {
+pub(super) fn shr<const N: usize>(x: &[u64; N], k: u32) -> [u64; N] {
     let (words, bits) = ((k / 64) as usize, k % 64);
     std::array::from_fn(|i| {
         let lo = x.get(i + words).copied().unwrap_or(0) >> bits;
