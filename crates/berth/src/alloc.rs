@@ -66,6 +66,29 @@ unsafe impl GlobalAlloc for MiMalloc {
     }
 }
 
+/// Whether the heap's fresh memory may come as 2 MiB pages (transparent huge pages: mimalloc
+/// asks for them on its arena). They pay for a large render (fewer page faults: a
+/// 3,000-document folder 29 against 36 ms, victoria-metrics-k8s-stack 83 against 94 ms) and cost
+/// a small one: each is cleared whole when first touched, most of it unused (0.1-0.2 ms each,
+/// one per thread and more; a 300-document folder 5.3 against 4.9 ms). The setting is the
+/// process's and its children's: only a command that starts none turns them off.
+pub fn huge_pages(on: bool) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE changes only whether later page faults of this process may
+    // map huge pages; it takes no pointers.
+    unsafe {
+        nix::libc::prctl(
+            nix::libc::PR_SET_THP_DISABLE,
+            nix::libc::c_ulong::from(!on),
+            0,
+            0,
+            0,
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = on;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

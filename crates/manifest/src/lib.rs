@@ -306,12 +306,10 @@ impl DeployFolder {
             .iter()
             .map(|&i| self.templates[i].text.len())
             .sum();
-        // A thread's start (its stack, a fresh heap segment) costs about what rendering
-        // 30 KiB of templates does: a small folder stays on this thread.
-        let threads = if set.calls_any(&["set", "unset", "merge"]) || bytes < 64 * 1024 {
+        let threads = if set.calls_any(&["set", "unset", "merge"]) {
             1
         } else {
-            berth_template::cores().min(renderable.len()).max(1)
+            berth_template::threads_for(bytes, renderable.len())
         };
         // Each thread renders its share on one stack segment (see `on_own_stack`).
         let render_share = |k: usize| {
@@ -857,7 +855,8 @@ mod tests {
     #[test]
     fn shared_data_changes_are_seen_in_file_order() {
         let dir = tempfile::tempdir().unwrap();
-        let padding = "# padding\n".repeat(4000);
+        // Five files of a quarter of LARGE_INPUT each: a folder large enough for threads.
+        let padding = "# padding\n".repeat(berth_template::LARGE_INPUT / 40);
         let a = "{{- $_ := set .Variables \"seen\" \"from-a\" }}\n";
         let b = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Variables.seen }}\n";
         std::fs::write(dir.path().join("a.yaml"), format!("{padding}{a}")).unwrap();
