@@ -246,6 +246,7 @@ fn r_mod<const N: usize, const L: usize>(n: &[u64; N], bits: u32) -> [u64; N] {
     x
 }
 
+/// `n - 1` for odd `n`.
 pub(super) fn minus_one_words<const N: usize>(n: &[u64; N]) -> [u64; N] {
     let mut m = *n;
     m[0] -= 1; // n is odd
@@ -279,8 +280,8 @@ pub(super) fn shr<const N: usize>(x: &[u64; N], k: u32) -> [u64; N] {
 /// The kernel over the lane operations of the module it is expanded in: a vector type `V` of
 /// `LANES` 64-bit lanes, `zero`, `splat`, `lanes`, `add`, `sub`, `eq` and `blend` with the
 /// meaning of the instructions they name, `shr_bits` (a shift right by the radix's bits), and
-/// the radix: `BITS`, `montmul` and `montsqr` (from [`radix52!`] or [`radix28!`]). `$feature` is put on every function (the target
-/// features, or `inline`).
+/// the radix: `BITS`, `montmul` and `montsqr` (from [`radix52!`] or [`radix28!`]). `$feature`
+/// is put on every function (the target features, or `inline`).
 macro_rules! kernel {
     (#[$feature:meta]) => {
         use super::{
@@ -736,7 +737,7 @@ mod ifma {
     }
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn shr_bits(a: V) -> V {
-        _mm512_srli_epi64::<52>(a)
+        _mm512_srli_epi64::<BITS>(a)
     }
 }
 
@@ -753,7 +754,7 @@ mod avx512 {
     }
     #[target_feature(enable = "avx512f")]
     pub(super) fn shr_bits(a: V) -> V {
-        _mm512_srli_epi64::<28>(a)
+        _mm512_srli_epi64::<BITS>(a)
     }
 }
 
@@ -807,11 +808,11 @@ mod defs {
     }
 }
 
-/// Eight lanes as an array, and the shift by the radix's `$bits`, for the compilations on
+/// Eight lanes as an array, and the shift by the radix's `BITS`, for the compilations on
 /// arrays.
 #[cfg(test)]
 macro_rules! array_lanes {
-    ($bits:literal) => {
+    () => {
         pub(super) const LANES: usize = 8;
         type V = [u64; LANES];
 
@@ -825,7 +826,7 @@ macro_rules! array_lanes {
             [x; LANES]
         }
         fn shr_bits(a: V) -> V {
-            super::defs::shr(a, $bits)
+            super::defs::shr(a, BITS)
         }
     };
 }
@@ -835,7 +836,7 @@ macro_rules! array_lanes {
 mod portable52 {
     pub(super) use super::defs::{add, and, blend, eq, madd52hi, madd52lo, sub};
 
-    array_lanes!(52);
+    array_lanes!();
     kernel!(#[inline]);
     radix52!(#[inline]);
 }
@@ -845,7 +846,7 @@ mod portable52 {
 mod portable28 {
     pub(super) use super::defs::{add, and, blend, eq, mul32, sub};
 
-    array_lanes!(28);
+    array_lanes!();
     kernel!(#[inline]);
     radix28!(#[inline]);
 }
