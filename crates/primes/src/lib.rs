@@ -20,6 +20,8 @@ use crypto_primes::{is_prime, Flavor};
 use rsa::{BigUint, RsaPrivateKey};
 use std::sync::{Mutex, OnceLock};
 
+#[cfg(target_arch = "x86_64")]
+mod adx;
 mod miller_rabin;
 mod scalar;
 mod sieve;

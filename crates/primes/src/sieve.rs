@@ -93,8 +93,12 @@ impl<const LIMBS: usize> Candidates<LIMBS> {
             let r = start.rem_limb_with_reciprocal(recip).0;
             for &p in &small.primes[range.clone()] {
                 // start + 2i = 0 (mod p)  <=>  i = -(start mod p) / 2 (mod p)
-                let minus = (p - r % p) % p;
-                let first = (minus * p.div_ceil(2) % p) as usize;
+                let minus = match r % p {
+                    0 => 0,
+                    rem => p - rem,
+                };
+                // Halved modulo p (p is odd): the even one of minus and minus + p, halved.
+                let first = (if minus % 2 == 0 { minus } else { minus + p } / 2) as usize;
                 (first..WINDOW)
                     .step_by(p as usize)
                     .for_each(|i| composite[i] = true);
