@@ -219,12 +219,12 @@ if [ -z "${BERTH_CHART_CORPUS:-}" ]; then
   skipped=$((skipped + 1))
   missing+=("the chart corpus (../shared/charts beside the checkout, or BERTH_CHART_CORPUS)")
 fi
-# Tests of processor instructions (named `avx512_ifma` and `avx512f`) run where the processor
+# Tests of processor instructions (named `avx512_ifma`, `avx512f` and `adx`) run where the processor
 # has them. A missing instruction set is no prerequisite this script could install: those
 # tests are reported as skipped for this hardware, and CI=true does not fail on them (the same
 # code's logic runs everywhere, compiled without the instructions).
 hw_skipped=0
-for isa in avx512ifma:avx512_ifma avx512f:avx512f; do
+for isa in avx512ifma:avx512_ifma avx512f:avx512f adx:adx; do
   if ! grep -qw "${isa%%:*}" /proc/cpuinfo 2>/dev/null; then
     filter+=(--skip "${isa#*:}")
     n=$(cargo test -p berth-primes --locked -q -- --list 2>/dev/null | grep -c "${isa#*:}.*: test\$" || true)
@@ -269,7 +269,7 @@ fi
 echo "$machete_summary"
 echo "$fuzz_summary"
 if [ "$hw_skipped" -gt 0 ]; then
-  echo "skipped for this hardware: $hw_skipped tests of AVX-512 (F or IFMA) instructions this processor lacks"
+  echo "skipped for this hardware: $hw_skipped tests of AVX-512 (F or IFMA) or ADX instructions this processor lacks"
 fi
 if [ "$skipped" -gt 0 ]; then
   for m in "${missing[@]}"; do
