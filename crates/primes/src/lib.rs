@@ -9,7 +9,7 @@
 //! unasked, so a chart's next key is often ready before the template asks for it. A prime is
 //! handed out once and never reused.
 //!
-//! A template set that calls a key generator starts the workers when it is parsed
+//! A template set whose text names a key generator starts the workers as its parse begins
 //! ([`prepare`]): on victoria-metrics-k8s-stack, whose webhook certificate is made after
 //! 20 templates, the search then runs beside the rendering. (On a small chart whose
 //! key-making branch is off it costs about half a millisecond: the workers run at idle
@@ -27,8 +27,8 @@ mod scalar;
 mod sieve;
 
 /// Starts searching, at idle priority, the primes of `keys` keys of `bits` bits before they are
-/// asked for: a template set that calls a key generator says so when it is parsed, and its
-/// first key is then often ready when asked. (Sizes without a pool: nothing.)
+/// asked for: a template set whose text names a key generator says so as its parse begins,
+/// and its first key is then often ready when asked. (Sizes without a pool: nothing.)
 pub fn prepare(bits: usize, keys: usize) {
     if let Some(pool) = pool(bits) {
         pool.prepare(2 * keys);
