@@ -59,6 +59,33 @@ macro_rules! row {
     };
 }
 
+/// The word after a row (`t[16]`, at `rcx + 128`) plus `carry` and the carry chain's carry,
+/// plus the row's last high word (r13) and the overflow chain's carry, written to `rcx + dst`.
+#[rustfmt::skip]
+macro_rules! top {
+    ($carry:literal, $dst:literal) => {
+        concat!(
+            "mov r11, [rcx + 128]\n",
+            "adcx r11, ", $carry, "\n",
+            "adox r11, r13\n",
+            "mov [rcx + ", $dst, "], r11\n",
+        )
+    };
+}
+
+/// `t[17]` (at `rcx + 136`) plus both chains' carries out of [`top!`], written to `rcx + dst`.
+#[rustfmt::skip]
+macro_rules! carries {
+    ($dst:literal) => {
+        concat!(
+            "mov r11, [rcx + 136]\n",
+            "adcx r11, rax\n",
+            "adox r11, rax\n",
+            "mov [rcx + ", $dst, "], r11\n",
+        )
+    };
+}
+
 /// The square's cross products `a[i] a[j]` (`i < j`), row by row: row `i` adds `a[i]` times
 /// `a[i+1..16]` to `t[2i+1..i+16]` and its carries to `t[i+16]` (still zero). `rcx` points
 /// at `t[i]`, so each row is the previous one without its first product; one step is
@@ -136,26 +163,13 @@ pub(super) fn montmul(a: &[u64; 16], b: &[u64; 16], n: &[u64; 16], n_inv: u64) -
             "mov rdx, [r8]",
             "add r8, 8",
             row!("rsi", 0),
-            // t[16] takes the last high word and both chains' carries, t[17] their carries.
-            "mov r11, [rcx + 128]",
-            "adcx r11, rax",
-            "adox r11, r13",
-            "mov [rcx + 128], r11",
-            "mov r11, [rcx + 136]",
-            "adcx r11, rax",
-            "adox r11, rax",
-            "mov [rcx + 136], r11",
+            top!("rax", 128),
+            carries!(136),
             "mov rdx, [rcx]",
             "imul rdx, r10",
             row!("rdi", 8),
-            "mov r11, [rcx + 128]",
-            "adcx r11, rax",
-            "adox r11, r13",
-            "mov [rcx + 120], r11",
-            "mov r11, [rcx + 136]",
-            "adcx r11, rax",
-            "adox r11, rax",
-            "mov [rcx + 128], r11",
+            top!("rax", 120),
+            carries!(128),
             "mov [rcx + 136], rax",
             "dec r9",
             "jnz 2b",
@@ -218,10 +232,7 @@ pub(super) fn montsqr(a: &[u64; 16], n: &[u64; 16], n_inv: u64) -> ([u64; 16], u
             "mov rdx, [rcx]",
             "imul rdx, r10",
             row!("rdi", 0),
-            "mov r11, [rcx + 128]",
-            "adcx r11, r14",
-            "adox r11, r13",
-            "mov [rcx + 128], r11",
+            top!("r14", 128),
             "mov r14, rax",
             "adcx r14, rax",
             "adox r14, rax",
