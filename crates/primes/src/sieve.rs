@@ -82,7 +82,7 @@ struct Divisor {
 }
 
 impl Divisor {
-    fn new(divisor: u64) -> Divisor {
+    const fn new(divisor: u64) -> Divisor {
         assert!(divisor > 0, "a product of primes");
         let shift = divisor.leading_zeros();
         let d = divisor << shift;
@@ -95,9 +95,10 @@ impl Divisor {
     fn rem_2by1(&self, high: u64, low: u64) -> u64 {
         let q = (self.v as u128 * high as u128).wrapping_add((high as u128) << 64 | low as u128);
         let (q1, q0) = (((q >> 64) as u64).wrapping_add(1), q as u64);
-        let r = low.wrapping_sub(q1.wrapping_mul(self.d));
-        // Taken about half the time: a select, not a branch.
-        let mut r = r.wrapping_add(self.d & 0u64.wrapping_sub((r > q0) as u64));
+        let mut r = low.wrapping_sub(q1.wrapping_mul(self.d));
+        if r > q0 {
+            r = r.wrapping_add(self.d);
+        }
         if r >= self.d {
             r -= self.d;
         }
@@ -108,7 +109,7 @@ impl Divisor {
 /// `x mod` each of `divisors`, [`LANES`] at a time (their independent chains overlap).
 fn remainders<const LIMBS: usize>(x: &[u64; LIMBS], divisors: &[Divisor], out: &mut [u64]) {
     for (ds, rs) in divisors.chunks(LANES).zip(out.chunks_mut(LANES)) {
-        let mut lanes = [Divisor::new(1); LANES];
+        let mut lanes = [PAD; LANES];
         lanes[..ds.len()].copy_from_slice(ds);
         let r = remainders_of(x, &lanes);
         rs.copy_from_slice(&r[..rs.len()]);
@@ -116,6 +117,8 @@ fn remainders<const LIMBS: usize>(x: &[u64; LIMBS], divisors: &[Divisor], out: &
 }
 
 const LANES: usize = 8;
+/// Fills the lanes past the last group.
+const PAD: Divisor = Divisor::new(1);
 
 fn remainders_of<const LIMBS: usize>(x: &[u64; LIMBS], ds: &[Divisor; LANES]) -> [u64; LANES] {
     // The word above x shifted left: below 2^shift, so below d.
