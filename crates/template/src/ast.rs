@@ -20,6 +20,11 @@ impl Source {
         }
     }
 
+    /// The source text of a [`Node::Text`].
+    pub fn slice(&self, pos: usize, len: usize) -> &str {
+        &self.text[pos..pos + len]
+    }
+
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, pos: usize) -> (usize, usize) {
         let mut pos = pos.min(self.text.len());
@@ -52,6 +57,14 @@ mod tests {
         assert_eq!(s.line_col(8), (4, 1));
         assert_eq!(s.line_col(99), (4, 2));
     }
+
+    /// A parsed template is mostly nodes and arguments: their size is its memory (and a fresh
+    /// process pays for each new page of it). A variant that grows them fails here.
+    #[test]
+    fn nodes_and_arguments_stay_small() {
+        assert!(std::mem::size_of::<super::Node>() <= 64);
+        assert!(std::mem::size_of::<super::Arg>() <= 56);
+    }
 }
 
 /// A named template: a file, a `define` or a `block`.
@@ -66,16 +79,22 @@ pub struct Tree {
 
 #[derive(Debug)]
 pub enum Node {
-    /// Literal text and its byte offset.
-    Text(usize, String),
+    /// Literal text: `len` bytes of the tree's source from byte `pos` (not a copy of them: a
+    /// template's text is most of it).
+    Text {
+        pos: usize,
+        len: usize,
+    },
     Action(Pipe),
-    If(Branch),
-    With(Branch),
-    Range(Branch),
+    // Branches and a template call's pipeline are boxed: a node is 64 bytes, not 128 (lists of
+    // nodes were the largest part of a parsed template's memory).
+    If(Box<Branch>),
+    With(Box<Branch>),
+    Range(Box<Branch>),
     Template {
         pos: usize,
         name: String,
-        pipe: Option<Pipe>,
+        pipe: Option<Box<Pipe>>,
     },
     Break,
     Continue,
@@ -140,7 +159,8 @@ pub enum Arg {
     Dot(usize),
     Nil(usize),
     Bool(usize, bool),
-    Number(usize, Number),
+    /// Boxed: the largest variant otherwise, and rare.
+    Number(usize, Box<Number>),
     String {
         pos: usize,
         quoted: String,

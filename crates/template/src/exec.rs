@@ -245,7 +245,7 @@ impl<'s> Exec<'s> {
 
     fn walk(&mut self, dot: &Value, node: &'s Node) -> Result<(), Ctl> {
         match node {
-            Node::Text(pos, t) => {
+            Node::Text { pos, len } => {
                 if let Some(m) = &mut self.map {
                     m.push(MapEntry {
                         out: self.out.len(),
@@ -254,7 +254,7 @@ impl<'s> Exec<'s> {
                         text: true,
                     });
                 }
-                self.out.push_str(t);
+                self.out.push_str(self.tree.source.slice(*pos, *len));
                 Ok(())
             }
             Node::Action(pipe) => {
@@ -292,7 +292,7 @@ impl<'s> Exec<'s> {
                 }
             }
             Node::Template { pos, name, pipe } => {
-                self.at(*pos, At::Template(name, pipe.as_ref()));
+                self.at(*pos, At::Template(name, pipe.as_deref()));
                 let Some(tree) = self.trees.get(name) else {
                     return Err(self
                         .error(format!("template {} not defined", gofmt::quote(name)))

@@ -162,7 +162,9 @@ impl Templates {
     fn add(&mut self, trees: Vec<ast::Tree>) {
         for t in trees {
             if let Some(old) = self.trees.map.get(&t.name) {
-                if parse::is_empty_tree(&t.root) && !parse::is_empty_tree(&old.root) {
+                if parse::is_empty_tree(&t.root, &t.source)
+                    && !parse::is_empty_tree(&old.root, &old.source)
+                {
                     continue;
                 }
             }

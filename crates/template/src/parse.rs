@@ -36,6 +36,7 @@ pub fn parse(
         calls: Vec::new(),
         action_line: 0,
         source: source.clone(),
+        scratch: Scratch::default(),
     };
     let root = p.parse_top()?;
     let mut trees = vec![Tree {
@@ -48,10 +49,10 @@ pub fn parse(
     Ok(trees)
 }
 
-/// Whether a tree would render nothing but whitespace (Go's `IsEmptyTree`).
-pub fn is_empty_tree(nodes: &[Node]) -> bool {
+/// Whether nodes of `source` would render nothing but whitespace (Go's `IsEmptyTree`).
+pub fn is_empty_tree(nodes: &[Node], source: &Source) -> bool {
     nodes.iter().all(|n| match n {
-        Node::Text(_, t) => t.trim().is_empty(),
+        Node::Text { pos, len } => source.slice(*pos, *len).trim().is_empty(),
         _ => false,
     })
 }
@@ -68,6 +69,26 @@ struct Parser<'a> {
     calls: Vec<&'static Func>,
     action_line: usize,
     source: Arc<Source>,
+    /// The lists being parsed, innermost last, each taken out at its exact length as it ends
+    /// (see [`Scratch`]).
+    scratch: Scratch,
+}
+
+/// Stacks the parser builds its lists on: a nested list is pushed above its parent's items
+/// and taken out (`Scratch::take`) before the parent goes on. A vector of its own per list
+/// grew by doubling, copying at each step and leaving up to half of it unused: nodes, and
+/// commands' arguments (most have one or two, and a first push made room for four), were then
+/// the largest part of a parse's memory.
+#[derive(Default)]
+struct Scratch {
+    nodes: Vec<Node>,
+    args: Vec<Arg>,
+    cmds: Vec<Command>,
+}
+
+/// The items of `stack` from `start` on, moved into a vector of their exact length.
+fn take<T>(stack: &mut Vec<T>, start: usize) -> Vec<T> {
+    stack.drain(start..).collect()
 }
 
 impl<'a> Parser<'a> {
@@ -143,7 +164,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_top(&mut self) -> PResult<Vec<Node>> {
-        let mut root = Vec::new();
+        let start = self.scratch.nodes.len();
         while self.peek().kind != ItemKind::Eof {
             if self.peek().kind == ItemKind::LeftDelim {
                 let save = self.idx;
@@ -155,12 +176,12 @@ impl<'a> Parser<'a> {
                 self.idx = save;
             }
             match self.text_or_action()? {
-                Parsed::Node(n) => root.push(n),
+                Parsed::Node(n) => self.scratch.nodes.push(n),
                 Parsed::End => return self.err("unexpected {{end}}"),
                 Parsed::Else(_) => return self.err("unexpected {{else}}"),
             }
         }
-        Ok(root)
+        Ok(take(&mut self.scratch.nodes, start))
     }
 
     fn parse_template_name(&mut self, it: &Item, context: &str) -> PResult<String> {
@@ -191,12 +212,12 @@ impl<'a> Parser<'a> {
 
     fn add(&mut self, name: String, root: Vec<Node>, calls: Vec<&'static Func>) -> PResult<()> {
         if let Some(i) = self.defs.iter().position(|t| t.name == name) {
-            if is_empty_tree(&self.defs[i].root) {
+            if is_empty_tree(&self.defs[i].root, &self.defs[i].source) {
                 self.defs[i].root = root;
                 self.defs[i].calls = calls;
                 return Ok(());
             }
-            if !is_empty_tree(&root) {
+            if !is_empty_tree(&root, &self.source) {
                 return self.err(format!(
                     "template: multiple definition of template {}",
                     crate::gofmt::quote(&name)
@@ -214,11 +235,11 @@ impl<'a> Parser<'a> {
     }
 
     fn item_list(&mut self) -> PResult<(Vec<Node>, Parsed)> {
-        let mut list = Vec::new();
+        let start = self.scratch.nodes.len();
         while self.peek_non_space().kind != ItemKind::Eof {
             match self.text_or_action()? {
-                Parsed::Node(n) => list.push(n),
-                other => return Ok((list, other)),
+                Parsed::Node(n) => self.scratch.nodes.push(n),
+                other => return Ok((take(&mut self.scratch.nodes, start), other)),
             }
         }
         self.err("unexpected EOF")
@@ -227,7 +248,10 @@ impl<'a> Parser<'a> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let it = self.next_non_space();
         match it.kind {
-            ItemKind::Text => Ok(Parsed::Node(Node::Text(it.pos, it.val.into_owned()))),
+            ItemKind::Text => Ok(Parsed::Node(Node::Text {
+                pos: it.pos,
+                len: it.val.len(),
+            })),
             ItemKind::LeftDelim => {
                 self.action_line = it.line;
                 let r = self.action();
@@ -249,9 +273,15 @@ impl<'a> Parser<'a> {
                 self.expect(ItemKind::RightDelim, "end")?;
                 return Ok(Parsed::End);
             }
-            ItemKind::If => return Ok(Parsed::Node(Node::If(self.parse_control("if")?))),
-            ItemKind::Range => return Ok(Parsed::Node(Node::Range(self.parse_control("range")?))),
-            ItemKind::With => return Ok(Parsed::Node(Node::With(self.parse_control("with")?))),
+            ItemKind::If => return Ok(Parsed::Node(Node::If(self.parse_control("if")?.into()))),
+            ItemKind::Range => {
+                return Ok(Parsed::Node(Node::Range(
+                    self.parse_control("range")?.into(),
+                )))
+            }
+            ItemKind::With => {
+                return Ok(Parsed::Node(Node::With(self.parse_control("with")?.into())))
+            }
             ItemKind::Template => return self.template_control(),
             _ => {}
         }
@@ -309,7 +339,7 @@ impl<'a> Parser<'a> {
                     || (context == "with" && kind == ItemKind::With);
                 if chain && self.peek_non_space().kind == kind {
                     self.next_non_space();
-                    let inner = self.parse_control(context)?;
+                    let inner = Box::new(self.parse_control(context)?);
                     let n = if context == "if" {
                         Node::If(inner)
                     } else {
@@ -359,7 +389,7 @@ impl<'a> Parser<'a> {
         Ok(Parsed::Node(Node::Template {
             pos: it.pos,
             name,
-            pipe: Some(pipe),
+            pipe: Some(Box::new(pipe)),
         }))
     }
 
@@ -370,7 +400,7 @@ impl<'a> Parser<'a> {
         let mut pipe = None;
         if self.next_non_space().kind != ItemKind::RightDelim {
             self.backup();
-            pipe = Some(self.pipeline(context, ItemKind::RightDelim)?);
+            pipe = Some(Box::new(self.pipeline(context, ItemKind::RightDelim)?));
         }
         Ok(Parsed::Node(Node::Template {
             pos: it.pos,
@@ -387,6 +417,7 @@ impl<'a> Parser<'a> {
             decl: Vec::new(),
             cmds: Vec::new(),
         };
+        let start = self.scratch.cmds.len();
         'decls: loop {
             let v = self.peek_non_space();
             if v.kind != ItemKind::Variable {
@@ -421,6 +452,7 @@ impl<'a> Parser<'a> {
         loop {
             let it = self.next_non_space();
             if it.kind == end {
+                pipe.cmds = take(&mut self.scratch.cmds, start);
                 self.check_pipeline(&pipe, context)?;
                 return Ok(pipe);
             }
@@ -438,7 +470,7 @@ impl<'a> Parser<'a> {
                 | ItemKind::LeftParen => {
                     self.backup();
                     let c = self.command()?;
-                    pipe.cmds.push(c);
+                    self.scratch.cmds.push(c);
                 }
                 _ => return self.unexpected(&it, context),
             }
@@ -465,11 +497,11 @@ impl<'a> Parser<'a> {
 
     fn command(&mut self) -> PResult<Command> {
         self.peek_non_space();
-        let mut cmd = Command { args: Vec::new() };
+        let start = self.scratch.args.len();
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
-                cmd.args.push(op);
+                self.scratch.args.push(op);
             }
             let it = self.next();
             match it.kind {
@@ -480,6 +512,9 @@ impl<'a> Parser<'a> {
             }
             break;
         }
+        let cmd = Command {
+            args: take(&mut self.scratch.args, start),
+        };
         if cmd.args.is_empty() {
             return self.err("empty command");
         }
@@ -571,7 +606,7 @@ impl<'a> Parser<'a> {
             ItemKind::Bool => Arg::Bool(it.pos, it.val == "true"),
             ItemKind::CharConstant | ItemKind::Number => {
                 match parse_number(&it.val, it.kind == ItemKind::CharConstant) {
-                    Ok(n) => Arg::Number(it.pos, n),
+                    Ok(n) => Arg::Number(it.pos, Box::new(n)),
                     Err(e) => return self.err(e),
                 }
             }
