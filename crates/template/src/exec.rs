@@ -7,7 +7,6 @@ use crate::error::{Error, ErrorKind};
 use crate::funcs::{self, Func, FuncError, Host, Ty};
 use crate::gofmt;
 use crate::value::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Go's `maxExecDepth`: nested template calls (`template`, `include`, `tpl`) allowed.
@@ -23,9 +22,9 @@ const TPL_WEIGHT: usize = 100;
 #[derive(Clone, Default)]
 pub(crate) struct Trees {
     /// The set's templates, shared (cloning a set for `tpl` copies no template).
-    pub map: Arc<HashMap<String, Arc<Tree>>>,
+    pub map: Arc<crate::NameMap<String, Arc<Tree>>>,
     /// Templates a `tpl` text defines, over `map`.
-    pub local: HashMap<String, Arc<Tree>>,
+    pub local: crate::NameMap<String, Arc<Tree>>,
     pub missing: MissingKey,
     /// Where `lookup` reads live objects; none renders offline (an empty map, as `helm template`).
     pub lookup: Option<Arc<dyn crate::funcs::Lookup>>,

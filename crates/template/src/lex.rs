@@ -37,14 +37,22 @@ pub enum ItemKind {
     With,
 }
 
-/// One lexical item: its kind, text (borrowed from the source, or an error message), byte
-/// offset and 1-based line.
-#[derive(Clone, Debug)]
+/// One lexical item: its kind, text (borrowed from the source; empty for an error, whose
+/// message is [`Lexed::error`]), byte offset and 1-based line. A copy is a few words: the
+/// parser reads each item by value, and looks ahead.
+#[derive(Clone, Copy, Debug)]
 pub struct Item<'a> {
     pub kind: ItemKind,
-    pub val: std::borrow::Cow<'a, str>,
+    pub val: &'a str,
     pub pos: usize,
     pub line: usize,
+}
+
+/// A template's items, up to and including the first error or EOF.
+pub struct Lexed<'a> {
+    pub items: Vec<Item<'a>>,
+    /// The message of the error that ends `items`, if one does.
+    pub error: String,
 }
 
 impl std::fmt::Display for Item<'_> {
@@ -52,10 +60,10 @@ impl std::fmt::Display for Item<'_> {
         use ItemKind::*;
         match self.kind {
             Eof => write!(f, "EOF"),
-            Error => write!(f, "{}", self.val),
+            Error => write!(f, "error"),
             k if k as u8 >= Block as u8 => write!(f, "<{}>", self.val),
-            _ if self.val.chars().count() > 10 => write!(f, "{:.10}...", quote_go(&self.val)),
-            _ => write!(f, "{}", quote_go(&self.val)),
+            _ if self.val.chars().count() > 10 => write!(f, "{:.10}...", quote_go(self.val)),
+            _ => write!(f, "{}", quote_go(self.val)),
         }
     }
 }
@@ -96,7 +104,7 @@ fn is_alnum(c: char) -> bool {
 }
 
 /// Lexes the whole input up front; an error item ends the stream.
-pub fn lex(input: &str) -> Vec<Item<'_>> {
+pub fn lex(input: &str) -> Lexed<'_> {
     // Roughly one item per eight bytes of template; sizing up front avoids regrowing a large vector.
     let items = Vec::with_capacity(input.len() / 8 + 16);
     let mut l = Lexer {
@@ -107,9 +115,13 @@ pub fn lex(input: &str) -> Vec<Item<'_>> {
         start_line: 1,
         items,
         paren_depth: 0,
+        error: String::new(),
     };
     l.run();
-    l.items
+    Lexed {
+        items: l.items,
+        error: l.error,
+    }
 }
 
 struct Lexer<'a> {
@@ -120,6 +132,7 @@ struct Lexer<'a> {
     start_line: usize,
     items: Vec<Item<'a>>,
     paren_depth: i32,
+    error: String,
 }
 
 impl<'a> Lexer<'a> {
@@ -153,7 +166,7 @@ impl<'a> Lexer<'a> {
         let val = &self.input[self.start..self.pos];
         self.items.push(Item {
             kind,
-            val: val.into(),
+            val,
             pos: self.start,
             line: self.start_line,
         });
@@ -170,10 +183,11 @@ impl<'a> Lexer<'a> {
     fn error(&mut self, msg: String) -> bool {
         self.items.push(Item {
             kind: ItemKind::Error,
-            val: msg.into(),
+            val: "",
             pos: self.start,
             line: self.start_line,
         });
+        self.error = msg;
         false
     }
 
@@ -203,7 +217,7 @@ impl<'a> Lexer<'a> {
         if !text.is_empty() {
             self.items.push(Item {
                 kind: ItemKind::Text,
-                val: text.into(),
+                val: text,
                 pos: self.start,
                 line: self.start_line,
             });

@@ -28,6 +28,10 @@ pub use yaml::{from_yaml, go_yaml_options, parse_as_go, to_json, to_json_with, t
 
 use std::sync::Arc;
 
+/// A map of names (functions, templates): looked up for every call and include, so with a
+/// fast hasher rather than SipHash.
+pub(crate) type NameMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// How many threads can run at once here (at least 1). Asked once per process: the answer
 /// takes a few file reads (cgroup limits), 30 us each time.
 pub fn cores() -> usize {

@@ -24,9 +24,10 @@ pub fn parse(
     find_func: &dyn Fn(&str) -> Option<&'static Func>,
 ) -> PResult<Vec<Tree>> {
     let source = Arc::new(Source::new(name, text));
-    let items = lex(text);
+    let lexed = lex(text);
     let mut p = Parser {
-        items,
+        items: lexed.items,
+        lex_error: lexed.error,
         idx: 0,
         max_read: 0,
         vars: vec!["$".into()],
@@ -59,6 +60,8 @@ pub fn is_empty_tree(nodes: &[Node], source: &Source) -> bool {
 
 struct Parser<'a> {
     items: Vec<Item<'a>>,
+    /// The message of the error item that ends `items`, if one does.
+    lex_error: String,
     idx: usize,
     max_read: usize,
     vars: Vec<String>,
@@ -97,7 +100,7 @@ impl<'a> Parser<'a> {
     }
 
     fn next(&mut self) -> Item<'a> {
-        let it = self.item(self.idx).clone();
+        let it = *self.item(self.idx);
         if self.idx < self.items.len() {
             self.idx += 1;
         }
@@ -110,7 +113,7 @@ impl<'a> Parser<'a> {
     }
 
     fn peek(&mut self) -> Item<'a> {
-        let it = self.item(self.idx).clone();
+        let it = *self.item(self.idx);
         self.max_read = self.max_read.max(self.idx + 1);
         it
     }
@@ -146,11 +149,11 @@ impl<'a> Parser<'a> {
                     " in action started at {}:{}",
                     self.source.name, self.action_line
                 );
-                if it.val.ends_with(" action") {
+                if self.lex_error.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
             }
-            return self.err(format!("{it}{extra}"));
+            return self.err(format!("{}{extra}", self.lex_error));
         }
         self.err(format!("unexpected {it} in {context}"))
     }
@@ -186,7 +189,7 @@ impl<'a> Parser<'a> {
 
     fn parse_template_name(&mut self, it: &Item, context: &str) -> PResult<String> {
         match it.kind {
-            ItemKind::String | ItemKind::RawString => match unquote(&it.val) {
+            ItemKind::String | ItemKind::RawString => match unquote(it.val) {
                 Some(s) => Ok(s),
                 None => self.err("invalid syntax"),
             },
@@ -430,11 +433,11 @@ impl<'a> Parser<'a> {
                 pipe.is_assign = next.kind == ItemKind::Assign;
                 self.next_non_space();
                 pipe.decl.push(v.val.to_string());
-                self.vars.push(v.val.into_owned());
+                self.vars.push(v.val.to_owned());
             } else if next.kind == ItemKind::Char && next.val == "," {
                 self.next_non_space();
                 pipe.decl.push(v.val.to_string());
-                self.vars.push(v.val.into_owned());
+                self.vars.push(v.val.to_owned());
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().kind {
                         ItemKind::Variable | ItemKind::RightDelim | ItemKind::RightParen => {
@@ -566,21 +569,21 @@ impl<'a> Parser<'a> {
     fn term(&mut self) -> PResult<Option<Arg>> {
         let it = self.next_non_space();
         Ok(Some(match it.kind {
-            ItemKind::Identifier => match (self.find_func)(&it.val) {
+            ItemKind::Identifier => match (self.find_func)(it.val) {
                 Some(func) => {
                     if !self.calls.iter().any(|&f| std::ptr::eq(f, func)) {
                         self.calls.push(func);
                     }
                     Arg::Identifier {
                         pos: it.pos,
-                        name: it.val.into_owned(),
+                        name: it.val.to_owned(),
                         func,
                     }
                 }
                 None => {
                     return self.err(format!(
                         "function {} not defined",
-                        crate::gofmt::quote(&it.val)
+                        crate::gofmt::quote(it.val)
                     ))
                 }
             },
@@ -605,7 +608,7 @@ impl<'a> Parser<'a> {
             },
             ItemKind::Bool => Arg::Bool(it.pos, it.val == "true"),
             ItemKind::CharConstant | ItemKind::Number => {
-                match parse_number(&it.val, it.kind == ItemKind::CharConstant) {
+                match parse_number(it.val, it.kind == ItemKind::CharConstant) {
                     Ok(n) => Arg::Number(it.pos, Box::new(n)),
                     Err(e) => return self.err(e),
                 }
@@ -613,10 +616,10 @@ impl<'a> Parser<'a> {
             ItemKind::LeftParen => Arg::Pipe(Box::new(
                 self.pipeline("parenthesized pipeline", ItemKind::RightParen)?,
             )),
-            ItemKind::String | ItemKind::RawString => match unquote(&it.val) {
+            ItemKind::String | ItemKind::RawString => match unquote(it.val) {
                 Some(text) => Arg::String {
                     pos: it.pos,
-                    quoted: it.val.into_owned(),
+                    quoted: it.val.to_owned(),
                     text,
                 },
                 None => return self.err("invalid syntax"),

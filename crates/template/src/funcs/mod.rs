@@ -26,7 +26,7 @@ use crate::gofmt;
 use crate::value::Value;
 use base64::Engine;
 use sha2::Digest;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// A parameter type, as far as Go's argument checking distinguishes them.
@@ -148,7 +148,7 @@ fn int(v: &Value) -> i64 {
 }
 
 /// The table being filled: every family registers its functions.
-pub(crate) struct Registry(HashMap<&'static str, Func>);
+pub(crate) struct Registry(crate::NameMap<&'static str, Func>);
 
 impl Registry {
     fn add(
@@ -174,10 +174,10 @@ impl Registry {
     }
 }
 
-fn table() -> &'static HashMap<&'static str, Func> {
-    static T: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
+fn table() -> &'static crate::NameMap<&'static str, Func> {
+    static T: OnceLock<crate::NameMap<&'static str, Func>> = OnceLock::new();
     T.get_or_init(|| {
-        let mut reg = Registry(HashMap::new());
+        let mut reg = Registry(crate::NameMap::default());
         builtins::register(&mut reg);
         helm::register(&mut reg);
         logic::register(&mut reg);
