@@ -966,6 +966,12 @@ fn surely_string(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
         "y", "yes", "n", "no", "on", "off", "true", "false", "null", "~", ".inf", ".nan",
     ];
+    // What no special word and no number starts with: most keys and words are settled by
+    // their first byte (a table, as `SPECIAL` and the number check below would decide).
+    const MAY_NOT_BE: [bool; 256] = crate::yaml::byte_set(b"yYnNoOtTfF~.+-0123456789");
+    if !MAY_NOT_BE[s.as_bytes()[0] as usize] {
+        return true;
+    }
     // A special word never starts with a sign, so `s` equal to one is `unsigned` equal to it.
     let unsigned = s.trim_start_matches(['+', '-']);
     if unsigned.len() <= 5 && SPECIAL.iter().any(|w| unsigned.eq_ignore_ascii_case(w)) {
