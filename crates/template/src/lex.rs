@@ -140,8 +140,13 @@ impl<'a> Lexer<'a> {
         &self.input[self.pos..]
     }
 
+    /// The next character; an ASCII byte without decoding (actions are nearly all ASCII).
     fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        match self.input.as_bytes().get(self.pos) {
+            Some(&b) if b.is_ascii() => Some(b as char),
+            Some(_) => self.rest().chars().next(),
+            None => None,
+        }
     }
 
     fn next(&mut self) -> Option<char> {
