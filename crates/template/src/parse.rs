@@ -78,7 +78,7 @@ struct Parser<'a> {
 }
 
 /// Stacks the parser builds its lists on: a nested list is pushed above its parent's items
-/// and taken out (`Scratch::take`) before the parent goes on. A vector of its own per list
+/// and taken out ([`take`]) before the parent goes on. A vector of its own per list
 /// grew by doubling, copying at each step and leaving up to half of it unused: nodes, and
 /// commands' arguments (most have one or two, and a first push made room for four), were then
 /// the largest part of a parse's memory.
