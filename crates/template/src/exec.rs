@@ -100,16 +100,40 @@ pub(crate) struct Exec<'s> {
     at_pos: usize,
     at_ctx: At<'s>,
     out: String,
-    map: Option<Vec<MapEntry>>,
+    map: Option<OutputMap>,
+}
+
+/// Where each part of an output came from: the sources in the order the output entered them,
+/// and an entry per text or action naming one by index (an `Arc` per entry was two atomic
+/// operations each, thousands per folder).
+#[derive(Debug, Default)]
+pub(crate) struct OutputMap {
+    pub entries: Vec<MapEntry>,
+    pub sources: Vec<Arc<Source>>,
 }
 
 /// One output position and the source position that produced it.
 #[derive(Clone, Debug)]
 pub(crate) struct MapEntry {
     pub out: usize,
-    pub source: Arc<Source>,
+    /// Index into [`OutputMap::sources`].
+    pub source: u32,
     pub pos: usize,
     pub text: bool,
+}
+
+impl OutputMap {
+    fn push(&mut self, out: usize, source: &Arc<Source>, pos: usize, text: bool) {
+        if !self.sources.last().is_some_and(|s| Arc::ptr_eq(s, source)) {
+            self.sources.push(source.clone());
+        }
+        self.entries.push(MapEntry {
+            out,
+            source: (self.sources.len() - 1) as u32,
+            pos,
+            text,
+        });
+    }
 }
 
 /// Runs the named template of `trees` on `data`.
@@ -124,7 +148,7 @@ pub(crate) fn execute_mapped(
     data: &Value,
     depth: usize,
     want_map: bool,
-) -> EResult<(String, Vec<MapEntry>)> {
+) -> EResult<(String, OutputMap)> {
     let tree = trees.get(name).ok_or_else(|| {
         Box::new(Error {
             kind: ErrorKind::Exec,
@@ -146,7 +170,7 @@ pub(crate) fn execute_mapped(
         at_pos: 0,
         at_ctx: At::Nothing,
         out: String::with_capacity(tree.source.text.len() + 1024),
-        map: want_map.then(Vec::new),
+        map: want_map.then(OutputMap::default),
     };
     match ex.walk_list(data, &tree.root) {
         Err(Ctl::Err(e)) => Err(e),
@@ -246,12 +270,7 @@ impl<'s> Exec<'s> {
         match node {
             Node::Text { pos, len } => {
                 if let Some(m) = &mut self.map {
-                    m.push(MapEntry {
-                        out: self.out.len(),
-                        source: self.tree.source.clone(),
-                        pos: *pos,
-                        text: true,
-                    });
+                    m.push(self.out.len(), &self.tree.source, *pos, true);
                 }
                 self.out.push_str(self.tree.source.slice(*pos, *len));
                 Ok(())
@@ -261,12 +280,7 @@ impl<'s> Exec<'s> {
                 if pipe.decl.is_empty() {
                     self.at(pipe.pos, At::Pipe(pipe));
                     if let Some(m) = &mut self.map {
-                        m.push(MapEntry {
-                            out: self.out.len(),
-                            source: self.tree.source.clone(),
-                            pos: pipe.pos,
-                            text: false,
-                        });
+                        m.push(self.out.len(), &self.tree.source, pipe.pos, false);
                     }
                     match v {
                         Value::Nil => self.out.push_str("<no value>"),

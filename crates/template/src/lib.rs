@@ -226,32 +226,34 @@ impl Templates {
 
     /// Renders like [`Templates::execute`] and also returns a map from output back to source.
     pub fn execute_mapped(&self, name: &str, data: &Value) -> Result<(String, SourceMap), Error> {
-        let (out, entries) = on_own_stack(|| {
+        let (out, map) = on_own_stack(|| {
             exec::execute_mapped(&self.trees, name, data, 0, true).map_err(|e| *e)
         })?;
-        Ok((out, SourceMap { entries }))
+        Ok((out, SourceMap { map }))
     }
 }
 
 /// Which template source produced each part of a rendered output.
 #[derive(Debug, Default)]
 pub struct SourceMap {
-    entries: Vec<exec::MapEntry>,
+    map: exec::OutputMap,
 }
 
 impl SourceMap {
     /// The source file, 1-based line and column that produced output byte `offset`.
     /// Inside literal text this is exact; inside an action's output it is the action.
     pub fn locate(&self, offset: usize) -> Option<(&str, usize, usize)> {
-        let i = self.entries.partition_point(|e| e.out <= offset);
-        let e = self.entries.get(i.checked_sub(1)?)?;
+        let entries = &self.map.entries;
+        let i = entries.partition_point(|e| e.out <= offset);
+        let e = entries.get(i.checked_sub(1)?)?;
         let pos = if e.text {
             e.pos + (offset - e.out)
         } else {
             e.pos
         };
-        let (line, col) = e.source.line_col(pos);
-        Some((e.source.name.as_str(), line, col))
+        let source = &self.map.sources[e.source as usize];
+        let (line, col) = source.line_col(pos);
+        Some((source.name.as_str(), line, col))
     }
 }
 
@@ -326,6 +328,29 @@ pub fn render(name: &str, text: &str, data: &Value) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    /// Each part of a mapped output names the file and line that produced it, across a
+    /// `template` call into another file and back.
+    #[test]
+    fn a_source_map_follows_template_calls() {
+        let mut set = super::Templates::new();
+        set.parse("a.yaml", "one\n{{ template \"t\" . }}\nfour {{ .x }}\n")
+            .unwrap();
+        set.parse("b.yaml", "\n{{- define \"t\" }}two\nthree{{ end }}")
+            .unwrap();
+        let data = super::Value::from_json(&serde_json::json!({"x": 5}));
+        let (out, map) = set.execute_mapped("a.yaml", &data).unwrap();
+        assert_eq!(out, "one\ntwo\nthree\nfour 5\n");
+        let at = |text: &str| {
+            let (file, line, _) = map.locate(out.find(text).unwrap()).unwrap();
+            (file.to_string(), line)
+        };
+        assert_eq!(at("one"), ("a.yaml".to_string(), 1));
+        assert_eq!(at("two"), ("b.yaml".to_string(), 2));
+        assert_eq!(at("three"), ("b.yaml".to_string(), 3));
+        assert_eq!(at("four"), ("a.yaml".to_string(), 3));
+        assert_eq!(at("5"), ("a.yaml".to_string(), 3));
+    }
+
     /// Key generators are counted where their names stand as words, never inside longer names.
     #[test]
     fn key_makers_are_counted_as_words() {
